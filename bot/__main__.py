@@ -1,0 +1,100 @@
+"""Command line: `medfeedback run | db upgrade | directory import FILE | directory export FILE`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.config import ConfigError, Settings, load_settings
+from bot.services import directory
+from storage.engine import make_engine, make_session_pool
+from storage.migrate import upgrade
+from storage.repositories import Repositories
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="medfeedback", description=__doc__)
+    parser.add_argument("--config", help="TOML settings file (default: $MEDFEEDBACK_CONFIG or config.toml)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="apply migrations, then run the bot (polling or webhook, as configured)")
+    db = commands.add_parser("db", help="database maintenance").add_subparsers(dest="action", required=True)
+    db.add_parser("upgrade", help="apply pending migrations")
+    dir_parser = commands.add_parser("directory", help="districts, clinics, specialties and doctors")
+    dir_actions = dir_parser.add_subparsers(dest="action", required=True)
+    dir_actions.add_parser("import", help="upsert rows from a CSV, XLSX or JSON file").add_argument("file", type=Path)
+    dir_actions.add_parser("export", help="write the directory to a CSV, XLSX or JSON file").add_argument(
+        "file", type=Path
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("aiogram.event").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    try:
+        settings = load_settings(args.config)
+        return asyncio.run(dispatch(args, settings))
+    except ConfigError as exc:
+        print(f"medfeedback: {exc}", file=sys.stderr)
+        return 2
+    except directory.DirectoryFileError as exc:
+        print(f"medfeedback: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+async def dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "run":
+        from bot.app import run
+
+        await run(settings)
+        return 0
+    engine = make_engine(settings.database.url)
+    try:
+        await upgrade(engine)
+        if args.command == "db":
+            print("database is up to date")
+            return 0
+        pool = make_session_pool(engine)
+        if args.action == "import":
+            return await import_directory(pool, args.file)
+        return await export_directory(pool, args.file)
+    finally:
+        await engine.dispose()
+
+
+async def import_directory(pool: object, path: Path) -> int:
+    rows = directory.read_rows(path)
+    async with pool() as session:
+        async with session.begin():
+            report = await directory.import_rows(Repositories(session), rows)
+            if not report.ok:
+                # One transaction for the whole file: a file with any bad row changes nothing.
+                await session.rollback()
+    print(f"created {report.created}, updated {report.updated}, unchanged {report.unchanged}, "
+          f"rejected {len(report.rejected)}")
+    for line, reason in report.rejected:
+        print(f"line {line}: {reason}")
+    if not report.ok:
+        print("nothing was changed: fix the rejected rows and import the file again")
+        return 1
+    return 0
+
+
+async def export_directory(pool: object, path: Path) -> int:
+    async with pool() as session, session.begin():
+        rows = await directory.export_rows(Repositories(session))
+    directory.write_rows(path, rows)
+    print(f"exported {len(rows)} rows to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

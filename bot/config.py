@@ -1,0 +1,203 @@
+"""Typed settings: config.toml plus MEDFEEDBACK_* environment overrides, validated at start-up."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings.sources import TomlConfigSettingsSource
+
+DEFAULT_CONFIG = "config.toml"
+ENV_PREFIX = "MEDFEEDBACK_"
+LANGUAGES = ("kk", "ru", "en")
+_TOKEN_RE = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
+
+# Which TOML file the next Settings() reads; set only by load_settings.
+_toml_path: ContextVar[Path | None] = ContextVar("_toml_path", default=None)
+
+
+class ConfigError(Exception):
+    """A configuration problem, explained in one line that names the key and how to set it."""
+
+
+class WebhookSettings(BaseModel):
+    url: str | None = None
+    listen_host: str = "127.0.0.1"
+    listen_port: int = Field(8080, ge=1, le=65535)
+    path: str = "/telegram/webhook"
+    secret_token: SecretStr | None = None
+
+    @field_validator("path")
+    @classmethod
+    def _path_starts_with_slash(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("must start with '/'")
+        return value
+
+    @field_validator("secret_token")
+    @classmethod
+    def _telegram_secret_rules(cls, value: SecretStr | None) -> SecretStr | None:
+        # Telegram accepts 1-256 characters of A-Z, a-z, 0-9, _ and -.
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", value.get_secret_value()):
+            raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, '_' or '-'")
+        return value
+
+
+class TelegramSettings(BaseModel):
+    # Optional here so that offline commands (db, directory) run without it; `run` requires it.
+    token: SecretStr | None = None
+    api_server: str = "https://api.telegram.org"
+    mode: Literal["polling", "webhook"] = "polling"
+    webhook: WebhookSettings = WebhookSettings()
+    max_download_mb: int = Field(20, ge=1, le=2000)
+
+    @field_validator("token")
+    @classmethod
+    def _token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not _TOKEN_RE.match(value.get_secret_value()):
+            raise ValueError("is not a bot token of the form 123456:ABC-DEF (ask @BotFather)")
+        return value
+
+    @field_validator("api_server")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _webhook_needs_url_and_secret(self) -> TelegramSettings:
+        if self.mode == "webhook":
+            if not self.webhook.url:
+                raise ValueError("webhook.url: is required when telegram.mode = \"webhook\"")
+            if self.webhook.secret_token is None:
+                raise ValueError("webhook.secret_token: is required when telegram.mode = \"webhook\"")
+        return self
+
+
+class DatabaseSettings(BaseModel):
+    url: str = "sqlite+aiosqlite:///medfeedback.db"
+
+    @field_validator("url")
+    @classmethod
+    def _supported_driver(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+
+class FsmSettings(BaseModel):
+    storage: str = "database"
+
+    @field_validator("storage")
+    @classmethod
+    def _database_or_redis(cls, value: str) -> str:
+        if value != "database" and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError('must be "database" or a redis:// URL')
+        return value
+
+
+class ProsecutorSettings(BaseModel):
+    chat_id: int | None = None
+
+
+class LocaleSettings(BaseModel):
+    default: Literal["kk", "ru", "en"] = "ru"
+
+
+class MediaSettings(BaseModel):
+    dir: Path = Path("media")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid")
+
+    telegram: TelegramSettings = TelegramSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    fsm: FsmSettings = FsmSettings()
+    prosecutor: ProsecutorSettings = ProsecutorSettings()
+    admins: list[int] = []
+    locale: LocaleSettings = LocaleSettings()
+    timezone: str = "Asia/Almaty"
+    media: MediaSettings = MediaSettings()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("is not a known time zone such as Asia/Almaty") from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Priority: explicit arguments, then the environment, then the TOML file.
+        return init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=_toml_path.get())
+
+
+def load_settings(config_path: str | os.PathLike[str] | None = None, **overrides: object) -> Settings:
+    """Read settings or raise ConfigError with one line a person can act on."""
+    explicit = config_path or os.environ.get(f"{ENV_PREFIX}CONFIG")
+    path = Path(explicit or DEFAULT_CONFIG)
+    if explicit and not path.is_file():
+        raise ConfigError(f"config file {path} not found: create it from config.example.toml or fix the path")
+    if path.is_file():
+        try:
+            tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    token = _toml_path.set(path if path.is_file() else None)
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc, path)) from None
+    finally:
+        _toml_path.reset(token)
+
+
+def require_token(settings: Settings, config_path: str | os.PathLike[str] | None = None) -> str:
+    """The bot token, or ConfigError saying how to set it (offline commands never call this)."""
+    if settings.telegram.token is None:
+        path = config_path or os.environ.get(f"{ENV_PREFIX}CONFIG") or DEFAULT_CONFIG
+        raise ConfigError(
+            f"setting telegram.token is required: set it in {path} ([telegram] token = \"...\") "
+            f"or with the environment variable {ENV_PREFIX}TELEGRAM__TOKEN"
+        )
+    return settings.telegram.token.get_secret_value()
+
+
+def _explain(exc: ValidationError, path: Path) -> str:
+    error = exc.errors()[0]
+    loc = [str(part) for part in error["loc"]]
+    message = error["msg"].removeprefix("Value error, ")
+    if ": " in message and message.split(": ", 1)[0].replace(".", "").replace("_", "").isalnum():
+        # A model validator names the sub-key itself ("webhook.url: required ...").
+        sub, message = message.split(": ", 1)
+        loc += sub.split(".")
+    if error["type"] == "missing":
+        message = "is required"
+    key = ".".join(loc)
+    env = ENV_PREFIX + "__".join(part.upper() for part in loc)
+    if error["type"] == "extra_forbidden":
+        return f"setting {key} is unknown: remove it from {path} (see config.example.toml for the keys)"
+    more = f" ({len(exc.errors()) - 1} more problem(s) after this one)" if len(exc.errors()) > 1 else ""
+    return f"setting {key} {message}: set it in {path} or with the environment variable {env}{more}"

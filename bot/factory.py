@@ -1,0 +1,88 @@
+"""Builds the Bot and the Dispatcher from Settings (no globals: each test gets fresh ones)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.session.base import BaseSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder
+from aiogram.fsm.storage.memory import SimpleEventIsolation
+from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.config import Settings, require_token
+from bot.l10n import LANGUAGES, Translator
+from bot.middlewares import LanguageMiddleware, TransactionMiddleware
+from handlers import get_routers
+from storage.fsm import DatabaseStorage
+
+log = logging.getLogger(__name__)
+
+COMMANDS = ("start", "help", "language", "cancel")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
+    if session is None:
+        session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram.api_server))
+    return Bot(
+        token=require_token(settings),
+        session=session,
+        default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True),
+    )
+
+
+def make_fsm_storage(
+    settings: Settings, pool: async_sessionmaker[AsyncSession]
+) -> tuple[BaseStorage, BaseEventIsolation]:
+    if settings.fsm.storage == "database":
+        return DatabaseStorage(pool), SimpleEventIsolation()
+    from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
+
+    storage = RedisStorage.from_url(
+        settings.fsm.storage, key_builder=DefaultKeyBuilder(with_bot_id=True, with_destiny=True)
+    )
+    # Several bot instances behind a webhook share Redis, so they must also share the per-chat lock.
+    return storage, RedisEventIsolation(storage.redis, key_builder=storage.key_builder)
+
+
+def create_dispatcher(
+    settings: Settings,
+    *,
+    session_pool: async_sessionmaker[AsyncSession],
+    fsm_storage: BaseStorage | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> Dispatcher:
+    if fsm_storage is None:
+        fsm_storage, isolation = make_fsm_storage(settings, session_pool)
+    else:
+        isolation = SimpleEventIsolation()
+    translator = Translator(default=settings.locale.default)
+    dp = Dispatcher(storage=fsm_storage, events_isolation=isolation)
+    dp["settings"] = settings
+    dp["translator"] = translator
+    dp["clock"] = clock
+    dp["session_pool"] = session_pool
+    dp.update.outer_middleware(TransactionMiddleware(session_pool, clock))
+    dp.update.outer_middleware(LanguageMiddleware(translator))
+    dp.include_routers(*get_routers(settings))
+    dp.startup.register(register_commands)
+    return dp
+
+
+async def register_commands(bot: Bot, translator: Translator) -> None:
+    """The command menu in each language Telegram users may have, and a default for the rest."""
+    for language in (*LANGUAGES, None):
+        l10n = translator[language]
+        commands = [BotCommand(command=name, description=l10n(f"commands.{name}")) for name in COMMANDS]
+        await bot.set_my_commands(commands, scope=BotCommandScopeAllPrivateChats(), language_code=language)

@@ -1,0 +1,48 @@
+"""Catch-alls, tried last: unexpected input, stale buttons, and errors users cannot cause."""
+
+from __future__ import annotations
+
+import logging
+
+from aiogram import Bot, Router
+from aiogram.dispatcher.middlewares.user_context import EVENT_FROM_USER_KEY
+from aiogram.types import CallbackQuery, ErrorEvent, Message
+
+from bot.filters import PrivateChat
+from bot.l10n import L10n, Translator
+
+log = logging.getLogger(__name__)
+
+
+def make_router() -> Router:
+    router = Router(name="errors")
+
+    @router.message(PrivateChat())
+    async def unexpected_input(message: Message, l10n: L10n) -> None:
+        await message.answer(l10n("errors.unexpected_input"))
+
+    @router.edited_message(PrivateChat())
+    async def edited_message(message: Message, l10n: L10n) -> None:
+        # Edits cannot change what was already recorded; say so instead of silently ignoring them.
+        await message.answer(l10n("errors.unexpected_input"))
+
+    @router.callback_query()
+    async def stale_button(query: CallbackQuery, l10n: L10n) -> None:
+        await query.answer(l10n("errors.stale_button"), show_alert=True)
+
+    @router.errors()
+    async def unexpected_error(event: ErrorEvent, bot: Bot, translator: Translator, **data: object) -> None:
+        update = event.update
+        person = data.get(EVENT_FROM_USER_KEY)
+        log.error("update %s from user %s failed", update.update_id, getattr(person, "id", None),
+                  exc_info=event.exception)
+        l10n = translator[translator.pick(getattr(person, "language_code", None))]
+        try:
+            if update.callback_query is not None:
+                await update.callback_query.answer(l10n("errors.generic"), show_alert=True)
+            elif update.message is not None and update.message.chat.type == "private":
+                await update.message.answer(l10n("errors.generic"))
+        except Exception:  # the apology itself must never take the bot down
+            log.exception("could not tell user about the failure of update %s", update.update_id)
+
+    return router

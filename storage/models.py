@@ -1,0 +1,328 @@
+"""The whole MedFeedback domain as SQLAlchemy 2 models: directory, people, reviews, cases, delivery, audit."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from storage.base import Base
+
+
+class ReviewKind(StrEnum):
+    GRATITUDE = "gratitude"
+    COMPLAINT = "complaint"
+    VIOLATION = "violation"
+
+
+class ReviewStatus(StrEnum):
+    """Where the review is in its handling (what the resident follows)."""
+
+    SUBMITTED = "submitted"
+    IN_PROGRESS = "in_progress"
+    FORWARDED = "forwarded"
+    NEEDS_INFO = "needs_info"
+    ANSWERED = "answered"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+
+
+class PublicStatus(StrEnum):
+    """Whether the public may see it (separate from handling and from delivery)."""
+
+    PENDING = "pending"
+    PUBLISHED = "published"
+    HIDDEN = "hidden"
+
+
+class Urgency(StrEnum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    NORMAL = "normal"
+
+
+class CaseStatus(StrEnum):
+    OPEN = "open"
+    TAKEN = "taken"
+    FORWARDED = "forwarded"
+    WAITING_RESIDENT = "waiting_resident"
+    CLOSED = "closed"
+    REJECTED = "rejected"
+
+
+class MediaKind(StrEnum):
+    PHOTO = "photo"
+    VIDEO = "video"
+    DOCUMENT = "document"
+    VOICE = "voice"
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    BLOCKED = "blocked"
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    PROSECUTOR = "prosecutor"
+    CLINIC_STAFF = "clinic_staff"
+    MODERATOR = "moderator"
+
+
+# --- Directory -------------------------------------------------------------------------------------------
+
+
+class District(Base):
+    __tablename__ = "districts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(64), unique=True)
+    name_kk: Mapped[str] = mapped_column(String(200))
+    name_ru: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+
+
+class Clinic(Base):
+    __tablename__ = "clinics"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(64), unique=True)
+    number: Mapped[int | None]
+    name_kk: Mapped[str] = mapped_column(String(300))
+    name_ru: Mapped[str] = mapped_column(String(300))
+    name_en: Mapped[str] = mapped_column(String(300))
+    district_id: Mapped[int | None] = mapped_column(ForeignKey("districts.id"), index=True)
+    address: Mapped[str | None] = mapped_column(String(300))
+    latitude: Mapped[float | None]
+    longitude: Mapped[float | None]
+    phone: Mapped[str | None] = mapped_column(String(64))
+    active: Mapped[bool] = mapped_column(default=True)
+    approximate: Mapped[bool] = mapped_column(default=False)
+
+    district: Mapped[District | None] = relationship(lazy="raise")
+
+
+class Specialty(Base):
+    __tablename__ = "specialties"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(64), unique=True)
+    name_kk: Mapped[str] = mapped_column(String(200))
+    name_ru: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+
+
+class Doctor(Base):
+    __tablename__ = "doctors"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(64), unique=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"), index=True)
+    specialty_id: Mapped[int] = mapped_column(ForeignKey("specialties.id"), index=True)
+    full_name: Mapped[str] = mapped_column(String(300))
+    active: Mapped[bool] = mapped_column(default=True)
+    demo: Mapped[bool] = mapped_column(default=False)
+
+    clinic: Mapped[Clinic] = relationship(lazy="raise")
+    specialty: Mapped[Specialty] = relationship(lazy="raise")
+
+
+# --- People ----------------------------------------------------------------------------------------------
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Null after /forget; the pseudonym then stands in for the person in cases and audit.
+    telegram_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    pseudonym: Mapped[str | None] = mapped_column(String(64), unique=True)
+    language: Mapped[str | None] = mapped_column(String(2))
+    consent_version: Mapped[str | None] = mapped_column(String(16))
+    consent_at: Mapped[datetime | None]
+    consent_withdrawn_at: Mapped[datetime | None]
+    first_name: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+
+    @property
+    def has_consent(self) -> bool:
+        return self.consent_version is not None and self.consent_withdrawn_at is None
+
+
+class StaffRole(Base):
+    __tablename__ = "staff_roles"
+    __table_args__ = (UniqueConstraint("telegram_id", "role", "clinic_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    telegram_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    role: Mapped[Role] = mapped_column(String(16))
+    # Scope: the clinic a clinic-staff member answers for; null for city-wide roles.
+    clinic_id: Mapped[int | None] = mapped_column(ForeignKey("clinics.id"))
+    granted_by: Mapped[int | None] = mapped_column(BigInteger)
+    granted_at: Mapped[datetime]
+
+
+# --- Reviews and their handling --------------------------------------------------------------------------
+
+
+class ReferenceCounter(Base):
+    """Last reference number issued per year, so numbers are sequential and never reused."""
+
+    __tablename__ = "reference_counters"
+
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    last_number: Mapped[int] = mapped_column(default=0)
+
+
+class Review(Base):
+    __tablename__ = "reviews"
+    __table_args__ = (
+        CheckConstraint("rating BETWEEN 1 AND 5", name="rating_range"),
+        Index("ix_reviews_user_created", "user_id", "created_at"),
+        Index("ix_reviews_doctor_status", "doctor_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(32), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"), index=True)
+    doctor_id: Mapped[int | None] = mapped_column(ForeignKey("doctors.id"))
+    # Set when the resident knew only the specialty, or copied from the doctor.
+    specialty_id: Mapped[int | None] = mapped_column(ForeignKey("specialties.id"))
+    kind: Mapped[ReviewKind] = mapped_column(String(16))
+    category: Mapped[str | None] = mapped_column(String(64))
+    rating: Mapped[int]
+    criteria: Mapped[dict] = mapped_column(default=dict)
+    text: Mapped[str] = mapped_column(Text, default="")
+    # What the public sees after masking and moderation; the original text is never overwritten.
+    public_text: Mapped[str | None] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(2))
+    anonymous: Mapped[bool] = mapped_column(default=True)
+    author_name: Mapped[str | None] = mapped_column(String(200))
+    phone_shared: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[ReviewStatus] = mapped_column(String(16), default=ReviewStatus.SUBMITTED)
+    public_status: Mapped[PublicStatus] = mapped_column(String(16), default=PublicStatus.PENDING)
+    fraud_flag: Mapped[bool] = mapped_column(default=False)
+    # The earlier review this one updates (one review per user per doctor per window).
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("reviews.id"))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    media: Mapped[list[ReviewMedia]] = relationship(
+        back_populates="review", lazy="raise", order_by="ReviewMedia.position"
+    )
+
+
+class ReviewMedia(Base):
+    __tablename__ = "review_media"
+    __table_args__ = (UniqueConstraint("review_id", "file_unique_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id"), index=True)
+    position: Mapped[int]
+    kind: Mapped[MediaKind] = mapped_column(String(16))
+    file_id: Mapped[str] = mapped_column(String(256))
+    file_unique_id: Mapped[str] = mapped_column(String(128))
+    size: Mapped[int | None]
+    mime: Mapped[str | None] = mapped_column(String(128))
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    stored_path: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime]
+
+    review: Mapped[Review] = relationship(back_populates="media", lazy="raise")
+
+
+class Case(Base):
+    """The prosecutor's office handling of one review."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id"), unique=True)
+    urgency: Mapped[Urgency] = mapped_column(String(16))
+    reasons: Mapped[list] = mapped_column(default=list)
+    formal_appeal: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[CaseStatus] = mapped_column(String(24), default=CaseStatus.OPEN)
+    assignee_telegram_id: Mapped[int | None] = mapped_column(BigInteger)
+    due_date: Mapped[date | None] = mapped_column(Date)
+    extended: Mapped[bool] = mapped_column(default=False)
+    extension_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+
+
+class Response(Base):
+    """An answer to a review: by the prosecutor's office or by the clinic."""
+
+    __tablename__ = "responses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id"), index=True)
+    author_telegram_id: Mapped[int | None] = mapped_column(BigInteger)
+    author_role: Mapped[Role] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+    public_text: Mapped[str | None] = mapped_column(Text)
+    public_status: Mapped[PublicStatus] = mapped_column(String(16), default=PublicStatus.PENDING)
+    created_at: Mapped[datetime]
+
+
+# --- Delivery, audit, idempotency ------------------------------------------------------------------------
+
+
+class OutboxMessage(Base):
+    """A message that must reach a chat; written in the business transaction, sent by the relay."""
+
+    __tablename__ = "outbox_messages"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Makes enqueueing idempotent (e.g. "alert:AL-2026-000123:-100123").
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict]
+    review_id: Mapped[int | None] = mapped_column(ForeignKey("reviews.id"))
+    status: Mapped[OutboxStatus] = mapped_column(String(16), default=OutboxStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime]
+    lease_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+
+class AuditLog(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    actor_telegram_id: Mapped[int | None] = mapped_column(BigInteger)
+    action: Mapped[str] = mapped_column(String(64))
+    entity: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[int | None]
+    details: Mapped[dict] = mapped_column(default=dict)
+
+
+class ProcessedUpdate(Base):
+    """Telegram redelivers updates; recording the id in the update's transaction makes handling idempotent."""
+
+    __tablename__ = "processed_updates"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    processed_at: Mapped[datetime]
+
+
+class FsmRecord(Base):
+    """Conversation state kept in the database, so a conversation survives a restart."""
+
+    __tablename__ = "fsm_records"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    state: Mapped[str | None] = mapped_column(String(200))
+    data: Mapped[dict] = mapped_column(default=dict)
+    updated_at: Mapped[datetime]
