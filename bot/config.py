@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings.sources import TomlConfigSettingsSource
 
@@ -27,7 +27,12 @@ class ConfigError(Exception):
     """A configuration problem, explained in one line that names the key and how to set it."""
 
 
-class WebhookSettings(BaseModel):
+class _Section(BaseModel):
+    # A misspelt key is an error, not a silently ignored line.
+    model_config = ConfigDict(extra="forbid")
+
+
+class WebhookSettings(_Section):
     url: str | None = None
     listen_host: str = "127.0.0.1"
     listen_port: int = Field(8080, ge=1, le=65535)
@@ -50,7 +55,7 @@ class WebhookSettings(BaseModel):
         return value
 
 
-class TelegramSettings(BaseModel):
+class TelegramSettings(_Section):
     # Optional here so that offline commands (db, directory) run without it; `run` requires it.
     token: SecretStr | None = None
     api_server: str = "https://api.telegram.org"
@@ -82,7 +87,7 @@ class TelegramSettings(BaseModel):
         return self
 
 
-class DatabaseSettings(BaseModel):
+class DatabaseSettings(_Section):
     url: str = "sqlite+aiosqlite:///medfeedback.db"
 
     @field_validator("url")
@@ -93,7 +98,7 @@ class DatabaseSettings(BaseModel):
         return value
 
 
-class FsmSettings(BaseModel):
+class FsmSettings(_Section):
     storage: str = "database"
 
     @field_validator("storage")
@@ -104,15 +109,15 @@ class FsmSettings(BaseModel):
         return value
 
 
-class ProsecutorSettings(BaseModel):
+class ProsecutorSettings(_Section):
     chat_id: int | None = None
 
 
-class LocaleSettings(BaseModel):
+class LocaleSettings(_Section):
     default: Literal["kk", "ru", "en"] = "ru"
 
 
-class MediaSettings(BaseModel):
+class MediaSettings(_Section):
     dir: Path = Path("media")
 
 

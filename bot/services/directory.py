@@ -69,12 +69,14 @@ def _csv_rows(path: Path) -> Iterator[Row]:
 
 
 def _xlsx_rows(path: Path) -> Iterator[Row]:
+    from zipfile import BadZipFile
+
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, OSError, KeyError, ValueError) as exc:
+    except (InvalidFileException, BadZipFile, OSError, KeyError, ValueError) as exc:
         raise DirectoryFileError(f"{path}: not a readable XLSX workbook: {exc}") from None
     try:
         rows = workbook.worksheets[0].iter_rows(values_only=True)

@@ -1,0 +1,176 @@
+"""Directory import/export: counts, idempotence, one transaction for a bad file, every format."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.__main__ import main
+from bot.services import directory
+from storage.models import Clinic, District, Doctor, Specialty
+from storage.repositories import Repositories
+from tests.conftest import BACKENDS
+
+DEMO = directory.DEMO_DIRECTORY
+DEMO_ROWS = json.loads(DEMO.read_text(encoding="utf-8"))
+DEMO_COUNT = len(DEMO_ROWS)
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    for name in ("MEDFEEDBACK_CONFIG", "MEDFEEDBACK_DATABASE__URL"):
+        monkeypatch.delenv(name, raising=False)
+    config = tmp_path / "config.toml"
+    config.write_text(f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path / "dir.db"}"\n')
+
+    def run(*args: str) -> int:
+        return main(["--config", str(config), *args])
+
+    return run
+
+
+def last_lines(capsys: pytest.CaptureFixture[str]) -> list[str]:
+    return capsys.readouterr().out.strip().splitlines()
+
+
+def test_demo_file_is_what_the_readme_promises() -> None:
+    kinds = [row["type"] for row in DEMO_ROWS]
+    assert kinds.count("district") == 8
+    assert kinds.count("specialty") >= 25
+    clinics = [row for row in DEMO_ROWS if row["type"] == "clinic"]
+    assert {row["number"] for row in clinics} >= set(range(1, 37))
+    no17 = next(row for row in clinics if row["number"] == 17)
+    assert no17["name_kk"] == "№17 қалалық емхана"
+    assert no17["name_ru"] == "Городская поликлиника №17"
+    assert no17["name_en"] == "City Polyclinic No. 17"
+    doctors = [row for row in DEMO_ROWS if row["type"] == "doctor"]
+    assert doctors and all(row["demo"] is True for row in doctors)
+    for row in clinics:
+        assert 43.1 < row["latitude"] < 43.45 and 76.7 < row["longitude"] < 77.15
+
+
+def test_import_demo_then_again_changes_nothing(cli, capsys) -> None:
+    assert cli("directory", "import", str(DEMO)) == 0
+    assert last_lines(capsys)[-1] == f"created {DEMO_COUNT}, updated 0, unchanged 0, rejected 0"
+    assert cli("directory", "import", str(DEMO)) == 0
+    assert last_lines(capsys)[-1] == f"created 0, updated 0, unchanged {DEMO_COUNT}, rejected 0"
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx", ".json"])
+def test_export_then_import_round_trips(cli, capsys, tmp_path: Path, suffix: str) -> None:
+    assert cli("directory", "import", str(DEMO)) == 0
+    exported = tmp_path / f"export{suffix}"
+    assert cli("directory", "export", str(exported)) == 0
+    capsys.readouterr()
+    assert cli("directory", "import", str(exported)) == 0
+    assert last_lines(capsys)[-1] == f"created 0, updated 0, unchanged {DEMO_COUNT}, rejected 0"
+
+
+def test_changed_rows_are_updated(cli, capsys, tmp_path: Path) -> None:
+    assert cli("directory", "import", str(DEMO)) == 0
+    changed = tmp_path / "changed.csv"
+    changed.write_text(
+        "type,external_id,number,name_kk,name_ru,name_en,district,address,latitude,longitude,phone,active\n"
+        "clinic,clinic:gp-17,17,№17 қалалық емхана,Городская поликлиника №17,City Polyclinic No. 17,"
+        "district:bostandyk,\"ул. Басенова, 2\",43.2,76.9,+7 727 000 00 17,false\n"
+        "district,district:new,,Жаңа,Новый,New,,,,,,\n",
+        encoding="utf-8",
+    )
+    capsys.readouterr()
+    assert cli("directory", "import", str(changed)) == 0
+    assert last_lines(capsys)[-1] == "created 1, updated 1, unchanged 0, rejected 0"
+
+
+BAD_CSV = """type,external_id,number,name_kk,name_ru,name_en,district,address,latitude,longitude,clinic,specialty,full_name
+district,district:x,,Икс,Икс,X,,,,,,,
+clinic,clinic:gp-17,17,A,B,C,district:bostandyk,Changed address,43.2,76.9,,,
+clinic,clinic:bad-lat,99,A,B,C,district:almaly,,123,76.9,,,
+clinic,clinic:no-district,98,A,B,C,district:atlantis,,43.2,76.9,,,
+doctor,doctor:x,,,,,,,,,clinic:nowhere,specialty:therapist,Иванов Иван
+doctor,doctor:y,,,,,,,,,clinic:gp-17,specialty:therapist,
+hospital,h:1,,,,,,,,,,,
+district,district:x,,Икс,Икс,X,,,,,,,
+specialty,specialty:z,,Z,,Z,,,,,,,
+"""
+
+
+def test_bad_file_changes_nothing_and_lists_each_bad_row(cli, capsys, tmp_path: Path) -> None:
+    assert cli("directory", "import", str(DEMO)) == 0
+    bad = tmp_path / "bad.csv"
+    bad.write_text(BAD_CSV, encoding="utf-8")
+    capsys.readouterr()
+    assert cli("directory", "import", str(bad)) == 1
+    out = last_lines(capsys)
+    assert out[0] == "created 1, updated 1, unchanged 0, rejected 7"
+    reasons = dict(line.split(": ", 1) for line in out[1:8])
+    assert set(reasons) == {f"line {n}" for n in (4, 5, 6, 7, 8, 9, 10)}
+    assert "latitude" in reasons["line 4"]
+    assert "district:atlantis" in reasons["line 5"]
+    assert "clinic:nowhere" in reasons["line 6"]
+    assert "full_name" in reasons["line 7"]
+    assert "hospital" in reasons["line 8"]
+    assert "repeats line 2" in reasons["line 9"]
+    assert "name_ru" in reasons["line 10"]
+    assert "nothing was changed" in out[-1]
+    # The good rows of the bad file (a new district, a changed clinic) were not applied either.
+    assert cli("directory", "import", str(DEMO)) == 0
+    assert last_lines(capsys)[-1] == f"created 0, updated 0, unchanged {DEMO_COUNT}, rejected 0"
+
+
+def test_bad_xlsx_rows_report_spreadsheet_line_numbers(cli, capsys, tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(list(directory.COLUMNS))
+    sheet.append(["district", "district:a", None, "А", "А", "A"])
+    sheet.append([])
+    sheet.append(["specialty", "specialty:b", None, "Б", None, "B"])
+    path = tmp_path / "bad.xlsx"
+    workbook.save(path)
+    assert cli("directory", "import", str(path)) == 1
+    out = last_lines(capsys)
+    assert out[0] == "created 1, updated 0, unchanged 0, rejected 1"
+    assert out[1].startswith("line 4: name_ru")
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("broken.json", '{"type": "district"}', "must be an array"),
+        ("broken2.json", '[\n{"type": "district",\n', "invalid JSON"),
+        ("noheader.csv", "a,b\n1,2\n", "lacks the column"),
+        ("data.txt", "x", "unsupported file type"),
+        ("fake.xlsx", "not a zip", "not a readable XLSX"),
+    ],
+)
+def test_unreadable_files_get_one_clear_line(cli, capsys, tmp_path: Path, name: str, content: str,
+                                             message: str) -> None:
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    assert cli("directory", "import", str(path)) == 1
+    assert message in capsys.readouterr().err
+
+
+def test_json_rows_report_their_line_numbers(tmp_path: Path) -> None:
+    rows = directory.read_rows(DEMO)
+    assert [row.line for row in rows[:3]] == [2, 3, 4]
+    assert len(rows) == DEMO_COUNT
+
+
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+async def test_import_service_on_each_backend(pool, backend: str) -> None:
+    rows = directory.read_rows(DEMO)
+    async with pool() as session, session.begin():
+        report = await directory.import_rows(Repositories(session), rows)
+    assert (report.created, report.rejected) == (DEMO_COUNT, [])
+    async with pool() as session, session.begin():
+        again = await directory.import_rows(Repositories(session), rows)
+        counts = {model.__tablename__: await session.scalar(select(func.count()).select_from(model))
+                  for model in (District, Specialty, Clinic, Doctor)}
+    assert again.unchanged == DEMO_COUNT
+    assert counts["districts"] == 8 and counts["clinics"] >= 36
+    assert sum(counts.values()) == DEMO_COUNT

@@ -1,0 +1,120 @@
+"""Storage on SQLite and PostgreSQL: migrations match the models, idempotency, time zones, FSM persistence."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from aiogram.fsm.storage.base import StorageKey
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+
+from storage.fsm import DatabaseStorage
+from storage.models import Base, Clinic, District, Role, User
+from storage.repositories import Repositories
+from tests.conftest import BACKENDS
+
+both_backends = pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+NOW = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
+
+
+@both_backends
+async def test_migrations_produce_exactly_the_models(engine) -> None:
+    def differences(connection):
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return compare_metadata(context, Base.metadata)
+
+    async with engine.connect() as connection:
+        assert await connection.run_sync(differences) == []
+
+
+@both_backends
+async def test_a_redelivered_update_is_recorded_once(pool) -> None:
+    async with pool() as session, session.begin():
+        assert await Repositories(session).updates.mark_processed(777, NOW) is True
+    async with pool() as session, session.begin():
+        assert await Repositories(session).updates.mark_processed(777, NOW) is False
+        assert await Repositories(session).updates.mark_processed(778, NOW) is True
+
+
+@both_backends
+async def test_datetimes_come_back_timezone_aware(pool) -> None:
+    almaty = NOW.astimezone(__import__("zoneinfo").ZoneInfo("Asia/Almaty"))
+    async with pool() as session, session.begin():
+        await Repositories(session).users.get_or_create(42, almaty, "Айгерім")
+    async with pool() as session, session.begin():
+        user = await Repositories(session).users.by_telegram_id(42)
+    assert user.created_at == NOW and user.created_at.tzinfo is not None
+    assert user.first_name == "Айгерім"
+
+
+@both_backends
+async def test_naive_datetimes_are_refused(pool) -> None:
+    with pytest.raises(Exception, match="naive"):
+        async with pool() as session, session.begin():
+            session.add(User(telegram_id=1, created_at=datetime(2026, 1, 1)))  # noqa: DTZ001
+
+
+@both_backends
+async def test_foreign_keys_are_enforced(pool) -> None:
+    with pytest.raises(IntegrityError):
+        async with pool() as session, session.begin():
+            session.add(Clinic(external_id="c", name_kk="a", name_ru="b", name_en="c", district_id=999))
+
+
+async def test_sqlite_runs_in_wal_mode(engine) -> None:
+    async with engine.connect() as connection:
+        assert (await connection.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
+        assert (await connection.execute(text("PRAGMA foreign_keys"))).scalar() == 1
+
+
+@both_backends
+async def test_a_failed_transaction_leaves_nothing(pool) -> None:
+    with pytest.raises(RuntimeError):
+        async with pool() as session, session.begin():
+            session.add(District(external_id="d", name_kk="a", name_ru="b", name_en="c"))
+            await session.flush()
+            raise RuntimeError("handler failed")
+    async with pool() as session, session.begin():
+        assert await Repositories(session).directory.counts() == {
+            "district": 0, "specialty": 0, "clinic": 0, "doctor": 0}
+
+
+@both_backends
+async def test_roles_and_audit(pool) -> None:
+    async with pool() as session, session.begin():
+        repo = Repositories(session)
+        await repo.staff.grant(5, Role.PROSECUTOR, NOW, by=1)
+        await repo.staff.grant(5, Role.PROSECUTOR, NOW, by=1)
+        await repo.audit.record(NOW, 1, "role.granted", "staff_role", None, role="prosecutor")
+    async with pool() as session, session.begin():
+        repo = Repositories(session)
+        assert [role.role for role in await repo.staff.roles_of(5)] == [Role.PROSECUTOR]
+        assert await repo.staff.has_role(5, Role.PROSECUTOR)
+        assert not await repo.staff.has_role(5, Role.ADMIN)
+
+
+@both_backends
+async def test_database_fsm_survives_a_new_storage(pool) -> None:
+    key = StorageKey(bot_id=1, chat_id=10, user_id=10)
+    first = DatabaseStorage(pool)
+    await first.set_state(key, "ReviewForm:choosing_clinic")
+    await first.set_data(key, {"clinic_id": 17, "photos": ["a", "b"]})
+    await first.close()
+    second = DatabaseStorage(pool)  # what a restarted bot builds
+    assert await second.get_state(key) == "ReviewForm:choosing_clinic"
+    assert await second.get_data(key) == {"clinic_id": 17, "photos": ["a", "b"]}
+    await second.set_state(key, None)
+    assert await second.get_state(key) is None
+    assert await second.get_data(StorageKey(bot_id=1, chat_id=11, user_id=11)) == {}
+
+
+@both_backends
+async def test_old_processed_updates_can_be_forgotten(pool) -> None:
+    async with pool() as session, session.begin():
+        repo = Repositories(session)
+        await repo.updates.mark_processed(1, NOW - timedelta(days=3))
+        await repo.updates.mark_processed(2, NOW)
+        assert await repo.updates.forget_older_than(NOW - timedelta(days=1)) == 1
