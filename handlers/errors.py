@@ -37,11 +37,14 @@ def make_router() -> Router:
         log.error("update %s from user %s failed", update.update_id, getattr(person, "id", None),
                   exc_info=event.exception)
         l10n = translator[translator.pick(getattr(person, "language_code", None))]
+        message = update.message or (update.callback_query.message if update.callback_query else None)
+        chat = message.chat if message else None
         try:
-            if update.callback_query is not None:
+            # A message rather than a callback answer: the query may already have been answered.
+            if chat is not None and chat.type == "private":
+                await bot.send_message(chat.id, l10n("errors.generic"))
+            elif update.callback_query is not None:
                 await update.callback_query.answer(l10n("errors.generic"), show_alert=True)
-            elif update.message is not None and update.message.chat.type == "private":
-                await update.message.answer(l10n("errors.generic"))
         except Exception:  # the apology itself must never take the bot down
             log.exception("could not tell user about the failure of update %s", update.update_id)
 

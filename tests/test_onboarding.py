@@ -1,0 +1,182 @@
+"""Onboarding through the real dispatcher: language, consent, menu, commands, and every odd input."""
+
+from __future__ import annotations
+
+import pytest
+from aiogram.methods import EditMessageText, SetMyCommands
+from sqlalchemy import select
+
+from bot.l10n import Translator
+from bot.services.people import CONSENT_VERSION
+from storage.models import AuditLog, User
+from tests.conftest import REDIS_URL, App
+
+T = Translator()
+MENU_RU = [[T["ru"]("menu.leave_feedback")], [T["ru"]("menu.top")], [T["ru"]("menu.my_reviews")],
+           [T["ru"]("menu.rights")], [T["ru"]("menu.language")]]
+
+
+async def stored_user(app: App, telegram_id: int) -> User | None:
+    async with app.pool() as session:
+        return await session.scalar(select(User).where(User.telegram_id == telegram_id))
+
+
+async def onboard(app: App, user_id: int = 1001, language: str = "ru", button: str = "Русский"):
+    person = app.user(user_id, language_code=language)
+    await person.command("start")
+    await person.press(button)
+    await person.press(T[language]("consent.accept"))
+    return person
+
+
+async def test_start_language_consent_menu(app: App) -> None:
+    person = app.user(1001, language_code="kk", first_name="Айгерім")
+    reply = await person.command("start")
+    # The prompt speaks the language Telegram reports, and that language is offered first and marked.
+    assert reply.text == T["kk"]("language.prompt")
+    assert reply.buttons == [["✓ Қазақша"], ["Русский"], ["English"]]
+
+    reply = await person.press("Русский")
+    assert reply.callback_answers == ["Язык: русский."]
+    assert "Согласие на обработку персональных данных" in reply.text
+    assert CONSENT_VERSION in reply.text
+    assert reply.buttons == [["✅ Согласен(на)"], ["❌ Не согласен(на)"]]
+
+    app.clock.advance(minutes=2)
+    reply = await person.press("✅ Согласен(на)")
+    assert reply.texts[-2:] == ["Спасибо, ваше согласие записано.", T["ru"]("menu.title")]
+    assert person.last_buttons() == MENU_RU
+
+    user = await stored_user(app, 1001)
+    assert (user.language, user.consent_version, user.first_name) == ("ru", CONSENT_VERSION, "Айгерім")
+    assert user.consent_at == app.clock.now
+    async with app.pool() as session:
+        actions = (await session.scalars(select(AuditLog.action))).all()
+    assert actions == ["consent.given"]
+
+    # Coming back later goes straight to the menu.
+    reply = await person.command("start")
+    assert reply.text == T["ru"]("menu.title") and reply.buttons == MENU_RU
+
+
+@pytest.mark.parametrize(("code", "expected"), [("en-US", "English"), ("ru", "Русский"), ("de", "Русский"),
+                                                (None, "Русский")])
+async def test_language_is_preselected_from_telegram(app: App, code: str | None, expected: str) -> None:
+    reply = await app.user(1002, language_code=code).command("start")
+    assert reply.buttons[0] == [f"✓ {expected}"]
+
+
+async def test_declining_consent_still_allows_browsing_but_not_submitting(app: App) -> None:
+    person = app.user(1003, language_code="en")
+    await person.command("start")
+    await person.press("English")
+    reply = await person.press("❌ I do not agree")
+    assert reply.texts[-2] == T["en"]("consent.declined")
+    assert reply.texts[-1] == T["en"]("menu.title")
+    assert (await stored_user(app, 1003)).consent_version is None
+
+    reply = await person.press("Patients' rights")
+    assert "Your rights as a patient" in reply.text
+    reply = await person.press("Leave feedback")
+    assert reply.texts[0] == T["en"]("consent.required")
+    assert reply.buttons == [["✅ I agree"], ["❌ I do not agree"]]
+
+
+async def test_help_language_and_cancel_work_in_every_state(app: App) -> None:
+    person = await onboard(app, 1004)
+    assert "/language" in (await person.command("help")).text
+    assert (await person.command("cancel")).text == T["ru"]("cancel.nothing")
+    context = app.dp.fsm.get_context(app.bot, chat_id=1004, user_id=1004)
+    await context.set_state("SomeForm:somewhere")
+    reply = await person.command("cancel")
+    assert reply.texts == [T["ru"]("cancel.done"), T["ru"]("menu.title")]
+    assert await context.get_state() is None
+
+    reply = await person.command("language")
+    assert reply.buttons == [["✓ Русский"], ["Қазақша"], ["English"]]
+    reply = await person.press("Қазақша")
+    assert reply.texts[-1] == T["kk"]("menu.title")  # consent already given: straight to the menu
+    assert (await stored_user(app, 1004)).language == "kk"
+    assert (await person.command("help")).text.startswith("MedFeedback Алматы тұрғындарына")
+
+
+async def test_unexpected_input_gets_a_hint_in_the_persons_language(app: App) -> None:
+    person = await onboard(app, 1005, "en", "English")
+    for reply in (await person.sticker(), await person.send("hello?"), await person.gif(),
+                  await person.location(43.25, 76.92), await person.photo()):
+        assert reply.text == T["en"]("errors.unexpected_input")
+    assert (await person.edit(1, "changed my mind")).text == T["en"]("errors.unexpected_input")
+
+
+async def test_stale_and_forged_buttons_are_explained_not_crashed(app: App) -> None:
+    person = await onboard(app, 1006)
+    stale = T["ru"]("errors.stale_button")
+    assert (await person.press_data("menu:nonsense")).callback_answers == [stale]
+    assert (await person.press_data("something-old")).callback_answers == [stale]
+    assert (await person.press_data("lang:de")).callback_answers == [stale]
+    assert (await stored_user(app, 1006)).language == "ru"
+    # A consent button from an older consent text does not record consent to a text not shown now.
+    newcomer = app.user(1007)
+    await newcomer.command("start")
+    await newcomer.press("Русский")
+    reply = await newcomer.press_data("consent:accept:2020-01")
+    assert reply.callback_answers == [stale]
+    assert CONSENT_VERSION in reply.text
+    assert (await stored_user(app, 1007)).consent_version is None
+
+
+async def test_a_redelivered_update_is_handled_once(app: App) -> None:
+    person = app.user(1008)
+    update = app.updates.text("/start", user=person.user, chat=person.chat)
+    first = await person.feed(update)
+    calls_before = len(app.session.calls)
+    await app.dp.feed_update(app.bot, update)  # Telegram delivers the very same update again
+    assert first.text == T["ru"]("language.prompt")
+    assert len(app.session.calls) == calls_before
+
+
+async def test_a_failure_rolls_back_and_apologises(app: App) -> None:
+    person = app.user(1009)
+    await person.command("start")
+    app.session.fail_next(EditMessageText, error_code=400, description="Bad Request: something odd")
+    reply = await person.press("English")
+    # Nothing of the failed update was kept, so the apology speaks Telegram's language, not the chosen one.
+    assert reply.text == T["ru"]("errors.generic")
+    assert (await stored_user(app, 1009)) is None  # the language choice was rolled back with the update
+
+
+async def test_command_menu_is_registered_in_each_language(app: App) -> None:
+    await app.dp.emit_startup(bot=app.bot, **app.dp.workflow_data)
+    calls = app.session.calls_of(SetMyCommands)
+    by_language = {call.language_code: {c.command: c.description for c in call.commands} for call in calls}
+    assert set(by_language) == {"kk", "ru", "en", None}
+    assert by_language["kk"]["language"] == "Тілді ауыстыру"
+    assert by_language["en"]["cancel"] == "Cancel the current action"
+    assert by_language[None] == by_language["ru"]
+
+
+async def test_conversation_state_survives_a_restart(app: App) -> None:
+    person = await onboard(app, 1010)
+    await app.dp.fsm.get_context(app.bot, chat_id=1010, user_id=1010).set_state("SomeForm:somewhere")
+    restarted = app.rebuilt()
+    person = restarted.user(1010)
+    assert (await person.command("cancel")).texts[0] == T["ru"]("cancel.done")
+
+
+@pytest.mark.redis
+async def test_conversation_state_survives_a_restart_on_redis(app: App) -> None:
+    from bot.factory import create_dispatcher
+
+    settings = app.settings.model_copy(update={"fsm": app.settings.fsm.model_copy(update={"storage": REDIS_URL})})
+    user_id = 1_000_000 + int(app.clock.now.timestamp()) % 1_000_000
+    first = create_dispatcher(settings, session_pool=app.pool, clock=app.clock)
+    await first.fsm.get_context(app.bot, chat_id=user_id, user_id=user_id).set_state("SomeForm:somewhere")
+    await first.storage.close()
+    second = create_dispatcher(settings, session_pool=app.pool, clock=app.clock)
+    try:
+        restarted = App(settings, app.pool, app.bot, second, app.session, app.updates, app.clock)
+        reply = await restarted.user(user_id).command("cancel")
+        assert reply.texts[0] == T["ru"]("cancel.done")
+        assert await second.fsm.get_context(app.bot, chat_id=user_id, user_id=user_id).get_state() is None
+    finally:
+        await second.storage.close()
