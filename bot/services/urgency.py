@@ -1,0 +1,721 @@
+"""Urgency of a review (critical, high, normal) from its category, rating and words, with reasons a person can read."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import tomllib
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from storage.models import ReviewKind, Urgency
+
+# Lowest first: a level's index is its strength.
+LEVELS = (Urgency.NORMAL.value, Urgency.HIGH.value, Urgency.CRITICAL.value)
+CATEGORIES = (
+    "extortion", "refusal", "harm", "rudeness", "payment_for_free", "medicine_not_provided", "waiting", "sanitary",
+    "other",
+)
+KINDS = tuple(kind.value for kind in ReviewKind)
+LANGUAGES = ("kk", "ru", "en")
+DEFAULT_DIRECTORY = Path(__file__).resolve().parents[1] / "data" / "urgency"
+POSITIVE = frozenset({Urgency.CRITICAL.value, Urgency.HIGH.value})
+
+KAZAKH_LETTERS = frozenset("әіңғүұқөһ")
+# People without a Kazakh keyboard type the nearest Russian letter; lexicons that ask for it match through this fold.
+_KAZAKH_FOLD = str.maketrans("әіңғүұқөһ", "аингуукох")
+# Latin letters that look Cyrillic, typed by mistake inside a Cyrillic word ("взяткa" with a Latin "a").
+_LATIN_LOOKALIKES = str.maketrans("aeopcxyki", "аеорсхукі")
+# Words, and the punctuation that ends a sentence or a clause (a hyphen only counts as a dash between spaces).
+_TOKEN = re.compile(r"\w+|[.!?;:,()\n—–«»\"]|\s-+\s")
+_SENTENCE_END = frozenset(".!?\n")
+_SHOWN_WORDS = 5
+
+
+class RulesError(Exception):
+    """The urgency data files cannot be used; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    urgency: str
+    reasons: list[str]
+
+
+# --- Text -----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Token:
+    norm: str
+    folded: str
+    start: int
+    end: int
+    sentence: int
+    clause: int
+
+
+def normalise(word: str) -> str:
+    word = unicodedata.normalize("NFC", word.lower()).replace("ё", "е")
+    if any("а" <= char <= "я" or char in KAZAKH_LETTERS for char in word):
+        word = word.translate(_LATIN_LOOKALIKES)
+    return word
+
+
+def fold_kazakh(word: str) -> str:
+    return word.translate(_KAZAKH_FOLD)
+
+
+def tokenize(text: str) -> list[Token]:
+    """Words with their place in the text; punctuation only moves the sentence and clause counters."""
+    tokens: list[Token] = []
+    sentence = clause = 0
+    for found in _TOKEN.finditer(text):
+        piece = found.group()
+        if not (piece[0].isalnum() or piece[0] == "_"):
+            clause += 1
+            if piece in _SENTENCE_END:
+                sentence += 1
+            continue
+        norm = normalise(piece)
+        tokens.append(Token(norm, fold_kazakh(norm), found.start(), found.end(), sentence, clause))
+    return tokens
+
+
+def detect_language(text: str) -> str:
+    """Roughly: Kazakh-only letters mean kk, other Cyrillic means ru, anything else en."""
+    lowered = text.lower()
+    if any(char in KAZAKH_LETTERS for char in lowered):
+        return "kk"
+    if any("а" <= char <= "я" or char == "ё" for char in lowered):
+        return "ru"
+    return "en"
+
+
+# --- Data files -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Word:
+    """One word of a term: stems (prefixes), or exact words when written with a trailing "!" or when two letters
+    or fewer ("в", "на", "не", "no"); alternatives are separated by "|" ("скорая|скорую|скорой")."""
+
+    alternatives: tuple[tuple[str, bool], ...]
+
+    @classmethod
+    def parse(cls, written: str, fold: bool) -> Word:
+        alternatives = []
+        for alternative in written.split("|"):
+            text = normalise(alternative.rstrip("!"))
+            text = fold_kazakh(text) if fold else text
+            if not text:
+                raise ValueError(f"{written!r} has an empty word")
+            alternatives.append((text, alternative.endswith("!") or len(text) <= 2))
+        return cls(tuple(alternatives))
+
+    def matches(self, key: str) -> bool:
+        return any(key == text if exact else key.startswith(text) for text, exact in self.alternatives)
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """Words that must appear in this order, in one sentence, close together; one word is a phrase too."""
+
+    words: tuple[Word, ...]
+    negates_itself: bool
+
+
+@dataclass(frozen=True)
+class Term:
+    """A lexicon entry: phrases joined by "&" must all appear in one sentence, in any order."""
+
+    written: str
+    parts: tuple[Phrase, ...]
+
+
+@dataclass(frozen=True)
+class Group:
+    name: str
+    level: int
+    points: int
+    terms: tuple[Term, ...]
+
+
+@dataclass(frozen=True)
+class Negation:
+    before: frozenset[str]
+    after: tuple[Word, ...]
+    cancel: frozenset[str]
+    stop: frozenset[str]
+    window_before: int
+    window_after: int
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    language: str
+    fold: bool
+    negation: Negation
+    groups: tuple[Group, ...]
+
+    def key(self, token: Token) -> str:
+        return token.folded if self.fold else token.norm
+
+
+@dataclass(frozen=True)
+class Spike:
+    window_days: int
+    min_complaints: int
+
+
+@dataclass(frozen=True)
+class Hit:
+    group: Group
+    spans: tuple[tuple[int, int], ...]
+
+    @property
+    def first(self) -> int:
+        return self.spans[0][0]
+
+    @property
+    def last(self) -> int:
+        return max(last for _, last in self.spans)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RulesError(f"{path}: file not found") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise RulesError(f"{path.name}: not valid TOML: {exc}") from None
+
+
+def _table(data: dict[str, Any], key: str, where: str) -> dict[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        raise RulesError(f"{where}: [{key}] must be a table")
+    return value
+
+
+def _int(data: dict[str, Any], key: str, where: str, *, default: int | None = None, minimum: int = 0) -> int:
+    value = data.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise RulesError(f"{where}.{key}: must be a whole number >= {minimum}, got {value!r}")
+    return value
+
+
+def _level(value: Any, where: str) -> int:
+    if value not in LEVELS:
+        raise RulesError(f"{where}: {value!r} is not one of {', '.join(LEVELS)}")
+    return LEVELS.index(value)
+
+
+def _words(value: Any, where: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(item, str) and item.strip() for item in value):
+        raise RulesError(f"{where}: must be a list of non-empty strings")
+    return value
+
+
+def _parse_term(written: str, negation: Negation, fold: bool, where: str) -> Term:
+    parts = []
+    for part in written.split("&"):
+        try:
+            words = tuple(Word.parse(word, fold) for word in part.split())
+        except ValueError as exc:
+            raise RulesError(f"{where}: {exc}") from None
+        if not words:
+            raise RulesError(f"{where}: {written!r} has an empty part around '&'")
+        negates_itself = any(
+            text in negation.before or any(negator.matches(text) for negator in negation.after)
+            for word in words
+            for text, _ in word.alternatives
+        )
+        parts.append(Phrase(words, negates_itself))
+    return Term(written, tuple(parts))
+
+
+def _negator(written: str, fold: bool, where: str) -> Word:
+    try:
+        return Word.parse(written, fold)
+    except ValueError as exc:
+        raise RulesError(f"{where}: {exc}") from None
+
+
+def _load_lexicon(path: Path) -> Lexicon:
+    data = _read_toml(path)
+    name = path.name
+    language = path.stem.removeprefix("lexicon_")
+    matching = _table(data, "matching", name)
+    fold = matching.get("fold_kazakh_letters", False)
+    if not isinstance(fold, bool):
+        raise RulesError(f"{name}: matching.fold_kazakh_letters: must be true or false")
+
+    def norm(word: str) -> str:
+        return fold_kazakh(normalise(word)) if fold else normalise(word)
+
+    raw = _table(data, "negation", name)
+    where = f"{name}: negation"
+    negation = Negation(
+        before=frozenset(norm(word) for word in _words(raw.get("before", []), f"{where}.before")),
+        after=tuple(_negator(word, fold, f"{where}.after") for word in _words(raw.get("after", []), f"{where}.after")),
+        cancel=frozenset(norm(word) for word in _words(raw.get("cancel", []), f"{where}.cancel")),
+        stop=frozenset(norm(word) for word in _words(raw.get("stop", []), f"{where}.stop")),
+        window_before=_int(raw, "window_before", where, default=0),
+        window_after=_int(raw, "window_after", where, default=0),
+    )
+    groups = []
+    for group_name, body in _table(data, "groups", name).items():
+        where = f"{name}: groups.{group_name}"
+        if not isinstance(body, dict):
+            raise RulesError(f"{where}: must be a table")
+        unknown = set(body) - {"level", "points", "terms"}
+        if unknown:
+            raise RulesError(f"{where}: unknown key {sorted(unknown)[0]!r} (expected level, points, terms)")
+        level = _level(body.get("level", "normal"), f"{where}.level")
+        points = _int(body, "points", where, default=0)
+        if level == 0 and points == 0:
+            raise RulesError(f"{where}: a group at level normal needs points, or it can never matter")
+        terms = tuple(
+            _parse_term(term, negation, fold, f"{where}.terms") for term in _words(body.get("terms"), f"{where}.terms")
+        )
+        groups.append(Group(group_name, level, points, terms))
+    return Lexicon(language, fold, negation, tuple(groups))
+
+
+# --- Rules ------------------------------------------------------------------------------------------------------
+
+
+class UrgencyRules:
+    """The scoring rules and lexicons from one data directory; `classify` turns a review into a Verdict."""
+
+    def __init__(
+        self,
+        *,
+        categories: dict[str, int],
+        rating_points: dict[int, int],
+        kind_points: dict[str, int],
+        points_to_high: int,
+        spike: Spike,
+        gratitude_report_groups: frozenset[str],
+        gratitude_report_level: int,
+        phrase_gap: int,
+        lexicons: list[Lexicon],
+    ) -> None:
+        self.categories = categories
+        self.rating_points = rating_points
+        self.kind_points = kind_points
+        self.points_to_high = points_to_high
+        self.spike = spike
+        self.gratitude_report_groups = gratitude_report_groups
+        self.gratitude_report_level = gratitude_report_level
+        self.phrase_gap = phrase_gap
+        self.lexicons = lexicons
+
+    @classmethod
+    def load(cls, directory: Path | str | None = None) -> UrgencyRules:
+        directory = Path(directory) if directory is not None else DEFAULT_DIRECTORY
+        name = "rules.toml"
+        data = _read_toml(directory / name)
+
+        raw_categories = _table(data, "categories", name)
+        missing = [category for category in CATEGORIES if category not in raw_categories]
+        if missing:
+            raise RulesError(f"{name}: categories.{missing[0]}: missing (every category needs a base level)")
+        unknown = sorted(set(raw_categories) - set(CATEGORIES))
+        if unknown:
+            raise RulesError(f"{name}: categories.{unknown[0]}: unknown category (expected {', '.join(CATEGORIES)})")
+        categories = {key: _level(value, f"{name}: categories.{key}") for key, value in raw_categories.items()}
+
+        rating = _table(data, "rating", name)
+        rating_points = {}
+        for stars, points in _table(rating, "points", f"{name}: rating").items():
+            if stars not in {"1", "2", "3", "4", "5"}:
+                raise RulesError(f"{name}: rating.points.{stars}: stars must be 1 to 5")
+            rating_points[int(stars)] = _int({"points": points}, "points", f"{name}: rating.{stars}")
+        kind_points = {}
+        for kind, points in _table(_table(data, "kinds", name), "points", f"{name}: kinds").items():
+            if kind not in KINDS:
+                raise RulesError(f"{name}: kinds.points.{kind}: unknown kind (expected {', '.join(KINDS)})")
+            kind_points[kind] = _int({"points": points}, "points", f"{name}: kinds.{kind}")
+
+        escalation = _table(data, "escalation", name)
+        spike = _table(data, "spike", name)
+        gratitude = _table(data, "gratitude", name)
+        matching = _table(data, "matching", name)
+
+        lexicon_paths = sorted(directory.glob("lexicon_*.toml"))
+        if not lexicon_paths:
+            raise RulesError(f"{directory}: no lexicon_*.toml files")
+        lexicons = [_load_lexicon(path) for path in lexicon_paths]
+        _check_groups_agree(lexicons)
+        known_groups = {group.name for lexicon in lexicons for group in lexicon.groups}
+        report_groups = _words(gratitude.get("report_groups", []), f"{name}: gratitude.report_groups")
+        for group_name in report_groups:
+            if group_name not in known_groups:
+                raise RulesError(f"{name}: gratitude.report_groups: no lexicon has a group {group_name!r}")
+
+        return cls(
+            categories=categories,
+            rating_points=rating_points,
+            kind_points=kind_points,
+            points_to_high=_int(escalation, "points_to_high", f"{name}: escalation", minimum=1),
+            spike=Spike(
+                window_days=_int(spike, "window_days", f"{name}: spike", minimum=1),
+                min_complaints=_int(spike, "min_complaints", f"{name}: spike", minimum=1),
+            ),
+            gratitude_report_groups=frozenset(report_groups),
+            gratitude_report_level=_level(gratitude.get("level", "high"), f"{name}: gratitude.level"),
+            phrase_gap=_int(matching, "phrase_gap", f"{name}: matching", default=3),
+            lexicons=lexicons,
+        )
+
+    # --- Classification -----------------------------------------------------------------------------------------
+
+    def classify(
+        self,
+        text: str,
+        category: str | None = None,
+        rating: int | None = None,
+        language: str | None = None,
+        kind: str | None = None,
+        recent_complaints: int = 0,
+    ) -> Verdict:
+        """Classify one review; `recent_complaints` counts complaints about the same doctor or clinic within the
+        spike window, this one included (the caller counts them)."""
+        _check_input(text, category, rating, language, kind, recent_complaints)
+        language = language or detect_language(text)
+        found = self._find(text, tokenize(text), language)
+
+        if kind == ReviewKind.GRATITUDE:
+            # Thanks are never urgent, but a crime told as thanks ("we gave her an envelope") is still a crime.
+            crimes = [(group, words) for group, words in found if group.name in self.gratitude_report_groups]
+            if not crimes:
+                return Verdict(LEVELS[0], [])
+            reasons = ["kind: gratitude, but it reports a crime", *(_group_reason(g, w) for g, w in crimes)]
+            return Verdict(LEVELS[self.gratitude_report_level], reasons)
+
+        strong: list[tuple[int, str]] = []
+        weak: list[tuple[int, str]] = []
+        if category is not None and self.categories[category] > 0:
+            strong.append((self.categories[category], f"category: {category}"))
+        for group, words in found:
+            if group.level > 0:
+                strong.append((group.level, _group_reason(group, words)))
+            elif group.points:
+                weak.append((group.points, _group_reason(group, words)))
+        if rating is not None and self.rating_points.get(rating):
+            weak.append((self.rating_points[rating], f"rating {rating}"))
+        if kind is not None and self.kind_points.get(kind):
+            weak.append((self.kind_points[kind], f"kind: {kind}"))
+
+        level = max((strength for strength, _ in strong), default=0)
+        reasons = [reason for _, reason in sorted(strong, key=lambda item: -item[0])]
+        weak_total = sum(points for points, _ in weak)
+        if level == 0 and weak_total >= self.points_to_high:
+            level = 1
+            reasons.append(f"signals together: {weak_total} points (high from {self.points_to_high})")
+        if level > 0:
+            reasons.extend(reason for _, reason in weak)
+        if recent_complaints >= self.spike.min_complaints:
+            if level == 0:
+                level = 1
+            reasons.append(f"spike: {recent_complaints} complaints in {self.spike.window_days} days")
+        return Verdict(LEVELS[level], reasons)
+
+    def _find(self, text: str, tokens: list[Token], language: str) -> list[tuple[Group, list[str]]]:
+        """Matched groups, strongest first, each with the matched words as the resident wrote them.
+
+        Every lexicon is checked, whatever the language (residents mix Kazakh and Russian); the review's own
+        language only goes first.
+        """
+        ordered = sorted(self.lexicons, key=lambda lexicon: lexicon.language != language)
+        hits_by_group: dict[str, list[Hit]] = {}
+        groups: dict[str, Group] = {}
+        for lexicon in ordered:
+            keys = [lexicon.key(token) for token in tokens]
+            for group in lexicon.groups:
+                for term in group.terms:
+                    for spans in _occurrences(term, lexicon.negation, keys, tokens, self.phrase_gap):
+                        groups.setdefault(group.name, group)
+                        hits_by_group.setdefault(group.name, []).append(Hit(group, spans))
+        found = []
+        for group_name, hits in hits_by_group.items():
+            words: list[str] = []
+            for hit in sorted(_outermost(hits), key=lambda hit: hit.first):
+                pieces = (text[tokens[first].start : tokens[last].end] for first, last in hit.spans)
+                shown = f"«{' … '.join(pieces)}»"
+                if shown not in words:
+                    words.append(shown)
+            found.append((groups[group_name], words))
+        found.sort(key=lambda item: (-item[0].level, -item[0].points))
+        return found
+
+
+def _check_input(text: Any, category: Any, rating: Any, language: Any, kind: Any, recent_complaints: Any) -> None:
+    if not isinstance(text, str):
+        raise ValueError("text must be a string")
+    if category is not None and category not in CATEGORIES:
+        raise ValueError(f"unknown category {category!r} (expected one of {', '.join(CATEGORIES)})")
+    if rating is not None and (isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5):
+        raise ValueError(f"rating must be a whole number from 1 to 5, got {rating!r}")
+    if language is not None and language not in LANGUAGES:
+        raise ValueError(f"unknown language {language!r} (expected one of {', '.join(LANGUAGES)})")
+    if kind is not None and kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r} (expected one of {', '.join(KINDS)})")
+    if isinstance(recent_complaints, bool) or not isinstance(recent_complaints, int) or recent_complaints < 0:
+        raise ValueError(f"recent_complaints must be a whole number >= 0, got {recent_complaints!r}")
+
+
+def _check_groups_agree(lexicons: list[Lexicon]) -> None:
+    """A group means the same in every language, so its level and points must be the same everywhere."""
+    seen: dict[str, tuple[str, Group]] = {}
+    for lexicon in lexicons:
+        for group in lexicon.groups:
+            if group.name not in seen:
+                seen[group.name] = (lexicon.language, group)
+                continue
+            language, other = seen[group.name]
+            if (group.level, group.points) != (other.level, other.points):
+                raise RulesError(
+                    f"lexicon_{lexicon.language}.toml: groups.{group.name}: level {LEVELS[group.level]} "
+                    f"points {group.points} differ from lexicon_{language}.toml "
+                    f"(level {LEVELS[other.level]} points {other.points})"
+                )
+
+
+def _occurrences(
+    term: Term, negation: Negation, keys: list[str], tokens: list[Token], gap: int
+) -> Iterable[tuple[tuple[int, int], ...]]:
+    """Token spans, one per part, of each place the term occurs and is not negated."""
+    found = [
+        [
+            span
+            for span in _phrase_spans(part, keys, tokens, gap)
+            if part.negates_itself or not _negated(negation, keys, tokens, *span)
+        ]
+        for part in term.parts
+    ]
+    if len(found) == 1:
+        for span in found[0]:
+            yield (span,)
+        return
+    # "a & b": the first place of each part within a sentence where all of them appear.
+    for sentence in sorted({tokens[first].sentence for first, _ in found[0]}):
+        spans = [next((s for s in part if tokens[s[0]].sentence == sentence), None) for part in found]
+        if all(span is not None for span in spans):
+            yield tuple(sorted(span for span in spans if span is not None))
+
+
+def _phrase_spans(phrase: Phrase, keys: list[str], tokens: list[Token], gap: int) -> Iterable[tuple[int, int]]:
+    """(first, last) token positions where the phrase's words appear in order, in one sentence, close together."""
+    first_word, *other_words = phrase.words
+    for start, key in enumerate(keys):
+        if not first_word.matches(key):
+            continue
+        position = start
+        for word in other_words:
+            following = range(position + 1, min(position + 2 + gap, len(keys)))
+            position = next(
+                (at for at in following if tokens[at].sentence == tokens[start].sentence and word.matches(keys[at])),
+                -1,
+            )
+            if position < 0:
+                break
+        if position >= 0:
+            yield start, position
+
+
+def _negated(negation: Negation, keys: list[str], tokens: list[Token], first: int, last: int) -> bool:
+    """Simple and local on purpose: a negator right before or after the match, in the same clause.
+
+    A clause ends at punctuation and at a `stop` word ("и", "but"). A `cancel` word in or just before the
+    match ("если не заплатите", "без денег не примут") keeps it positive: there a negation makes a condition,
+    not a denial.
+    """
+
+    def near(positions: range, clause: int) -> Iterable[int]:
+        for position in positions:
+            if not 0 <= position < len(keys) or tokens[position].clause != clause or keys[position] in negation.stop:
+                return
+            yield position
+
+    before = list(near(range(first - 1, first - 1 - negation.window_before - 2, -1), tokens[first].clause))
+    if any(keys[position] in negation.cancel for position in [*range(first, last + 1), *before]):
+        return False
+    if any(keys[position] in negation.before for position in before[: negation.window_before]):
+        return True
+    # The match's own last word counts too: Kazakh negates inside the verb ("ақша сұрамады").
+    after = near(range(last, last + 1 + negation.window_after), tokens[last].clause)
+    return any(negator.matches(keys[position]) for position in after for negator in negation.after)
+
+
+def _outermost(hits: list[Hit]) -> list[Hit]:
+    """Drop a match inside a longer match of the same group (the phrase already shows those words)."""
+
+    def inside(hit: Hit, other: Hit) -> bool:
+        longer = (other.first, other.last) != (hit.first, hit.last)
+        return longer and other.first <= hit.first and hit.last <= other.last
+
+    return [hit for hit in hits if not any(inside(hit, other) for other in hits)]
+
+
+def _group_reason(group: Group, words: list[str]) -> str:
+    shown = ", ".join(words[:_SHOWN_WORDS]) + (", …" if len(words) > _SHOWN_WORDS else "")
+    return f"{group.name.replace('_', ' ')} words: {shown}"
+
+
+# --- Evaluation ---------------------------------------------------------------------------------------------------
+
+
+class EvaluationFileError(Exception):
+    """The evaluation file cannot be read or has a bad line (the message names the line)."""
+
+
+def evaluate(rules: UrgencyRules, path: Path | str) -> dict[str, Any]:
+    """Precision and recall of "critical or high" against "normal", exact-level accuracy and the confusion counts."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EvaluationFileError(f"{path}: cannot be read: {exc}") from None
+    confusion = {expected: dict.fromkeys(reversed(LEVELS), 0) for expected in reversed(LEVELS)}
+    mistakes = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            example = _parse_line(line)
+            expected = example.pop("expected", None)
+            if expected not in LEVELS:
+                raise ValueError(f"expected must be one of {', '.join(LEVELS)}, got {expected!r}")
+            verdict = rules.classify(**example)
+        except ValueError as exc:
+            raise EvaluationFileError(f"{path}: line {number}: {exc}") from None
+        confusion[expected][verdict.urgency] += 1
+        if verdict.urgency != expected:
+            mistakes.append(
+                {
+                    "line": number,
+                    "expected": expected,
+                    "urgency": verdict.urgency,
+                    "reasons": verdict.reasons,
+                    "text": example["text"],
+                }
+            )
+    examples = sum(sum(row.values()) for row in confusion.values())
+    tp = sum(confusion[e][g] for e in POSITIVE for g in POSITIVE)
+    fn = sum(confusion[e][Urgency.NORMAL.value] for e in POSITIVE)
+    fp = sum(confusion[Urgency.NORMAL.value][g] for g in POSITIVE)
+    tn = confusion[Urgency.NORMAL.value][Urgency.NORMAL.value]
+    return {
+        "examples": examples,
+        "precision": tp / (tp + fp) if tp + fp else float(tp + fn == 0),
+        "recall": tp / (tp + fn) if tp + fn else 1.0,
+        "accuracy": sum(confusion[level][level] for level in LEVELS) / examples if examples else 0.0,
+        "true_positives": tp,
+        "false_positives": fp,
+        "false_negatives": fn,
+        "true_negatives": tn,
+        "confusion": confusion,
+        "mistakes": mistakes,
+    }
+
+
+_FIELDS = ("text", "category", "rating", "language", "kind", "recent_complaints")
+
+
+def _parse_line(line: str) -> dict[str, Any]:
+    """One JSON object with a string "text"; the other fields are checked by `classify`."""
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
+    if not isinstance(data, dict):
+        raise ValueError("expected a JSON object")
+    if not isinstance(data.get("text"), str):
+        raise ValueError('"text" is missing or not a string')
+    example = {field: data[field] for field in _FIELDS if data.get(field) is not None}
+    if "expected" in data:
+        example["expected"] = data["expected"]
+    return example
+
+
+# --- Command line -------------------------------------------------------------------------------------------------
+
+
+def main_classify(
+    stdin: IO[str], stdout: IO[str], *, rules: UrgencyRules | None = None, stderr: IO[str] | None = None
+) -> int:
+    """JSON lines in, one JSON line out per input line: a verdict, or {"error": "line N: ..."}; blank lines skipped.
+
+    Returns the exit code: 0, or 2 when the data files are unusable (one line on stderr, nothing classified).
+    """
+    try:
+        rules = rules or UrgencyRules.load()
+    except RulesError as exc:
+        print(f"medfeedback: {exc}", file=stderr or sys.stderr)
+        return 2
+    for number, line in enumerate(stdin, start=1):
+        if not line.strip():
+            continue
+        try:
+            example = _parse_line(line)
+            example.pop("expected", None)
+            verdict = rules.classify(**example)
+            answer: dict[str, Any] = {"urgency": verdict.urgency, "reasons": verdict.reasons}
+        except ValueError as exc:
+            answer = {"error": f"line {number}: {exc}"}
+        stdout.write(json.dumps(answer, ensure_ascii=False) + "\n")
+        stdout.flush()
+    return 0
+
+
+def main_evaluate(
+    path: Path | str,
+    stdout: IO[str],
+    *,
+    rules: UrgencyRules | None = None,
+    show_mistakes: bool = False,
+    stderr: IO[str] | None = None,
+) -> int:
+    """Print the evaluation figures (a summary line, then the confusion table) and, if asked, each mistake.
+
+    Returns the exit code: 0, 1 when the evaluation file is bad, 2 when the data files are unusable.
+    """
+    stderr = stderr or sys.stderr
+    try:
+        result = evaluate(rules or UrgencyRules.load(), path)
+    except RulesError as exc:
+        print(f"medfeedback: {exc}", file=stderr)
+        return 2
+    except EvaluationFileError as exc:
+        print(f"medfeedback: {exc}", file=stderr)
+        return 1
+    print(format_evaluation(result), file=stdout)
+    if show_mistakes:
+        for mistake in result["mistakes"]:
+            reasons = "; ".join(mistake["reasons"]) or "no signals"
+            print(
+                f"line {mistake['line']}: expected {mistake['expected']}, got {mistake['urgency']} ({reasons}): "
+                f"{mistake['text']}",
+                file=stdout,
+            )
+    return 0
+
+
+def format_evaluation(result: dict[str, Any]) -> str:
+    levels = list(reversed(LEVELS))
+    corner = "expected \\ got"
+    lines = [
+        f"examples {result['examples']} | critical+high precision {result['precision']:.2f} "
+        f"recall {result['recall']:.2f} | exact level accuracy {result['accuracy']:.2f}",
+        f"{corner:<16}" + "".join(f"{level:>10}" for level in levels),
+    ]
+    for expected in levels:
+        lines.append(f"{expected:<16}" + "".join(f"{result['confusion'][expected][got]:>10}" for got in levels))
+    return "\n".join(lines)
