@@ -1,4 +1,4 @@
-"""Command line: `medfeedback run | db upgrade | directory import FILE | directory export FILE`."""
+"""Command line: run, db upgrade, directory import/export, classify, outbox status."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.services import directory
@@ -29,6 +32,16 @@ def build_parser() -> argparse.ArgumentParser:
     dir_actions.add_parser("export", help="write the directory to a CSV, XLSX or JSON file").add_argument(
         "file", type=Path
     )
+    classify = commands.add_parser("classify", help="urgency of JSON lines from stdin, one JSON line out each")
+    classify.add_argument("--evaluate", type=Path, metavar="FILE",
+                          help="instead: precision and recall on a labelled JSON-lines file")
+    classify.add_argument("--mistakes", action="store_true", help="with --evaluate: list the misjudged examples")
+    outbox_parser = commands.add_parser("outbox", help="the delivery queue").add_subparsers(dest="action",
+                                                                                            required=True)
+    outbox_parser.add_parser("status", help="pending / blocked / sent counts and the oldest unsent message's age")
+    stats_parser = commands.add_parser("stats", help="doctors' and clinics' ratings").add_subparsers(dest="action",
+                                                                                                  required=True)
+    stats_parser.add_parser("rebuild", help="recompute every rating from the raw reviews")
     return parser
 
 
@@ -37,6 +50,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("aiogram.event").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    if args.command == "classify":  # needs no settings: the rules are data files
+        from bot.services import urgency
+
+        if args.evaluate:
+            return urgency.main_evaluate(args.evaluate, sys.stdout, show_mistakes=args.mistakes)
+        return urgency.main_classify(sys.stdin, sys.stdout)
     try:
         settings = load_settings(args.config)
         return asyncio.run(dispatch(args, settings))
@@ -63,6 +82,10 @@ async def dispatch(args: argparse.Namespace, settings: Settings) -> int:
             print("database is up to date")
             return 0
         pool = make_session_pool(engine)
+        if args.command == "outbox":
+            return await outbox_status(pool)
+        if args.command == "stats":
+            return await rebuild_stats(pool, settings)
         if args.action == "import":
             return await import_directory(pool, args.file)
         return await export_directory(pool, args.file)
@@ -70,7 +93,7 @@ async def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         await engine.dispose()
 
 
-async def import_directory(pool: object, path: Path) -> int:
+async def import_directory(pool: async_sessionmaker[AsyncSession], path: Path) -> int:
     rows = directory.read_rows(path)
     async with pool() as session:
         async with session.begin():
@@ -88,11 +111,32 @@ async def import_directory(pool: object, path: Path) -> int:
     return 0
 
 
-async def export_directory(pool: object, path: Path) -> int:
+async def outbox_status(pool: async_sessionmaker[AsyncSession]) -> int:
+    async with pool() as session:
+        repo = Repositories(session)
+        counts = await repo.outbox.status_counts()
+        oldest = await repo.outbox.oldest_unsent()
+    age = "none" if oldest is None else f"{(datetime.now(UTC) - oldest).total_seconds():.0f}s"
+    print(f"pending {counts.get('pending', 0)}, blocked {counts.get('blocked', 0)}, sent {counts.get('sent', 0)}, "
+          f"oldest unsent {age}")
+    return 0
+
+
+async def export_directory(pool: async_sessionmaker[AsyncSession], path: Path) -> int:
     async with pool() as session, session.begin():
         rows = await directory.export_rows(Repositories(session))
     directory.write_rows(path, rows)
     print(f"exported {len(rows)} rows to {path}")
+    return 0
+
+
+async def rebuild_stats(pool: async_sessionmaker[AsyncSession], settings: Settings) -> int:
+    from bot.services import ratings
+
+    async with pool() as session, session.begin():
+        rebuilt = await ratings.rebuild(Repositories(session), now=datetime.now(UTC), settings=settings)
+    print(f"rebuilt ratings from {rebuilt.counted} counting reviews: {rebuilt.doctors} doctors, "
+          f"{rebuilt.clinics} clinics")
     return 0
 
 

@@ -5,16 +5,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from datetime import timedelta
 
 from aiogram import Bot, Dispatcher
+from aiogram.exceptions import TelegramAPIError
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings, require_token
-from bot.factory import create_bot, create_dispatcher
+from bot.factory import create_bot, create_dispatcher, utcnow
+from bot.scheduler import make_scheduler
+from bot.services import alerts, notices
+from bot.services.outbox import Relay
 from storage.engine import make_engine, make_session_pool
 from storage.migrate import upgrade
+from storage.repositories import Repositories
 
 log = logging.getLogger("medfeedback")
 
@@ -38,6 +45,25 @@ async def run(settings: Settings) -> None:
     pool = make_session_pool(engine)
     bot = create_bot(settings)
     dp = create_dispatcher(settings, session_pool=pool)
+    relay = Relay(bot, pool, utcnow, settings.admins, group_alerts=alerts.group_alerts_for(settings),
+                  lease=timedelta(seconds=settings.outbox.lease_seconds))
+    dp["relay"] = relay
+    scheduler = make_scheduler(settings, pool, relay, utcnow)
+    background: list[asyncio.Task[None]] = []
+
+    async def on_startup() -> None:
+        await check_prosecutor_chat(bot, settings, pool)
+        scheduler.start()
+        background.append(asyncio.create_task(relay.run_forever(settings.outbox.sweep_seconds), name="outbox-relay"))
+
+    async def on_shutdown() -> None:
+        scheduler.shutdown(wait=False)
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
+
+    dp.startup.register(on_startup)
+    dp.shutdown.register(on_shutdown)
     log.info(describe(settings))
     try:
         if settings.telegram.mode == "webhook":
@@ -47,6 +73,25 @@ async def run(settings: Settings) -> None:
     finally:
         await bot.session.close()
         await engine.dispose()
+
+
+async def check_prosecutor_chat(bot: Bot, settings: Settings, pool: async_sessionmaker[AsyncSession]) -> bool:
+    """Alerts are kept whatever happens, but a chat the bot cannot post to must be fixed by a person now."""
+    chat_id = settings.prosecutor.chat_id
+    if chat_id is None:
+        log.warning("prosecutor.chat_id is not set: urgent alerts are kept and sent once it is configured")
+        return False
+    try:
+        member = await bot.get_chat_member(chat_id, bot.id)
+        if member.status in ("left", "kicked") or getattr(member, "can_post_messages", True) is False or (
+                member.status == "restricted" and not getattr(member, "can_send_messages", True)):
+            raise PermissionError(f"the bot's status there is {member.status}")
+    except (TelegramAPIError, PermissionError) as error:
+        log.error("cannot post to the prosecutor chat %s: %s", chat_id, error)
+        async with pool() as session, session.begin():
+            await notices.cannot_post(Repositories(session), settings.admins, chat_id, str(error), utcnow())
+        return False
+    return True
 
 
 async def _poll(bot: Bot, dp: Dispatcher) -> None:

@@ -31,3 +31,181 @@ class ConsentChoice(CallbackData, prefix="consent"):
 
 class MenuChoice(CallbackData, prefix="menu"):
     action: MenuAction
+
+
+# --- Leaving feedback (short prefixes: callback_data is at most 64 bytes) ---------------------------------
+
+
+class Target(StrEnum):
+    DOCTOR = "doctor"
+    CLINIC = "clinic"
+    UNKNOWN = "unknown"
+
+
+class FlowAction(StrEnum):
+    BACK = "back"
+    CANCEL = "cancel"
+    CONTINUE = "continue"
+    SKIP = "skip"
+    SUBMIT = "submit"
+    NAMED = "named"
+    ANONYMOUS = "anon"
+    UPDATE_PREVIOUS = "update"
+    OTHER_DOCTOR = "other"
+    DISTRICTS = "districts"
+
+
+class DistrictPick(CallbackData, prefix="fd"):
+    district_id: int
+    page: int = 0
+
+
+class ClinicPick(CallbackData, prefix="fc"):
+    clinic_id: int
+
+
+class TargetPick(CallbackData, prefix="ft"):
+    target: Target
+
+
+class SpecialtyPick(CallbackData, prefix="fs"):
+    specialty_id: int
+
+
+class SpecialtyPage(CallbackData, prefix="fsp"):
+    page: int
+
+
+class DoctorPick(CallbackData, prefix="fo"):
+    doctor_id: int
+
+
+class DoctorPage(CallbackData, prefix="fop"):
+    specialty_id: int
+    page: int
+
+
+class KindPick(CallbackData, prefix="fk"):
+    kind: str
+
+
+class CategoryPick(CallbackData, prefix="fg"):
+    category: str
+
+
+class StarsPick(CallbackData, prefix="fr"):
+    criterion: str  # "overall" or one of drafts.CRITERIA
+    stars: int  # 0: skipped
+
+
+class Flow(CallbackData, prefix="fa"):
+    action: FlowAction
+
+
+class EditPick(CallbackData, prefix="fe"):
+    step: str
+
+
+class MyReviewsPage(CallbackData, prefix="mr"):
+    page: int
+
+
+class MyReviewOpen(CallbackData, prefix="mo"):
+    review_id: int
+    page: int = 0
+
+
+# --- The prosecutor's office (buttons posted in a group: versioned prefix, never trusted) -----------------
+
+
+class AlertAction(StrEnum):
+    TAKE = "take"
+    FORWARD = "fwd"
+    ASK = "ask"
+    CLOSE = "close"
+    REJECT = "reject"
+    EXTEND = "extend"
+    FULL_TEXT = "text"
+    OPEN = "open"
+
+
+class AlertActionV1(CallbackData, prefix="a1"):
+    case_id: int
+    action: AlertAction
+
+
+class CaseReplyStart(CallbackData, prefix="cr"):
+    case_id: int
+
+
+class CaseReplyDone(CallbackData, prefix="cd"):
+    case_id: int
+
+
+# --- Ratings: top lists and the pages of doctors and clinics ---------------------------------------------
+
+
+class TopScope(StrEnum):
+    DISTRICT = "d"
+    CLINIC = "c"
+
+
+class ClinicSection(StrEnum):
+    OVERVIEW = "o"  # opening the page: map pin, card and its doctors by score
+    DOCTORS = "d"
+    REVIEWS = "r"
+    ANSWERS = "a"
+
+
+class TopSpecialtyPage(CallbackData, prefix="tsp"):
+    page: int
+
+
+class TopList(CallbackData, prefix="tl"):
+    specialty_id: int
+    district_id: int = 0  # 0: the whole city
+    clinic_id: int = 0
+    page: int = 0
+
+
+class TopScopePick(CallbackData, prefix="tsc"):
+    """A page of districts or clinics to narrow a specialty's top list to."""
+
+    specialty_id: int
+    scope: TopScope
+    page: int = 0
+
+
+class DoctorPageView(CallbackData, prefix="pd"):
+    doctor_id: int
+    page: int = 0  # of the reviews: 0 also shows the score and its breakdown
+    turn: bool = False  # paging within the page: replace the message instead of sending a new one
+
+
+class ClinicPageView(CallbackData, prefix="pc"):
+    clinic_id: int
+    section: ClinicSection = ClinicSection.OVERVIEW
+    page: int = 0
+    turn: bool = False
+
+
+# --- Residents' data rights (the person's own record is re-checked: a stale or forged button changes nothing) ---
+
+
+class ForgetAction(StrEnum):
+    CONFIRM = "yes"
+    CANCEL = "no"
+
+
+class ForgetChoice(CallbackData, prefix="pvf"):
+    action: ForgetAction
+    user_id: int  # whose data the confirmation was asked for
+
+
+class ConsentChange(StrEnum):
+    GIVE = "give"
+    WITHDRAW = "withdraw"
+
+
+class ConsentManage(CallbackData, prefix="pvc"):
+    action: ConsentChange

@@ -111,6 +111,34 @@ class FsmSettings(_Section):
 
 class ProsecutorSettings(_Section):
     chat_id: int | None = None
+    # The language of alerts, reminders and /cases in the prosecutor's chat.
+    language: Literal["kk", "ru", "en"] = "ru"
+    # How long a getChatMember answer is trusted when authorising a button press.
+    membership_cache_seconds: int = Field(60, ge=0, le=3600)
+    # Working days before the due date when the chat is reminded (and again on the day itself).
+    remind_days_before: int = Field(3, ge=1, le=10)
+    # Time of the daily reminders and overdue list, in the configured time zone (working days only).
+    morning_time: str = "09:00"
+
+    @field_validator("morning_time")
+    @classmethod
+    def _clock_time(cls, value: str) -> str:
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+            raise ValueError("must be a time like 09:00")
+        return value
+
+
+class OutboxSettings(_Section):
+    # How long a relay owns a message it is sending; after a crash another relay resends it after this.
+    lease_seconds: int = Field(60, ge=1, le=3600)
+    # How often the queue is swept even when nothing woke the relay.
+    sweep_seconds: int = Field(30, ge=1, le=3600)
+
+
+class FloodSettings(_Section):
+    # More updates than this from one person within the window are ignored (after one polite warning).
+    max_updates: int = Field(30, ge=5)
+    window_seconds: float = Field(10.0, gt=0, le=600)
 
 
 class LocaleSettings(_Section):
@@ -119,6 +147,40 @@ class LocaleSettings(_Section):
 
 class MediaSettings(_Section):
     dir: Path = Path("media")
+
+
+DEFAULT_CATEGORIES = [
+    "extortion", "refusal", "harm", "rudeness", "payment_for_free", "medicine_not_provided", "waiting",
+    "sanitary", "other",
+]
+
+
+class FeedbackSettings(_Section):
+    # Complaint categories offered, in this order; each needs texts `category.<id>` in every locale.
+    categories: list[str] = Field(default_factory=lambda: list(DEFAULT_CATEGORIES), min_length=1)
+    max_text_chars: int = Field(4000, ge=100, le=4096)
+    max_media: int = Field(10, ge=0, le=50)
+    daily_limit: int = Field(5, ge=1)
+    same_doctor_days: int = Field(30, ge=0)
+    appeal_working_days: int = Field(15, ge=1)
+
+
+class RatingsSettings(_Section):
+    # Score = (m * C + sum of stars) / (m + number of reviews), C the specialty's mean (doctors) or the city's
+    # (clinics): a newcomer starts at the mean and needs about m reviews to move halfway from it.
+    prior_weight: float = Field(10, ge=0, le=1000)
+    # Doctors and clinics with fewer counting reviews are listed as "not enough reviews yet", not ranked.
+    min_reviews: int = Field(3, ge=1, le=1000)
+    # A review this many days old weighs half as much as a new one; 0 turns weighting by age off.
+    half_life_days: float = Field(0, ge=0)
+
+    @field_validator("half_life_days")
+    @classmethod
+    def _off_or_long_enough(cls, value: float) -> float:
+        # Shorter half-lives let a few recent reviews decide a rating, and overflow the weights within decades.
+        if 0 < value < 30:
+            raise ValueError("must be 0 (off) or at least 30 days")
+        return value
 
 
 class Settings(BaseSettings):
@@ -132,6 +194,10 @@ class Settings(BaseSettings):
     locale: LocaleSettings = LocaleSettings()
     timezone: str = "Asia/Almaty"
     media: MediaSettings = MediaSettings()
+    feedback: FeedbackSettings = FeedbackSettings()
+    outbox: OutboxSettings = OutboxSettings()
+    flood: FloodSettings = FloodSettings()
+    ratings: RatingsSettings = RatingsSettings()
 
     @field_validator("timezone")
     @classmethod

@@ -19,13 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings, require_token
 from bot.l10n import LANGUAGES, Translator
-from bot.middlewares import LanguageMiddleware, TransactionMiddleware
+from bot.middlewares import FloodGuard, LanguageMiddleware, TransactionMiddleware
 from handlers import get_routers
 from storage.fsm import DatabaseStorage
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("start", "help", "language", "cancel")
+COMMANDS = ("start", "help", "language", "cancel", "mydata", "forget", "consent")
 
 
 def utcnow() -> datetime:
@@ -75,6 +75,7 @@ def create_dispatcher(
     dp["session_pool"] = session_pool
     dp.update.outer_middleware(TransactionMiddleware(session_pool, clock))
     dp.update.outer_middleware(LanguageMiddleware(translator))
+    dp.update.outer_middleware(FloodGuard(settings.flood.max_updates, settings.flood.window_seconds))
     dp.include_routers(*get_routers(settings))
     dp.startup.register(register_commands)
     return dp

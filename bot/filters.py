@@ -4,12 +4,52 @@ from __future__ import annotations
 
 from aiogram.enums import ChatType
 from aiogram.filters import Filter
-from aiogram.types import CallbackQuery, TelegramObject
+from aiogram.types import CallbackQuery, Message, TelegramObject
+
+from bot.services.media import evidence_of
+
+
+def _chat_type(event: TelegramObject) -> str | None:
+    # A button under an old message comes with an InaccessibleMessage, which still names its chat.
+    message = event.message if isinstance(event, CallbackQuery) else event
+    chat = getattr(message, "chat", None)
+    return chat.type if chat is not None else None
 
 
 class PrivateChat(Filter):
     async def __call__(self, event: TelegramObject) -> bool:
-        # A button under an old message comes with an InaccessibleMessage, which still names its chat.
-        message = event.message if isinstance(event, CallbackQuery) else event
-        chat = getattr(message, "chat", None)
-        return chat is not None and chat.type == ChatType.PRIVATE
+        return _chat_type(event) == ChatType.PRIVATE
+
+
+class GroupChat(Filter):
+    async def __call__(self, event: TelegramObject) -> bool:
+        return _chat_type(event) in (ChatType.GROUP, ChatType.SUPERGROUP)
+
+
+class HasText(Filter):
+    """Plain text that is not a command (commands are routed by Command filters)."""
+
+    async def __call__(self, message: Message) -> bool:
+        return bool(message.text) and not message.text.startswith("/")
+
+
+class HasVoice(Filter):
+    async def __call__(self, message: Message) -> bool:
+        return message.voice is not None
+
+
+class HasContact(Filter):
+    async def __call__(self, message: Message) -> bool:
+        return message.contact is not None
+
+
+class HasLocation(Filter):
+    async def __call__(self, message: Message) -> bool:
+        return message.location is not None and message.venue is None
+
+
+class HasEvidence(Filter):
+    """A photo, video or document (not a GIF, sticker or voice message)."""
+
+    async def __call__(self, message: Message) -> bool:
+        return evidence_of(message) is not None and message.voice is None

@@ -2,11 +2,43 @@
 
 from __future__ import annotations
 
-from aiogram.types import InlineKeyboardMarkup
+from collections.abc import Sequence
+from typing import Any
+
+from aiogram.types import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+)
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.callbacks import ConsentAction, ConsentChoice, LanguageChoice, MenuAction, MenuChoice
+from bot.callbacks import (
+    CategoryPick,
+    ClinicPick,
+    ConsentAction,
+    ConsentChoice,
+    DistrictPick,
+    DoctorPage,
+    DoctorPick,
+    EditPick,
+    Flow,
+    FlowAction,
+    KindPick,
+    LanguageChoice,
+    MenuAction,
+    MenuChoice,
+    MyReviewOpen,
+    MyReviewsPage,
+    SpecialtyPage,
+    SpecialtyPick,
+    StarsPick,
+    Target,
+    TargetPick,
+)
 from bot.l10n import LANGUAGES, L10n
+
+PAGE_SIZE = 8
 
 
 def make_language_keyboard(l10n: L10n, preselected: str) -> InlineKeyboardMarkup:
@@ -21,10 +53,12 @@ def make_language_keyboard(l10n: L10n, preselected: str) -> InlineKeyboardMarkup
 
 def make_consent_keyboard(l10n: L10n, version: str) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
-    builder.button(text=l10n("consent.accept"), callback_data=ConsentChoice(action=ConsentAction.ACCEPT,
-                                                                            version=version))
-    builder.button(text=l10n("consent.decline"), callback_data=ConsentChoice(action=ConsentAction.DECLINE,
-                                                                             version=version))
+    builder.button(
+        text=l10n("consent.accept"), callback_data=ConsentChoice(action=ConsentAction.ACCEPT, version=version)
+    )
+    builder.button(
+        text=l10n("consent.decline"), callback_data=ConsentChoice(action=ConsentAction.DECLINE, version=version)
+    )
     builder.adjust(1)
     return builder.as_markup()
 
@@ -45,3 +79,221 @@ def make_main_menu(l10n: L10n) -> InlineKeyboardMarkup:
     # One item per row: large targets for elderly residents on small phones.
     builder.adjust(1)
     return builder.as_markup()
+
+
+# --- Leaving feedback ------------------------------------------------------------------------------------
+
+
+def name_in(entity: Any, language: str) -> str:
+    return getattr(entity, f"name_{language}")
+
+
+def _nav_row(l10n: L10n, back: bool = True) -> list[InlineKeyboardButton]:
+    row = [InlineKeyboardButton(text=l10n("flow.cancel"), callback_data=Flow(action=FlowAction.CANCEL).pack())]
+    if back:
+        row.insert(0, InlineKeyboardButton(text=l10n("flow.back"), callback_data=Flow(action=FlowAction.BACK).pack()))
+    return row
+
+
+def _column(
+    buttons: Sequence[InlineKeyboardButton],
+    l10n: L10n,
+    *,
+    back: bool = True,
+    extra_rows: Sequence[Sequence[InlineKeyboardButton]] = (),
+) -> InlineKeyboardMarkup:
+    rows = [[button] for button in buttons]
+    rows += [list(row) for row in extra_rows]
+    rows.append(_nav_row(l10n, back))
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def _pager(l10n: L10n, page: int, total: int, make: Any) -> list[InlineKeyboardButton]:
+    row = []
+    if page > 0:
+        row.append(InlineKeyboardButton(text=l10n("flow.previous_page"), callback_data=make(page - 1).pack()))
+    if (page + 1) * PAGE_SIZE < total:
+        row.append(InlineKeyboardButton(text=l10n("flow.next_page"), callback_data=make(page + 1).pack()))
+    return row
+
+
+def page_of(items: Sequence[Any], page: int) -> Sequence[Any]:
+    return items[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
+
+
+def make_districts_keyboard(l10n: L10n, districts: Sequence[Any]) -> InlineKeyboardMarkup:
+    buttons = [
+        InlineKeyboardButton(text=name_in(d, l10n.language), callback_data=DistrictPick(district_id=d.id).pack())
+        for d in districts
+    ]
+    return _column(buttons, l10n, back=False)
+
+
+def clinic_button(clinic: Any, language: str, suffix: str = "") -> InlineKeyboardButton:
+    return InlineKeyboardButton(
+        text=name_in(clinic, language) + suffix, callback_data=ClinicPick(clinic_id=clinic.id).pack()
+    )
+
+
+def make_clinics_keyboard(l10n: L10n, clinics: Sequence[Any], district_id: int, page: int) -> InlineKeyboardMarkup:
+    buttons = [clinic_button(clinic, l10n.language) for clinic in page_of(clinics, page)]
+    pager = _pager(l10n, page, len(clinics), lambda p: DistrictPick(district_id=district_id, page=p))
+    districts = [
+        InlineKeyboardButton(text=l10n("flow.all_districts"), callback_data=Flow(action=FlowAction.DISTRICTS).pack())
+    ]
+    return _column(buttons, l10n, back=False, extra_rows=[row for row in (pager, districts) if row])
+
+
+def make_matches_keyboard(l10n: L10n, buttons: Sequence[InlineKeyboardButton]) -> InlineKeyboardMarkup:
+    districts = [
+        InlineKeyboardButton(text=l10n("flow.all_districts"), callback_data=Flow(action=FlowAction.DISTRICTS).pack())
+    ]
+    return _column(buttons, l10n, back=False, extra_rows=[districts])
+
+
+def make_target_keyboard(l10n: L10n) -> InlineKeyboardMarkup:
+    buttons = [
+        InlineKeyboardButton(text=l10n(f"target.{target.value}"), callback_data=TargetPick(target=target).pack())
+        for target in (Target.DOCTOR, Target.CLINIC, Target.UNKNOWN)
+    ]
+    return _column(buttons, l10n)
+
+
+def make_specialties_keyboard(l10n: L10n, specialties: Sequence[Any], page: int) -> InlineKeyboardMarkup:
+    buttons = [
+        InlineKeyboardButton(text=name_in(s, l10n.language), callback_data=SpecialtyPick(specialty_id=s.id).pack())
+        for s in page_of(specialties, page)
+    ]
+    pager = _pager(l10n, page, len(specialties), lambda p: SpecialtyPage(page=p))
+    return _column(buttons, l10n, extra_rows=[pager] if pager else [])
+
+
+def doctor_button(doctor: Any, suffix: str = "") -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=doctor.full_name + suffix, callback_data=DoctorPick(doctor_id=doctor.id).pack())
+
+
+def make_doctors_keyboard(l10n: L10n, doctors: Sequence[Any], specialty_id: int, page: int) -> InlineKeyboardMarkup:
+    buttons = [doctor_button(doctor) for doctor in page_of(doctors, page)]
+    pager = _pager(l10n, page, len(doctors), lambda p: DoctorPage(specialty_id=specialty_id, page=p))
+    return _column(buttons, l10n, extra_rows=[pager] if pager else [])
+
+
+def make_people_keyboard(l10n: L10n, buttons: Sequence[InlineKeyboardButton]) -> InlineKeyboardMarkup:
+    return _column(buttons, l10n)
+
+
+def make_previous_review_keyboard(l10n: L10n) -> InlineKeyboardMarkup:
+    buttons = [
+        InlineKeyboardButton(
+            text=l10n("previous.update"), callback_data=Flow(action=FlowAction.UPDATE_PREVIOUS).pack()
+        ),
+        InlineKeyboardButton(text=l10n("previous.other"), callback_data=Flow(action=FlowAction.OTHER_DOCTOR).pack()),
+    ]
+    return _column(buttons, l10n, back=False)
+
+
+def make_kind_keyboard(l10n: L10n) -> InlineKeyboardMarkup:
+    buttons = [
+        InlineKeyboardButton(text=l10n(f"kind.{kind}"), callback_data=KindPick(kind=kind).pack())
+        for kind in ("gratitude", "complaint", "violation")
+    ]
+    return _column(buttons, l10n)
+
+
+def make_category_keyboard(l10n: L10n, categories: Sequence[str]) -> InlineKeyboardMarkup:
+    buttons = [
+        InlineKeyboardButton(text=l10n(f"category.{category}"), callback_data=CategoryPick(category=category).pack())
+        for category in categories
+    ]
+    return _column(buttons, l10n)
+
+
+def make_stars_keyboard(l10n: L10n, criterion: str, *, skippable: bool) -> InlineKeyboardMarkup:
+    stars = [
+        InlineKeyboardButton(text=l10n("flow.stars", n=n), callback_data=StarsPick(criterion=criterion, stars=n).pack())
+        for n in range(1, 6)
+    ]
+    rows = [stars]
+    if skippable:
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    text=l10n("flow.skip"), callback_data=StarsPick(criterion=criterion, stars=0).pack()
+                ),
+                InlineKeyboardButton(text=l10n("criteria.skip_all"), callback_data=Flow(action=FlowAction.SKIP).pack()),
+            ]
+        )
+    rows.append(_nav_row(l10n))
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def make_back_cancel_keyboard(l10n: L10n) -> InlineKeyboardMarkup:
+    return _column([], l10n)
+
+
+def make_link_keyboard(text: str, url: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text=text, url=url)]])
+
+
+def make_continue_keyboard(l10n: L10n, label_key: str = "flow.continue") -> InlineKeyboardMarkup:
+    button = InlineKeyboardButton(text=l10n(label_key), callback_data=Flow(action=FlowAction.CONTINUE).pack())
+    return _column([button], l10n)
+
+
+def make_visibility_keyboard(l10n: L10n, first_name: str) -> InlineKeyboardMarkup:
+    buttons = [
+        InlineKeyboardButton(
+            text=l10n("visibility.named", name=first_name), callback_data=Flow(action=FlowAction.NAMED).pack()
+        ),
+        InlineKeyboardButton(text=l10n("visibility.anonymous"), callback_data=Flow(action=FlowAction.ANONYMOUS).pack()),
+    ]
+    return _column(buttons, l10n)
+
+
+def make_phone_keyboard(l10n: L10n) -> ReplyKeyboardMarkup:
+    return ReplyKeyboardMarkup(
+        keyboard=[
+            [KeyboardButton(text=l10n("phone.share"), request_contact=True)],
+            [KeyboardButton(text=l10n("phone.skip"))],
+        ],
+        resize_keyboard=True,
+        one_time_keyboard=True,
+    )
+
+
+EDITABLE = ("clinic", "target", "kind", "rating", "description", "evidence", "visibility")
+
+
+def make_preview_keyboard(l10n: L10n) -> InlineKeyboardMarkup:
+    rows = [[InlineKeyboardButton(text=l10n("preview.submit"), callback_data=Flow(action=FlowAction.SUBMIT).pack())]]
+    edits = [
+        InlineKeyboardButton(text=l10n(f"preview.edit_{step}"), callback_data=EditPick(step=step).pack())
+        for step in EDITABLE
+    ]
+    rows += [edits[i : i + 2] for i in range(0, len(edits), 2)]
+    rows.append([InlineKeyboardButton(text=l10n("flow.cancel"), callback_data=Flow(action=FlowAction.CANCEL).pack())])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def make_my_reviews_keyboard(l10n: L10n, reviews: Sequence[Any], page: int, total: int) -> InlineKeyboardMarkup:
+    rows = [
+        [
+            InlineKeyboardButton(
+                text=l10n("my.list_item", reference=review.reference, status=l10n(f"status.{review.status}")),
+                callback_data=MyReviewOpen(review_id=review.id, page=page).pack(),
+            )
+        ]
+        for review in reviews
+    ]
+    pager = _pager(l10n, page, total, lambda p: MyReviewsPage(page=p))
+    if pager:
+        rows.append(pager)
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def make_back_to_list_keyboard(l10n: L10n, page: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [InlineKeyboardButton(text=l10n("my.back_to_list"), callback_data=MyReviewsPage(page=page).pack())]
+        ]
+    )

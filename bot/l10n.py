@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -64,3 +65,9 @@ class Translator:
     def every(self, key: str, **values: Any) -> set[str]:
         """The text in every language: for matching a button or command typed in any of them."""
         return {catalog(key, **values) for catalog in self._by_language.values()}
+
+
+@lru_cache(maxsize=4)
+def translator(default: str = "ru") -> Translator:
+    """The catalogues for services that write to people outside a handler (notifications, alerts, digests)."""
+    return Translator(default)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from aiogram import Router
+from aiogram import F, Router
 from aiogram.filters import Command, CommandStart
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
@@ -103,19 +103,15 @@ def make_router(settings: Settings) -> Router:
         await query.message.answer(outcome)
         await show_menu(query.message, l10n)
 
-    @router.callback_query(MenuChoice.filter())
-    async def menu_chosen(query: CallbackQuery, callback_data: MenuChoice, user: User | None,
-                          l10n: L10n) -> None:
+    @router.callback_query(MenuChoice.filter(F.action.in_({MenuAction.RIGHTS, MenuAction.LANGUAGE})))
+    async def menu_chosen(query: CallbackQuery, callback_data: MenuChoice, l10n: L10n) -> None:
         await query.answer()
         match callback_data.action:
             case MenuAction.RIGHTS:
                 await query.message.answer(l10n("rights.text"))
             case MenuAction.LANGUAGE:
                 await show_language_prompt(query.message, l10n, l10n.language)
-            case MenuAction.FEEDBACK if people.needs_consent(user):
-                await query.message.answer(l10n("consent.required"))
-                await show_consent(query.message, l10n)
-            case _:
+            case _:  # a menu item whose section is not built yet
                 await query.message.answer(l10n("menu.coming_soon"))
 
     return router

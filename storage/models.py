@@ -326,3 +326,77 @@ class FsmRecord(Base):
     state: Mapped[str | None] = mapped_column(String(200))
     data: Mapped[dict] = mapped_column(default=dict)
     updated_at: Mapped[datetime]
+
+
+# --- Ratings (precomputed, so that top lists never aggregate raw reviews) ----------------------------------
+
+# The optional per-criterion stars of a review (bot.services.drafts.CRITERIA asks them; a test keeps both equal).
+CRITERIA = ("attentiveness", "professionalism", "waiting", "conditions")
+
+
+class RatingSums:
+    """What a stats row adds up over the reviews that count: weighted sums for the score, plain counts for display."""
+
+    review_count: Mapped[int] = mapped_column(default=0)
+    # Each review weighs 1, or 2^(age/half-life) relative to a fixed epoch when recent reviews weigh more.
+    weight_sum: Mapped[float] = mapped_column(default=0.0)
+    rating_sum: Mapped[float] = mapped_column(default=0.0)
+    stars_1: Mapped[int] = mapped_column(default=0)
+    stars_2: Mapped[int] = mapped_column(default=0)
+    stars_3: Mapped[int] = mapped_column(default=0)
+    stars_4: Mapped[int] = mapped_column(default=0)
+    stars_5: Mapped[int] = mapped_column(default=0)
+    attentiveness_sum: Mapped[int] = mapped_column(default=0)
+    attentiveness_count: Mapped[int] = mapped_column(default=0)
+    professionalism_sum: Mapped[int] = mapped_column(default=0)
+    professionalism_count: Mapped[int] = mapped_column(default=0)
+    waiting_sum: Mapped[int] = mapped_column(default=0)
+    waiting_count: Mapped[int] = mapped_column(default=0)
+    conditions_sum: Mapped[int] = mapped_column(default=0)
+    conditions_count: Mapped[int] = mapped_column(default=0)
+    # The Bayesian average, refreshed whenever the sums or the prior they shrink toward change.
+    score: Mapped[float] = mapped_column(default=0.0)
+
+
+class DoctorStats(RatingSums, Base):
+    __tablename__ = "doctor_stats"
+
+    doctor_id: Mapped[int] = mapped_column(ForeignKey("doctors.id"), primary_key=True, autoincrement=False)
+    # The doctor's specialty when the row last changed, so that the ranking index covers a specialty without a join.
+    specialty_id: Mapped[int] = mapped_column(ForeignKey("specialties.id"))
+
+
+class ClinicStats(RatingSums, Base):
+    __tablename__ = "clinic_stats"
+
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"), primary_key=True, autoincrement=False)
+
+
+class RatingPrior(Base):
+    """The mean a score shrinks toward: one row per specialty (doctors' reviews) and one for the city (all)."""
+
+    __tablename__ = "rating_priors"
+
+    scope: Mapped[str] = mapped_column(String(16), primary_key=True)  # "specialty" or "city"
+    scope_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)  # 0 for the city
+    review_count: Mapped[int] = mapped_column(default=0)
+    weight_sum: Mapped[float] = mapped_column(default=0.0)
+    rating_sum: Mapped[float] = mapped_column(default=0.0)
+
+
+class CountedReview(Base):
+    """A review that is in the stats now, with the weight it was added with: makes every change idempotent."""
+
+    __tablename__ = "counted_reviews"
+
+    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id"), primary_key=True, autoincrement=False)
+    weight: Mapped[float]
+
+
+# Ties on score go to the doctor with more reviews, then the earlier one in the directory; the index serves the
+# whole ORDER BY, so a page of the top list reads a few index entries and nothing else.
+Index("ix_doctor_stats_ranking", DoctorStats.specialty_id, DoctorStats.score.desc(), DoctorStats.review_count.desc(),
+      DoctorStats.doctor_id)
+Index("ix_doctor_stats_score", DoctorStats.score.desc(), DoctorStats.review_count.desc(), DoctorStats.doctor_id)
+# "Is this review superseded by a later one?" is asked for every change of a review.
+Index("ix_reviews_supersedes_id", Review.supersedes_id)

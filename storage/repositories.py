@@ -3,21 +3,36 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Interval, and_, bindparam, case, delete, exists, func, insert, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased, selectinload
 
 from storage.models import (
+    CRITERIA,
     AuditLog,
     Base,
+    Case,
     Clinic,
+    ClinicStats,
+    CountedReview,
     District,
     Doctor,
+    DoctorStats,
     FsmRecord,
+    OutboxMessage,
+    OutboxStatus,
     ProcessedUpdate,
+    PublicStatus,
+    RatingPrior,
+    ReferenceCounter,
+    Response,
+    Review,
+    ReviewMedia,
     Role,
     Specialty,
     StaffRole,
@@ -54,6 +69,9 @@ class UserRepo:
 
     async def by_telegram_id(self, telegram_id: int) -> User | None:
         return await self.session.scalar(select(User).where(User.telegram_id == telegram_id))
+
+    async def get(self, user_id: int) -> User | None:
+        return await self.session.get(User, user_id)
 
     async def get_or_create(self, telegram_id: int, now: datetime, first_name: str | None = None) -> User:
         user = await self.by_telegram_id(telegram_id)
@@ -105,6 +123,12 @@ class AuditRepo:
                      details=details)
         )
 
+    async def count(self, action: str, entity: str, entity_id: int) -> int:
+        await self.session.flush()
+        query = select(func.count()).select_from(AuditLog).where(
+            AuditLog.action == action, AuditLog.entity == entity, AuditLog.entity_id == entity_id)
+        return await self.session.scalar(query) or 0
+
 
 DIRECTORY_MODELS: dict[str, type[District | Specialty | Clinic | Doctor]] = {
     "district": District,
@@ -138,11 +162,199 @@ class DirectoryRepo:
     async def districts(self) -> Sequence[District]:
         return (await self.session.scalars(select(District).order_by(District.name_en))).all()
 
+    async def active_clinics(self, district_id: int | None = None) -> Sequence[Clinic]:
+        query = select(Clinic).where(Clinic.active.is_(True)).order_by(Clinic.number, Clinic.id)
+        if district_id is not None:
+            query = query.where(Clinic.district_id == district_id)
+        return (await self.session.scalars(query)).all()
+
+    async def clinic(self, clinic_id: int) -> Clinic | None:
+        return await self.session.get(Clinic, clinic_id)
+
+    async def district(self, district_id: int) -> District | None:
+        return await self.session.get(District, district_id)
+
+    async def specialty(self, specialty_id: int) -> Specialty | None:
+        return await self.session.get(Specialty, specialty_id)
+
+    async def doctor(self, doctor_id: int) -> Doctor | None:
+        return await self.session.get(Doctor, doctor_id)
+
+    async def specialties_in_clinic(self, clinic_id: int) -> Sequence[Specialty]:
+        query = (select(Specialty).join(Doctor, Doctor.specialty_id == Specialty.id)
+                 .where(Doctor.clinic_id == clinic_id, Doctor.active.is_(True))
+                 .group_by(Specialty.id).order_by(Specialty.id))
+        return (await self.session.scalars(query)).all()
+
+    async def all_specialties(self) -> Sequence[Specialty]:
+        return (await self.session.scalars(select(Specialty).order_by(Specialty.id))).all()
+
+    async def doctors_in_clinic(self, clinic_id: int, specialty_id: int | None = None) -> Sequence[Doctor]:
+        query = (select(Doctor).where(Doctor.clinic_id == clinic_id, Doctor.active.is_(True))
+                 .order_by(Doctor.full_name))
+        if specialty_id is not None:
+            query = query.where(Doctor.specialty_id == specialty_id)
+        return (await self.session.scalars(query)).all()
+
     async def counts(self) -> dict[str, int]:
         counts = {}
         for kind, model in DIRECTORY_MODELS.items():
             counts[kind] = await self.session.scalar(select(func.count()).select_from(model)) or 0
         return counts
+
+
+class ReviewRepo:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def next_reference_number(self, year: int) -> int:
+        """The next number of the year; the counter row is locked until commit, so numbers are never reused."""
+        dialect = postgresql if self.session.bind.dialect.name == "postgresql" else sqlite
+        statement = (
+            dialect.insert(ReferenceCounter).values(year=year, last_number=1)
+            .on_conflict_do_update(index_elements=["year"],
+                                   set_={"last_number": ReferenceCounter.last_number + 1})
+            .returning(ReferenceCounter.last_number)
+        )
+        return (await self.session.execute(statement)).scalar_one()
+
+    def add(self, *entities: Base) -> None:
+        self.session.add_all(entities)
+
+    async def get(self, review_id: int) -> Review | None:
+        return await self.session.get(Review, review_id)
+
+    async def by_reference(self, reference: str) -> Review | None:
+        return await self.session.scalar(select(Review).where(Review.reference == reference))
+
+    async def media_of(self, review_id: int) -> Sequence[ReviewMedia]:
+        query = select(ReviewMedia).where(ReviewMedia.review_id == review_id).order_by(ReviewMedia.position)
+        return (await self.session.scalars(query)).all()
+
+    async def case(self, case_id: int) -> Case | None:
+        return await self.session.get(Case, case_id)
+
+    async def open_cases(self, statuses: Sequence[str]) -> Sequence[Case]:
+        query = select(Case).where(Case.status.in_(statuses))
+        return (await self.session.scalars(query)).all()
+
+    async def references(self, review_ids: Sequence[int]) -> dict[int, str]:
+        rows = await self.session.execute(select(Review.id, Review.reference).where(Review.id.in_(review_ids)))
+        return dict(rows.all())
+
+    async def flush(self) -> None:
+        await self.session.flush()
+
+    async def count_by_user_since(self, user_id: int, since: datetime) -> int:
+        query = select(func.count()).select_from(Review).where(Review.user_id == user_id, Review.created_at >= since)
+        return await self.session.scalar(query) or 0
+
+    async def latest_for_doctor(self, user_id: int, doctor_id: int, since: datetime) -> Review | None:
+        query = (select(Review).where(Review.user_id == user_id, Review.doctor_id == doctor_id,
+                                      Review.created_at >= since)
+                 .order_by(Review.created_at.desc()).limit(1))
+        return await self.session.scalar(query)
+
+    async def count_recent_complaints(self, clinic_id: int, doctor_id: int | None, since: datetime) -> int:
+        """Complaints and violations about this doctor (or, without one, this clinic) since a moment."""
+        query = select(func.count()).select_from(Review).where(
+            Review.kind.in_(("complaint", "violation")), Review.created_at >= since,
+            Review.doctor_id == doctor_id if doctor_id is not None else Review.clinic_id == clinic_id)
+        return await self.session.scalar(query) or 0
+
+    async def page_of_user(self, user_id: int, offset: int, limit: int) -> tuple[Sequence[Review], int]:
+        total = await self.session.scalar(select(func.count()).select_from(Review).where(Review.user_id == user_id))
+        query = (select(Review).where(Review.user_id == user_id).order_by(Review.created_at.desc(), Review.id.desc())
+                 .offset(offset).limit(limit))
+        return (await self.session.scalars(query)).all(), total or 0
+
+    async def of_user(self, review_id: int, user_id: int) -> Review | None:
+        """The review only if it belongs to this person (buttons carry ids that must not be trusted)."""
+        query = select(Review).where(Review.id == review_id, Review.user_id == user_id)
+        return await self.session.scalar(query.options(selectinload(Review.media)))
+
+    async def case_of(self, review_id: int) -> Case | None:
+        return await self.session.scalar(select(Case).where(Case.review_id == review_id))
+
+    async def responses_to(self, review_id: int) -> Sequence[Response]:
+        query = select(Response).where(Response.review_id == review_id).order_by(Response.created_at)
+        return (await self.session.scalars(query)).all()
+
+    async def history(self, review_id: int) -> Sequence[AuditLog]:
+        query = (select(AuditLog).where(AuditLog.entity == "review", AuditLog.entity_id == review_id)
+                 .order_by(AuditLog.at, AuditLog.id))
+        return (await self.session.scalars(query)).all()
+
+
+class OutboxRepo:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, message: OutboxMessage) -> bool:
+        """Queue a message once per dedupe key; False when that key was queued before."""
+        values = {column.key: getattr(message, column.key) for column in OutboxMessage.__table__.columns
+                  if column.key != "id" and getattr(message, column.key) is not None}
+        result = await self.session.execute(_insert_ignoring_duplicates(self.session, OutboxMessage, values))
+        # Tells the transaction middleware to wake the relay once this transaction has committed.
+        self.session.info["outbox_added"] = True
+        return result.rowcount == 1
+
+    async def claim_due(self, now: datetime, lease_until: datetime, limit: int) -> Sequence[OutboxMessage]:
+        """Lease the oldest due rows so that no other relay sends them until the lease runs out."""
+        due = (OutboxMessage.status != OutboxStatus.SENT) & (OutboxMessage.next_attempt_at <= now) & (
+            OutboxMessage.lease_until.is_(None) | (OutboxMessage.lease_until < now))
+        if self.session.bind.dialect.name == "postgresql":
+            rows = (await self.session.scalars(select(OutboxMessage).where(due).order_by(OutboxMessage.id)
+                                               .limit(limit).with_for_update(skip_locked=True))).all()
+            for row in rows:
+                row.lease_until = lease_until
+            await self.session.flush()
+            return rows
+        # SQLite has no SKIP LOCKED; its one writer at a time makes a single UPDATE ... RETURNING a claim.
+        chosen = select(OutboxMessage.id).where(due).order_by(OutboxMessage.id).limit(limit).scalar_subquery()
+        statement = (update(OutboxMessage).where(OutboxMessage.id.in_(chosen)).values(lease_until=lease_until)
+                     .returning(OutboxMessage))
+        rows = (await self.session.scalars(statement.execution_options(synchronize_session=False))).all()
+        return sorted(rows, key=lambda row: row.id)
+
+    async def get(self, message_id: int) -> OutboxMessage | None:
+        return await self.session.get(OutboxMessage, message_id)
+
+    async def postpone_chat(self, chat_id: int, until: datetime) -> None:
+        """Hold back every unsent row for a chat, so that its messages keep their order."""
+        await self.session.execute(
+            update(OutboxMessage).where(OutboxMessage.chat_id == chat_id, OutboxMessage.status != OutboxStatus.SENT,
+                                        OutboxMessage.next_attempt_at < until)
+            .values(next_attempt_at=until).execution_options(synchronize_session=False))
+
+    async def card_of(self, review_id: int, chat_id: int) -> OutboxMessage | None:
+        """The alert card of a review in a chat (its sent_message_id is what replies and edits refer to)."""
+        query = select(OutboxMessage).where(OutboxMessage.review_id == review_id, OutboxMessage.chat_id == chat_id,
+                                            OutboxMessage.kind == "alert")
+        return await self.session.scalar(query.limit(1))
+
+    async def point_card_to(self, review_id: int, chat_id: int, message_id: int) -> None:
+        """A card posted again (from a burst list) becomes the one that replies and edits refer to."""
+        card = await self.card_of(review_id, chat_id)
+        if card is not None:
+            card.sent_message_id = message_id
+
+    async def by_sent_message(self, chat_id: int, message_id: int) -> OutboxMessage | None:
+        query = select(OutboxMessage).where(OutboxMessage.chat_id == chat_id,
+                                            OutboxMessage.sent_message_id == message_id)
+        return await self.session.scalar(query.limit(1))
+
+    async def status_counts(self) -> dict[str, int]:
+        rows = await self.session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status))
+        return {status: count for status, count in rows.all()}
+
+    async def next_attempt(self) -> datetime | None:
+        return await self.session.scalar(select(func.min(OutboxMessage.next_attempt_at))
+                                         .where(OutboxMessage.status != OutboxStatus.SENT))
+
+    async def oldest_unsent(self) -> datetime | None:
+        return await self.session.scalar(select(func.min(OutboxMessage.created_at))
+                                         .where(OutboxMessage.status != OutboxStatus.SENT))
 
 
 class FsmRepo:
@@ -163,6 +375,426 @@ class FsmRepo:
         await self.session.flush()
 
 
+def _supersedes(later: Any, earlier: Any, window_days: float, dialect: str) -> Any:
+    """`later` replaces `earlier`: the same person's update of it, or their later review of the same doctor within
+    the window (one review per person per doctor per window counts, however the second one was started)."""
+    updated = later.supersedes_id == earlier.id
+    if window_days <= 0:
+        return and_(later.user_id == earlier.user_id, updated)
+    after = or_(later.created_at > earlier.created_at,
+                and_(later.created_at == earlier.created_at, later.id > earlier.id))
+    within = _within(later.created_at, earlier.created_at, window_days, dialect)
+    same_doctor = and_(later.doctor_id == earlier.doctor_id, later.id != earlier.id, after, within)
+    return and_(later.user_id == earlier.user_id, or_(updated, same_doctor))
+
+
+def _within(later: Any, earlier: Any, window_days: float, dialect: str) -> Any:
+    if dialect == "postgresql":
+        return later <= earlier + literal(timedelta(days=window_days), Interval())
+    # SQLite keeps datetimes as text: compare them as Julian day numbers.
+    return func.julianday(later) <= func.julianday(earlier) + window_days
+
+
+RATINGS_LOCK = 0x6D66_7261_7465  # an arbitrary key of the PostgreSQL advisory lock on rating changes
+
+
+class RatingRepo:
+    """Stats rows kept in step with the reviews that count, the ranked reads, and the rebuild from raw reviews."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @property
+    def _dialect(self) -> str:
+        return self.session.bind.dialect.name
+
+    def _insert(self, model: type[Base]) -> Any:
+        return (postgresql if self._dialect == "postgresql" else sqlite).insert(model)
+
+    async def take_turn(self) -> None:
+        """Rating changes go one transaction at a time, until commit: each updates shared means and rescores a whole
+        specialty, rows that concurrent transactions would otherwise lock in different orders (a deadlock on
+        PostgreSQL). SQLite needs nothing: its writers take turns already (BEGIN IMMEDIATE)."""
+        if self._dialect == "postgresql":
+            await self.session.execute(select(func.pg_advisory_xact_lock(RATINGS_LOCK)))
+
+    # -- Which reviews count ---------------------------------------------------------------------------------
+
+    async def is_superseded(self, review_id: int, window_days: float) -> bool:
+        later = aliased(Review)
+        query = select(exists().where(_supersedes(later, Review, window_days, self._dialect))).where(
+            Review.id == review_id)
+        return bool(await self.session.scalar(query))
+
+    async def superseded_by(self, review_id: int, window_days: float) -> Sequence[Review]:
+        """The earlier reviews that this one replaces."""
+        later = aliased(Review)
+        query = (select(Review).join(later, _supersedes(later, Review, window_days, self._dialect))
+                 .where(later.id == review_id).order_by(Review.id))
+        return (await self.session.scalars(query)).all()
+
+    async def mark_counted(self, review_id: int, weight: float) -> bool:
+        """False when it was counted already, so that a repeated call changes nothing."""
+        statement = self._insert(CountedReview).values(review_id=review_id, weight=weight).on_conflict_do_nothing()
+        return (await self.session.execute(statement)).rowcount == 1
+
+    async def unmark_counted(self, review_id: int) -> float | None:
+        """The weight it was counted with (to take away exactly that), or None when it was not counted."""
+        statement = delete(CountedReview).where(CountedReview.review_id == review_id).returning(CountedReview.weight)
+        return await self.session.scalar(statement.execution_options(synchronize_session=False))
+
+    # -- Keeping the stats in step: atomic increments, so concurrent reviews of one doctor never lose an update --
+
+    async def _add(self, model: Any, key: dict[str, Any], delta: dict[str, float], **fixed: Any) -> Any:
+        statement = self._insert(model).values(**key, **fixed, **delta)
+        changes = {name: getattr(model, name) + statement.excluded[name] for name in delta}
+        changes.update({name: statement.excluded[name] for name in fixed})
+        returning = statement.on_conflict_do_update(index_elements=list(key), set_=changes).returning(
+            model.review_count, model.rating_sum, model.weight_sum)
+        count, rating_sum, weight_sum = (await self.session.execute(returning)).one()
+        if count <= 0:  # its last counting review went away: as if it had never been added
+            where = [getattr(model, name) == value for name, value in key.items()]
+            await self.session.execute(delete(model).where(*where).execution_options(synchronize_session=False))
+        return count, rating_sum, weight_sum
+
+    async def add_to_doctor(self, doctor_id: int, specialty_id: int, delta: dict[str, float]) -> None:
+        await self._add(DoctorStats, {"doctor_id": doctor_id}, delta, specialty_id=specialty_id)
+
+    async def add_to_clinic(self, clinic_id: int, delta: dict[str, float]) -> None:
+        await self._add(ClinicStats, {"clinic_id": clinic_id}, delta)
+
+    async def add_to_prior(self, scope: str, scope_id: int, delta: dict[str, float]) -> tuple[int, float, float]:
+        """The prior's review count, rating sum and weight sum after the change."""
+        return await self._add(RatingPrior, {"scope": scope, "scope_id": scope_id}, delta)
+
+    async def doctor_totals(self, doctor_id: int) -> Any:
+        """The doctor's specialty as the stats know it and the sums it holds (to move them to another specialty)."""
+        query = select(DoctorStats.specialty_id, DoctorStats.review_count, DoctorStats.weight_sum,
+                       DoctorStats.rating_sum).where(DoctorStats.doctor_id == doctor_id)
+        return (await self.session.execute(query)).one_or_none()
+
+    async def rescore_specialty(self, specialty_id: int, mean: float, prior_weight: float, factor: float) -> None:
+        await self.session.execute(
+            update(DoctorStats).where(DoctorStats.specialty_id == specialty_id)
+            .values(score=_bayesian(DoctorStats, mean, prior_weight, factor))
+            .execution_options(synchronize_session=False))
+
+    async def rescore_clinics(self, mean: float, prior_weight: float, factor: float) -> None:
+        await self.session.execute(update(ClinicStats).values(score=_bayesian(ClinicStats, mean, prior_weight, factor))
+                                   .execution_options(synchronize_session=False))
+
+    async def priors(self) -> Sequence[RatingPrior]:
+        query = select(RatingPrior).order_by(RatingPrior.scope, RatingPrior.scope_id)
+        return (await self.session.scalars(query.execution_options(populate_existing=True))).all()
+
+    # -- Reading: rankings and pages ---------------------------------------------------------------------------
+
+    async def of_doctor(self, doctor_id: int) -> DoctorStats | None:
+        query = select(DoctorStats).where(DoctorStats.doctor_id == doctor_id)
+        return await self.session.scalar(query.execution_options(populate_existing=True))
+
+    async def of_clinic(self, clinic_id: int) -> ClinicStats | None:
+        query = select(ClinicStats).where(ClinicStats.clinic_id == clinic_id)
+        return await self.session.scalar(query.execution_options(populate_existing=True))
+
+    async def of_clinics(self, clinic_ids: Sequence[int]) -> dict[int, ClinicStats]:
+        query = select(ClinicStats).where(ClinicStats.clinic_id.in_(clinic_ids))
+        return {row.clinic_id: row for row in await self.session.scalars(query)}
+
+    async def of_doctors(self, doctor_ids: Sequence[int]) -> dict[int, DoctorStats]:
+        query = select(DoctorStats).where(DoctorStats.doctor_id.in_(doctor_ids))
+        return {row.doctor_id: row for row in await self.session.scalars(query)}
+
+    @staticmethod
+    def _in_scope(query: Any, district_id: int | None, clinic_id: int | None) -> Any:
+        if clinic_id is not None:
+            query = query.where(Doctor.clinic_id == clinic_id)
+        if district_id is not None:
+            query = query.where(Clinic.district_id == district_id)
+        return query
+
+    async def top_doctors(self, specialty_id: int, *, min_reviews: int, district_id: int | None = None,
+                          clinic_id: int | None = None, offset: int = 0, limit: int = 10) -> Sequence[Any]:
+        """Rows (doctor_id, full_name, score, review_count, clinic_id, clinic_kk/ru/en) of the best-scored active
+        doctors with enough reviews, best first."""
+        scope = "clinic" if clinic_id is not None else "district" if district_id is not None else "city"
+        values = {"specialty_id": specialty_id, "min_reviews": min_reviews, "offset": offset, "limit": limit}
+        values |= {"clinic_id": clinic_id} if scope == "clinic" else {"district_id": district_id} if district_id else {}
+        return (await self.session.execute(_top_doctors_query(scope), values)).all()
+
+    async def count_ranked(self, specialty_id: int, *, min_reviews: int, district_id: int | None = None,
+                           clinic_id: int | None = None) -> int:
+        query = (select(func.count()).select_from(DoctorStats).join(Doctor, Doctor.id == DoctorStats.doctor_id)
+                 .join(Clinic, Clinic.id == Doctor.clinic_id)
+                 .where(DoctorStats.specialty_id == specialty_id, DoctorStats.review_count >= min_reviews,
+                        Doctor.active.is_(True)))
+        return await self.session.scalar(self._in_scope(query, district_id, clinic_id)) or 0
+
+    def _unranked(self, columns: Sequence[Any], specialty_id: int, min_reviews: int) -> Any:
+        return (select(*columns).select_from(Doctor).join(Clinic, Clinic.id == Doctor.clinic_id)
+                .outerjoin(DoctorStats, DoctorStats.doctor_id == Doctor.id)
+                .where(Doctor.specialty_id == specialty_id, Doctor.active.is_(True),
+                       func.coalesce(DoctorStats.review_count, 0) < min_reviews))
+
+    async def unranked_doctors(self, specialty_id: int, *, min_reviews: int, district_id: int | None = None,
+                               clinic_id: int | None = None, offset: int = 0, limit: int = 10) -> Sequence[Any]:
+        """(Doctor, Clinic, review count) of the doctors with too few reviews to rank, most reviewed first."""
+        count = func.coalesce(DoctorStats.review_count, 0)
+        query = (self._unranked([Doctor, Clinic, count], specialty_id, min_reviews)
+                 .order_by(count.desc(), Doctor.full_name, Doctor.id).offset(offset).limit(limit))
+        return (await self.session.execute(self._in_scope(query, district_id, clinic_id))).all()
+
+    async def count_unranked(self, specialty_id: int, *, min_reviews: int, district_id: int | None = None,
+                             clinic_id: int | None = None) -> int:
+        query = self._unranked([func.count()], specialty_id, min_reviews)
+        return await self.session.scalar(self._in_scope(query, district_id, clinic_id)) or 0
+
+    async def best_doctors(self, *, min_reviews: int, limit: int) -> Sequence[Any]:
+        """(DoctorStats, Doctor, Clinic, Specialty) of the city's best-scored doctors."""
+        query = (select(DoctorStats, Doctor, Clinic, Specialty).join(Doctor, Doctor.id == DoctorStats.doctor_id)
+                 .join(Clinic, Clinic.id == Doctor.clinic_id).join(Specialty, Specialty.id == Doctor.specialty_id)
+                 .where(DoctorStats.review_count >= min_reviews, Doctor.active.is_(True))
+                 .order_by(DoctorStats.score.desc(), DoctorStats.review_count.desc(), DoctorStats.doctor_id)
+                 .limit(limit))
+        return (await self.session.execute(query)).all()
+
+    async def best_clinics(self, *, min_reviews: int, limit: int) -> Sequence[Any]:
+        """(ClinicStats, Clinic) of the city's best-scored polyclinics."""
+        query = (select(ClinicStats, Clinic).join(Clinic, Clinic.id == ClinicStats.clinic_id)
+                 .where(ClinicStats.review_count >= min_reviews, Clinic.active.is_(True))
+                 .order_by(ClinicStats.score.desc(), ClinicStats.review_count.desc(), ClinicStats.clinic_id)
+                 .limit(limit))
+        return (await self.session.execute(query)).all()
+
+    async def doctors_of_clinic(self, clinic_id: int, *, min_reviews: int, offset: int,
+                                limit: int) -> tuple[Sequence[Any], int]:
+        """(Doctor, Specialty, DoctorStats or None): the ranked ones by score, then the others; and how many."""
+        count = func.coalesce(DoctorStats.review_count, 0)
+        where = (Doctor.clinic_id == clinic_id, Doctor.active.is_(True))
+        query = (select(Doctor, Specialty, DoctorStats).join(Specialty, Specialty.id == Doctor.specialty_id)
+                 .outerjoin(DoctorStats, DoctorStats.doctor_id == Doctor.id).where(*where)
+                 .order_by(case((count >= min_reviews, 0), else_=1), func.coalesce(DoctorStats.score, 0).desc(),
+                           count.desc(), Doctor.full_name, Doctor.id)
+                 .offset(offset).limit(limit))
+        total = await self.session.scalar(select(func.count()).select_from(Doctor).where(*where))
+        return (await self.session.execute(query)).all(), total or 0
+
+    async def public_reviews(self, *, kinds: Sequence[str], doctor_id: int | None = None,
+                             clinic_id: int | None = None, offset: int, limit: int) -> tuple[Sequence[Any], int]:
+        """(Review, Doctor or None) of the reviews that count, newest first; and how many there are."""
+        where = [Review.kind.in_(kinds)]
+        if doctor_id is not None:
+            where.append(Review.doctor_id == doctor_id)
+        if clinic_id is not None:
+            where.append(Review.clinic_id == clinic_id)
+        counted = select(Review.id).join(CountedReview, CountedReview.review_id == Review.id).where(*where)
+        total = await self.session.scalar(select(func.count()).select_from(counted.subquery()))
+        query = (select(Review, Doctor).join(CountedReview, CountedReview.review_id == Review.id)
+                 .outerjoin(Doctor, Doctor.id == Review.doctor_id).where(*where)
+                 .order_by(Review.created_at.desc(), Review.id.desc()).offset(offset).limit(limit))
+        return (await self.session.execute(query)).all(), total or 0
+
+    async def published_answers(self, clinic_id: int, *, role: str, kinds: Sequence[str], offset: int,
+                                limit: int) -> tuple[Sequence[Any], int]:
+        """(Response, Review) of the clinic's published answers to its reviews that are shown, newest first."""
+        where = (Review.clinic_id == clinic_id, Review.kind.in_(kinds), Response.author_role == role,
+                 Response.public_status == PublicStatus.PUBLISHED)
+        base = (select(Response, Review).join(Review, Review.id == Response.review_id)
+                .join(CountedReview, CountedReview.review_id == Review.id).where(*where))
+        total = await self.session.scalar(select(func.count()).select_from(base.subquery()))
+        query = base.order_by(Response.created_at.desc(), Response.id.desc()).offset(offset).limit(limit)
+        return (await self.session.execute(query)).all(), total or 0
+
+    async def specialties_with_doctors(self) -> Sequence[Specialty]:
+        query = (select(Specialty).where(exists().where(Doctor.specialty_id == Specialty.id, Doctor.active.is_(True)))
+                 .order_by(Specialty.id))
+        return (await self.session.scalars(query)).all()
+
+    async def districts_with_specialty(self, specialty_id: int) -> Sequence[District]:
+        query = (select(District).where(exists().where(
+            Clinic.district_id == District.id, Clinic.active.is_(True), Doctor.clinic_id == Clinic.id,
+            Doctor.specialty_id == specialty_id, Doctor.active.is_(True))).order_by(District.name_en))
+        return (await self.session.scalars(query)).all()
+
+    async def clinics_with_specialty(self, specialty_id: int) -> Sequence[Clinic]:
+        query = (select(Clinic).where(Clinic.active.is_(True), exists().where(
+            Doctor.clinic_id == Clinic.id, Doctor.specialty_id == specialty_id, Doctor.active.is_(True)))
+                 .order_by(Clinic.number, Clinic.id))
+        return (await self.session.scalars(query)).all()
+
+    # -- Rebuilding everything from the raw reviews --------------------------------------------------------------
+
+    async def clear(self) -> None:
+        for model in (DoctorStats, ClinicStats, RatingPrior, CountedReview):
+            await self.session.execute(delete(model).execution_options(synchronize_session=False))
+
+    async def count_eligible(self, *, excluded_statuses: Sequence[str], window_days: float) -> int:
+        """Mark every review that counts, each with weight 1; how many that is."""
+        later, earlier = aliased(Review), aliased(Review)
+        # A set built once: few reviews are updates, and a correlated check per review lets SQLite pick the wrong index.
+        updated = (select(later.supersedes_id).join(earlier, earlier.id == later.supersedes_id)
+                   .where(later.user_id == earlier.user_id))
+        eligible = (select(Review.id, literal(1.0))
+                    .where(Review.status.not_in(excluded_statuses), Review.public_status != PublicStatus.HIDDEN,
+                           Review.fraud_flag.is_(False), Review.id.not_in(updated)))
+        if window_days > 0:
+            # The same rule as _supersedes in one pass: a later review of the same doctor by the same person within
+            # the window exists exactly when the next one does (sorted as _supersedes orders them).
+            next_at = func.lead(Review.created_at).over(partition_by=(Review.user_id, Review.doctor_id),
+                                                        order_by=(Review.created_at, Review.id))
+            pairs = (select(Review.id, Review.created_at, next_at.label("next_at"))
+                     .where(Review.doctor_id.is_not(None)).subquery())
+            soon = _within(pairs.c.next_at, pairs.c.created_at, window_days, self._dialect)
+            replaced = select(pairs.c.id).where(pairs.c.next_at.is_not(None), soon)
+            eligible = eligible.where(Review.id.not_in(replaced))
+        await self.session.execute(insert(CountedReview).from_select(["review_id", "weight"], eligible))
+        return await self.session.scalar(select(func.count()).select_from(CountedReview)) or 0
+
+    async def counted_dates(self) -> Sequence[Any]:
+        """(review id, created_at) of every counted review, for weighting by age."""
+        query = select(CountedReview.review_id, Review.created_at).join(Review, Review.id == CountedReview.review_id)
+        return (await self.session.execute(query)).all()
+
+    async def set_weights(self, weights: Sequence[tuple[int, float]]) -> None:
+        table = CountedReview.__table__
+        statement = update(table).where(table.c.review_id == bindparam("rid")).values(weight=bindparam("w"))
+        for start in range(0, len(weights), 10_000):
+            chunk = [{"rid": review_id, "w": weight} for review_id, weight in weights[start:start + 10_000]]
+            await self.session.execute(statement, chunk)
+
+    async def aggregate(self) -> tuple[int, int]:
+        """Fill the stats and priors from the counted reviews, in SQL; how many doctor and clinic rows that made."""
+        sums = _aggregates()
+        doctors = (select(Doctor.id, Doctor.specialty_id, *sums.values())
+                   .select_from(CountedReview).join(Review, Review.id == CountedReview.review_id)
+                   .join(Doctor, Doctor.id == Review.doctor_id).group_by(Doctor.id, Doctor.specialty_id))
+        await self.session.execute(insert(DoctorStats).from_select(["doctor_id", "specialty_id", *sums], doctors))
+        clinics = (select(Review.clinic_id, *sums.values()).select_from(CountedReview)
+                   .join(Review, Review.id == CountedReview.review_id).group_by(Review.clinic_id))
+        await self.session.execute(insert(ClinicStats).from_select(["clinic_id", *sums], clinics))
+        prior = ["review_count", "weight_sum", "rating_sum"]
+        specialties = (select(literal("specialty"), DoctorStats.specialty_id,
+                              *(func.sum(getattr(DoctorStats, name)) for name in prior))
+                       .group_by(DoctorStats.specialty_id))
+        await self.session.execute(insert(RatingPrior).from_select(["scope", "scope_id", *prior], specialties))
+        city = (await self.session.execute(select(*(func.sum(getattr(ClinicStats, name)) for name in prior)))).one()
+        if city[0]:  # no row at all when nothing counts, as the incremental path leaves it
+            self.session.add(RatingPrior(scope="city", scope_id=0, **dict(zip(prior, city, strict=True))))
+            await self.session.flush()
+        doctor_rows = await self.session.scalar(select(func.count()).select_from(DoctorStats))
+        return doctor_rows or 0, await self.session.scalar(select(func.count()).select_from(ClinicStats)) or 0
+
+
+@cache
+def _top_doctors_query(scope: str) -> Any:
+    # Built once: on the hottest read, building the statement and loading ORM objects cost more than the query.
+    query = (select(DoctorStats.doctor_id, Doctor.full_name, DoctorStats.score, DoctorStats.review_count,
+                    Doctor.clinic_id, Clinic.name_kk.label("clinic_kk"), Clinic.name_ru.label("clinic_ru"),
+                    Clinic.name_en.label("clinic_en"))
+             .join(Doctor, Doctor.id == DoctorStats.doctor_id).join(Clinic, Clinic.id == Doctor.clinic_id)
+             .where(DoctorStats.specialty_id == bindparam("specialty_id"),
+                    DoctorStats.review_count >= bindparam("min_reviews"), Doctor.active.is_(True))
+             .order_by(DoctorStats.score.desc(), DoctorStats.review_count.desc(), DoctorStats.doctor_id)
+             .offset(bindparam("offset")).limit(bindparam("limit")))
+    if scope == "clinic":
+        query = query.where(Doctor.clinic_id == bindparam("clinic_id"))
+    elif scope == "district":
+        query = query.where(Clinic.district_id == bindparam("district_id"))
+    return query
+
+
+def _bayesian(model: Any, mean: float, prior_weight: float, factor: float) -> Any:
+    # (m*C + sum of weighted stars) / (m + sum of weights); `factor` turns epoch-relative weights into age weights.
+    return ((literal(prior_weight * mean) + model.rating_sum * literal(factor))
+            / (literal(prior_weight) + model.weight_sum * literal(factor)))
+
+
+def _aggregates() -> dict[str, Any]:
+    """What each stats column adds up, as SQL over counted reviews joined with reviews."""
+    sums: dict[str, Any] = {
+        "review_count": func.count(),
+        "weight_sum": func.sum(CountedReview.weight),
+        "rating_sum": func.sum(CountedReview.weight * Review.rating),
+    }
+    for stars in range(1, 6):
+        sums[f"stars_{stars}"] = func.sum(case((Review.rating == stars, 1), else_=0))
+    for name in CRITERIA:
+        value = Review.criteria[name].as_integer()
+        sums[f"{name}_sum"] = func.coalesce(func.sum(value), 0)
+        sums[f"{name}_count"] = func.count(value)
+    return sums
+
+
+class PrivacyRepo:
+    """What is stored about one resident (their copy, /mydata) and removing their identity from it (/forget)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def reviews_of(self, user_id: int) -> Sequence[Review]:
+        query = (select(Review).where(Review.user_id == user_id).options(selectinload(Review.media))
+                 .order_by(Review.created_at, Review.id))
+        return (await self.session.scalars(query)).all()
+
+    async def cases_of(self, review_ids: Sequence[int]) -> dict[int, Case]:
+        query = select(Case).where(Case.review_id.in_(review_ids))
+        return {case.review_id: case for case in await self.session.scalars(query)}
+
+    async def responses_to(self, review_ids: Sequence[int]) -> Sequence[Response]:
+        query = (select(Response).where(Response.review_id.in_(review_ids))
+                 .order_by(Response.created_at, Response.id))
+        return (await self.session.scalars(query)).all()
+
+    async def audit_about(self, user_id: int, review_ids: Sequence[int]) -> Sequence[AuditLog]:
+        """What happened to the person's account and to their reviews, oldest first."""
+        query = (select(AuditLog)
+                 .where(or_(and_(AuditLog.entity == "user", AuditLog.entity_id == user_id),
+                            and_(AuditLog.entity == "review", AuditLog.entity_id.in_(review_ids))))
+                 .order_by(AuditLog.at, AuditLog.id))
+        return (await self.session.scalars(query)).all()
+
+    async def roles_of_people(self, telegram_ids: Sequence[int]) -> dict[int, list[str]]:
+        rows = await self.session.execute(select(StaffRole.telegram_id, StaffRole.role)
+                                          .where(StaffRole.telegram_id.in_(telegram_ids)))
+        roles: dict[int, list[str]] = {}
+        for telegram_id, role in rows.all():
+            roles.setdefault(telegram_id, []).append(role)
+        return roles
+
+    async def anonymise_reviews(self, user_id: int) -> int:
+        result = await self.session.execute(update(Review).where(Review.user_id == user_id)
+                                            .values(anonymous=True, author_name=None))
+        return result.rowcount
+
+    async def drop_conversations(self, telegram_id: int) -> int:
+        """Delete the person's conversation states (keys `fsm:<chat>[:<thread>]:<user>:<destiny>`) in any chat."""
+        candidates = await self.session.scalars(select(FsmRecord.key).where(FsmRecord.key.like(f"%:{telegram_id}:%")))
+        keys = [key for key in candidates if key.split(":")[-2] == str(telegram_id)]
+        if keys:
+            await self.session.execute(delete(FsmRecord).where(FsmRecord.key.in_(keys)))
+        return len(keys)
+
+    async def drop_messages_to(self, chat_id: int, now: datetime) -> int:
+        """Delete every outbox row addressed to this chat, except one the relay is sending right now (its lease
+        runs): the relay marks that row sent afterwards and expects to find it."""
+        result = await self.session.execute(
+            delete(OutboxMessage).where(OutboxMessage.chat_id == chat_id,
+                                        OutboxMessage.lease_until.is_(None) | (OutboxMessage.lease_until < now))
+            .execution_options(synchronize_session=False))
+        return result.rowcount
+
+    async def alert_cards_of(self, review_ids: Sequence[int]) -> Sequence[OutboxMessage]:
+        query = select(OutboxMessage).where(OutboxMessage.review_id.in_(review_ids), OutboxMessage.kind == "alert")
+        return (await self.session.scalars(query.order_by(OutboxMessage.id))).all()
+
+    async def drop_actor(self, telegram_id: int) -> int:
+        """The audit log keeps what happened and when, no longer who (the person's Telegram id)."""
+        result = await self.session.execute(update(AuditLog).where(AuditLog.actor_telegram_id == telegram_id)
+                                            .values(actor_telegram_id=None)
+                                            .execution_options(synchronize_session=False))
+        return result.rowcount
+
+
 class Repositories:
     """Everything a handler may touch in the database, bound to the update's one transaction."""
 
@@ -174,3 +806,7 @@ class Repositories:
         self.audit = AuditRepo(session)
         self.directory = DirectoryRepo(session)
         self.fsm = FsmRepo(session)
+        self.reviews = ReviewRepo(session)
+        self.outbox = OutboxRepo(session)
+        self.ratings = RatingRepo(session)
+        self.privacy = PrivacyRepo(session)

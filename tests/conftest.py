@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -42,6 +43,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "postgres: needs the PostgreSQL server named by MEDFEEDBACK_TEST_POSTGRES_URL")
     config.addinivalue_line("markers", "redis: needs the Redis server named by MEDFEEDBACK_TEST_REDIS_URL")
+    config.addinivalue_line("markers", "expect_errors: the test provokes an unexpected error in a handler on purpose")
+
+
+@pytest.fixture(autouse=True)
+def no_hidden_handler_errors(request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture):
+    """A handler that failed is a bug even when the person got a polite apology: fail the test that caused it."""
+    yield
+    if "expect_errors" in request.keywords:
+        return
+    failures = [record for record in caplog.get_records("call")
+                if record.name == "handlers.errors" and record.levelno >= logging.ERROR]
+    assert not failures, "a handler failed: " + "; ".join(
+        f"{record.getMessage()}: {record.exc_info[1]!r}" if record.exc_info else record.getMessage()
+        for record in failures)
 
 
 class Clock:
@@ -111,6 +126,8 @@ def settings(tmp_path: Path, engine: AsyncEngine) -> Settings:
         media={"dir": str(tmp_path / "media")},
         prosecutor={"chat_id": -1001234567890},
         admins=[9001],
+        # Tests talk faster than any person; the flood guard has a test of its own.
+        flood={"max_updates": 100000},
     )
 
 
@@ -142,3 +159,14 @@ async def app(settings: Settings, pool: async_sessionmaker[AsyncSession], clock:
     dp = create_dispatcher(settings, session_pool=pool, clock=clock)
     yield App(settings, pool, bot, dp, session, UpdateFactory(), clock)
     await bot.session.close()
+
+
+@pytest.fixture
+async def demo_directory(app: App) -> None:
+    """The demo directory of Almaty loaded into the app's database (use with pytest.mark.usefixtures)."""
+    from bot.services import directory
+    from storage.repositories import Repositories
+
+    async with app.pool() as session, session.begin():
+        report = await directory.import_rows(Repositories(session), directory.read_rows(directory.DEMO_DIRECTORY))
+    assert report.ok

@@ -84,7 +84,9 @@ def test_changed_rows_are_updated(cli, capsys, tmp_path: Path) -> None:
     assert last_lines(capsys)[-1] == "created 1, updated 1, unchanged 0, rejected 0"
 
 
-BAD_CSV = """type,external_id,number,name_kk,name_ru,name_en,district,address,latitude,longitude,clinic,specialty,full_name
+HEADER = ("type,external_id,number,name_kk,name_ru,name_en,district,address,latitude,longitude,clinic,specialty,"
+          "full_name")
+BAD_CSV = HEADER + """
 district,district:x,,Икс,Икс,X,,,,,,,
 clinic,clinic:gp-17,17,A,B,C,district:bostandyk,Changed address,43.2,76.9,,,
 clinic,clinic:bad-lat,99,A,B,C,district:almaly,,123,76.9,,,

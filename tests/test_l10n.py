@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import string
 from pathlib import Path
 
@@ -52,7 +53,10 @@ def test_placeholders_agree_and_texts_are_not_empty(key: str) -> None:
 
 def test_translations_are_not_copies_of_english() -> None:
     # Button labels that are language names are the same everywhere on purpose.
-    same = [key for key in CATALOGS["en"] if not key.startswith("language.")
+    def has_words(template: str) -> bool:
+        return any(character.isalpha() for character in re.sub(r"\{\w+\}", "", template))
+
+    same = [key for key in CATALOGS["en"] if not key.startswith("language.") and has_words(CATALOGS["en"][key])
             and (CATALOGS["kk"][key] == CATALOGS["en"][key] or CATALOGS["ru"][key] == CATALOGS["en"][key])]
     assert same == []
 

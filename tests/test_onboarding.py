@@ -6,6 +6,7 @@ import pytest
 from aiogram.methods import EditMessageText, SetMyCommands
 from sqlalchemy import select
 
+from bot.factory import create_dispatcher
 from bot.l10n import Translator
 from bot.services.people import CONSENT_VERSION
 from storage.models import AuditLog, User
@@ -135,6 +136,7 @@ async def test_a_redelivered_update_is_handled_once(app: App) -> None:
     assert len(app.session.calls) == calls_before
 
 
+@pytest.mark.expect_errors
 async def test_a_failure_rolls_back_and_apologises(app: App) -> None:
     person = app.user(1009)
     await person.command("start")
@@ -180,3 +182,15 @@ async def test_conversation_state_survives_a_restart_on_redis(app: App) -> None:
         assert await second.fsm.get_context(app.bot, chat_id=user_id, user_id=user_id).get_state() is None
     finally:
         await second.storage.close()
+
+
+async def test_a_flood_is_told_once_and_ignored(app: App) -> None:
+    settings = app.settings.model_copy(update={"flood": app.settings.flood.model_copy(update={"max_updates": 30})})
+    app = App(settings, app.pool, app.bot, create_dispatcher(settings, session_pool=app.pool, clock=app.clock),
+              app.session, app.updates, app.clock)
+    person = await onboard(app, 1011)
+    replies = [await person.send(f"сообщение {n}") for n in range(35)]
+    assert all(reply.text == T["ru"]("errors.unexpected_input") for reply in replies[:27])
+    flood = [reply for reply in replies if reply.text == T["ru"]("errors.flood")]
+    assert len(flood) == 1
+    assert all(reply.calls == [] for reply in replies[-3:])

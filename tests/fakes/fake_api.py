@@ -197,6 +197,13 @@ async def _wait_until(event: asyncio.Event, ready: Callable[[], bool], seconds: 
     return True
 
 
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
 class FakeTelegramAPI:
     """The Bot API of one bot on 127.0.0.1, plus the user side: tests build updates and inspect bot calls."""
 
@@ -216,6 +223,7 @@ class FakeTelegramAPI:
         self._commands: dict[str, list[dict[str, Any]]] = {}
         self._open_queries: set[str] = set()  # callback and inline query ids not answered yet
         self._faults: defaultdict[str, deque[ApiError]] = defaultdict(deque)
+        self._holds: dict[tuple[str, int | None], asyncio.Event] = {}
         self._pending: deque[dict[str, Any]] = deque()  # updates for getUpdates, until confirmed by offset
         self._webhook_queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._new_update, self._new_call = asyncio.Event(), asyncio.Event()
@@ -285,6 +293,12 @@ class FakeTelegramAPI:
 
     def drop_next(self, method: str, times: int = 1) -> None:
         self._faults[method.lower()].extend([_DROP] * times)
+
+    def hold(self, method: str, chat_id: int) -> asyncio.Event:
+        """Keep calls of `method` to `chat_id` in flight until the returned event is set (a crash mid-send)."""
+        event = asyncio.Event()
+        self._holds[(method.lower(), chat_id)] = event
+        return event
 
     def set_member_status(self, chat_id: int, user_id: int, status: str) -> None:
         if status not in _MEMBER_FIELDS:
@@ -479,6 +493,9 @@ class FakeTelegramAPI:
         except ApiError as error:
             return error.response()
         method = self._record(request.match_info["method"], req)
+        held = self._holds.get((method.lower(), _int_or_none(req.params.get("chat_id"))))
+        if held is not None:
+            await held.wait()
         if faults := self._faults.get(method.lower()):
             if (fault := faults.popleft()) is not _DROP:
                 return fault.response()

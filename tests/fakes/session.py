@@ -179,6 +179,10 @@ class RecordingSession(BaseSession):
         """Make the next ``times`` calls of ``method`` fail as Telegram would (429, 403, 400, 5xx…)."""
         self._failures[api_name(method)].extend(_Failure(error_code, description, retry_after) for _ in range(times))
 
+    def clear_failures(self, method: type[TelegramMethod[Any]] | str) -> None:
+        """Forget the failures still queued for ``method`` (an outage that has ended)."""
+        self._failures[api_name(method)].clear()
+
     def fail_next_network(self, method: type[TelegramMethod[Any]] | str, times: int = 1) -> None:
         failure = _Failure(None, "ClientConnectorError: fake network is down")
         self._failures[api_name(method)].extend([failure] * times)

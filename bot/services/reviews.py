@@ -1,0 +1,149 @@
+"""Reviews: limits, submission (review, evidence and case in one transaction), and the resident's receipt."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from bot.config import Settings
+from bot.l10n import L10n
+from bot.services import alerts, drafts, ratings
+from bot.services.deadlines import WorkCalendar, appeal_due_date
+from bot.services.urgency import CATEGORIES, UrgencyRules
+from storage.models import Case, MediaKind, Review, ReviewKind, ReviewMedia, Urgency, User
+from storage.repositories import Repositories
+
+
+@lru_cache(maxsize=1)
+def work_calendar() -> WorkCalendar:
+    return WorkCalendar.load()
+
+
+@lru_cache(maxsize=1)
+def urgency_rules() -> UrgencyRules:
+    return UrgencyRules.load()
+
+
+@dataclass
+class Submitted:
+    review: Review
+    case: Case | None
+
+    @property
+    def due_date(self) -> date | None:
+        return self.case.due_date if self.case else None
+
+
+def start_of_local_day(now: datetime, zone: ZoneInfo) -> datetime:
+    return datetime.combine(now.astimezone(zone).date(), time(), tzinfo=zone)
+
+
+async def submitted_today(repo: Repositories, user: User | None, now: datetime, zone: ZoneInfo) -> int:
+    if user is None:
+        return 0
+    return await repo.reviews.count_by_user_since(user.id, start_of_local_day(now, zone))
+
+
+async def previous_of_doctor(repo: Repositories, user: User | None, doctor_id: int, now: datetime,
+                             days: int) -> Review | None:
+    if user is None or days <= 0:
+        return None
+    return await repo.reviews.latest_for_doctor(user.id, doctor_id, now - timedelta(days=days))
+
+
+async def preset_from_link(repo: Repositories, payload: str) -> drafts.Draft | None:
+    """The draft a deep link starts with: `review`, `clinic-<id>` or `doctor-<id>`; None for anything else."""
+    if payload == "review":
+        return {}
+    kind, _, number = payload.partition("-")
+    if not number.isdigit():
+        return None
+    if kind == "clinic":
+        clinic = await repo.directory.clinic(int(number))
+        return {"clinic_id": clinic.id} if clinic and clinic.active else None
+    if kind == "doctor":
+        doctor = await repo.directory.doctor(int(number))
+        if doctor and doctor.active:
+            return {"clinic_id": doctor.clinic_id, "target": "doctor", "doctor_id": doctor.id,
+                    "specialty_id": doctor.specialty_id}
+    return None
+
+
+async def remember_phone(repo: Repositories, user: User, phone: str, now: datetime) -> None:
+    user.phone = phone
+    await repo.audit.record(now, user.telegram_id, "user.phone_shared", "user", user.id)
+
+
+async def submit(repo: Repositories, user: User, draft: drafts.Draft, *, now: datetime, settings: Settings,
+                 language: str) -> Submitted:
+    """Store the review, its evidence and its case; the caller's transaction commits them together."""
+    zone = settings.zone
+    year = now.astimezone(zone).year
+    number = await repo.reviews.next_reference_number(year)
+    doctor = await repo.directory.doctor(draft["doctor_id"]) if draft.get("doctor_id") else None
+    kind = ReviewKind(draft["kind"])
+    text = draft.get("text") or ""
+    review = Review(
+        reference=f"AL-{year}-{number:06d}", user_id=user.id, clinic_id=draft["clinic_id"],
+        doctor_id=doctor.id if doctor else None,
+        specialty_id=doctor.specialty_id if doctor else draft.get("specialty_id"),
+        kind=kind, category=draft.get("category"), rating=draft["rating"],
+        criteria={name: stars for name, stars in draft.get("criteria", {}).items() if stars},
+        text=text, language=language, anonymous=bool(draft.get("anonymous")),
+        author_name=None if draft.get("anonymous") else user.first_name,
+        phone_shared=bool(draft.get("phone_shared")), supersedes_id=draft.get("supersedes_id"),
+        created_at=now, updated_at=now,
+    )
+    repo.reviews.add(review)
+    await repo.reviews.flush()
+    await ratings.review_added(repo, review, now=now, settings=settings)
+    evidence = ([draft["voice"]] if draft.get("voice") else []) + list(draft.get("media", []))
+    for position, item in enumerate(evidence):
+        repo.reviews.add(ReviewMedia(
+            review_id=review.id, position=position, kind=MediaKind(item["kind"]), file_id=item["file_id"],
+            file_unique_id=item["file_unique_id"], size=item.get("size"), mime=item.get("mime"),
+            sha256=item.get("sha256"), stored_path=item.get("stored_path"), created_at=now,
+        ))
+    rules = urgency_rules()
+    # The review was flushed above, so a complaint counts itself, as the spike rule expects.
+    recent = await repo.reviews.count_recent_complaints(draft["clinic_id"], review.doctor_id,
+                                                        now - timedelta(days=rules.spike.window_days))
+    # An operator's own category (feedback.categories) is unknown to the rules: judged by words and rating.
+    category = review.category if review.category in CATEGORIES else None
+    verdict = rules.classify(text, category=category, rating=review.rating, language=language,
+                             kind=kind.value, recent_complaints=recent)
+    case = None
+    formal = kind in (ReviewKind.COMPLAINT, ReviewKind.VIOLATION)
+    if formal or verdict.urgency != Urgency.NORMAL:
+        due = appeal_due_date(now, zone, work_calendar(), settings.feedback.appeal_working_days) if formal else None
+        case = Case(review_id=review.id, urgency=Urgency(verdict.urgency), reasons=list(verdict.reasons),
+                    formal_appeal=formal, due_date=due, created_at=now)
+        repo.reviews.add(case)
+        await repo.reviews.flush()
+        if case.urgency != Urgency.NORMAL:
+            # Critical and high reach the prosecutor's chat at once (normal ones go to the digests),
+            # queued in this same transaction so that the alert exists exactly when the review does.
+            await alerts.enqueue(repo, await alerts.load(repo, case), settings, now)
+    await repo.audit.record(now, user.telegram_id, "review.submitted", "review", review.id,
+                            reference=review.reference, evidence=len(evidence))
+    await repo.reviews.flush()
+    return Submitted(review, case)
+
+
+def receipt(result: Submitted, l10n: L10n, zone: ZoneInfo) -> str:
+    """What the resident is told on submission: the number to quote, when, and what happens next."""
+    review = result.review
+    lines = [l10n("submitted.title"),
+             l10n("submitted.reference", reference=html.escape(review.reference)),
+             l10n("submitted.when", when=review.created_at.astimezone(zone).strftime("%d.%m.%Y %H:%M"))]
+    if result.due_date is not None:
+        lines.append(l10n("submitted.next_formal", due=result.due_date.strftime("%d.%m.%Y")))
+    elif review.kind == ReviewKind.GRATITUDE:
+        lines.append(l10n("submitted.next_gratitude"))
+    else:
+        lines.append(l10n("submitted.next_other"))
+    lines.append(l10n("submitted.follow"))
+    return "\n".join(lines)

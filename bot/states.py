@@ -1,0 +1,38 @@
+"""Conversation states. A review draft has one state per step, named as in bot.services.drafts.STEPS."""
+
+from __future__ import annotations
+
+from aiogram.fsm.state import State, StatesGroup
+
+
+class ReviewForm(StatesGroup):
+    clinic = State()
+    target = State()
+    kind = State()
+    category = State()
+    rating = State()
+    criteria = State()
+    description = State()
+    evidence = State()
+    visibility = State()
+    phone = State()
+    preview = State()
+
+
+def state_of(step: str) -> State:
+    return getattr(ReviewForm, step)
+
+
+class ProsecutorInput(StatesGroup):
+    """A prosecutor pressed a button that needs words: the next message from them in the chat is those words."""
+
+    ask = State()
+    close = State()
+    reject = State()
+    extend = State()
+
+
+class CaseReply(StatesGroup):
+    """A resident adds what the prosecutor's office asked for."""
+
+    adding = State()

@@ -1,0 +1,113 @@
+"""My reviews: the resident's submissions with their status and answers, paginated, each opening a card."""
+
+from __future__ import annotations
+
+import html
+
+from aiogram import F, Router
+from aiogram.filters import Command
+from aiogram.types import CallbackQuery, Message
+
+from bot.callbacks import MenuAction, MenuChoice, MyReviewOpen, MyReviewsPage
+from bot.config import Settings
+from bot.filters import PrivateChat
+from bot.keyboards import PAGE_SIZE, make_back_to_list_keyboard, make_my_reviews_keyboard, name_in
+from bot.l10n import L10n
+from storage.models import Review, User
+from storage.repositories import Repositories
+
+TELEGRAM_TEXT_LIMIT = 4096
+
+
+async def list_text_and_keyboard(repo: Repositories, user: User | None, l10n: L10n, page: int):
+    if user is None:
+        return l10n("my.empty"), None
+    reviews, total = await repo.reviews.page_of_user(user.id, page * PAGE_SIZE, PAGE_SIZE)
+    if total == 0:
+        return l10n("my.empty"), None
+    pages = (total + PAGE_SIZE - 1) // PAGE_SIZE
+    return (l10n("my.title", total=total, page=page + 1, pages=pages),
+            make_my_reviews_keyboard(l10n, reviews, page, total))
+
+
+async def card_parts(repo: Repositories, review: Review, l10n: L10n, settings: Settings) -> list[str]:
+    """The card, split into messages within Telegram's limit so a long text is never cut."""
+    zone, language = settings.zone, l10n.language
+    clinic = await repo.directory.clinic(review.clinic_id)
+    lines = [l10n("my.card_title", reference=review.reference),
+             l10n("my.card_date", when=review.created_at.astimezone(zone).strftime("%d.%m.%Y %H:%M")),
+             l10n("preview.clinic", value=html.escape(name_in(clinic, language)))]
+    if review.doctor_id:
+        doctor = await repo.directory.doctor(review.doctor_id)
+        lines.append(l10n("preview.doctor", value=html.escape(doctor.full_name)))
+    kind = l10n(f"kind.{review.kind}") + (f" · {l10n(f'category.{review.category}')}" if review.category else "")
+    lines += [l10n("preview.kind", value=kind),
+              l10n("preview.rating", value=l10n("flow.stars", n=review.rating)),
+              l10n("my.card_status", status=l10n(f"status.{review.status}")),
+              l10n("preview.evidence", count=len(review.media))]
+    case = await repo.reviews.case_of(review.id)
+    if case is not None and case.due_date is not None:
+        lines.append(l10n("my.card_due", due=case.due_date.strftime("%d.%m.%Y")))
+    lines.append(l10n("my.card_history"))
+    for entry in await repo.reviews.history(review.id):
+        lines.append(l10n("my.history_line", when=entry.at.astimezone(zone).strftime("%d.%m.%Y %H:%M"),
+                          event=l10n(f"history.{entry.action}") if l10n.has(f"history.{entry.action}")
+                          else l10n("history.other")))
+    for response in await repo.reviews.responses_to(review.id):
+        lines.append(l10n("my.answer", who=l10n(f"role.{response.author_role}"),
+                          when=response.created_at.astimezone(zone).strftime("%d.%m.%Y"),
+                          text=html.escape(response.text)))
+    header = "\n".join(lines)
+    text = l10n("my.card_text", text=html.escape(review.text)) if review.text else ""
+    if text and len(header) + 2 + len(text) <= TELEGRAM_TEXT_LIMIT:
+        return [header + "\n\n" + text]
+    parts = [header]
+    while text:
+        # Cut at a line break or a space where possible, never inside an HTML entity.
+        cut = TELEGRAM_TEXT_LIMIT if len(text) > TELEGRAM_TEXT_LIMIT else len(text)
+        if cut < len(text):
+            cut = max(text.rfind("\n", 0, cut), text.rfind(" ", 0, cut), cut - 200)
+            while "&" in text[max(cut - 8, 0):cut] and ";" not in text[text.rfind("&", 0, cut):cut]:
+                cut = text.rfind("&", 0, cut)
+        parts.append(text[:cut])
+        text = text[cut:].lstrip()
+    return parts
+
+
+def make_router(settings: Settings) -> Router:
+    router = Router(name="my_reviews")
+    router.message.filter(PrivateChat())
+    router.callback_query.filter(PrivateChat())
+
+    @router.callback_query(MenuChoice.filter(F.action == MenuAction.MY_REVIEWS))
+    async def from_menu(query: CallbackQuery, repo: Repositories, user: User | None, l10n: L10n) -> None:
+        await query.answer()
+        text, markup = await list_text_and_keyboard(repo, user, l10n, 0)
+        await query.message.answer(text, reply_markup=markup)
+
+    @router.message(Command("my"))
+    async def my_command(message: Message, repo: Repositories, user: User | None, l10n: L10n) -> None:
+        text, markup = await list_text_and_keyboard(repo, user, l10n, 0)
+        await message.answer(text, reply_markup=markup)
+
+    @router.callback_query(MyReviewsPage.filter())
+    async def page(query: CallbackQuery, callback_data: MyReviewsPage, repo: Repositories, user: User | None,
+                   l10n: L10n) -> None:
+        await query.answer()
+        text, markup = await list_text_and_keyboard(repo, user, l10n, max(callback_data.page, 0))
+        await query.message.answer(text, reply_markup=markup)
+
+    @router.callback_query(MyReviewOpen.filter())
+    async def open_card(query: CallbackQuery, callback_data: MyReviewOpen, repo: Repositories,
+                        user: User | None, l10n: L10n) -> None:
+        review = await repo.reviews.of_user(callback_data.review_id, user.id) if user else None
+        if review is None:  # someone else's review, or a forged id: nothing is shown
+            await query.answer(l10n("errors.stale_button"), show_alert=True)
+            return
+        await query.answer()
+        parts = await card_parts(repo, review, l10n, settings)
+        for part in parts[:-1]:
+            await query.message.answer(part)
+        await query.message.answer(parts[-1], reply_markup=make_back_to_list_keyboard(l10n, callback_data.page))
+
+    return router

@@ -1,0 +1,211 @@
+"""Top specialists, the pages of doctors and polyclinics, and the polyclinics nearest to a shared location."""
+
+from __future__ import annotations
+
+from aiogram import Bot, F, Router
+from aiogram.dispatcher.event.bases import SkipHandler
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.filters import Command, CommandObject, CommandStart, StateFilter
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.deep_linking import create_start_link
+
+from bot.callbacks import (
+    ClinicPageView,
+    ClinicSection,
+    DoctorPageView,
+    MenuAction,
+    MenuChoice,
+    TopList,
+    TopScope,
+    TopScopePick,
+    TopSpecialtyPage,
+)
+from bot.config import Settings
+from bot.filters import HasLocation, PrivateChat
+from bot.keyboards import name_in
+from bot.l10n import L10n
+from bot.rating_keyboards import (
+    make_clinic_page_keyboard,
+    make_clinic_section_keyboard,
+    make_doctor_page_keyboard,
+    make_nearest_keyboard,
+    make_top_list_keyboard,
+    make_top_scope_keyboard,
+    make_top_specialties_keyboard,
+)
+from bot.services import pages, search
+from handlers.feedback import place_of
+from storage.models import Clinic, Doctor
+from storage.repositories import Repositories
+
+NEAREST = 5
+SECTIONS = {ClinicSection.REVIEWS: pages.clinic_reviews, ClinicSection.ANSWERS: pages.clinic_answers}
+
+
+def page_target(payload: str | None) -> tuple[str, int] | None:
+    """("doctor" | "clinic", id) of a `page-doctor-<id>` / `page-clinic-<id>` start payload, else None."""
+    parts = (payload or "").split("-")
+    if len(parts) != 3 or parts[0] != "page" or parts[1] not in ("doctor", "clinic") or not parts[2].isdigit():
+        return None
+    return parts[1], int(parts[2])
+
+
+async def show(event: Message | CallbackQuery, parts: list[str], markup: InlineKeyboardMarkup | None, *,
+               replace: bool = False) -> None:
+    """Replace the pressed message when paging a one-message page; otherwise send the parts, buttons on the last."""
+    message = event.message if isinstance(event, CallbackQuery) else event
+    if replace and len(parts) == 1 and isinstance(message, Message):
+        try:
+            await message.edit_text(parts[0], reply_markup=markup)
+            return
+        except TelegramBadRequest as error:
+            if "not modified" in str(error):
+                return
+            # Too old to edit: the page comes as a new message instead.
+    for part in parts[:-1]:
+        await message.answer(part)
+    await message.answer(parts[-1], reply_markup=markup)
+
+
+async def active_doctor(repo: Repositories, doctor_id: int) -> Doctor | None:
+    doctor = await repo.directory.doctor(doctor_id)
+    return doctor if doctor is not None and doctor.active else None
+
+
+async def active_clinic(repo: Repositories, clinic_id: int) -> Clinic | None:
+    clinic = await repo.directory.clinic(clinic_id)
+    return clinic if clinic is not None and clinic.active else None
+
+
+def make_router(settings: Settings) -> Router:
+    router = Router(name="top")
+    router.message.filter(PrivateChat())
+    router.callback_query.filter(PrivateChat())
+
+    async def show_specialties(event: Message | CallbackQuery, repo: Repositories, l10n: L10n, page: int,
+                               replace: bool) -> None:
+        specialties = sorted(await repo.ratings.specialties_with_doctors(),
+                             key=lambda specialty: name_in(specialty, l10n.language).casefold())
+        await show(event, [l10n("top.choose_specialty")], make_top_specialties_keyboard(l10n, specialties, page),
+                   replace=replace)
+
+    async def show_doctor(event: Message | CallbackQuery, repo: Repositories, l10n: L10n, bot: Bot, doctor: Doctor,
+                          page: int, replace: bool) -> None:
+        listing = await pages.doctor_page(repo, l10n, settings, doctor, page)
+        markup = make_doctor_page_keyboard(l10n, listing, doctor, await create_start_link(bot, f"doctor-{doctor.id}"))
+        await show(event, listing.parts, markup, replace=replace)
+
+    async def show_clinic(event: Message | CallbackQuery, repo: Repositories, l10n: L10n, bot: Bot, clinic: Clinic,
+                          page: int, replace: bool, pin: bool) -> None:
+        message = event.message if isinstance(event, CallbackQuery) else event
+        if pin and clinic.latitude is not None and clinic.longitude is not None:
+            name = name_in(clinic, l10n.language)
+            await message.answer_venue(latitude=clinic.latitude, longitude=clinic.longitude, title=name,
+                                       address=clinic.address or name)
+        listing = await pages.clinic_overview(repo, l10n, settings, clinic, page)
+        feedback_url = await create_start_link(bot, f"clinic-{clinic.id}")
+        markup = make_clinic_page_keyboard(l10n, listing, clinic.id, feedback_url)
+        await show(event, listing.parts, markup, replace=replace)
+
+    # Pages opened from links: inline results, shared cards. Other start payloads belong to other routers.
+    @router.message(CommandStart(deep_link=True))
+    async def page_link(message: Message, command: CommandObject, repo: Repositories, l10n: L10n, bot: Bot) -> None:
+        target = page_target(command.args)
+        if target is None:
+            raise SkipHandler
+        kind, number = target
+        if kind == "doctor":
+            doctor = await active_doctor(repo, number)
+            if doctor is None:
+                await message.answer(l10n("doctor_page.gone"))
+                return
+            await show_doctor(message, repo, l10n, bot, doctor, 0, replace=False)
+            return
+        clinic = await active_clinic(repo, number)
+        if clinic is None:
+            await message.answer(l10n("clinic_page.gone"))
+            return
+        await show_clinic(message, repo, l10n, bot, clinic, 0, replace=False, pin=True)
+
+    # Top specialists: a specialty, optionally a district or a clinic, then the list.
+    @router.message(Command("top"))
+    async def top_command(message: Message, repo: Repositories, l10n: L10n) -> None:
+        await show_specialties(message, repo, l10n, 0, replace=False)
+
+    @router.callback_query(MenuChoice.filter(F.action == MenuAction.TOP))
+    async def from_menu(query: CallbackQuery, repo: Repositories, l10n: L10n) -> None:
+        await query.answer()
+        await show_specialties(query, repo, l10n, 0, replace=False)
+
+    @router.callback_query(TopSpecialtyPage.filter())
+    async def specialties_page(query: CallbackQuery, callback_data: TopSpecialtyPage, repo: Repositories,
+                               l10n: L10n) -> None:
+        await query.answer()
+        await show_specialties(query, repo, l10n, max(callback_data.page, 0), replace=True)
+
+    @router.callback_query(TopList.filter())
+    async def top_list(query: CallbackQuery, callback_data: TopList, repo: Repositories, l10n: L10n) -> None:
+        specialty = await repo.directory.specialty(callback_data.specialty_id)
+        district = await repo.directory.district(callback_data.district_id) if callback_data.district_id else None
+        clinic = await active_clinic(repo, callback_data.clinic_id) if callback_data.clinic_id else None
+        if specialty is None or (callback_data.district_id and district is None) or (
+                callback_data.clinic_id and clinic is None):
+            await query.answer(l10n("errors.stale_button"), show_alert=True)
+            return
+        await query.answer()
+        listing = await pages.top_list(repo, l10n, settings, specialty, district=district, clinic=clinic,
+                                       page=callback_data.page)
+        await show(query, listing.parts, make_top_list_keyboard(l10n, listing, callback_data), replace=True)
+
+    @router.callback_query(TopScopePick.filter())
+    async def scope_pick(query: CallbackQuery, callback_data: TopScopePick, repo: Repositories, l10n: L10n) -> None:
+        await query.answer()
+        specialty_id = callback_data.specialty_id
+        if callback_data.scope == TopScope.DISTRICT:
+            places, prompt = await repo.ratings.districts_with_specialty(specialty_id), l10n("top.choose_district")
+        else:
+            places, prompt = await repo.ratings.clinics_with_specialty(specialty_id), l10n("top.choose_clinic")
+        await show(query, [prompt], make_top_scope_keyboard(l10n, callback_data, places), replace=True)
+
+    # Doctor and clinic pages.
+    @router.callback_query(DoctorPageView.filter())
+    async def doctor_page(query: CallbackQuery, callback_data: DoctorPageView, repo: Repositories, l10n: L10n,
+                          bot: Bot) -> None:
+        doctor = await active_doctor(repo, callback_data.doctor_id)
+        if doctor is None:
+            await query.answer(l10n("doctor_page.gone"), show_alert=True)
+            return
+        await query.answer()
+        await show_doctor(query, repo, l10n, bot, doctor, callback_data.page, replace=callback_data.turn)
+
+    @router.callback_query(ClinicPageView.filter())
+    async def clinic_page(query: CallbackQuery, callback_data: ClinicPageView, repo: Repositories, l10n: L10n,
+                          bot: Bot) -> None:
+        clinic = await active_clinic(repo, callback_data.clinic_id)
+        if clinic is None:
+            await query.answer(l10n("clinic_page.gone"), show_alert=True)
+            return
+        await query.answer()
+        section = callback_data.section
+        if section in (ClinicSection.OVERVIEW, ClinicSection.DOCTORS):
+            await show_clinic(query, repo, l10n, bot, clinic, callback_data.page, replace=callback_data.turn,
+                              pin=section == ClinicSection.OVERVIEW)
+            return
+        listing = await SECTIONS[section](repo, l10n, settings, clinic, callback_data.page)
+        await show(query, listing.parts, make_clinic_section_keyboard(l10n, listing, clinic.id, section),
+                   replace=callback_data.turn)
+
+    # A location shared outside any conversation (the feedback form handles its own, in its clinic step).
+    @router.message(StateFilter(None), HasLocation())
+    async def nearest(message: Message, repo: Repositories, l10n: L10n) -> None:
+        clinics = {clinic.id: clinic for clinic in await repo.directory.active_clinics()}
+        found = search.nearest([place_of(clinic) for clinic in clinics.values()], message.location.latitude,
+                               message.location.longitude, limit=NEAREST)
+        if not found:  # no polyclinic is on the map: a location is then input like any other the bot cannot use
+            raise SkipHandler
+        stats = await repo.ratings.of_clinics([place.id for place, _ in found])
+        listing = pages.nearest_text(l10n, settings, [(clinics[place.id], km, stats.get(place.id))
+                                                      for place, km in found])
+        await message.answer(listing.parts[0], reply_markup=make_nearest_keyboard(listing))
+
+    return router
