@@ -253,6 +253,8 @@ class Case(Base):
     extension_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
+    # Set when the polyclinic left a complaint unanswered past its working-day limit.
+    escalated_at: Mapped[datetime | None]
 
 
 class Response(Base):
@@ -400,3 +402,47 @@ Index("ix_doctor_stats_ranking", DoctorStats.specialty_id, DoctorStats.score.des
 Index("ix_doctor_stats_score", DoctorStats.score.desc(), DoctorStats.review_count.desc(), DoctorStats.doctor_id)
 # "Is this review superseded by a later one?" is asked for every change of a review.
 Index("ix_reviews_supersedes_id", Review.supersedes_id)
+
+
+# --- Clinics' chats, digests (issue 6) ----------------------------------------------------------------
+
+
+class ClinicChat(Base):
+    """A polyclinic's Telegram group, linked by an admin's one-time code: it receives that clinic's reviews."""
+
+    __tablename__ = "clinic_chats"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"), index=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    linked_by: Mapped[int | None] = mapped_column(BigInteger)
+    linked_at: Mapped[datetime]
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class LinkCode(Base):
+    """A one-time code an admin makes; entered in a group, it links that group to the clinic."""
+
+    __tablename__ = "link_codes"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
+    created_by: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    used_in_chat: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class DigestRun(Base):
+    """A digest period queued for a chat: recorded so a period is sent once, even across downtime."""
+
+    __tablename__ = "digest_runs"
+    __table_args__ = (UniqueConstraint("chat_id", "period_start"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    audience: Mapped[str] = mapped_column(String(16))  # "prosecutor" or "clinic"
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)
+    queued_at: Mapped[datetime]
