@@ -25,7 +25,7 @@ from storage.fsm import DatabaseStorage
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("start", "help", "language", "cancel", "mydata", "forget", "consent")
+COMMANDS = ("start", "review", "top", "my", "help", "language", "cancel", "mydata", "forget", "consent")
 
 
 def utcnow() -> datetime:

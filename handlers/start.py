@@ -106,12 +106,9 @@ def make_router(settings: Settings) -> Router:
     @router.callback_query(MenuChoice.filter(F.action.in_({MenuAction.RIGHTS, MenuAction.LANGUAGE})))
     async def menu_chosen(query: CallbackQuery, callback_data: MenuChoice, l10n: L10n) -> None:
         await query.answer()
-        match callback_data.action:
-            case MenuAction.RIGHTS:
-                await query.message.answer(l10n("rights.text"))
-            case MenuAction.LANGUAGE:
-                await show_language_prompt(query.message, l10n, l10n.language)
-            case _:  # a menu item whose section is not built yet
-                await query.message.answer(l10n("menu.coming_soon"))
+        if callback_data.action == MenuAction.RIGHTS:
+            await query.message.answer(l10n("rights.text"))
+        else:
+            await show_language_prompt(query.message, l10n, l10n.language)
 
     return router

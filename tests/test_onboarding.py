@@ -155,6 +155,8 @@ async def test_command_menu_is_registered_in_each_language(app: App) -> None:
     assert by_language["kk"]["language"] == "Тілді ауыстыру"
     assert by_language["en"]["cancel"] == "Cancel the current action"
     assert by_language[None] == by_language["ru"]
+    assert list(by_language["ru"])[:4] == ["start", "review", "top", "my"]
+    assert by_language["ru"]["top"] == "Лучшие специалисты"
 
 
 async def test_conversation_state_survives_a_restart(app: App) -> None:
