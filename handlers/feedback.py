@@ -266,7 +266,29 @@ def make_router(settings: Settings) -> Router:
             await step.message.answer(step.l10n("limits.daily", limit=limit))
             return
         await step.state.set_data({})
-        await step.advance(preset or {})
+        preset = dict(preset or {})
+        if preset.get("doctor_id"):
+            # A link to a doctor gets the same "update your earlier review?" offer as choosing them.
+            await with_doctor(step, {"clinic_id": preset["clinic_id"]}, preset["doctor_id"], now)
+        else:
+            await step.advance(preset)
+
+    async def with_doctor(step: Step, draft: drafts.Draft, doctor_id: int, now: datetime) -> None:
+        """Put the doctor in the draft; one review per doctor per window, so an earlier one is offered for update."""
+        doctor = await step.repo.directory.doctor(doctor_id)
+        draft = {**draft, "target": Target.DOCTOR.value, "doctor_id": doctor.id, "specialty_id": doctor.specialty_id}
+        previous = await reviews.previous_of_doctor(step.repo, step.user, doctor.id, now,
+                                                    settings.feedback.same_doctor_days)
+        if previous is None:
+            await step.advance(draft)
+            return
+        await step.save({**draft, "pending_previous": previous.id})
+        await step.state.set_state(ReviewForm.target)
+        l10n = step.l10n
+        await step.show(l10n("previous.found", reference=previous.reference,
+                             date=previous.created_at.astimezone(settings.zone).strftime("%d.%m.%Y"),
+                             days=settings.feedback.same_doctor_days),
+                        make_previous_review_keyboard(l10n))
 
     # Entry points: the menu button, /review, and deep links from groups, inline results and doctor pages.
     @private.callback_query(MenuChoice.filter(F.action == MenuAction.FEEDBACK))
@@ -449,18 +471,7 @@ def make_router(settings: Settings) -> Router:
             await query.answer(l10n("errors.stale_button"), show_alert=True)
             return
         await query.answer()
-        draft = {**draft, "target": Target.DOCTOR.value, "doctor_id": doctor.id,
-                 "specialty_id": doctor.specialty_id}
-        previous = await reviews.previous_of_doctor(repo, user, doctor.id, now, settings.feedback.same_doctor_days)
-        if previous is None:
-            await step.advance(draft)
-            return
-        # One review per doctor per window: the new one is offered as an update of the earlier one.
-        await step.save({**draft, "pending_previous": previous.id})
-        await step.show(l10n("previous.found", reference=previous.reference,
-                             date=previous.created_at.astimezone(settings.zone).strftime("%d.%m.%Y"),
-                             days=settings.feedback.same_doctor_days),
-                        make_previous_review_keyboard(l10n))
+        await with_doctor(step, draft, doctor.id, now)
 
     @private.callback_query(Flow.filter(F.action.in_({FlowAction.UPDATE_PREVIOUS, FlowAction.OTHER_DOCTOR})),
                             StateFilter(ReviewForm.target))

@@ -376,6 +376,11 @@ async def test_deep_link_to_a_doctor_starts_at_that_doctor(app: App) -> None:
     await person.press(RU("evidence.none"))
     reply = await person.press(RU("visibility.anonymous"))
     assert doctor.full_name in reply.text
+    await person.press(RU("preview.submit"))
+    # Following the link again within 30 days offers to update that review.
+    reply = await person.command("start", f"doctor-{doctor.id}")
+    assert "AL-2026-000001" in reply.text and reply.buttons[0] == [RU("previous.update")]
+    assert (await person.press(RU("previous.update"))).text == RU("kind.prompt")
     # A newcomer following the same link is onboarded first.
     newcomer = app.user(2020)
     assert (await newcomer.command("start", f"doctor-{doctor.id}")).text == RU("language.prompt")
