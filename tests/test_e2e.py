@@ -17,7 +17,7 @@ import pytest
 from bot.l10n import Translator
 from bot.services.directory import DEMO_DIRECTORY
 from bot.services.people import CONSENT_VERSION
-from tests.fakes.fake_api import FakeTelegramAPI
+from tests.fakes.fake_api import Call, FakeTelegramAPI
 from tests.fakes.process import BotProcess, free_port
 
 TOKEN = "123456:TEST-token"
@@ -143,16 +143,19 @@ VOICE = b"OggS" + b"spoken" * 1234
 async def complain_over_http(api: FakeTelegramAPI, user: int = USER) -> str:
     """A resident's complaint about extortion with a voice message and a two-photo album; its reference."""
 
+    def shown_to_user(call: Call) -> bool:
+        return call.method in ("sendMessage", "editMessageText") and str(call.params.get("chat_id")) == str(user)
+
     async def press(text: str) -> dict:
         mark = len(api.calls)
         api.press(user, api.bot_messages(user)[-1], text)
-        await api.wait_for(lambda c: c.method in ("sendMessage", "editMessageText"), since=mark)
+        await api.wait_for(shown_to_user, since=mark)
         return api.bot_messages(user)[-1]
 
     async def say(action) -> dict:
         mark = len(api.calls)
         action()
-        await api.wait_for(lambda c: c.method in ("sendMessage", "editMessageText"), since=mark)
+        await api.wait_for(shown_to_user, since=mark)
         return api.bot_messages(user)[-1]
 
     await press(RU("menu.leave_feedback"))
@@ -168,19 +171,18 @@ async def complain_over_http(api: FakeTelegramAPI, user: int = USER) -> str:
     await say(lambda: api.send_text(user, "В регистратуре требовали деньги за талон к врачу."))
     mark = len(api.calls)
     api.send_album(user, PHOTOS)
-    await api.wait_for(lambda c: c.method == "editMessageText", since=mark)
+    await api.wait_for(lambda c: c.method == "editMessageText" and shown_to_user(c), since=mark)
     assert api.bot_messages(user)[-1]["text"] == RU("evidence.received", count=2, limit=10)
     await press(RU("evidence.done"))
     await press(RU("visibility.anonymous"))
     mark = len(api.calls)
     api.send_text(user, RU("phone.skip"))
-    await api.wait_for("sendMessage", since=mark, count=2)  # "continuing without a phone", then the preview
+    await api.wait_for(shown_to_user, since=mark, count=2)  # "continuing without a phone", then the preview
     preview = api.bot_messages(user)[-1]
     assert "Городская поликлиника №17" in preview["text"]
     mark = len(api.calls)
     api.press(user, preview, RU("preview.submit"))
-    receipt = await api.wait_for(lambda c: c.method == "sendMessage" and "AL-20" in c.params.get("text", ""),
-                                 since=mark)
+    receipt = await api.wait_for(lambda c: shown_to_user(c) and "AL-20" in c.params.get("text", ""), since=mark)
     return re.search(r"AL-\d{4}-\d{6}", receipt.params["text"]).group()
 
 
@@ -244,7 +246,7 @@ async def crash_while_sending_the_alert(api: FakeTelegramAPI, workdir: Path) -> 
         await onboard_over_http(api)
         held = api.hold("sendMessage", CHAT)
         reference = await complain_over_http(api)
-        await api.wait_for(alert_sent(reference), since=0, timeout=10)
+        await api.wait_for(alert_sent(reference), since=0, timeout=10, answered=False)
     finally:
         await bot.kill()
     assert stored(workdir, "SELECT status FROM outbox_messages WHERE kind = 'alert'") == [("pending",)]

@@ -224,6 +224,7 @@ class FakeTelegramAPI:
         self._open_queries: set[str] = set()  # callback and inline query ids not answered yet
         self._faults: defaultdict[str, deque[ApiError]] = defaultdict(deque)
         self._holds: dict[tuple[str, int | None], asyncio.Event] = {}
+        self._answered: set[int] = set()  # id() of calls that have been answered
         self._pending: deque[dict[str, Any]] = deque()  # updates for getUpdates, until confirmed by offset
         self._webhook_queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._new_update, self._new_call = asyncio.Event(), asyncio.Event()
@@ -327,18 +328,22 @@ class FakeTelegramAPI:
         count: int = 1,
         *,
         since: int | None = None,
+        answered: bool = True,
     ) -> Call:
         """Wait until `count` calls match and return the last of them.
 
         Only calls after the latest user action (send_*, press, ...) count unless `since` (an index into
-        `calls`) says otherwise, so a test waits for the bot's reaction, not for an earlier call.
+        `calls`) says otherwise, so a test waits for the bot's reaction, not for an earlier call. By default a
+        call counts once it has been answered, so what the person sees already includes it; `answered=False`
+        counts calls still in flight (a held one).
         """
         start = self._action_mark if since is None else since
         matches = what if callable(what) else (lambda call: call.method.lower() == what.lower())
         found: list[Call] = []
 
         def enough() -> bool:
-            found[:] = [call for call in self.calls[start:] if matches(call)]
+            found[:] = [call for call in self.calls[start:]
+                        if matches(call) and (not answered or id(call) in self._answered)]
             return len(found) >= count
 
         if await _wait_until(self._new_call, enough, timeout):
@@ -480,7 +485,11 @@ class FakeTelegramAPI:
             pass
         self.webhook_deliveries.append((update["update_id"], status))
         if reply and (method := reply.params.pop("method", None)):
-            await self._execute(self._record(method, reply), reply)
+            name = self._record(method, reply)
+            call = self.calls[-1]
+            await self._execute(name, reply)
+            self._answered.add(id(call))
+            self._new_call.set()
         return status
 
     # -- HTTP ---------------------------------------------------------------------------------------------------
@@ -493,6 +502,15 @@ class FakeTelegramAPI:
         except ApiError as error:
             return error.response()
         method = self._record(request.match_info["method"], req)
+        call = self.calls[-1]
+        try:
+            return await self._answer(method, req, request)
+        finally:
+            # Only now has the call changed what the person sees: wait_for() waits for this by default.
+            self._answered.add(id(call))
+            self._new_call.set()
+
+    async def _answer(self, method: str, req: _Request, request: web.Request) -> web.StreamResponse:
         held = self._holds.get((method.lower(), _int_or_none(req.params.get("chat_id"))))
         if held is not None:
             await held.wait()
