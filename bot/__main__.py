@@ -1,4 +1,4 @@
-"""Command line: run, db upgrade, directory import/export, classify, outbox status."""
+"""Command line: run, db upgrade, directory import/export, classify, outbox status, stats rebuild, export."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -42,7 +42,20 @@ def build_parser() -> argparse.ArgumentParser:
     stats_parser = commands.add_parser("stats", help="doctors' and clinics' ratings").add_subparsers(dest="action",
                                                                                                   required=True)
     stats_parser.add_parser("rebuild", help="recompute every rating from the raw reviews")
+    export = commands.add_parser("export", help="reviews and cases registered between two dates, as a spreadsheet")
+    export.add_argument("--from", dest="first", required=True, type=_day, metavar="DATE",
+                        help="first day, YYYY-MM-DD (included; days in the configured time zone)")
+    export.add_argument("--to", dest="last", required=True, type=_day, metavar="DATE", help="last day (included)")
+    export.add_argument("--format", choices=("xlsx", "csv"), help="default: by the extension of --out, else xlsx")
+    export.add_argument("--out", required=True, type=Path, metavar="FILE")
     return parser
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-11-01") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -86,21 +99,29 @@ async def dispatch(args: argparse.Namespace, settings: Settings) -> int:
             return await outbox_status(pool)
         if args.command == "stats":
             return await rebuild_stats(pool, settings)
+        if args.command == "export":
+            return await export_reviews(pool, settings, args)
         if args.action == "import":
-            return await import_directory(pool, args.file)
+            return await import_directory(pool, args.file, settings)
         return await export_directory(pool, args.file)
     finally:
         await engine.dispose()
 
 
-async def import_directory(pool: async_sessionmaker[AsyncSession], path: Path) -> int:
+async def import_directory(pool: async_sessionmaker[AsyncSession], path: Path, settings: Settings) -> int:
     rows = directory.read_rows(path)
     async with pool() as session:
         async with session.begin():
-            report = await directory.import_rows(Repositories(session), rows)
+            repo = Repositories(session)
+            report = await directory.import_rows(repo, rows)
             if not report.ok:
                 # One transaction for the whole file: a file with any bad row changes nothing.
                 await session.rollback()
+            elif report.updated:
+                # A doctor may have moved to another specialty or clinic: rankings follow in the same transaction.
+                from bot.services import ratings
+
+                await ratings.rebuild(repo, now=datetime.now(UTC), settings=settings)
     print(f"created {report.created}, updated {report.updated}, unchanged {report.unchanged}, "
           f"rejected {len(report.rejected)}")
     for line, reason in report.rejected:
@@ -137,6 +158,25 @@ async def rebuild_stats(pool: async_sessionmaker[AsyncSession], settings: Settin
         rebuilt = await ratings.rebuild(Repositories(session), now=datetime.now(UTC), settings=settings)
     print(f"rebuilt ratings from {rebuilt.counted} counting reviews: {rebuilt.doctors} doctors, "
           f"{rebuilt.clinics} clinics")
+    return 0
+
+
+async def export_reviews(pool: async_sessionmaker[AsyncSession], settings: Settings, args: argparse.Namespace) -> int:
+    from bot.services import reports
+
+    if args.last < args.first:
+        print(f"medfeedback: --to {args.last} is before --from {args.first}", file=sys.stderr)
+        return 2
+    period = reports.Period(args.first, args.last)
+    file_format = args.format or ("csv" if args.out.suffix.lower() == ".csv" else "xlsx")
+    async with pool() as session, session.begin():
+        table = await reports.export_table(Repositories(session), settings, period)
+    try:
+        args.out.write_bytes(reports.csv_bytes(table) if file_format == "csv" else reports.xlsx_bytes(table))
+    except OSError as error:
+        print(f"medfeedback: cannot write {args.out}: {error.strerror or error}", file=sys.stderr)
+        return 1
+    print(f"exported {len(table.rows)} reviews registered {period.label()} to {args.out} ({file_format})")
     return 0
 
 

@@ -209,3 +209,37 @@ class ConsentChange(StrEnum):
 
 class ConsentManage(CallbackData, prefix="pvc"):
     action: ConsentChange
+
+
+# --- Polyclinics' chats and the moderator's queue (buttons posted in clinic chats: versioned prefix) ---------
+
+
+class ClinicAnswerV1(CallbackData, prefix="ca1"):
+    """The "Answer" button under a review posted to a polyclinic's chat (or listed by /reviews)."""
+
+    review_id: int
+
+
+class QueueItem(StrEnum):
+    REVIEW = "r"
+    ANSWER = "a"
+
+
+class ModerationVerdict(StrEnum):
+    APPROVE = "ok"
+    REJECT = "no"  # opens the list of reasons
+    EDIT = "ed"
+    NEXT = "nx"
+    SHOW = "sh"  # back from the reasons to the item
+
+
+class ModerationAction(CallbackData, prefix="mq"):
+    item: QueueItem
+    item_id: int
+    action: ModerationVerdict
+
+
+class ModerationReason(CallbackData, prefix="mqr"):
+    item: QueueItem
+    item_id: int
+    reason: str  # one of moderation.reject_reasons

@@ -183,6 +183,52 @@ class RatingsSettings(_Section):
         return value
 
 
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class DigestSettings(_Section):
+    # The weekly digest goes out on this day at this time (in `timezone`) and covers the seven days before it.
+    weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
+    time: str = "09:00"
+
+    @field_validator("time")
+    @classmethod
+    def _clock_time(cls, value: str) -> str:
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+            raise ValueError("must be a time like 09:00")
+        return value
+
+
+class ClinicsSettings(_Section):
+    # Working days a polyclinic has to answer a complaint or violation report posted to it; then it is escalated.
+    answer_working_days: int = Field(5, ge=1, le=60)
+    # Hours an admin's one-time code (/linkclinic) stays valid.
+    link_code_hours: int = Field(24, ge=1, le=720)
+    # Language of the posts, prompts and notices in the polyclinics' chats.
+    language: Literal["kk", "ru", "en"] = "ru"
+    # How long a getChatMember answer is trusted when someone presses "Answer" in a clinic's chat.
+    membership_cache_seconds: int = Field(60, ge=0, le=3600)
+
+
+DEFAULT_REJECT_REASONS = ["profanity", "insults", "personal_data", "advertising", "off_topic"]
+
+
+class ModerationSettings(_Section):
+    # Every review and every clinic answer waits for a moderator; off: only texts with profanity wait.
+    queue: bool = False
+    # Reasons a moderator may give for a rejection, in this order; each needs `moderation_reason.<id>` texts.
+    reject_reasons: list[str] = Field(default_factory=lambda: list(DEFAULT_REJECT_REASONS), min_length=1)
+
+    @field_validator("reject_reasons")
+    @classmethod
+    def _short_ids(cls, value: list[str]) -> list[str]:
+        # Each id travels in a button's callback data (64 bytes in all).
+        for reason in value:
+            if not re.fullmatch(r"[a-z0-9_]{1,24}", reason):
+                raise ValueError(f"{reason!r} must be 1-24 characters of a-z, 0-9 and '_'")
+        return value
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid")
 
@@ -198,6 +244,9 @@ class Settings(BaseSettings):
     outbox: OutboxSettings = OutboxSettings()
     flood: FloodSettings = FloodSettings()
     ratings: RatingsSettings = RatingsSettings()
+    clinics: ClinicsSettings = ClinicsSettings()
+    moderation: ModerationSettings = ModerationSettings()
+    digest: DigestSettings = DigestSettings()
 
     @field_validator("timezone")
     @classmethod

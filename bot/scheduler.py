@@ -1,4 +1,5 @@
-"""APScheduler jobs: the outbox sweep and the working-morning deadline reminders (state lives in our tables)."""
+"""APScheduler jobs: the outbox sweep, the working-morning deadline reminders, the weekly digests (state lives in our
+tables)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
-from bot.services import cases
+from bot.services import cases, clinics, ratings, reports
 from bot.services.outbox import Relay
 from bot.services.reviews import work_calendar
 from storage.repositories import Repositories
@@ -30,10 +31,52 @@ async def morning_reminders(pool: async_sessionmaker[AsyncSession], settings: Se
     return queued
 
 
+async def escalate_unanswered(pool: async_sessionmaker[AsyncSession], settings: Settings,
+                              clock: Callable[[], datetime], relay: Relay | None = None) -> int:
+    """Idempotent: an escalated case is never escalated again, so a late or repeated run adds nothing."""
+    async with pool() as session, session.begin():
+        escalated = await clinics.escalate(Repositories(session), settings, work_calendar(), clock())
+    if escalated and relay is not None:
+        relay.wake()
+    return len(escalated)
+
+
 async def forget_old_updates(pool: async_sessionmaker[AsyncSession], clock: Callable[[], datetime]) -> int:
     """Telegram keeps an update for at most a day, so a week of ids is plenty to recognise redeliveries."""
     async with pool() as session, session.begin():
         return await Repositories(session).updates.forget_older_than(clock() - timedelta(days=7))
+
+
+async def refresh_scores(pool: async_sessionmaker[AsyncSession], settings: Settings,
+                         clock: Callable[[], datetime]) -> None:
+    async with pool() as session, session.begin():
+        await ratings.refresh_scores(Repositories(session), now=clock(), settings=settings)
+
+
+async def weekly_digests(pool: async_sessionmaker[AsyncSession], settings: Settings,
+                         clock: Callable[[], datetime], relay: Relay | None = None, *, on_schedule: bool = True) -> int:
+    """Queue every chat's digests that have fallen due and are not recorded yet, missed ones included (a few):
+    safe to run late, twice, or on two instances at once (each period is recorded with its messages, once a chat)."""
+    now = clock()
+    async with pool() as session, session.begin():
+        plans = await reports.due_digests(Repositories(session), settings, now, on_schedule=on_schedule)
+    queued = 0
+    for plan in plans:
+        try:
+            # Read, then draw outside any transaction (SQLite's write lock is not held while matplotlib works),
+            # then record and queue in one transaction.
+            async with pool() as session, session.begin():
+                report = await reports.build_digest(Repositories(session), settings, plan)
+            if report is None:
+                continue
+            path = await reports.save_chart(report.chart, reports.chart_path(settings, plan))
+            async with pool() as session, session.begin():
+                queued += await reports.queue_digest(Repositories(session), plan, report, path, now)
+        except Exception:  # one chat's failure must not cost the others their digest; the next run retries it
+            log.exception("digest for chat %s, %s, not queued", plan.chat_id, plan.period.label())
+    if queued and relay is not None:
+        relay.wake()
+    return queued
 
 
 def make_scheduler(settings: Settings, pool: async_sessionmaker[AsyncSession], relay: Relay,
@@ -46,7 +89,24 @@ def make_scheduler(settings: Settings, pool: async_sessionmaker[AsyncSession], r
     scheduler.add_job(relay.run_once, IntervalTrigger(seconds=sweep), id="outbox-sweep", misfire_grace_time=sweep)
     hour, minute = (int(part) for part in settings.prosecutor.morning_time.split(":"))
     # Every day: the job itself skips days off, and so also runs on a Saturday made a working day.
-    scheduler.add_job(morning_reminders, CronTrigger(hour=hour, minute=minute),
+    scheduler.add_job(morning_reminders, CronTrigger(hour=hour, minute=minute, timezone=settings.zone),
                       args=(pool, settings, clock, relay), id="deadline-reminders")
-    scheduler.add_job(forget_old_updates, CronTrigger(hour=3, minute=30), args=(pool, clock), id="forget-updates")
+    scheduler.add_job(forget_old_updates, CronTrigger(hour=3, minute=30, timezone=settings.zone), args=(pool, clock),
+                      id="forget-updates")
+    # Daily, with the morning reminders: complaints the polyclinic left unanswered past clinics.answer_working_days.
+    scheduler.add_job(escalate_unanswered, CronTrigger(hour=hour, minute=minute, timezone=settings.zone),
+                      args=(pool, settings, clock, relay), id="clinic-escalation")
+    if settings.ratings.half_life_days:
+        # With a half-life, old reviews weigh less every day, not only when a new review arrives.
+        scheduler.add_job(refresh_scores, CronTrigger(hour=4, minute=0, timezone=settings.zone),
+                          args=(pool, settings, clock),
+                          id="refresh-scores")
+    # A trigger made by hand keeps its own zone (the machine's by default), not the scheduler's: name it.
+    digest_at = reports.digest_time(settings)
+    scheduler.add_job(weekly_digests, CronTrigger(day_of_week=settings.digest.weekday, hour=digest_at.hour,
+                                                  minute=digest_at.minute, timezone=settings.zone),
+                      args=(pool, settings, clock, relay), id="weekly-digests")
+    # Once, at start-up: the digests that fell due while the bot was down (the job queues only what is missing).
+    scheduler.add_job(weekly_digests, args=(pool, settings, clock, relay), kwargs={"on_schedule": False},
+                      id="missed-digests")
     return scheduler

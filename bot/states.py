@@ -36,3 +36,15 @@ class CaseReply(StatesGroup):
     """A resident adds what the prosecutor's office asked for."""
 
     adding = State()
+
+
+class ClinicAnswer(StatesGroup):
+    """A polyclinic's staff member pressed "Answer": their next message in that chat is the answer."""
+
+    writing = State()
+
+
+class ModerationInput(StatesGroup):
+    """A moderator pressed "Edit": their next message is the new public text."""
+
+    editing = State()

@@ -5,12 +5,28 @@ from __future__ import annotations
 from aiogram import Router
 
 from bot.config import Settings
-from handlers import case_reply, errors, feedback, inline, my_reviews, privacy, prosecutor, start, top
+from handlers import (
+    admin,
+    case_reply,
+    clinic,
+    errors,
+    feedback,
+    inline,
+    moderation,
+    my_reviews,
+    privacy,
+    prosecutor,
+    reports,
+    start,
+    top,
+)
 
 
 def get_routers(settings: Settings) -> list[Router]:
     # top before feedback: its start links to pages (page-doctor-<id>) must win over the feedback deep links.
-    return [prosecutor.make_router(settings), top.make_router(settings), inline.make_router(settings),
+    return [prosecutor.make_router(settings), reports.make_router(settings), clinic.make_router(settings),
+            admin.make_router(settings), moderation.make_router(settings), top.make_router(settings),
+            inline.make_router(settings),
             feedback.make_router(settings), start.make_router(settings),
             my_reviews.make_router(settings), privacy.make_router(settings), case_reply.make_router(settings),
             feedback.make_fallback_router(settings), errors.make_router()]

@@ -15,7 +15,7 @@ from aiogram.types import CallbackQuery, Message, TelegramObject
 from bot.callbacks import AlertAction, AlertActionV1
 from bot.config import Settings
 from bot.filters import HasText
-from bot.services import alerts, cases
+from bot.services import alerts, cases, clinics
 from bot.services.access import ProsecutorAccess
 from bot.services.alerts import CaseView
 from bot.states import ProsecutorInput
@@ -93,12 +93,18 @@ def make_router(settings: Settings) -> Router:
                 await query.message.answer(l10n(f"alert.prompt_{action.value}", reference=view.review.reference,
                                                 name=html.escape(query.from_user.full_name)))
                 return
-            act = cases.take if action == AlertAction.TAKE else cases.forward
-            view = await act(repo, case.id, query.from_user.id, now)
+            if action == AlertAction.TAKE:
+                view = await cases.take(repo, case.id, query.from_user.id, now)
+            else:
+                view = await cases.forward(repo, case.id, query.from_user.id, now, settings)
         except cases.CaseActionRefused as refusal:
             await query.answer(l10n(refusal.key), show_alert=True)
             return
-        await query.answer(l10n(f"alert.done_{action.value}"))
+        if action == AlertAction.FORWARD and not await clinics.recipients(repo, view.review.clinic_id):
+            # Marked, but the polyclinic has no linked chat or staff here: the office must reach it another way.
+            await query.answer(l10n("clinic_cases.forward_nowhere"), show_alert=True)
+        else:
+            await query.answer(l10n(f"alert.done_{action.value}"))
         await refresh_card(bot, view, settings, query.message.chat.id, query.message.message_id)
 
     @router.message(in_chat, Command("cancel"))

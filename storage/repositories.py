@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -18,12 +18,15 @@ from storage.models import (
     Base,
     Case,
     Clinic,
+    ClinicChat,
     ClinicStats,
     CountedReview,
+    DigestRun,
     District,
     Doctor,
     DoctorStats,
     FsmRecord,
+    LinkCode,
     OutboxMessage,
     OutboxStatus,
     ProcessedUpdate,
@@ -33,6 +36,7 @@ from storage.models import (
     Response,
     Review,
     ReviewMedia,
+    ReviewStatus,
     Role,
     Specialty,
     StaffRole,
@@ -103,6 +107,14 @@ class StaffRepo:
                 StaffRole(telegram_id=telegram_id, role=role, clinic_id=clinic_id, granted_by=by, granted_at=now)
             )
             await self.session.flush()
+
+    async def revoke(self, telegram_id: int, role: Role, clinic_id: int | None = None) -> bool:
+        """False when the person did not hold that role (for that clinic)."""
+        scope = StaffRole.clinic_id == clinic_id if clinic_id is not None else StaffRole.clinic_id.is_(None)
+        result = await self.session.execute(
+            delete(StaffRole).where(StaffRole.telegram_id == telegram_id, StaffRole.role == role, scope)
+            .execution_options(synchronize_session=False))
+        return result.rowcount > 0
 
 
 class AuditRepo:
@@ -581,8 +593,9 @@ class RatingRepo:
 
     async def public_reviews(self, *, kinds: Sequence[str], doctor_id: int | None = None,
                              clinic_id: int | None = None, offset: int, limit: int) -> tuple[Sequence[Any], int]:
-        """(Review, Doctor or None) of the reviews that count, newest first; and how many there are."""
-        where = [Review.kind.in_(kinds)]
+        """(Review, Doctor or None) of the published reviews that count, newest first; and how many there are."""
+        # A review waiting for a moderator may count (with the queue off) but its words are not shown yet.
+        where = [Review.kind.in_(kinds), Review.public_status == PublicStatus.PUBLISHED]
         if doctor_id is not None:
             where.append(Review.doctor_id == doctor_id)
         if clinic_id is not None:
@@ -598,7 +611,7 @@ class RatingRepo:
                                 limit: int) -> tuple[Sequence[Any], int]:
         """(Response, Review) of the clinic's published answers to its reviews that are shown, newest first."""
         where = (Review.clinic_id == clinic_id, Review.kind.in_(kinds), Response.author_role == role,
-                 Response.public_status == PublicStatus.PUBLISHED)
+                 Response.public_status == PublicStatus.PUBLISHED, Review.public_status == PublicStatus.PUBLISHED)
         base = (select(Response, Review).join(Review, Review.id == Response.review_id)
                 .join(CountedReview, CountedReview.review_id == Review.id).where(*where))
         total = await self.session.scalar(select(func.count()).select_from(base.subquery()))
@@ -628,8 +641,10 @@ class RatingRepo:
         for model in (DoctorStats, ClinicStats, RatingPrior, CountedReview):
             await self.session.execute(delete(model).execution_options(synchronize_session=False))
 
-    async def count_eligible(self, *, excluded_statuses: Sequence[str], window_days: float) -> int:
-        """Mark every review that counts, each with weight 1; how many that is."""
+    async def count_eligible(self, *, excluded_statuses: Sequence[str], window_days: float,
+                             published_only: bool = False) -> int:
+        """Mark every review that counts, each with weight 1 (`published_only`: only those a moderator let through);
+        how many that is."""
         later, earlier = aliased(Review), aliased(Review)
         # A set built once: few reviews are updates, and a correlated check per review lets SQLite pick the wrong index.
         updated = (select(later.supersedes_id).join(earlier, earlier.id == later.supersedes_id)
@@ -637,6 +652,8 @@ class RatingRepo:
         eligible = (select(Review.id, literal(1.0))
                     .where(Review.status.not_in(excluded_statuses), Review.public_status != PublicStatus.HIDDEN,
                            Review.fraud_flag.is_(False), Review.id.not_in(updated)))
+        if published_only:
+            eligible = eligible.where(Review.public_status == PublicStatus.PUBLISHED)
         if window_days > 0:
             # The same rule as _supersedes in one pass: a later review of the same doctor by the same person within
             # the window exists exactly when the next one does (sorted as _supersedes orders them).
@@ -725,6 +742,136 @@ def _aggregates() -> dict[str, Any]:
     return sums
 
 
+class ClinicRepo:
+    """Polyclinics' chats and one-time link codes, what was posted to a clinic, and whether it answered."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def find(self, reference: str) -> Clinic | None:
+        """A polyclinic by its number ("17") or its external id ("clinic:gp-17")."""
+        reference = reference.strip()
+        if reference.isdigit():
+            query = select(Clinic).where(Clinic.number == int(reference)).order_by(Clinic.active.desc(), Clinic.id)
+            if (found := await self.session.scalar(query.limit(1))) is not None:
+                return found
+        return await self.session.scalar(select(Clinic).where(Clinic.external_id == reference))
+
+    def add(self, *entities: Base) -> None:
+        self.session.add_all(entities)
+
+    async def flush(self) -> None:
+        await self.session.flush()
+
+    async def code(self, code: str) -> LinkCode | None:
+        return await self.session.get(LinkCode, code)
+
+    async def claim_code(self, code: str, chat_id: int, now: datetime) -> int | None:
+        """Use an unused, unexpired code in this chat in one statement (two groups cannot both use it); the
+        clinic it links, or None when there is no such usable code."""
+        statement = (update(LinkCode)
+                     .where(LinkCode.code == code, LinkCode.used_at.is_(None), LinkCode.expires_at > now)
+                     .values(used_at=now, used_in_chat=chat_id).returning(LinkCode.clinic_id)
+                     .execution_options(synchronize_session=False))
+        return await self.session.scalar(statement)
+
+    async def chat(self, chat_id: int) -> ClinicChat | None:
+        return await self.session.scalar(select(ClinicChat).where(ClinicChat.chat_id == chat_id))
+
+    async def link(self, clinic_id: int, chat_id: int, by: int | None, now: datetime) -> ClinicChat:
+        """The chat now belongs to this clinic (a chat linked before, to it or another, is relinked)."""
+        linked = await self.chat(chat_id)
+        if linked is None:
+            linked = ClinicChat(clinic_id=clinic_id, chat_id=chat_id, linked_by=by, linked_at=now, active=True)
+            self.session.add(linked)
+        else:
+            linked.clinic_id, linked.linked_by, linked.linked_at, linked.active = clinic_id, by, now, True
+        await self.session.flush()
+        return linked
+
+    async def active_chats(self, clinic_id: int) -> Sequence[ClinicChat]:
+        query = (select(ClinicChat).where(ClinicChat.clinic_id == clinic_id, ClinicChat.active.is_(True))
+                 .order_by(ClinicChat.id))
+        return (await self.session.scalars(query)).all()
+
+    async def staff_of(self, clinic_id: int) -> list[int]:
+        """Telegram ids of the clinic's staff (the clinic-staff role scoped to it)."""
+        query = (select(StaffRole.telegram_id).where(StaffRole.role == Role.CLINIC_STAFF,
+                                                     StaffRole.clinic_id == clinic_id)
+                 .order_by(StaffRole.telegram_id))
+        return list(dict.fromkeys((await self.session.scalars(query)).all()))
+
+    async def clinics_of_staff(self, telegram_id: int) -> list[int]:
+        query = (select(StaffRole.clinic_id).where(StaffRole.telegram_id == telegram_id,
+                                                   StaffRole.role == Role.CLINIC_STAFF,
+                                                   StaffRole.clinic_id.is_not(None))
+                 .order_by(StaffRole.clinic_id))
+        return list(dict.fromkeys((await self.session.scalars(query)).all()))
+
+    @staticmethod
+    def _posted(action: str) -> Any:
+        """(review_id, first time it was posted to its clinic), from the audit entries `action`."""
+        return (select(AuditLog.entity_id.label("review_id"), func.min(AuditLog.at).label("posted_at"))
+                .where(AuditLog.action == action, AuditLog.entity == "review").group_by(AuditLog.entity_id)
+                .subquery())
+
+    async def posted_at(self, review_id: int, action: str) -> datetime | None:
+        await self.session.flush()
+        query = select(func.min(AuditLog.at)).where(AuditLog.action == action, AuditLog.entity == "review",
+                                                    AuditLog.entity_id == review_id)
+        return await self.session.scalar(query)
+
+    @staticmethod
+    def _answered_by_clinic(review_id: Any) -> Any:
+        # An answer waiting for a moderator is an answer given; one the moderator rejected is not.
+        return exists().where(Response.review_id == review_id, Response.author_role == Role.CLINIC_STAFF,
+                              Response.public_status != PublicStatus.HIDDEN)
+
+    async def unanswered_posted_cases(self, action: str, *, statuses: Sequence[str],
+                                      kinds: Sequence[str]) -> Sequence[Any]:
+        """(Case, posted_at) of open, not yet escalated cases of these kinds that were posted to their clinic
+        (audit `action`) and that the clinic has not answered."""
+        posted = self._posted(action)
+        query = (select(Case, posted.c.posted_at).join(Review, Review.id == Case.review_id)
+                 .join(posted, posted.c.review_id == Case.review_id)
+                 .where(Case.escalated_at.is_(None), Case.status.in_(statuses), Review.kind.in_(kinds),
+                        ~self._answered_by_clinic(Case.review_id))
+                 .order_by(Case.id))
+        return (await self.session.execute(query)).all()
+
+    async def posted_reviews(self, clinic_ids: Sequence[int], action: str, *, limit: int) -> Sequence[Any]:
+        """(Review, answered by the clinic) of the reviews posted to these clinics, the latest posted first."""
+        posted = self._posted(action)
+        answered = self._answered_by_clinic(Review.id)
+        query = (select(Review, answered).join(posted, posted.c.review_id == Review.id)
+                 .where(Review.clinic_id.in_(clinic_ids))
+                 .order_by(posted.c.posted_at.desc(), Review.id.desc()).limit(limit))
+        return (await self.session.execute(query)).all()
+
+
+class ModerationRepo:
+    """The moderator's queue: reviews and clinic answers whose public text waits for a decision."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def waiting(self) -> list[tuple[datetime, str, int]]:
+        """(created_at, "review" or "answer", id) of everything waiting, oldest first (ids only: the queue may be
+        long, a moderator sees one item at a time)."""
+        reviews = await self.session.execute(
+            select(Review.created_at, Review.id).where(Review.public_status == PublicStatus.PENDING,
+                                                       Review.status != ReviewStatus.WITHDRAWN))
+        answers = await self.session.execute(
+            select(Response.created_at, Response.id).where(Response.public_status == PublicStatus.PENDING,
+                                                           Response.author_role == Role.CLINIC_STAFF))
+        items = [(at, "review", item_id) for at, item_id in reviews.all()]
+        items += [(at, "answer", item_id) for at, item_id in answers.all()]
+        return sorted(items)
+
+    async def response(self, response_id: int) -> Response | None:
+        return await self.session.get(Response, response_id)
+
+
 class PrivacyRepo:
     """What is stored about one resident (their copy, /mydata) and removing their identity from it (/forget)."""
 
@@ -795,6 +942,135 @@ class PrivacyRepo:
         return result.rowcount
 
 
+class ReportRepo:
+    """What digests, /stats and exports read: reviews of a period, cases as they stood at its end, the rows of a
+    spreadsheet; and which digest periods were queued for which chat."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @staticmethod
+    def _registered(query: Any, start: datetime, end: datetime, clinic_id: int | None) -> Any:
+        query = query.where(Review.created_at >= start, Review.created_at < end)
+        return query if clinic_id is None else query.where(Review.clinic_id == clinic_id)
+
+    async def review_counts(self, start: datetime, end: datetime, *, clinic_id: int | None = None) -> Sequence[Any]:
+        """(clinic_id, kind, category, count) of the reviews registered in [start, end)."""
+        query = (select(Review.clinic_id, Review.kind, Review.category, func.count())
+                 .group_by(Review.clinic_id, Review.kind, Review.category))
+        return (await self.session.execute(self._registered(query, start, end, clinic_id))).all()
+
+    async def average_ratings(self, start: datetime, end: datetime, *,
+                              clinic_id: int | None = None) -> dict[int, tuple[int, float]]:
+        """Per clinic: how many of the reviews registered in [start, end) count in the ratings now (the same rules:
+        not rejected, hidden, flagged, replaced or waiting for a moderator), and the mean of their stars."""
+        query = (select(Review.clinic_id, func.count(), func.avg(Review.rating))
+                 .join(CountedReview, CountedReview.review_id == Review.id).group_by(Review.clinic_id))
+        rows = await self.session.execute(self._registered(query, start, end, clinic_id))
+        return {clinic: (count, float(mean)) for clinic, count, mean in rows.all()}
+
+    async def registered_times(self, start: datetime, end: datetime, *, kinds: Sequence[str],
+                               clinic_id: int | None = None) -> Sequence[Any]:
+        """(clinic_id, created_at) of the reviews of these kinds registered in [start, end)."""
+        query = select(Review.clinic_id, Review.created_at).where(Review.kind.in_(kinds))
+        return (await self.session.execute(self._registered(query, start, end, clinic_id))).all()
+
+    @staticmethod
+    def _first_answers() -> Any:
+        return (select(Response.review_id, func.min(Response.created_at).label("at"))
+                .group_by(Response.review_id).subquery())
+
+    @staticmethod
+    def _open_at(moment: datetime, open_statuses: Sequence[str]) -> Any:
+        """Registered before the moment and not closed by then (closing sets closed_at)."""
+        return and_(Case.created_at < moment,
+                    or_(and_(Case.closed_at.is_(None), Case.status.in_(open_statuses)), Case.closed_at >= moment))
+
+    async def case_figures(self, start: datetime, end: datetime, last_day: date, *, open_statuses: Sequence[str],
+                           clinic_id: int | None = None) -> dict[str, int]:
+        """Cases as they stood at `end`: registered in the period, open, open without any answer, answered (first
+        answer) in the period, open past their due date (`last_day` is the period's last local day), and escalated
+        for want of the clinic's answer and still open."""
+        answers = self._first_answers()
+        still_open = self._open_at(end, open_statuses)
+        figures = {
+            "registered": and_(Case.created_at >= start, Case.created_at < end),
+            "open": still_open,
+            "unanswered": and_(still_open, or_(answers.c.at.is_(None), answers.c.at >= end)),
+            "answered": and_(answers.c.at >= start, answers.c.at < end),
+            "overdue": and_(still_open, Case.due_date.is_not(None), Case.due_date <= last_day),
+            "escalated": and_(still_open, Case.escalated_at.is_not(None), Case.escalated_at < end),
+        }
+        query = (select(*(func.coalesce(func.sum(case((condition, 1), else_=0)), 0) for condition in figures.values()))
+                 .select_from(Case).join(Review, Review.id == Case.review_id)
+                 .outerjoin(answers, answers.c.review_id == Case.review_id))
+        if clinic_id is not None:
+            query = query.where(Review.clinic_id == clinic_id)
+        values = (await self.session.execute(query)).one()
+        return {name: int(value) for name, value in zip(figures, values, strict=True)}
+
+    async def escalated_open(self, end: datetime, *, open_statuses: Sequence[str], limit: int) -> Sequence[Any]:
+        """(Case, Review, Clinic) of the cases escalated before `end` and open then, earliest escalation first."""
+        query = (select(Case, Review, Clinic).join(Review, Review.id == Case.review_id)
+                 .join(Clinic, Clinic.id == Review.clinic_id)
+                 .where(self._open_at(end, open_statuses), Case.escalated_at.is_not(None), Case.escalated_at < end)
+                 .order_by(Case.escalated_at, Case.id).limit(limit))
+        return (await self.session.execute(query)).all()
+
+    async def clinics_by_score(self, *, min_reviews: int, limit: int, best: bool) -> Sequence[Any]:
+        """(ClinicStats, Clinic) of the active polyclinics with enough reviews to rank: the best or the worst first."""
+        score = ClinicStats.score.desc() if best else ClinicStats.score.asc()
+        query = (select(ClinicStats, Clinic).join(Clinic, Clinic.id == ClinicStats.clinic_id)
+                 .where(ClinicStats.review_count >= min_reviews, Clinic.active.is_(True))
+                 .order_by(score, ClinicStats.review_count.desc(), ClinicStats.clinic_id).limit(limit))
+        return (await self.session.execute(query)).all()
+
+    async def clinics(self, clinic_ids: Sequence[int]) -> dict[int, Clinic]:
+        return {clinic.id: clinic for clinic in await self.session.scalars(select(Clinic).where(
+            Clinic.id.in_(clinic_ids)))}
+
+    async def active_clinic_chats(self) -> Sequence[ClinicChat]:
+        query = select(ClinicChat).where(ClinicChat.active.is_(True)).order_by(ClinicChat.id)
+        return (await self.session.scalars(query)).all()
+
+    async def first_message_to(self, chat_id: int) -> datetime | None:
+        """When the bot first queued anything for this chat."""
+        return await self.session.scalar(select(func.min(OutboxMessage.created_at))
+                                         .where(OutboxMessage.chat_id == chat_id))
+
+    async def last_digest(self, chat_id: int) -> DigestRun | None:
+        query = select(DigestRun).where(DigestRun.chat_id == chat_id).order_by(DigestRun.period_start.desc())
+        return await self.session.scalar(query.limit(1))
+
+    async def digest_queued(self, chat_id: int, period_start: date) -> bool:
+        query = select(exists().where(DigestRun.chat_id == chat_id, DigestRun.period_start == period_start))
+        return bool(await self.session.scalar(query))
+
+    async def record_digest(self, *, audience: str, chat_id: int, period_start: date, period_end: date,
+                            now: datetime) -> bool:
+        """False when this chat's period was recorded already (by an earlier run, or another instance just now)."""
+        values = {"audience": audience, "chat_id": chat_id, "period_start": period_start, "period_end": period_end,
+                  "queued_at": now}
+        result = await self.session.execute(_insert_ignoring_duplicates(self.session, DigestRun, values))
+        return result.rowcount == 1
+
+    async def export_rows(self, start: datetime, end: datetime) -> Sequence[Any]:
+        """(Review, Case or None, Clinic, Doctor or None, Specialty or None, first answer time, evidence files) of
+        the reviews registered in [start, end), in the order they were registered."""
+        answers = self._first_answers()
+        evidence = (select(ReviewMedia.review_id, func.count().label("files"))
+                    .group_by(ReviewMedia.review_id).subquery())
+        query = (select(Review, Case, Clinic, Doctor, Specialty, answers.c.at, func.coalesce(evidence.c.files, 0))
+                 .join(Clinic, Clinic.id == Review.clinic_id)
+                 .outerjoin(Case, Case.review_id == Review.id)
+                 .outerjoin(Doctor, Doctor.id == Review.doctor_id)
+                 .outerjoin(Specialty, Specialty.id == Review.specialty_id)
+                 .outerjoin(answers, answers.c.review_id == Review.id)
+                 .outerjoin(evidence, evidence.c.review_id == Review.id)
+                 .order_by(Review.created_at, Review.id))
+        return (await self.session.execute(self._registered(query, start, end, None))).all()
+
+
 class Repositories:
     """Everything a handler may touch in the database, bound to the update's one transaction."""
 
@@ -810,3 +1086,6 @@ class Repositories:
         self.outbox = OutboxRepo(session)
         self.ratings = RatingRepo(session)
         self.privacy = PrivacyRepo(session)
+        self.clinics = ClinicRepo(session)
+        self.moderation = ModerationRepo(session)
+        self.reports = ReportRepo(session)

@@ -380,8 +380,12 @@ async def test_scheduler_jobs_are_safe_to_run_late_and_twice(app: App) -> None:
         jobs = {job.id: job for job in scheduler.get_jobs()}
     finally:
         scheduler.shutdown(wait=False)
-    assert set(jobs) == {"outbox-sweep", "deadline-reminders", "forget-updates"}
+    assert set(jobs) == {"outbox-sweep", "deadline-reminders", "forget-updates", "weekly-digests", "missed-digests",
+                         "clinic-escalation"}
     assert all(job.coalesce and job.max_instances == 1 and job.misfire_grace_time >= 30 for job in jobs.values())
+    # Morning jobs run at the configured time in Almaty, not at the machine's (UTC) 09:00.
+    assert str(jobs["deadline-reminders"].trigger.timezone) == "Asia/Almaty"
+    assert all(str(job.trigger.timezone) == "Asia/Almaty" for job in jobs.values() if hasattr(job.trigger, "fields"))
     await submit_violation(app, 3800, photos=False)
     app.clock.advance(days=18)  # 14 Dec 2026, 10:00 in Almaty: three working days before the due date
     assert await morning_reminders(app.pool, app.settings, app.clock) == 1

@@ -1,4 +1,4 @@
-"""Who may act on alerts: members of the prosecutor's chat (checked with Telegram, cached) or the role."""
+"""Who may act: members of the prosecutor's chat or the role (alerts), clinic staff (answers), admins, moderators."""
 
 from __future__ import annotations
 
@@ -37,4 +37,45 @@ class ProsecutorAccess:
         is_member = isinstance(member, ChatMemberOwner | ChatMemberAdministrator | ChatMemberMember) or (
             isinstance(member, ChatMemberRestricted) and member.is_member)
         self._cache[user_id] = (time.monotonic(), is_member)
+        return is_member
+
+
+async def is_admin(repo: Repositories, admins: list[int], user_id: int) -> bool:
+    """An administrator: listed in the settings (`admins`) or holding the admin role."""
+    return user_id in admins or await repo.staff.has_role(user_id, Role.ADMIN)
+
+
+async def is_moderator(repo: Repositories, admins: list[int], user_id: int) -> bool:
+    """Who may work the moderation queue: moderators and administrators."""
+    return await repo.staff.has_role(user_id, Role.MODERATOR) or await is_admin(repo, admins, user_id)
+
+
+class ClinicAccess:
+    """Who may answer for a polyclinic: holders of the clinic-staff role for that clinic (in any chat with the
+    bot), or members of a chat linked to that clinic, pressing in that chat (getChatMember, cached): whom a
+    clinic lets into its own group is the clinic's decision. Anyone else, staff of other clinics included, is not."""
+
+    def __init__(self, cache_seconds: int) -> None:
+        self.cache_seconds = cache_seconds
+        self._cache: dict[tuple[int, int], tuple[float, bool]] = {}
+
+    async def may_answer(self, bot: Bot, repo: Repositories, user_id: int, clinic_id: int, chat_id: int) -> bool:
+        if await repo.staff.has_role(user_id, Role.CLINIC_STAFF, clinic_id):
+            return True
+        linked = await repo.clinics.chat(chat_id)
+        if linked is None or not linked.active or linked.clinic_id != clinic_id:
+            return False
+        return await self._member(bot, chat_id, user_id)
+
+    async def _member(self, bot: Bot, chat_id: int, user_id: int) -> bool:
+        cached = self._cache.get((chat_id, user_id))
+        if cached and time.monotonic() - cached[0] < self.cache_seconds:
+            return cached[1]
+        try:
+            member = await bot.get_chat_member(chat_id, user_id)
+        except TelegramAPIError:
+            return False  # not cached: Telegram may answer next time
+        is_member = isinstance(member, ChatMemberOwner | ChatMemberAdministrator | ChatMemberMember) or (
+            isinstance(member, ChatMemberRestricted) and member.is_member)
+        self._cache[(chat_id, user_id)] = (time.monotonic(), is_member)
         return is_member

@@ -7,7 +7,7 @@ from datetime import date, datetime
 
 from bot.config import Settings
 from bot.l10n import L10n
-from bot.services import alerts, notices, outbox
+from bot.services import alerts, clinics, notices, outbox
 from bot.services.alerts import OPEN_STATUSES, URGENCY_MARK, CaseView
 from bot.services.deadlines import WorkCalendar, local_date, max_extension_date
 from storage.models import CaseStatus, Response, ReviewMedia, ReviewStatus, Role
@@ -47,13 +47,15 @@ async def take(repo: Repositories, case_id: int, actor: int, now: datetime) -> C
     return view
 
 
-async def forward(repo: Repositories, case_id: int, actor: int, now: datetime) -> CaseView:
+async def forward(repo: Repositories, case_id: int, actor: int, now: datetime, settings: Settings) -> CaseView:
+    """The case goes to the polyclinic: its chats get the review (public text, no identity) with an Answer button."""
     view = await _open_view(repo, case_id)
     view.case.status = CaseStatus.FORWARDED
     view.case.assignee_telegram_id = view.case.assignee_telegram_id or actor
     view.review.status, view.review.updated_at = ReviewStatus.FORWARDED, now
     await _audit(repo, view, actor, "case.forwarded", now)
     await notices.status_changed(repo, view.review, view.author, now)
+    await clinics.forwarded(repo, view.review, now, settings)
     return view
 
 
@@ -193,8 +195,10 @@ async def open_views(repo: Repositories) -> list[CaseView]:
 def case_line(view: CaseView, l10n: L10n) -> str:
     clinic = getattr(view.clinic, f"name_{l10n.language}")
     due = view.case.due_date.strftime("%d.%m.%Y") if view.case.due_date else "—"
-    return l10n("cases.line", mark=URGENCY_MARK[view.case.urgency], reference=view.review.reference,
+    line = l10n("cases.line", mark=URGENCY_MARK[view.case.urgency], reference=view.review.reference,
                 clinic=html.escape(clinic), due=due, status=l10n(f"case_status.{view.case.status}"))
+    # Escalated: the polyclinic left it unanswered past clinics.answer_working_days (bot.services.clinics.escalate).
+    return line + l10n("clinic_escalation.mark") if view.case.escalated_at is not None else line
 
 
 def _bounded(title: str, lines: list[str], l10n: L10n, limit: int = 3800) -> str:

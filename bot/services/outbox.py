@@ -21,6 +21,7 @@ from aiogram.exceptions import (
     TelegramServerError,
 )
 from aiogram.types import (
+    FSInputFile,
     InlineKeyboardMarkup,
     InputMediaDocument,
     InputMediaPhoto,
@@ -55,6 +56,11 @@ async def enqueue(repo: Repositories, *, chat_id: int, kind: str, dedupe_key: st
     return await repo.outbox.add(OutboxMessage(
         dedupe_key=dedupe_key, chat_id=chat_id, kind=kind, payload=payload, review_id=review_id,
         status=OutboxStatus.PENDING, attempts=0, next_attempt_at=now, created_at=now))
+
+
+def _file_of(item: dict[str, Any]) -> str | FSInputFile:
+    """A media item names a file Telegram has (`file_id`) or one of ours to upload (`path`, e.g. a digest's chart)."""
+    return FSInputFile(item["path"]) if item.get("path") else item["file_id"]
 
 
 class Pacer:
@@ -178,7 +184,8 @@ class Relay:
             await self._record(row, next_attempt=self.clock(), error="chat migrated", count=False,
                                new_chat=error.migrate_to_chat_id)
             return "later"
-        except (TelegramForbiddenError, TelegramBadRequest, TelegramNotFound) as error:
+        # A file of ours that is gone (a chart deleted by hand) will not come back: blocked, like a bad request.
+        except (TelegramForbiddenError, TelegramBadRequest, TelegramNotFound, FileNotFoundError) as error:
             await self._record(row, next_attempt=self.clock() + BLOCKED_RETRY, error=str(error), blocked=True)
             return "blocked"
         except (TelegramNetworkError, TelegramServerError, TelegramAPIError, OSError, TimeoutError) as error:
@@ -204,10 +211,10 @@ class Relay:
             item = media[0]
             send = {"photo": self.bot.send_photo, "video": self.bot.send_video, "voice": self.bot.send_voice,
                     "document": self.bot.send_document}[item["kind"]]
-            return await send(row.chat_id, item["file_id"], caption=item.get("caption"), reply_markup=markup,
+            return await send(row.chat_id, _file_of(item), caption=item.get("caption"), reply_markup=markup,
                               reply_parameters=reply)
         kinds = {"photo": InputMediaPhoto, "video": InputMediaVideo, "document": InputMediaDocument}
-        group = [kinds[item["kind"]](media=item["file_id"], caption=item.get("caption")) for item in media]
+        group = [kinds[item["kind"]](media=_file_of(item), caption=item.get("caption")) for item in media]
         messages = await self.bot.send_media_group(row.chat_id, group, reply_parameters=reply)
         return messages[0]
 

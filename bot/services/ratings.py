@@ -28,8 +28,11 @@ class Rebuilt:
     clinics: int
 
 
-def counts(review: Review) -> bool:
-    """Whether a review may count (whether a later one replaces it is asked of the database)."""
+def counts(review: Review, published_only: bool = False) -> bool:
+    """Whether a review may count (whether a later one replaces it is asked of the database). `published_only`
+    (the moderator queue is on): only once a moderator let it through."""
+    if published_only and review.public_status != PublicStatus.PUBLISHED:
+        return False
     return (review.status not in NOT_COUNTING and review.public_status != PublicStatus.HIDDEN
             and not review.fraud_flag)
 
@@ -63,7 +66,8 @@ async def review_status_changed(repo: Repositories, review: Review, *, now: date
 
 
 async def _sync(repo: Repositories, review: Review, now: datetime, settings: Settings) -> None:
-    should = counts(review) and not await repo.ratings.is_superseded(review.id, settings.feedback.same_doctor_days)
+    should = counts(review, settings.moderation.queue) and not await repo.ratings.is_superseded(
+        review.id, settings.feedback.same_doctor_days)
     if should:
         weight = weight_of(review.created_at, settings.ratings.half_life_days)
         if await repo.ratings.mark_counted(review.id, weight):
@@ -136,7 +140,8 @@ async def rebuild(repo: Repositories, *, now: datetime, settings: Settings) -> R
     await repo.ratings.take_turn()
     await repo.ratings.clear()
     counted = await repo.ratings.count_eligible(excluded_statuses=NOT_COUNTING,
-                                                window_days=settings.feedback.same_doctor_days)
+                                                window_days=settings.feedback.same_doctor_days,
+                                                published_only=settings.moderation.queue)
     half_life = settings.ratings.half_life_days
     if half_life:
         dates = await repo.ratings.counted_dates()

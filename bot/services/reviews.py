@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 
 from bot.config import Settings
 from bot.l10n import L10n
-from bot.services import alerts, drafts, ratings
+from bot.services import alerts, drafts, moderation_queue, ratings
 from bot.services.deadlines import WorkCalendar, appeal_due_date
 from bot.services.urgency import CATEGORIES, UrgencyRules
-from storage.models import Case, MediaKind, Review, ReviewKind, ReviewMedia, Urgency, User
+from storage.models import Case, MediaKind, PublicStatus, Review, ReviewKind, ReviewMedia, Urgency, User
 from storage.repositories import Repositories
 
 
@@ -97,6 +97,8 @@ async def submit(repo: Repositories, user: User, draft: drafts.Draft, *, now: da
         phone_shared=bool(draft.get("phone_shared")), supersedes_id=draft.get("supersedes_id"),
         created_at=now, updated_at=now,
     )
+    # Screened before it is counted: with the moderator queue on, a review counts only once approved.
+    public = moderation_queue.prepare_review(review, settings)
     repo.reviews.add(review)
     await repo.reviews.flush()
     await ratings.review_added(repo, review, now=now, settings=settings)
@@ -129,6 +131,7 @@ async def submit(repo: Repositories, user: User, draft: drafts.Draft, *, now: da
             await alerts.enqueue(repo, await alerts.load(repo, case), settings, now)
     await repo.audit.record(now, user.telegram_id, "review.submitted", "review", review.id,
                             reference=review.reference, evidence=len(evidence))
+    await moderation_queue.review_submitted(repo, review, public, now=now, settings=settings)
     await repo.reviews.flush()
     return Submitted(review, case)
 
@@ -145,5 +148,7 @@ def receipt(result: Submitted, l10n: L10n, zone: ZoneInfo) -> str:
         lines.append(l10n("submitted.next_gratitude"))
     else:
         lines.append(l10n("submitted.next_other"))
+    if review.public_status == PublicStatus.PENDING and review.kind != ReviewKind.VIOLATION:
+        lines.append(l10n("moderation_receipt.held"))  # violation reports are never public anyway
     lines.append(l10n("submitted.follow"))
     return "\n".join(lines)

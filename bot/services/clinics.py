@@ -1,0 +1,381 @@
+"""Polyclinics hear their feedback: chats linked by one-time codes, staff roles, reviews posted without the
+resident's identity, answers that reach the resident and the clinic's page, escalation of unanswered complaints."""
+
+from __future__ import annotations
+
+import html
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.callbacks import ClinicAnswerV1
+from bot.config import Settings
+from bot.keyboards import name_in
+from bot.l10n import L10n, translator
+from bot.services import alerts, moderation, notices, outbox
+from bot.services.alerts import OPEN_STATUSES
+from bot.services.deadlines import WorkCalendar, local_date
+from bot.services.pages import PUBLIC_KINDS
+from storage.models import Case, CaseStatus, Clinic, LinkCode, Response, Review, Role
+from storage.repositories import Repositories
+
+# The audit action recorded when a review is queued for its clinic; the first one starts the clinic's time to answer.
+POSTED = "clinic.review_posted"
+# Complaints and violation reports are formal appeals: they carry their reference and are escalated when unanswered.
+FORMAL_KINDS = ("complaint", "violation")
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to confuse when typed from a screen
+CODE_LENGTH = 10
+POST_TEXT_CHARS = 3000  # of the public text in a post: the rest of the message is at most a few hundred characters
+ANSWER_MAX_CHARS = 3500  # the resident's notice adds a header; Telegram takes 4096 characters
+LIST_TEXT_CHARS = 200
+ESCALATION_TEXT_LIMIT = 3800
+
+
+class Refused(Exception):
+    """An action that does not fit (a bad code, a bad command); `key` names the explanation in the locale files."""
+
+    def __init__(self, key: str, **values: str) -> None:
+        super().__init__(key)
+        self.key, self.values = key, values
+
+
+def chat_l10n(settings: Settings) -> L10n:
+    """The language of the polyclinics' chats."""
+    return translator(settings.locale.default)[settings.clinics.language]
+
+
+def masking_placeholders(l10n: L10n) -> dict[str, str]:
+    """What stands for hidden personal data in a public text, in that language."""
+    return {kind: l10n(f"masking.{kind}") for kind in moderation.PERSONAL_DATA_KINDS}
+
+
+def _calendar() -> WorkCalendar:
+    from bot.services.reviews import work_calendar  # reviews imports this module (through moderation_queue)
+
+    return work_calendar()
+
+
+def answer_due(posted_at: datetime, settings: Settings, calendar: WorkCalendar | None = None) -> date:
+    """The last day a clinic has to answer a formal appeal posted to it: the n-th working day after posting."""
+    calendar = calendar or _calendar()
+    return calendar.add_working_days(local_date(posted_at, settings.zone), settings.clinics.answer_working_days)
+
+
+# --- Linking a chat with an admin's one-time code -----------------------------------------------------------
+
+
+def new_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def shown_code(code: str) -> str:
+    """ABCDE-FGHJK: easier to read out and to type."""
+    return f"{code[:5]}-{code[5:]}"
+
+
+def typed_code(text: str) -> str:
+    return "".join(char for char in text.upper() if char.isalnum())
+
+
+async def make_link_code(repo: Repositories, clinic: Clinic, actor: int, now: datetime,
+                         settings: Settings) -> LinkCode:
+    code = LinkCode(code=new_code(), clinic_id=clinic.id, created_by=actor, created_at=now,
+                    expires_at=now + timedelta(hours=settings.clinics.link_code_hours))
+    repo.clinics.add(code)
+    await repo.clinics.flush()
+    # The code itself is a secret that links a chat: the audit says that one was made, and until when.
+    await repo.audit.record(now, actor, "clinic.link_code_made", "clinic", clinic.id,
+                            expires_at=code.expires_at.isoformat())
+    return code
+
+
+async def link_chat(repo: Repositories, text: str, chat_id: int, actor: int, now: datetime) -> Clinic:
+    """Link the chat to the code's clinic; a wrong, used or expired code changes nothing (Refused says which)."""
+    code = typed_code(text)
+    clinic_id = await repo.clinics.claim_code(code, chat_id, now) if code else None
+    if clinic_id is None:
+        known = await repo.clinics.code(code) if code else None
+        if known is None:
+            raise Refused("link.unknown")
+        raise Refused("link.used" if known.used_at is not None else "link.expired")
+    await repo.clinics.link(clinic_id, chat_id, actor, now)
+    await repo.audit.record(now, actor, "clinic.chat_linked", "clinic", clinic_id, chat=chat_id)
+    return await repo.directory.clinic(clinic_id)
+
+
+# --- Staff roles --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Grant:
+    telegram_id: int
+    role: Role
+    clinic: Clinic | None
+
+
+async def parse_grant(repo: Repositories, args: str | None) -> Grant:
+    """`<telegram id> clinic_staff <clinic number or external id>` or `<telegram id> moderator|prosecutor|admin`."""
+    parts = (args or "").split()
+    roles = {role.value: role for role in Role}
+    if len(parts) not in (2, 3) or not parts[0].isdigit() or parts[1] not in roles:
+        raise Refused("admin.grant_usage")
+    role = roles[parts[1]]
+    if (role == Role.CLINIC_STAFF) != (len(parts) == 3):
+        raise Refused("admin.grant_usage")
+    clinic = None
+    if role == Role.CLINIC_STAFF:
+        clinic = await repo.clinics.find(parts[2])
+        if clinic is None:
+            raise Refused("admin.clinic_not_found", reference=html.escape(parts[2]))
+    return Grant(int(parts[0]), role, clinic)
+
+
+async def grant(repo: Repositories, given: Grant, actor: int, now: datetime) -> bool:
+    """False when the person held the role already."""
+    clinic_id = given.clinic.id if given.clinic else None
+    if await repo.staff.has_role(given.telegram_id, given.role, clinic_id):
+        return False
+    await repo.staff.grant(given.telegram_id, given.role, now, clinic_id=clinic_id, by=actor)
+    await repo.audit.record(now, actor, "staff.granted", "staff_role", None, telegram_id=given.telegram_id,
+                            role=given.role.value, clinic_id=clinic_id)
+    return True
+
+
+async def revoke(repo: Repositories, given: Grant, actor: int, now: datetime) -> bool:
+    """False when the person did not hold the role."""
+    clinic_id = given.clinic.id if given.clinic else None
+    if not await repo.staff.revoke(given.telegram_id, given.role, clinic_id):
+        return False
+    await repo.audit.record(now, actor, "staff.revoked", "staff_role", None, telegram_id=given.telegram_id,
+                            role=given.role.value, clinic_id=clinic_id)
+    return True
+
+
+# --- Posting reviews to the clinic ---------------------------------------------------------------------------
+
+
+def answer_keyboard(l10n: L10n, review_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
+        text=l10n("clinic_post.answer_button"), callback_data=ClinicAnswerV1(review_id=review_id).pack())]])
+
+
+def review_label(l10n: L10n, review: Review, settings: Settings) -> str:
+    """How the clinic's chat names a review: its reference when it is a formal appeal (the post shows it), else
+    its kind, stars and date (a gratitude carries no reference to the clinic)."""
+    if review.kind in FORMAL_KINDS:
+        return review.reference
+    return l10n("clinic_post.label", kind=l10n(f"kind.{review.kind}"), stars=l10n("flow.stars", n=review.rating),
+                date=review.created_at.astimezone(settings.zone).strftime("%d.%m.%Y"))
+
+
+def public_text_of(review: Review, l10n: L10n) -> str:
+    """What the clinic may read of the resident's words: the public version, never the original."""
+    if review.public_text is not None:
+        return review.public_text
+    # Stored before texts were screened at submission: screen it now, as the public would see it.
+    return moderation.public_version(review.text or "", masking_placeholders(l10n)).text
+
+
+async def post_text(repo: Repositories, review: Review, l10n: L10n, settings: Settings, *, forwarded: bool,
+                    respond_by: date | None) -> str:
+    """The post: no name unless the resident chose to publish theirs, never a phone number or a Telegram id."""
+    clinic = await repo.directory.clinic(review.clinic_id)
+    doctor = await repo.directory.doctor(review.doctor_id) if review.doctor_id else None
+    specialty = await repo.directory.specialty(review.specialty_id) if review.specialty_id else None
+    case = await repo.reviews.case_of(review.id)
+    title = "clinic_post.forwarded_title" if forwarded else "clinic_post.title"
+    lines = [l10n(title, clinic=html.escape(name_in(clinic, l10n.language)))]
+    kind = l10n(f"kind.{review.kind}") + (f" · {l10n(f'category.{review.category}')}" if review.category else "")
+    lines += [l10n("clinic_post.kind", value=kind),
+              l10n("clinic_post.rating", value=l10n("flow.stars", n=review.rating))]
+    if doctor is not None:
+        lines.append(l10n("clinic_post.doctor", value=html.escape(doctor.full_name)))
+    elif specialty is not None:
+        lines.append(l10n("clinic_post.specialty", value=html.escape(name_in(specialty, l10n.language))))
+    lines.append(l10n("clinic_post.date", value=review.created_at.astimezone(settings.zone).strftime("%d.%m.%Y")))
+    author = review.author_name if not review.anonymous and review.author_name else l10n("pages.anonymous")
+    lines.append(l10n("clinic_post.author", value=html.escape(author)))
+    if review.kind in FORMAL_KINDS:
+        lines.append(l10n("clinic_post.reference", reference=review.reference))
+        if case is not None and case.formal_appeal and case.due_date is not None:
+            lines.append(l10n("clinic_post.legal_due", due=case.due_date.strftime("%d.%m.%Y")))
+    if respond_by is not None:
+        lines.append(l10n("clinic_post.respond_by", due=respond_by.strftime("%d.%m.%Y"),
+                          days=settings.clinics.answer_working_days))
+    text = public_text_of(review, l10n)
+    shown = text if len(text) <= POST_TEXT_CHARS else text[:POST_TEXT_CHARS].rstrip() + "…"
+    lines += ["", html.escape(shown) if shown else l10n("pages.voice_only")]
+    return "\n".join(lines)
+
+
+async def recipients(repo: Repositories, clinic_id: int) -> list[int]:
+    """The clinic's linked chats; a clinic without one hears through its staff's private chats with the bot."""
+    chats = [chat.chat_id for chat in await repo.clinics.active_chats(clinic_id)]
+    return chats or await repo.clinics.staff_of(clinic_id)
+
+
+async def post_review(repo: Repositories, review: Review, now: datetime, settings: Settings, *,
+                      forwarded: bool = False) -> int:
+    """Queue the review (with its Answer button) for the clinic, once per chat; how many messages were queued."""
+    targets = await recipients(repo, review.clinic_id)
+    if not targets:
+        return 0
+    l10n = chat_l10n(settings)
+    first_posted = await repo.clinics.posted_at(review.id, POSTED)
+    respond_by = answer_due(first_posted or now, settings) if review.kind in FORMAL_KINDS else None
+    text = await post_text(repo, review, l10n, settings, forwarded=forwarded, respond_by=respond_by)
+    markup = answer_keyboard(l10n, review.id)
+    prefix = "clinic-forward" if forwarded else "clinic-review"
+    queued = 0
+    for chat_id in targets:
+        queued += await outbox.enqueue(repo, chat_id=chat_id, kind="clinic_review", now=now, text=text,
+                                       reply_markup=markup, review_id=review.id,
+                                       dedupe_key=f"{prefix}:{review.reference}:{chat_id}")
+    if queued:
+        await repo.audit.record(now, None, POSTED, "review", review.id, reference=review.reference, chats=targets,
+                                forwarded=forwarded)
+    return queued
+
+
+async def review_published(repo: Repositories, review: Review, now: datetime, settings: Settings) -> int:
+    """A review the public may now see: gratitude and complaints go to the clinic at once. Reports of violations
+    are the prosecutor's office's: they reach the clinic when the office forwards them."""
+    if review.kind not in PUBLIC_KINDS:
+        return 0
+    return await post_review(repo, review, now, settings)
+
+
+async def forwarded(repo: Repositories, review: Review, now: datetime, settings: Settings) -> int:
+    """The prosecutor's office forwarded the case: the clinic gets the review, whatever its kind."""
+    return await post_review(repo, review, now, settings, forwarded=True)
+
+
+async def was_posted(repo: Repositories, review_id: int) -> bool:
+    """Staff answer only what their clinic was given (a forged button naming another review does nothing)."""
+    return await repo.clinics.posted_at(review_id, POSTED) is not None
+
+
+# --- Answers ----------------------------------------------------------------------------------------------
+
+
+async def tell_clinic(repo: Repositories, review: Review, response: Response, event: str, key: str, now: datetime,
+                      settings: Settings, **values: str) -> None:
+    """A word to the clinic about its answer (published, rejected) in its chats or, without one, to its author."""
+    l10n = chat_l10n(settings)
+    targets = [chat.chat_id for chat in await repo.clinics.active_chats(review.clinic_id)]
+    if not targets and response.author_telegram_id is not None:
+        targets = [response.author_telegram_id]
+    text = l10n(key, review=review_label(l10n, review, settings), **values)
+    for chat_id in targets:
+        await outbox.enqueue(repo, chat_id=chat_id, kind="clinic_notice", now=now, text=text, review_id=review.id,
+                             dedupe_key=f"clinic-{event}:{response.id}:{chat_id}")
+
+
+async def answer_published(repo: Repositories, response: Response, review: Review, now: datetime,
+                           settings: Settings, *, moderated: bool = False) -> None:
+    """The answer is on the clinic's page now (pages read published responses): the resident gets it, the
+    prosecutor's office too when it had forwarded the case, and the clinic hears when a moderator let it through."""
+    author = await repo.users.get(review.user_id)
+    clinic = await repo.directory.clinic(review.clinic_id)
+    resident_l10n = translator(settings.locale.default)[review.language]
+    await notices.to_resident(repo, review, author, f"clinic-answer:{response.id}", now, key="clinic_notify.answer",
+                              clinic=html.escape(name_in(clinic, resident_l10n.language)),
+                              answer=html.escape(response.public_text or ""))
+    if moderated:
+        await tell_clinic(repo, review, response, "answer-published", "clinic_chat.answer_published", now, settings)
+    case = await repo.reviews.case_of(review.id)
+    office = settings.prosecutor.chat_id
+    if case is not None and case.status == CaseStatus.FORWARDED and office is not None:
+        card = await repo.outbox.card_of(review.id, office)
+        l10n = alerts.chat_l10n(settings)
+        await outbox.enqueue(repo, chat_id=office, kind="clinic_answer", now=now, review_id=review.id,
+                             reply_to_message_id=card.sent_message_id if card is not None else None,
+                             dedupe_key=f"clinic-answer:{response.id}:{office}",
+                             text=l10n("clinic_chat.office_answer", reference=review.reference,
+                                       clinic=html.escape(name_in(clinic, l10n.language)),
+                                       answer=html.escape(response.public_text or "")))
+
+
+async def answer_rejected(repo: Repositories, response: Response, review: Review, reason: str, now: datetime,
+                          settings: Settings) -> None:
+    l10n = chat_l10n(settings)
+    await tell_clinic(repo, review, response, "answer-rejected", "clinic_chat.answer_rejected", now, settings,
+                      reason=l10n(f"moderation_reason.{reason}"))
+
+
+# --- Escalation ---------------------------------------------------------------------------------------------
+
+
+async def escalate(repo: Repositories, settings: Settings, calendar: WorkCalendar, now: datetime) -> list[Case]:
+    """Mark the open formal appeals that their clinic has left unanswered past its working days as escalated
+    (Case.escalated_at), and tell the prosecutor's chat. Idempotent: an escalated case is never escalated again."""
+    today = local_date(now, settings.zone)
+    escalated: list[tuple[Case, date]] = []
+    for case, posted_at in await repo.clinics.unanswered_posted_cases(POSTED, statuses=OPEN_STATUSES,
+                                                                      kinds=FORMAL_KINDS):
+        due = answer_due(posted_at, settings, calendar)
+        if due >= today:
+            continue
+        case.escalated_at = now
+        await repo.audit.record(now, None, "case.escalated", "review", case.review_id,
+                                posted_at=posted_at.isoformat(), respond_by=due.isoformat())
+        escalated.append((case, due))
+    office = settings.prosecutor.chat_id
+    if escalated and office is not None:
+        l10n = alerts.chat_l10n(settings)
+        lines = []
+        for case, due in escalated:
+            review = await repo.reviews.get(case.review_id)
+            clinic = await repo.directory.clinic(review.clinic_id)
+            lines.append(l10n("clinic_escalation.line", reference=review.reference,
+                              clinic=html.escape(name_in(clinic, l10n.language)), due=due.strftime("%d.%m.%Y")))
+        text = _bounded(l10n("clinic_escalation.title", count=len(lines),
+                             days=settings.clinics.answer_working_days), lines, l10n)
+        await outbox.enqueue(repo, chat_id=office, kind="reminder", now=now, text=text,
+                             dedupe_key=f"escalated:{today.isoformat()}:{escalated[0][0].id}")
+    return [case for case, _ in escalated]
+
+
+def _bounded(title: str, lines: list[str], l10n: L10n) -> str:
+    text = title
+    for shown, line in enumerate(lines):
+        if len(text) + len(line) + 1 > ESCALATION_TEXT_LIMIT:
+            return text + "\n" + l10n("clinic_escalation.more", count=len(lines) - shown)
+        text += "\n" + line
+    return text
+
+
+# --- What staff see --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class StaffListing:
+    text: str
+    buttons: list[tuple[str, int]]  # label, review id
+
+
+async def staff_listing(repo: Repositories, telegram_id: int, l10n: L10n, settings: Settings,
+                        limit: int = 10) -> StaffListing | None:
+    """The latest reviews posted to the person's own clinics (and no other), or None for someone not on staff."""
+    clinic_ids = await repo.clinics.clinics_of_staff(telegram_id)
+    if not clinic_ids:
+        return None
+    rows = await repo.clinics.posted_reviews(clinic_ids, POSTED, limit=limit)
+    clinics: Mapping[int, Clinic] = {cid: await repo.directory.clinic(cid) for cid in clinic_ids}
+    names = ", ".join(html.escape(name_in(clinics[cid], l10n.language)) for cid in clinic_ids)
+    if not rows:
+        return StaffListing(l10n("staff_reviews.none", clinics=names), [])
+    lines = [l10n("staff_reviews.title", clinics=names), ""]
+    buttons = []
+    for number, (review, answered) in enumerate(rows, 1):
+        text = public_text_of(review, l10n)
+        excerpt = text if len(text) <= LIST_TEXT_CHARS else text[:LIST_TEXT_CHARS].rstrip() + "…"
+        lines.append(l10n("staff_reviews.entry", number=number, review=review_label(l10n, review, settings),
+                          clinic=html.escape(name_in(clinics[review.clinic_id], l10n.language)),
+                          answered=l10n("staff_reviews.answered" if answered else "staff_reviews.unanswered"),
+                          text=html.escape(excerpt) or l10n("pages.voice_only")))
+        buttons.append((l10n("staff_reviews.answer_button", number=number), review.id))
+    return StaffListing("\n".join(lines), buttons)

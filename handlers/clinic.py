@@ -1,0 +1,106 @@
+"""Polyclinics' side: /link in a group, the Answer button and the answer itself, and /reviews for their staff."""
+
+from __future__ import annotations
+
+import html
+from datetime import datetime
+
+from aiogram import Bot, Router
+from aiogram.filters import Command, CommandObject, StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+
+from bot.callbacks import ClinicAnswerV1
+from bot.config import Settings
+from bot.filters import GroupChat, HasText, PrivateChat
+from bot.keyboards import name_in
+from bot.l10n import L10n
+from bot.services import clinics, moderation_queue
+from bot.services.access import ClinicAccess
+from bot.states import ClinicAnswer
+from storage.models import PublicStatus
+from storage.repositories import Repositories
+
+
+def make_router(settings: Settings) -> Router:
+    router = Router(name="clinic")
+    access = ClinicAccess(settings.clinics.membership_cache_seconds)
+    chat_l10n = clinics.chat_l10n(settings)
+
+    def words_for(chat_type: str | None, l10n: L10n) -> L10n:
+        """In a clinic's group the chat's language; in a private chat the person's own."""
+        return l10n if chat_type == "private" else chat_l10n
+
+    @router.message(Command("link"), GroupChat())
+    async def link(message: Message, command: CommandObject, repo: Repositories, now: datetime) -> None:
+        if not command.args:
+            await message.reply(chat_l10n("link.usage"))
+            return
+        try:
+            clinic = await clinics.link_chat(repo, command.args, message.chat.id, message.from_user.id, now)
+        except clinics.Refused as refusal:
+            await message.reply(chat_l10n(refusal.key, **refusal.values))
+            return
+        await message.reply(chat_l10n("link.done", clinic=html.escape(name_in(clinic, chat_l10n.language)),
+                                      days=settings.clinics.answer_working_days))
+
+    @router.message(Command("link"), PrivateChat())
+    async def link_in_private(message: Message, l10n: L10n) -> None:
+        await message.answer(l10n("link.only_in_group"))
+
+    @router.callback_query(ClinicAnswerV1.filter())
+    async def answer_pressed(query: CallbackQuery, callback_data: ClinicAnswerV1, bot: Bot, repo: Repositories,
+                             state: FSMContext, l10n: L10n) -> None:
+        chat = query.message.chat if query.message is not None else None
+        words = words_for(chat.type if chat else None, l10n)
+        review = await repo.reviews.get(callback_data.review_id)
+        # Never trusted: the review must have been given to a clinic the person answers for, here.
+        if (chat is None or review is None or not await clinics.was_posted(repo, review.id)
+                or not await access.may_answer(bot, repo, query.from_user.id, review.clinic_id, chat.id)):
+            await query.answer(words("clinic_answer.refused"), show_alert=True)
+            return
+        await state.set_state(ClinicAnswer.writing)
+        await state.set_data({"review_id": review.id})
+        await query.answer()
+        await bot.send_message(chat.id, words("clinic_answer.prompt", name=html.escape(query.from_user.full_name),
+                                              review=clinics.review_label(words, review, settings),
+                                              limit=clinics.ANSWER_MAX_CHARS))
+
+    @router.message(Command("cancel"), StateFilter(ClinicAnswer.writing))
+    async def cancel(message: Message, state: FSMContext, l10n: L10n) -> None:
+        await state.clear()
+        await message.reply(words_for(message.chat.type, l10n)("clinic_answer.cancelled"))
+
+    @router.message(StateFilter(ClinicAnswer.writing), HasText())
+    async def answer_written(message: Message, state: FSMContext, bot: Bot, repo: Repositories, l10n: L10n,
+                             now: datetime) -> None:
+        words = words_for(message.chat.type, l10n)
+        text = message.text.strip()
+        if len(text) > clinics.ANSWER_MAX_CHARS:
+            await message.reply(words("clinic_answer.too_long", length=len(text), limit=clinics.ANSWER_MAX_CHARS))
+            return  # still writing: a shorter text is the answer
+        data = await state.get_data()
+        await state.clear()
+        review = await repo.reviews.get(data.get("review_id", 0))
+        # Checked again: the role may have been revoked, or the person may have left the chat, since the press.
+        if review is None or not await access.may_answer(bot, repo, message.from_user.id, review.clinic_id,
+                                                         message.chat.id):
+            await message.reply(words("clinic_answer.refused"))
+            return
+        response = await moderation_queue.answer_given(repo, review, message.from_user.id, text, now=now,
+                                                       settings=settings)
+        key = "clinic_answer.published" if response.public_status == PublicStatus.PUBLISHED else "clinic_answer.held"
+        await message.reply(words(key, review=clinics.review_label(words, review, settings)))
+
+    @router.message(Command("reviews"), PrivateChat())
+    async def staff_reviews(message: Message, repo: Repositories, l10n: L10n) -> None:
+        listing = await clinics.staff_listing(repo, message.from_user.id, l10n, settings)
+        if listing is None:
+            await message.answer(l10n("staff_reviews.refused"))
+            return
+        buttons = [[InlineKeyboardButton(text=label, callback_data=ClinicAnswerV1(review_id=review_id).pack())]
+                   for label, review_id in listing.buttons]
+        await message.answer(listing.text, reply_markup=InlineKeyboardMarkup(inline_keyboard=buttons) if buttons
+                             else None)
+
+    return router
