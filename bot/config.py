@@ -7,10 +7,19 @@ import re
 import tomllib
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings.sources import TomlConfigSettingsSource
 
@@ -21,6 +30,15 @@ _TOKEN_RE = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
 
 # Which TOML file the next Settings() reads; set only by load_settings.
 _toml_path: ContextVar[Path | None] = ContextVar("_toml_path", default=None)
+
+
+def _clock_time(value: str) -> str:
+    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+        raise ValueError("must be a time like 09:00")
+    return value
+
+
+ClockTime = Annotated[str, AfterValidator(_clock_time)]
 
 
 class ConfigError(Exception):
@@ -118,14 +136,7 @@ class ProsecutorSettings(_Section):
     # Working days before the due date when the chat is reminded (and again on the day itself).
     remind_days_before: int = Field(3, ge=1, le=10)
     # Time of the daily reminders and overdue list, in the configured time zone (working days only).
-    morning_time: str = "09:00"
-
-    @field_validator("morning_time")
-    @classmethod
-    def _clock_time(cls, value: str) -> str:
-        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
-            raise ValueError("must be a time like 09:00")
-        return value
+    morning_time: ClockTime = "09:00"
 
 
 class OutboxSettings(_Section):
@@ -189,14 +200,7 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 class DigestSettings(_Section):
     # The weekly digest goes out on this day at this time (in `timezone`) and covers the seven days before it.
     weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
-    time: str = "09:00"
-
-    @field_validator("time")
-    @classmethod
-    def _clock_time(cls, value: str) -> str:
-        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
-            raise ValueError("must be a time like 09:00")
-        return value
+    time: ClockTime = "09:00"
 
 
 class ClinicsSettings(_Section):
