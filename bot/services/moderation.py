@@ -196,6 +196,8 @@ _LETTERS = 2
 _SPELLED = re.compile(
     r"(?<![\w*#@$])[^\W\d_](?P<separator>[ .\-_]{1,2})[^\W\d_](?:(?P=separator)[^\W\d_])+(?![\w*#@$])"
 )
+_LONGEST_SPELLED = 14
+_CACHED_WORDS = 20_000
 _EMPHASIS = re.compile(r"(.)\1{2,}")
 _PREFIX_CHAIN = 3
 _SHORTEST_STEM = 3
@@ -210,6 +212,10 @@ class Stem:
     exact: bool  # "стем!": the whole word (or, with after_prefixes, the rest of it)
     after_prefixes: bool  # "~стем"
     inside: bool  # "*стем"
+
+    @property
+    def kind(self) -> str:
+        return "after_prefixes" if self.after_prefixes else "inside" if self.inside else "plain"
 
     @classmethod
     def parse_entry(cls, entry: str, fold: bool) -> list[Stem]:
@@ -288,7 +294,12 @@ class Lexicon:
     def could_be_profane(self, hidden: str) -> bool:
         """A word with hidden letters ("б**дь") could be a profane word when its letters fit a stem."""
         pattern = _pattern(hidden)
-        return any(_fits(pattern, stem, self.chains) for stem in self.stems)
+        starts = {
+            "plain": frozenset({(0, 0)}),
+            "after_prefixes": _after_chains(pattern, self.chains),
+            "inside": _anywhere(pattern),
+        }
+        return any(_fits(pattern, stem, starts[stem.kind]) for stem in self.stems)
 
 
 def _key(word: str, fold: bool) -> str:
@@ -326,55 +337,75 @@ def _pattern(hidden: str) -> Pattern:
     return tuple(items)
 
 
-def _fits(pattern: Pattern, stem: Stem, chains: _Trie) -> bool:
-    """Whether a word written as `pattern` (letters and hidden runs) can be one that `stem` matches.
+def _fits(pattern: Pattern, stem: Stem, starts: frozenset[tuple[int, int]]) -> bool:
+    """Whether a word written as `pattern` (letters and hidden runs) can be one that `stem` matches, the stem
+    beginning at one of `starts` (a pattern position and the letters used of its hidden run).
 
     A censor hides letters of the bad word and leaves enough to read it, so:
-      * the stem shows two letters at least, and at least as many as it hides ("х*й", "б**дь");
-      * the prefixes before a "~" stem are shown ("нах*й", "ох*ел");
+      * the stem shows at least as many letters as it hides ("х*й", "б**дь"), so two at least;
       * at most `_LONGEST_ENDING` letters follow the stem ("бл*ть": "ть").
-    A plain stem starts the word, a "~" stem follows a chain of prefixes (`chains`), a "*" stem may follow
-    anything. So "б**отоведение" is not taken for "бля…", "отпаив*ет" for "…ебет", "ар***ах" for "apeshit",
-    "За**ев" for "…хуе…". Shown letters can still fit by chance: a name hidden by the writer ("Пе***ов")
-    may be taken for a bad word, hidden and held for a moderator.
+    A plain stem starts the word, a "~" stem follows a chain of prefixes, shown or not ("ох*ел", "н*хуй"), a "*"
+    stem may follow anything. So "б**отоведение" is not taken for "бля…", "отпаив*ет" for "…ебет", "ар***ах"
+    for "apeshit", "За**ев" for "…хуе…". Shown letters can still fit by chance: a name hidden by the writer
+    ("Бл***ва") may be taken for a bad word, hidden and held for a moderator.
     """
     text = stem.text
-    chained = stem.after_prefixes
-    free = stem.inside
 
     @cache
-    def step(item: int, used: int, at: int, node: int, shown: int, hidden: int) -> bool:
-        # item, used: the pattern position and letters used of its hidden run; at: the position in the stem (-1
-        # before it, len(text) + n: n letters after it); node: the chain of prefixes read so far (a `chains`
-        # node); shown, hidden: letters of the stem shown and hidden.
-        if at == -1 and (free or (chained and node in chains.complete) or not chained):
-            if step(item, used, 0, node, shown, hidden):
-                return True
+    def step(item: int, used: int, at: int, shown: int, hidden: int) -> bool:
+        # at: the position in the stem, len(text) + n: n letters after it; shown, hidden: letters of the stem.
         if at > len(text) + _LONGEST_ENDING or (at > len(text) and stem.exact):
             return False
         if item == len(pattern):
-            return at >= len(text) and shown >= 2 and hidden <= shown
+            return at >= len(text) and hidden <= shown
         current = pattern[item]
         if isinstance(current, str):
-            if at == -1:
-                if free:
-                    return step(item + 1, 0, -1, node, shown, hidden)
-                child = chains.children[node].get(current) if chained else None
-                return child is not None and step(item + 1, 0, -1, child, shown, hidden)
             if at < len(text):
-                return current == text[at] and step(item + 1, 0, at + 1, node, shown + 1, hidden)
-            return step(item + 1, 0, at + 1, node, shown, hidden)
+                return current == text[at] and step(item + 1, 0, at + 1, shown + 1, hidden)
+            return step(item + 1, 0, at + 1, shown, hidden)
         low, high = current
-        if used >= low and step(item + 1, 0, at, node, shown, hidden):
+        if used >= low and step(item + 1, 0, at, shown, hidden):
             return True
-        if used == high:
-            return False
-        if at == -1:
-            return free and step(item, used + 1, -1, node, shown, hidden)
-        on_stem = at < len(text)
-        return step(item, used + 1, at + 1, node, shown, hidden + on_stem)
+        return used < high and step(item, used + 1, at + 1, shown, hidden + (at < len(text)))
 
-    return step(0, 0, -1, 0, 0, 0)
+    return any(step(item, used, 0, 0, 0) for item, used in starts)
+
+
+def _after_chains(pattern: Pattern, chains: _Trie) -> frozenset[tuple[int, int]]:
+    """Where a "~" stem may begin: after a chain of prefixes (none included), its letters shown or hidden."""
+    ends = set()
+    seen = set()
+    todo = [(0, 0, 0)]
+    while todo:
+        state = todo.pop()
+        if state in seen:
+            continue
+        seen.add(state)
+        item, used, node = state
+        if node in chains.complete:
+            ends.add((item, used))
+        if item == len(pattern):
+            continue
+        current = pattern[item]
+        if isinstance(current, str):
+            child = chains.children[node].get(current)
+            if child is not None:
+                todo.append((item + 1, 0, child))
+            continue
+        low, high = current
+        if used >= low:
+            todo.append((item + 1, 0, node))
+        if used < high:
+            todo.extend((item, used + 1, child) for child in chains.children[node].values())
+    return frozenset(ends)
+
+
+def _anywhere(pattern: Pattern) -> frozenset[tuple[int, int]]:
+    """Where a "*" stem may begin: anywhere, inside a hidden run too."""
+    starts = {(len(pattern), 0)}
+    for item, current in enumerate(pattern):
+        starts.update((item, used) for used in range(current[1] + 1 if isinstance(current, tuple) else 1))
+    return frozenset(starts)
 
 
 @dataclass(frozen=True)
@@ -416,6 +447,8 @@ class ModerationRules:
 
     def __init__(self, lexicons: Sequence[Lexicon]) -> None:
         self.lexicons = tuple(lexicons)
+        # The same words come back in text after text.
+        self._profane = lru_cache(maxsize=_CACHED_WORDS)(self._judge)
 
     @classmethod
     def load(cls, directory: Path | str | None = None) -> ModerationRules:
@@ -468,12 +501,12 @@ class ModerationRules:
             return "".join(char for _, char in letters[first:last])
 
         for first in range(len(letters) - 2):
-            for last in range(len(letters), first + 2, -1):
+            for last in range(min(len(letters), first + _LONGEST_SPELLED), first + 2, -1):
                 if self._profane(word(first, last)):
                     return letters[first][0], letters[last - 1][0] + 1
         return None
 
-    def _profane(self, written: str) -> bool:
+    def _judge(self, written: str) -> bool:
         word = written.rstrip(_HIDING)  # a trailing "*" is a footnote or a cut, not a hidden letter
         if any(char in _HIDING for char in word):
             shown = sum(char.isalpha() for char in word)
