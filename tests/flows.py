@@ -68,6 +68,14 @@ async def to_kind_step(app: App, person: UserClient, clinic_query: str = "пол
     return doctor
 
 
+async def to_description_step(app: App, person: UserClient) -> None:
+    """Gratitude to the therapist of No. 17, five stars, no criteria: the conversation then asks for the text."""
+    await to_kind_step(app, person)
+    await person.press(RU("kind.gratitude"))
+    await person.press("5⭐")
+    await person.press(RU("criteria.skip_all"))
+
+
 async def submit_quick_review(app: App, person: UserClient, kind: str = "gratitude", about_doctor: bool = False):
     await to_kind_step(app, person, about_doctor=about_doctor)
     await person.press(RU(f"kind.{kind}"))

@@ -24,6 +24,7 @@ from tests.flows import (
     resident,
     submit_quick_review,
     therapist_of,
+    to_description_step,
     to_kind_step,
 )
 
@@ -244,10 +245,7 @@ async def test_stale_and_foreign_buttons(app: App) -> None:
 
 async def test_too_long_text_is_refused_and_kept(app: App) -> None:
     person = await resident(app, 2010)
-    await to_kind_step(app, person)
-    await person.press(RU("kind.gratitude"))
-    await person.press("5⭐")
-    await person.press(RU("criteria.skip_all"))
+    await to_description_step(app, person)
     long_text = "Очень долго ждали. " * 220
     reply = await person.send(long_text[:4050])
     assert reply.text == RU("description.too_long", length=4050, limit=4000)
@@ -257,10 +255,7 @@ async def test_too_long_text_is_refused_and_kept(app: App) -> None:
 
 async def test_oversized_file_is_refused_and_the_others_stay(app: App) -> None:
     person = await resident(app, 2011)
-    await to_kind_step(app, person)
-    await person.press(RU("kind.gratitude"))
-    await person.press("5⭐")
-    await person.press(RU("criteria.skip_all"))
+    await to_description_step(app, person)
     await person.send("Текст")
     await person.photo(PHOTO_A)
     huge = app.updates.photo(file_size=25 * 1024 * 1024, user=person.user, chat=person.chat)
@@ -272,10 +267,7 @@ async def test_oversized_file_is_refused_and_the_others_stay(app: App) -> None:
 
 async def test_at_most_ten_files(app: App) -> None:
     person = await resident(app, 2012)
-    await to_kind_step(app, person)
-    await person.press(RU("kind.gratitude"))
-    await person.press("5⭐")
-    await person.press(RU("criteria.skip_all"))
+    await to_description_step(app, person)
     await person.send("Текст")
     await person.album([bytes([i]) * 50 for i in range(1, 10)])
     await person.photo(b"tenth" * 20)
@@ -329,10 +321,7 @@ async def test_daily_limit(app: App) -> None:
 
 async def test_a_redelivered_submit_stores_once(app: App) -> None:
     person = await resident(app, 2015)
-    await to_kind_step(app, person)
-    await person.press(RU("kind.gratitude"))
-    await person.press("5⭐")
-    await person.press(RU("criteria.skip_all"))
+    await to_description_step(app, person)
     await person.send("Спасибо")
     await person.press(RU("evidence.none"))
     await person.press(RU("visibility.anonymous"))
