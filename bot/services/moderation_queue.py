@@ -3,6 +3,7 @@ for a moderator when needed, then approved, rejected with a reason or edited; th
 
 from __future__ import annotations
 
+import asyncio
 import html
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,14 +32,20 @@ def screen(text: str, language: str) -> moderation.Public:
     return moderation.public_version(text, clinics.masking_placeholders(translator()[language]))
 
 
+async def screened(text: str, language: str) -> moderation.Public:
+    """`screen` off the event loop: a long text of starred words takes up to 0.6 s to judge, and every other
+    chat would wait meanwhile."""
+    return await asyncio.to_thread(screen, text, language)
+
+
 def held(public: moderation.Public, settings: Settings) -> bool:
     """Waits for a moderator: everything with the queue on (`moderation.queue`), otherwise only profanity."""
     return settings.moderation.queue or public.needs_moderator
 
 
-def prepare_review(review: Review, settings: Settings) -> moderation.Public:
+async def prepare_review(review: Review, settings: Settings) -> moderation.Public:
     """Before the review is stored: its public text and whether the public may see it yet."""
-    public = screen(review.text or "", review.language)
+    public = await screened(review.text or "", review.language)
     review.public_text = public.text
     review.public_status = PublicStatus.PENDING if held(public, settings) else PublicStatus.PUBLISHED
     return public
@@ -59,7 +66,7 @@ async def review_submitted(repo: Repositories, review: Review, public: moderatio
 async def answer_given(repo: Repositories, review: Review, actor: int, text: str, *, now: datetime,
                        settings: Settings) -> Response:
     """A clinic's answer: screened like a review, published at once or held, and on record either way."""
-    public = screen(text, review.language)
+    public = await screened(text, review.language)
     waits = held(public, settings)
     response = Response(review_id=review.id, author_telegram_id=actor, author_role=Role.CLINIC_STAFF, text=text,
                         public_text=public.text,

@@ -98,7 +98,7 @@ async def submit(repo: Repositories, user: User, draft: drafts.Draft, *, now: da
         created_at=now, updated_at=now,
     )
     # Screened before it is counted: with the moderator queue on, a review counts only once approved.
-    public = moderation_queue.prepare_review(review, settings)
+    public = await moderation_queue.prepare_review(review, settings)
     repo.reviews.add(review)
     await repo.reviews.flush()
     await ratings.review_added(repo, review, now=now, settings=settings)
