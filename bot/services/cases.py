@@ -127,13 +127,12 @@ async def resident_added(repo: Repositories, case_id: int, user_id: int, now: da
                              review_id=view.review.id, reply_to_message_id=reply_to,
                              text=l10n("alert.resident_added", reference=view.review.reference,
                                        text=html.escape(text)))
-    if chat_id is not None and media:
-        position = len(view.media)
-        for index, item in enumerate(media):
-            repo.reviews.add(_media_row(view.review.id, position + index, item, now))
+    # The files join the case whether or not a prosecutor's chat is configured; the chat gets them when it is.
+    rows = [_media_row(view.review.id, len(view.media) + index, item, now) for index, item in enumerate(media or [])]
+    repo.reviews.add(*rows)
+    if chat_id is not None and rows:
         caption = l10n("alert.resident_added_files", reference=view.review.reference)
-        for batch_number, batch in enumerate(alerts.evidence_batches(
-                [_media_row(view.review.id, 0, item, now) for item in media], caption)):
+        for batch_number, batch in enumerate(alerts.evidence_batches(rows, caption)):
             await outbox.enqueue(repo, chat_id=chat_id, kind="resident_reply", now=now, media=batch,
                                  dedupe_key=f"{key}:media:{batch_number}", review_id=view.review.id,
                                  reply_to_message_id=reply_to)
