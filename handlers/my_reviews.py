@@ -13,10 +13,9 @@ from bot.config import Settings
 from bot.filters import PrivateChat
 from bot.keyboards import PAGE_SIZE, make_back_to_list_keyboard, make_my_reviews_keyboard, name_in
 from bot.l10n import L10n
+from bot.services import pages
 from storage.models import Review, User
 from storage.repositories import Repositories
-
-TELEGRAM_TEXT_LIMIT = 4096
 
 
 async def list_text_and_keyboard(repo: Repositories, user: User | None, l10n: L10n, page: int):
@@ -58,20 +57,11 @@ async def card_parts(repo: Repositories, review: Review, l10n: L10n, settings: S
                           when=response.created_at.astimezone(zone).strftime("%d.%m.%Y"),
                           text=html.escape(response.text)))
     header = "\n".join(lines)
-    text = l10n("my.card_text", text=html.escape(review.text)) if review.text else ""
-    if text and len(header) + 2 + len(text) <= TELEGRAM_TEXT_LIMIT:
-        return [header + "\n\n" + text]
-    parts = [header]
-    while text:
-        # Cut at a line break or a space where possible, never inside an HTML entity.
-        cut = TELEGRAM_TEXT_LIMIT if len(text) > TELEGRAM_TEXT_LIMIT else len(text)
-        if cut < len(text):
-            cut = max(text.rfind("\n", 0, cut), text.rfind(" ", 0, cut), cut - 200)
-            while "&" in text[max(cut - 8, 0):cut] and ";" not in text[text.rfind("&", 0, cut):cut]:
-                cut = text.rfind("&", 0, cut)
-        parts.append(text[:cut])
-        text = text[cut:].lstrip()
-    return parts
+    if not review.text:
+        return [header]
+    # The same paging as the public pages: whole blocks per message, a long text cut at a space, never mid-entity.
+    text_title = l10n("my.card_text", text="").rstrip()
+    return pages.pack(header, pages.text_block(text_title, review.text))
 
 
 def make_router(settings: Settings) -> Router:

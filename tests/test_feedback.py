@@ -407,3 +407,18 @@ async def test_my_reviews_are_paginated(app: App) -> None:
     assert reply.buttons[0][0].startswith("AL-2026-000009")
     reply = await person.press(RU("flow.next_page"))
     assert reply.buttons[0][0].startswith("AL-2026-000001")
+
+
+async def test_a_long_text_in_my_reviews_is_paged_not_cut(app: App) -> None:
+    person = await resident(app, 2024)
+    await to_description_step(app, person)
+    words = " ".join(f"слово{n}" for n in range(600))[:3990]
+    await person.send(words)
+    await person.press(RU("evidence.none"))
+    await person.press(RU("visibility.anonymous"))
+    await person.press(RU("preview.submit"))
+    await person.command("my")
+    reply = await person.press("AL-2026-000001")
+    assert len(reply.texts) == 2 and all(len(text) <= 4096 for text in reply.texts)
+    shown = " ".join(reply.texts).split()
+    assert [word for word in shown if word.startswith("слово")] == words.split()  # every word, in order
