@@ -13,13 +13,13 @@ from aiogram.client.session.base import BaseSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder
-from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings, require_token
 from bot.l10n import LANGUAGES, Translator
-from bot.middlewares import FloodGuard, LanguageMiddleware, TransactionMiddleware
+from bot.middlewares import FloodGuard, LanguageMiddleware
+from bot.unit_of_work import ChatLocks, UnitOfWork
 from handlers import get_routers
 from storage.fsm import DatabaseStorage
 
@@ -46,7 +46,7 @@ def make_fsm_storage(
     settings: Settings, pool: async_sessionmaker[AsyncSession]
 ) -> tuple[BaseStorage, BaseEventIsolation]:
     if settings.fsm.storage == "database":
-        return DatabaseStorage(pool), SimpleEventIsolation()
+        return DatabaseStorage(pool), ChatLocks()
     from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
 
     storage = RedisStorage.from_url(
@@ -66,14 +66,16 @@ def create_dispatcher(
     if fsm_storage is None:
         fsm_storage, isolation = make_fsm_storage(settings, session_pool)
     else:
-        isolation = SimpleEventIsolation()
+        isolation = ChatLocks()
     translator = Translator(default=settings.locale.default)
-    dp = Dispatcher(storage=fsm_storage, events_isolation=isolation)
+    # aiogram's FSM middleware would read the conversation state before the update's transaction is open (a
+    # second transaction, and a second write lock on SQLite): UnitOfWork does its job inside the transaction.
+    dp = Dispatcher(storage=fsm_storage, events_isolation=isolation, disable_fsm=True)
     dp["settings"] = settings
     dp["translator"] = translator
     dp["clock"] = clock
     dp["session_pool"] = session_pool
-    dp.update.outer_middleware(TransactionMiddleware(session_pool, clock))
+    dp.update.outer_middleware(UnitOfWork(session_pool, clock, dp.fsm, translator))
     dp.update.outer_middleware(LanguageMiddleware(translator))
     dp.update.outer_middleware(FloodGuard(settings.flood.max_updates, settings.flood.window_seconds))
     dp.include_routers(*get_routers(settings))

@@ -6,12 +6,21 @@ import logging
 
 from aiogram import Bot, Router
 from aiogram.dispatcher.middlewares.user_context import EVENT_FROM_USER_KEY
+from aiogram.filters import Filter
 from aiogram.types import CallbackQuery, ErrorEvent, Message
 
 from bot.filters import PrivateChat
 from bot.l10n import L10n, Translator
+from bot.unit_of_work import InfrastructureUnavailable
 
 log = logging.getLogger(__name__)
+
+
+class CausedByTheUpdate(Filter):
+    """Not an outage: those stay unhandled, so the update is not confirmed and comes back (bot/unit_of_work.py)."""
+
+    async def __call__(self, event: ErrorEvent) -> bool:
+        return not isinstance(event.exception, InfrastructureUnavailable)
 
 
 def make_router() -> Router:
@@ -30,7 +39,7 @@ def make_router() -> Router:
     async def stale_button(query: CallbackQuery, l10n: L10n) -> None:
         await query.answer(l10n("errors.stale_button"), show_alert=True)
 
-    @router.errors()
+    @router.errors(CausedByTheUpdate())
     async def unexpected_error(event: ErrorEvent, bot: Bot, translator: Translator, **data: object) -> None:
         update = event.update
         person = data.get(EVENT_FROM_USER_KEY)

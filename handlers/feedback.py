@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import logging
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,7 @@ from bot.keyboards import (
 from bot.l10n import L10n
 from bot.services import drafts, media, people, reviews, search
 from bot.states import ReviewForm, state_of
+from bot.unit_of_work import AfterCommit
 from handlers.start import show_consent, show_menu
 from storage.models import Clinic, Doctor, Specialty, User
 from storage.repositories import Repositories
@@ -659,7 +661,7 @@ def make_router(settings: Settings) -> Router:
     # Step 8: preview and submit.
     @private.callback_query(Flow.filter(F.action == FlowAction.SUBMIT), StateFilter(ReviewForm.preview))
     async def submit(query: CallbackQuery, state: FSMContext, repo: Repositories, l10n: L10n, user: User | None,
-                     now: datetime, bot: Bot) -> None:
+                     now: datetime, bot: Bot, after_commit: AfterCommit) -> None:
         step = step_of(query, state, repo, l10n, user)
         draft = await step.draft()
         if drafts.next_step(draft) != "preview" or people.needs_consent(user):
@@ -673,8 +675,9 @@ def make_router(settings: Settings) -> Router:
         await state.clear()
         await query.answer()
         await query.message.edit_reply_markup(reply_markup=None)
-        await query.message.answer(reviews.receipt(result, l10n, settings.zone))
-        await show_menu(query.message, l10n)
+        # The reference number is a promise: it goes out only once the review holding it is committed.
+        after_commit(partial(query.message.answer, reviews.receipt(result, l10n, settings.zone)))
+        after_commit(partial(show_menu, query.message, l10n))
 
     return router
 

@@ -1,0 +1,216 @@
+"""The unit of work around one update: the chat's lock, ONE transaction (conversation state included),
+replies that state stored facts sent only after the commit, and retries of failures nobody caused.
+
+Order inside, for every update: take the chat's lock → open the transaction → record the update_id (a
+redelivery is skipped) → read the conversation state → run the handlers → commit → send what was promised
+→ release the lock. Because the state is read inside the transaction, the state, the update record and the
+domain writes commit together or not at all, on one connection (one `BEGIN IMMEDIATE` on SQLite).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+from aiogram import BaseMiddleware, Bot
+from aiogram.dispatcher.middlewares.user_context import EVENT_CONTEXT_KEY, EventContext
+from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
+from aiogram.fsm.middleware import FSMContextMiddleware
+from aiogram.fsm.storage.base import BaseEventIsolation, StorageKey
+from aiogram.types import TelegramObject, Update
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.l10n import Translator
+from storage.engine import active_session
+from storage.repositories import Repositories
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+Send = Callable[[], Awaitable[Any]]
+
+# SQLSTATEs that say "try again": connection exceptions (class 08), serialization failure, deadlock,
+# lock not available, the server shutting down or starting, too many connections.
+_TRANSIENT_SQLSTATES = ("08", "40001", "40P01", "55P03", "57P01", "57P02", "57P03", "53300")
+
+
+class InfrastructureUnavailable(Exception):
+    """The database or Telegram failed for a reason the person did not cause: the update must not be confirmed."""
+
+
+def is_infrastructure(error: BaseException) -> bool:
+    """A failure that says nothing about the update itself, so the same update will succeed once it passes."""
+    if isinstance(error, InfrastructureUnavailable | TelegramNetworkError | TelegramServerError | TelegramRetryAfter):
+        return True
+    if isinstance(error, sa_exc.DBAPIError):
+        if error.connection_invalidated or isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError):
+            return True
+        state = str(getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None) or "")
+        return state.startswith(_TRANSIENT_SQLSTATES)
+    if isinstance(error, sa_exc.TimeoutError | sa_exc.DisconnectionError):
+        return True  # the pool had no connection to give
+    # Raised by the driver while connecting, before SQLAlchemy wraps anything.
+    return isinstance(error, ConnectionError | TimeoutError | OSError) and not isinstance(error, FileNotFoundError)
+
+
+class AfterCommit:
+    """Replies that state a stored fact ("registered, reference AL-…", "the answer was sent"): queued by the
+    handler, sent only once the update's transaction has committed, and never when it rolled back."""
+
+    def __init__(self) -> None:
+        self._sends: list[Send] = []
+
+    def __call__(self, send: Send) -> None:
+        self._sends.append(send)
+
+    async def flush(self, update_id: int) -> None:
+        for send in self._sends:
+            try:
+                await send()
+            except Exception:  # the fact is stored either way; the person finds it in the menu
+                log.warning("update %s: a reply after the commit could not be sent", update_id, exc_info=True)
+        self._sends.clear()
+
+
+class ChatLocks(BaseEventIsolation):
+    """One lock per chat, kept only while someone holds or waits for it (aiogram's SimpleEventIsolation keeps a
+    lock for every chat it ever saw, which grows with every visitor)."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def lock(self, key: StorageKey) -> AsyncIterator[None]:
+        name = f"{key.bot_id}:{key.chat_id}:{key.user_id}:{key.thread_id}:{key.destiny}"
+        lock, users = self._locks.get(name) or (asyncio.Lock(), 0)
+        self._locks[name] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[name]
+            if users == 1:
+                del self._locks[name]
+            else:
+                self._locks[name] = (lock, users - 1)
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+    async def close(self) -> None:
+        self._locks.clear()
+
+
+class DelayNotices:
+    """Tells a person at most once per outage that their message is waiting (bounded, forgets after `quiet`)."""
+
+    def __init__(self, quiet_seconds: float = 600.0, most: int = 10_000) -> None:
+        self.quiet, self.most = quiet_seconds, most
+        self._told: OrderedDict[int, float] = OrderedDict()
+
+    def should_tell(self, chat_id: int) -> bool:
+        now = time.monotonic()
+        while self._told and (len(self._told) > self.most or next(iter(self._told.values())) < now - self.quiet):
+            self._told.popitem(last=False)
+        if chat_id in self._told:
+            return False
+        self._told[chat_id] = now
+        return True
+
+
+class UnitOfWork(BaseMiddleware):
+    """Outer middleware on `dp.update`, registered in place of aiogram's FSM middleware (see the module doc).
+
+    Infrastructure failures are retried here a few times with backoff (a lock timeout, a dropped connection);
+    if they persist, `InfrastructureUnavailable` leaves the dispatcher unhandled, so the webhook answers 503 and
+    the polling loop keeps the update unconfirmed. Any other exception is tried `bug_tries` times in all and
+    then left to the errors router, which apologises: the update is confirmed, so a poisoned update cannot
+    stall the queue.
+    """
+
+    def __init__(self, pool: async_sessionmaker[AsyncSession], clock: Callable[[], datetime],
+                 fsm: FSMContextMiddleware, translator: Translator, *,
+                 retry_delays: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0), bug_tries: int = 2) -> None:
+        self.pool, self.clock, self.fsm, self.translator = pool, clock, fsm, translator
+        self.retry_delays, self.bug_tries = retry_delays, bug_tries
+        self.delay_notices = DelayNotices()
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        assert isinstance(event, Update)
+        context = self.fsm.resolve_event_context(data["bot"], data)
+        data["fsm_storage"] = self.fsm.storage
+        if context is None:
+            return await self._with_retries(handler, event, data, None)
+        async with self.fsm.events_isolation.lock(key=context.key):
+            return await self._with_retries(handler, event, data, context)
+
+    async def _with_retries(self, handler: Handler, event: Update, data: dict[str, Any], context: Any) -> Any:
+        infra_failures = bug_failures = 0
+        while True:
+            try:
+                return await self._once(handler, event, data, context)
+            except Exception as error:
+                if is_infrastructure(error):
+                    if infra_failures >= len(self.retry_delays):
+                        await self._tell_about_delay(event, data)
+                        raise InfrastructureUnavailable(f"update {event.update_id}: {error!r}") from error
+                    delay = self.retry_delays[infra_failures]
+                    if isinstance(error, TelegramRetryAfter):
+                        delay = max(delay, min(float(error.retry_after), 10.0))
+                    infra_failures += 1
+                    log.warning("update %s: %s; try %s in %.1f s", event.update_id, _short(error),
+                                infra_failures + 1, delay)
+                    await asyncio.sleep(delay)
+                    continue
+                bug_failures += 1
+                if bug_failures >= self.bug_tries:
+                    raise
+                log.warning("update %s failed (%s); trying once more", event.update_id, _short(error))
+
+    async def _once(self, handler: Handler, event: Update, data: dict[str, Any], context: Any) -> Any:
+        now = self.clock()
+        promised = AfterCommit()
+        async with self.pool() as session:
+            async with session.begin():
+                repo = Repositories(session)
+                if not await repo.updates.mark_processed(event.update_id, now):
+                    log.info("update %s was already handled: skipped", event.update_id)
+                    return None
+                token = active_session.set(session)
+                try:
+                    extra: dict[str, Any] = {"repo": repo, "now": now, "after_commit": promised}
+                    if context is not None:
+                        extra.update(state=context, raw_state=await context.get_state())
+                    result = await handler(event, {**data, **extra})
+                finally:
+                    active_session.reset(token)
+            outbox_added = session.info.get("outbox_added")
+        if outbox_added and (relay := data.get("relay")) is not None:
+            relay.wake()  # only now, after the commit, can the relay see the new rows
+        await promised.flush(event.update_id)
+        return result
+
+    async def _tell_about_delay(self, event: Update, data: dict[str, Any]) -> None:
+        context: EventContext | None = data.get(EVENT_CONTEXT_KEY)
+        chat = context.chat if context else None
+        if chat is None or chat.type != "private" or not self.delay_notices.should_tell(chat.id):
+            return
+        person = context.user
+        l10n = self.translator[self.translator.pick(getattr(person, "language_code", None))]
+        bot: Bot = data["bot"]
+        try:
+            await bot.send_message(chat.id, l10n("errors.delayed"))
+        except Exception:  # Telegram may be what is down: the update is retried either way
+            log.info("update %s: could not tell the person about the delay", event.update_id)
+
+
+def _short(error: BaseException) -> str:
+    text = f"{type(error).__name__}: {error}"
+    return text if len(text) <= 300 else text[:300] + "…"
