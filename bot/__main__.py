@@ -84,9 +84,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 async def dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "run":
-        from bot.app import run
+        from bot.app import TokenRejected, run
 
-        await run(settings)
+        try:
+            await run(settings)
+        except TokenRejected as error:
+            print(f"medfeedback: {error}", file=sys.stderr)
+            return 2
         return 0
     engine = make_engine(settings.database.url)
     try:

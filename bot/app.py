@@ -5,20 +5,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Callable
+from contextlib import suppress
 from datetime import timedelta
 
 from aiogram import Bot, Dispatcher
-from aiogram.exceptions import TelegramAPIError
-from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
+from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
 from aiohttp import web
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings, require_token
 from bot.factory import create_bot, create_dispatcher, utcnow
+from bot.polling import Poller, wait_for_telegram
 from bot.scheduler import make_scheduler
 from bot.services import alerts, notices
-from bot.services.outbox import Relay
+from bot.services.outbox import ChatLanguages, Relay
+from bot.webhook import WebhookEndpoint
 from storage.engine import make_engine, make_session_pool
 from storage.migrate import upgrade
 from storage.repositories import Repositories
@@ -38,7 +41,13 @@ def _fsm_name(settings: Settings) -> str:
     return make_url(settings.fsm.storage).render_as_string(hide_password=True)
 
 
+class TokenRejected(Exception):
+    """Telegram refused the token: nothing will work until a person fixes the setting."""
+
+
 async def run(settings: Settings) -> None:
+    """Until SIGTERM or SIGINT: then stop taking updates, finish those in flight and the send in progress
+    (each bounded by `shutdown_grace`), and return, so that the process exits 0."""
     require_token(settings)
     engine = make_engine(settings.database.url)
     await upgrade(engine)
@@ -46,33 +55,43 @@ async def run(settings: Settings) -> None:
     bot = create_bot(settings)
     dp = create_dispatcher(settings, session_pool=pool)
     relay = Relay(bot, pool, utcnow, settings.admins, group_alerts=alerts.group_alerts_for(settings),
-                  lease=timedelta(seconds=settings.outbox.lease_seconds))
+                  lease=timedelta(seconds=settings.outbox.lease_seconds),
+                  language_of=ChatLanguages.from_settings(settings), zone=settings.zone)
     dp["relay"] = relay
     scheduler = make_scheduler(settings, pool, relay, utcnow)
-    background: list[asyncio.Task[None]] = []
-
-    async def on_startup() -> None:
-        await check_prosecutor_chat(bot, settings, pool)
-        scheduler.start()
-        background.append(asyncio.create_task(relay.run_forever(settings.outbox.sweep_seconds), name="outbox-relay"))
-
-    async def on_shutdown() -> None:
-        scheduler.shutdown(wait=False)
-        for task in background:
-            task.cancel()
-        await asyncio.gather(*background, return_exceptions=True)
-
-    dp.startup.register(on_startup)
-    dp.shutdown.register(on_shutdown)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopping.set)
+    relay_task: asyncio.Task[None] | None = None
+    started = False
     log.info(describe(settings))
     try:
+        try:
+            if not await wait_for_telegram(bot, stopping):
+                return
+        except TelegramUnauthorizedError:
+            raise TokenRejected("Telegram rejected the token (telegram.token): get a valid one from @BotFather"
+                                ) from None
+        await dp.emit_startup(bot=bot, dispatcher=dp, bots=[bot], **dp.workflow_data)
+        started = True
+        await check_prosecutor_chat(bot, settings, pool)
+        scheduler.start()
+        relay_task = asyncio.create_task(relay.run_forever(settings.outbox.sweep_seconds), name="outbox-relay")
         if settings.telegram.mode == "webhook":
-            await _serve_webhook(settings, bot, dp)
+            await _serve_webhook(settings, bot, dp, stopping)
         else:
-            await _poll(bot, dp)
+            await _poll(settings, bot, dp, stopping)
     finally:
+        if scheduler.running:
+            scheduler.shutdown(wait=False)
+        if relay_task is not None:
+            await relay.stop(relay_task, settings.shutdown_grace_seconds)
+        if started:
+            await dp.emit_shutdown(bot=bot, dispatcher=dp, bots=[bot], **dp.workflow_data)
         await bot.session.close()
         await engine.dispose()
+        log.info("MedFeedback stopped")
 
 
 async def check_prosecutor_chat(bot: Bot, settings: Settings, pool: async_sessionmaker[AsyncSession]) -> bool:
@@ -94,37 +113,55 @@ async def check_prosecutor_chat(bot: Bot, settings: Settings, pool: async_sessio
     return True
 
 
-async def _poll(bot: Bot, dp: Dispatcher) -> None:
-    await bot.delete_webhook(drop_pending_updates=False)
-    # handle_as_tasks=False: the offset that confirms an update to Telegram is sent only after the
-    # update was handled and committed, so a crash mid-update means redelivery, not loss.
-    await dp.start_polling(bot, handle_as_tasks=False, allowed_updates=dp.resolve_used_update_types())
+async def _poll(settings: Settings, bot: Bot, dp: Dispatcher, stopping: asyncio.Event) -> None:
+    while not stopping.is_set():
+        try:
+            await bot.delete_webhook(drop_pending_updates=False)
+            break
+        except TelegramUnauthorizedError:
+            raise
+        except TelegramAPIError as error:
+            log.warning("deleteWebhook failed (%s); trying again", error)
+            with suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), timeout=5)
+    poller = Poller(dp, bot, allowed_updates=dp.resolve_used_update_types(),
+                    concurrency=settings.telegram.concurrency, grace_seconds=settings.shutdown_grace_seconds)
+    stop_when_asked = asyncio.create_task(_call_when(stopping, poller.stop))
+    try:
+        await poller.run()
+    finally:
+        stop_when_asked.cancel()
 
 
-async def _serve_webhook(settings: Settings, bot: Bot, dp: Dispatcher) -> None:
+async def _call_when(event: asyncio.Event, action: Callable[[], None]) -> None:
+    await event.wait()
+    action()
+
+
+async def _serve_webhook(settings: Settings, bot: Bot, dp: Dispatcher, stopping: asyncio.Event) -> None:
     hook = settings.telegram.webhook
     secret = hook.secret_token.get_secret_value() if hook.secret_token else None
     app = web.Application()
-    # handle_in_background=False: Telegram gets 200 only after the update is committed; an error
-    # answers 500 so Telegram delivers the update again.
-    SimpleRequestHandler(dp, bot, secret_token=secret, handle_in_background=False).register(app, path=hook.path)
-    setup_application(app, dp, bot=bot)
-
-    async def set_webhook(*_: object, **__: object) -> None:
-        await bot.set_webhook(hook.url, secret_token=secret, allowed_updates=dp.resolve_used_update_types(),
-                              drop_pending_updates=False)
-
-    dp.startup.register(set_webhook)
-    runner = web.AppRunner(app)
+    endpoint = WebhookEndpoint(dp, bot, secret)
+    endpoint.register(app, hook.path)
+    runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, hook.listen_host, hook.listen_port)
     await site.start()
     log.info("webhook listening on %s:%s%s", hook.listen_host, hook.listen_port, hook.path)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
     try:
-        await stop.wait()
+        while not stopping.is_set():
+            try:
+                await bot.set_webhook(hook.url, secret_token=secret, allowed_updates=dp.resolve_used_update_types(),
+                                      drop_pending_updates=False)
+                break
+            except TelegramUnauthorizedError:
+                raise
+            except TelegramAPIError as error:
+                log.warning("setWebhook failed (%s); trying again", error)
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), timeout=5)
+        await stopping.wait()
+        await endpoint.drain(settings.shutdown_grace_seconds)
     finally:
         await runner.cleanup()

@@ -80,6 +80,8 @@ class TelegramSettings(_Section):
     mode: Literal["polling", "webhook"] = "polling"
     webhook: WebhookSettings = WebhookSettings()
     max_download_mb: int = Field(20, ge=1, le=2000)
+    # Updates of different chats handled at once (one chat's updates always one after another).
+    concurrency: int = Field(16, ge=1, le=256)
 
     @field_validator("token")
     @classmethod
@@ -251,6 +253,8 @@ class Settings(BaseSettings):
     clinics: ClinicsSettings = ClinicsSettings()
     moderation: ModerationSettings = ModerationSettings()
     digest: DigestSettings = DigestSettings()
+    # On SIGTERM: how long updates in flight and the send in progress may take before the process exits.
+    shutdown_grace_seconds: float = Field(20, ge=1, le=300)
 
     @field_validator("timezone")
     @classmethod

@@ -76,9 +76,9 @@ class Poller:
                 continue
             busy = bool(self._pending)
             try:
-                updates = await self.bot(GetUpdates(offset=self.offset, timeout=0 if busy else self.polling_timeout,
-                                                    allowed_updates=self.allowed_updates),
-                                         request_timeout=self.polling_timeout + 10)
+                updates = await self._get_updates(timeout=0 if busy else self.polling_timeout)
+                if updates is None:  # stopping
+                    break
             except TelegramUnauthorizedError:
                 raise
             except Exception as error:  # Telegram unreachable or failing: never stop polling for it
@@ -96,6 +96,22 @@ class Poller:
             if busy and not fresh:
                 await self._wait_progress(self.busy_poll)
         await self._drain()
+
+    async def _get_updates(self, timeout: int) -> list[Update] | None:
+        """One getUpdates; a long poll is abandoned when stopping (it confirms nothing new: same offset)."""
+        call = asyncio.ensure_future(self.bot(
+            GetUpdates(offset=self.offset, timeout=timeout, allowed_updates=self.allowed_updates),
+            request_timeout=timeout + 10))
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait({call, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+        if not call.done():
+            call.cancel()
+            await asyncio.gather(call, return_exceptions=True)
+            return None
+        return call.result()
 
     def _is_new(self, update_id: int) -> bool:
         return self._highest is None or update_id > self._highest

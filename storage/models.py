@@ -63,6 +63,7 @@ class OutboxStatus(StrEnum):
     PENDING = "pending"
     SENT = "sent"
     BLOCKED = "blocked"
+    GROUPED = "grouped"  # delivered as part of a burst list, sent as the row named in payload["grouped_into"]
 
 
 class Role(StrEnum):
@@ -279,7 +280,8 @@ class OutboxMessage(Base):
     """A message that must reach a chat; written in the business transaction, sent by the relay."""
 
     __tablename__ = "outbox_messages"
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),
+                      Index("ix_outbox_chat_sent", "chat_id", "sent_at"), Index("ix_outbox_sent", "sent_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # Makes enqueueing idempotent (e.g. "alert:AL-2026-000123:-100123").
@@ -296,6 +298,11 @@ class OutboxMessage(Base):
     sent_message_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+    # When a relay last took the row to send it: if its lease runs out unreleased, that send may have reached
+    # Telegram, and the next one is marked as a possible repeat of it.
+    claimed_at: Mapped[datetime | None]
+    # Messages Telegram counts for it (an album of five is five; a row sent inside a burst list, none).
+    weight: Mapped[int] = mapped_column(default=1, server_default="1")
 
 
 class AuditLog(Base):

@@ -298,6 +298,11 @@ class ReviewRepo:
         return (await self.session.scalars(query)).all()
 
 
+# Rows the relay is done with: sent, or sent as part of another row's burst list.
+_DONE = (OutboxStatus.SENT, OutboxStatus.GROUPED)
+CLAIM_LOCK = 824_001  # pg_advisory_xact_lock key of outbox claims
+
+
 class OutboxRepo:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -312,22 +317,38 @@ class OutboxRepo:
         return result.rowcount == 1
 
     async def claim_due(self, now: datetime, lease_until: datetime, limit: int) -> Sequence[OutboxMessage]:
-        """Lease the oldest due rows so that no other relay sends them until the lease runs out."""
-        due = (OutboxMessage.status != OutboxStatus.SENT) & (OutboxMessage.next_attempt_at <= now) & (
-            OutboxMessage.lease_until.is_(None) | (OutboxMessage.lease_until < now))
+        """Lease the oldest due rows so that no other relay sends them until the lease runs out.
+
+        A chat some relay is still sending to is left to it: one relay per chat at a time keeps the chat's order
+        and makes its pace countable. A row whose earlier lease ran out without being released may have reached
+        Telegram (the relay died mid-send): it is marked `possible_repeat_of` that attempt's time.
+        """
         if self.session.bind.dialect.name == "postgresql":
-            rows = (await self.session.scalars(select(OutboxMessage).where(due).order_by(OutboxMessage.id)
-                                               .limit(limit).with_for_update(skip_locked=True))).all()
-            for row in rows:
-                row.lease_until = lease_until
-            await self.session.flush()
-            return rows
-        # SQLite has no SKIP LOCKED; its one writer at a time makes a single UPDATE ... RETURNING a claim.
-        chosen = select(OutboxMessage.id).where(due).order_by(OutboxMessage.id).limit(limit).scalar_subquery()
-        statement = (update(OutboxMessage).where(OutboxMessage.id.in_(chosen)).values(lease_until=lease_until)
-                     .returning(OutboxMessage))
-        rows = (await self.session.scalars(statement.execution_options(synchronize_session=False))).all()
-        return sorted(rows, key=lambda row: row.id)
+            # Claims of several instances one after another (a transaction-scoped lock, gone at commit), so two
+            # relays cannot both see a chat as free. SQLite's single writer already does this.
+            await self.session.execute(select(func.pg_advisory_xact_lock(CLAIM_LOCK)))
+        busy_chats = select(OutboxMessage.chat_id).where(OutboxMessage.lease_until >= now,
+                                                         OutboxMessage.status.not_in(_DONE))
+        due = (OutboxMessage.status.not_in(_DONE) & (OutboxMessage.next_attempt_at <= now)
+               & (OutboxMessage.lease_until.is_(None) | (OutboxMessage.lease_until < now))
+               & OutboxMessage.chat_id.not_in(busy_chats))
+        rows = (await self.session.scalars(select(OutboxMessage).where(due).order_by(OutboxMessage.id)
+                                           .limit(limit))).all()
+        for row in rows:
+            if row.lease_until is not None and row.claimed_at is not None:
+                row.payload = {**row.payload, "possible_repeat_of": row.claimed_at.isoformat()}
+            row.lease_until, row.claimed_at = lease_until, now
+        await self.session.flush()
+        return rows
+
+    async def sent_weight_since(self, since: datetime, *, chat_id: int | None = None) -> tuple[int, datetime | None]:
+        """Messages sent since then (to one chat, or in all) and the oldest such send: the pace so far."""
+        query = select(func.coalesce(func.sum(OutboxMessage.weight), 0), func.min(OutboxMessage.sent_at)).where(
+            OutboxMessage.sent_at >= since, OutboxMessage.weight > 0)
+        if chat_id is not None:
+            query = query.where(OutboxMessage.chat_id == chat_id)
+        used, oldest = (await self.session.execute(query)).one()
+        return int(used or 0), oldest
 
     async def get(self, message_id: int) -> OutboxMessage | None:
         return await self.session.get(OutboxMessage, message_id)
@@ -335,7 +356,7 @@ class OutboxRepo:
     async def postpone_chat(self, chat_id: int, until: datetime) -> None:
         """Hold back every unsent row for a chat, so that its messages keep their order."""
         await self.session.execute(
-            update(OutboxMessage).where(OutboxMessage.chat_id == chat_id, OutboxMessage.status != OutboxStatus.SENT,
+            update(OutboxMessage).where(OutboxMessage.chat_id == chat_id, OutboxMessage.status.not_in(_DONE),
                                         OutboxMessage.next_attempt_at < until)
             .values(next_attempt_at=until).execution_options(synchronize_session=False))
 
@@ -362,11 +383,11 @@ class OutboxRepo:
 
     async def next_attempt(self) -> datetime | None:
         return await self.session.scalar(select(func.min(OutboxMessage.next_attempt_at))
-                                         .where(OutboxMessage.status != OutboxStatus.SENT))
+                                         .where(OutboxMessage.status.not_in(_DONE)))
 
     async def oldest_unsent(self) -> datetime | None:
         return await self.session.scalar(select(func.min(OutboxMessage.created_at))
-                                         .where(OutboxMessage.status != OutboxStatus.SENT))
+                                         .where(OutboxMessage.status.not_in(_DONE)))
 
 
 class FsmRepo:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiogram import Bot
 from aiogram.exceptions import (
@@ -31,6 +32,8 @@ from aiogram.types import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.config import Settings
+from bot.l10n import translator
 from storage.models import OutboxMessage, OutboxStatus
 from storage.repositories import Repositories
 
@@ -41,6 +44,8 @@ MAX_BACKOFF = timedelta(minutes=5)
 BLOCKED_RETRY = timedelta(hours=1)
 BATCH = 50
 GROUP_AT_MOST = 25  # alerts listed in one burst message (it must stay within 4096 characters)
+TEXT_LIMIT, CAPTION_LIMIT = 4096, 1024
+ALMATY = ZoneInfo("Asia/Almaty")
 
 
 async def enqueue(repo: Repositories, *, chat_id: int, kind: str, dedupe_key: str, now: datetime,
@@ -55,7 +60,7 @@ async def enqueue(repo: Repositories, *, chat_id: int, kind: str, dedupe_key: st
         payload["media"] = media
     return await repo.outbox.add(OutboxMessage(
         dedupe_key=dedupe_key, chat_id=chat_id, kind=kind, payload=payload, review_id=review_id,
-        status=OutboxStatus.PENDING, attempts=0, next_attempt_at=now, created_at=now))
+        status=OutboxStatus.PENDING, attempts=0, next_attempt_at=now, created_at=now, weight=weight_of(payload)))
 
 
 def _file_of(item: dict[str, Any]) -> str | FSInputFile:
@@ -64,65 +69,120 @@ def _file_of(item: dict[str, Any]) -> str | FSInputFile:
 
 
 class Pacer:
-    """Telegram's limits: 20 messages a minute to a group or channel, 1 a second to a person, 30 a second in all."""
+    """Telegram's limits: 20 messages a minute to a group or channel, 1 a second to a person, 30 a second in all,
+    counted per message (an album of five is five).
 
-    def __init__(self, group_per_minute: int = 20, overall_per_second: int = 30) -> None:
+    The count comes from the outbox itself: every send is a row with its `sent_at` and `weight`, so every relay
+    of every instance sees the same numbers, and a restart forgets nothing (an in-memory count did: the bot then
+    caused 429s itself). One relay at a time owns a chat's rows (see OutboxRepo.claim_due), so the chat's count
+    cannot be raced.
+    """
+
+    def __init__(self, group_per_minute: int = 20, overall_per_second: int = 30, person_per_second: int = 1) -> None:
         self.group_per_minute = group_per_minute
         self.overall_per_second = overall_per_second
-        self._by_chat: defaultdict[int, deque[datetime]] = defaultdict(deque)
-        self._overall: deque[datetime] = deque()
+        self.person_per_second = person_per_second
 
-    def next_slot(self, chat_id: int, now: datetime) -> datetime:
-        """The earliest moment a message to this chat keeps within every limit."""
-        window, limit = (timedelta(minutes=1), self.group_per_minute) if chat_id < 0 else (timedelta(seconds=1), 1)
+    def _window(self, chat_id: int) -> tuple[timedelta, int]:
+        if chat_id < 0:
+            return timedelta(minutes=1), self.group_per_minute
+        return timedelta(seconds=1), self.person_per_second
+
+    async def next_slot(self, repo: Repositories, chat_id: int, weight: int, now: datetime) -> datetime:
+        """The earliest moment `weight` more messages to this chat keep within every limit (now, if they do)."""
         moments = [now]
-        sent = self._trim(self._by_chat[chat_id], now - window)
-        if len(sent) >= limit:
-            moments.append(sent[-limit] + window)
-        overall = self._trim(self._overall, now - timedelta(seconds=1))
-        if len(overall) >= self.overall_per_second:
-            moments.append(overall[-self.overall_per_second] + timedelta(seconds=1))
+        window, limit = self._window(chat_id)
+        for since, cap, chat in ((now - window, limit, chat_id),
+                                 (now - timedelta(seconds=1), self.overall_per_second, None)):
+            used, oldest = await repo.outbox.sent_weight_since(since, chat_id=chat)
+            if used and used + weight > cap and oldest is not None:
+                moments.append(oldest + (window if chat is not None else timedelta(seconds=1)))
         return max(moments)
 
-    def free_now(self, chat_id: int, now: datetime) -> int:
+    async def free_now(self, repo: Repositories, chat_id: int, now: datetime) -> int:
         """How many messages this chat may still receive at once."""
-        window, limit = (timedelta(minutes=1), self.group_per_minute) if chat_id < 0 else (timedelta(seconds=1), 1)
-        return max(0, limit - len(self._trim(self._by_chat[chat_id], now - window)))
+        window, limit = self._window(chat_id)
+        used, _ = await repo.outbox.sent_weight_since(now - window, chat_id=chat_id)
+        return max(0, limit - used)
 
-    def record(self, chat_id: int, now: datetime) -> None:
-        self._by_chat[chat_id].append(now)
-        self._overall.append(now)
 
-    @staticmethod
-    def _trim(moments: deque[datetime], since: datetime) -> deque[datetime]:
-        while moments and moments[0] <= since:
-            moments.popleft()
-        return moments
+def weight_of(payload: dict[str, Any]) -> int:
+    """How many messages Telegram counts for a row: one per album item, one for a text."""
+    return max(1, len(payload.get("media") or []))
+
+
+class ChatLanguages:
+    """The language a chat reads: the office's and the clinics' chats are configured, a person chose theirs."""
+
+    def __init__(self, prosecutor_chat: int | None, prosecutor_language: str, clinic_language: str,
+                 default: str) -> None:
+        self.prosecutor_chat, self.prosecutor_language = prosecutor_chat, prosecutor_language
+        self.clinic_language, self.default = clinic_language, default
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ChatLanguages:
+        return cls(settings.prosecutor.chat_id, settings.prosecutor.language, settings.clinics.language,
+                   settings.locale.default)
+
+    async def __call__(self, repo: Repositories, chat_id: int) -> str:
+        if chat_id == self.prosecutor_chat:
+            return self.prosecutor_language
+        if chat_id < 0:
+            return self.clinic_language
+        person = await repo.users.by_telegram_id(chat_id)
+        return (person.language if person else None) or self.default
 
 
 class Relay:
-    """Sends due outbox rows in order per chat, paced, with retry bookkeeping kept in the table."""
+    """Sends due outbox rows in order per chat, paced, with retry bookkeeping kept in the table.
+
+    Delivery is at least once: a relay that dies after Telegram took a message and before the row was marked sent
+    leaves a lease that runs out, and the next claim sends the row again, marked as a possible repeat of the
+    message sent at the first attempt's time (in the chat's language), so nobody acts on it twice unknowingly.
+    """
 
     def __init__(self, bot: Bot, pool: async_sessionmaker[AsyncSession], clock: Callable[[], datetime],
                  admins: list[int], pacer: Pacer | None = None,
                  group_alerts: Callable[[list[OutboxMessage]], dict[str, Any]] | None = None,
-                 lease: timedelta = LEASE) -> None:
+                 lease: timedelta = LEASE, language_of: ChatLanguages | None = None,
+                 zone: ZoneInfo = ALMATY) -> None:
         self.bot, self.pool, self.clock, self.admins, self.lease = bot, pool, clock, admins, lease
         self.pacer = pacer or Pacer()
         self.group_alerts = group_alerts
+        self.language_of = language_of or ChatLanguages(None, "ru", "ru", "ru")
+        self.zone = zone
         self._wake = asyncio.Event()
         self._pass_lock = asyncio.Lock()
+        self._stopping = False
+        self.last_pass_at: datetime | None = None  # a heartbeat for health checks
 
     def wake(self) -> None:
         self._wake.set()
 
+    async def stop(self, task: asyncio.Task[None], grace: float) -> None:
+        """Let the pass in progress finish its current send (at most `grace` seconds), then end `run_forever`."""
+        self._stopping = True
+        self._wake.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(task), timeout=grace)
+        except TimeoutError:
+            log.warning("outbox relay still busy after %s s: stopped; its lease makes the next start resend", grace)
+            task.cancel()
+        except Exception:  # already logged by the pass
+            pass
+        if not task.done():
+            task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
     async def run_forever(self, idle: float = 30.0) -> None:
         """Woken after each commit that queued something; otherwise every `idle` seconds (and by the sweep)."""
-        while True:
+        while not self._stopping:
             try:
                 await self.run_once()
-            except Exception:  # the relay must outlive any one bad pass
+            except Exception:  # the relay must outlive any one bad pass (the database may be down for a while)
                 log.exception("outbox pass failed")
+            if self._stopping:
+                break
             self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=await self._seconds_to_next(idle))
@@ -133,6 +193,7 @@ class Relay:
         """One pass over due rows; returns how many were sent. Concurrent calls run one after another."""
         async with self._pass_lock:
             now = self.clock()
+            self.last_pass_at = now
             async with self.pool() as session, session.begin():
                 rows = await Repositories(session).outbox.claim_due(now, now + self.lease, BATCH)
             sent = 0
@@ -140,6 +201,9 @@ class Relay:
             for row in rows:
                 by_chat[row.chat_id].append(row)
             for chat_id, chat_rows in by_chat.items():
+                if self._stopping:  # shutting down: what is not started yet waits for the next start
+                    await self._release(chat_rows)
+                    continue
                 sent += await self._send_chat(chat_id, chat_rows)
             return sent
 
@@ -148,12 +212,12 @@ class Relay:
         sent = 0
         for index, row in enumerate(rows):
             now = self.clock()
-            slot = self.pacer.next_slot(chat_id, now)
-            if slot > now:
+            async with self.pool() as session:
+                slot = await self.pacer.next_slot(Repositories(session), chat_id, row.weight or 1, now)
+            if slot > now or (self._stopping and index):
                 # Not now: this row and every later one for the chat wait for the next free slot, in order.
                 await self._postpone(rows[index:], slot, chat_id)
                 break
-            self.pacer.record(chat_id, now)
             outcome = await self._attempt(row)
             if outcome != "sent":
                 await self._release(rows[index + 1:])
@@ -162,13 +226,33 @@ class Relay:
         return sent
 
     async def _maybe_group(self, chat_id: int, rows: list[OutboxMessage]) -> list[OutboxMessage]:
-        """In a burst, several alerts for one chat go out as one message instead of waiting their turn."""
-        alerts = [row for row in rows if row.kind == "alert"][:GROUP_AT_MOST]
-        if self.group_alerts is None or len(alerts) < 2 or len(alerts) <= self.pacer.free_now(chat_id, self.clock()):
+        """In a burst, several alerts for one chat go out as one message instead of waiting their turn.
+
+        The grouping is stored before the send, so that a relay that dies mid-send is followed by the same list
+        (marked as a possible repeat), not by the alerts one by one.
+        """
+        alerts = [row for row in rows if row.kind == "alert" and not (row.payload or {}).get("grouped")]
+        alerts = alerts[:GROUP_AT_MOST]
+        if self.group_alerts is None or len(alerts) < 2:
+            return rows
+        async with self.pool() as session:
+            free = await self.pacer.free_now(Repositories(session), chat_id, self.clock())
+        if len(alerts) <= free:
             return rows
         combined = self.group_alerts(alerts)
         first = alerts[0]
         first.payload = {**combined, "grouped": [row.id for row in alerts]}
+        first.weight = 1
+        async with self.pool() as session, session.begin():
+            repo = Repositories(session)
+            for row in alerts:
+                if (stored := await repo.outbox.get(row.id)) is None:
+                    continue
+                if row is first:
+                    stored.payload, stored.weight = first.payload, 1
+                else:
+                    stored.status, stored.weight, stored.lease_until = OutboxStatus.GROUPED, 0, None
+                    stored.payload = {**stored.payload, "grouped_into": first.id}
         return [row for row in rows if row not in alerts or row is first]
 
     async def _attempt(self, row: OutboxMessage) -> str:
@@ -198,6 +282,8 @@ class Relay:
 
     async def _deliver(self, row: OutboxMessage) -> Message:
         payload = row.payload
+        if payload.get("possible_repeat_of"):
+            payload = await self._marked_as_repeat(row)
         markup = InlineKeyboardMarkup.model_validate(payload["reply_markup"]) if payload.get("reply_markup") else None
         reply = None
         if payload.get("reply_to_message_id"):
@@ -217,6 +303,23 @@ class Relay:
         group = [kinds[item["kind"]](media=_file_of(item), caption=item.get("caption")) for item in media]
         messages = await self.bot.send_media_group(row.chat_id, group, reply_parameters=reply)
         return messages[0]
+
+    async def _marked_as_repeat(self, row: OutboxMessage) -> dict[str, Any]:
+        """The payload with "possible repeat of a message sent at HH:MM" on top, in the chat's language."""
+        payload = dict(row.payload)
+        first_try = datetime.fromisoformat(payload["possible_repeat_of"]).astimezone(self.zone)
+        async with self.pool() as session:
+            language = await self.language_of(Repositories(session), row.chat_id)
+        mark = translator()[language]("outbox.possible_repeat", time=first_try.strftime("%H:%M"),
+                                      date=first_try.strftime("%d.%m.%Y"))
+        media = [dict(item) for item in payload.get("media") or []]
+        if media:
+            caption = media[0].get("caption")
+            media[0]["caption"] = _within(f"{mark}\n\n{caption}" if caption else mark, CAPTION_LIMIT)
+            payload["media"] = media
+        else:
+            payload["text"] = _within(f"{mark}\n\n{payload.get('text') or ''}".rstrip(), TEXT_LIMIT)
+        return payload
 
     async def _mark_sent(self, row: OutboxMessage, message: Message) -> None:
         now = self.clock()
@@ -276,8 +379,21 @@ class Relay:
                     stored.lease_until = None
 
     async def _seconds_to_next(self, idle: float) -> float:
-        async with self.pool() as session:
-            upcoming = await Repositories(session).outbox.next_attempt()
+        try:
+            async with self.pool() as session:
+                upcoming = await Repositories(session).outbox.next_attempt()
+        except Exception:  # the database is down: try again after a short while
+            log.warning("outbox: cannot read the next due time; retrying in 5 s", exc_info=True)
+            return min(idle, 5.0)
         if upcoming is None:
             return idle
         return min(idle, max(0.05, (upcoming - self.clock()).total_seconds()))
+
+
+def _within(text: str, limit: int) -> str:
+    """Telegram's limit, counted as it counts (UTF-16 code units): cut with an ellipsis rather than be refused."""
+    if len(text.encode("utf-16-le")) // 2 <= limit:
+        return text
+    while len(text.encode("utf-16-le")) // 2 > limit - 1:
+        text = text[: max(0, len(text) - max(1, (len(text.encode("utf-16-le")) // 2 - limit) // 2 + 1))]
+    return text + "…"
