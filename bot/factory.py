@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.config import Settings, require_token
 from bot.l10n import LANGUAGES, Translator
 from bot.middlewares import FloodGuard, LanguageMiddleware
+from bot.services.media import EvidencePrefetch
 from bot.unit_of_work import ChatLocks, UnitOfWork
 from handlers import get_routers
 from storage.fsm import DatabaseStorage
@@ -75,6 +77,7 @@ def create_dispatcher(
     dp["translator"] = translator
     dp["clock"] = clock
     dp["session_pool"] = session_pool
+    dp.update.outer_middleware(EvidencePrefetch(Path(settings.media.dir), settings.telegram.max_download_mb))
     dp.update.outer_middleware(UnitOfWork(session_pool, clock, dp.fsm, translator))
     dp.update.outer_middleware(LanguageMiddleware(translator))
     dp.update.outer_middleware(FloodGuard(settings.flood.max_updates, settings.flood.window_seconds))

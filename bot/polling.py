@@ -42,7 +42,7 @@ def chat_key(update: Update) -> Hashable:
 
 class Poller:
     def __init__(self, dp: Dispatcher, bot: Bot, *, allowed_updates: list[str] | None,
-                 concurrency: int = 16, polling_timeout: int = 25, busy_poll: float = 0.2,
+                 concurrency: int = 16, polling_timeout: int = 25, busy_poll: float = 0.1,
                  max_in_flight: int = 500, retry_delays: tuple[float, ...] = (1, 2, 4, 8, 15, 30),
                  grace_seconds: float = 20.0) -> None:
         self.dp, self.bot, self.allowed_updates = dp, bot, allowed_updates
@@ -76,7 +76,7 @@ class Poller:
                 continue
             busy = bool(self._pending)
             try:
-                updates = await self._get_updates(timeout=0 if busy else self.polling_timeout)
+                updates = await self._get_updates(0 if busy else self.polling_timeout)
                 if updates is None:  # stopping
                     break
             except TelegramUnauthorizedError:
@@ -97,11 +97,11 @@ class Poller:
                 await self._wait_progress(self.busy_poll)
         await self._drain()
 
-    async def _get_updates(self, timeout: int) -> list[Update] | None:
+    async def _get_updates(self, wait: int) -> list[Update] | None:
         """One getUpdates; a long poll is abandoned when stopping (it confirms nothing new: same offset)."""
         call = asyncio.ensure_future(self.bot(
-            GetUpdates(offset=self.offset, timeout=timeout, allowed_updates=self.allowed_updates),
-            request_timeout=timeout + 10))
+            GetUpdates(offset=self.offset, timeout=wait, allowed_updates=self.allowed_updates),
+            request_timeout=wait + 10))
         stopping = asyncio.ensure_future(self._stopping.wait())
         try:
             await asyncio.wait({call, stopping}, return_when=asyncio.FIRST_COMPLETED)

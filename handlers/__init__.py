@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiogram import Router
 
 from bot.config import Settings
+from bot.services.access import Memberships
 from handlers import (
     admin,
     case_reply,
@@ -12,6 +13,7 @@ from handlers import (
     errors,
     feedback,
     inline,
+    membership,
     moderation,
     my_reviews,
     privacy,
@@ -23,8 +25,13 @@ from handlers import (
 
 
 def get_routers(settings: Settings) -> list[Router]:
+    # One cache of chat memberships for every router, so that a chat_member update clears it for all of them.
+    memberships = Memberships(min(settings.prosecutor.membership_cache_seconds,
+                                  settings.clinics.membership_cache_seconds))
     # top before feedback: its start links to pages (page-doctor-<id>) must win over the feedback deep links.
-    return [prosecutor.make_router(settings), reports.make_router(settings), clinic.make_router(settings),
+    return [membership.make_router(memberships),
+            prosecutor.make_router(settings, memberships), reports.make_router(settings, memberships),
+            clinic.make_router(settings, memberships),
             admin.make_router(settings), moderation.make_router(settings), top.make_router(settings),
             inline.make_router(settings),
             feedback.make_router(settings), start.make_router(settings),

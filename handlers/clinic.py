@@ -16,15 +16,15 @@ from bot.filters import GroupChat, HasText, PrivateChat
 from bot.keyboards import name_in
 from bot.l10n import L10n
 from bot.services import clinics, moderation_queue
-from bot.services.access import ClinicAccess
+from bot.services.access import ClinicAccess, Memberships
 from bot.states import ClinicAnswer
 from storage.models import PublicStatus
 from storage.repositories import Repositories
 
 
-def make_router(settings: Settings) -> Router:
+def make_router(settings: Settings, memberships: Memberships | None = None) -> Router:
     router = Router(name="clinic")
-    access = ClinicAccess(settings.clinics.membership_cache_seconds)
+    access = ClinicAccess(settings.clinics.membership_cache_seconds, memberships)
     chat_l10n = clinics.chat_l10n(settings)
 
     def words_for(chat_type: str | None, l10n: L10n) -> L10n:

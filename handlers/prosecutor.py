@@ -16,7 +16,7 @@ from bot.callbacks import AlertAction, AlertActionV1
 from bot.config import Settings
 from bot.filters import HasText
 from bot.services import alerts, cases, clinics
-from bot.services.access import ProsecutorAccess
+from bot.services.access import Memberships, ProsecutorAccess
 from bot.services.alerts import CaseView
 from bot.states import ProsecutorInput
 from storage.repositories import Repositories
@@ -47,9 +47,9 @@ async def refresh_card(bot: Bot, view: CaseView, settings: Settings, chat_id: in
         log.info("card %s of %s not edited: %s", message_id, view.review.reference, error)
 
 
-def make_router(settings: Settings) -> Router:
+def make_router(settings: Settings, memberships: Memberships | None = None) -> Router:
     router = Router(name="prosecutor")
-    access = ProsecutorAccess(settings.prosecutor.chat_id, settings.prosecutor.membership_cache_seconds)
+    access = ProsecutorAccess(settings.prosecutor.chat_id, settings.prosecutor.membership_cache_seconds, memberships)
     in_chat = InChat(settings.prosecutor.chat_id)
     l10n = alerts.chat_l10n(settings)
 

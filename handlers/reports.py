@@ -11,15 +11,15 @@ from aiogram.types import BufferedInputFile, Message
 
 from bot.config import Settings
 from bot.services import alerts, reports
-from bot.services.access import ProsecutorAccess
+from bot.services.access import Memberships, ProsecutorAccess
 from handlers.prosecutor import InChat
 from storage.repositories import Repositories
 
 
-def make_router(settings: Settings) -> Router:
+def make_router(settings: Settings, memberships: Memberships | None = None) -> Router:
     router = Router(name="reports")
     router.message.filter(InChat(settings.prosecutor.chat_id))
-    access = ProsecutorAccess(settings.prosecutor.chat_id, settings.prosecutor.membership_cache_seconds)
+    access = ProsecutorAccess(settings.prosecutor.chat_id, settings.prosecutor.membership_cache_seconds, memberships)
     l10n = alerts.chat_l10n(settings)
 
     async def period_asked(message: Message, command: CommandObject, now: datetime) -> reports.Period | None:

@@ -281,7 +281,8 @@ class OutboxMessage(Base):
 
     __tablename__ = "outbox_messages"
     __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),
-                      Index("ix_outbox_chat_sent", "chat_id", "sent_at"), Index("ix_outbox_sent", "sent_at"))
+                      Index("ix_outbox_chat_sent", "chat_id", "sent_at"), Index("ix_outbox_sent", "sent_at"),
+                      Index("ix_outbox_maybe_sent", "maybe_sent_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # Makes enqueueing idempotent (e.g. "alert:AL-2026-000123:-100123").
@@ -301,6 +302,8 @@ class OutboxMessage(Base):
     # When a relay last took the row to send it: if its lease runs out unreleased, that send may have reached
     # Telegram, and the next one is marked as a possible repeat of it.
     claimed_at: Mapped[datetime | None]
+    # The time of such an attempt whose outcome is unknown: shown in the repeat's mark, and counted in the pace.
+    maybe_sent_at: Mapped[datetime | None]
     # Messages Telegram counts for it (an album of five is five; a row sent inside a burst list, none).
     weight: Mapped[int] = mapped_column(default=1, server_default="1")
 

@@ -321,7 +321,7 @@ class OutboxRepo:
 
         A chat some relay is still sending to is left to it: one relay per chat at a time keeps the chat's order
         and makes its pace countable. A row whose earlier lease ran out without being released may have reached
-        Telegram (the relay died mid-send): it is marked `possible_repeat_of` that attempt's time.
+        Telegram (the relay died mid-send): `maybe_sent_at` keeps that attempt's time.
         """
         if self.session.bind.dialect.name == "postgresql":
             # Claims of several instances one after another (a transaction-scoped lock, gone at commit), so two
@@ -336,19 +336,24 @@ class OutboxRepo:
                                            .limit(limit))).all()
         for row in rows:
             if row.lease_until is not None and row.claimed_at is not None:
-                row.payload = {**row.payload, "possible_repeat_of": row.claimed_at.isoformat()}
+                row.maybe_sent_at = row.claimed_at
             row.lease_until, row.claimed_at = lease_until, now
         await self.session.flush()
         return rows
 
     async def sent_weight_since(self, since: datetime, *, chat_id: int | None = None) -> tuple[int, datetime | None]:
         """Messages sent since then (to one chat, or in all) and the oldest such send: the pace so far."""
-        query = select(func.coalesce(func.sum(OutboxMessage.weight), 0), func.min(OutboxMessage.sent_at)).where(
-            OutboxMessage.sent_at >= since, OutboxMessage.weight > 0)
-        if chat_id is not None:
-            query = query.where(OutboxMessage.chat_id == chat_id)
-        used, oldest = (await self.session.execute(query)).one()
-        return int(used or 0), oldest
+        used, oldest = 0, None
+        # A send whose outcome is unknown may have reached Telegram: it counts as well (twice, if sent again).
+        for moment in (OutboxMessage.sent_at, OutboxMessage.maybe_sent_at):
+            query = select(func.coalesce(func.sum(OutboxMessage.weight), 0), func.min(moment)).where(
+                moment >= since, OutboxMessage.weight > 0)
+            if chat_id is not None:
+                query = query.where(OutboxMessage.chat_id == chat_id)
+            weight, first = (await self.session.execute(query)).one()
+            used += int(weight or 0)
+            oldest = first if oldest is None or (first is not None and first < oldest) else oldest
+        return used, oldest
 
     async def get(self, message_id: int) -> OutboxMessage | None:
         return await self.session.get(OutboxMessage, message_id)

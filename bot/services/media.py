@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import os
 import tempfile
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from aiogram import Bot
-from aiogram.types import Message
+from aiogram import BaseMiddleware, Bot
+from aiogram.types import Message, TelegramObject, Update
+
+log = logging.getLogger(__name__)
 
 # Telegram names evidence by kind; these are the kinds a review accepts.
 KINDS = ("photo", "video", "document", "voice")
@@ -55,7 +60,12 @@ def evidence_of(message: Message) -> Evidence | None:
 
 
 async def store(bot: Bot, evidence: Evidence, media_dir: Path) -> Evidence:
-    """Download into media_dir/<first two hex>/<sha256><ext>; identical files are kept once."""
+    """Download into media_dir/<first two hex>/<sha256><ext>; identical files are kept once.
+
+    A file fetched moments ago by `prefetch` (before the update's transaction opened) is not fetched again."""
+    if (known := DOWNLOADED.get(media_dir, evidence.file_unique_id)) is not None:
+        evidence.sha256, evidence.size, evidence.stored_path = known
+        return evidence
     file = await bot.get_file(evidence.file_id)
     temporary = await asyncio.to_thread(_new_temporary, media_dir)
     try:
@@ -64,6 +74,7 @@ async def store(bot: Bot, evidence: Evidence, media_dir: Path) -> Evidence:
         # Hashing and moving a file of up to 20 MB would stall every other chat: do it off the event loop.
         evidence.sha256, evidence.size, evidence.stored_path = await asyncio.to_thread(
             _keep, temporary, media_dir, suffix[:10])
+        DOWNLOADED.put(media_dir, evidence.file_unique_id, (evidence.sha256, evidence.size, evidence.stored_path))
     finally:
         await asyncio.to_thread(_discard, temporary)
     return evidence
@@ -92,3 +103,48 @@ def _keep(temporary: Path, media_dir: Path, suffix: str) -> tuple[str, int, str]
 
 def _discard(temporary: Path) -> None:
     temporary.unlink(missing_ok=True)
+
+
+class DownloadedFiles:
+    """Which Telegram files are already in a media store (bounded: the latest `most`). The store is content-
+    addressed, so sharing this across chats is safe; an entry whose file was removed is ignored."""
+
+    def __init__(self, most: int = 4096) -> None:
+        self.most = most
+        self._known: OrderedDict[tuple[str, str], tuple[str, int, str]] = OrderedDict()
+
+    def get(self, media_dir: Path, file_unique_id: str) -> tuple[str, int, str] | None:
+        known = self._known.get((str(media_dir), file_unique_id))
+        if known is None or not (media_dir / known[2]).exists():
+            return None
+        return known
+
+    def put(self, media_dir: Path, file_unique_id: str, stored: tuple[str, int, str]) -> None:
+        self._known[(str(media_dir), file_unique_id)] = stored
+        while len(self._known) > self.most:
+            self._known.popitem(last=False)
+
+
+DOWNLOADED = DownloadedFiles()
+
+
+class EvidencePrefetch(BaseMiddleware):
+    """Outer middleware that runs BEFORE the update's unit of work: a file a person sends in a private chat is
+    downloaded (within the limit) while no transaction and no lock is held, so a 20 MB download over a slow line
+    holds up nobody else (on SQLite the update's transaction holds the one write lock). The handler then finds
+    the copy already stored. A failed prefetch changes nothing: the handler downloads as before."""
+
+    def __init__(self, media_dir: Path, limit_mb: int) -> None:
+        self.media_dir, self.limit = media_dir, limit_mb * 1024 * 1024
+
+    async def __call__(self, handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+                       event: TelegramObject, data: dict[str, Any]) -> Any:
+        message = event.message if isinstance(event, Update) else None
+        if message is not None and message.chat.type == "private":
+            evidence = evidence_of(message)
+            if evidence is not None and (evidence.size or 0) <= self.limit:
+                try:
+                    await store(data["bot"], evidence, self.media_dir)
+                except Exception as error:
+                    log.info("prefetch of update %s's file failed (%s)", event.update_id, type(error).__name__)
+        return await handler(event, data)

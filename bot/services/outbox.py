@@ -282,7 +282,7 @@ class Relay:
 
     async def _deliver(self, row: OutboxMessage) -> Message:
         payload = row.payload
-        if payload.get("possible_repeat_of"):
+        if row.maybe_sent_at is not None:
             payload = await self._marked_as_repeat(row)
         markup = InlineKeyboardMarkup.model_validate(payload["reply_markup"]) if payload.get("reply_markup") else None
         reply = None
@@ -307,7 +307,7 @@ class Relay:
     async def _marked_as_repeat(self, row: OutboxMessage) -> dict[str, Any]:
         """The payload with "possible repeat of a message sent at HH:MM" on top, in the chat's language."""
         payload = dict(row.payload)
-        first_try = datetime.fromisoformat(payload["possible_repeat_of"]).astimezone(self.zone)
+        first_try = row.maybe_sent_at.astimezone(self.zone)
         async with self.pool() as session:
             language = await self.language_of(Repositories(session), row.chat_id)
         mark = translator()[language]("outbox.possible_repeat", time=first_try.strftime("%H:%M"),

@@ -224,6 +224,8 @@ class FakeTelegramAPI:
         self._open_queries: set[str] = set()  # callback and inline query ids not answered yet
         self._faults: defaultdict[str, deque[ApiError]] = defaultdict(deque)
         self._holds: dict[tuple[str, int | None], asyncio.Event] = {}
+        self._download_holds: dict[str, asyncio.Event] = {}
+        self.downloads_started: list[str] = []
         self._answered: set[int] = set()  # id() of calls that have been answered
         self._pending: deque[dict[str, Any]] = deque()  # updates for getUpdates, until confirmed by offset
         self._webhook_queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
@@ -528,7 +530,17 @@ class FakeTelegramAPI:
         path = request.match_info["file_path"]
         if (found := next((f for f in self._files.values() if f.file_path == path), None)) is None:
             return ApiError(404, "Not Found").response()
+        self.downloads_started.append(path)
+        self._new_call.set()
+        if (held := self._download_holds.get(found.file_id)) is not None:
+            await held.wait()  # a slow download: a 20 MB file over a poor line
         return web.Response(body=found.data, content_type="application/octet-stream")
+
+    def hold_download(self, file_id: str) -> asyncio.Event:
+        """Keep the download of this file in flight until the returned event is set."""
+        event = asyncio.Event()
+        self._download_holds[file_id] = event
+        return event
 
     def _record(self, name: str, req: _Request) -> str:
         method = self._methods.get(name.lower(), (name, None))[0]
