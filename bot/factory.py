@@ -11,9 +11,13 @@ from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.base import BaseSession
+from aiogram.client.session.middlewares.base import NextRequestMiddlewareType
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder
+from aiogram.methods import AnswerCallbackQuery, Response, TelegramMethod
+from aiogram.methods.base import TelegramType
 from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -37,11 +41,28 @@ def utcnow() -> datetime:
 def create_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
     if session is None:
         session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram.api_server))
+    session.middleware(tolerate_repeated_effects)
     return Bot(
         token=require_token(settings),
         session=session,
         default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True),
     )
+
+
+async def tolerate_repeated_effects(make_request: NextRequestMiddlewareType[TelegramType], bot: Bot,
+                                    method: TelegramMethod[TelegramType]) -> Response[TelegramType]:
+    """An update handled again (after an outage, or delivered again by Telegram) repeats what already took effect:
+    it answers a button press Telegram has forgotten, or edits a message into what it already shows. Both only
+    stop a spinner or tidy a keyboard, so Telegram refusing them must not fail the update."""
+    try:
+        return await make_request(bot, method)
+    except TelegramBadRequest as error:
+        late_answer = isinstance(method, AnswerCallbackQuery) and "query is too old" in error.message
+        same_edit = method.__api_method__.startswith("edit") and "message is not modified" in error.message
+        if not (late_answer or same_edit):
+            raise
+        log.info("%s refused as already done (%s); the update goes on", method.__api_method__, error.message[:80])
+        return Response[bool](ok=True, result=True)
 
 
 def make_fsm_storage(

@@ -117,11 +117,13 @@ class DelayNotices:
 
     def should_tell(self, chat_id: int) -> bool:
         now = time.monotonic()
-        while self._told and (len(self._told) > self.most or next(iter(self._told.values())) < now - self.quiet):
+        while self._told and next(iter(self._told.values())) <= now - self.quiet:
             self._told.popitem(last=False)
         if chat_id in self._told:
             return False
         self._told[chat_id] = now
+        while len(self._told) > self.most:
+            self._told.popitem(last=False)
         return True
 
 

@@ -342,12 +342,13 @@ class OutboxRepo:
         return rows
 
     async def sent_weight_since(self, since: datetime, *, chat_id: int | None = None) -> tuple[int, datetime | None]:
-        """Messages sent since then (to one chat, or in all) and the oldest such send: the pace so far."""
+        """Messages sent after `since` (to one chat, or in all) and the oldest such send: the pace so far. A send
+        exactly a window ago has left the window, as Telegram counts it."""
         used, oldest = 0, None
         # A send whose outcome is unknown may have reached Telegram: it counts as well (twice, if sent again).
         for moment in (OutboxMessage.sent_at, OutboxMessage.maybe_sent_at):
             query = select(func.coalesce(func.sum(OutboxMessage.weight), 0), func.min(moment)).where(
-                moment >= since, OutboxMessage.weight > 0)
+                moment > since, OutboxMessage.weight > 0)
             if chat_id is not None:
                 query = query.where(OutboxMessage.chat_id == chat_id)
             weight, first = (await self.session.execute(query)).one()

@@ -58,7 +58,7 @@ class Memberships:
 class ProsecutorAccess:
     def __init__(self, chat_id: int | None, cache_seconds: int, memberships: Memberships | None = None) -> None:
         self.chat_id = chat_id
-        self.memberships = memberships or Memberships(cache_seconds)
+        self.memberships = memberships if memberships is not None else Memberships(cache_seconds)
 
     async def allowed(self, bot: Bot, repo: Repositories, user_id: int) -> bool:
         if await repo.staff.has_role(user_id, Role.PROSECUTOR):
@@ -87,7 +87,7 @@ class ClinicAccess:
     clinic lets into its own group is the clinic's decision. Anyone else, staff of other clinics included, is not."""
 
     def __init__(self, cache_seconds: int, memberships: Memberships | None = None) -> None:
-        self.memberships = memberships or Memberships(cache_seconds)
+        self.memberships = memberships if memberships is not None else Memberships(cache_seconds)
 
     async def may_answer(self, bot: Bot, repo: Repositories, user_id: int, clinic_id: int, chat_id: int) -> bool:
         if await repo.staff.has_role(user_id, Role.CLINIC_STAFF, clinic_id):

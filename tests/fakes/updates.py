@@ -281,5 +281,19 @@ class UpdateFactory:
         return self.update(my_chat_member=change)
 
 
+    def chat_member(self, chat_id: int, user_id: int, *, old: str = "member", new: str = "left",
+                    by: Json | None = None) -> Update:
+        """Someone's membership of a group changed (Telegram sends these to a bot that is an administrator there)."""
+        member = self.user(user_id)
+        change = {
+            "chat": {"id": chat_id, "type": "supergroup", "title": "Group"},
+            "from": by or member,
+            "date": self.timestamp(),
+            "old_chat_member": chat_member(member, old),
+            "new_chat_member": chat_member(member, new),
+        }
+        return self.update(chat_member=change)
+
+
 def _drop_none(data: Json) -> Json:
     return {key: value for key, value in data.items() if value is not None}

@@ -1,0 +1,234 @@
+"""Nothing is confirmed to Telegram, and nothing is promised to a person, before it is stored: the unit of work,
+outages, poisoned updates, the flood guard and the membership cache, through the real dispatcher."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from aiogram.methods import GetChatMember, SendMessage
+from sqlalchemy import event, select
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import Engine
+
+from bot.middlewares import FloodGuard
+from bot.unit_of_work import ChatLocks, DelayNotices, InfrastructureUnavailable, UnitOfWork, is_infrastructure
+from storage.models import ProcessedUpdate, Review, User
+from tests.conftest import BACKENDS, App
+from tests.flows import RU, one, resident, to_kind_step
+
+CHAT = -1001234567890  # the conftest settings' prosecutor chat
+
+
+def unit_of_work(app: App) -> UnitOfWork:
+    found = next(m for m in app.dp.update.outer_middleware if isinstance(m, UnitOfWork))
+    found.retry_delays = (0.001, 0.001, 0.001)  # the real ones are seconds: the behaviour is the same
+    return found
+
+
+def sync_engine(app: App) -> Engine:
+    return app.pool.kw["bind"].sync_engine
+
+
+@contextmanager
+def commits_fail(app: App, times: int, message: str = "database is locked") -> Iterator[list[int]]:
+    """The next `times` commits fail as an outage would (a lock timeout, a dropped connection)."""
+    failed: list[int] = []
+
+    def fail(_connection: object) -> None:
+        if len(failed) < times:
+            failed.append(1)
+            raise sa_exc.OperationalError("COMMIT", None, sqlite3.OperationalError(message))
+
+    event.listen(sync_engine(app), "commit", fail)
+    try:
+        yield failed
+    finally:
+        event.remove(sync_engine(app), "commit", fail)
+
+
+async def to_preview(app: App, person) -> None:
+    await to_kind_step(app, person, about_doctor=False)
+    await person.press(RU("kind.complaint"))
+    await person.press(RU("category.rudeness"))
+    await person.press("2⭐")
+    await person.press(RU("criteria.skip_all"))
+    await person.send("Регистратор накричал на мою маму.")
+    await person.press(RU("evidence.none"))
+    await person.press(RU("visibility.anonymous"))
+    await person.send(RU("phone.skip"))
+    assert person.last_buttons()[0][0] == RU("preview.submit")
+
+
+def submit_update(app: App, person):
+    """The press on Submit as Telegram delivers it, so that the very same update can be delivered again."""
+    message = person.last_message
+    [button] = [b for row in message.reply_markup.inline_keyboard for b in row if b.text == RU("preview.submit")]
+    return app.updates.callback_query(button.callback_data, message=message, user=person.user)
+
+
+def texts_to(app: App, chat_id: int) -> list[str]:
+    return [call.text for call in app.session.sent_messages(chat_id) if isinstance(call, SendMessage)]
+
+
+@pytest.mark.usefixtures("demo_directory")
+async def test_one_transaction_per_update_and_the_state_is_read_inside_it(app: App) -> None:
+    person = await resident(app, 4101)
+    await person.press(RU("menu.leave_feedback"))  # a conversation in progress: its state is read and written
+    begun: list[int] = []
+
+    def count(_connection: object) -> None:
+        begun.append(1)
+
+    event.listen(sync_engine(app), "begin", count)
+    try:
+        reply = await person.send("17")
+    finally:
+        event.remove(sync_engine(app), "begin", count)
+    assert "Городская поликлиника №17" in str(reply.buttons)
+    assert len(begun) == 1  # aiogram's FSM middleware used to read the state in a transaction of its own
+
+
+@pytest.mark.usefixtures("demo_directory")
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+async def test_a_receipt_is_sent_only_after_its_commit_and_the_number_is_always_the_persons(
+        app: App, backend: str) -> None:
+    unit_of_work(app)
+    first, second = await resident(app, 4201), await resident(app, 4202)
+    await to_preview(app, first)
+    await to_preview(app, second)
+    press = submit_update(app, first)
+    with commits_fail(app, times=10), pytest.raises(InfrastructureUnavailable):
+        await first.feed(press)
+    # Nothing was promised: no number, just one word that the message waits; nothing stored, update unconfirmed.
+    assert not any("AL-" in text for text in texts_to(app, first.chat_id))
+    assert texts_to(app, first.chat_id)[-1] == RU("errors.delayed")
+    assert await one(app, select(Review)) == []
+    assert await one(app, select(ProcessedUpdate).where(ProcessedUpdate.update_id == press.update_id)) == []
+    # Another resident submits meanwhile, then Telegram delivers the first press again.
+    reply = await second.press(RU("preview.submit"))
+    [second_number] = [w for t in reply.texts for w in t.split() if w.startswith("AL-")]
+    reply = await first.feed(press)
+    [first_number] = [w for t in reply.texts for w in t.split() if w.startswith("AL-")]
+    owners = {review.reference: review.user_id for review in await one(app, select(Review))}
+    assert set(owners) == {first_number, second_number} and first_number != second_number
+    people = {user.telegram_id: user.id for user in await one(app, select(User))}
+    assert owners[first_number] == people[4201] and owners[second_number] == people[4202]
+    # The same update a third time is a redelivery of a handled update: skipped, no second receipt.
+    reply = await first.feed(press)
+    assert not any("AL-" in text for text in reply.texts)
+
+
+@pytest.mark.usefixtures("demo_directory")
+async def test_a_short_outage_is_retried_inside_the_update_and_the_person_notices_nothing(app: App) -> None:
+    unit_of_work(app)
+    person = await resident(app, 4301)
+    await to_preview(app, person)
+    with commits_fail(app, times=2) as failed:
+        reply = await person.feed(submit_update(app, person))
+    assert len(failed) == 2
+    assert any("AL-" in text for text in reply.texts) and RU("errors.delayed") not in reply.texts
+    assert len(await one(app, select(Review))) == 1
+
+
+@pytest.mark.expect_errors
+async def test_a_poisoned_update_is_tried_twice_then_apologised_for_and_confirmed(
+        app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    person = await resident(app, 4401)
+    tries: list[int] = []
+
+    async def broken(*_args: object, **_kwargs: object) -> None:
+        tries.append(1)
+        raise ValueError("a bug in a handler")
+
+    import handlers.start as start
+
+    monkeypatch.setattr(start, "show_menu", broken)
+    update = app.updates.text("/start", user=person.user, chat=person.chat)
+    reply = await person.feed(update)  # does not raise: the errors router answered it
+    assert len(tries) == 2
+    assert reply.texts[-1] == RU("errors.generic")
+    assert await one(app, select(ProcessedUpdate).where(ProcessedUpdate.update_id == update.update_id)) == []
+
+
+def test_what_counts_as_an_outage() -> None:
+    locked = sa_exc.OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked"))
+    assert is_infrastructure(locked)
+    assert is_infrastructure(ConnectionRefusedError(111, "Connection refused"))
+    assert is_infrastructure(TimeoutError())
+    assert not is_infrastructure(ValueError("a bug"))
+    assert not is_infrastructure(KeyError("missing"))
+    assert not is_infrastructure(FileNotFoundError("a file of ours is gone"))
+    integrity = sa_exc.IntegrityError("INSERT", None, sqlite3.IntegrityError("UNIQUE constraint failed"))
+    assert not is_infrastructure(integrity)
+
+
+def test_the_delay_notice_is_given_once_per_outage_and_forgotten_later() -> None:
+    notices = DelayNotices(quiet_seconds=0.0)
+    assert notices.should_tell(1) and notices.should_tell(1)  # a later outage is told again
+    bounded = DelayNotices(quiet_seconds=3600, most=3)
+    assert [bounded.should_tell(chat) for chat in (1, 2, 1, 3, 4, 5)] == [True, True, False, True, True, True]
+    assert len(bounded._told) <= 3
+
+
+async def test_chat_locks_exist_only_while_held() -> None:
+    from aiogram.fsm.storage.base import StorageKey
+
+    locks = ChatLocks()
+    for chat in range(1000):
+        async with locks.lock(StorageKey(bot_id=1, chat_id=chat, user_id=chat)):
+            assert len(locks) == 1
+    assert len(locks) == 0
+
+
+async def test_the_flood_guard_forgets_quiet_people_and_hints_once_a_window() -> None:
+    now = [0.0]
+    guard = FloodGuard(limit=2, window=10.0, clock=lambda: now[0])
+    told: list[str] = []
+
+    class Person:
+        def __init__(self, person_id: int) -> None:
+            self.id = person_id
+
+    async def handler(_event: object, _data: object) -> str:
+        return "handled"
+
+    import bot.middlewares as middlewares
+
+    async def tell(_event: object, text: str) -> None:
+        told.append(text)
+
+    original = middlewares._tell
+    middlewares._tell = tell
+    try:
+        data = {"event_from_user": Person(1), "l10n": lambda key: key}
+        results = [await guard(handler, object(), data) for _ in range(30)]
+        assert results[:2] == ["handled", "handled"] and set(results[2:]) == {None}
+        assert told == ["errors.flood"]  # 28 ignored updates, one hint
+        for person in range(2, 5002):
+            now[0] += 0.001
+            await guard(handler, object(), {"event_from_user": Person(person), "l10n": lambda key: key})
+        now[0] += 11
+        await guard(handler, object(), {"event_from_user": Person(1), "l10n": lambda key: key})
+        assert len(guard) <= 2  # the five thousand quiet people are gone
+    finally:
+        middlewares._tell = original
+
+
+async def test_a_member_removed_from_the_office_chat_loses_access_at_once(app: App) -> None:
+    app.session.set_chat_member(CHAT, 7001, "member")
+    office = app.user(7001, chat_id=CHAT)
+    await office.command("cases")
+    assert any(isinstance(call, GetChatMember) for call in app.session.calls)
+    asked = sum(isinstance(call, GetChatMember) for call in app.session.calls)
+    await office.command("cases")  # within the cache's minute: Telegram is not asked again
+    assert sum(isinstance(call, GetChatMember) for call in app.session.calls) == asked
+    app.session.set_chat_member(CHAT, 7001, "left")
+    reply = await office.feed(app.updates.chat_member(CHAT, 7001, old="member", new="left"))
+    assert reply.texts == []
+    listed = len(texts_to(app, CHAT))
+    await office.command("cases")
+    assert sum(isinstance(call, GetChatMember) for call in app.session.calls) == asked + 1  # asked again at once
+    assert len(texts_to(app, CHAT)) == listed  # and no longer shown the caseload

@@ -1,0 +1,126 @@
+"""The relay after a crash: a send of unknown outcome is repeated with a visible mark, a burst list is repeated as
+the same list, and the pace is counted from the outbox itself, so a restart or a second relay keeps it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from aiogram.methods import SendMessage
+from sqlalchemy import select
+
+from bot.l10n import Translator
+from bot.services.outbox import Pacer, Relay
+from storage.models import OutboxMessage
+from storage.repositories import Repositories
+from tests.conftest import BACKENDS, App
+from tests.flows import one
+from tests.test_alerts import CHAT, reference_in, relay_for, submit_violation
+
+pytestmark = pytest.mark.usefixtures("demo_directory")
+RU = Translator()["ru"]
+
+
+async def die_mid_send(app: App, lease_seconds: int = 60) -> list[OutboxMessage]:
+    """A relay claims what is due and dies before anything is recorded (kill -9 right after Telegram took it)."""
+    now = app.clock.now
+    async with app.pool() as session, session.begin():
+        return list(await Repositories(session).outbox.claim_due(now, now + timedelta(seconds=lease_seconds), 50))
+
+
+def group_texts(app: App) -> list[str]:
+    return [call.text for call in app.session.sent_messages(CHAT) if isinstance(call, SendMessage)]
+
+
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+async def test_a_send_of_unknown_outcome_is_repeated_with_a_mark_in_the_chats_language(
+        app: App, backend: str) -> None:
+    reference = await submit_violation(app, 5001, photos=False)
+    claimed = await die_mid_send(app)
+    assert [row.kind for row in claimed] == ["alert"]
+    relay = relay_for(app)
+    assert await relay.run_once() == 0  # the dead relay's lease still holds: nobody else sends its rows
+    app.clock.advance(seconds=61)
+    await relay.run_once()
+    [card] = group_texts(app)
+    first_try = (app.clock.now - timedelta(seconds=61)).astimezone(app.settings.zone)
+    assert card.startswith(RU("outbox.possible_repeat", time=first_try.strftime("%H:%M"),
+                              date=first_try.strftime("%d.%m.%Y")))
+    assert reference in card
+    # A send that went well is not marked.
+    await submit_violation(app, 5002, photos=False)
+    app.clock.advance(seconds=61)
+    await relay.run_once()
+    assert not group_texts(app)[-1].startswith("⚠️")
+
+
+async def test_a_burst_list_interrupted_mid_send_is_repeated_as_the_same_list(app: App) -> None:
+    references = [await submit_violation(app, user_id, photos=False) for user_id in range(5101, 5105)]
+    relay = relay_for(app, pacer=Pacer(group_per_minute=2))
+    app.session.fail_next_network(SendMessage)  # the list's send times out: it may or may not have arrived
+    await relay.run_once()
+    rows = await one(app, select(OutboxMessage).where(OutboxMessage.kind == "alert").order_by(OutboxMessage.id))
+    assert [row.status for row in rows] == ["pending", "grouped", "grouped", "grouped"]
+    app.clock.advance(minutes=5)
+    await relay.run_once()
+    [burst] = group_texts(app)
+    assert burst.startswith(RU("alert.burst_title", count=4))
+    assert [reference_in(line) for line in burst.splitlines() if "AL-" in line] == references
+    rows = await one(app, select(OutboxMessage).where(OutboxMessage.kind == "alert"))
+    assert {row.status for row in rows} == {"sent"}
+
+
+async def test_a_burst_list_whose_relay_died_is_sent_again_as_one_marked_list(app: App) -> None:
+    for user_id in range(5201, 5205):
+        await submit_violation(app, user_id, photos=False)
+    relay = relay_for(app, pacer=Pacer(group_per_minute=2))
+    original = relay._mark_sent
+
+    async def killed(*_args: object) -> None:
+        raise SystemExit  # the process dies right after Telegram took the list
+
+    relay._mark_sent = killed
+    with pytest.raises(SystemExit):
+        await relay.run_once()
+    relay._mark_sent = original
+    app.clock.advance(minutes=2)
+    restarted = relay_for(app, pacer=Pacer(group_per_minute=2))
+    await restarted.run_once()
+    first, second = group_texts(app)
+    assert first.startswith(RU("alert.burst_title", count=4))
+    assert second.startswith("⚠️") and RU("alert.burst_title", count=4) in second
+    assert len(group_texts(app)) == 2  # the same list again, not four cards
+
+
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+async def test_the_pace_holds_across_a_restart_and_two_relays(app: App, backend: str) -> None:
+    # Eight alerts with no photos: the cards per minute must never exceed the group's limit, whoever sends them.
+    limit = 3
+    sends: list = []
+
+    async def record(make_request, bot, method):
+        if isinstance(method, SendMessage) and method.chat_id == CHAT:
+            sends.append(app.clock.now)
+        return await make_request(bot, method)
+
+    app.session.middleware(record)
+    for user_id in range(5301, 5309):
+        await submit_violation(app, user_id, photos=False)
+    def ungrouped() -> Relay:  # one card each, so that the count is of cards
+        return Relay(app.bot, app.pool, app.clock, app.settings.admins, pacer=Pacer(group_per_minute=limit))
+
+    first = ungrouped()
+    await first.run_once()
+    assert len(sends) == limit
+    # A restart (a new relay with nothing in memory) and a second instance, both at once: neither sends more.
+    restarted, second = ungrouped(), ungrouped()
+    import asyncio
+
+    await asyncio.gather(restarted.run_once(), second.run_once())
+    assert len(sends) == limit
+    for _ in range(10):
+        app.clock.advance(seconds=30)
+        await asyncio.gather(restarted.run_once(), second.run_once())
+    assert len(sends) == 8
+    for moment in sends:
+        assert sum(1 for other in sends if moment - timedelta(minutes=1) < other <= moment) <= limit
