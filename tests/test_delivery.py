@@ -232,3 +232,26 @@ async def test_a_member_removed_from_the_office_chat_loses_access_at_once(app: A
     await office.command("cases")
     assert sum(isinstance(call, GetChatMember) for call in app.session.calls) == asked + 1  # asked again at once
     assert len(texts_to(app, CHAT)) == listed  # and no longer shown the caseload
+
+
+@pytest.mark.usefixtures("demo_directory")
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+async def test_a_file_name_with_a_nul_is_kept_without_it(app: App, backend: str) -> None:
+    from storage.models import ReviewMedia
+
+    person = await resident(app, 4501)
+    await to_kind_step(app, person, about_doctor=False)
+    await person.press(RU("kind.gratitude"))
+    await person.press("5⭐")
+    await person.press(RU("criteria.skip_all"))
+    await person.send("Спасибо за внимательный приём.")
+    await person.document(b"%PDF-1.4 thanks", file_name="спасибо\x00../../etc/passwd\x07.pdf")
+    await person.press(RU("evidence.done"))
+    await person.press(RU("visibility.anonymous"))
+    reply = await person.press(RU("preview.submit"))
+    assert any("AL-" in text for text in reply.texts)
+    [stored] = await one(app, select(ReviewMedia))
+    assert stored.stored_path.endswith(".pdf") and "\x00" not in stored.stored_path
+    from bot.services.media import Evidence
+
+    assert Evidence("document", "f", "u", 1, None, "спасибо\x00../../x\x07.pdf").file_name == "спасибо....x.pdf"

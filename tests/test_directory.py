@@ -176,3 +176,46 @@ async def test_import_service_on_each_backend(pool, backend: str) -> None:
     assert again.unchanged == DEMO_COUNT
     assert counts["districts"] == 8 and counts["clinics"] >= 36
     assert sum(counts.values()) == DEMO_COUNT
+
+
+def test_export_keeps_formulas_as_text_and_imports_back_unchanged(cli, capsys, tmp_path: Path) -> None:
+    hostile = tmp_path / "hostile.csv"
+    hostile.write_text(
+        "type,external_id,number,name_kk,name_ru,name_en,district,address,latitude,longitude,phone,active\n"
+        "clinic,clinic:gp-77,77,=1+1,\"=HYPERLINK(\"\"http://x\"\")\",@SUM(A1),district:bostandyk,-2 floor,"
+        "43.2,76.9,+7 727 000 00 77,true\n", encoding="utf-8")
+    assert cli("directory", "import", str(DEMO)) == 0
+    assert cli("directory", "import", str(hostile)) == 0
+    exported_csv, exported_xlsx = tmp_path / "out.csv", tmp_path / "out.xlsx"
+    assert cli("directory", "export", str(exported_csv)) == 0
+    assert cli("directory", "export", str(exported_xlsx)) == 0
+    import csv
+
+    with exported_csv.open(encoding="utf-8", newline="") as file:
+        [row] = [r for r in csv.DictReader(file) if r["external_id"] == "clinic:gp-77"]
+    assert row["name_kk"] == "'=1+1" and row["name_ru"].startswith("'=HYPERLINK") and row["name_en"] == "'@SUM(A1)"
+    assert row["address"] == "'-2 floor" and row["phone"] == "'+7 727 000 00 77"
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(exported_xlsx).active
+    header = [cell.value for cell in sheet[1]]
+    [cells] = [r for r in sheet.iter_rows(min_row=2) if r[header.index("external_id")].value == "clinic:gp-77"]
+    name = cells[header.index("name_kk")]
+    assert name.value == "=1+1" and name.data_type == "s"  # text, not a formula
+    for exported in (exported_csv, exported_xlsx):
+        capsys.readouterr()
+        assert cli("directory", "import", str(exported)) == 0
+        assert last_lines(capsys)[-1].startswith("created 0, updated 0"), exported
+
+
+def test_a_deeply_nested_or_huge_file_gets_one_clear_line(cli, capsys, tmp_path: Path) -> None:
+    nested = tmp_path / "nested.json"
+    nested.write_text("[" + "[" * 200_000 + "]" * 200_000 + "]", encoding="utf-8")
+    assert cli("directory", "import", str(nested)) == 1
+    error = capsys.readouterr().err
+    assert "nested too deeply" in error and "Traceback" not in error
+    huge = tmp_path / "huge.csv"
+    with huge.open("wb") as file:
+        file.truncate(directory.MAX_FILE_BYTES + 1)
+    assert cli("directory", "import", str(huge)) == 1
+    assert "split it into several files" in capsys.readouterr().err

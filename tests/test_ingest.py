@@ -44,7 +44,7 @@ def offsets(api: FakeTelegramAPI) -> list[int]:
     return [call.params.get("offset") or 0 for call in api.calls_of("getUpdates")]
 
 
-async def until(condition, seconds: float = 20.0) -> None:  # noqa: ANN001 - a predicate
+async def until(condition, seconds: float = 20.0) -> None:
     for _ in range(int(seconds / 0.02)):
         if condition():
             return
@@ -209,7 +209,7 @@ async def post(url: str, body: bytes | str, secret: str | None = "s3cret") -> in
         return response.status
 
 
-async def test_the_webhook_answers_what_happened(webhook) -> None:  # noqa: ANN001 - the fixture's tuple
+async def test_the_webhook_answers_what_happened(webhook) -> None:
     url, endpoint, seen = webhook
     assert await post(url, json.dumps(update("hello"))) == 200
     assert seen == ["hello"]

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.services import cells
 from storage.models import Clinic, District, Doctor, Specialty
 from storage.repositories import Repositories
 
@@ -46,8 +47,19 @@ class ImportReport:
 # --- Reading files ---------------------------------------------------------------------------------------
 
 
+# A directory of a whole country is a few MB; a larger file is a mistake, and would hold the database for minutes.
+MAX_FILE_BYTES = 32 * 1024 * 1024
+
+
 def read_rows(path: Path) -> list[Row]:
     suffix = path.suffix.lower()
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise DirectoryFileError(f"{path}: cannot be read: {exc.strerror or exc}") from None
+    if size > MAX_FILE_BYTES:
+        raise DirectoryFileError(f"{path}: {size // (1024 * 1024)} MB is more than a directory file may be "
+                                 f"({MAX_FILE_BYTES // (1024 * 1024)} MB): split it into several files")
     try:
         if suffix == ".csv":
             return list(_csv_rows(path))
@@ -57,6 +69,8 @@ def read_rows(path: Path) -> list[Row]:
             return list(_json_rows(path.read_text(encoding="utf-8")))
     except (UnicodeDecodeError, csv.Error) as exc:
         raise DirectoryFileError(f"{path}: cannot be read: {exc}") from None
+    except RecursionError:
+        raise DirectoryFileError(f"{path}: the JSON is nested too deeply to be a directory") from None
     raise DirectoryFileError(f"{path}: unsupported file type {suffix!r}; use .csv, .xlsx or .json")
 
 
@@ -65,7 +79,7 @@ def _csv_rows(path: Path) -> Iterator[Row]:
         reader = csv.DictReader(file)
         _check_header(reader.fieldnames, path)
         for values in reader:
-            yield Row(reader.line_num, {key: value for key, value in values.items() if key})
+            yield Row(reader.line_num, {key: cells.unescaped(value) for key, value in values.items() if key})
 
 
 def _xlsx_rows(path: Path) -> Iterator[Row]:
@@ -284,6 +298,17 @@ async def export_rows(repo: Repositories) -> list[dict[str, Any]]:
     return rows
 
 
+def _text_cell(sheet: Any, value: Any) -> Any:
+    """Strings stored as strings: openpyxl would otherwise store "=..." as a formula."""
+    if not isinstance(value, str):
+        return value
+    from openpyxl.cell import Cell
+
+    cell = Cell(sheet, value=value)
+    cell.data_type = "s"
+    return cell
+
+
 def write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
     suffix = path.suffix.lower()
     if suffix == ".json":
@@ -293,7 +318,8 @@ def write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
         with path.open("w", encoding="utf-8", newline="") as file:
             writer = csv.DictWriter(file, fieldnames=COLUMNS)
             writer.writeheader()
-            writer.writerows({key: "" if value is None else value for key, value in row.items()} for row in rows)
+            writer.writerows({key: "" if value is None else cells.escaped(value) for key, value in row.items()}
+                             for row in rows)
     elif suffix == ".xlsx":
         from openpyxl import Workbook
 
@@ -302,7 +328,7 @@ def write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
         sheet.title = "directory"
         sheet.append(list(COLUMNS))
         for row in rows:
-            sheet.append([row.get(column) for column in COLUMNS])
+            sheet.append([_text_cell(sheet, row.get(column)) for column in COLUMNS])
         workbook.save(path)
     else:
         raise DirectoryFileError(f"{path}: unsupported file type {suffix!r}; use .csv, .xlsx or .json")

@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import logging
 import os
+import re
 import tempfile
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -17,6 +18,8 @@ from aiogram import BaseMiddleware, Bot
 from aiogram.types import Message, TelegramObject, Update
 
 log = logging.getLogger(__name__)
+
+_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\]")
 
 # Telegram names evidence by kind; these are the kinds a review accepts.
 KINDS = ("photo", "video", "document", "voice")
@@ -35,6 +38,11 @@ class Evidence:
     file_name: str | None = None
     sha256: str | None = None
     stored_path: str | None = None
+
+    def __post_init__(self) -> None:
+        # A client may send any bytes as a file name: NUL is refused by PostgreSQL and by the file system.
+        if self.file_name is not None:
+            self.file_name = _UNSAFE_NAME.sub("", self.file_name)[:255] or None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -71,6 +79,7 @@ async def store(bot: Bot, evidence: Evidence, media_dir: Path) -> Evidence:
     try:
         await bot.download_file(file.file_path, destination=temporary)
         suffix = Path(evidence.file_name or file.file_path or "").suffix.lower() or EXTENSIONS.get(evidence.kind, "")
+        suffix = "." + "".join(c for c in suffix if c.isascii() and c.isalnum()) if suffix else ""
         # Hashing and moving a file of up to 20 MB would stall every other chat: do it off the event loop.
         evidence.sha256, evidence.size, evidence.stored_path = await asyncio.to_thread(
             _keep, temporary, media_dir, suffix[:10])

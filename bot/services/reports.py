@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from bot.config import WEEKDAYS, Settings
 from bot.l10n import L10n, translator
-from bot.services import alerts, outbox
+from bot.services import alerts, cells, outbox
 from bot.services.alerts import OPEN_STATUSES
 from storage.models import ReviewKind
 from storage.repositories import Repositories
@@ -44,8 +44,6 @@ EXPORT_COLUMNS = (
 )  # fmt: skip
 # Widths of the spreadsheet's columns, in characters (Excel's unit), in the order above.
 EXPORT_WIDTHS = (16, 17, 30, 28, 16, 30, 8, 16, 40, 18, 22, 14, 12, 10, 17, 17, 10, 60, 60)
-# A cell starting with one of these is a formula to Excel and LibreOffice: residents' words must never run.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _CONTROL_CHARACTERS = re.compile(r"[\000-\010\013\014\016-\037]")  # what XLSX cannot hold
 
 
@@ -635,9 +633,7 @@ def _csv_value(value: Any) -> Any:
         return f"{value:%d.%m.%Y %H:%M}"
     if isinstance(value, date):
         return f"{value:%d.%m.%Y}"
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value  # what OWASP advises against formula injection; the XLSX keeps the text as it is
-    return value
+    return cells.escaped(value)  # the XLSX keeps the text as it is, stored as a string
 
 
 def csv_bytes(export: Export) -> bytes:
