@@ -139,9 +139,12 @@ class UnitOfWork(BaseMiddleware):
 
     def __init__(self, pool: async_sessionmaker[AsyncSession], clock: Callable[[], datetime],
                  fsm: FSMContextMiddleware, translator: Translator, *,
-                 retry_delays: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0), bug_tries: int = 2) -> None:
+                 retry_delays: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0), retry_budget: float = 15.0,
+                 bug_tries: int = 2) -> None:
         self.pool, self.clock, self.fsm, self.translator = pool, clock, fsm, translator
-        self.retry_delays, self.bug_tries = retry_delays, bug_tries
+        # An update is retried here for at most `retry_budget` seconds (a SQLite lock timeout alone is 10 s), so
+        # that a webhook request is answered well within Telegram's minute; later tries are Telegram's or the loop's.
+        self.retry_delays, self.retry_budget, self.bug_tries = retry_delays, retry_budget, bug_tries
         self.delay_notices = DelayNotices()
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
@@ -155,12 +158,15 @@ class UnitOfWork(BaseMiddleware):
 
     async def _with_retries(self, handler: Handler, event: Update, data: dict[str, Any], context: Any) -> Any:
         infra_failures = bug_failures = 0
+        started = time.monotonic()
         while True:
             try:
                 return await self._once(handler, event, data, context)
             except Exception as error:
                 if is_infrastructure(error):
-                    if infra_failures >= len(self.retry_delays):
+                    spent = time.monotonic() - started
+                    if infra_failures >= len(self.retry_delays) or spent + self.retry_delays[infra_failures] > \
+                            self.retry_budget:
                         await self._tell_about_delay(event, data)
                         raise InfrastructureUnavailable(f"update {event.update_id}: {error!r}") from error
                     delay = self.retry_delays[infra_failures]

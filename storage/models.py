@@ -299,10 +299,10 @@ class OutboxMessage(Base):
     sent_message_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
-    # When a relay last took the row to send it: if its lease runs out unreleased, that send may have reached
+    # When a relay last began to send the row: if its lease then runs out unreleased, that send may have reached
     # Telegram, and the next one is marked as a possible repeat of it.
-    claimed_at: Mapped[datetime | None]
-    # The time of such an attempt whose outcome is unknown: shown in the repeat's mark, and counted in the pace.
+    attempted_at: Mapped[datetime | None]
+    # When such an attempt of unknown outcome was found: it is counted in the pace from then on.
     maybe_sent_at: Mapped[datetime | None]
     # Messages Telegram counts for it (an album of five is five; a row sent inside a burst list, none).
     weight: Mapped[int] = mapped_column(default=1, server_default="1")

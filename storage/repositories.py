@@ -320,8 +320,8 @@ class OutboxRepo:
         """Lease the oldest due rows so that no other relay sends them until the lease runs out.
 
         A chat some relay is still sending to is left to it: one relay per chat at a time keeps the chat's order
-        and makes its pace countable. A row whose earlier lease ran out without being released may have reached
-        Telegram (the relay died mid-send): `maybe_sent_at` keeps that attempt's time.
+        and makes its pace countable. A row whose send began under an earlier lease that ran out unreleased may
+        have reached Telegram (the relay died mid-send): it is marked, and counted in the pace (`maybe_sent_at`).
         """
         if self.session.bind.dialect.name == "postgresql":
             # Claims of several instances one after another (a transaction-scoped lock, gone at commit), so two
@@ -335,11 +335,19 @@ class OutboxRepo:
         rows = (await self.session.scalars(select(OutboxMessage).where(due).order_by(OutboxMessage.id)
                                            .limit(limit))).all()
         for row in rows:
-            if row.lease_until is not None and row.claimed_at is not None:
-                row.maybe_sent_at = row.claimed_at
-            row.lease_until, row.claimed_at = lease_until, now
+            if row.lease_until is not None and row.attempted_at is not None:
+                # Its send began and was never recorded: a relay died. The repeat's mark names when that send
+                # began; the pace counts it as of now, since a request in flight may reach Telegram late.
+                row.payload = {**row.payload, "possible_repeat_of": row.attempted_at.isoformat()}
+                row.maybe_sent_at = now
+            row.lease_until, row.attempted_at = lease_until, None
         await self.session.flush()
         return rows
+
+    async def begin_attempt(self, message_id: int, now: datetime) -> None:
+        """Recorded (and committed) before the send itself, so that a relay dying mid-send leaves a trace."""
+        await self.session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id)
+                                   .values(attempted_at=now).execution_options(synchronize_session=False))
 
     async def sent_weight_since(self, since: datetime, *, chat_id: int | None = None) -> tuple[int, datetime | None]:
         """Messages sent after `since` (to one chat, or in all) and the oldest such send: the pace so far. A send

@@ -48,7 +48,7 @@ def environment(api: FakeTelegramAPI, workdir: Path, **extra: str) -> dict[str, 
 async def running(api: FakeTelegramAPI, workdir: Path, **extra: str) -> BotProcess:
     bot = await BotProcess(workdir, environment(api, workdir, **extra)).start()
     try:
-        await api.wait_for("setMyCommands", timeout=30, count=4, since=0)
+        await api.wait_for("setMyCommands", timeout=90, count=4, since=0)
     except AssertionError:
         await bot.stop()
         raise AssertionError(f"the bot did not start:\n{bot.output()}") from None
@@ -80,8 +80,8 @@ def stored(workdir: Path, query: str) -> list[tuple]:
 
 
 async def eventually_stored(workdir: Path, query: str, expected: list[tuple]) -> None:
-    """The bot replies inside its transaction and commits right after: give the commit its moment (10 s at most)."""
-    for _ in range(200):
+    """The bot commits on its own schedule: wait for it with a bound generous enough for a busy machine (2 min)."""
+    for _ in range(2400):
         if stored(workdir, query) == expected:
             return
         await asyncio.sleep(0.05)
@@ -262,7 +262,7 @@ async def test_killed_between_commit_and_send_the_alert_is_delivered_after_resta
     reference, held = await crash_while_sending_the_alert(api, tmp_path)
     api.fail_next("sendMessage", error_code=502, description="Bad Gateway")  # the held send never arrives
     held.set()
-    await asyncio.sleep(0.2)
+    await api.wait_for(alert_sent(reference), since=0, timeout=60)  # the held call, now answered with 502
     assert cards_with(api, reference) == []
     restarted = await running(api, tmp_path)
     try:
@@ -280,5 +280,6 @@ async def test_killed_mid_send_the_alert_is_delivered_at_least_once(api: FakeTel
         await eventually_stored(tmp_path, "SELECT status FROM outbox_messages WHERE kind = 'alert'", [("sent",)])
     finally:
         assert await restarted.stop() == 0, restarted.output()
-    # At-least-once: a duplicate is possible and recognisable by its reference number; a loss is not.
-    assert 1 <= len(cards_with(api, reference)) <= 2
+    # At-least-once: a duplicate is possible, and marked as a possible repeat; a loss is not.
+    cards = cards_with(api, reference)
+    assert len(cards) == 2 and cards[1]["text"].startswith("⚠️") and not cards[0]["text"].startswith("⚠️")

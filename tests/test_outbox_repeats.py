@@ -22,10 +22,14 @@ RU = Translator()["ru"]
 
 
 async def die_mid_send(app: App, lease_seconds: int = 60) -> list[OutboxMessage]:
-    """A relay claims what is due and dies before anything is recorded (kill -9 right after Telegram took it)."""
+    """A relay claims what is due, begins to send the first row, and dies before anything else is recorded
+    (kill -9 right after Telegram took it). The other claimed rows were never attempted."""
     now = app.clock.now
     async with app.pool() as session, session.begin():
-        return list(await Repositories(session).outbox.claim_due(now, now + timedelta(seconds=lease_seconds), 50))
+        rows = list(await Repositories(session).outbox.claim_due(now, now + timedelta(seconds=lease_seconds), 50))
+    async with app.pool() as session, session.begin():
+        await Repositories(session).outbox.begin_attempt(rows[0].id, now)
+    return rows
 
 
 def group_texts(app: App) -> list[str]:
@@ -36,13 +40,15 @@ def group_texts(app: App) -> list[str]:
 async def test_a_send_of_unknown_outcome_is_repeated_with_a_mark_in_the_chats_language(
         app: App, backend: str) -> None:
     reference = await submit_violation(app, 5001, photos=False)
+    other = await submit_violation(app, 5003, photos=False)
     claimed = await die_mid_send(app)
-    assert [row.kind for row in claimed] == ["alert"]
+    assert [row.kind for row in claimed] == ["alert", "alert"]
     relay = relay_for(app)
     assert await relay.run_once() == 0  # the dead relay's lease still holds: nobody else sends its rows
     app.clock.advance(seconds=61)
     await relay.run_once()
-    [card] = group_texts(app)
+    card, never_attempted = group_texts(app)
+    assert other in never_attempted and not never_attempted.startswith("⚠️")  # claimed, never sent: no mark
     first_try = (app.clock.now - timedelta(seconds=61)).astimezone(app.settings.zone)
     assert card.startswith(RU("outbox.possible_repeat", time=first_try.strftime("%H:%M"),
                               date=first_try.strftime("%d.%m.%Y")))

@@ -256,6 +256,8 @@ class Relay:
         return [row for row in rows if row not in alerts or row is first]
 
     async def _attempt(self, row: OutboxMessage) -> str:
+        async with self.pool() as session, session.begin():
+            await Repositories(session).outbox.begin_attempt(row.id, self.clock())
         try:
             message = await self._deliver(row)
         except TelegramRetryAfter as error:
@@ -282,7 +284,7 @@ class Relay:
 
     async def _deliver(self, row: OutboxMessage) -> Message:
         payload = row.payload
-        if row.maybe_sent_at is not None:
+        if payload.get("possible_repeat_of"):
             payload = await self._marked_as_repeat(row)
         markup = InlineKeyboardMarkup.model_validate(payload["reply_markup"]) if payload.get("reply_markup") else None
         reply = None
@@ -307,7 +309,7 @@ class Relay:
     async def _marked_as_repeat(self, row: OutboxMessage) -> dict[str, Any]:
         """The payload with "possible repeat of a message sent at HH:MM" on top, in the chat's language."""
         payload = dict(row.payload)
-        first_try = row.maybe_sent_at.astimezone(self.zone)
+        first_try = datetime.fromisoformat(payload["possible_repeat_of"]).astimezone(self.zone)
         async with self.pool() as session:
             language = await self.language_of(Repositories(session), row.chat_id)
         mark = translator()[language]("outbox.possible_repeat", time=first_try.strftime("%H:%M"),

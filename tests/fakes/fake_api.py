@@ -226,6 +226,12 @@ class FakeTelegramAPI:
         self._holds: dict[tuple[str, int | None], asyncio.Event] = {}
         self._download_holds: dict[str, asyncio.Event] = {}
         self.downloads_started: list[str] = []
+        # Telegram keeps trying an undelivered webhook update for a long while; tests of outages say how long.
+        self.webhook_attempts, self.webhook_retry_delay = WEBHOOK_ATTEMPTS, WEBHOOK_RETRY_DELAY
+        self.webhook_timeout = 5.0  # Telegram waits about a minute; most tests want a dead bot noticed sooner
+        self._group_limit: int | None = None  # messages a minute per group, counted per message (albums: items)
+        self._group_sends: defaultdict[int, deque[float]] = defaultdict(deque)
+        self.too_many_requests = 0  # 429s answered for breaking the group limit
         self._answered: set[int] = set()  # id() of calls that have been answered
         self._pending: deque[dict[str, Any]] = deque()  # updates for getUpdates, until confirmed by offset
         self._webhook_queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
@@ -266,7 +272,7 @@ class FakeTelegramAPI:
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", 0).start()
         self.base_url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
-        self._client = ClientSession(timeout=ClientTimeout(total=5))
+        self._client = ClientSession(timeout=ClientTimeout(total=self.webhook_timeout))
         self._worker = asyncio.create_task(self._deliver_webhooks())
         return self
 
@@ -296,6 +302,28 @@ class FakeTelegramAPI:
 
     def drop_next(self, method: str, times: int = 1) -> None:
         self._faults[method.lower()].extend([_DROP] * times)
+
+    def limit_groups(self, per_minute: int = 20) -> None:
+        """Answer 429 as Telegram does when a group gets more than `per_minute` messages in a minute (an album
+        counts each of its items); `too_many_requests` counts those answers."""
+        self._group_limit = per_minute
+
+    def _over_group_limit(self, method: str, params: dict[str, Any]) -> ApiError | None:
+        chat_id = _int_or_none(params.get("chat_id"))
+        if self._group_limit is None or chat_id is None or chat_id >= 0 or not method.lower().startswith(
+                ("send", "copymessage", "forwardmessage")) or method.lower() == "sendchataction":
+            return None
+        count = len(params["media"]) if method.lower() == "sendmediagroup" and isinstance(
+            params.get("media"), list) else 1
+        now, sent = time.monotonic(), self._group_sends[chat_id]
+        while sent and sent[0] <= now - 60:
+            sent.popleft()
+        if len(sent) + count > self._group_limit:
+            self.too_many_requests += 1
+            wait = max(1, int(sent[0] + 60 - now) + 1) if sent else 1
+            return ApiError(429, f"Too Many Requests: retry after {wait}", retry_after=wait)
+        sent.extend([now] * count)
+        return None
 
     def hold(self, method: str, chat_id: int) -> asyncio.Event:
         """Keep calls of `method` to `chat_id` in flight until the returned event is set (a crash mid-send)."""
@@ -458,13 +486,13 @@ class FakeTelegramAPI:
         while True:
             update = await self._webhook_queue.get()
             try:
-                for attempt in range(WEBHOOK_ATTEMPTS):
+                for attempt in range(self.webhook_attempts):
                     if (url := self.webhook_url) is None:  # deleteWebhook meanwhile: back to getUpdates
                         self._pending.append(update)
                         self._new_update.set()
                         break
                     if attempt:
-                        await asyncio.sleep(WEBHOOK_RETRY_DELAY)
+                        await asyncio.sleep(self.webhook_retry_delay)
                     if 200 <= await self._post_update(url, update, self.webhook_secret) < 300:
                         break
             except Exception:  # one broken delivery must stop neither the ones after it nor the server
@@ -516,6 +544,8 @@ class FakeTelegramAPI:
         held = self._holds.get((method.lower(), _int_or_none(req.params.get("chat_id"))))
         if held is not None:
             await held.wait()
+        if (limited := self._over_group_limit(method, req.params)) is not None:
+            return limited.response()
         if faults := self._faults.get(method.lower()):
             if (fault := faults.popleft()) is not _DROP:
                 return fault.response()

@@ -1,4 +1,4 @@
-"""outbox: when a row was claimed (possible repeats after a crash) and how many messages it counts (shared pacing)
+"""outbox: when a row's send began (possible repeats after a crash) and how many messages it counts (shared pacing)
 
 Revision ID: 0004
 Revises: 0003
@@ -20,7 +20,7 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("outbox_messages") as table:
-        table.add_column(sa.Column("claimed_at", storage.base.UTCDateTime(timezone=True), nullable=True))
+        table.add_column(sa.Column("attempted_at", storage.base.UTCDateTime(timezone=True), nullable=True))
         table.add_column(sa.Column("maybe_sent_at", storage.base.UTCDateTime(timezone=True), nullable=True))
         table.add_column(sa.Column("weight", sa.Integer(), server_default="1", nullable=False))
     op.create_index("ix_outbox_chat_sent", "outbox_messages", ["chat_id", "sent_at"])
@@ -35,4 +35,4 @@ def downgrade() -> None:
     with op.batch_alter_table("outbox_messages") as table:
         table.drop_column("weight")
         table.drop_column("maybe_sent_at")
-        table.drop_column("claimed_at")
+        table.drop_column("attempted_at")
