@@ -137,6 +137,10 @@ class ProsecutorSettings(_Section):
     remind_days_before: int = Field(3, ge=1, le=10)
     # Time of the daily reminders and overdue list, in the configured time zone (working days only).
     morning_time: ClockTime = "09:00"
+    # Bodies an appeal outside the office's competence may be forwarded to (besides the polyclinic); each id needs
+    # its name forward_body.<id> in bot/locales/kk, ru and en.
+    forward_bodies: list[str] = Field(default_factory=lambda: ["health_department", "police", "insurance_fund",
+                                                               "other_prosecutor"])
 
 
 class OutboxSettings(_Section):

@@ -6,15 +6,16 @@ import html
 
 from aiogram import F, Router
 from aiogram.filters import Command
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
-from bot.callbacks import MenuAction, MenuChoice, MyReviewOpen, MyReviewsPage
+from bot.callbacks import MenuAction, MenuChoice, MyAppeal, MyAppealAction, MyReviewOpen, MyReviewsPage
 from bot.config import Settings
 from bot.filters import PrivateChat
 from bot.keyboards import PAGE_SIZE, make_back_to_list_keyboard, make_my_reviews_keyboard, name_in
 from bot.l10n import L10n
 from bot.services import pages
-from storage.models import Review, User
+from bot.services.alerts import OPEN_STATUSES
+from storage.models import Review, ReviewStatus, User
 from storage.repositories import Repositories
 
 
@@ -98,6 +99,15 @@ def make_router(settings: Settings) -> Router:
         parts = await card_parts(repo, review, l10n, settings)
         for part in parts[:-1]:
             await query.message.answer(part)
-        await query.message.answer(parts[-1], reply_markup=make_back_to_list_keyboard(l10n, callback_data.page))
+        markup = make_back_to_list_keyboard(l10n, callback_data.page)
+        case = await repo.reviews.case_of(review.id)
+        if review.status != ReviewStatus.WITHDRAWN and case is not None and case.status in OPEN_STATUSES:
+            # An open appeal: the resident may add to it, or withdraw it (recorded, the office told).
+            markup = InlineKeyboardMarkup(inline_keyboard=[[
+                InlineKeyboardButton(text=l10n("case_resident.add_button"), callback_data=MyAppeal(
+                    review_id=review.id, action=MyAppealAction.ADD).pack()),
+                InlineKeyboardButton(text=l10n("case_resident.withdraw_button"), callback_data=MyAppeal(
+                    review_id=review.id, action=MyAppealAction.WITHDRAW).pack())], *markup.inline_keyboard])
+        await query.message.answer(parts[-1], reply_markup=markup)
 
     return router

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +22,15 @@ from storage.repositories import Repositories
 CARD_TEXT_CHARS = 2000  # what of the resident's text the card shows; "Full text" sends the rest
 URGENCY_MARK = {"critical": "🔴", "high": "🟠", "normal": "🟢"}
 OPEN_STATUSES = (CaseStatus.OPEN, CaseStatus.TAKEN, CaseStatus.FORWARDED, CaseStatus.WAITING_RESIDENT)
+_REASON_PATTERNS = (
+    ("category", re.compile(r"^category: (?P<category>\w+)$")),
+    ("gratitude_crime", re.compile(r"^kind: gratitude, but it reports a crime$")),
+    ("kind", re.compile(r"^kind: (?P<kind>\w+)$")),
+    ("rating", re.compile(r"^rating (?P<n>\d)$")),
+    ("points", re.compile(r"^signals together: (?P<points>\d+) points \(high from (?P<threshold>\d+)\)$")),
+    ("spike", re.compile(r"^spike: (?P<count>\d+) complaints in (?P<days>\d+) days$")),
+    ("words", re.compile(r"^(?P<group>[a-z ]+) words: (?P<words>.*)$")),
+)
 
 
 @dataclass
@@ -34,16 +44,53 @@ class CaseView:
     specialty: Specialty | None
     author: User
     media: Sequence[ReviewMedia]
+    assignee_name: str | None = None  # by name, never by Telegram id
 
 
 async def load(repo: Repositories, case: Case) -> CaseView:
     review = await repo.reviews.get(case.review_id)
     directory = repo.directory
+    assignee = case.assignee_telegram_id
+    people = await repo.caseload.people([assignee]) if assignee is not None else {}
     return CaseView(
         case=case, review=review, clinic=await directory.clinic(review.clinic_id),
         doctor=await directory.doctor(review.doctor_id) if review.doctor_id else None,
         specialty=await directory.specialty(review.specialty_id) if review.specialty_id else None,
-        author=await repo.users.get(review.user_id), media=await repo.reviews.media_of(review.id))
+        author=await repo.users.get(review.user_id), media=await repo.reviews.media_of(review.id),
+        assignee_name=person_name(people[assignee]) if assignee in people else None)
+
+
+def person_name(person) -> str:
+    """How the office names one of its people: the name Telegram shows, and the @username when there is one."""
+    return person.full_name + (f" (@{person.username})" if person.username else "")
+
+
+def plain_reasons(reasons: Sequence[str], l10n: L10n) -> str:
+    """The classifier's stored reasons in the chat's language ("words about a bribe: «конверт»"); a reason of a
+    shape this does not know is shown as it was stored rather than dropped."""
+    shown = []
+    for reason in reasons:
+        for name, pattern in _REASON_PATTERNS:
+            found = pattern.match(reason)
+            if found is None:
+                continue
+            values = found.groupdict()
+            if name == "category" and l10n.has(f"category.{values['category']}"):
+                shown.append(l10n("case_reason.category", category=l10n(f"category.{values['category']}")))
+            elif name == "kind" and l10n.has(f"kind.{values['kind']}"):
+                shown.append(l10n("case_reason.kind", kind=l10n(f"kind.{values['kind']}")))
+            elif name == "words":
+                key = f"case_reason.group_{values['group'].replace(' ', '_')}"
+                shown.append(l10n(key if l10n.has(key) else "case_reason.words", words=values["words"],
+                                  group=values["group"]))
+            elif name in ("gratitude_crime", "rating", "points", "spike"):
+                shown.append(l10n(f"case_reason.{name}", **values))
+            else:
+                continue
+            break
+        else:
+            shown.append(reason)
+    return "; ".join(shown)
 
 
 def chat_l10n(settings: Settings) -> L10n:
@@ -59,8 +106,9 @@ def card_text(view: CaseView, l10n: L10n, zone: ZoneInfo) -> str:
     language = l10n.language
     lines = [
         l10n("alert.title", mark=URGENCY_MARK[case.urgency], reference=review.reference,
-             urgency=l10n(f"urgency.{case.urgency}")),
-        l10n("alert.reasons", reasons=html.escape("; ".join(case.reasons) or "—")),
+             urgency=l10n(f"urgency.{case.urgency}"))
+        + (l10n("case_card.reopened", count=case.reopened_count) if case.reopened_count else ""),
+        l10n("alert.reasons", reasons=html.escape(plain_reasons(case.reasons, l10n) or "—")),
         l10n("alert.clinic", value=html.escape(getattr(view.clinic, f"name_{language}"))),
     ]
     if view.doctor is not None:
@@ -74,16 +122,28 @@ def card_text(view: CaseView, l10n: L10n, zone: ZoneInfo) -> str:
     name = html.escape(author.first_name or "—") if author.telegram_id is not None else l10n("alert.forgotten")
     phone = html.escape(author.phone) if review.phone_shared and author.phone else l10n("alert.no_phone")
     lines.append(l10n("alert.resident", name=name, phone=phone))
+    # The law wants the answer in the appeal's language: the card says which it is.
+    lines.append(l10n("case_card.language", language=l10n(f"case_language.{review.language}")))
     if case.due_date is not None:
         due_key = "alert.due_extended" if case.extended else "alert.due"
-        lines.append(l10n(due_key, due=case.due_date.strftime("%d.%m.%Y")))
+        lines.append(l10n(due_key, due=case.due_date.strftime("%d.%m.%Y"))
+                     + (l10n("case_card.provisional") if case.due_provisional else ""))
+    if case.forwarded_to is not None and case.forwarded_at is not None:
+        lines.append(l10n("case_card.forwarded_to", destination=destination_name(case.forwarded_to, l10n),
+                          day=_date(case.forwarded_at, zone)[:10]))
     lines.append(l10n("alert.status", status=l10n(f"case_status.{case.status}"),
-                      assignee=html.escape(str(case.assignee_telegram_id or "—"))))
+                      assignee=html.escape(view.assignee_name or "—")))
     lines.append(l10n("alert.evidence", count=len(view.media)))
     text = review.text or "—"
     shown = text if len(text) <= CARD_TEXT_CHARS else text[:CARD_TEXT_CHARS].rstrip() + "…"
     lines += ["", html.escape(shown)]
     return "\n".join(lines)
+
+
+def destination_name(destination: str, l10n: L10n) -> str:
+    """The clinic, or one of the bodies of prosecutor.forward_bodies, in that language."""
+    key = f"forward_body.{destination}"
+    return l10n(key) if l10n.has(key) else html.escape(destination)
 
 
 def card_keyboard(view: CaseView, l10n: L10n) -> InlineKeyboardMarkup:

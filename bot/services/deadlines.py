@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import tomllib
 from calendar import monthrange
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,6 +21,13 @@ REMINDER_WORKING_DAYS_BEFORE = 3
 _ONE_DAY = timedelta(days=1)
 _SATURDAY = 5  # date.weekday(): Monday is 0
 _YEAR_KEYS = frozenset({"holidays", "extra_days_off", "extra_working_days"})
+# The law's fixed holidays (law "On holidays in the Republic of Kazakhstan", Labour Code art. 84), carried over to
+# the next working day when they fall on a weekend (art. 85). 7 January and Kurban Ait are holidays that are never
+# carried over. Used for the years the published table does not cover (see WorkCalendar.statutory_days_off).
+CARRIED_HOLIDAYS = ((1, 1), (1, 2), (3, 8), (3, 21), (3, 22), (3, 23), (5, 1), (5, 7), (5, 9), (7, 6), (8, 30),
+                    (10, 25), (12, 16))
+UNCARRIED_HOLIDAYS = ((1, 7),)
+WARN_DAYS_BEFORE_TABLE_ENDS = 60
 
 
 class CalendarFileError(ValueError):
@@ -35,15 +44,21 @@ class YearNotInCalendarError(ValueError):
 
 @dataclass(frozen=True)
 class WorkCalendar:
-    """Working days for a five-day week; only the years listed in the data can be asked about."""
+    """Working days for a five-day week: the published table where it has the year, else the law's rules.
+
+    A year without a [years.YYYY] table is computed from the fixed holidays, the weekend carry-overs and an
+    estimate of Kurban Ait (see `statutory_days_off`); dates counted over such a year are *provisional*
+    (`is_published` says which years are from the ministry). With `strict=True` such a year is an error instead.
+    """
 
     years: frozenset[int]
     days_off: frozenset[date]  # holidays and extra days off; weekends are implied
     working_weekend_days: frozenset[date]
     source: str = "<in memory>"
+    strict: bool = field(default=False, compare=False)
 
     @classmethod
-    def load(cls, path: Path | str | None = None) -> WorkCalendar:
+    def load(cls, path: Path | str | None = None, *, strict: bool = False) -> WorkCalendar:
         """Read the calendar TOML; without a path, the file shipped in bot/data."""
         path = DEFAULT_CALENDAR_PATH if path is None else Path(path)
         try:
@@ -51,10 +66,11 @@ class WorkCalendar:
                 data = tomllib.load(file)
         except tomllib.TOMLDecodeError as exc:
             raise CalendarFileError(f"{path}: {exc}") from exc
-        return cls.from_mapping(data, source=str(path))
+        return cls.from_mapping(data, source=str(path), strict=strict)
 
     @classmethod
-    def from_mapping(cls, data: Mapping[str, Any], source: str = "<in memory>") -> WorkCalendar:
+    def from_mapping(cls, data: Mapping[str, Any], source: str = "<in memory>", *,
+                     strict: bool = False) -> WorkCalendar:
         """Build from the parsed TOML ({"years": {"2026": {"holidays": [...], ...}}}), checking every entry."""
         tables = data.get("years")
         if not isinstance(tables, Mapping) or not tables:
@@ -89,13 +105,29 @@ class WorkCalendar:
             years.add(year)
             days_off |= holidays | extra_off
             working |= extra_working
-        return cls(frozenset(years), frozenset(days_off), frozenset(working), source)
+        return cls(frozenset(years), frozenset(days_off), frozenset(working), source, strict)
+
+    def is_published(self, year: int) -> bool:
+        """Whether the year comes from the published table (otherwise it is computed by the law's rules)."""
+        return year in self.years
+
+    @property
+    def table_ends(self) -> date:
+        """The last day the published table covers."""
+        return date(max(self.years), 12, 31)
+
+    def provisional(self, start: date, end: date) -> bool:
+        """Whether a count over (start, end] crossed a year the table does not cover."""
+        first = start + _ONE_DAY  # start itself never counts
+        return any(not self.is_published(year) for year in range(first.year, end.year + 1))
 
     def is_working_day(self, day: date) -> bool:
-        """Mon-Fri and not a day off, or a weekend day made working; raises for a year without data."""
+        """Mon-Fri and not a day off, or a weekend day made working; a year without data follows the rules."""
         _require_date(day)
         if day.year not in self.years:
-            raise YearNotInCalendarError(day.year, self.source)
+            if self.strict:
+                raise YearNotInCalendarError(day.year, self.source)
+            return day.weekday() < _SATURDAY and day not in statutory_days_off(day.year)
         if day in self.working_weekend_days:
             return True
         return day.weekday() < _SATURDAY and day not in self.days_off
@@ -132,6 +164,39 @@ class WorkCalendar:
             if self.is_working_day(day):
                 left -= 1
         return day
+
+
+@lru_cache(maxsize=64)
+def statutory_days_off(year: int) -> frozenset[date]:
+    """The weekdays off in a year by the law alone: the fixed holidays, their carry-overs (a holiday on a Saturday
+    or Sunday makes the next working day off; two in a row give two), 7 January and an estimate of Kurban Ait.
+
+    No transfer order of the Ministry of Labour is known for such a year, and Kurban Ait is estimated from the
+    arithmetic Islamic calendar (it may be a day off): so dates counted over it are provisional until the
+    ministry's table for the year is added to kz_calendar.toml.
+    """
+    holidays = {date(year, month, day) for month, day in CARRIED_HOLIDAYS}
+    uncarried = {date(year, month, day) for month, day in UNCARRIED_HOLIDAYS} | set(kurban_ait_estimate(year))
+    off = holidays | uncarried
+    for holiday in sorted(holidays):
+        if holiday.weekday() >= _SATURDAY:
+            day = holiday + _ONE_DAY
+            while day.weekday() >= _SATURDAY or day in off:
+                day += _ONE_DAY
+            off.add(day)
+    return frozenset(off)
+
+
+def kurban_ait_estimate(year: int) -> list[date]:
+    """10 Dhu al-Hijjah in the arithmetic Islamic calendar, a day earlier (it matched 2025 and 2027, was a day
+    early for 2026): the Spiritual Administration announces the real date each year."""
+    found = []
+    for hijri_year in range(year - 580, year - 577):
+        jdn = 10 + math.ceil(29.5 * 11) + (hijri_year - 1) * 354 + (3 + 11 * hijri_year) // 30 + 1948438
+        day = date.fromordinal(jdn - 1721425)
+        if day.year == year:
+            found.append(day)
+    return found
 
 
 def local_date(moment: datetime, zone: ZoneInfo) -> date:
