@@ -334,16 +334,20 @@ async def test_forward_to_the_polyclinic_delivers_the_review_to_its_chat(app: Ap
     await deliver(app)
     officer = app.user(OFFICER, chat_id=OFFICE)
     card = [m for m in app.session.history(OFFICE) if m.reply_markup][-1]
-    # No chat linked yet: marked as forwarded, and the office is told the clinic cannot be reached here.
-    reply = await officer.press(RU("alert.button_fwd"), message=card.message_id)
-    assert reply.callback_answers == [RU("clinic_cases.forward_nowhere")]
+    # No chat linked yet: the office is asked to confirm it reached the clinic another way; until then nothing is
+    # marked and the resident is told nothing.
+    await officer.press(RU("alert.button_fwd"), message=card.message_id)
+    reply = await officer.press("Городская поликлиника №17")
+    assert reply.text == RU("case_forward.no_chat", reference=reference, clinic="Городская поликлиника №17")
+    [case] = await one(app, select(Case))
+    assert case.status == "open" and case.forwarded_to is None
 
     await link_group(app)
+    chooser = await officer.press(RU("alert.button_fwd"), message=card.message_id)
+    reply = await officer.press("Городская поликлиника №17", message=chooser.messages[-1].message_id)
+    assert RU("case_forward.done", reference=reference, destination="Городская поликлиника №17") in reply.texts
     [case] = await one(app, select(Case))
-    async with app.pool() as session, session.begin():  # reopened, so that it can be forwarded again
-        (await session.get(Case, case.id)).status = "open"
-    reply = await officer.press(RU("alert.button_fwd"), message=card.message_id)
-    assert reply.callback_answers == [RU("alert.done_fwd")]
+    assert (case.status, case.forwarded_to) == ("forwarded", "clinic")
     await deliver(app)
     [post] = posts_in(app, CLINIC_CHAT)
     assert post.text.startswith(plain(RU("clinic_post.forwarded_title", clinic="Городская поликлиника №17")))

@@ -89,6 +89,7 @@ async def prosecutor_acts(app: App, button: str, words: str | None = None, offic
     await officer.press(RU(button), message=card_in_chat(app).message_id)
     if words is not None:
         await officer.send(words)
+        await officer.press(RU("case_draft.button_send"))  # the preview, then Send
 
 
 async def mydata(person: UserClient) -> tuple[SendDocument, dict, bytes]:
