@@ -160,7 +160,7 @@ async def test_an_ordinary_complaint_is_listed_each_morning_once_and_opens_as_a_
     assert len([t for t in texts_to(app, CHAT) if reference in t]) == 1
     clerk = officer(app)
     card = await clerk.press(RU("alert.button_open", reference=reference),
-                             message=[m for m in app.session.history(CHAT) if m.reply_markup][0])
+                             message=next(m for m in app.session.history(CHAT) if m.reply_markup))
     assert reference in card.text and [RU("alert.button_take"), RU("alert.button_fwd")] in card.buttons
     # /case always shows the actions the state allows, by reference or just its number.
     shown = await clerk.command("case", str(int(reference.split("-")[-1])))
@@ -176,7 +176,7 @@ async def test_an_ordinary_complaint_is_listed_each_morning_once_and_opens_as_a_
 
 async def test_a_submission_on_13_12_2027_is_due_provisionally_in_2028_and_recomputed(app: App, caplog) -> None:
     app.clock.now = datetime(2027, 12, 13, 5, 0, tzinfo=UTC)  # Mon 10:00 in Almaty
-    reference, receipt = await submit(app, 4020, kind="violation", category="extortion", stars="1⭐",
+    _reference, receipt = await submit(app, 4020, kind="violation", category="extortion", stars="1⭐",
                                       text="Требовали взятку за справку.")
     assert "06.01.2028" in receipt and plain(RU("case_notify.due_provisional")) in receipt
     await deliver(app)
