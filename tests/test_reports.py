@@ -73,6 +73,7 @@ async def submit(app: App, where: Clinic, kind: str, rating: int, when: datetime
 
 async def answer(app: App, submitted: reviews.Submitted, when: datetime) -> None:
     async with app.pool() as session, session.begin():
+        await cases.remember_person(Repositories(session), PROSECUTOR, "Ержан Прокуроров", "erzhan_p", when)
         await cases.close(Repositories(session), submitted.case.id, PROSECUTOR, "Проверка проведена.", when)
 
 
@@ -492,10 +493,10 @@ def check_export_rows(rows: list[list], made: dict[str, reviews.Submitted]) -> N
     assert answered[column["category"]] == RU("category.rudeness")
     assert answered[column["rating"]] == 2
     assert answered[column["urgency"]] == RU(f"urgency.{case.urgency}")
-    assert answered[column["reasons"]] == ("; ".join(case.reasons) or None)
+    assert answered[column["reasons"]] == (alerts.plain_reasons(case.reasons, RU) or None)
     assert answered[column["status"]] == RU("status.answered")
     assert answered[column["case_status"]] == RU("case_status.closed")
-    assert answered[column["assignee"]] == PROSECUTOR
+    assert answered[column["assignee"]] == "Ержан Прокуроров (@erzhan_p)"  # a name, never a Telegram id
     assert answered[column["due_date"]].date() == case.due_date  # openpyxl reads every date cell as a datetime
     assert answered[column["extended"]] == RU("reports.value.no")
     assert answered[column["answered_on"]] == local("2026-11-20", 12).replace(tzinfo=None)
