@@ -963,9 +963,17 @@ class ReportRepo:
         self.session = session
 
     @staticmethod
-    def _registered(query: Any, start: datetime, end: datetime, clinic_id: int | None) -> Any:
+    def _posted_to_clinic() -> Any:
+        """Reviews the bot posted to their polyclinic (issue 10: a clinic's own figures count only what it was given;
+        a violation report reaches it only when the office forwards it)."""
+        return select(AuditLog.entity_id).where(AuditLog.action == "clinic.review_posted", AuditLog.entity == "review")
+
+    @classmethod
+    def _registered(cls, query: Any, start: datetime, end: datetime, clinic_id: int | None) -> Any:
         query = query.where(Review.created_at >= start, Review.created_at < end)
-        return query if clinic_id is None else query.where(Review.clinic_id == clinic_id)
+        if clinic_id is None:
+            return query
+        return query.where(Review.clinic_id == clinic_id, Review.id.in_(cls._posted_to_clinic()))
 
     async def review_counts(self, start: datetime, end: datetime, *, clinic_id: int | None = None) -> Sequence[Any]:
         """(clinic_id, kind, category, count) of the reviews registered in [start, end)."""
@@ -1018,7 +1026,7 @@ class ReportRepo:
                  .select_from(Case).join(Review, Review.id == Case.review_id)
                  .outerjoin(answers, answers.c.review_id == Case.review_id))
         if clinic_id is not None:
-            query = query.where(Review.clinic_id == clinic_id)
+            query = query.where(Review.clinic_id == clinic_id, Review.id.in_(self._posted_to_clinic()))
         values = (await self.session.execute(query)).one()
         return {name: int(value) for name, value in zip(figures, values, strict=True)}
 

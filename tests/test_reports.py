@@ -23,7 +23,17 @@ from sqlalchemy import select, update
 from bot.scheduler import make_scheduler, weekly_digests
 from bot.services import alerts, cases, reports, reviews
 from bot.services.reports import Period
-from storage.models import Case, Clinic, ClinicChat, ClinicStats, DigestRun, OutboxMessage, Response, Review
+from storage.models import (
+    AuditLog,
+    Case,
+    Clinic,
+    ClinicChat,
+    ClinicStats,
+    DigestRun,
+    OutboxMessage,
+    Response,
+    Review,
+)
 from storage.repositories import Repositories
 from tests.conftest import BACKENDS, App
 from tests.flows import RU, one
@@ -105,8 +115,10 @@ async def expected_figures(app: App, period: Period, clinic_id: int | None = Non
     """The digest's numbers worked out here from the stored rows, independently of the report's SQL."""
     start, end = period.bounds(ALMATY)
     previous_start, _ = period.previous().bounds(ALMATY)
+    # A clinic's own figures count only what was posted to it (an unforwarded violation report is the office's).
+    posted = set(await one(app, select(AuditLog.entity_id).where(AuditLog.action == "clinic.review_posted")))
     all_reviews = {r.id: r for r in await one(app, select(Review))
-                   if clinic_id is None or r.clinic_id == clinic_id}
+                   if clinic_id is None or (r.clinic_id == clinic_id and r.id in posted)}
     in_period = [r for r in all_reviews.values() if start <= r.created_at < end]
     first_answer: dict[int, datetime] = {}
     for response in await one(app, select(Response)):
@@ -337,22 +349,27 @@ async def test_the_scheduler_runs_the_digest_weekly_at_the_configured_local_time
 
 
 async def test_each_linked_clinic_chat_gets_its_own_digest(app: App) -> None:
-    clinics = await two_weeks_of_reviews(app)
+    c17, c5 = await clinic(app, 17), await clinic(app, 5)
     async with app.pool() as session, session.begin():
         session.add_all([
-            ClinicChat(clinic_id=clinics["17"].id, chat_id=CLINIC_CHAT, linked_at=local("2026-11-20"), active=True),
-            ClinicChat(clinic_id=clinics["5"].id, chat_id=OTHER_CLINIC_CHAT, linked_at=local("2026-11-01"),
-                       active=False),
+            ClinicChat(clinic_id=c17.id, chat_id=CLINIC_CHAT, linked_at=local("2026-11-20"), active=True),
+            ClinicChat(clinic_id=c5.id, chat_id=OTHER_CLINIC_CHAT, linked_at=local("2026-11-01"), active=False),
         ])
+    clinics = await two_weeks_of_reviews(app)
+    # Reports of violations about No. 17 that the office never forwarded: in the office's figures, never in No. 17's.
+    for day in ("2026-11-17", "2026-11-19"):
+        await submit(app, c17, "violation", 1, local(day), category="extortion", text="Требовали взятку.")
     app.clock.now = local("2026-11-23", 9).astimezone(UTC)
     assert await weekly_digests(app.pool, app.settings, app.clock) == 2  # the prosecutor's and No. 17's
     assert await weekly_digests(app.pool, app.settings, app.clock) == 0
     await relay_for(app).run_once()
-    [digest] = sent_texts(app, CLINIC_CHAT)
     c17 = clinics["17"]
+    title = visible(RU("reports.clinic_digest_title", clinic=c17.name_ru, period=WEEK.label()))
+    [digest] = [text for text in sent_texts(app, CLINIC_CHAT) if text.startswith(title)]  # besides the posts
     figures = await expected_figures(app, WEEK, c17.id)
     assert (figures["reviews"], figures["previous"], figures["registered"], figures["answered"],
             figures["unanswered"], figures["overdue"]) == (3, 3, 2, 1, 1, 0)
+    assert figures["violation"] == 0 and (await expected_figures(app, WEEK))["violation"] == 3
     [stats] = await one(app, select(ClinicStats).where(ClinicStats.clinic_id == c17.id))
     lines = digest.splitlines()
     assert lines[0] == visible(RU("reports.clinic_digest_title", clinic=c17.name_ru, period=WEEK.label()))
