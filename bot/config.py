@@ -216,6 +216,9 @@ class ClinicsSettings(_Section):
     language: Literal["kk", "ru", "en"] = "ru"
     # How long a getChatMember answer is trusted when someone presses "Answer" in a clinic's chat.
     membership_cache_seconds: int = Field(60, ge=0, le=3600)
+    # Whether every member of a polyclinic's linked chat may answer in its name; off (the default): only holders of
+    # the clinic-staff role for it and the chat's administrators.
+    members_may_answer: bool = False
 
 
 DEFAULT_REJECT_REASONS = ["profanity", "insults", "personal_data", "advertising", "off_topic"]

@@ -50,6 +50,8 @@ async def link_group(app: App, chat_id: int = CLINIC_CHAT, clinic: str = "17", u
     member = app.user(user_id, chat_id=chat_id, first_name="Гульнара")
     reply = await member.command("link", await link_code(app, clinic))
     assert reply.text.startswith("✅"), reply.text
+    # The clinic's own group is run by its administrators: they may answer in its name (plain members may not).
+    app.session.set_chat_member(chat_id, user_id, "administrator")
     return member
 
 
@@ -191,7 +193,8 @@ async def test_staff_answer_is_published_on_the_clinic_page_and_reaches_the_resi
     reply = await staff.press(RU("clinic_post.answer_button"), message=post.message_id)
     assert reply.text == RU("clinic_answer.prompt", name="Гульнара", review=reference, limit=3500)
     reply = await staff.send("Приносим извинения, пишите заведующей: head@clinic17.kz.")
-    assert reply.text == RU("clinic_answer.published", review=reference)
+    # The staff are told that something was hidden from the resident.
+    assert reply.text == RU("clinic_answer.published", review=reference) + "\n" + RU("case_clinic.masked")
 
     [response] = await one(app, select(Response))
     assert (response.author_telegram_id, response.author_role, response.public_status) == (
@@ -210,6 +213,31 @@ async def test_staff_answer_is_published_on_the_clinic_page_and_reaches_the_resi
     await staff.send("Коллеги, ответил.")
     assert len(await one(app, select(Response))) == 1
     assert await one(app, select(AuditLog.action).where(AuditLog.action == "clinic.answered")) == ["clinic.answered"]
+
+
+async def test_the_clinics_own_phone_stays_in_its_answer_and_plain_members_may_not_answer(app: App) -> None:
+    staff = await link_group(app)
+    person = await resident(app, RESIDENT)
+    reference = await submit_about_clinic(app, person, text="Долго ждали в регистратуре.")
+    await deliver(app)
+    [post] = posts_in(app, CLINIC_CHAT)
+    # A plain member of the clinic's group (no staff role, not an administrator) is refused by default...
+    member = app.user(8150, chat_id=CLINIC_CHAT, first_name="Данияр")
+    reply = await member.press(RU("clinic_post.answer_button"), message=post.message_id)
+    assert reply.callback_answers == [RU("clinic_answer.refused")]
+    # ...and may answer once clinics.members_may_answer opens it.
+    app.settings.clinics.members_may_answer = True
+    reply = await member.press(RU("clinic_post.answer_button"), message=post.message_id)
+    assert reply.callback_answers == [None]
+    app.settings.clinics.members_may_answer = False
+    await member.command("cancel")
+    await staff.press(RU("clinic_post.answer_button"), message=post.message_id)
+    await staff.send("Звоните в регистратуру: +7 727 000 00 17, или мне лично 8 701 123 45 67.")
+    [response] = await one(app, select(Response))
+    # The directory's number of No. 17 (+7 727 000 00 17) is the clinic's own: it stays; a private one goes.
+    assert response.public_text == "Звоните в регистратуру: +7 727 000 00 17, или мне лично [телефон скрыт]."
+    await deliver(app)
+    assert any("+7 727 000 00 17" in text for text in texts_to(app, RESIDENT) if reference in text)
 
 
 async def test_staff_answer_waits_for_the_moderator_when_the_queue_is_on(app: App) -> None:

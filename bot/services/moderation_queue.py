@@ -27,15 +27,16 @@ class QueueRefused(Exception):
         self.key = key
 
 
-def screen(text: str, language: str) -> moderation.Public:
+def screen(text: str, language: str, keep_phones: tuple[str, ...] = ()) -> moderation.Public:
     """The public version of a text, with placeholders in the language it was written for."""
-    return moderation.public_version(text, clinics.masking_placeholders(translator()[language]))
+    return moderation.public_version(text, clinics.masking_placeholders(translator()[language]),
+                                     keep_phones=keep_phones)
 
 
-async def screened(text: str, language: str) -> moderation.Public:
+async def screened(text: str, language: str, keep_phones: tuple[str, ...] = ()) -> moderation.Public:
     """`screen` off the event loop: a long text of starred words takes up to 0.6 s to judge, and every other
     chat would wait meanwhile."""
-    return await asyncio.to_thread(screen, text, language)
+    return await asyncio.to_thread(screen, text, language, keep_phones)
 
 
 def held(public: moderation.Public, settings: Settings) -> bool:
@@ -65,8 +66,10 @@ async def review_submitted(repo: Repositories, review: Review, public: moderatio
 
 async def answer_given(repo: Repositories, review: Review, actor: int, text: str, *, now: datetime,
                        settings: Settings) -> Response:
-    """A clinic's answer: screened like a review, published at once or held, and on record either way."""
-    public = await screened(text, review.language)
+    """A clinic's answer: screened like a review (but the clinic's own phone number from the directory stays),
+    published at once or held, and on record either way."""
+    clinic = await repo.directory.clinic(review.clinic_id)
+    public = await screened(text, review.language, (clinic.phone,) if clinic and clinic.phone else ())
     waits = held(public, settings)
     response = Response(review_id=review.id, author_telegram_id=actor, author_role=Role.CLINIC_STAFF, text=text,
                         public_text=public.text,
