@@ -391,6 +391,9 @@ async def test_forward_to_the_polyclinic_delivers_the_review_to_its_chat(app: Ap
     assert under_card.reply_parameters.message_id == card.message_id
     assert under_card.text == RU("clinic_chat.office_answer", reference=reference, clinic="Городская поликлиника №17",
                                  answer="Проверка проведена, врач отстранён.")
+    # The office still owes its decision: its list and the case say the polyclinic has answered.
+    assert RU("case_office.line_clinic_answered") in (await officer.command("cases")).text
+    assert RU("case_card.clinic_answered", day="26.11.2026") in (await officer.command("case", reference)).text
 
 
 # --- Escalation -------------------------------------------------------------------------------------------------

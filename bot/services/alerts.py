@@ -45,6 +45,7 @@ class CaseView:
     author: User
     media: Sequence[ReviewMedia]
     assignee_name: str | None = None  # by name, never by Telegram id
+    clinic_answered_at: datetime | None = None  # the polyclinic's first published answer to the resident
 
 
 async def load(repo: Repositories, case: Case) -> CaseView:
@@ -52,12 +53,15 @@ async def load(repo: Repositories, case: Case) -> CaseView:
     directory = repo.directory
     assignee = case.assignee_telegram_id
     people = await repo.caseload.people([assignee]) if assignee is not None else {}
+    clinic_answers = [response.created_at for response in await repo.reviews.responses_to(review.id)
+                      if response.author_role == "clinic_staff" and response.public_status == "published"]
     return CaseView(
         case=case, review=review, clinic=await directory.clinic(review.clinic_id),
         doctor=await directory.doctor(review.doctor_id) if review.doctor_id else None,
         specialty=await directory.specialty(review.specialty_id) if review.specialty_id else None,
         author=await repo.users.get(review.user_id), media=await repo.reviews.media_of(review.id),
-        assignee_name=person_name(people[assignee]) if assignee in people else None)
+        assignee_name=person_name(people[assignee]) if assignee in people else None,
+        clinic_answered_at=min(clinic_answers) if clinic_answers else None)
 
 
 def person_name(person) -> str:
@@ -131,6 +135,9 @@ def card_text(view: CaseView, l10n: L10n, zone: ZoneInfo) -> str:
     if case.forwarded_to is not None and case.forwarded_at is not None:
         lines.append(l10n("case_card.forwarded_to", destination=destination_name(case.forwarded_to, l10n),
                           day=_date(case.forwarded_at, zone)[:10]))
+    if view.clinic_answered_at is not None and case.status in OPEN_STATUSES:
+        # The resident has the clinic's answer; the office still owes its own decision on the appeal.
+        lines.append(l10n("case_card.clinic_answered", day=_date(view.clinic_answered_at, zone)[:10]))
     lines.append(l10n("alert.status", status=l10n(f"case_status.{case.status}"),
                       assignee=html.escape(view.assignee_name or "—")))
     lines.append(l10n("alert.evidence", count=len(view.media)))

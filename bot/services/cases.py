@@ -501,6 +501,8 @@ def case_line(view: CaseView, l10n: L10n) -> str:
         line += l10n("case_office.line_assignee", name=html.escape(view.assignee_name))
     if view.case.reopened_count:
         line += l10n("case_office.line_reopened")
+    if view.clinic_answered_at is not None and view.case.status in OPEN_STATUSES:
+        line += l10n("case_office.line_clinic_answered")
     # Escalated: the polyclinic left it unanswered past clinics.answer_working_days (bot.services.clinics.escalate).
     return line + l10n("clinic_escalation.mark") if view.case.escalated_at is not None else line
 
