@@ -12,8 +12,9 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.cases import handling as cases
 from bot.config import Settings
-from bot.services import cases, clinics, ratings, reports
+from bot.services import clinics, ratings, reports
 from bot.services.outbox import Relay
 from bot.services.reviews import work_calendar
 from storage.repositories import Repositories

@@ -20,11 +20,11 @@ from bot.callbacks import (
     ResidentVerdict,
     VerdictAction,
 )
+from bot.cases import handling as cases
+from bot.cases.cards import OPEN_STATUSES
 from bot.config import Settings
 from bot.filters import HasEvidence, HasText, PrivateChat
 from bot.l10n import L10n
-from bot.services import cases
-from bot.services.alerts import OPEN_STATUSES
 from bot.states import AppealAddition, CaseReply, CaseVerdict
 from bot.unit_of_work import AfterCommit
 from handlers.feedback import receive

@@ -9,12 +9,12 @@ from aiogram.filters import Command
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
 from bot.callbacks import MenuAction, MenuChoice, MyAppeal, MyAppealAction, MyReviewOpen, MyReviewsPage
+from bot.cases.cards import OPEN_STATUSES
 from bot.config import Settings
 from bot.filters import PrivateChat
 from bot.keyboards import PAGE_SIZE, make_back_to_list_keyboard, make_my_reviews_keyboard, name_in
 from bot.l10n import L10n
 from bot.services import pages
-from bot.services.alerts import OPEN_STATUSES
 from storage.models import Review, ReviewStatus, User
 from storage.repositories import Repositories
 

@@ -26,14 +26,15 @@ from bot.callbacks import (
     CaseTemplateV1,
     DraftAction,
 )
+from bot.cases import cards as alerts
+from bot.cases import handling as cases
+from bot.cases.cards import OPEN_STATUSES, CaseView
+from bot.cases.deadlines import local_date
 from bot.config import Settings
 from bot.filters import HasText
 from bot.keyboards import name_in
 from bot.l10n import translator
-from bot.services import alerts, cases
 from bot.services.access import ProsecutorAccess
-from bot.services.alerts import OPEN_STATUSES, CaseView
-from bot.services.deadlines import local_date
 from bot.services.reviews import work_calendar
 from bot.states import ProsecutorInput
 from bot.unit_of_work import AfterCommit

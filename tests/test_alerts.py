@@ -9,8 +9,9 @@ import pytest
 from aiogram.methods import SendMediaGroup, SendMessage
 from sqlalchemy import select
 
+from bot.cases import cards as alerts
+from bot.cases import handling as cases
 from bot.l10n import Translator
-from bot.services import alerts, cases
 from bot.services.outbox import Pacer, Relay
 from bot.services.reviews import work_calendar
 from storage.models import AuditLog, Case, OutboxMessage, Response, Review

@@ -12,10 +12,11 @@ from aiogram.methods import SendDocument, SendMessage
 from sqlalchemy import select
 
 from bot.callbacks import MyReviewOpen
+from bot.cases import cards as alerts
+from bot.cases import handling as cases
+from bot.cases.deadlines import WorkCalendar
 from bot.l10n import Translator
 from bot.scheduler import morning_reminders
-from bot.services import alerts, cases
-from bot.services.deadlines import WorkCalendar
 from bot.services.outbox import Relay
 from bot.services.reviews import work_calendar
 from storage.models import AuditLog, Case, OutboxMessage, Response, Review
@@ -200,7 +201,7 @@ async def test_a_submission_on_13_12_2027_is_due_provisionally_in_2028_and_recom
     async with app.pool() as session, session.begin():
         repo = Repositories(session)
         assert not await cases.check_calendar(repo, app.settings, calendar, datetime(2027, 10, 31, 4, tzinfo=UTC))
-        with caplog.at_level(logging.WARNING, logger="bot.services.cases"):
+        with caplog.at_level(logging.WARNING, logger="bot.cases.handling"):
             assert await cases.check_calendar(repo, app.settings, calendar, datetime(2027, 11, 1, 4, tzinfo=UTC))
     assert any("2027-12-31" in record.getMessage() for record in caplog.records)
     [warning] = await one(app, select(OutboxMessage).where(OutboxMessage.dedupe_key.like("calendar-ends:%")))

@@ -10,9 +10,9 @@ import pytest
 from aiogram.methods import SendMessage
 from sqlalchemy import select
 
+from bot.cases import cards as alerts
 from bot.l10n import Translator
 from bot.scheduler import escalate_unanswered
-from bot.services import alerts
 from bot.services.outbox import Relay
 from storage.models import AuditLog, Case, ClinicChat, LinkCode, OutboxMessage, Response, Review, Role, StaffRole
 from tests.conftest import BACKENDS, App

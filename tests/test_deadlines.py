@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.services.deadlines import (
+from bot.cases.deadlines import (
     DEFAULT_CALENDAR_PATH,
     CalendarFileError,
     WorkCalendar,
@@ -213,7 +213,7 @@ def test_years_beyond_the_table_follow_the_law_and_are_provisional(kz: WorkCalen
 
 @pytest.mark.parametrize("year", [2026, 2027])
 def test_the_rules_give_the_published_days_off_but_for_kurban_ait_and_transfers(kz: WorkCalendar, year: int) -> None:
-    from bot.services.deadlines import statutory_days_off
+    from bot.cases.deadlines import statutory_days_off
 
     published = {day for day in kz.days_off if day.year == year}
     computed = set(statutory_days_off(year))

@@ -11,8 +11,9 @@ from aiogram.methods import SendDocument, SendMessage, SetMyCommands
 from sqlalchemy import func, select
 
 from bot.callbacks import ForgetAction, ForgetChoice
+from bot.cases import cards as alerts
 from bot.l10n import Translator
-from bot.services import alerts, privacy
+from bot.services import privacy
 from bot.services.outbox import Relay
 from bot.services.people import CONSENT_VERSION
 from storage.models import (

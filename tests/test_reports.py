@@ -20,8 +20,10 @@ from aiogram.methods import SendDocument, SendMessage, SendPhoto
 from openpyxl import load_workbook
 from sqlalchemy import select, update
 
+from bot.cases import cards as alerts
+from bot.cases import handling as cases
 from bot.scheduler import make_scheduler, weekly_digests
-from bot.services import alerts, cases, reports, reviews
+from bot.services import reports, reviews
 from bot.services.reports import Period
 from storage.models import (
     AuditLog,

@@ -8,10 +8,11 @@ import html
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.cases import notices
 from bot.config import Settings
 from bot.keyboards import name_in
 from bot.l10n import L10n, translator
-from bot.services import clinics, moderation, notices, ratings
+from bot.services import clinics, moderation, ratings
 from storage.models import PublicStatus, Response, Review, Role, User
 from storage.repositories import Repositories
 

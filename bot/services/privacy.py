@@ -10,8 +10,9 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.cases import cards as alerts
 from bot.config import Settings
-from bot.services import alerts, people
+from bot.services import people
 from storage.models import AuditLog, Review, ReviewKind, User
 from storage.repositories import Repositories
 
@@ -22,7 +23,7 @@ PSEUDONYM_PREFIX = "forgotten-"
 # after consent is withdrawn; everything else (taken in work, questions, moderation news) does not.
 LEGAL_NOTICES = frozenset({"answer", "rejected", "extended", "status:forwarded"})
 FORMAL_KINDS = frozenset({ReviewKind.COMPLAINT, ReviewKind.VIOLATION})
-INTERNAL_ACTIONS = frozenset({"case.note"})  # the office's internal notes (bot.services.cases.INTERNAL_ACTIONS)
+INTERNAL_ACTIONS = frozenset({"case.note"})  # the office's internal notes (bot.cases.handling.INTERNAL_ACTIONS)
 # Audit details under such names may identify someone else (staff, chats): they never leave in a person's copy.
 IDENTITY_KEY = re.compile(r"telegram|actor|chat|assignee|author|user|(^|_)by$")
 

@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.cases import cards as alerts
+from bot.cases.cards import OPEN_STATUSES
 from bot.config import WEEKDAYS, Settings
 from bot.l10n import L10n, translator
-from bot.services import alerts, outbox
-from bot.services.alerts import OPEN_STATUSES
+from bot.services import outbox
 from storage.models import ReviewKind
 from storage.repositories import Repositories
 

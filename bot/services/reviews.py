@@ -8,18 +8,14 @@ from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from bot.cases import cards as alerts
+from bot.cases.deadlines import appeal_due_date, local_date, work_calendar
 from bot.config import Settings
 from bot.l10n import L10n
-from bot.services import alerts, drafts, moderation_queue, ratings
-from bot.services.deadlines import WorkCalendar, appeal_due_date, local_date
+from bot.services import drafts, moderation_queue, ratings
 from bot.services.urgency import CATEGORIES, UrgencyRules
 from storage.models import Case, MediaKind, PublicStatus, Review, ReviewKind, ReviewMedia, Urgency, User
 from storage.repositories import Repositories
-
-
-@lru_cache(maxsize=1)
-def work_calendar() -> WorkCalendar:
-    return WorkCalendar.load()
 
 
 @lru_cache(maxsize=1)
