@@ -354,3 +354,32 @@ async def test_cases_filters_pages_and_help(app: App, monkeypatch: pytest.Monkey
     assert first in turned.text and [RU("cases.previous")] in turned.buttons
     help_text = (await clerk.command("help")).text
     assert "/cases" in help_text and "/case" in help_text
+
+
+# --- 8. The office's copy is the resident's original --------------------------------------------------------
+
+
+async def test_a_moderators_edit_changes_only_the_public_text_of_a_violation_report(app: App) -> None:
+    from bot.services import clinics
+    from storage.models import ClinicChat
+
+    original = "Врач требовал взятку, звоните мне 87011234567."
+    reference, _ = await submit(app, 4070, kind="violation", category="extortion", stars="1⭐", text=original)
+    [review] = await one(app, select(Review))
+    async with app.pool() as session, session.begin():
+        (await session.get(Review, review.id)).public_text = "Отредактировано модератором."
+        session.add(ClinicChat(clinic_id=review.clinic_id, chat_id=-1005550000017, linked_at=app.clock.now,
+                               active=True))
+    await deliver(app)
+    card = last_with_buttons(app, CHAT)
+    assert original in card.text and "Отредактировано" not in card.text
+    clerk = officer(app)
+    assert original in (await clerk.command("case", reference)).text
+    await clerk.press(RU("alert.button_fwd"), message=card.message_id)
+    await clerk.press(CLINIC_NAME["ru"])
+    await deliver(app)
+    [post] = texts_to(app, -1005550000017)
+    assert "Врач требовал взятку, звоните мне" in post and "Отредактировано" not in post
+    assert "87011234567" not in post and RU("masking.phone") in post
+    [review] = await one(app, select(Review))
+    assert clinics.public_text_of(review, RU) == "Отредактировано модератором."  # the public's version is the edit

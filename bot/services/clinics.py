@@ -205,7 +205,12 @@ async def post_text(repo: Repositories, review: Review, l10n: L10n, settings: Se
     if respond_by is not None:
         lines.append(l10n("clinic_post.respond_by", due=respond_by.strftime("%d.%m.%Y"),
                           days=settings.clinics.answer_working_days))
-    text = public_text_of(review, l10n)
+    if forwarded and review.kind == "violation":
+        # The office forwards the resident's report as it was written (personal data still hidden): a moderator's
+        # edit changes only what the public sees, and a violation report is never public.
+        text = moderation.public_version(review.text or "", masking_placeholders(l10n)).text
+    else:
+        text = public_text_of(review, l10n)
     shown = text if len(text) <= POST_TEXT_CHARS else text[:POST_TEXT_CHARS].rstrip() + "…"
     lines += ["", html.escape(shown) if shown else l10n("pages.voice_only")]
     return "\n".join(lines)
