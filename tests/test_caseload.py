@@ -21,7 +21,7 @@ from bot.services.outbox import Relay
 from bot.services.reviews import work_calendar
 from storage.models import AuditLog, Case, OutboxMessage, Response, Review
 from storage.repositories import Repositories
-from tests.conftest import App
+from tests.conftest import BACKENDS, App
 from tests.flows import RU, one, plain, resident
 
 pytestmark = pytest.mark.usefixtures("demo_directory")
@@ -222,7 +222,8 @@ async def test_a_submission_on_01_06_2030_never_fails_for_the_calendar(app: App)
 # --- 4. The resident closes the loop; the whole day in Kazakh ----------------------------------------------
 
 
-async def test_kazakh_complaint_answered_disputed_reopened_and_closed_again(app: App) -> None:
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+async def test_kazakh_complaint_answered_disputed_reopened_and_closed_again(app: App, backend: str) -> None:
     text = "Тіркеу бөлімінде екі сағат кезекте күттім, ешкім түсіндірмеді."
     reference, receipt = await submit(app, 4030, language="kk", text=text)
     assert reference in receipt
@@ -335,7 +336,8 @@ async def test_forward_to_another_body_tells_the_resident_where_in_their_languag
 # --- 7. /cases as a working list, /help ---------------------------------------------------------------------
 
 
-async def test_cases_filters_pages_and_help(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+async def test_cases_filters_pages_and_help(app: App, monkeypatch: pytest.MonkeyPatch, backend: str) -> None:
     first, _ = await submit(app, 4060)
     second, _ = await submit(app, 4061, kind="violation", category="extortion", stars="1⭐", text="Взятка.")
     await deliver(app)
@@ -352,6 +354,10 @@ async def test_cases_filters_pages_and_help(app: App, monkeypatch: pytest.Monkey
     assert second in page.text and first not in page.text  # most urgent first
     turned = await clerk.press(RU("cases.next"))
     assert first in turned.text and [RU("cases.previous")] in turned.buttons
+    # A search too long for a button's 64 bytes still answers, without page buttons.
+    long = await clerk.command("cases", "open " * 13)
+    assert second in long.text and plain(RU("cases.narrow")) in long.text
+    assert [RU("cases.next")] not in long.buttons
     help_text = (await clerk.command("help")).text
     assert "/cases" in help_text and "/case" in help_text
 

@@ -598,14 +598,18 @@ async def list_page(repo: Repositories, settings: Settings, args: str | None, pa
     title = l10n("cases.title_found", count=total, page=page + 1, pages=pages)
     text = _bounded(title, [case_line(view, l10n) for view in views], l10n)
     rows = [[open_button(view, l10n)] for view in views]
-    packed = (args or "").replace(":", "=")[:40]
+    packed = (args or "").replace(":", "=")  # ":" separates the fields of callback data
     turns = []
-    if page > 0:
-        turns.append(InlineKeyboardButton(text=l10n("cases.previous"),
-                                          callback_data=CaseListV1(page=page - 1, query=packed).pack()))
-    if page + 1 < pages:
-        turns.append(InlineKeyboardButton(text=l10n("cases.next"),
-                                          callback_data=CaseListV1(page=page + 1, query=packed).pack()))
+    try:
+        if page > 0:
+            turns.append(InlineKeyboardButton(text=l10n("cases.previous"),
+                                              callback_data=CaseListV1(page=page - 1, query=packed).pack()))
+        if page + 1 < pages:
+            turns.append(InlineKeyboardButton(text=l10n("cases.next"),
+                                              callback_data=CaseListV1(page=page + 1, query=packed).pack()))
+    except ValueError:  # the filters do not fit in a button's 64 bytes: no pages, but the way to narrow it
+        turns = []
+        text += "\n" + l10n("cases.narrow")
     if turns:
         rows.append(turns)
     return text, InlineKeyboardMarkup(inline_keyboard=rows)
