@@ -85,6 +85,11 @@ async def test_a_violation_reaches_the_chat_with_card_buttons_and_album(app: App
     for expected in (reference, RU("urgency.critical"), "Городская поликлиника №17",
                      "взятку", "+77017654321", "18.12.2026", RU("category.extortion")):
         assert expected in card.text, expected
+    # The reasons in plain Russian words, not the classifier's English codes; the appeal's language is named.
+    assert RU("case_reason.group_bribe", words="«взятку»") in card.text
+    assert RU("case_reason.category", category=RU("category.extortion")) in card.text
+    assert "bribe words" not in card.text and "category: extortion" not in card.text
+    assert RU("case_card.language", language=RU("case_language.ru")) in card.text
     buttons = [b.text for row in card.reply_markup.inline_keyboard for b in row]
     assert buttons == [RU("alert.button_take"), RU("alert.button_fwd"), RU("alert.button_ask"),
                        RU("alert.button_close"), RU("alert.button_reject"), RU("alert.button_extend")]

@@ -389,3 +389,22 @@ async def test_a_moderators_edit_changes_only_the_public_text_of_a_violation_rep
     assert "87011234567" not in post and RU("masking.phone") in post
     [review] = await one(app, select(Review))
     assert clinics.public_text_of(review, RU) == "Отредактировано модератором."  # the public's version is the edit
+
+
+# --- 5. Reasons in plain words ---------------------------------------------------------------------------------
+
+
+def test_every_stored_reason_reads_in_plain_words_in_each_language() -> None:
+    stored = ["category: extortion", "bribe words: «конверт»", "vulnerable patient words: «ребёнок»",
+              "rating 1", "kind: violation", "signals together: 3 points (high from 3)",
+              "spike: 4 complaints in 7 days", "kind: gratitude, but it reports a crime", "a reason of a new shape"]
+    assert alerts.plain_reasons(stored, EN).split("; ") == [
+        "category: " + EN("category.extortion"), "words about a bribe: «конверт»",
+        "a child or another vulnerable patient: «ребёнок»", "rating 1 of 5", EN("kind.violation"),
+        "several signals together (3 points, urgent from 3)",
+        "4 complaints about this doctor or polyclinic in 7 days",
+        "written as a gratitude, but it reports a crime", "a reason of a new shape"]
+    for l10n in (RU, KK):
+        shown = alerts.plain_reasons(stored, l10n)
+        assert "words" not in shown and "spike" not in shown and "category:" not in shown, shown
+        assert "«конверт»" in shown and "«ребёнок»" in shown
