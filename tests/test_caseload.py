@@ -159,6 +159,10 @@ async def test_an_ordinary_complaint_is_listed_each_morning_once_and_opens_as_a_
     assert listing.startswith(RU("case_office.new_appeals", count=1)) and reference in listing
     await morning(app, date(2026, 11, 30))  # listed once: the next morning has nothing new
     assert len([t for t in texts_to(app, CHAT) if reference in t]) == 1
+    # Untouched on Tue 1 Dec, the third working day after registration: the last day to forward it elsewhere.
+    await morning(app, date(2026, 12, 1))
+    assert RU("reminders.section_forward", day="01.12.2026") in texts_to(app, CHAT)[-1]
+    assert reference in texts_to(app, CHAT)[-1]
     clerk = officer(app)
     card = await clerk.press(RU("alert.button_open", reference=reference),
                              message=next(m for m in app.session.history(CHAT) if m.reply_markup))
@@ -177,8 +181,8 @@ async def test_an_ordinary_complaint_is_listed_each_morning_once_and_opens_as_a_
 
 async def test_a_submission_on_13_12_2027_is_due_provisionally_in_2028_and_recomputed(app: App, caplog) -> None:
     app.clock.now = datetime(2027, 12, 13, 5, 0, tzinfo=UTC)  # Mon 10:00 in Almaty
-    _reference, receipt = await submit(app, 4020, kind="violation", category="extortion", stars="1⭐",
-                                      text="Требовали взятку за справку.")
+    reference, receipt = await submit(app, 4020, kind="violation", category="extortion", stars="1⭐",
+                                     text="Требовали взятку за справку.")
     assert "06.01.2028" in receipt and plain(RU("case_notify.due_provisional")) in receipt
     await deliver(app)
     card = last_with_buttons(app, CHAT)
@@ -196,6 +200,8 @@ async def test_a_submission_on_13_12_2027_is_due_provisionally_in_2028_and_recom
     case = await case_row(app)
     assert (case.due_date, case.due_provisional) == (date(2028, 1, 10), False)
     assert "case.due_recomputed" in await one(app, select(AuditLog.action))
+    await deliver(app)
+    assert RU("case_notify.due_changed", reference=reference, due="10.01.2028") in texts_to(app, 4020)
     # Warned in the log and in the office's chat from 60 days before the table ends (and not before).
     calendar = work_calendar()
     async with app.pool() as session, session.begin():

@@ -393,9 +393,14 @@ async def remind(repo: Repositories, settings: Settings, calendar: WorkCalendar,
     l10n = alerts.chat_l10n(settings)
     days = settings.prosecutor.remind_days_before
     soon_day = calendar.add_working_days(today, days)
-    sections: dict[str, list[CaseView]] = {"soon": [], "today": [], "overdue": []}
+    sections: dict[str, list[CaseView]] = {"forward": [], "soon": [], "today": [], "overdue": []}
     for view in await open_views(repo):
         due = view.case.due_date
+        # Nobody has touched it yet and today is the last day to forward it, should it be outside the office's
+        # competence (APPK art. 76: 3 working days after registration).
+        if view.case.status == CaseStatus.OPEN and view.case.formal_appeal \
+                and forward_by(view, settings, calendar) == today:
+            sections["forward"].append(view)
         if due is None:
             continue
         if due < today:
@@ -407,14 +412,15 @@ async def remind(repo: Repositories, settings: Settings, calendar: WorkCalendar,
     if not any(sections.values()):
         return 0
     lines: list[str] = []
-    titles = {"soon": l10n("reminders.section_soon", days=days, due=soon_day.strftime("%d.%m.%Y")),
+    titles = {"forward": l10n("reminders.section_forward", day=today.strftime("%d.%m.%Y")),
+              "soon": l10n("reminders.section_soon", days=days, due=soon_day.strftime("%d.%m.%Y")),
               "today": l10n("reminders.section_today", due=today.strftime("%d.%m.%Y")),
               "overdue": l10n("reminders.overdue", count=len(sections["overdue"]))}
-    for name in ("today", "soon", "overdue"):
+    for name in ("today", "soon", "overdue", "forward"):
         if sections[name]:
             lines += ["", titles[name], *(case_line(view, l10n) for view in sections[name])]
     text = _bounded(l10n("reminders.title", day=today.strftime("%d.%m.%Y")), lines, l10n)
-    ordered = sections["today"] + sections["soon"] + sections["overdue"]
+    ordered = sections["today"] + sections["soon"] + sections["overdue"] + sections["forward"]
     return int(await outbox.enqueue(repo, chat_id=chat_id, kind="reminder", now=now, dedupe_key=f"morning:{today}",
                                     text=text, reply_markup=_open_keyboard(ordered, l10n)))
 
@@ -485,6 +491,10 @@ async def recompute_provisional(repo: Repositories, settings: Settings, calendar
         await repo.audit.record(now, None, "case.due_recomputed", "review", review.id, reference=review.reference,
                                 before=before.isoformat() if before else None, due=due.isoformat(),
                                 provisional=provisional)
+        if due != before:  # the receipt promised to say so
+            author = await repo.users.get(review.user_id)
+            await notices.to_resident(repo, review, author, f"due:{due.isoformat()}", now,
+                                      key="case_notify.due_changed", due=due.strftime("%d.%m.%Y"))
         changed += 1
     return changed
 
