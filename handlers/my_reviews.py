@@ -15,6 +15,7 @@ from bot.filters import PrivateChat
 from bot.keyboards import PAGE_SIZE, make_back_to_list_keyboard, make_my_reviews_keyboard, name_in
 from bot.l10n import L10n
 from bot.services import pages
+from bot.services.privacy import INTERNAL_ACTIONS
 from storage.models import Review, ReviewStatus, User
 from storage.repositories import Repositories
 
@@ -50,6 +51,8 @@ async def card_parts(repo: Repositories, review: Review, l10n: L10n, settings: S
         lines.append(l10n("my.card_due", due=case.due_date.strftime("%d.%m.%Y")))
     lines.append(l10n("my.card_history"))
     for entry in await repo.reviews.history(review.id):
+        if entry.action in INTERNAL_ACTIONS:  # the office's internal notes are not the resident's to read
+            continue
         lines.append(l10n("my.history_line", when=entry.at.astimezone(zone).strftime("%d.%m.%Y %H:%M"),
                           event=l10n(f"history.{entry.action}") if l10n.has(f"history.{entry.action}")
                           else l10n("history.other")))

@@ -211,6 +211,12 @@ async def test_a_reply_to_the_card_is_discussion_and_never_answers(app: App) -> 
     assert not any("суде" in (c.text or "") for c in app.session.sent_messages(3005) if isinstance(c, SendMessage))
     reply = await officer.command("case", reference)
     assert "Я завтра в суде." in reply.text and RU("case_history.case.note") in reply.text
+    # Nor does their own card in My reviews show it.
+    from bot.callbacks import MyReviewOpen
+
+    [review] = await one(app, select(Review))
+    mine = await app.user(3005).press_data(MyReviewOpen(review_id=review.id).pack())
+    assert mine.texts and not any("суде" in text or RU("history.other") in text for text in mine.texts)
 
 
 async def test_reject_ask_and_the_residents_reply_reach_the_chat(app: App) -> None:
