@@ -1092,6 +1092,10 @@ class ReportRepo:
         return (await self.session.execute(self._registered(query, start, end, None))).all()
 
 
+def _spellings(words: str) -> list[str]:
+    return list(dict.fromkeys((words, words.lower(), words.capitalize(), words.upper())))
+
+
 class CaseloadRepo:
     """The prosecutor's office's caseload (issue 10): the people who act, lists and filters of cases."""
 
@@ -1149,12 +1153,14 @@ class CaseloadRepo:
         if reference:
             query = query.where(Review.reference == reference)
         if words:
-            pattern = f"%{words.lower()}%"
-            matches = [func.lower(Review.text).like(pattern), func.lower(Review.reference).like(pattern)]
+            # SQLite folds only ASCII letters: the usual spellings of the words are tried as they are.
+            patterns = [f"%{variant}%" for variant in _spellings(words)]
+            matches = [Review.text.like(pattern) for pattern in patterns]
+            matches += [Review.reference.like(pattern) for pattern in patterns]
             if name_ids:
                 matches.append(Case.assignee_telegram_id.in_(name_ids))
-            author = select(User.id).where(func.lower(User.first_name).like(pattern))
-            matches.append(Review.user_id.in_(author))
+            matches.append(Review.user_id.in_(select(User.id).where(or_(*(User.first_name.like(pattern)
+                                                                          for pattern in patterns)))))
             query = query.where(or_(*matches))
         total = await self.session.scalar(select(func.count()).select_from(query.subquery())) or 0
         order = case({"critical": 0, "high": 1}, value=Case.urgency, else_=2)
@@ -1163,10 +1169,11 @@ class CaseloadRepo:
         return rows.all(), total
 
     async def people_named(self, words: str) -> list[int]:
-        pattern = f"%{words.lower()}%"
-        query = select(OfficePerson.telegram_id).where(or_(func.lower(OfficePerson.full_name).like(pattern),
-                                                           func.lower(OfficePerson.username).like(pattern)))
-        return list((await self.session.scalars(query)).all())
+        """The office's people whose name or @username contains the words, in any letter case."""
+        wanted = words.casefold()
+        people = await self.session.scalars(select(OfficePerson))  # a handful of officers, not a big table
+        return [person.telegram_id for person in people
+                if wanted in person.full_name.casefold() or wanted in (person.username or "").casefold()]
 
 
 class Repositories:

@@ -355,6 +355,14 @@ async def test_cases_filters_pages_and_help(app: App, monkeypatch: pytest.Monkey
     assert first in (await clerk.command("cases", "normal")).text
     assert second not in (await clerk.command("cases", "normal")).text
     assert first in (await clerk.command("cases", "очереди")).text  # words of the text
+    by_name = (await clerk.command("cases", "ержан")).text  # the assignee's name
+    assert second in by_name and first not in by_name
+    waiting = (await clerk.command("cases", "category:waiting")).text
+    assert first in waiting and second not in waiting
+    assert first in (await clerk.command("cases", "district:bostandyk clinic:17")).text  # No. 17 is in Bostandyk
+    assert (await clerk.command("cases", "district:almaly")).text == RU("cases.none_found")
+    assert second in (await clerk.command("cases", second)).text and first not in (await clerk.command(
+        "cases", second)).text
     monkeypatch.setattr(cases, "LIST_PAGE", 1)
     page = await clerk.command("cases")
     assert second in page.text and first not in page.text  # most urgent first
