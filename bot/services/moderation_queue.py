@@ -200,7 +200,9 @@ async def edit(repo: Repositories, kind: str, item_id: int, text: str, actor: in
     item = await _waiting(repo, kind, item_id)
     target = item.response or item.review
     before = target.public_text
-    target.public_text = screen(text, item.review.language).text
+    clinic = await repo.directory.clinic(item.review.clinic_id) if item.response is not None else None
+    # An answer edited by a moderator keeps the polyclinic's own published number, as the answer itself did.
+    target.public_text = screen(text, item.review.language, (clinic.phone,) if clinic and clinic.phone else ()).text
     target.public_status = PublicStatus.PUBLISHED
     await _audit(repo, item, actor, "moderation.edited", now, before=before, after=target.public_text)
     if item.response is not None:
