@@ -131,7 +131,7 @@ async def test_answer_with_a_document_edit_cancel_and_a_colleagues_press(app: Ap
     assert response.text == "Проверка проведена, нарушение подтвердилось; акт во вложении."
 
 
-async def test_cancel_sends_nothing_and_closed_cases_refuse_drafts(app: App) -> None:
+async def test_cancel_sends_nothing_to_the_resident(app: App) -> None:
     await submit(app, 4002, kind="violation", category="extortion", stars="1⭐", text="Требовали взятку.")
     await deliver(app)
     card = last_with_buttons(app, CHAT)
