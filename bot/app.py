@@ -15,11 +15,12 @@ from aiohttp import web
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.cases import cards as alerts
 from bot.config import Settings, require_token
 from bot.factory import create_bot, create_dispatcher, utcnow
 from bot.polling import Poller, wait_for_telegram
 from bot.scheduler import make_scheduler
-from bot.services import alerts, notices
+from bot.services import notices
 from bot.services.outbox import ChatLanguages, Relay
 from bot.webhook import WebhookEndpoint
 from storage.engine import make_engine, make_session_pool

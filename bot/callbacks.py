@@ -243,3 +243,81 @@ class ModerationReason(CallbackData, prefix="mqr"):
     item: QueueItem
     item_id: int
     reason: str  # one of moderation.reject_reasons
+
+
+# --- The office's caseload (issue 10; the office's buttons are posted in a group: versioned prefixes) ---------
+
+
+class DraftAction(StrEnum):
+    SEND = "send"
+    EDIT = "edit"
+    CANCEL = "cancel"
+
+
+class CaseDraftV1(CallbackData, prefix="cw1"):
+    """Send / Edit / Cancel under the preview of what the resident will receive."""
+
+    case_id: int
+    action: DraftAction
+
+
+class CaseTemplateV1(CallbackData, prefix="ct1"):
+    """A response template chosen while answering (bot/data/answer_templates.toml)."""
+
+    case_id: int
+    template: str
+
+
+class CaseNoteV1(CallbackData, prefix="cn1"):
+    """"Save as internal note" under a colleague's reply to a card: the message id of that reply."""
+
+    case_id: int
+    message_id: int
+
+
+class CaseTakeOverV1(CallbackData, prefix="cto1"):
+    """"Take over from N?" confirmed (the assignee it asked about, so a changed case is asked again)."""
+
+    case_id: int
+    previous: int
+
+
+class CaseForwardV1(CallbackData, prefix="cf1"):
+    """Forwarding: the destination chosen ("clinic" or a body), or delivery confirmed for a clinic without a chat."""
+
+    case_id: int
+    destination: str
+    confirmed: bool = False
+
+
+class CaseListV1(CallbackData, prefix="cl1"):
+    """A page of /cases: the filters travel as the command's words, stored server-side under a short key."""
+
+    page: int
+    query: str = ""
+
+
+class VerdictAction(StrEnum):
+    SETTLED = "ok"
+    DISAGREE = "no"
+
+
+class ResidentVerdict(CallbackData, prefix="rv"):
+    """The resident's word on an answer: it settles the matter, or they disagree (the case reopens)."""
+
+    case_id: int
+    action: VerdictAction
+    answer: int  # which answer it is about: a button under an earlier answer changes nothing
+
+
+class MyAppealAction(StrEnum):
+    ADD = "add"
+    WITHDRAW = "wd"
+    WITHDRAW_CONFIRM = "wdy"
+
+
+class MyAppeal(CallbackData, prefix="ma"):
+    """From My reviews: add information to an open appeal, or withdraw it (asked to confirm)."""
+
+    review_id: int
+    action: MyAppealAction

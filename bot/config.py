@@ -139,6 +139,10 @@ class ProsecutorSettings(_Section):
     remind_days_before: int = Field(3, ge=1, le=10)
     # Time of the daily reminders and overdue list, in the configured time zone (working days only).
     morning_time: ClockTime = "09:00"
+    # Bodies an appeal outside the office's competence may be forwarded to (besides the polyclinic); each id needs
+    # its name forward_body.<id> in bot/locales/kk, ru and en.
+    forward_bodies: list[str] = Field(default_factory=lambda: ["health_department", "police", "insurance_fund",
+                                                               "other_prosecutor"])
 
 
 class OutboxSettings(_Section):
@@ -214,6 +218,9 @@ class ClinicsSettings(_Section):
     language: Literal["kk", "ru", "en"] = "ru"
     # How long a getChatMember answer is trusted when someone presses "Answer" in a clinic's chat.
     membership_cache_seconds: int = Field(60, ge=0, le=3600)
+    # Whether every member of a polyclinic's linked chat may answer in its name; off (the default): only holders of
+    # the clinic-staff role for it and the chat's administrators.
+    members_may_answer: bool = False
 
 
 DEFAULT_REJECT_REASONS = ["profanity", "insults", "personal_data", "advertising", "off_topic"]

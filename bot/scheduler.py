@@ -12,8 +12,9 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.cases import handling as cases
 from bot.config import Settings
-from bot.services import cases, clinics, ratings, reports
+from bot.services import clinics, ratings, reports
 from bot.services.outbox import Relay
 from bot.services.reviews import work_calendar
 from storage.repositories import Repositories
@@ -23,12 +24,31 @@ log = logging.getLogger(__name__)
 
 async def morning_reminders(pool: async_sessionmaker[AsyncSession], settings: Settings,
                             clock: Callable[[], datetime], relay: Relay | None = None) -> int:
-    """Idempotent for the day (dedupe keys name the date), so a late or repeated run sends nothing twice."""
+    """The office's morning: provisional due dates counted again (a table may have been added), the calendar's
+    end warned of, the day's "new appeals" and the reminders. Idempotent for the day (dedupe keys name the date,
+    a listed case is marked), so a late or repeated run sends nothing twice."""
+    calendar, now = work_calendar(), clock()
     async with pool() as session, session.begin():
-        queued = await cases.remind(Repositories(session), settings, work_calendar(), clock())
+        repo = Repositories(session)
+        await cases.recompute_provisional(repo, settings, calendar, now)
+        await cases.check_calendar(repo, settings, calendar, now)
+        queued = await cases.list_new_appeals(repo, settings, calendar, now)
+        queued += await cases.remind(repo, settings, calendar, now)
     if queued and relay is not None:
         relay.wake()
     return queued
+
+
+async def calendar_at_start(pool: async_sessionmaker[AsyncSession], settings: Settings,
+                            clock: Callable[[], datetime]) -> int:
+    """At start-up: due dates counted provisionally are counted again on a table added since, and the log warns
+    when the table ends within 60 days."""
+    calendar, now = work_calendar(), clock()
+    async with pool() as session, session.begin():
+        repo = Repositories(session)
+        changed = await cases.recompute_provisional(repo, settings, calendar, now)
+        await cases.check_calendar(repo, settings, calendar, now)
+    return changed
 
 
 async def escalate_unanswered(pool: async_sessionmaker[AsyncSession], settings: Settings,
@@ -106,6 +126,7 @@ def make_scheduler(settings: Settings, pool: async_sessionmaker[AsyncSession], r
     scheduler.add_job(weekly_digests, CronTrigger(day_of_week=settings.digest.weekday, hour=digest_at.hour,
                                                   minute=digest_at.minute, timezone=settings.zone),
                       args=(pool, settings, clock, relay), id="weekly-digests")
+    scheduler.add_job(calendar_at_start, args=(pool, settings, clock), id="calendar-at-start")
     # Once, at start-up: the digests that fell due while the bot was down (the job queues only what is missing).
     scheduler.add_job(weekly_digests, args=(pool, settings, clock, relay), kwargs={"on_schedule": False},
                       id="missed-digests")

@@ -30,6 +30,19 @@ class ProsecutorInput(StatesGroup):
     close = State()
     reject = State()
     extend = State()
+    preview = State()  # what the resident would receive is shown: Send / Edit / Cancel
+
+
+class CaseVerdict(StatesGroup):
+    """A resident pressed "I disagree" under an answer: their next message is the reason."""
+
+    disagreeing = State()
+
+
+class AppealAddition(StatesGroup):
+    """A resident adds information to an open appeal of their own, from My reviews."""
+
+    adding = State()
 
 
 class CaseReply(StatesGroup):

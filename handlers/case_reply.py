@@ -1,23 +1,37 @@
-"""The resident answers the prosecutor's office's question: text and files join the case and reach the chat."""
+"""The resident's side of a case: answering the office's question, adding information or withdrawing from My
+reviews, and closing the loop on an answer ("That settles it" / "I disagree", which reopens the case)."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 
 from aiogram import Bot, Router
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
-from bot.callbacks import CaseReplyDone, CaseReplyStart
+from bot.callbacks import (
+    CaseReplyDone,
+    CaseReplyStart,
+    MyAppeal,
+    MyAppealAction,
+    ResidentVerdict,
+    VerdictAction,
+)
+from bot.cases import handling as cases
+from bot.cases.cards import OPEN_STATUSES
 from bot.config import Settings
 from bot.filters import HasEvidence, HasText, PrivateChat
 from bot.l10n import L10n
-from bot.services import cases
-from bot.states import CaseReply
+from bot.states import AppealAddition, CaseReply, CaseVerdict
+from bot.unit_of_work import AfterCommit
 from handlers.feedback import receive
-from storage.models import CaseStatus, User
+from storage.models import CaseStatus, ReviewStatus, User
 from storage.repositories import Repositories
+
+REASON_LIMIT = 3000
 
 
 def done_keyboard(l10n: L10n, case_id: int) -> InlineKeyboardMarkup:
@@ -78,6 +92,115 @@ def make_router(settings: Settings) -> Router:
                    l10n: L10n, now: datetime) -> None:
         await state.clear()
         await cases.resident_finished(repo, callback_data.case_id, now)
+        case = await repo.reviews.case(callback_data.case_id)
+        review = await repo.reviews.get(case.review_id) if case else None
+        await query.answer()
+        await query.message.answer(l10n("reply.finished", reference=review.reference if review else ""))
+
+    # --- Closing the loop on an answer ----------------------------------------------------------------------
+
+    async def drop_buttons(message) -> None:
+        try:
+            await message.edit_reply_markup(reply_markup=None)
+        except TelegramBadRequest:  # an old message may no longer be editable; the fact is stored either way
+            pass
+
+    @router.callback_query(ResidentVerdict.filter())
+    async def verdict(query: CallbackQuery, callback_data: ResidentVerdict, state: FSMContext, repo: Repositories,
+                      user: User | None, l10n: L10n, now: datetime, after_commit: AfterCommit) -> None:
+        if user is None or await cases.verdict_applies(repo, callback_data.case_id, user.id,
+                                                        callback_data.answer) is None:
+            await query.answer(l10n("case_resident.verdict_stale"), show_alert=True)
+            return
+        if callback_data.action == VerdictAction.SETTLED:
+            view = await cases.settled(repo, callback_data.case_id, user.id, callback_data.answer, now)
+            await query.answer()
+            after_commit(partial(drop_buttons, query.message))
+            after_commit(partial(query.message.answer, l10n("case_resident.settled",
+                                                            reference=view.review.reference)))
+            return
+        await state.set_state(CaseVerdict.disagreeing)
+        await state.set_data({"case_id": callback_data.case_id, "answer": callback_data.answer})
+        await query.answer()
+        await query.message.answer(l10n("case_resident.disagree_prompt"))
+
+    @router.message(StateFilter(CaseVerdict.disagreeing), HasText())
+    async def disagreement(message: Message, state: FSMContext, repo: Repositories, user: User | None, l10n: L10n,
+                           now: datetime, after_commit: AfterCommit) -> None:
+        reason = message.text.strip()
+        if len(reason) > REASON_LIMIT:
+            await message.answer(l10n("case_resident.too_long", limit=REASON_LIMIT))
+            return
+        data = await state.get_data()
+        await state.clear()
+        view = await cases.reopen(repo, data["case_id"], user.id, data["answer"], reason, now, settings)
+        if view is None:
+            await message.answer(l10n("case_resident.verdict_stale"))
+            return
+        after_commit(partial(message.answer, l10n("case_resident.reopened", reference=view.review.reference)))
+
+    # --- From My reviews: add information, withdraw -----------------------------------------------------
+
+    @router.callback_query(MyAppeal.filter())
+    async def my_appeal(query: CallbackQuery, callback_data: MyAppeal, state: FSMContext, repo: Repositories,
+                        user: User | None, l10n: L10n, now: datetime, after_commit: AfterCommit) -> None:
+        review = await repo.reviews.of_user(callback_data.review_id, user.id) if user else None
+        case = await repo.reviews.case_of(review.id) if review else None
+        still_open = (review is not None and review.status != ReviewStatus.WITHDRAWN
+                      and (case is None or case.status in OPEN_STATUSES))
+        if not still_open or (callback_data.action == MyAppealAction.ADD and case is None):
+            await query.answer(l10n("case_resident.not_open"), show_alert=True)
+            return
+        if callback_data.action == MyAppealAction.ADD:
+            await state.set_state(AppealAddition.adding)
+            await state.set_data({"case_id": case.id})
+            await query.answer()
+            await query.message.answer(l10n("case_resident.add_prompt", reference=review.reference),
+                                       reply_markup=done_keyboard(l10n, case.id))
+            return
+        if callback_data.action == MyAppealAction.WITHDRAW:
+            await query.answer()
+            markup = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
+                text=l10n("case_resident.withdraw_yes"),
+                callback_data=MyAppeal(review_id=review.id, action=MyAppealAction.WITHDRAW_CONFIRM).pack())]])
+            await query.message.answer(l10n("case_resident.withdraw_question", reference=review.reference),
+                                       reply_markup=markup)
+            return
+        await cases.withdraw(repo, review, user, now, settings)
+        await query.answer()
+        after_commit(partial(drop_buttons, query.message))
+        after_commit(partial(query.message.answer, l10n("case_resident.withdrawn", reference=review.reference)))
+
+    @router.message(StateFilter(AppealAddition.adding), HasText())
+    async def addition_text(message: Message, state: FSMContext, repo: Repositories, user: User | None,
+                            l10n: L10n, now: datetime, after_commit: AfterCommit) -> None:
+        case_id = (await state.get_data())["case_id"]
+        added = await cases.resident_added(repo, case_id, user.id, now, settings, text=message.text, asked=False)
+        if added is None:
+            await state.clear()
+            await message.answer(l10n("case_resident.not_open"))
+            return
+        after_commit(partial(message.answer, l10n("reply.received"), reply_markup=done_keyboard(l10n, case_id)))
+
+    @router.message(StateFilter(AppealAddition.adding), HasEvidence())
+    async def addition_file(message: Message, state: FSMContext, repo: Repositories, user: User | None,
+                            l10n: L10n, now: datetime, bot: Bot, after_commit: AfterCommit) -> None:
+        case_id = (await state.get_data())["case_id"]
+        evidence = await receive(bot, message, settings, l10n)
+        if evidence is None:
+            return
+        added = await cases.resident_added(repo, case_id, user.id, now, settings, text=message.caption,
+                                           media=[evidence.as_dict()], asked=False)
+        if added is None:
+            await state.clear()
+            await message.answer(l10n("case_resident.not_open"))
+            return
+        after_commit(partial(message.answer, l10n("reply.received"), reply_markup=done_keyboard(l10n, case_id)))
+
+    @router.callback_query(CaseReplyDone.filter(), StateFilter(AppealAddition.adding))
+    async def addition_done(query: CallbackQuery, callback_data: CaseReplyDone, state: FSMContext,
+                            repo: Repositories, l10n: L10n) -> None:
+        await state.clear()
         case = await repo.reviews.case(callback_data.case_id)
         review = await repo.reviews.get(case.review_id) if case else None
         await query.answer()

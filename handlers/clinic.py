@@ -6,9 +6,17 @@ import html
 from datetime import datetime
 
 from aiogram import Bot, Router
+from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.types import (
+    CallbackQuery,
+    ChatMemberAdministrator,
+    ChatMemberOwner,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+)
 
 from bot.callbacks import ClinicAnswerV1
 from bot.config import Settings
@@ -18,7 +26,7 @@ from bot.l10n import L10n
 from bot.services import clinics, moderation_queue
 from bot.services.access import ClinicAccess, Memberships
 from bot.states import ClinicAnswer
-from storage.models import PublicStatus
+from storage.models import PublicStatus, Role
 from storage.repositories import Repositories
 
 
@@ -26,6 +34,19 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
     router = Router(name="clinic")
     access = ClinicAccess(settings.clinics.membership_cache_seconds, memberships)
     chat_l10n = clinics.chat_l10n(settings)
+
+    async def may_answer(bot: Bot, repo: Repositories, user_id: int, clinic_id: int, chat_id: int) -> bool:
+        """Staff of that clinic; in its linked chat also the chat's administrators, and every member only when
+        clinics.members_may_answer opens it: a plain member must not publish in the clinic's name by default."""
+        if not await access.may_answer(bot, repo, user_id, clinic_id, chat_id):
+            return False
+        if settings.clinics.members_may_answer or await repo.staff.has_role(user_id, Role.CLINIC_STAFF, clinic_id):
+            return True
+        try:
+            member = await bot.get_chat_member(chat_id, user_id)
+        except TelegramAPIError:
+            return False
+        return isinstance(member, ChatMemberOwner | ChatMemberAdministrator)
 
     def words_for(chat_type: str | None, l10n: L10n) -> L10n:
         """In a clinic's group the chat's language; in a private chat the person's own."""
@@ -56,7 +77,7 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
         review = await repo.reviews.get(callback_data.review_id)
         # Never trusted: the review must have been given to a clinic the person answers for, here.
         if (chat is None or review is None or not await clinics.was_posted(repo, review.id)
-                or not await access.may_answer(bot, repo, query.from_user.id, review.clinic_id, chat.id)):
+                or not await may_answer(bot, repo, query.from_user.id, review.clinic_id, chat.id)):
             await query.answer(words("clinic_answer.refused"), show_alert=True)
             return
         await state.set_state(ClinicAnswer.writing)
@@ -83,14 +104,19 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
         await state.clear()
         review = await repo.reviews.get(data.get("review_id", 0))
         # Checked again: the role may have been revoked, or the person may have left the chat, since the press.
-        if review is None or not await access.may_answer(bot, repo, message.from_user.id, review.clinic_id,
-                                                         message.chat.id):
+        if review is None or not await may_answer(bot, repo, message.from_user.id, review.clinic_id,
+                                                  message.chat.id):
             await message.reply(words("clinic_answer.refused"))
             return
         response = await moderation_queue.answer_given(repo, review, message.from_user.id, text, now=now,
                                                        settings=settings)
         key = "clinic_answer.published" if response.public_status == PublicStatus.PUBLISHED else "clinic_answer.held"
-        await message.reply(words(key, review=clinics.review_label(words, review, settings)))
+        reply = words(key, review=clinics.review_label(words, review, settings))
+        if response.public_text is not None and response.public_text != text:
+            # Told, so that the staff know the resident will not see a number they wrote (their own clinic's
+            # published number stays).
+            reply += "\n" + words("case_clinic.masked")
+        await message.reply(reply)
 
     @router.message(Command("reviews"), PrivateChat())
     async def staff_reviews(message: Message, repo: Repositories, l10n: L10n) -> None:

@@ -6,15 +6,17 @@ import html
 
 from aiogram import F, Router
 from aiogram.filters import Command
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
-from bot.callbacks import MenuAction, MenuChoice, MyReviewOpen, MyReviewsPage
+from bot.callbacks import MenuAction, MenuChoice, MyAppeal, MyAppealAction, MyReviewOpen, MyReviewsPage
+from bot.cases.cards import OPEN_STATUSES
 from bot.config import Settings
 from bot.filters import PrivateChat
 from bot.keyboards import PAGE_SIZE, make_back_to_list_keyboard, make_my_reviews_keyboard, name_in
 from bot.l10n import L10n
 from bot.services import pages
-from storage.models import Review, User
+from bot.services.privacy import INTERNAL_ACTIONS
+from storage.models import Review, ReviewStatus, User
 from storage.repositories import Repositories
 
 
@@ -49,6 +51,8 @@ async def card_parts(repo: Repositories, review: Review, l10n: L10n, settings: S
         lines.append(l10n("my.card_due", due=case.due_date.strftime("%d.%m.%Y")))
     lines.append(l10n("my.card_history"))
     for entry in await repo.reviews.history(review.id):
+        if entry.action in INTERNAL_ACTIONS:  # the office's internal notes are not the resident's to read
+            continue
         lines.append(l10n("my.history_line", when=entry.at.astimezone(zone).strftime("%d.%m.%Y %H:%M"),
                           event=l10n(f"history.{entry.action}") if l10n.has(f"history.{entry.action}")
                           else l10n("history.other")))
@@ -98,6 +102,15 @@ def make_router(settings: Settings) -> Router:
         parts = await card_parts(repo, review, l10n, settings)
         for part in parts[:-1]:
             await query.message.answer(part)
-        await query.message.answer(parts[-1], reply_markup=make_back_to_list_keyboard(l10n, callback_data.page))
+        markup = make_back_to_list_keyboard(l10n, callback_data.page)
+        case = await repo.reviews.case_of(review.id)
+        if review.status != ReviewStatus.WITHDRAWN and case is not None and case.status in OPEN_STATUSES:
+            # An open appeal: the resident may add to it, or withdraw it (recorded, the office told).
+            markup = InlineKeyboardMarkup(inline_keyboard=[[
+                InlineKeyboardButton(text=l10n("case_resident.add_button"), callback_data=MyAppeal(
+                    review_id=review.id, action=MyAppealAction.ADD).pack()),
+                InlineKeyboardButton(text=l10n("case_resident.withdraw_button"), callback_data=MyAppeal(
+                    review_id=review.id, action=MyAppealAction.WITHDRAW).pack())], *markup.inline_keyboard])
+        await query.message.answer(parts[-1], reply_markup=markup)
 
     return router

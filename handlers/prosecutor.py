@@ -1,31 +1,52 @@
-"""The prosecutor's chat: alert buttons, answers by reply, /cases and /case; only members or the role may act."""
+"""The prosecutor's chat: card buttons, deliberate answers (write → preview → Send), internal notes, take-over,
+forwarding, /cases, /case and /help; only members of the chat or holders of the role may act."""
 
 from __future__ import annotations
 
 import html
 import logging
 from datetime import datetime
+from functools import partial
 
-from aiogram import Bot, F, Router
+from aiogram import Bot, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject, Filter, StateFilter
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, Message, TelegramObject
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, TelegramObject
+from aiogram.types import User as TelegramUser
 
-from bot.callbacks import AlertAction, AlertActionV1
+from bot.callbacks import (
+    AlertAction,
+    AlertActionV1,
+    CaseDraftV1,
+    CaseForwardV1,
+    CaseListV1,
+    CaseNoteV1,
+    CaseTakeOverV1,
+    CaseTemplateV1,
+    DraftAction,
+)
+from bot.cases import cards as alerts
+from bot.cases import handling as cases
+from bot.cases.cards import OPEN_STATUSES, CaseView
+from bot.cases.deadlines import local_date
 from bot.config import Settings
 from bot.filters import HasText
-from bot.services import alerts, cases, clinics
+from bot.keyboards import name_in
+from bot.l10n import translator
 from bot.services.access import Memberships, ProsecutorAccess
-from bot.services.alerts import CaseView
+from bot.services.reviews import work_calendar
 from bot.states import ProsecutorInput
+from bot.unit_of_work import AfterCommit
 from storage.repositories import Repositories
 
 log = logging.getLogger(__name__)
 
-NEEDS_WORDS = {AlertAction.ASK: ProsecutorInput.ask, AlertAction.CLOSE: ProsecutorInput.close,
-               AlertAction.REJECT: ProsecutorInput.reject, AlertAction.EXTEND: ProsecutorInput.extend}
+WRITING = {AlertAction.ASK: ProsecutorInput.ask, AlertAction.CLOSE: ProsecutorInput.close,
+           AlertAction.REJECT: ProsecutorInput.reject, AlertAction.EXTEND: ProsecutorInput.extend}
 TEXT_PART = 3500
+WORDS_LIMIT = 3500  # the resident's notice adds a header; Telegram takes 4096 characters
+NOTES_KEPT = 10  # replies offered as notes, per person, that can still be saved
 
 
 class InChat(Filter):
@@ -35,6 +56,18 @@ class InChat(Filter):
     async def __call__(self, event: TelegramObject) -> bool:
         chat = getattr(event, "chat", None)
         return self.chat_id is not None and chat is not None and chat.id == self.chat_id
+
+
+class RepliesToSomething(Filter):
+    async def __call__(self, message: Message) -> bool:
+        return message.reply_to_message is not None
+
+
+class HasDocumentOrPhoto(Filter):
+    """What an answer may carry besides its text."""
+
+    async def __call__(self, message: Message) -> bool:
+        return message.document is not None or bool(message.photo)
 
 
 async def refresh_card(bot: Bot, view: CaseView, settings: Settings, chat_id: int, message_id: int) -> None:
@@ -47,19 +80,96 @@ async def refresh_card(bot: Bot, view: CaseView, settings: Settings, chat_id: in
         log.info("card %s of %s not edited: %s", message_id, view.review.reference, error)
 
 
+def _drop_buttons(message: Message | None):
+    async def drop() -> None:
+        if message is None:
+            return
+        try:
+            await message.edit_reply_markup(reply_markup=None)
+        except TelegramBadRequest:
+            pass  # already without buttons, or too old to edit
+
+    return drop
+
+
 def make_router(settings: Settings, memberships: Memberships | None = None) -> Router:
     router = Router(name="prosecutor")
     access = ProsecutorAccess(settings.prosecutor.chat_id, settings.prosecutor.membership_cache_seconds, memberships)
     in_chat = InChat(settings.prosecutor.chat_id)
     l10n = alerts.chat_l10n(settings)
+    office = settings.prosecutor.chat_id
+
+    async def allowed(bot: Bot, repo: Repositories, person: TelegramUser, now: datetime) -> bool:
+        """A member of the office's chat or the role; remembered by name for cards and history."""
+        if not await access.allowed(bot, repo, person.id):
+            return False
+        await cases.remember_person(repo, person.id, person.full_name, person.username, now)
+        return True
+
+    async def pressed_in_office(query: CallbackQuery, bot: Bot, repo: Repositories, now: datetime) -> bool:
+        # Buttons act only under the office's own messages: a copy forwarded elsewhere, or forged data, does nothing.
+        in_office_chat = query.message is not None and query.message.chat.id == office
+        if not in_office_chat or not await allowed(bot, repo, query.from_user, now):
+            await query.answer(l10n("alert.refused"), show_alert=True)
+            return False
+        return True
+
+    async def card_message_of(repo: Repositories, view: CaseView) -> int | None:
+        card = await repo.outbox.card_of(view.review.id, office) if office is not None else None
+        return card.sent_message_id if card is not None else None
+
+    async def refresh_known(bot: Bot, repo: Repositories, view: CaseView, *also: int | None):
+        """What to send after the commit (never a query then): the case's card, and the message the button was
+        under if it is another, show the change."""
+        targets = {message_id for message_id in (await card_message_of(repo, view), *also) if message_id}
+
+        async def send() -> None:
+            for message_id in sorted(targets):
+                await refresh_card(bot, view, settings, office, message_id)
+
+        return send
+
+    def language_of(view: CaseView) -> str:
+        return l10n(f"case_language.{view.review.language}")
+
+    def draft_keyboard(case_id: int) -> InlineKeyboardMarkup:
+        return InlineKeyboardMarkup(inline_keyboard=[[
+            InlineKeyboardButton(text=l10n(f"case_draft.button_{action.value}"),
+                                 callback_data=CaseDraftV1(case_id=case_id, action=action).pack())
+            for action in (DraftAction.SEND, DraftAction.EDIT, DraftAction.CANCEL)]])
+
+    def templates_keyboard(case_id: int) -> InlineKeyboardMarkup | None:
+        rows = [[InlineKeyboardButton(text=template.titles[l10n.language], callback_data=CaseTemplateV1(
+            case_id=case_id, template=template.id).pack())] for template in cases.answer_templates()]
+        return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
+
+    async def prompt_for_words(message: Message, view: CaseView, action: AlertAction, person: TelegramUser) -> None:
+        text = l10n(f"case_draft.prompt_{action.value}", name=html.escape(person.full_name),
+                    reference=view.review.reference, language=language_of(view))
+        markup = templates_keyboard(view.case.id) if action == AlertAction.CLOSE else None
+        await message.answer(text, reply_markup=markup)
+
+    async def show_preview(bot: Bot, chat_id: int, view: CaseView, data: dict) -> None:
+        """Exactly what the resident will receive, with the appeal's language and a reminder to answer in it."""
+        await bot.send_message(chat_id, l10n("case_draft.preview_head", reference=view.review.reference,
+                                             language=language_of(view)))
+        attachment = data.get("file")
+        if attachment:
+            caption = alerts_caption(view)
+            send = bot.send_photo if attachment["kind"] == "photo" else bot.send_document
+            await send(chat_id, attachment["file_id"], caption=caption)
+        preview = cases.resident_preview(view, data["action"], data["words"], settings)
+        await bot.send_message(chat_id, preview, reply_markup=draft_keyboard(view.case.id))
+
+    def alerts_caption(view: CaseView) -> str:
+        return translator()[view.review.language]("case_notify.attachment", reference=view.review.reference)
+
+    # --- The card's buttons -------------------------------------------------------------------------------
 
     @router.callback_query(AlertActionV1.filter())
     async def alert_button(query: CallbackQuery, callback_data: AlertActionV1, bot: Bot, repo: Repositories,
-                           state: FSMContext, now: datetime) -> None:
-        in_office_chat = query.message is not None and query.message.chat.id == settings.prosecutor.chat_id
-        # Buttons act only under the office's own cards: a copy forwarded elsewhere, or forged data, does nothing.
-        if not in_office_chat or not await access.allowed(bot, repo, query.from_user.id):
-            await query.answer(l10n("alert.refused"), show_alert=True)
+                           state: FSMContext, now: datetime, after_commit: AfterCommit) -> None:
+        if not await pressed_in_office(query, bot, repo, now):
             return
         case = await repo.reviews.case(callback_data.case_id)
         if case is None:  # forged or from another installation
@@ -78,94 +188,300 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
             await query.answer()
             card = await query.message.answer(alerts.card_text(view, l10n, settings.zone),
                                               reply_markup=alerts.card_keyboard(view, l10n))
-            await repo.outbox.point_card_to(view.review.id, query.message.chat.id, card.message_id)
+            if await repo.outbox.card_of(view.review.id, office) is None:
+                await repo.outbox.record_card(view.review.id, case.id, office, card.message_id,
+                                              view.review.reference, now)
+            else:
+                await repo.outbox.point_card_to(view.review.id, office, card.message_id)
+            return
+        if case.status not in OPEN_STATUSES:
+            await query.answer(l10n("cases.already_closed"), show_alert=True)
+            return
+        if action in WRITING:
+            if action == AlertAction.EXTEND and (not case.formal_appeal or case.extended):
+                await query.answer(l10n("cases.cannot_extend"), show_alert=True)
+                return
+            await state.set_state(WRITING[action])
+            await state.update_data(action=action.value, case_id=case.id, card_message=query.message.message_id,
+                                    words=None, file=None)
+            await query.answer()
+            await prompt_for_words(query.message, view, action, query.from_user)
+            return
+        if action == AlertAction.TAKE:
+            await take(query, bot, repo, now, after_commit, case.id, None)
+            return
+        if action == AlertAction.FORWARD:
+            await query.answer()
+            destinations = [("clinic", html.escape(name_in(view.clinic, l10n.language)))] + [
+                (body, alerts.destination_name(body, l10n)) for body in settings.prosecutor.forward_bodies]
+            rows = [[InlineKeyboardButton(text=name, callback_data=CaseForwardV1(
+                case_id=case.id, destination=destination).pack())] for destination, name in destinations]
+            by = cases.forward_by(view, settings, work_calendar()).strftime("%d.%m.%Y")
+            await query.message.answer(l10n("case_forward.choose", reference=view.review.reference, by=by),
+                                       reply_markup=InlineKeyboardMarkup(inline_keyboard=rows))
+            return
+
+    async def take(query: CallbackQuery, bot: Bot, repo: Repositories, now: datetime, after_commit: AfterCommit,
+                   case_id: int, take_over_from: int | None) -> None:
+        try:
+            view = await cases.take(repo, case_id, query.from_user.id, now, take_over_from=take_over_from)
+        except cases.TakeOverNeeded as held:
+            await query.answer()
+            case = await repo.reviews.case(case_id)
+            review = await repo.reviews.get(case.review_id)
+            markup = InlineKeyboardMarkup(inline_keyboard=[[
+                InlineKeyboardButton(text=l10n("case_actions.take_over_yes"), callback_data=CaseTakeOverV1(
+                    case_id=case_id, previous=held.previous).pack()),
+                InlineKeyboardButton(text=l10n("case_actions.take_over_no"), callback_data=CaseTakeOverV1(
+                    case_id=case_id, previous=0).pack())]])
+            await query.message.answer(l10n("case_actions.take_over_question", reference=review.reference,
+                                            name=html.escape(held.name)), reply_markup=markup)
+            return
+        except cases.CaseActionRefused as refusal:
+            await query.answer(l10n(refusal.key, **refusal.values), show_alert=True)
+            return
+        if take_over_from is not None:
+            await query.answer()
+            previous = await cases.name_of(repo, take_over_from, l10n)
+            after_commit(partial(query.message.answer, l10n(
+                "case_actions.taken_over", reference=view.review.reference,
+                name=html.escape(view.assignee_name or ""), previous=previous)))
+            after_commit(_drop_buttons(query.message))
+        else:
+            after_commit(partial(query.answer, l10n("alert.done_take")))
+        after_commit(await refresh_known(bot, repo, view,
+                                         query.message.message_id if take_over_from is None else None))
+
+    @router.callback_query(CaseTakeOverV1.filter())
+    async def take_over(query: CallbackQuery, callback_data: CaseTakeOverV1, bot: Bot, repo: Repositories,
+                        now: datetime, after_commit: AfterCommit) -> None:
+        if not await pressed_in_office(query, bot, repo, now):
+            return
+        if callback_data.previous == 0:
+            await query.answer(l10n("alert.cancelled"))
+            after_commit(_drop_buttons(query.message))
+            return
+        await take(query, bot, repo, now, after_commit, callback_data.case_id, callback_data.previous)
+
+    @router.callback_query(CaseForwardV1.filter())
+    async def forward_to(query: CallbackQuery, callback_data: CaseForwardV1, bot: Bot, repo: Repositories,
+                         now: datetime, after_commit: AfterCommit) -> None:
+        if not await pressed_in_office(query, bot, repo, now):
             return
         try:
-            if action in NEEDS_WORDS:
-                if action == AlertAction.EXTEND and (not case.formal_appeal or case.extended):
-                    raise cases.CaseActionRefused("cases.cannot_extend")
-                if case.status not in alerts.OPEN_STATUSES:
-                    raise cases.CaseActionRefused("cases.already_closed")
-                await state.set_state(NEEDS_WORDS[action])
-                await state.update_data(case_id=case.id, card_chat=query.message.chat.id,
-                                        card_message=query.message.message_id)
-                await query.answer()
-                await query.message.answer(l10n(f"alert.prompt_{action.value}", reference=view.review.reference,
-                                                name=html.escape(query.from_user.full_name)))
-                return
-            if action == AlertAction.TAKE:
-                view = await cases.take(repo, case.id, query.from_user.id, now)
-            else:
-                view = await cases.forward(repo, case.id, query.from_user.id, now, settings)
-        except cases.CaseActionRefused as refusal:
-            await query.answer(l10n(refusal.key), show_alert=True)
+            view = await cases.forward(repo, callback_data.case_id, query.from_user.id, now, settings,
+                                       callback_data.destination, delivered=callback_data.confirmed)
+        except cases.DeliveryUnconfirmed:
+            await query.answer()
+            case = await repo.reviews.case(callback_data.case_id)
+            view = await alerts.load(repo, case)
+            markup = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
+                text=l10n("case_forward.confirm_button"), callback_data=CaseForwardV1(
+                    case_id=case.id, destination="clinic", confirmed=True).pack())]])
+            await query.message.answer(l10n("case_forward.no_chat", reference=view.review.reference,
+                                            clinic=html.escape(name_in(view.clinic, l10n.language))),
+                                       reply_markup=markup)
             return
-        if action == AlertAction.FORWARD and not await clinics.recipients(repo, view.review.clinic_id):
-            # Marked, but the polyclinic has no linked chat or staff here: the office must reach it another way.
-            await query.answer(l10n("clinic_cases.forward_nowhere"), show_alert=True)
-        else:
-            await query.answer(l10n(f"alert.done_{action.value}"))
-        await refresh_card(bot, view, settings, query.message.chat.id, query.message.message_id)
+        except cases.CaseActionRefused as refusal:
+            await query.answer(l10n(refusal.key, **refusal.values), show_alert=True)
+            return
+        await query.answer()
+        destination = (html.escape(name_in(view.clinic, l10n.language)) if callback_data.destination == "clinic"
+                       else alerts.destination_name(callback_data.destination, l10n))
+        after_commit(_drop_buttons(query.message))
+        after_commit(partial(query.message.answer, l10n("case_forward.done", reference=view.review.reference,
+                                                        destination=destination)))
+        after_commit(await refresh_known(bot, repo, view))
+
+    # --- Writing to the resident: words → preview → Send / Edit / Cancel ------------------------------------
+
+    @router.callback_query(CaseTemplateV1.filter())
+    async def template_chosen(query: CallbackQuery, callback_data: CaseTemplateV1, bot: Bot, repo: Repositories,
+                              state: FSMContext, now: datetime) -> None:
+        if not await pressed_in_office(query, bot, repo, now):
+            return
+        data = await state.get_data()
+        chosen = cases.template(callback_data.template)
+        if (await state.get_state() != ProsecutorInput.close.state or data.get("case_id") != callback_data.case_id
+                or chosen is None):
+            await query.answer(l10n("case_draft.stale"), show_alert=True)
+            return
+        case = await repo.reviews.case(callback_data.case_id)
+        view = await alerts.load(repo, case)
+        await query.answer()
+        # In the appeal's language, whatever the chat's: the law wants the answer in it.
+        data.update(words=chosen.texts[view.review.language])
+        await state.set_state(ProsecutorInput.preview)
+        await state.update_data(words=data["words"])
+        await show_preview(bot, query.message.chat.id, view, data)
 
     @router.message(in_chat, Command("cancel"))
     async def cancel(message: Message, state: FSMContext) -> None:
-        await state.clear()
-        await message.reply(l10n("alert.cancelled"))
+        await state.set_state(None)
+        await state.update_data(action=None, case_id=None, words=None, file=None)
+        await message.reply(l10n("case_draft.cancelled"))
 
-    @router.message(in_chat, StateFilter(ProsecutorInput), HasText())
+    @router.message(in_chat, StateFilter(ProsecutorInput.ask, ProsecutorInput.close, ProsecutorInput.reject,
+                                         ProsecutorInput.extend), HasText())
     async def words_given(message: Message, state: FSMContext, bot: Bot, repo: Repositories, now: datetime) -> None:
-        data = await state.get_data()
-        current = await state.get_state()
-        await state.clear()
-        if not await access.allowed(bot, repo, message.from_user.id):
+        await words_or_file(message, state, bot, repo, now, message.text.strip(), None)
+
+    @router.message(in_chat, StateFilter(ProsecutorInput.close), HasDocumentOrPhoto())
+    async def file_given(message: Message, state: FSMContext, bot: Bot, repo: Repositories, now: datetime) -> None:
+        attachment = ({"kind": "photo", "file_id": message.photo[-1].file_id} if message.photo
+                      else {"kind": "document", "file_id": message.document.file_id})
+        await words_or_file(message, state, bot, repo, now, (message.caption or "").strip(), attachment)
+
+    async def words_or_file(message: Message, state: FSMContext, bot: Bot, repo: Repositories, now: datetime,
+                            words: str, attachment: dict | None) -> None:
+        if not await allowed(bot, repo, message.from_user, now):
             await message.reply(l10n("alert.refused"))
             return
-        words = message.text.strip()
-        try:
-            if current == ProsecutorInput.ask.state:
-                view = await cases.ask(repo, data["case_id"], message.from_user.id, words, now)
-            elif current == ProsecutorInput.close.state:
-                view = await cases.close(repo, data["case_id"], message.from_user.id, words, now)
-            elif current == ProsecutorInput.reject.state:
-                view = await cases.reject(repo, data["case_id"], message.from_user.id, words, now)
-            else:
-                view = await cases.extend(repo, data["case_id"], message.from_user.id, words, now, settings)
-        except cases.CaseActionRefused as refusal:
-            await message.reply(l10n(refusal.key))
+        data = await state.get_data()
+        case = await repo.reviews.case(data.get("case_id") or 0)
+        if case is None or case.status not in OPEN_STATUSES:
+            await state.set_state(None)
+            await message.reply(l10n("cases.already_closed"))
             return
-        await message.reply(l10n(f"alert.done_{current.split(':')[-1]}", reference=view.review.reference))
-        await refresh_card(bot, view, settings, data["card_chat"], data["card_message"])
+        if len(words) > WORDS_LIMIT:
+            await message.reply(l10n("case_draft.too_long", length=len(words), limit=WORDS_LIMIT))
+            return
+        if attachment is not None:
+            await state.update_data(file=attachment)
+            data["file"] = attachment
+        if not words and not data.get("words"):
+            await message.reply(l10n("case_draft.file_kept"))  # a file alone is no answer: its text comes next
+            return
+        data["words"] = words or data["words"]
+        await state.update_data(words=data["words"])
+        await state.set_state(ProsecutorInput.preview)
+        await show_preview(bot, message.chat.id, await alerts.load(repo, case), data)
 
-    @router.message(in_chat, F.reply_to_message, HasText())
-    async def answer_by_reply(message: Message, bot: Bot, repo: Repositories, now: datetime) -> None:
+    @router.callback_query(CaseDraftV1.filter())
+    async def draft_decided(query: CallbackQuery, callback_data: CaseDraftV1, bot: Bot, repo: Repositories,
+                            state: FSMContext, now: datetime, after_commit: AfterCommit) -> None:
+        if not await pressed_in_office(query, bot, repo, now):
+            return
+        data = await state.get_data()
+        # The draft lives in the presser's own conversation: a colleague's press, or a press after Send, finds none.
+        if await state.get_state() != ProsecutorInput.preview.state or data.get("case_id") != callback_data.case_id:
+            await query.answer(l10n("case_draft.stale"), show_alert=True)
+            return
+        action = AlertAction(data["action"])
+        if callback_data.action == DraftAction.CANCEL:
+            await state.set_state(None)
+            await state.update_data(action=None, case_id=None, words=None, file=None)
+            await query.answer()
+            after_commit(_drop_buttons(query.message))
+            after_commit(partial(query.message.answer, l10n("case_draft.cancelled")))
+            return
+        if callback_data.action == DraftAction.EDIT:
+            await state.set_state(WRITING[action])
+            await state.update_data(words=None)
+            await query.answer()
+            await query.message.edit_reply_markup(reply_markup=None)
+            await query.message.answer(l10n("case_draft.edit"))
+            return
+        actor, words = query.from_user.id, data["words"]
+        try:
+            if action == AlertAction.CLOSE:
+                view = await cases.close(repo, callback_data.case_id, actor, words, now, attachment=data.get("file"))
+            elif action == AlertAction.ASK:
+                view = await cases.ask(repo, callback_data.case_id, actor, words, now)
+            elif action == AlertAction.REJECT:
+                view = await cases.reject(repo, callback_data.case_id, actor, words, now)
+            else:
+                view = await cases.extend(repo, callback_data.case_id, actor, words, now, settings)
+        except cases.CaseActionRefused as refusal:
+            await state.set_state(None)
+            await query.answer(l10n(refusal.key, **refusal.values), show_alert=True)
+            return
+        await state.set_state(None)
+        await state.update_data(action=None, case_id=None, words=None, file=None)
+        await query.answer()
+        after_commit(_drop_buttons(query.message))
+        after_commit(partial(query.message.answer, l10n(f"alert.done_{action.value}",
+                                                        reference=view.review.reference)))
+        after_commit(await refresh_known(bot, repo, view, data.get("card_message")))
+
+    # --- Discussion: a reply to a card is never an answer; it may be kept as an internal note ---------------
+
+    @router.message(in_chat, RepliesToSomething(), HasText())
+    async def reply_to_card(message: Message, bot: Bot, repo: Repositories, state: FSMContext,
+                            now: datetime) -> None:
         card = await repo.outbox.by_sent_message(message.chat.id, message.reply_to_message.message_id)
         if card is None or card.kind != "alert" or card.review_id is None:
             return  # an ordinary conversation in the chat
-        if not await access.allowed(bot, repo, message.from_user.id):
-            await message.reply(l10n("alert.refused"))
-            return
+        if not await allowed(bot, repo, message.from_user, now):
+            return  # discussion among others: nothing to offer
         case = await repo.reviews.case_of(card.review_id)
-        try:
-            view = await cases.close(repo, case.id, message.from_user.id, message.text.strip(), now)
-        except cases.CaseActionRefused as refusal:
-            await message.reply(l10n(refusal.key))
+        if case is None:
             return
-        await message.reply(l10n("alert.done_close", reference=view.review.reference))
-        await refresh_card(bot, view, settings, message.chat.id, card.sent_message_id)
+        notes = dict((await state.get_data()).get("notes") or {})
+        notes[str(message.message_id)] = message.text.strip()[:WORDS_LIMIT]
+        await state.update_data(notes=dict(list(notes.items())[-NOTES_KEPT:]))
+        markup = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
+            text=l10n("case_note.button"), callback_data=CaseNoteV1(case_id=case.id,
+                                                                    message_id=message.message_id).pack())]])
+        await message.reply(l10n("case_note.offer"), reply_markup=markup)
+
+    @router.callback_query(CaseNoteV1.filter())
+    async def save_note(query: CallbackQuery, callback_data: CaseNoteV1, bot: Bot, repo: Repositories,
+                        state: FSMContext, now: datetime, after_commit: AfterCommit) -> None:
+        if not await pressed_in_office(query, bot, repo, now):
+            return
+        notes = dict((await state.get_data()).get("notes") or {})
+        text = notes.pop(str(callback_data.message_id), None)
+        if text is None:  # someone else's reply, or saved already
+            await query.answer(l10n("case_note.gone"), show_alert=True)
+            return
+        try:
+            view = await cases.note(repo, callback_data.case_id, query.from_user.id, text, now)
+        except cases.CaseActionRefused as refusal:
+            await query.answer(l10n(refusal.key, **refusal.values), show_alert=True)
+            return
+        await state.update_data(notes=notes)
+        await query.answer()
+        after_commit(partial(query.message.edit_text, l10n("case_note.saved", reference=view.review.reference,
+                                                           name=html.escape(query.from_user.full_name))))
+
+    # --- Lists, one case, help ------------------------------------------------------------------------------
+
+    @router.message(in_chat, Command("help"))
+    async def office_help(message: Message, bot: Bot, repo: Repositories, now: datetime) -> None:
+        if not await allowed(bot, repo, message.from_user, now):
+            return
+        await message.answer(l10n("case_office.help", days=settings.prosecutor.remind_days_before))
 
     @router.message(in_chat, Command("cases"))
-    async def list_cases(message: Message, bot: Bot, repo: Repositories) -> None:
-        if not await access.allowed(bot, repo, message.from_user.id):
+    async def list_cases(message: Message, command: CommandObject, bot: Bot, repo: Repositories,
+                         now: datetime) -> None:
+        if not await allowed(bot, repo, message.from_user, now):
             return
-        await message.answer(await cases.list_text(repo, settings))
+        text, markup = await cases.list_page(repo, settings, command.args, 0, message.from_user.id,
+                                             local_date(now, settings.zone))
+        await message.answer(text, reply_markup=markup)
+
+    @router.callback_query(CaseListV1.filter())
+    async def list_turned(query: CallbackQuery, callback_data: CaseListV1, bot: Bot, repo: Repositories,
+                          now: datetime) -> None:
+        if not await pressed_in_office(query, bot, repo, now):
+            return
+        await query.answer()
+        text, markup = await cases.list_page(repo, settings, callback_data.query.replace("=", ":"),
+                                             max(callback_data.page, 0), query.from_user.id,
+                                             local_date(now, settings.zone))
+        await query.message.edit_text(text, reply_markup=markup)
 
     @router.message(in_chat, Command("case"))
-    async def one_case(message: Message, command: CommandObject, bot: Bot, repo: Repositories) -> None:
-        if not await access.allowed(bot, repo, message.from_user.id):
+    async def one_case(message: Message, command: CommandObject, bot: Bot, repo: Repositories,
+                       now: datetime) -> None:
+        if not await allowed(bot, repo, message.from_user, now):
             return
         if not command.args:
             await message.answer(l10n("cases.usage"))
             return
-        await message.answer(await cases.one_text(repo, settings, command.args))
+        text, markup = await cases.one_case(repo, settings, command.args, local_date(now, settings.zone))
+        await message.answer(text, reply_markup=markup)
 
     return router

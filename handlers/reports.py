@@ -9,8 +9,9 @@ from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import BufferedInputFile, Message
 
+from bot.cases import cards as alerts
 from bot.config import Settings
-from bot.services import alerts, reports
+from bot.services import reports
 from bot.services.access import Memberships, ProsecutorAccess
 from handlers.prosecutor import InChat
 from storage.repositories import Repositories

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from storage.base import Base
@@ -50,6 +50,8 @@ class CaseStatus(StrEnum):
     WAITING_RESIDENT = "waiting_resident"
     CLOSED = "closed"
     REJECTED = "rejected"
+    TRANSFERRED = "transferred"  # forwarded to another body (outside the office's competence): handling ends
+    WITHDRAWN = "withdrawn"  # by the resident
 
 
 class MediaKind(StrEnum):
@@ -256,6 +258,16 @@ class Case(Base):
     closed_at: Mapped[datetime | None]
     # Set when the polyclinic left a complaint unanswered past its working-day limit.
     escalated_at: Mapped[datetime | None]
+    # Issue 10. The due date was counted over a year the published calendar does not cover (recomputed when added).
+    due_provisional: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # When an ordinary (not urgent) case was listed in the office's daily "new appeals" message.
+    listed_at: Mapped[datetime | None]
+    # The last time the resident disagreed with the answer and the case opened again; and how many times.
+    reopened_at: Mapped[datetime | None]
+    reopened_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Where the office forwarded the case: "clinic" or a body from prosecutor.forward_bodies, and when.
+    forwarded_to: Mapped[str | None] = mapped_column(String(64))
+    forwarded_at: Mapped[datetime | None]
 
 
 class Response(Base):
@@ -456,3 +468,18 @@ class DigestRun(Base):
     period_start: Mapped[date] = mapped_column(Date)
     period_end: Mapped[date] = mapped_column(Date)
     queued_at: Mapped[datetime]
+
+
+# --- The office's people (issue 10) ----------------------------------------------------------------------
+
+
+class OfficePerson(Base):
+    """Someone who acted in the prosecutor's chat, as Telegram last showed them: cards and history name people by
+    this, never by their Telegram id."""
+
+    __tablename__ = "office_people"
+
+    telegram_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    full_name: Mapped[str] = mapped_column(String(300))
+    username: Mapped[str | None] = mapped_column(String(64))
+    updated_at: Mapped[datetime]

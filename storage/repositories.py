@@ -27,6 +27,7 @@ from storage.models import (
     DoctorStats,
     FsmRecord,
     LinkCode,
+    OfficePerson,
     OutboxMessage,
     OutboxStatus,
     ProcessedUpdate,
@@ -375,16 +376,28 @@ class OutboxRepo:
             .values(next_attempt_at=until).execution_options(synchronize_session=False))
 
     async def card_of(self, review_id: int, chat_id: int) -> OutboxMessage | None:
-        """The alert card of a review in a chat (its sent_message_id is what replies and edits refer to)."""
+        """The latest alert card of a review in a chat (its sent_message_id is what replies and edits refer to):
+        a case reopened by the resident gets a new card, which then is the one."""
         query = select(OutboxMessage).where(OutboxMessage.review_id == review_id, OutboxMessage.chat_id == chat_id,
                                             OutboxMessage.kind == "alert")
-        return await self.session.scalar(query.limit(1))
+        return await self.session.scalar(query.order_by(OutboxMessage.id.desc()).limit(1))
 
     async def point_card_to(self, review_id: int, chat_id: int, message_id: int) -> None:
         """A card posted again (from a burst list) becomes the one that replies and edits refer to."""
         card = await self.card_of(review_id, chat_id)
         if card is not None:
             card.sent_message_id = message_id
+
+    async def record_card(self, review_id: int, case_id: int, chat_id: int, message_id: int, reference: str,
+                          now: datetime) -> None:
+        """A card posted in the chat directly (an ordinary case opened from a list) becomes the case's card, so that
+        replies and the resident's additions find it; kept as a sent row, so the relay never sends it."""
+        self.session.add(OutboxMessage(
+            dedupe_key=f"alert:{reference}:{chat_id}:opened:{message_id}", chat_id=chat_id, kind="alert",
+            payload={"text": None, "reference": reference, "case_id": case_id}, review_id=review_id,
+            status=OutboxStatus.SENT, attempts=0, next_attempt_at=now, created_at=now, sent_at=now,
+            sent_message_id=message_id))
+        await self.session.flush()
 
     async def by_sent_message(self, chat_id: int, message_id: int) -> OutboxMessage | None:
         query = select(OutboxMessage).where(OutboxMessage.chat_id == chat_id,
@@ -985,9 +998,17 @@ class ReportRepo:
         self.session = session
 
     @staticmethod
-    def _registered(query: Any, start: datetime, end: datetime, clinic_id: int | None) -> Any:
+    def _posted_to_clinic() -> Any:
+        """Reviews the bot posted to their polyclinic (issue 10: a clinic's own figures count only what it was given;
+        a violation report reaches it only when the office forwards it)."""
+        return select(AuditLog.entity_id).where(AuditLog.action == "clinic.review_posted", AuditLog.entity == "review")
+
+    @classmethod
+    def _registered(cls, query: Any, start: datetime, end: datetime, clinic_id: int | None) -> Any:
         query = query.where(Review.created_at >= start, Review.created_at < end)
-        return query if clinic_id is None else query.where(Review.clinic_id == clinic_id)
+        if clinic_id is None:
+            return query
+        return query.where(Review.clinic_id == clinic_id, Review.id.in_(cls._posted_to_clinic()))
 
     async def review_counts(self, start: datetime, end: datetime, *, clinic_id: int | None = None) -> Sequence[Any]:
         """(clinic_id, kind, category, count) of the reviews registered in [start, end)."""
@@ -1040,7 +1061,7 @@ class ReportRepo:
                  .select_from(Case).join(Review, Review.id == Case.review_id)
                  .outerjoin(answers, answers.c.review_id == Case.review_id))
         if clinic_id is not None:
-            query = query.where(Review.clinic_id == clinic_id)
+            query = query.where(Review.clinic_id == clinic_id, Review.id.in_(self._posted_to_clinic()))
         values = (await self.session.execute(query)).one()
         return {name: int(value) for name, value in zip(figures, values, strict=True)}
 
@@ -1106,6 +1127,90 @@ class ReportRepo:
         return (await self.session.execute(self._registered(query, start, end, None))).all()
 
 
+def _spellings(words: str) -> list[str]:
+    return list(dict.fromkeys((words, words.lower(), words.capitalize(), words.upper())))
+
+
+class CaseloadRepo:
+    """The prosecutor's office's caseload (issue 10): the people who act, lists and filters of cases."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def remember_person(self, telegram_id: int, full_name: str, username: str | None, now: datetime) -> None:
+        person = await self.session.get(OfficePerson, telegram_id)
+        if person is None:
+            self.session.add(OfficePerson(telegram_id=telegram_id, full_name=full_name, username=username,
+                                          updated_at=now))
+            await self.session.flush()
+        elif (person.full_name, person.username) != (full_name, username):
+            person.full_name, person.username, person.updated_at = full_name, username, now
+
+    async def people(self, telegram_ids: Sequence[int]) -> dict[int, OfficePerson]:
+        if not telegram_ids:
+            return {}
+        rows = await self.session.scalars(select(OfficePerson).where(OfficePerson.telegram_id.in_(telegram_ids)))
+        return {person.telegram_id: person for person in rows}
+
+    async def unlisted_ordinary(self, statuses: Sequence[str]) -> Sequence[Case]:
+        """Open ordinary (not urgent) cases that no daily "new appeals" message has listed yet, oldest first."""
+        query = (select(Case).where(Case.urgency == "normal", Case.listed_at.is_(None), Case.status.in_(statuses))
+                 .order_by(Case.created_at, Case.id))
+        return (await self.session.scalars(query)).all()
+
+    async def provisional_open(self, statuses: Sequence[str]) -> Sequence[Case]:
+        query = select(Case).where(Case.due_provisional.is_(True), Case.status.in_(statuses))
+        return (await self.session.scalars(query)).all()
+
+    async def search(self, *, statuses: Sequence[str] | None = None, urgency: str | None = None,
+                     clinic_id: int | None = None, district_id: int | None = None, category: str | None = None,
+                     assignee: int | None = None, overdue_before: date | None = None, escalated: bool = False,
+                     words: str | None = None, name_ids: Sequence[int] = (), reference: str | None = None,
+                     offset: int = 0, limit: int = 10) -> tuple[Sequence[Case], int]:
+        """Cases by the /cases filters, most urgent and earliest due first, one page and the total."""
+        query = select(Case).join(Review, Review.id == Case.review_id).join(Clinic, Clinic.id == Review.clinic_id)
+        if statuses:
+            query = query.where(Case.status.in_(statuses))
+        if urgency:
+            query = query.where(Case.urgency == urgency)
+        if clinic_id is not None:
+            query = query.where(Review.clinic_id == clinic_id)
+        if district_id is not None:
+            query = query.where(Clinic.district_id == district_id)
+        if category:
+            query = query.where(Review.category == category)
+        if assignee is not None:
+            query = query.where(Case.assignee_telegram_id == assignee)
+        if overdue_before is not None:
+            query = query.where(Case.due_date < overdue_before)
+        if escalated:
+            query = query.where(Case.escalated_at.is_not(None))
+        if reference:
+            query = query.where(Review.reference == reference)
+        if words:
+            # SQLite folds only ASCII letters: the usual spellings of the words are tried as they are.
+            patterns = [f"%{variant}%" for variant in _spellings(words)]
+            matches = [Review.text.like(pattern) for pattern in patterns]
+            matches += [Review.reference.like(pattern) for pattern in patterns]
+            if name_ids:
+                matches.append(Case.assignee_telegram_id.in_(name_ids))
+            matches.append(Review.user_id.in_(select(User.id).where(or_(*(User.first_name.like(pattern)
+                                                                          for pattern in patterns)))))
+            query = query.where(or_(*matches))
+        total = await self.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        order = case({"critical": 0, "high": 1}, value=Case.urgency, else_=2)
+        rows = await self.session.scalars(query.order_by(order, Case.due_date.is_(None), Case.due_date, Case.id)
+                                          .offset(offset).limit(limit))
+        return rows.all(), total
+
+    async def people_named(self, words: str) -> list[int]:
+        """The office's people whose name or @username contains the words, in any letter case."""
+        wanted = words.casefold()
+        people = await self.session.scalars(select(OfficePerson))  # a handful of officers, not a big table
+        return [person.telegram_id for person in people
+                if wanted in person.full_name.casefold() or wanted in (person.username or "").casefold()]
+
+
 class Repositories:
     """Everything a handler may touch in the database, bound to the update's one transaction."""
 
@@ -1124,3 +1229,4 @@ class Repositories:
         self.clinics = ClinicRepo(session)
         self.moderation = ModerationRepo(session)
         self.reports = ReportRepo(session)
+        self.caseload = CaseloadRepo(session)

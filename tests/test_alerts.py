@@ -9,8 +9,9 @@ import pytest
 from aiogram.methods import SendMediaGroup, SendMessage
 from sqlalchemy import select
 
+from bot.cases import cards as alerts
+from bot.cases import handling as cases
 from bot.l10n import Translator
-from bot.services import alerts, cases
 from bot.services.outbox import Pacer, Relay
 from bot.services.reviews import work_calendar
 from storage.models import AuditLog, Case, OutboxMessage, Response, Review
@@ -62,8 +63,16 @@ def card_in_chat(app: App):
     return [m for m in app.session.history(CHAT) if m.text and "Why:" not in m.text and m.reply_markup][-1]
 
 
-def prosecutor(app: App, user_id: int = PROSECUTOR):
-    return app.user(user_id, chat_id=CHAT, first_name="Прокурор")
+def prosecutor(app: App, user_id: int = PROSECUTOR, first_name: str = "Прокурор"):
+    return app.user(user_id, chat_id=CHAT, first_name=first_name)
+
+
+async def write_and_send(officer, button: str, words: str, card_id: int):
+    """Press a card's button, write the words, see the preview, press Send: the deliberate way to the resident."""
+    await officer.press(button, message=card_id)
+    preview = await officer.send(words)
+    assert preview.texts[0].startswith("👁"), preview.texts
+    return await officer.press(RU("case_draft.button_send"))
 
 
 async def test_a_violation_reaches_the_chat_with_card_buttons_and_album(app: App) -> None:
@@ -76,6 +85,11 @@ async def test_a_violation_reaches_the_chat_with_card_buttons_and_album(app: App
     for expected in (reference, RU("urgency.critical"), "Городская поликлиника №17",
                      "взятку", "+77017654321", "18.12.2026", RU("category.extortion")):
         assert expected in card.text, expected
+    # The reasons in plain Russian words, not the classifier's English codes; the appeal's language is named.
+    assert RU("case_reason.group_bribe", words="«взятку»") in card.text
+    assert RU("case_reason.category", category=RU("category.extortion")) in card.text
+    assert "bribe words" not in card.text and "category: extortion" not in card.text
+    assert RU("case_card.language", language=RU("case_language.ru")) in card.text
     buttons = [b.text for row in card.reply_markup.inline_keyboard for b in row]
     assert buttons == [RU("alert.button_take"), RU("alert.button_fwd"), RU("alert.button_ask"),
                        RU("alert.button_close"), RU("alert.button_reject"), RU("alert.button_extend")]
@@ -95,8 +109,18 @@ async def test_take_edits_the_card_and_tells_the_resident_once(app: App) -> None
     reply = await officer.press(RU("alert.button_take"), message=card.message_id)
     assert reply.callback_answers == [RU("alert.done_take")]
     assert RU("case_status.taken") in officer.session.message(CHAT, card.message_id).text
-    assert str(PROSECUTOR) in officer.session.message(CHAT, card.message_id).text
-    await prosecutor(app, 7003).press(RU("alert.button_take"), message=card.message_id)  # a colleague takes it over
+    # Named, never by Telegram id.
+    assert "Прокурор" in officer.session.message(CHAT, card.message_id).text
+    assert str(PROSECUTOR) not in officer.session.message(CHAT, card.message_id).text
+    # A colleague pressing Take is asked first, and nothing changes until they confirm.
+    colleague = prosecutor(app, 7003, first_name="Асель")
+    question = await colleague.press(RU("alert.button_take"), message=card.message_id)
+    assert question.text == RU("case_actions.take_over_question", reference=reference, name="Прокурор")
+    [case] = await one(app, select(Case))
+    assert case.assignee_telegram_id == PROSECUTOR
+    told = await colleague.press(RU("case_actions.take_over_yes"))
+    assert told.texts[0] == RU("case_actions.taken_over", reference=reference, name="Асель", previous="Прокурор")
+    assert "Асель" in app.session.message(CHAT, card.message_id).text
     app.clock.advance(seconds=5)
     await relay.run_once()
     told = [c.text for c in app.session.sent_messages(3001)
@@ -105,7 +129,7 @@ async def test_take_edits_the_card_and_tells_the_resident_once(app: App) -> None
     [case] = await one(app, select(Case))
     assert case.status == "taken" and case.assignee_telegram_id == 7003
     actions = [a for a in await one(app, select(AuditLog.action)) if a.startswith("case.")]
-    assert actions == ["case.taken", "case.taken"]
+    assert actions == ["case.taken", "case.taken_over"]
 
 
 async def test_strangers_and_forged_buttons_change_nothing(app: App) -> None:
@@ -138,9 +162,14 @@ async def test_close_with_an_answer_reaches_the_resident_in_their_language(app: 
     officer = prosecutor(app)
     card = card_in_chat(app)
     reply = await officer.press(RU("alert.button_close"), message=card.message_id)
-    assert reference in reply.text
-    reply = await officer.send("Проверка проведена, врач привлечён к ответственности.")
-    assert reply.texts[0] == RU("alert.done_close", reference=reference)
+    assert reference in reply.text and RU("case_language.en") in reply.text
+    preview = await officer.send("Проверка проведена, врач привлечён к ответственности.")
+    # The preview names the appeal's language and is exactly what the resident will get; nothing is sent yet.
+    assert RU("case_language.en") in preview.texts[0]
+    assert preview.texts[-1].startswith("✅ The prosecutor's office has answered your review")
+    assert await one(app, select(Response)) == []
+    reply = await officer.press(RU("case_draft.button_send"))
+    assert RU("alert.done_close", reference=reference) in reply.texts
     assert RU("case_status.closed") in app.session.message(CHAT, card.message_id).text
     await relay.run_once()
     answer = [c.text for c in app.session.sent_messages(3004) if isinstance(c, SendMessage)][-1]
@@ -158,17 +187,36 @@ async def test_close_with_an_answer_reaches_the_resident_in_their_language(app: 
     assert (await officer.press_data(f"a1:{case.id}:take")).callback_answers == [RU("cases.already_closed")]
 
 
-async def test_answer_by_replying_to_the_card(app: App) -> None:
+async def test_a_reply_to_the_card_is_discussion_and_never_answers(app: App) -> None:
     reference = await submit_violation(app, 3005, photos=False)
-    await relay_for(app).run_once()
+    relay = relay_for(app)
+    await relay.run_once()
     card = card_in_chat(app)
     officer = prosecutor(app)
-    update = app.updates.text("Ответ: нарушение подтверждено.", user=officer.user, chat=officer.chat)
+    update = app.updates.text("Коллеги, кто возьмёт? Я завтра в суде.", user=officer.user, chat=officer.chat)
     update.message.__dict__["reply_to_message"] = card
     reply = await officer.feed(update)
-    assert reply.texts[0] == RU("alert.done_close", reference=reference)
+    assert reply.texts == [RU("case_note.offer")]
     [case] = await one(app, select(Case))
-    assert case.status == "closed"
+    assert case.status == "open" and await one(app, select(Response)) == []
+    # A colleague cannot save someone else's words as a note.
+    offer = reply.messages[0]
+    assert (await prosecutor(app, 7003).press(RU("case_note.button"), message=offer.message_id)
+            ).callback_answers == [RU("case_note.gone")]
+    saved = await officer.press(RU("case_note.button"), message=offer.message_id)
+    assert RU("case_note.saved", reference=reference, name="Прокурор") in saved.texts
+    app.clock.advance(seconds=5)
+    await relay.run_once()
+    # The resident heard nothing of it: no answer, no note.
+    assert not any("суде" in (c.text or "") for c in app.session.sent_messages(3005) if isinstance(c, SendMessage))
+    reply = await officer.command("case", reference)
+    assert "Я завтра в суде." in reply.text and RU("case_history.case.note") in reply.text
+    # Nor does their own card in My reviews show it.
+    from bot.callbacks import MyReviewOpen
+
+    [review] = await one(app, select(Review))
+    mine = await app.user(3005).press_data(MyReviewOpen(review_id=review.id).pack())
+    assert mine.texts and not any("суде" in text or RU("history.other") in text for text in mine.texts)
 
 
 async def test_reject_ask_and_the_residents_reply_reach_the_chat(app: App) -> None:
@@ -177,8 +225,7 @@ async def test_reject_ask_and_the_residents_reply_reach_the_chat(app: App) -> No
     await relay.run_once()
     card = card_in_chat(app)
     officer = prosecutor(app)
-    await officer.press(RU("alert.button_ask"), message=card.message_id)
-    await officer.send("Укажите, пожалуйста, дату приёма.")
+    await write_and_send(officer, RU("alert.button_ask"), "Укажите, пожалуйста, дату приёма.", card.message_id)
     await relay.run_once()
     person = app.user(3006)
     question = [m for m in app.session.history(3006) if m.text and "Укажите" in m.text][-1]
@@ -195,8 +242,7 @@ async def test_reject_ask_and_the_residents_reply_reach_the_chat(app: App) -> No
     assert any(type(c).__name__ == "SendPhoto" for c in in_chat)
     [case] = await one(app, select(Case))
     assert case.status in ("open", "taken")
-    await officer.press(RU("alert.button_reject"), message=card.message_id)
-    await officer.send("Факты не подтвердились.")
+    await write_and_send(officer, RU("alert.button_reject"), "Факты не подтвердились.", card.message_id)
     app.clock.advance(seconds=5)
     await relay.run_once()
     told = [c.text for c in app.session.sent_messages(3006) if isinstance(c, SendMessage)][-1]
@@ -211,8 +257,7 @@ async def test_extend_once_to_two_months(app: App) -> None:
     await relay.run_once()
     card = card_in_chat(app)
     officer = prosecutor(app)
-    await officer.press(RU("alert.button_extend"), message=card.message_id)
-    await officer.send("Нужна экспертиза.")
+    await write_and_send(officer, RU("alert.button_extend"), "Нужна экспертиза.", card.message_id)
     [case] = await one(app, select(Case))
     assert case.due_date == date(2027, 1, 26) and case.extended  # two months from 26 Nov 2026
     await relay.run_once()
@@ -315,14 +360,19 @@ async def test_deadline_reminders_and_overdue_list(app: App) -> None:
 
     assert await remind_on(date(2026, 12, 11)) == []  # four working days before
     texts = await remind_on(date(2026, 12, 14))  # three working days before: 17, 15, 14 (16 Dec is a holiday)
-    assert len(texts) == 1 and reference in texts[0] and "18.12.2026" in texts[0]
+    soon = RU("reminders.section_soon", days=3, due="18.12.2026")
+    assert len(texts) == 1 and reference in texts[0] and soon in texts[0]
     assert await remind_on(date(2026, 12, 14)) == texts  # a repeated run adds nothing
     assert await remind_on(date(2026, 12, 15)) == texts  # two working days before: nothing new
     assert len(await remind_on(date(2026, 12, 19))) == 1  # Saturday: nothing new
     texts = await remind_on(date(2026, 12, 18))
-    assert len(texts) == 2 and RU("reminders.due_today", due="18.12.2026", line="")[:8] in texts[1]
+    assert len(texts) == 2 and RU("reminders.section_today", due="18.12.2026") in texts[1]
     texts = await remind_on(date(2026, 12, 21))
-    assert len(texts) == 3 and reference in texts[2] and texts[2].startswith(RU("reminders.overdue", count=1))
+    assert len(texts) == 3 and reference in texts[2] and RU("reminders.overdue", count=1) in texts[2]
+    # One message a morning, each case with its Open button.
+    [row] = await one(app, select(OutboxMessage).where(OutboxMessage.dedupe_key == "morning:2026-12-21"))
+    assert [b["text"] for r in row.payload["reply_markup"]["inline_keyboard"] for b in r] == [
+        RU("alert.button_open", reference=reference)]
 
 
 async def test_cases_and_case_commands(app: App) -> None:
@@ -330,11 +380,14 @@ async def test_cases_and_case_commands(app: App) -> None:
     await submit_violation(app, 3601, text="Очень грубый администратор, хамство.", photos=False)
     officer = prosecutor(app)
     reply = await officer.command("cases")
-    assert reply.text.splitlines()[0] == RU("cases.title", count=2).replace("<b>", "").replace("</b>", "")
+    assert reply.text.splitlines()[0] == RU("cases.title_found", count=2, page=1, pages=1).replace(
+        "<b>", "").replace("</b>", "")
     assert reference in reply.text
     reply = await officer.command("case", reference)
     assert reference in reply.text and "case" not in reply.text.split("\n")[0].lower()
-    assert "review.submitted" in reply.text
+    assert RU("case_history.review.submitted") in reply.text and "review.submitted" not in reply.text
+    assert str(3600) not in reply.text  # the resident's Telegram id never reaches the office's chat
+    assert RU("alert.button_close") in [b for row in reply.buttons for b in row]
     assert (await officer.command("case", "AL-1999-000001")).text == RU("cases.not_found", reference="AL-1999-000001")
     app.session.set_chat_member(CHAT, STRANGER, "left")
     assert (await prosecutor(app, STRANGER).command("cases")).texts == []
@@ -382,7 +435,7 @@ async def test_scheduler_jobs_are_safe_to_run_late_and_twice(app: App) -> None:
     finally:
         scheduler.shutdown(wait=False)
     assert set(jobs) == {"outbox-sweep", "deadline-reminders", "forget-updates", "weekly-digests", "missed-digests",
-                         "clinic-escalation"}
+                         "clinic-escalation", "calendar-at-start"}
     assert all(job.coalesce and job.max_instances == 1 and job.misfire_grace_time >= 30 for job in jobs.values())
     # Morning jobs run at the configured time in Almaty, not at the machine's (UTC) 09:00.
     assert str(jobs["deadline-reminders"].trigger.timezone) == "Asia/Almaty"

@@ -10,9 +10,9 @@ import pytest
 from aiogram.methods import SendMessage
 from sqlalchemy import select
 
+from bot.cases import cards as alerts
 from bot.l10n import Translator
 from bot.scheduler import escalate_unanswered
-from bot.services import alerts
 from bot.services.outbox import Relay
 from storage.models import AuditLog, Case, ClinicChat, LinkCode, OutboxMessage, Response, Review, Role, StaffRole
 from tests.conftest import BACKENDS, App
@@ -50,6 +50,8 @@ async def link_group(app: App, chat_id: int = CLINIC_CHAT, clinic: str = "17", u
     member = app.user(user_id, chat_id=chat_id, first_name="Гульнара")
     reply = await member.command("link", await link_code(app, clinic))
     assert reply.text.startswith("✅"), reply.text
+    # The clinic's own group is run by its administrators: they may answer in its name (plain members may not).
+    app.session.set_chat_member(chat_id, user_id, "administrator")
     return member
 
 
@@ -191,7 +193,8 @@ async def test_staff_answer_is_published_on_the_clinic_page_and_reaches_the_resi
     reply = await staff.press(RU("clinic_post.answer_button"), message=post.message_id)
     assert reply.text == RU("clinic_answer.prompt", name="Гульнара", review=reference, limit=3500)
     reply = await staff.send("Приносим извинения, пишите заведующей: head@clinic17.kz.")
-    assert reply.text == RU("clinic_answer.published", review=reference)
+    # The staff are told that something was hidden from the resident.
+    assert reply.text == RU("clinic_answer.published", review=reference) + "\n" + RU("case_clinic.masked")
 
     [response] = await one(app, select(Response))
     assert (response.author_telegram_id, response.author_role, response.public_status) == (
@@ -210,6 +213,31 @@ async def test_staff_answer_is_published_on_the_clinic_page_and_reaches_the_resi
     await staff.send("Коллеги, ответил.")
     assert len(await one(app, select(Response))) == 1
     assert await one(app, select(AuditLog.action).where(AuditLog.action == "clinic.answered")) == ["clinic.answered"]
+
+
+async def test_the_clinics_own_phone_stays_in_its_answer_and_plain_members_may_not_answer(app: App) -> None:
+    staff = await link_group(app)
+    person = await resident(app, RESIDENT)
+    reference = await submit_about_clinic(app, person, text="Долго ждали в регистратуре.")
+    await deliver(app)
+    [post] = posts_in(app, CLINIC_CHAT)
+    # A plain member of the clinic's group (no staff role, not an administrator) is refused by default...
+    member = app.user(8150, chat_id=CLINIC_CHAT, first_name="Данияр")
+    reply = await member.press(RU("clinic_post.answer_button"), message=post.message_id)
+    assert reply.callback_answers == [RU("clinic_answer.refused")]
+    # ...and may answer once clinics.members_may_answer opens it.
+    app.settings.clinics.members_may_answer = True
+    reply = await member.press(RU("clinic_post.answer_button"), message=post.message_id)
+    assert reply.callback_answers == [None]
+    app.settings.clinics.members_may_answer = False
+    await member.command("cancel")
+    await staff.press(RU("clinic_post.answer_button"), message=post.message_id)
+    await staff.send("Звоните в регистратуру: +7 727 000 00 17, или мне лично 8 701 123 45 67.")
+    [response] = await one(app, select(Response))
+    # The directory's number of No. 17 (+7 727 000 00 17) is the clinic's own: it stays; a private one goes.
+    assert response.public_text == "Звоните в регистратуру: +7 727 000 00 17, или мне лично [телефон скрыт]."
+    await deliver(app)
+    assert any("+7 727 000 00 17" in text for text in texts_to(app, RESIDENT) if reference in text)
 
 
 async def test_staff_answer_waits_for_the_moderator_when_the_queue_is_on(app: App) -> None:
@@ -334,16 +362,20 @@ async def test_forward_to_the_polyclinic_delivers_the_review_to_its_chat(app: Ap
     await deliver(app)
     officer = app.user(OFFICER, chat_id=OFFICE)
     card = [m for m in app.session.history(OFFICE) if m.reply_markup][-1]
-    # No chat linked yet: marked as forwarded, and the office is told the clinic cannot be reached here.
-    reply = await officer.press(RU("alert.button_fwd"), message=card.message_id)
-    assert reply.callback_answers == [RU("clinic_cases.forward_nowhere")]
+    # No chat linked yet: the office is asked to confirm it reached the clinic another way; until then nothing is
+    # marked and the resident is told nothing.
+    await officer.press(RU("alert.button_fwd"), message=card.message_id)
+    reply = await officer.press("Городская поликлиника №17")
+    assert reply.text == RU("case_forward.no_chat", reference=reference, clinic="Городская поликлиника №17")
+    [case] = await one(app, select(Case))
+    assert case.status == "open" and case.forwarded_to is None
 
     await link_group(app)
+    chooser = await officer.press(RU("alert.button_fwd"), message=card.message_id)
+    reply = await officer.press("Городская поликлиника №17", message=chooser.messages[-1].message_id)
+    assert RU("case_forward.done", reference=reference, destination="Городская поликлиника №17") in reply.texts
     [case] = await one(app, select(Case))
-    async with app.pool() as session, session.begin():  # reopened, so that it can be forwarded again
-        (await session.get(Case, case.id)).status = "open"
-    reply = await officer.press(RU("alert.button_fwd"), message=card.message_id)
-    assert reply.callback_answers == [RU("alert.done_fwd")]
+    assert (case.status, case.forwarded_to) == ("forwarded", "clinic")
     await deliver(app)
     [post] = posts_in(app, CLINIC_CHAT)
     assert post.text.startswith(plain(RU("clinic_post.forwarded_title", clinic="Городская поликлиника №17")))
@@ -359,6 +391,9 @@ async def test_forward_to_the_polyclinic_delivers_the_review_to_its_chat(app: Ap
     assert under_card.reply_parameters.message_id == card.message_id
     assert under_card.text == RU("clinic_chat.office_answer", reference=reference, clinic="Городская поликлиника №17",
                                  answer="Проверка проведена, врач отстранён.")
+    # The office still owes its decision: its list and the case say the polyclinic has answered.
+    assert RU("case_office.line_clinic_answered") in (await officer.command("cases")).text
+    assert RU("case_card.clinic_answered", day="26.11.2026") in (await officer.command("case", reference)).text
 
 
 # --- Escalation -------------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.services.deadlines import (
+from bot.cases.deadlines import (
     DEFAULT_CALENDAR_PATH,
     CalendarFileError,
     WorkCalendar,
@@ -181,25 +181,43 @@ def test_max_extension_date(registered_at: datetime, ceiling: date) -> None:
 
 # --- years the data does not cover ------------------------------------------------------------------------
 
-def test_a_year_beyond_the_data_is_an_error_naming_it(kz: WorkCalendar) -> None:
+def test_a_strict_calendar_refuses_a_year_beyond_the_data_naming_it() -> None:
+    strict = WorkCalendar.load(strict=True)
     with pytest.raises(YearNotInCalendarError, match="2028") as caught:
-        kz.is_working_day(date(2028, 1, 4))
+        strict.is_working_day(date(2028, 1, 4))
     assert isinstance(caught.value, ValueError)
     assert caught.value.year == 2028
     with pytest.raises(ValueError, match="2024"):
-        kz.is_working_day(date(2024, 12, 31))
+        strict.is_working_day(date(2024, 12, 31))
 
 
-def test_counting_into_a_missing_year_fails_instead_of_guessing(kz: WorkCalendar) -> None:
-    # Mon 20 Dec 2027 + 15 working days runs into January 2028, which is not in the data.
-    with pytest.raises(ValueError, match="2028"):
-        appeal_due_date(at_almaty(2027, 12, 20, 10), ALMATY, kz)
-    # A start day outside the data is fine when every counted day is inside it: from Tue 31 Dec 2024,
-    # 1-4 Jan 2025 are off (3 Jan transferred), Sun 5 Jan is day 1 and, as above, Fri 24 Jan is day 15.
-    assert appeal_due_date(at_almaty(2024, 12, 31, 10), ALMATY, kz) == date(2025, 1, 24)
-    # The same question a few days earlier stays inside 2027 and is answered: 6-10 Dec are days 1-5,
-    # Thu 16 Dec is Independence Day, 13-15 and 17 are 6-9, 20-24 are 10-14, Mon 27 Dec is 15.
+def test_years_beyond_the_table_follow_the_law_and_are_provisional(kz: WorkCalendar) -> None:
+    # Mon 13 Dec 2027: 14, 15 (16 Independence Day), 17, 20-24, 27-31 are days 1-13; in 2028 (no table) 1 Jan (Sat)
+    # and 2 Jan (Sun) are carried over to Mon 3 and Tue 4 Jan, so Wed 5 and Thu 6 Jan are days 14 and 15.
+    registered = at_almaty(2027, 12, 13, 10)
+    due = appeal_due_date(registered, ALMATY, kz)
+    assert due == date(2028, 1, 6)
+    assert kz.provisional(registered.date(), due) and not kz.is_published(2028)
+    assert not kz.is_working_day(date(2028, 1, 7))  # Orthodox Christmas, a fixed holiday
+    # Sat 1 Jun 2030: counting starts on Mon 3 Jun; 6 Jul (Sat) is far beyond, so three plain weeks.
+    registered = at_almaty(2030, 6, 1, 10)
+    assert appeal_due_date(registered, ALMATY, kz) == date(2030, 6, 21)
+    assert kz.provisional(registered.date(), date(2030, 6, 21))
+    assert not kz.is_working_day(date(2030, 7, 8))  # carry-over of Capital Day (Sat 6 Jul 2030)
+    # Inside the table nothing is provisional; a start day before it does not count.
     assert appeal_due_date(at_almaty(2027, 12, 3, 10), ALMATY, kz) == date(2027, 12, 27)
+    assert not kz.provisional(date(2027, 12, 3), date(2027, 12, 27))
+    assert appeal_due_date(at_almaty(2024, 12, 31, 10), ALMATY, kz) == date(2025, 1, 24)
+    assert not kz.provisional(date(2024, 12, 31), date(2025, 1, 24))
+
+
+@pytest.mark.parametrize("year", [2026, 2027])
+def test_the_rules_give_the_published_days_off_but_for_kurban_ait_and_transfers(kz: WorkCalendar, year: int) -> None:
+    from bot.cases.deadlines import statutory_days_off
+
+    published = {day for day in kz.days_off if day.year == year}
+    computed = set(statutory_days_off(year))
+    assert computed ^ published <= {KURBAN_AIT[year], KURBAN_AIT[year] - timedelta(days=1)}
 
 
 # --- the shipped data ---------------------------------------------------------------------------------------

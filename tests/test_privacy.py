@@ -11,8 +11,9 @@ from aiogram.methods import SendDocument, SendMessage, SetMyCommands
 from sqlalchemy import func, select
 
 from bot.callbacks import ForgetAction, ForgetChoice
+from bot.cases import cards as alerts
 from bot.l10n import Translator
-from bot.services import alerts, privacy
+from bot.services import privacy
 from bot.services.outbox import Relay
 from bot.services.people import CONSENT_VERSION
 from storage.models import (
@@ -89,6 +90,7 @@ async def prosecutor_acts(app: App, button: str, words: str | None = None, offic
     await officer.press(RU(button), message=card_in_chat(app).message_id)
     if words is not None:
         await officer.send(words)
+        await officer.press(RU("case_draft.button_send"))  # the preview, then Send
 
 
 async def mydata(person: UserClient) -> tuple[SendDocument, dict, bytes]:

@@ -20,10 +20,22 @@ from aiogram.methods import SendDocument, SendMessage, SendPhoto
 from openpyxl import load_workbook
 from sqlalchemy import select, update
 
+from bot.cases import cards as alerts
+from bot.cases import handling as cases
 from bot.scheduler import make_scheduler, weekly_digests
-from bot.services import alerts, cases, reports, reviews
+from bot.services import reports, reviews
 from bot.services.reports import Period
-from storage.models import Case, Clinic, ClinicChat, ClinicStats, DigestRun, OutboxMessage, Response, Review
+from storage.models import (
+    AuditLog,
+    Case,
+    Clinic,
+    ClinicChat,
+    ClinicStats,
+    DigestRun,
+    OutboxMessage,
+    Response,
+    Review,
+)
 from storage.repositories import Repositories
 from tests.conftest import BACKENDS, App
 from tests.flows import RU, one
@@ -73,6 +85,7 @@ async def submit(app: App, where: Clinic, kind: str, rating: int, when: datetime
 
 async def answer(app: App, submitted: reviews.Submitted, when: datetime) -> None:
     async with app.pool() as session, session.begin():
+        await cases.remember_person(Repositories(session), PROSECUTOR, "Ержан Прокуроров", "erzhan_p", when)
         await cases.close(Repositories(session), submitted.case.id, PROSECUTOR, "Проверка проведена.", when)
 
 
@@ -104,8 +117,10 @@ async def expected_figures(app: App, period: Period, clinic_id: int | None = Non
     """The digest's numbers worked out here from the stored rows, independently of the report's SQL."""
     start, end = period.bounds(ALMATY)
     previous_start, _ = period.previous().bounds(ALMATY)
+    # A clinic's own figures count only what was posted to it (an unforwarded violation report is the office's).
+    posted = set(await one(app, select(AuditLog.entity_id).where(AuditLog.action == "clinic.review_posted")))
     all_reviews = {r.id: r for r in await one(app, select(Review))
-                   if clinic_id is None or r.clinic_id == clinic_id}
+                   if clinic_id is None or (r.clinic_id == clinic_id and r.id in posted)}
     in_period = [r for r in all_reviews.values() if start <= r.created_at < end]
     first_answer: dict[int, datetime] = {}
     for response in await one(app, select(Response)):
@@ -336,22 +351,27 @@ async def test_the_scheduler_runs_the_digest_weekly_at_the_configured_local_time
 
 
 async def test_each_linked_clinic_chat_gets_its_own_digest(app: App) -> None:
-    clinics = await two_weeks_of_reviews(app)
+    c17, c5 = await clinic(app, 17), await clinic(app, 5)
     async with app.pool() as session, session.begin():
         session.add_all([
-            ClinicChat(clinic_id=clinics["17"].id, chat_id=CLINIC_CHAT, linked_at=local("2026-11-20"), active=True),
-            ClinicChat(clinic_id=clinics["5"].id, chat_id=OTHER_CLINIC_CHAT, linked_at=local("2026-11-01"),
-                       active=False),
+            ClinicChat(clinic_id=c17.id, chat_id=CLINIC_CHAT, linked_at=local("2026-11-20"), active=True),
+            ClinicChat(clinic_id=c5.id, chat_id=OTHER_CLINIC_CHAT, linked_at=local("2026-11-01"), active=False),
         ])
+    clinics = await two_weeks_of_reviews(app)
+    # Reports of violations about No. 17 that the office never forwarded: in the office's figures, never in No. 17's.
+    for day in ("2026-11-17", "2026-11-19"):
+        await submit(app, c17, "violation", 1, local(day), category="extortion", text="Требовали взятку.")
     app.clock.now = local("2026-11-23", 9).astimezone(UTC)
     assert await weekly_digests(app.pool, app.settings, app.clock) == 2  # the prosecutor's and No. 17's
     assert await weekly_digests(app.pool, app.settings, app.clock) == 0
     await relay_for(app).run_once()
-    [digest] = sent_texts(app, CLINIC_CHAT)
     c17 = clinics["17"]
+    title = visible(RU("reports.clinic_digest_title", clinic=c17.name_ru, period=WEEK.label()))
+    [digest] = [text for text in sent_texts(app, CLINIC_CHAT) if text.startswith(title)]  # besides the posts
     figures = await expected_figures(app, WEEK, c17.id)
     assert (figures["reviews"], figures["previous"], figures["registered"], figures["answered"],
             figures["unanswered"], figures["overdue"]) == (3, 3, 2, 1, 1, 0)
+    assert figures["violation"] == 0 and (await expected_figures(app, WEEK))["violation"] == 3
     [stats] = await one(app, select(ClinicStats).where(ClinicStats.clinic_id == c17.id))
     lines = digest.splitlines()
     assert lines[0] == visible(RU("reports.clinic_digest_title", clinic=c17.name_ru, period=WEEK.label()))
@@ -492,10 +512,10 @@ def check_export_rows(rows: list[list], made: dict[str, reviews.Submitted]) -> N
     assert answered[column["category"]] == RU("category.rudeness")
     assert answered[column["rating"]] == 2
     assert answered[column["urgency"]] == RU(f"urgency.{case.urgency}")
-    assert answered[column["reasons"]] == ("; ".join(case.reasons) or None)
+    assert answered[column["reasons"]] == (alerts.plain_reasons(case.reasons, RU) or None)
     assert answered[column["status"]] == RU("status.answered")
     assert answered[column["case_status"]] == RU("case_status.closed")
-    assert answered[column["assignee"]] == PROSECUTOR
+    assert answered[column["assignee"]] == "Ержан Прокуроров (@erzhan_p)"  # a name, never a Telegram id
     assert answered[column["due_date"]].date() == case.due_date  # openpyxl reads every date cell as a datetime
     assert answered[column["extended"]] == RU("reports.value.no")
     assert answered[column["answered_on"]] == local("2026-11-20", 12).replace(tzinfo=None)

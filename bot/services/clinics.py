@@ -12,12 +12,14 @@ from datetime import date, datetime, timedelta
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.callbacks import ClinicAnswerV1
+from bot.cases import cards as alerts
+from bot.cases import notices
+from bot.cases.cards import OPEN_STATUSES
+from bot.cases.deadlines import WorkCalendar, local_date, work_calendar
 from bot.config import Settings
 from bot.keyboards import name_in
 from bot.l10n import L10n, translator
-from bot.services import alerts, moderation, notices, outbox
-from bot.services.alerts import OPEN_STATUSES
-from bot.services.deadlines import WorkCalendar, local_date
+from bot.services import moderation, outbox
 from bot.services.pages import PUBLIC_KINDS
 from storage.models import Case, CaseStatus, Clinic, LinkCode, Response, Review, Role
 from storage.repositories import Repositories
@@ -53,8 +55,6 @@ def masking_placeholders(l10n: L10n) -> dict[str, str]:
 
 
 def _calendar() -> WorkCalendar:
-    from bot.services.reviews import work_calendar  # reviews imports this module (through moderation_queue)
-
     return work_calendar()
 
 
@@ -205,7 +205,12 @@ async def post_text(repo: Repositories, review: Review, l10n: L10n, settings: Se
     if respond_by is not None:
         lines.append(l10n("clinic_post.respond_by", due=respond_by.strftime("%d.%m.%Y"),
                           days=settings.clinics.answer_working_days))
-    text = public_text_of(review, l10n)
+    if forwarded and review.kind == "violation":
+        # The office forwards the resident's report as it was written (personal data still hidden): a moderator's
+        # edit changes only what the public sees, and a violation report is never public.
+        text = moderation.public_version(review.text or "", masking_placeholders(l10n)).text
+    else:
+        text = public_text_of(review, l10n)
     shown = text if len(text) <= POST_TEXT_CHARS else text[:POST_TEXT_CHARS].rstrip() + "…"
     lines += ["", html.escape(shown) if shown else l10n("pages.voice_only")]
     return "\n".join(lines)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import tomllib
 import unicodedata
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
@@ -64,7 +64,13 @@ _DIGIT_GROUP = re.compile(r"\(?[0-9]+\)?")
 _LONGEST_NUMBER = 19
 
 
-def mask_personal_data(text: str, placeholders: Mapping[str, str] | None = None) -> Masked:
+def _digits_key(number: str) -> str:
+    """A phone as its last ten digits: "+7 727 000 00 17", "8 (727) 000-00-17" and "7270000017" are one number."""
+    return "".join(char for char in number if char.isdigit())[-10:]
+
+
+def mask_personal_data(text: str, placeholders: Mapping[str, str] | None = None, *,
+                       keep_phones: Collection[str] = ()) -> Masked:
     """Hide phone numbers, IINs, e-mail addresses and payment card numbers behind a readable placeholder each.
 
     `placeholders` maps a kind ("phone", "iin", "email", "card") to its text, usually from the locale; kinds
@@ -80,11 +86,14 @@ def mask_personal_data(text: str, placeholders: Mapping[str, str] | None = None)
         (unbroken, in fours, or 4-6-5 / 4-6-4) only when the Luhn check passes, so that other long numbers stay.
     """
     chosen = _placeholders(placeholders)
+    # A polyclinic's own published numbers (from the directory) stay in its answers: they are no one's secret.
+    kept = {_digits_key(phone) for phone in keep_phones if _digits_key(phone)}
     spans: list[tuple[int, int, str]] = [(found.start(), found.end(), "email") for found in _EMAIL.finditer(text)]
     for run in _NUMBER_RUN.finditer(text):
         if any(start < run.end() and run.start() < end for start, end, _ in spans):
             continue  # digits inside an e-mail address
-        spans.extend(_number_spans(run))
+        spans.extend(span for span in _number_spans(run)
+                     if not (span[2] == "phone" and _digits_key(text[span[0]:span[1]]) in kept))
     spans.sort()
     pieces: list[str] = []
     found: list[str] = []
@@ -474,8 +483,9 @@ class ModerationRules:
         pieces.append(text[position:])
         return "".join(pieces)
 
-    def public_version(self, text: str, placeholders: Mapping[str, str] | None = None) -> Public:
-        masked = mask_personal_data(text, placeholders)
+    def public_version(self, text: str, placeholders: Mapping[str, str] | None = None, *,
+                       keep_phones: Collection[str] = ()) -> Public:
+        masked = mask_personal_data(text, placeholders, keep_phones=keep_phones)
         profanity = self.find_profanity(masked.text)
         public = self.mask_profanity(masked.text) if profanity else masked.text
         return Public(public, masked.found, tuple(profanity), public != text)
@@ -627,8 +637,9 @@ def mask_profanity(text: str, placeholder: str = "***", *, rules: ModerationRule
 
 
 def public_version(
-    text: str, placeholders: Mapping[str, str] | None = None, *, rules: ModerationRules | None = None
+    text: str, placeholders: Mapping[str, str] | None = None, *, rules: ModerationRules | None = None,
+    keep_phones: Collection[str] = (),
 ) -> Public:
-    """The text as the public sees it: personal data, then profanity, hidden. Hold it for a moderator when
-    `needs_moderator` says so."""
-    return (rules or default_rules()).public_version(text, placeholders)
+    """The text as the public sees it: personal data, then profanity, hidden (a clinic's own published phone
+    numbers, `keep_phones`, stay). Hold it for a moderator when `needs_moderator` says so."""
+    return (rules or default_rules()).public_version(text, placeholders, keep_phones=keep_phones)

@@ -8,10 +8,11 @@ import html
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.cases import notices
 from bot.config import Settings
 from bot.keyboards import name_in
 from bot.l10n import L10n, translator
-from bot.services import clinics, moderation, notices, ratings
+from bot.services import clinics, moderation, ratings
 from storage.models import PublicStatus, Response, Review, Role, User
 from storage.repositories import Repositories
 
@@ -27,15 +28,16 @@ class QueueRefused(Exception):
         self.key = key
 
 
-def screen(text: str, language: str) -> moderation.Public:
+def screen(text: str, language: str, keep_phones: tuple[str, ...] = ()) -> moderation.Public:
     """The public version of a text, with placeholders in the language it was written for."""
-    return moderation.public_version(text, clinics.masking_placeholders(translator()[language]))
+    return moderation.public_version(text, clinics.masking_placeholders(translator()[language]),
+                                     keep_phones=keep_phones)
 
 
-async def screened(text: str, language: str) -> moderation.Public:
+async def screened(text: str, language: str, keep_phones: tuple[str, ...] = ()) -> moderation.Public:
     """`screen` off the event loop: a long text of starred words takes up to 0.6 s to judge, and every other
     chat would wait meanwhile."""
-    return await asyncio.to_thread(screen, text, language)
+    return await asyncio.to_thread(screen, text, language, keep_phones)
 
 
 def held(public: moderation.Public, settings: Settings) -> bool:
@@ -65,8 +67,10 @@ async def review_submitted(repo: Repositories, review: Review, public: moderatio
 
 async def answer_given(repo: Repositories, review: Review, actor: int, text: str, *, now: datetime,
                        settings: Settings) -> Response:
-    """A clinic's answer: screened like a review, published at once or held, and on record either way."""
-    public = await screened(text, review.language)
+    """A clinic's answer: screened like a review (but the clinic's own phone number from the directory stays),
+    published at once or held, and on record either way."""
+    clinic = await repo.directory.clinic(review.clinic_id)
+    public = await screened(text, review.language, (clinic.phone,) if clinic and clinic.phone else ())
     waits = held(public, settings)
     response = Response(review_id=review.id, author_telegram_id=actor, author_role=Role.CLINIC_STAFF, text=text,
                         public_text=public.text,
@@ -196,7 +200,9 @@ async def edit(repo: Repositories, kind: str, item_id: int, text: str, actor: in
     item = await _waiting(repo, kind, item_id)
     target = item.response or item.review
     before = target.public_text
-    target.public_text = screen(text, item.review.language).text
+    clinic = await repo.directory.clinic(item.review.clinic_id) if item.response is not None else None
+    # An answer edited by a moderator keeps the polyclinic's own published number, as the answer itself did.
+    target.public_text = screen(text, item.review.language, (clinic.phone,) if clinic and clinic.phone else ()).text
     target.public_status = PublicStatus.PUBLISHED
     await _audit(repo, item, actor, "moderation.edited", now, before=before, after=target.public_text)
     if item.response is not None:

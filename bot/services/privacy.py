@@ -10,8 +10,9 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.cases import cards as alerts
 from bot.config import Settings
-from bot.services import alerts, people
+from bot.services import people
 from storage.models import AuditLog, Review, ReviewKind, User
 from storage.repositories import Repositories
 
@@ -22,6 +23,7 @@ PSEUDONYM_PREFIX = "forgotten-"
 # after consent is withdrawn; everything else (taken in work, questions, moderation news) does not.
 LEGAL_NOTICES = frozenset({"answer", "rejected", "extended", "status:forwarded"})
 FORMAL_KINDS = frozenset({ReviewKind.COMPLAINT, ReviewKind.VIOLATION})
+INTERNAL_ACTIONS = frozenset({"case.note"})  # the office's internal notes (bot.cases.handling.INTERNAL_ACTIONS)
 # Audit details under such names may identify someone else (staff, chats): they never leave in a person's copy.
 IDENTITY_KEY = re.compile(r"telegram|actor|chat|assignee|author|user|(^|_)by$")
 
@@ -74,8 +76,9 @@ async def export(repo: Repositories, user: User, *, now: datetime, settings: Set
     references = {review.id: review.reference for review in reviews}
 
     def history(entity: str, entity_id: int) -> list[dict[str, Any]]:
+        # The office's internal notes are its own working papers, not the person's data.
         return [_history_entry(entry, user, roles, settings.admins, zone) for entry in entries
-                if entry.entity == entity and entry.entity_id == entity_id]
+                if entry.entity == entity and entry.entity_id == entity_id and entry.action not in INTERNAL_ACTIONS]
 
     items = []
     for review in reviews:

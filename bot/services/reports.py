@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.cases import cards as alerts
+from bot.cases.cards import OPEN_STATUSES
 from bot.config import WEEKDAYS, Settings
 from bot.l10n import L10n, translator
-from bot.services import alerts, cells, outbox
-from bot.services.alerts import OPEN_STATUSES
+from bot.services import cells, outbox
 from storage.models import ReviewKind
 from storage.repositories import Repositories
 
@@ -563,8 +564,11 @@ async def export_table(repo: Repositories, settings: Settings, period: Period) -
     l10n = alerts.chat_l10n(settings)
     zone = settings.zone
     rows = []
-    for review, case, clinic, doctor, specialty, answered_at, files in await repo.reports.export_rows(
-            *period.bounds(zone)):
+    found = await repo.reports.export_rows(*period.bounds(zone))
+    # People by name, never by Telegram id; reasons in plain words in the chat's language.
+    people = await repo.caseload.people(sorted({case.assignee_telegram_id for _, case, *_ in found
+                                                if case is not None and case.assignee_telegram_id is not None}))
+    for review, case, clinic, doctor, specialty, answered_at, files in found:
         if doctor is not None:
             doctor_name = doctor.full_name
         elif specialty is not None:
@@ -575,8 +579,10 @@ async def export_table(repo: Repositories, settings: Settings, period: Period) -
             review.reference, _local(review.created_at, zone), getattr(clinic, f"name_{l10n.language}"), doctor_name,
             l10n(f"reports.kind.{review.kind}"), _category(review.category, l10n) if review.category else None,
             review.rating, l10n(f"urgency.{case.urgency}") if case else None,
-            "; ".join(case.reasons) if case and case.reasons else None, l10n(f"status.{review.status}"),
-            l10n(f"case_status.{case.status}") if case else None, case.assignee_telegram_id if case else None,
+            alerts.plain_reasons(case.reasons, l10n) if case and case.reasons else None,
+            l10n(f"status.{review.status}"), l10n(f"case_status.{case.status}") if case else None,
+            alerts.person_name(people[case.assignee_telegram_id])
+            if case and case.assignee_telegram_id in people else None,
             case.due_date if case else None,
             (l10n("reports.value.yes") if case.extended else l10n("reports.value.no")) if case else None,
             _local(answered_at, zone), _local(case.escalated_at, zone) if case else None, files,

@@ -8,18 +8,14 @@ from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from bot.cases import cards as alerts
+from bot.cases.deadlines import appeal_due_date, local_date, work_calendar
 from bot.config import Settings
 from bot.l10n import L10n
-from bot.services import alerts, drafts, moderation_queue, ratings
-from bot.services.deadlines import WorkCalendar, appeal_due_date
+from bot.services import drafts, moderation_queue, ratings
 from bot.services.urgency import CATEGORIES, UrgencyRules
 from storage.models import Case, MediaKind, PublicStatus, Review, ReviewKind, ReviewMedia, Urgency, User
 from storage.repositories import Repositories
-
-
-@lru_cache(maxsize=1)
-def work_calendar() -> WorkCalendar:
-    return WorkCalendar.load()
 
 
 @lru_cache(maxsize=1)
@@ -120,13 +116,17 @@ async def submit(repo: Repositories, user: User, draft: drafts.Draft, *, now: da
     case = None
     formal = kind in (ReviewKind.COMPLAINT, ReviewKind.VIOLATION)
     if formal or verdict.urgency != Urgency.NORMAL:
-        due = appeal_due_date(now, zone, work_calendar(), settings.feedback.appeal_working_days) if formal else None
+        calendar = work_calendar()
+        # Beyond the published table the calendar counts by the law's rules: the due date is then provisional
+        # (recomputed when the ministry's table is added), and a submission never fails for want of a table.
+        due = appeal_due_date(now, zone, calendar, settings.feedback.appeal_working_days) if formal else None
+        provisional = due is not None and calendar.provisional(local_date(now, zone), due)
         case = Case(review_id=review.id, urgency=Urgency(verdict.urgency), reasons=list(verdict.reasons),
-                    formal_appeal=formal, due_date=due, created_at=now)
+                    formal_appeal=formal, due_date=due, due_provisional=provisional, created_at=now)
         repo.reviews.add(case)
         await repo.reviews.flush()
         if case.urgency != Urgency.NORMAL:
-            # Critical and high reach the prosecutor's chat at once (normal ones go to the digests),
+            # Critical and high reach the prosecutor's chat at once (ordinary ones in the daily "new appeals" list),
             # queued in this same transaction so that the alert exists exactly when the review does.
             await alerts.enqueue(repo, await alerts.load(repo, case), settings, now)
     await repo.audit.record(now, user.telegram_id, "review.submitted", "review", review.id,
@@ -144,6 +144,8 @@ def receipt(result: Submitted, l10n: L10n, zone: ZoneInfo) -> str:
              l10n("submitted.when", when=review.created_at.astimezone(zone).strftime("%d.%m.%Y %H:%M"))]
     if result.due_date is not None:
         lines.append(l10n("submitted.next_formal", due=result.due_date.strftime("%d.%m.%Y")))
+        if result.case.due_provisional:
+            lines.append(l10n("case_notify.due_provisional"))
     elif review.kind == ReviewKind.GRATITUDE:
         lines.append(l10n("submitted.next_gratitude"))
     else:
