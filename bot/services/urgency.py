@@ -8,10 +8,11 @@ import sys
 import tomllib
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from bot.services import urgency_text
 from storage.models import ReviewKind, Urgency
 
 # Lowest first: a level's index is its strength.
@@ -24,12 +25,32 @@ KINDS = tuple(kind.value for kind in ReviewKind)
 LANGUAGES = ("kk", "ru", "en")
 DEFAULT_DIRECTORY = Path(__file__).resolve().parents[1] / "data" / "urgency"
 POSITIVE = frozenset({Urgency.CRITICAL.value, Urgency.HIGH.value})
+# Context that changes what alarming words mean, found by the [frames] terms of each lexicon (see lexicon_ru.toml).
+FRAMES = (
+    "question_generic", "hypothetical", "fear", "rumour", "elsewhere", "resolved", "joke", "figurative",
+    "official_payment", "gratitude", "peaceful", "blame", "refused_gift", "without", "reported_speech",
+    "first_person",
+)
+# Why a found word was set aside, in the order they are checked; each has a plain-words text in the locales.
+IGNORED_BECAUSE = (
+    "figurative", "joke", "refused_gift", "question", "hypothetical", "fear", "rumour", "elsewhere", "resolved",
+    "official_payment", "peaceful",
+)
+_PAYMENT_GROUPS = frozenset({"payment_demand", "money", "amount_demand"})
+_GIFT_GROUPS = frozenset({"bribe", "amount_demand", "money", "payment_demand"})
+_HARM_GROUPS = frozenset({"death", "life_threat", "harm", "worsened", "severe_symptoms"})
+_DEATH_GROUPS = frozenset({"death", "life_threat", "severe_symptoms"})
+_CONDITION_NEGATED = re.compile(r"^(не|not|don|dont|doesn|didn|won|no|без|without)$|(ма|ме|ба|бе|па|пе)(са|се)")
+_COUNTERFACTUAL = frozenset({"бы", "would", "б"})
+_FRAME_BLOCKED_BEFORE = frozenset({"без", "without", "no", "not", "не", "нет"})
 
 KAZAKH_LETTERS = frozenset("әіңғүұқөһ")
 # People without a Kazakh keyboard type the nearest Russian letter; lexicons that ask for it match through this fold.
 _KAZAKH_FOLD = str.maketrans("әіңғүұқөһ", "аингуукох")
 # Latin letters that look Cyrillic, typed by mistake inside a Cyrillic word ("взяткa" with a Latin "a").
 _LATIN_LOOKALIKES = str.maketrans("aeopcxyki", "аеорсхукі")
+# Matching Kazakh goes one step further than `fold_kazakh`: people also type ы for і and the reverse.
+_KAZAKH_DEEP_FOLD = str.maketrans("әіңғүұқөһы", "аингуукохи")
 # Words, and the punctuation that ends a sentence or a clause (a hyphen only counts as a dash between spaces).
 _TOKEN = re.compile(r"\w+|[.!?;:,()\n—–«»\"]|\s-+\s")
 _SENTENCE_END = frozenset(".!?\n")
@@ -41,9 +62,25 @@ class RulesError(Exception):
 
 
 @dataclass(frozen=True)
+class Finding:
+    """One fact that decided a verdict, or that was weighed and set aside, for `explain` to put into words.
+
+    kind: "category", "group", "rating", "kind", "points", "spike", "gratitude_crime" (counted), or "ignored"
+    (words found but not counted: `name` says why, `group` which signal they were).
+    """
+
+    kind: str
+    name: str = ""
+    words: tuple[str, ...] = ()
+    group: str = ""
+    value: int = 0
+
+
+@dataclass(frozen=True)
 class Verdict:
     urgency: str
     reasons: list[str]
+    findings: tuple[Finding, ...] = field(default=(), compare=False)
 
 
 # --- Text -----------------------------------------------------------------------------------------------------
@@ -57,6 +94,12 @@ class Token:
     end: int
     sentence: int
     clause: int
+    # The dictionary form (Russian, by pymorphy3) and whether the word reports something that happened.
+    lemma: str = ""
+    past: bool = False
+    finite: bool = False
+    # Counts contrast words too ("но", "but", "бірақ"): a fear or a rumour does not reach past them.
+    segment: int = 0
 
 
 def normalise(word: str) -> str:
@@ -70,20 +113,62 @@ def fold_kazakh(word: str) -> str:
     return word.translate(_KAZAKH_FOLD)
 
 
-def tokenize(text: str) -> list[Token]:
-    """Words with their place in the text; punctuation only moves the sentence and clause counters."""
+def fold_kazakh_deep(word: str) -> str:
+    return word.translate(_KAZAKH_DEEP_FOLD)
+
+
+_CONTRAST = frozenset({"но", "однако", "зато", "but", "however", "although", "though", "бірақ", "бирак", "алайда",
+                       "дегенмен", "biraq", "birak"})
+_MONEY_SIGNS = frozenset("₸$")
+
+
+def tokenize(text: str, *, kazakh_latin: bool | None = None) -> list[Token]:
+    """Words with their place in the text; punctuation only moves the sentence and clause counters.
+
+    Kazakh written in Latin letters is read as Cyrillic (the words shown stay as written); a number with a unit
+    of money becomes the word `amount#` that lexicons can use ("amount# & попрос").
+    """
+    if kazakh_latin is None:
+        kazakh_latin = urgency_text.is_kazakh_in_latin(text)
+    pieces = list(_TOKEN.finditer(text))
     tokens: list[Token] = []
-    sentence = clause = 0
-    for found in _TOKEN.finditer(text):
+    sentence = clause = segment = 0
+    for index, found in enumerate(pieces):
         piece = found.group()
         if not (piece[0].isalnum() or piece[0] == "_"):
             clause += 1
             if piece in _SENTENCE_END:
                 sentence += 1
+                segment += 1
             continue
         norm = normalise(piece)
-        tokens.append(Token(norm, fold_kazakh(norm), found.start(), found.end(), sentence, clause))
+        if kazakh_latin and norm.isascii() and norm.isalpha() or any(char in "äöüūığşçñ" for char in norm):
+            norm = urgency_text.latin_to_cyrillic(norm)
+        if norm.isdigit() or norm[:1].isdigit():
+            following = pieces[index + 1].group().lower() if index + 1 < len(pieces) else None
+            glued = text[found.end():found.end() + 1] in _MONEY_SIGNS or text[found.start() - 1:found.start()] == "$"
+            if glued or urgency_text.is_amount(norm, following):
+                norm = urgency_text.AMOUNT
+        if norm in _CONTRAST:
+            clause += 1
+            segment += 1
+        reading = urgency_text.read_word(norm)
+        tokens.append(Token(norm, fold_kazakh(norm), found.start(), found.end(), sentence, clause, reading.lemma,
+                            reading.past, reading.finite, segment))
     return tokens
+
+
+def question_sentences(text: str) -> frozenset[int]:
+    """The sentences (numbered as `tokenize` numbers them) that end with a question mark."""
+    asked = set()
+    sentence = 0
+    for found in _TOKEN.finditer(text):
+        piece = found.group()
+        if piece in _SENTENCE_END:
+            if piece == "?":
+                asked.add(sentence)
+            sentence += 1
+    return frozenset(asked)
 
 
 def detect_language(text: str) -> str:
@@ -111,7 +196,7 @@ class Word:
         alternatives = []
         for alternative in written.split("|"):
             text = normalise(alternative.rstrip("!"))
-            text = fold_kazakh(text) if fold else text
+            text = fold_kazakh_deep(text) if fold else text
             if not text:
                 raise ValueError(f"{written!r} has an empty word")
             alternatives.append((text, alternative.endswith("!") or len(text) <= 2))
@@ -162,8 +247,13 @@ class Lexicon:
     negation: Negation
     groups: tuple[Group, ...]
 
+    frames: dict[str, tuple[Term, ...]] = field(default_factory=dict)
+
     def key(self, token: Token) -> str:
-        return token.folded if self.fold else token.norm
+        return fold_kazakh_deep(token.norm) if self.fold else token.norm
+
+    def lemma(self, token: Token) -> str:
+        return fold_kazakh_deep(token.lemma) if self.fold else token.lemma
 
 
 @dataclass(frozen=True)
@@ -256,7 +346,7 @@ def _load_lexicon(path: Path) -> Lexicon:
         raise RulesError(f"{name}: matching.fold_kazakh_letters: must be true or false")
 
     def norm(word: str) -> str:
-        return fold_kazakh(normalise(word)) if fold else normalise(word)
+        return fold_kazakh_deep(normalise(word)) if fold else normalise(word)
 
     raw = _table(data, "negation", name)
     where = f"{name}: negation"
@@ -284,7 +374,14 @@ def _load_lexicon(path: Path) -> Lexicon:
             _parse_term(term, negation, fold, f"{where}.terms") for term in _words(body.get("terms"), f"{where}.terms")
         )
         groups.append(Group(group_name, level, points, terms))
-    return Lexicon(language, fold, negation, tuple(groups))
+    no_negation = Negation(frozenset(), (), frozenset(), frozenset(), 0, 0)
+    frames = {}
+    for frame_name, terms in _table(data, "frames", name).items():
+        where = f"{name}: frames.{frame_name}"
+        if frame_name not in FRAMES:
+            raise RulesError(f"{where}: unknown frame (expected one of {', '.join(FRAMES)})")
+        frames[frame_name] = tuple(_parse_term(term, no_negation, fold, where) for term in _words(terms, where))
+    return Lexicon(language, fold, negation, tuple(groups), frames)
 
 
 # --- Rules ------------------------------------------------------------------------------------------------------
@@ -389,46 +486,57 @@ class UrgencyRules:
         spike window, this one included (the caller counts them)."""
         _check_input(text, category, rating, language, kind, recent_complaints)
         language = language or detect_language(text)
-        found = self._find(text, tokenize(text), language)
+        found, ignored = self._find(text, tokenize(text), language)
+        findings: list[Finding] = [Finding("ignored", why, tuple(words), group.name) for why, group, words in ignored]
 
         if kind == ReviewKind.GRATITUDE:
             # Thanks are never urgent, but a crime told as thanks ("we gave her an envelope") is still a crime.
             crimes = [(group, words) for group, words in found if group.name in self.gratitude_report_groups]
             if not crimes:
-                return Verdict(LEVELS[0], [])
+                return Verdict(LEVELS[0], [], tuple(findings))
             reasons = ["kind: gratitude, but it reports a crime", *(_group_reason(g, w) for g, w in crimes)]
-            return Verdict(LEVELS[self.gratitude_report_level], reasons)
+            findings[:0] = [Finding("gratitude_crime"), *(Finding("group", g.name, tuple(w)) for g, w in crimes)]
+            return Verdict(LEVELS[self.gratitude_report_level], reasons, tuple(findings))
 
-        strong: list[tuple[int, str]] = []
-        weak: list[tuple[int, str]] = []
+        strong: list[tuple[int, str, Finding]] = []
+        weak: list[tuple[int, str, Finding]] = []
         if category is not None and self.categories[category] > 0:
-            strong.append((self.categories[category], f"category: {category}"))
+            strong.append((self.categories[category], f"category: {category}", Finding("category", category)))
         for group, words in found:
+            finding = Finding("group", group.name, tuple(words))
             if group.level > 0:
-                strong.append((group.level, _group_reason(group, words)))
+                strong.append((group.level, _group_reason(group, words), finding))
             elif group.points:
-                weak.append((group.points, _group_reason(group, words)))
+                weak.append((group.points, _group_reason(group, words), finding))
         if rating is not None and self.rating_points.get(rating):
-            weak.append((self.rating_points[rating], f"rating {rating}"))
+            weak.append((self.rating_points[rating], f"rating {rating}", Finding("rating", value=rating)))
         if kind is not None and self.kind_points.get(kind):
-            weak.append((self.kind_points[kind], f"kind: {kind}"))
+            weak.append((self.kind_points[kind], f"kind: {kind}", Finding("kind", kind)))
 
-        level = max((strength for strength, _ in strong), default=0)
-        reasons = [reason for _, reason in sorted(strong, key=lambda item: -item[0])]
-        weak_total = sum(points for points, _ in weak)
+        level = max((strength for strength, _, _ in strong), default=0)
+        ordered = sorted(strong, key=lambda item: -item[0])
+        reasons = [reason for _, reason, _ in ordered]
+        counted = [finding for _, _, finding in ordered]
+        weak_total = sum(points for points, _, _ in weak)
         if level == 0 and weak_total >= self.points_to_high:
             level = 1
             reasons.append(f"signals together: {weak_total} points (high from {self.points_to_high})")
+            counted.append(Finding("points", value=weak_total))
         if level > 0:
-            reasons.extend(reason for _, reason in weak)
+            reasons.extend(reason for _, reason, _ in weak)
+            counted.extend(finding for _, _, finding in weak)
         if recent_complaints >= self.spike.min_complaints:
             if level == 0:
                 level = 1
             reasons.append(f"spike: {recent_complaints} complaints in {self.spike.window_days} days")
-        return Verdict(LEVELS[level], reasons)
+            counted.append(Finding("spike", value=recent_complaints))
+        return Verdict(LEVELS[level], reasons, (*counted, *findings))
 
-    def _find(self, text: str, tokens: list[Token], language: str) -> list[tuple[Group, list[str]]]:
-        """Matched groups, strongest first, each with the matched words as the resident wrote them.
+    def _find(
+        self, text: str, tokens: list[Token], language: str
+    ) -> tuple[list[tuple[Group, list[str]]], list[tuple[str, Group, list[str]]]]:
+        """Matched groups, strongest first, each with the matched words as the resident wrote them; and the
+        matches set aside by their context (a question, a fear, a rumour ...), each with why.
 
         Every lexicon is checked, whatever the language (residents mix Kazakh and Russian); the review's own
         language only goes first.
@@ -436,24 +544,114 @@ class UrgencyRules:
         ordered = sorted(self.lexicons, key=lambda lexicon: lexicon.language != language)
         hits_by_group: dict[str, list[Hit]] = {}
         groups: dict[str, Group] = {}
+        frames: dict[str, list[tuple[int, int]]] = {}
         for lexicon in ordered:
             keys = [lexicon.key(token) for token in tokens]
+            lemmas = [lexicon.lemma(token) for token in tokens]
             for group in lexicon.groups:
                 for term in group.terms:
-                    for spans in _occurrences(term, lexicon.negation, keys, tokens, self.phrase_gap):
+                    for spans in _occurrences(term, lexicon.negation, keys, tokens, self.phrase_gap, lemmas):
                         groups.setdefault(group.name, group)
                         hits_by_group.setdefault(group.name, []).append(Hit(group, spans))
+            for frame, terms in lexicon.frames.items():
+                for term in terms:
+                    for spans in _occurrences(term, _NO_NEGATION, keys, tokens, self.phrase_gap, lemmas):
+                        first, last = spans[0][0], max(end for _, end in spans)
+                        if frame == "official_payment" and first > 0 and keys[first - 1] in _FRAME_BLOCKED_BEFORE:
+                            continue  # "без чека": the opposite of official
+                        frames.setdefault(frame, []).append((first, last))
+        context = _Context(tokens, frames, question_sentences(text), frozenset(hits_by_group))
         found = []
+        ignored: dict[tuple[str, str], list[str]] = {}
         for group_name, hits in hits_by_group.items():
             words: list[str] = []
             for hit in sorted(_outermost(hits), key=lambda hit: hit.first):
                 pieces = (text[tokens[first].start : tokens[last].end] for first, last in hit.spans)
                 shown = f"«{' … '.join(pieces)}»"
-                if shown not in words:
-                    words.append(shown)
-            found.append((groups[group_name], words))
+                why = context.why_ignored(hit)
+                target = words if why is None else ignored.setdefault((why, group_name), [])
+                if shown not in target:
+                    target.append(shown)
+            if words:
+                found.append((groups[group_name], words))
         found.sort(key=lambda item: (-item[0].level, -item[0].points))
-        return found
+        set_aside = [(why, groups[name], words) for (why, name), words in ignored.items()]
+        set_aside.sort(key=lambda item: (IGNORED_BECAUSE.index(item[0]), -item[1].level))
+        return found, set_aside
+
+
+_NO_NEGATION = Negation(frozenset(), (), frozenset(), frozenset(), 0, 0)
+
+
+class _Context:
+    """Clause-level scope: whether a match reports something that happened here and now, or only mentions it."""
+
+    def __init__(self, tokens: list[Token], frames: dict[str, list[tuple[int, int]]], asked: frozenset[int],
+                 groups_found: frozenset[str]) -> None:
+        self.tokens = tokens
+        self.frames = frames
+        self.asked = asked
+        self.groups_found = groups_found
+
+    def _in_sentence(self, frame: str, sentence: int) -> list[tuple[int, int]]:
+        return [span for span in self.frames.get(frame, []) if self.tokens[span[0]].sentence == sentence]
+
+    def _clause(self, clause: int) -> list[Token]:
+        return [token for token in self.tokens if token.clause == clause]
+
+    def _clause_has(self, frame: str, clause: int) -> bool:
+        return any(self.tokens[first].clause == clause for first, _ in self.frames.get(frame, []))
+
+    def why_ignored(self, hit: Hit) -> str | None:  # noqa: C901 - one readable list of the cases
+        tokens = self.tokens
+        at = tokens[hit.first]
+        sentence, clause, group = at.sentence, at.clause, hit.group.name
+        if any(first <= hit.last and hit.first <= last for first, last in self.frames.get("figurative", [])):
+            return "figurative"  # "чуть не умерла со скуки"
+        if self._in_sentence("joke", sentence) or self._in_sentence("joke", sentence + 1):
+            return "joke"
+        if group in _GIFT_GROUPS and self._clause_has("refused_gift", clause) and not self._clause_has(
+            "without", clause
+        ):
+            return "refused_gift"  # "врач отказался от конверта"; but "отказался принимать без конверта" counts
+        in_sentence = [token for token in tokens if token.sentence == sentence]
+        if sentence in self.asked and not any(token.past for token in in_sentence) and (
+            self._in_sentence("question_generic", sentence) or self._in_sentence("hypothetical", sentence)
+        ):
+            return "question"  # "что делать, если врач просит взятку?"; but "почему с нас взяли 5000?" counts
+        for first, _ in self._in_sentence("hypothetical", sentence):
+            marker_clause = tokens[first].clause
+            if clause not in (marker_clause, marker_clause + 1) or hit.last < first:
+                continue
+            if any(_CONDITION_NEGATED.search(token.norm) for token in self._clause(marker_clause)) or any(
+                start < first for start, _ in self._in_sentence("reported_speech", sentence)
+            ):
+                continue  # "если не заплатите, не примут", "сказал: если ..." is a demand, not a supposition
+            own = self._clause(clause)
+            if clause != marker_clause and any(t.past for t in own) and not any(t.norm in _COUNTERFACTUAL for t in own):
+                continue  # "если честно, врач взял деньги"
+            return "hypothetical"
+        for first, _ in self._in_sentence("fear", sentence):
+            marker = tokens[first]
+            if marker.segment != at.segment or hit.last < first:
+                continue
+            if clause == marker.clause or not any(token.past for token in self._clause(clause)):
+                return "fear"  # "боюсь, что в роддоме потребуют деньги"; "боялась, ... и потребовали" counts
+        for frame in ("rumour", "elsewhere"):
+            for first, _ in self._in_sentence(frame, sentence):
+                if tokens[first].segment == at.segment and not self._clause_has("first_person", clause):
+                    return frame
+        if group not in _HARM_GROUPS and (
+            self._in_sentence("resolved", sentence) or self._in_sentence("resolved", sentence + 1)
+        ):
+            return "resolved"
+        if group in _PAYMENT_GROUPS and self.frames.get("official_payment") and "free_service" not in self.groups_found:
+            return "official_payment"
+        if group in _DEATH_GROUPS and self.frames.get("gratitude") and self.frames.get("peaceful") and not (
+            self.frames.get("blame")
+        ):
+            return "peaceful"
+        return None
 
 
 def _check_input(text: Any, category: Any, rating: Any, language: Any, kind: Any, recent_complaints: Any) -> None:
@@ -489,13 +687,13 @@ def _check_groups_agree(lexicons: list[Lexicon]) -> None:
 
 
 def _occurrences(
-    term: Term, negation: Negation, keys: list[str], tokens: list[Token], gap: int
+    term: Term, negation: Negation, keys: list[str], tokens: list[Token], gap: int, lemmas: list[str] | None = None
 ) -> Iterable[tuple[tuple[int, int], ...]]:
     """Token spans, one per part, of each place the term occurs and is not negated."""
     found = [
         [
             span
-            for span in _phrase_spans(part, keys, tokens, gap)
+            for span in _phrase_spans(part, keys, tokens, gap, lemmas)
             if part.negates_itself or not _negated(negation, keys, tokens, *span)
         ]
         for part in term.parts
@@ -511,17 +709,26 @@ def _occurrences(
             yield tuple(sorted(span for span in spans if span is not None))
 
 
-def _phrase_spans(phrase: Phrase, keys: list[str], tokens: list[Token], gap: int) -> Iterable[tuple[int, int]]:
-    """(first, last) token positions where the phrase's words appear in order, in one sentence, close together."""
+def _phrase_spans(
+    phrase: Phrase, keys: list[str], tokens: list[Token], gap: int, lemmas: list[str] | None = None
+) -> Iterable[tuple[int, int]]:
+    """(first, last) token positions where the phrase's words appear in order, in one sentence, close together.
+
+    With `lemmas` (Russian), a word also matches by its dictionary form: "возьмут деньги" matches "взять деньг".
+    """
+
+    def matches(word: Word, at: int) -> bool:
+        return word.matches(keys[at]) or (lemmas is not None and lemmas[at] != keys[at] and word.matches(lemmas[at]))
+
     first_word, *other_words = phrase.words
-    for start, key in enumerate(keys):
-        if not first_word.matches(key):
+    for start in range(len(keys)):
+        if not matches(first_word, start):
             continue
         position = start
         for word in other_words:
             following = range(position + 1, min(position + 2 + gap, len(keys)))
             position = next(
-                (at for at in following if tokens[at].sentence == tokens[start].sentence and word.matches(keys[at])),
+                (at for at in following if tokens[at].sentence == tokens[start].sentence and matches(word, at)),
                 -1,
             )
             if position < 0:
