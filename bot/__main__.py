@@ -36,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     classify.add_argument("--evaluate", type=Path, metavar="FILE",
                           help="instead: precision and recall on a labelled JSON-lines file")
     classify.add_argument("--mistakes", action="store_true", help="with --evaluate: list the misjudged examples")
+    classify.add_argument("--text-only", action="store_true",
+                          help="with --evaluate: ignore each line's category, rating and kind (words alone)")
     outbox_parser = commands.add_parser("outbox", help="the delivery queue").add_subparsers(dest="action",
                                                                                             required=True)
     outbox_parser.add_parser("status", help="pending / blocked / sent counts and the oldest unsent message's age")
@@ -67,7 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.services import urgency
 
         if args.evaluate:
-            return urgency.main_evaluate(args.evaluate, sys.stdout, show_mistakes=args.mistakes)
+            return urgency.main_evaluate(args.evaluate, sys.stdout, show_mistakes=args.mistakes,
+                                         text_only=args.text_only)
         return urgency.main_classify(sys.stdin, sys.stdout)
     try:
         settings = load_settings(args.config)

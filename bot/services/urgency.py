@@ -29,12 +29,14 @@ POSITIVE = frozenset({Urgency.CRITICAL.value, Urgency.HIGH.value})
 FRAMES = (
     "question_generic", "hypothetical", "fear", "rumour", "elsewhere", "resolved", "joke", "figurative",
     "official_payment", "gratitude", "peaceful", "blame", "refused_gift", "without", "reported_speech",
-    "first_person",
+    "first_person", "offered", "declined", "denied_mention",
 )
+# Frames whose words carry their own negation, or are about a denial: a "не" near them changes nothing.
+_FRAMES_WITHOUT_NEGATION = frozenset({"rumour", "refused_gift", "offered", "declined", "denied_mention"})
 # Why a found word was set aside, in the order they are checked; each has a plain-words text in the locales.
 IGNORED_BECAUSE = (
-    "figurative", "joke", "refused_gift", "question", "hypothetical", "fear", "rumour", "elsewhere", "resolved",
-    "official_payment", "peaceful",
+    "negated", "figurative", "joke", "refused_gift", "question", "hypothetical", "fear", "rumour", "elsewhere",
+    "resolved", "official_payment", "peaceful",
 )
 _PAYMENT_GROUPS = frozenset({"payment_demand", "money", "amount_demand"})
 _GIFT_GROUPS = frozenset({"bribe", "amount_demand", "money", "payment_demand"})
@@ -98,6 +100,7 @@ class Token:
     lemma: str = ""
     past: bool = False
     finite: bool = False
+    addressed: bool = False
     # Counts contrast words too ("но", "but", "бірақ"): a fear or a rumour does not reach past them.
     segment: int = 0
 
@@ -142,7 +145,7 @@ def tokenize(text: str, *, kazakh_latin: bool | None = None) -> list[Token]:
                 segment += 1
             continue
         norm = normalise(piece)
-        if kazakh_latin and norm.isascii() and norm.isalpha() or any(char in "äöüūığşçñ" for char in norm):
+        if (kazakh_latin and norm.isascii() and norm.isalpha()) or any(char in "äöüūığşçñ" for char in norm):
             norm = urgency_text.latin_to_cyrillic(norm)
         if norm.isdigit() or norm[:1].isdigit():
             following = pieces[index + 1].group().lower() if index + 1 < len(pieces) else None
@@ -154,7 +157,7 @@ def tokenize(text: str, *, kazakh_latin: bool | None = None) -> list[Token]:
             segment += 1
         reading = urgency_text.read_word(norm)
         tokens.append(Token(norm, fold_kazakh(norm), found.start(), found.end(), sentence, clause, reading.lemma,
-                            reading.past, reading.finite, segment))
+                            reading.past, reading.finite, reading.addressed, segment))
     return tokens
 
 
@@ -374,13 +377,12 @@ def _load_lexicon(path: Path) -> Lexicon:
             _parse_term(term, negation, fold, f"{where}.terms") for term in _words(body.get("terms"), f"{where}.terms")
         )
         groups.append(Group(group_name, level, points, terms))
-    no_negation = Negation(frozenset(), (), frozenset(), frozenset(), 0, 0)
     frames = {}
     for frame_name, terms in _table(data, "frames", name).items():
         where = f"{name}: frames.{frame_name}"
         if frame_name not in FRAMES:
             raise RulesError(f"{where}: unknown frame (expected one of {', '.join(FRAMES)})")
-        frames[frame_name] = tuple(_parse_term(term, no_negation, fold, where) for term in _words(terms, where))
+        frames[frame_name] = tuple(_parse_term(term, negation, fold, where) for term in _words(terms, where))
     return Lexicon(language, fold, negation, tuple(groups), frames)
 
 
@@ -545,6 +547,7 @@ class UrgencyRules:
         hits_by_group: dict[str, list[Hit]] = {}
         groups: dict[str, Group] = {}
         frames: dict[str, list[tuple[int, int]]] = {}
+        verb_final: set[int] = set()  # frame words from a Kazakh lexicon: they may follow what they frame
         for lexicon in ordered:
             keys = [lexicon.key(token) for token in tokens]
             lemmas = [lexicon.lemma(token) for token in tokens]
@@ -555,12 +558,21 @@ class UrgencyRules:
                         hits_by_group.setdefault(group.name, []).append(Hit(group, spans))
             for frame, terms in lexicon.frames.items():
                 for term in terms:
-                    for spans in _occurrences(term, _NO_NEGATION, keys, tokens, self.phrase_gap, lemmas):
+                    negation = _NO_NEGATION if frame in _FRAMES_WITHOUT_NEGATION else lexicon.negation
+                    for spans in _occurrences(term, negation, keys, tokens, self.phrase_gap, lemmas):
                         first, last = spans[0][0], max(end for _, end in spans)
                         if frame == "official_payment" and first > 0 and keys[first - 1] in _FRAME_BLOCKED_BEFORE:
                             continue  # "без чека": the opposite of official
                         frames.setdefault(frame, []).append((first, last))
-        context = _Context(tokens, frames, question_sentences(text), frozenset(hits_by_group))
+                        if lexicon.fold:
+                            verb_final.add(first)
+        for position, token in enumerate(tokens):
+            # Kazakh says "if" and "apparently" with endings: "сұраса" (if they ask), "алыпты" (took, it seems).
+            mood = urgency_text.kazakh_mood(token.norm)
+            concessive = position + 1 < len(tokens) and tokens[position + 1].norm in ("да", "де", "та", "те")
+            if mood is not None and not concessive:  # "жатса да" is "even though", not "if"
+                frames.setdefault(mood, []).append((position, position))
+        context = _Context(tokens, frames, question_sentences(text), frozenset(hits_by_group), frozenset(verb_final))
         found = []
         ignored: dict[tuple[str, str], list[str]] = {}
         for group_name, hits in hits_by_group.items():
@@ -587,7 +599,8 @@ class _Context:
     """Clause-level scope: whether a match reports something that happened here and now, or only mentions it."""
 
     def __init__(self, tokens: list[Token], frames: dict[str, list[tuple[int, int]]], asked: frozenset[int],
-                 groups_found: frozenset[str]) -> None:
+                 groups_found: frozenset[str], verb_final: frozenset[int]) -> None:
+        self.verb_final = verb_final
         self.tokens = tokens
         self.frames = frames
         self.asked = asked
@@ -602,18 +615,24 @@ class _Context:
     def _clause_has(self, frame: str, clause: int) -> bool:
         return any(self.tokens[first].clause == clause for first, _ in self.frames.get(frame, []))
 
-    def why_ignored(self, hit: Hit) -> str | None:  # noqa: C901 - one readable list of the cases
+    def why_ignored(self, hit: Hit) -> str | None:
         tokens = self.tokens
         at = tokens[hit.first]
         sentence, clause, group = at.sentence, at.clause, hit.group.name
+        if self._in_sentence("denied_mention", sentence):
+            return "negated"  # "про взятки я здесь не слышала ни разу": the whole sentence denies it
         if any(first <= hit.last and hit.first <= last for first, last in self.frames.get("figurative", [])):
             return "figurative"  # "чуть не умерла со скуки"
         if self._in_sentence("joke", sentence) or self._in_sentence("joke", sentence + 1):
             return "joke"
-        if group in _GIFT_GROUPS and self._clause_has("refused_gift", clause) and not self._clause_has(
-            "without", clause
+        if group in _GIFT_GROUPS | {"refusal"} and not self._in_sentence("without", sentence) and (
+            (self._in_sentence("offered", sentence)
+             and (self._in_sentence("declined", sentence) or self._in_sentence("refused_gift", sentence)))
+            or (group != "refusal" and self._clause_has("refused_gift", clause))
         ):
-            return "refused_gift"  # "врач отказался от конверта"; but "отказался принимать без конверта" counts
+            # "хотели дать конверт, но врач отказалась"; "врач отказался от подарка"; but "отказался принимать без
+            # конверта" counts, and so does a refusal of care next to a demand.
+            return "refused_gift"
         in_sentence = [token for token in tokens if token.sentence == sentence]
         if sentence in self.asked and not any(token.past for token in in_sentence) and (
             self._in_sentence("question_generic", sentence) or self._in_sentence("hypothetical", sentence)
@@ -621,10 +640,10 @@ class _Context:
             return "question"  # "что делать, если врач просит взятку?"; but "почему с нас взяли 5000?" counts
         for first, _ in self._in_sentence("hypothetical", sentence):
             marker_clause = tokens[first].clause
-            if clause not in (marker_clause, marker_clause + 1) or hit.last < first:
+            if not (clause == marker_clause or (clause == marker_clause + 1 and first < hit.first)):
                 continue
-            if any(_CONDITION_NEGATED.search(token.norm) for token in self._clause(marker_clause)) or any(
-                start < first for start, _ in self._in_sentence("reported_speech", sentence)
+            if any(_CONDITION_NEGATED.search(token.norm) for token in self._clause(marker_clause)) or (
+                self._in_sentence("reported_speech", sentence)
             ):
                 continue  # "если не заплатите, не примут", "сказал: если ..." is a demand, not a supposition
             own = self._clause(clause)
@@ -633,14 +652,24 @@ class _Context:
             return "hypothetical"
         for first, _ in self._in_sentence("fear", sentence):
             marker = tokens[first]
-            if marker.segment != at.segment or hit.last < first:
-                continue
-            if clause == marker.clause or not any(token.past for token in self._clause(clause)):
+            if clause == marker.clause:
+                return "fear"  # "I was afraid they would ask for money", "ақша сұрайды деп қорқамын"
+            if marker.segment == at.segment and first < hit.first and not any(
+                token.past for token in self._clause(clause)
+            ):
                 return "fear"  # "боюсь, что в роддоме потребуют деньги"; "боялась, ... и потребовали" counts
+        addressed = any(token.addressed for token in in_sentence)
         for frame in ("rumour", "elsewhere"):
             for first, _ in self._in_sentence(frame, sentence):
-                if tokens[first].segment == at.segment and not self._clause_has("first_person", clause):
-                    return frame
+                if tokens[first].segment != at.segment or (first > hit.first and first not in self.verb_final):
+                    continue  # "вымогают деньги, говорят: иначе ждите год" is what staff say, not hearsay
+                if frame == "rumour" and addressed:
+                    continue  # "говорят: сделайте платно" is said to the resident
+                told_first_hand = any(
+                    tokens[start].clause == clause and start > first for start, _ in self.frames.get("first_person", [])
+                )
+                if not told_first_hand:
+                    return frame  # "говорят, там берут взятки"; but "говорят ..., и у нас взяли 5000" counts
         if group not in _HARM_GROUPS and (
             self._in_sentence("resolved", sentence) or self._in_sentence("resolved", sentence + 1)
         ):
@@ -783,15 +812,18 @@ class EvaluationFileError(Exception):
     """The evaluation file cannot be read or has a bad line (the message names the line)."""
 
 
-def evaluate(rules: UrgencyRules, path: Path | str) -> dict[str, Any]:
-    """Precision and recall of "critical or high" against "normal", exact-level accuracy and the confusion counts."""
+def evaluate(rules: UrgencyRules, path: Path | str, *, text_only: bool = False) -> dict[str, Any]:
+    """Precision and recall of "critical or high" against "normal", overall and per language (the line's
+    "language", else as detected), exact-level accuracy and the confusion counts.
+
+    With `text_only`, a line's category, rating, kind and complaint count are left out: the words alone decide.
+    """
     path = Path(path)
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise EvaluationFileError(f"{path}: cannot be read: {exc}") from None
-    confusion = {expected: dict.fromkeys(reversed(LEVELS), 0) for expected in reversed(LEVELS)}
-    mistakes = []
+    examples = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -800,21 +832,35 @@ def evaluate(rules: UrgencyRules, path: Path | str) -> dict[str, Any]:
             expected = example.pop("expected", None)
             if expected not in LEVELS:
                 raise ValueError(f"expected must be one of {', '.join(LEVELS)}, got {expected!r}")
+            if text_only:
+                example = {key: value for key, value in example.items() if key in ("text", "language")}
             verdict = rules.classify(**example)
         except ValueError as exc:
             raise EvaluationFileError(f"{path}: line {number}: {exc}") from None
-        confusion[expected][verdict.urgency] += 1
-        if verdict.urgency != expected:
-            mistakes.append(
-                {
-                    "line": number,
-                    "expected": expected,
-                    "urgency": verdict.urgency,
-                    "reasons": verdict.reasons,
-                    "text": example["text"],
-                }
-            )
-    examples = sum(sum(row.values()) for row in confusion.values())
+        examples.append((number, example, expected, verdict))
+    result = score([(expected, verdict.urgency) for _, _, expected, verdict in examples])
+    by_language: dict[str, list[tuple[str, str]]] = {}
+    for _, example, expected, verdict in examples:
+        language = example.get("language") or detect_language(example["text"])
+        by_language.setdefault(language, []).append((expected, verdict.urgency))
+    result["languages"] = {language: score(pairs) for language, pairs in sorted(by_language.items())}
+    result["mistakes"] = [
+        {"line": number, "expected": expected, "urgency": verdict.urgency, "reasons": verdict.reasons,
+         "set_aside": [f"{finding.name}: {finding.group} {', '.join(finding.words)}"
+                       for finding in verdict.findings if finding.kind == "ignored"],
+         "text": example["text"]}
+        for number, example, expected, verdict in examples
+        if verdict.urgency != expected
+    ]
+    return result
+
+
+def score(pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    """Figures for (expected level, level given) pairs; alerting means critical or high."""
+    confusion = {expected: dict.fromkeys(reversed(LEVELS), 0) for expected in reversed(LEVELS)}
+    for expected, got in pairs:
+        confusion[expected][got] += 1
+    examples = len(pairs)
     tp = sum(confusion[e][g] for e in POSITIVE for g in POSITIVE)
     fn = sum(confusion[e][Urgency.NORMAL.value] for e in POSITIVE)
     fp = sum(confusion[Urgency.NORMAL.value][g] for g in POSITIVE)
@@ -829,7 +875,6 @@ def evaluate(rules: UrgencyRules, path: Path | str) -> dict[str, Any]:
         "false_negatives": fn,
         "true_negatives": tn,
         "confusion": confusion,
-        "mistakes": mistakes,
     }
 
 
@@ -888,15 +933,17 @@ def main_evaluate(
     *,
     rules: UrgencyRules | None = None,
     show_mistakes: bool = False,
+    text_only: bool = False,
     stderr: IO[str] | None = None,
 ) -> int:
-    """Print the evaluation figures (a summary line, then the confusion table) and, if asked, each mistake.
+    """Print the evaluation figures (a summary line, one per language, then the confusion table) and, if asked,
+    each mistake with the words that decided it and those set aside.
 
     Returns the exit code: 0, 1 when the evaluation file is bad, 2 when the data files are unusable.
     """
     stderr = stderr or sys.stderr
     try:
-        result = evaluate(rules or UrgencyRules.load(), path)
+        result = evaluate(rules or UrgencyRules.load(), path, text_only=text_only)
     except RulesError as exc:
         print(f"medfeedback: {exc}", file=stderr)
         return 2
@@ -907,8 +954,9 @@ def main_evaluate(
     if show_mistakes:
         for mistake in result["mistakes"]:
             reasons = "; ".join(mistake["reasons"]) or "no signals"
+            aside = f" [set aside: {'; '.join(mistake['set_aside'])}]" if mistake["set_aside"] else ""
             print(
-                f"line {mistake['line']}: expected {mistake['expected']}, got {mistake['urgency']} ({reasons}): "
+                f"line {mistake['line']}: expected {mistake['expected']}, got {mistake['urgency']} ({reasons}){aside}: "
                 f"{mistake['text']}",
                 file=stdout,
             )
@@ -921,8 +969,14 @@ def format_evaluation(result: dict[str, Any]) -> str:
     lines = [
         f"examples {result['examples']} | critical+high precision {result['precision']:.2f} "
         f"recall {result['recall']:.2f} | exact level accuracy {result['accuracy']:.2f}",
-        f"{corner:<16}" + "".join(f"{level:>10}" for level in levels),
     ]
+    for language, figures in result.get("languages", {}).items():
+        lines.append(
+            f"  {language}: examples {figures['examples']} | precision {figures['precision']:.2f} "
+            f"recall {figures['recall']:.2f} | false alarms {figures['false_positives']}, "
+            f"missed {figures['false_negatives']}"
+        )
+    lines.append(f"{corner:<16}" + "".join(f"{level:>10}" for level in levels))
     for expected in levels:
         lines.append(f"{expected:<16}" + "".join(f"{result['confusion'][expected][got]:>10}" for got in levels))
     return "\n".join(lines)

@@ -29,6 +29,7 @@ _LATIN_MAP = dict(_LATIN_TO_CYRILLIC)
 _LATIN_WORD = re.compile(r"[a-zäöüūığşçñ]+", re.IGNORECASE)
 # Words that are common in Kazakh and rare in English, as people write them in Latin letters.
 _KAZAKH_LATIN_MARKERS = frozenset(
+    "bir eki üsh ush tört tort bes on jyl kün kun ağa aga apa "
     "men sen ol biz siz olar meni mağan magan maghan bizge bizdi bizdin bizdiñ bizden menen mende jane zhane "
     "jäne bul osy sol bar joq jok zhok emes dep dedi degen ushin üshin uşin kerek bolady boldy edi eken de da ta "
     "te ma me pa pe ba be ğoi goi gой qazir kazir keyin keiin biraq birak bіraq tek ğana gana eshkim eşkim "
@@ -42,10 +43,15 @@ _ENGLISH_MARKERS = frozenset(
 )
 
 
+_KAZAKH_LATIN_LETTERS = re.compile(r"[äöüūığşñ]|q(?!u[aeio])")
+
+
 def kazakh_latin_share(text: str) -> tuple[int, int]:
-    """(Kazakh marker words, English marker words) among the Latin words of a text."""
+    """(Kazakh marker words, English marker words) among the Latin words of a text: a Kazakh marker is a common
+    Kazakh word or a word with a letter English does not use (ä, ö, ü, ğ, ñ, q without u ...)."""
     words = [word.lower() for word in _LATIN_WORD.findall(text)]
-    return (sum(word in _KAZAKH_LATIN_MARKERS for word in words), sum(word in _ENGLISH_MARKERS for word in words))
+    kazakh = sum(word in _KAZAKH_LATIN_MARKERS or bool(_KAZAKH_LATIN_LETTERS.search(word)) for word in words)
+    return kazakh, sum(word in _ENGLISH_MARKERS for word in words)
 
 
 def is_kazakh_in_latin(text: str) -> bool:
@@ -53,8 +59,13 @@ def is_kazakh_in_latin(text: str) -> bool:
     return kazakh >= 2 and kazakh > english
 
 
+_VOWEL_THEN_I = re.compile(r"(?<=[аәеиоөұүыіэ])[іы](?![аәеиоөұүыіэ])")
+
+
 def latin_to_cyrillic(word: str) -> str:
-    return _LATIN_PIECE.sub(lambda found: _LATIN_MAP[found.group()], word.lower())
+    """"aqsha" -> "ақша", "bailap" -> "байлап" (i or y after a vowel is й), "jedel" -> "жедел"."""
+    cyrillic = _LATIN_PIECE.sub(lambda found: _LATIN_MAP[found.group()], word.lower())
+    return _VOWEL_THEN_I.sub("й", cyrillic)
 
 
 def transliterate_kazakh_latin(text: str) -> str:
@@ -73,12 +84,17 @@ class Reading:
     lemma: str
     past: bool
     finite: bool
+    # An order or a "you" ("сделайте", "будете"): speech addressed to the resident, not hearsay.
+    addressed: bool = False
 
 
 @lru_cache(maxsize=1)
-def _morph():  # noqa: ANN202 - pymorphy3 has no type hints
+def _morph():
+    import logging
+
     import pymorphy3
 
+    logging.getLogger("pymorphy3").setLevel(logging.WARNING)  # it announces every dictionary load at INFO
     return pymorphy3.MorphAnalyzer()
 
 
@@ -108,9 +124,31 @@ def read_word(norm: str) -> Reading:
             parse = morph.parse(norm)[0]
             tag = parse.tag
             finite = tag.POS == "VERB"
-            return Reading(parse.normal_form.replace("ё", "е"), finite and tag.tense == "past", finite)
-    past = len(norm) >= 4 and bool(_KAZAKH_PAST.search(norm))
+            addressed = finite and (tag.mood == "impr" or tag.person == "2per")
+            # A future form is matched as written only: "откажут" (they will refuse) is not "отказали".
+            lemma = norm if tag.tense == "futr" else parse.normal_form.replace("ё", "е")
+            return Reading(lemma, finite and tag.tense == "past", finite, addressed)
+    # "-йды/-йді" is the Kazakh present-future ("сұрайды", asks), not the past ("сұрады", asked).
+    past = len(norm) >= 4 and bool(_KAZAKH_PAST.search(norm)) and not re.search(r"й(ды|ді|ди)$", norm)
     return Reading(norm, past, past)
+
+
+# The Kazakh conditional ("сұраса", "берсеңіз"), on words that are not Russian ("касса", "процессе" are); the
+# negated conditional ("бермесең", if you don't give) is a demand, not a supposition. (The evidential past,
+# "қалып қойыпты", is left alone: residents use it for what they found out, not only for hearsay.)
+_KAZAKH_CONDITIONAL = re.compile(r"(са|се)(м|ң|н|қ|к|ңыз|ңіз|ныз|низ|ңдар|ңдер|ндар|ндер)?$")
+
+
+@lru_cache(maxsize=65536)
+def kazakh_mood(norm: str) -> str | None:
+    """"hypothetical" for a Kazakh conditional verb, else None."""
+    if len(norm) < 5 or not (_CYRILLIC.search(norm) or _KAZAKH_ONLY.search(norm)):
+        return None
+    if not _KAZAKH_ONLY.search(norm) and _morph().word_is_known(norm):
+        return None
+    if _KAZAKH_CONDITIONAL.search(norm) and not re.search(r"(ма|ме|ба|бе|па|пе)(са|се)", norm):
+        return "hypothetical"
+    return None
 
 
 # --- Amounts of money ---------------------------------------------------------------------------------------
@@ -118,7 +156,7 @@ def read_word(norm: str) -> Reading:
 AMOUNT = "amount#"
 # "10k", "5к", "20000тг", "50 000 тенге", "10 тысяч", "15 мың", "$100": a number with a unit of money.
 _AMOUNT_UNIT = re.compile(
-    r"^(k|к|кк|тыс\w*|тг|тенге|теңге|tenge|tg|kzt|₸|мың\w*|myn\w*|thousand|grand|доллар\w*|dollars?|usd|руб\w*)$"
+    r"^(k|к|кк|тыс\w*|тг|тенге|теңге|tenge|tg|kzt|₸|мың\w*|myn\w*|myñ\w*|thousand|grand|доллар\w*|dollars?|usd|руб\w*)$"
 )
 _AMOUNT_GLUED = re.compile(r"^\d+(k|к|тг|tg|kzt|₸|тыс|мың|000)$")
 
