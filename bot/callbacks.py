@@ -243,3 +243,16 @@ class ModerationReason(CallbackData, prefix="mqr"):
     item: QueueItem
     item_id: int
     reason: str  # one of moderation.reject_reasons
+
+
+# --- The office's own urgency verdict (buttons under cards and /case in the office's group: versioned) -------
+
+
+class UrgencyVerdict(StrEnum):
+    URGENT = "u"
+    NOT_URGENT = "n"
+
+
+class UrgencyVerdictV1(CallbackData, prefix="uv1"):
+    case_id: int
+    verdict: UrgencyVerdict

@@ -19,12 +19,14 @@ from handlers import (
     reports,
     start,
     top,
+    urgency_decisions,
 )
 
 
 def get_routers(settings: Settings) -> list[Router]:
     # top before feedback: its start links to pages (page-doctor-<id>) must win over the feedback deep links.
-    return [prosecutor.make_router(settings), reports.make_router(settings), clinic.make_router(settings),
+    return [prosecutor.make_router(settings), urgency_decisions.make_router(settings),
+            reports.make_router(settings), clinic.make_router(settings),
             admin.make_router(settings), moderation.make_router(settings), top.make_router(settings),
             inline.make_router(settings),
             feedback.make_router(settings), start.make_router(settings),

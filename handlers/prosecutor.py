@@ -15,7 +15,7 @@ from aiogram.types import CallbackQuery, Message, TelegramObject
 from bot.callbacks import AlertAction, AlertActionV1
 from bot.config import Settings
 from bot.filters import HasText
-from bot.services import alerts, cases, clinics
+from bot.services import alerts, cases, clinics, urgency_decisions
 from bot.services.access import ProsecutorAccess
 from bot.services.alerts import CaseView
 from bot.states import ProsecutorInput
@@ -166,6 +166,10 @@ def make_router(settings: Settings) -> Router:
         if not command.args:
             await message.answer(l10n("cases.usage"))
             return
-        await message.answer(await cases.one_text(repo, settings, command.args))
+        text = await cases.one_text(repo, settings, command.args)
+        review = await repo.reviews.by_reference(command.args.strip().upper())
+        case = await repo.reviews.case_of(review.id) if review else None
+        markup = urgency_decisions.keyboard(case.id, l10n) if case else None
+        await message.answer(text, reply_markup=markup)
 
     return router

@@ -255,6 +255,9 @@ class Case(Base):
     closed_at: Mapped[datetime | None]
     # Set when the polyclinic left a complaint unanswered past its working-day limit.
     escalated_at: Mapped[datetime | None]
+    # What decided the urgency, as bot.services.urgency.findings_to_json: urgency.explain puts it into words in
+    # the reader's language (None for cases made before it was kept).
+    urgency_findings: Mapped[list | None]
 
 
 class Response(Base):
@@ -446,3 +449,24 @@ class DigestRun(Base):
     period_start: Mapped[date] = mapped_column(Date)
     period_end: Mapped[date] = mapped_column(Date)
     queued_at: Mapped[datetime]
+
+
+class UrgencyDecision(Base):
+    """The office's own verdict on a review's urgency ("Urgent" / "Not urgent"), with who gave it and when, and a
+    snapshot of the text and its language: the labelled examples the classifier is measured and taught on.
+
+    Every press is kept (the office may change its mind); the latest per review is its verdict.
+    """
+
+    __tablename__ = "urgency_decisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id"), index=True)
+    urgent: Mapped[bool]
+    decided_by: Mapped[int] = mapped_column(BigInteger)
+    decided_by_name: Mapped[str | None] = mapped_column(String(256))
+    decided_at: Mapped[datetime]
+    text: Mapped[str] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(8))
+    # The level the classifier had given, to see where the office disagrees.
+    classified_as: Mapped[str] = mapped_column(String(16))

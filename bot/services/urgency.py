@@ -805,6 +805,55 @@ def _group_reason(group: Group, words: list[str]) -> str:
     return f"{group.name.replace('_', ' ')} words: {shown}"
 
 
+# --- Reasons in plain words ----------------------------------------------------------------------------------------
+
+
+def explain(result: Verdict | Iterable[Finding | dict[str, Any]], l10n: Any) -> list[str]:
+    """The decisive facts of a verdict as lines in the reader's language, strongest first, then the alarming
+    words that were set aside and why ("not counted: «взятку» — only asked as a question").
+
+    Takes a Verdict, or its findings as stored (`findings_to_json`), and an L10n of the reader's language.
+    """
+    findings = result.findings if isinstance(result, Verdict) else tuple(
+        item if isinstance(item, Finding) else finding_from_json(item) for item in result
+    )
+    lines = []
+    for finding in findings:
+        words = ", ".join(finding.words[:_SHOWN_WORDS]) + (", …" if len(finding.words) > _SHOWN_WORDS else "")
+        if finding.kind == "group":
+            key = f"urgency_reason.group.{finding.name}"
+            lines.append(l10n(key, words=words) if l10n.has(key) else f"{finding.name.replace('_', ' ')}: {words}")
+        elif finding.kind == "category":
+            lines.append(l10n("urgency_reason.category", category=l10n(f"category.{finding.name}")))
+        elif finding.kind == "kind":
+            lines.append(l10n("urgency_reason.kind", kind=l10n(f"kind.{finding.name}")))
+        elif finding.kind == "rating":
+            lines.append(l10n("urgency_reason.rating", stars=finding.value))
+        elif finding.kind == "points":
+            lines.append(l10n("urgency_reason.points", points=finding.value))
+        elif finding.kind == "spike":
+            lines.append(l10n("urgency_reason.spike", count=finding.value))
+        elif finding.kind == "gratitude_crime":
+            lines.append(l10n("urgency_reason.gratitude_crime"))
+        elif finding.kind == "ignored":
+            lines.append(l10n("urgency_reason.ignored", words=words, why=l10n(f"urgency_reason.why.{finding.name}")))
+    return lines
+
+
+def findings_to_json(verdict: Verdict) -> list[dict[str, Any]]:
+    """The findings as JSON-safe dicts, to store beside a case and explain later in any language."""
+    return [
+        {key: value for key, value in (("kind", f.kind), ("name", f.name), ("words", list(f.words)),
+                                       ("group", f.group), ("value", f.value)) if value}
+        for f in verdict.findings
+    ]
+
+
+def finding_from_json(data: dict[str, Any]) -> Finding:
+    return Finding(str(data["kind"]), str(data.get("name", "")), tuple(data.get("words", ())),
+                   str(data.get("group", "")), int(data.get("value", 0)))
+
+
 # --- Evaluation ---------------------------------------------------------------------------------------------------
 
 
