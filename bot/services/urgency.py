@@ -29,10 +29,10 @@ POSITIVE = frozenset({Urgency.CRITICAL.value, Urgency.HIGH.value})
 FRAMES = (
     "question_generic", "hypothetical", "fear", "rumour", "elsewhere", "resolved", "joke", "figurative",
     "official_payment", "gratitude", "peaceful", "blame", "refused_gift", "without", "reported_speech",
-    "first_person", "offered", "declined", "denied_mention",
+    "first_person", "offered", "declined", "denied_mention", "told_by_staff", "denial",
 )
 # Frames whose words carry their own negation, or are about a denial: a "не" near them changes nothing.
-_FRAMES_WITHOUT_NEGATION = frozenset({"rumour", "refused_gift", "offered", "declined", "denied_mention"})
+_FRAMES_WITHOUT_NEGATION = frozenset({"rumour", "refused_gift", "offered", "declined", "denied_mention", "denial"})
 # Why a found word was set aside, in the order they are checked; each has a plain-words text in the locales.
 IGNORED_BECAUSE = (
     "negated", "figurative", "joke", "refused_gift", "question", "hypothetical", "fear", "rumour", "elsewhere",
@@ -147,7 +147,7 @@ def tokenize(text: str, *, kazakh_latin: bool | None = None) -> list[Token]:
         norm = normalise(piece)
         if (kazakh_latin and norm.isascii() and norm.isalpha()) or any(char in "äöüūığşçñ" for char in norm):
             norm = urgency_text.latin_to_cyrillic(norm)
-        if norm.isdigit() or norm[:1].isdigit():
+        if norm.isdigit() or norm[:1].isdigit() or norm in urgency_text.NUMBER_WORDS:
             following = pieces[index + 1].group().lower() if index + 1 < len(pieces) else None
             glued = text[found.end():found.end() + 1] in _MONEY_SIGNS or text[found.start() - 1:found.start()] == "$"
             if glued or urgency_text.is_amount(norm, following):
@@ -621,6 +621,8 @@ class _Context:
         sentence, clause, group = at.sentence, at.clause, hit.group.name
         if self._in_sentence("denied_mention", sentence):
             return "negated"  # "про взятки я здесь не слышала ни разу": the whole sentence denies it
+        if any(tokens[first].segment > at.segment for first, _ in self._in_sentence("denial", sentence)):
+            return "negated"  # "ждали, что попросят денег, но никто ничего не взял": the expectation is denied
         if any(first <= hit.last and hit.first <= last for first, last in self.frames.get("figurative", [])):
             return "figurative"  # "чуть не умерла со скуки"
         if self._in_sentence("joke", sentence) or self._in_sentence("joke", sentence + 1):
@@ -663,8 +665,8 @@ class _Context:
             for first, _ in self._in_sentence(frame, sentence):
                 if tokens[first].segment != at.segment or (first > hit.first and first not in self.verb_final):
                     continue  # "вымогают деньги, говорят: иначе ждите год" is what staff say, not hearsay
-                if frame == "rumour" and addressed:
-                    continue  # "говорят: сделайте платно" is said to the resident
+                if frame == "rumour" and (addressed or self._in_sentence("told_by_staff", sentence)):
+                    continue  # "говорят: сделайте платно", "в поликлинике говорят, что их нет" are the staff's words
                 told_first_hand = any(
                     tokens[start].clause == clause and start > first for start, _ in self.frames.get("first_person", [])
                 )

@@ -161,8 +161,22 @@ _AMOUNT_UNIT = re.compile(
 _AMOUNT_GLUED = re.compile(r"^\d+(k|к|тг|tg|kzt|₸|тыс|мың|000)$")
 
 
+# Numbers in words, as people write sums: "бес мың", "пять тысяч", "fifty thousand" (a unit must follow).
+NUMBER_WORDS = frozenset(
+    "один два три четыре пять шесть семь восемь девять десять пятнадцать двадцать тридцать сорок пятьдесят "
+    "шестьдесят семьдесят восемьдесят девяносто сто двести триста пятьсот полторы пару "
+    "бір екі үш төрт бес алты жеті сегіз тоғыз он жиырма отыз қырық елу алпыс жетпіс сексен тоқсан жүз "
+    "бир уш торт тогыз кырык "
+    "one two three four five six seven eight nine ten fifteen twenty thirty forty fifty sixty seventy eighty "
+    "ninety hundred a".split()
+)
+_THOUSANDS = re.compile(r"^(тыс\w*|мың\w*|мын\w*|myñ\w*|myn\w*|thousand|grand|k|к)$")
+
+
 def is_amount(word: str, following: str | None) -> bool:
     """A number with a unit of money, or the unit glued on ("10k"); bare numbers are not money ("давление 220")."""
     if _AMOUNT_GLUED.match(word):
         return True
+    if word in NUMBER_WORDS and word != "a":
+        return following is not None and bool(_THOUSANDS.match(following))
     return word.isdigit() and following is not None and bool(_AMOUNT_UNIT.match(following))
