@@ -577,13 +577,18 @@ class UrgencyRules:
         ignored: dict[tuple[str, str], list[str]] = {}
         for group_name, hits in hits_by_group.items():
             words: list[str] = []
-            for hit in sorted(_outermost(hits), key=lambda hit: hit.first):
-                pieces = (text[tokens[first].start : tokens[last].end] for first, last in hit.spans)
-                shown = f"«{' … '.join(pieces)}»"
-                why = context.why_ignored(hit)
+            # Judged one by one, then shown without repeats: a long match that is set aside ("попросят … 50")
+            # must not hide a shorter one inside it that counts ("потребовал … 50").
+            judged: dict[str | None, list[Hit]] = {}
+            for hit in hits:
+                judged.setdefault(context.why_ignored(hit), []).append(hit)
+            for why, same in judged.items():
                 target = words if why is None else ignored.setdefault((why, group_name), [])
-                if shown not in target:
-                    target.append(shown)
+                for hit in sorted(_outermost(same), key=lambda hit: hit.first):
+                    pieces = (text[tokens[first].start : tokens[last].end] for first, last in hit.spans)
+                    shown = f"«{' … '.join(pieces)}»"
+                    if shown not in target:
+                        target.append(shown)
             if words:
                 found.append((groups[group_name], words))
         found.sort(key=lambda item: (-item[0].level, -item[0].points))
@@ -733,11 +738,16 @@ def _occurrences(
         for span in found[0]:
             yield (span,)
         return
-    # "a & b": the first place of each part within a sentence where all of them appear.
+    # "a & b": within a sentence where all of them appear, the first place of each part, and the last (so that
+    # "боялась, что попросят деньги, и хирург потребовал 50 тысяч" is also seen at its reported demand).
     for sentence in sorted({tokens[first].sentence for first, _ in found[0]}):
-        spans = [next((s for s in part if tokens[s[0]].sentence == sentence), None) for part in found]
-        if all(span is not None for span in spans):
-            yield tuple(sorted(span for span in spans if span is not None))
+        in_sentence = [[s for s in part if tokens[s[0]].sentence == sentence] for part in found]
+        if all(in_sentence):
+            first = tuple(sorted(part[0] for part in in_sentence))
+            yield first
+            last = tuple(sorted(part[-1] for part in in_sentence))
+            if last != first:
+                yield last
 
 
 def _phrase_spans(

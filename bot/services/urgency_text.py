@@ -35,7 +35,9 @@ _KAZAKH_LATIN_MARKERS = frozenset(
     "te ma me pa pe ba be ğoi goi gой qazir kazir keyin keiin biraq birak bіraq tek ğana gana eshkim eşkim "
     "eshtene dariger däriger darigerler emhana emhanada emkhana aqsha aksha akshа aqshasyn akshasyn balam balamdy "
     "anam akem äkem atam ajem äjem apam auru auruhana aurukhana jedel zhedel medbike medbikeler nauqas naukas "
-    "ote öte tym köp kop jaqsy zhaksy jaman rahmet rakhmet raqmet sizge sizdi".split()
+    "ote öte tym köp kop jaqsy zhaksy jaman rahmet rakhmet raqmet sizge sizdi para surady aldy berdi "
+    "dedi deidi kelmedi qaramady karamady tekserdi bermedi suragan alady beredi ulym qyzym kyzym balany "
+    "medbike hirurg joldama tegin aqyly akyly kezek tirkeu emdeu keldi ketti boldy".split()
 )
 _ENGLISH_MARKERS = frozenset(
     "the a an and is was were are to of in on for with that this it my our we they he she you not no did do "
@@ -55,8 +57,9 @@ def kazakh_latin_share(text: str) -> tuple[int, int]:
 
 
 def is_kazakh_in_latin(text: str) -> bool:
+    """Mostly Kazakh words, or some and no English function word at all ("Dariger para surady")."""
     kazakh, english = kazakh_latin_share(text)
-    return kazakh >= 2 and kazakh > english
+    return (kazakh >= 2 and kazakh > english) or (kazakh >= 1 and english == 0)
 
 
 _VOWEL_THEN_I = re.compile(r"(?<=[аәеиоөұүыіэ])[іы](?![аәеиоөұүыіэ])")
