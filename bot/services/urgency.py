@@ -29,14 +29,16 @@ POSITIVE = frozenset({Urgency.CRITICAL.value, Urgency.HIGH.value})
 FRAMES = (
     "question_generic", "hypothetical", "fear", "rumour", "elsewhere", "resolved", "joke", "figurative",
     "official_payment", "gratitude", "peaceful", "blame", "refused_gift", "without", "reported_speech",
-    "first_person", "offered", "declined", "denied_mention", "told_by_staff", "denial",
+    "first_person", "offered", "declined", "denied_mention", "told_by_staff", "denial", "distant_past", "now_fine",
+    "saved", "denied_after",
 )
 # Frames whose words carry their own negation, or are about a denial: a "не" near them changes nothing.
-_FRAMES_WITHOUT_NEGATION = frozenset({"rumour", "refused_gift", "offered", "declined", "denied_mention", "denial"})
+_FRAMES_WITHOUT_NEGATION = frozenset({"rumour", "refused_gift", "offered", "declined", "denied_mention", "denial",
+                                      "denied_after"})
 # Why a found word was set aside, in the order they are checked; each has a plain-words text in the locales.
 IGNORED_BECAUSE = (
     "negated", "figurative", "joke", "refused_gift", "question", "hypothetical", "fear", "rumour", "elsewhere",
-    "resolved", "official_payment", "peaceful",
+    "resolved", "official_payment", "peaceful", "saved",
 )
 _PAYMENT_GROUPS = frozenset({"payment_demand", "money", "amount_demand"})
 _GIFT_GROUPS = frozenset({"bribe", "amount_demand", "money", "payment_demand"})
@@ -628,6 +630,9 @@ class _Context:
             return "negated"  # "про взятки я здесь не слышала ни разу": the whole sentence denies it
         if any(tokens[first].segment > at.segment for first, _ in self._in_sentence("denial", sentence)):
             return "negated"  # "ждали, что попросят денег, но никто ничего не взял": the expectation is denied
+        if any(first > hit.last and tokens[first].sentence in (sentence, sentence + 1)
+               for first, _ in self.frames.get("denied_after", [])):
+            return "negated"  # "... ask for bribes; here it has never happened to us"
         if any(first <= hit.last and hit.first <= last for first, last in self.frames.get("figurative", [])):
             return "figurative"  # "чуть не умерла со скуки"
         if self._in_sentence("joke", sentence) or self._in_sentence("joke", sentence + 1):
@@ -679,14 +684,16 @@ class _Context:
                     return frame  # "говорят, там берут взятки"; but "говорят ..., и у нас взяли 5000" counts
         if group not in _HARM_GROUPS and (
             self._in_sentence("resolved", sentence) or self._in_sentence("resolved", sentence + 1)
+            or (self._in_sentence("distant_past", sentence) and self.frames.get("now_fine"))
         ):
-            return "resolved"
+            return "resolved"  # "её уволили"; "два года назад отказали, но сейчас всё работает отлично"
         if group in _PAYMENT_GROUPS and self.frames.get("official_payment") and "free_service" not in self.groups_found:
             return "official_payment"
-        if group in _DEATH_GROUPS and self.frames.get("gratitude") and self.frames.get("peaceful") and not (
-            self.frames.get("blame")
-        ):
-            return "peaceful"
+        if group in _DEATH_GROUPS and self.frames.get("gratitude") and not self.frames.get("blame"):
+            if self.frames.get("peaceful"):
+                return "peaceful"  # "спасибо хоспису, мама ушла спокойно"
+            if self.frames.get("saved"):
+                return "saved"  # "спасибо реаниматологам, спасли мужа"
         return None
 
 
