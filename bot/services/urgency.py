@@ -30,15 +30,19 @@ FRAMES = (
     "question_generic", "hypothetical", "fear", "rumour", "elsewhere", "resolved", "joke", "figurative",
     "official_payment", "gratitude", "peaceful", "blame", "refused_gift", "without", "reported_speech",
     "first_person", "offered", "declined", "denied_mention", "told_by_staff", "denial", "distant_past", "now_fine",
-    "saved", "denied_after",
+    "saved", "denied_after", "compulsion", "approved",
 )
 # Frames whose words carry their own negation, or are about a denial: a "не" near them changes nothing.
 _FRAMES_WITHOUT_NEGATION = frozenset({"rumour", "refused_gift", "offered", "declined", "denied_mention", "denial",
-                                      "denied_after"})
+                                      "denied_after", "compulsion", "approved"})
+# A payment that is only mentioned ("оплатила анализы", "paid for a cleaning") is no alert: it takes a demand, or a
+# service that should have been free, for payment to be one.
+_PAID_GROUPS = frozenset({"payment_demand", "amount_demand"})
+_REFUSAL_GROUPS = frozenset({"refusal", "medicine_not_provided"})
 # Why a found word was set aside, in the order they are checked; each has a plain-words text in the locales.
 IGNORED_BECAUSE = (
     "negated", "figurative", "joke", "refused_gift", "question", "hypothetical", "fear", "rumour", "elsewhere",
-    "resolved", "official_payment", "peaceful", "saved",
+    "resolved", "official_payment", "paid_service", "justified", "peaceful", "saved",
 )
 _PAYMENT_GROUPS = frozenset({"payment_demand", "money", "amount_demand"})
 _GIFT_GROUPS = frozenset({"bribe", "amount_demand", "money", "payment_demand"})
@@ -689,11 +693,17 @@ class _Context:
             return "resolved"  # "её уволили"; "два года назад отказали, но сейчас всё работает отлично"
         if group in _PAYMENT_GROUPS and self.frames.get("official_payment") and "free_service" not in self.groups_found:
             return "official_payment"
+        if group in _PAID_GROUPS and "free_service" not in self.groups_found and not (
+            self._in_sentence("compulsion", sentence) or self._in_sentence("reported_speech", sentence)
+            or "bribe" in self.groups_found
+        ):
+            return "paid_service"  # "оплатила анализы в лаборатории"; but "заставили заплатить" counts
+        if group in _REFUSAL_GROUPS and self._in_sentence("approved", sentence):
+            return "justified"  # "отказалась ставить капельницу без назначения, и правильно сделала"
         if group in _DEATH_GROUPS and self.frames.get("gratitude") and not self.frames.get("blame"):
-            if self.frames.get("peaceful"):
-                return "peaceful"  # "спасибо хоспису, мама ушла спокойно"
             if self.frames.get("saved"):
                 return "saved"  # "спасибо реаниматологам, спасли мужа"
+            return "peaceful"  # "спасибо хоспису, мама ушла спокойно": a death told with thanks and no fault
         return None
 
 

@@ -108,6 +108,10 @@ _KAZAKH_PAST = re.compile(
     r"(ды|ді|ди|ты|ті|ти)(м|қ|к|ң|н|ңыз|ңіз|ныз|низ|ңдар|ңдер|ндар|ндер|лар|лер|дар|дер)?$"
     r"|(ған|ген|қан|кен|ган|кан)(ын|ін|ин|ы|і|и|мын|мін|мин|быз|біз|биз|дар|дер|лар|лер|да|де|нан|нен)?$"
 )
+# Words that end like a Kazakh past verb and are not one ("маған", to me).
+_KAZAKH_NOT_VERBS = frozenset(
+    "маған саған оған соған осыған бұған маган саган оган соган осыган буган қашан кашан".split()
+)
 _ENGLISH_IRREGULAR_PAST = frozenset(
     "was were did had took gave told said paid made sent left put sold got came brought kept hit threw bought "
     "went saw let tied wrote spent lost found felt thought took stole broke fell held caught ran became".split()
@@ -132,7 +136,8 @@ def read_word(norm: str) -> Reading:
             lemma = norm if tag.tense == "futr" else parse.normal_form.replace("ё", "е")
             return Reading(lemma, finite and tag.tense == "past", finite, addressed)
     # "-йды/-йді" is the Kazakh present-future ("сұрайды", asks), not the past ("сұрады", asked).
-    past = len(norm) >= 4 and bool(_KAZAKH_PAST.search(norm)) and not re.search(r"й(ды|ді|ди)$", norm)
+    past = (len(norm) >= 4 and bool(_KAZAKH_PAST.search(norm)) and not re.search(r"й(ды|ді|ди)$", norm)
+            and norm not in _KAZAKH_NOT_VERBS)
     return Reading(norm, past, past)
 
 
