@@ -214,6 +214,37 @@ class Word:
     def matches(self, key: str) -> bool:
         return any(key == text if exact else key.startswith(text) for text, exact in self.alternatives)
 
+    def may_occur(self, present: Present) -> bool:
+        """Whether some word of the text could match (a quick test before scanning the text)."""
+        return any(text in (present.words if exact else present.prefixes) for text, exact in self.alternatives)
+
+    def positions(self, present: Present) -> list[int]:
+        """The token positions this word may match at, by the index (each is still checked with `matches`)."""
+        found: set[int] = set()
+        for text, exact in self.alternatives:
+            found.update((present.words if exact else present.prefixes).get(text, ()))
+        return sorted(found)
+
+
+@dataclass(frozen=True)
+class Present:
+    """Where the words of one text (as one lexicon reads them, and their lemmas) and all their beginnings stand,
+    so that a term is looked for only where its first word can be."""
+
+    words: dict[str, tuple[int, ...]]
+    prefixes: dict[str, tuple[int, ...]]
+
+    @classmethod
+    def of(cls, *word_lists: list[str]) -> Present:
+        words: dict[str, set[int]] = {}
+        prefixes: dict[str, set[int]] = {}
+        for word_list in word_lists:
+            for position, word in enumerate(word_list):
+                words.setdefault(word, set()).add(position)
+                for end in range(1, len(word) + 1):
+                    prefixes.setdefault(word[:end], set()).add(position)
+        return cls({w: tuple(p) for w, p in words.items()}, {w: tuple(p) for w, p in prefixes.items()})
+
 
 @dataclass(frozen=True)
 class Phrase:
@@ -557,15 +588,16 @@ class UrgencyRules:
         for lexicon in ordered:
             keys = [lexicon.key(token) for token in tokens]
             lemmas = [lexicon.lemma(token) for token in tokens]
+            present = Present.of(keys, lemmas)
             for group in lexicon.groups:
                 for term in group.terms:
-                    for spans in _occurrences(term, lexicon.negation, keys, tokens, self.phrase_gap, lemmas):
+                    for spans in _occurrences(term, lexicon.negation, keys, tokens, self.phrase_gap, lemmas, present):
                         groups.setdefault(group.name, group)
                         hits_by_group.setdefault(group.name, []).append(Hit(group, spans))
             for frame, terms in lexicon.frames.items():
                 for term in terms:
                     negation = _NO_NEGATION if frame in _FRAMES_WITHOUT_NEGATION else lexicon.negation
-                    for spans in _occurrences(term, negation, keys, tokens, self.phrase_gap, lemmas):
+                    for spans in _occurrences(term, negation, keys, tokens, self.phrase_gap, lemmas, present):
                         first, last = spans[0][0], max(end for _, end in spans)
                         if frame == "official_payment" and first > 0 and keys[first - 1] in _FRAME_BLOCKED_BEFORE:
                             continue  # "без чека": the opposite of official
@@ -740,13 +772,16 @@ def _check_groups_agree(lexicons: list[Lexicon]) -> None:
 
 
 def _occurrences(
-    term: Term, negation: Negation, keys: list[str], tokens: list[Token], gap: int, lemmas: list[str] | None = None
+    term: Term, negation: Negation, keys: list[str], tokens: list[Token], gap: int, lemmas: list[str] | None = None,
+    present: Present | None = None,
 ) -> Iterable[tuple[tuple[int, int], ...]]:
     """Token spans, one per part, of each place the term occurs and is not negated."""
+    if present is not None and not all(word.may_occur(present) for part in term.parts for word in part.words):
+        return
     found = [
         [
             span
-            for span in _phrase_spans(part, keys, tokens, gap, lemmas)
+            for span in _phrase_spans(part, keys, tokens, gap, lemmas, present)
             if part.negates_itself or not _negated(negation, keys, tokens, *span)
         ]
         for part in term.parts
@@ -768,7 +803,8 @@ def _occurrences(
 
 
 def _phrase_spans(
-    phrase: Phrase, keys: list[str], tokens: list[Token], gap: int, lemmas: list[str] | None = None
+    phrase: Phrase, keys: list[str], tokens: list[Token], gap: int, lemmas: list[str] | None = None,
+    present: Present | None = None,
 ) -> Iterable[tuple[int, int]]:
     """(first, last) token positions where the phrase's words appear in order, in one sentence, close together.
 
@@ -779,7 +815,8 @@ def _phrase_spans(
         return word.matches(keys[at]) or (lemmas is not None and lemmas[at] != keys[at] and word.matches(lemmas[at]))
 
     first_word, *other_words = phrase.words
-    for start in range(len(keys)):
+    starts = first_word.positions(present) if present is not None else range(len(keys))
+    for start in starts:
         if not matches(first_word, start):
             continue
         position = start
