@@ -30,7 +30,7 @@ FRAMES = (
     "question_generic", "hypothetical", "fear", "rumour", "elsewhere", "resolved", "joke", "figurative",
     "official_payment", "gratitude", "peaceful", "blame", "refused_gift", "without", "reported_speech",
     "first_person", "offered", "declined", "denied_mention", "told_by_staff", "denial", "distant_past", "now_fine",
-    "saved", "denied_after", "compulsion", "approved",
+    "saved", "denied_after", "compulsion", "approved", "own_choice",
 )
 # Frames whose words carry their own negation, or are about a denial: a "не" near them changes nothing.
 _FRAMES_WITHOUT_NEGATION = frozenset({"rumour", "refused_gift", "offered", "declined", "denied_mention", "denial",
@@ -725,6 +725,8 @@ class _Context:
             return "resolved"  # "её уволили"; "два года назад отказали, но сейчас всё работает отлично"
         if group in _PAYMENT_GROUPS and self.frames.get("official_payment") and "free_service" not in self.groups_found:
             return "official_payment"
+        if group in _PAYMENT_GROUPS | {"medicine_not_provided"} and self._in_sentence("own_choice", sentence):
+            return "official_payment"  # "сами купили импортную вакцину вместо бесплатной": a free choice
         if group in _PAID_GROUPS and "free_service" not in self.groups_found and not (
             self._in_sentence("compulsion", sentence) or self._in_sentence("reported_speech", sentence)
             or "bribe" in self.groups_found
