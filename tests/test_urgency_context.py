@@ -3,11 +3,14 @@ en (and Kazakh typed with Russian letters, in Latin letters, mixed with Russian)
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 
 from bot.l10n import Translator
 from bot.services import urgency_text
-from bot.services.urgency import UrgencyRules, explain, findings_to_json, tokenize
+from bot.services.urgency import DEFAULT_DIRECTORY, RulesError, UrgencyRules, explain, findings_to_json, tokenize
 
 ALERT = {"critical", "high"}
 
@@ -219,3 +222,12 @@ def test_explain_covers_every_reason_and_group_in_every_language(rules: UrgencyR
             assert l10n.has(f"urgency_reason.group.{name}"), (language, name)
         for why in IGNORED_BECAUSE:
             assert l10n.has(f"urgency_reason.why.{why}"), (language, why)
+
+
+def test_a_phrase_written_as_alternatives_is_refused_with_the_key(tmp_path: Path) -> None:
+    directory = Path(shutil.copytree(DEFAULT_DIRECTORY, tmp_path / "urgency"))
+    lexicon = directory / "lexicon_ru.toml"
+    text = lexicon.read_text(encoding="utf-8")
+    lexicon.write_text(text.replace('"взятк",', '"взятк", "льгот & не выда|не дают",', 1), encoding="utf-8")
+    with pytest.raises(RulesError, match=r"lexicon_ru.toml: groups.bribe.terms: 'льгот & не выда\|не дают'"):
+        UrgencyRules.load(directory)

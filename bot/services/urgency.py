@@ -50,6 +50,8 @@ _HARM_GROUPS = frozenset({"death", "life_threat", "harm", "worsened", "severe_sy
 _DEATH_GROUPS = frozenset({"death", "life_threat", "severe_symptoms"})
 _CONDITION_NEGATED = re.compile(r"^(не|not|don|dont|doesn|didn|won|no|без|without)$|(ма|ме|ба|бе|па|пе)(са|се)")
 _COUNTERFACTUAL = frozenset({"бы", "would", "б"})
+# A negation particle among one word's alternatives ("не выда|не дают") is a phrase written by mistake.
+_NEGATION_PARTICLES = frozenset({"не", "ни", "not", "no", "never"})
 _FRAME_BLOCKED_BEFORE = frozenset({"без", "without", "no", "not", "не", "нет"})
 
 KAZAKH_LETTERS = frozenset("әіңғүұқөһ")
@@ -360,6 +362,12 @@ def _parse_term(written: str, negation: Negation, fold: bool, where: str) -> Ter
             raise RulesError(f"{where}: {exc}") from None
         if not words:
             raise RulesError(f"{where}: {written!r} has an empty part around '&'")
+        for word in words[:-1]:
+            negators = [text in _NEGATION_PARTICLES for text, _ in word.alternatives]
+            if any(negators) and not all(negators):
+                # "не выда|не дают" reads as the words "не", "выда|не", "дают": alternatives are single words
+                raise RulesError(f"{where}: {written!r}: a negation among the alternatives of one word "
+                                 "(alternatives are single words: write such phrases as separate terms)")
         negates_itself = any(
             text in negation.before or any(negator.matches(text) for negator in negation.after)
             for word in words
@@ -780,11 +788,14 @@ def _occurrences(
     """Token spans, one per part, of each place the term occurs and is not negated."""
     if present is not None and not all(word.may_occur(present) for part in term.parts for word in part.words):
         return
+    # A term that states a negative itself ("памперс & не меня") is about something not done: its other parts
+    # are not negated by that same "не" ("памперсы не меняли").
+    negative_term = any(part.negates_itself for part in term.parts)
     found = [
         [
             span
             for span in _phrase_spans(part, keys, tokens, gap, lemmas, present)
-            if part.negates_itself or not _negated(negation, keys, tokens, *span)
+            if negative_term or not _negated(negation, keys, tokens, *span)
         ]
         for part in term.parts
     ]
