@@ -231,3 +231,14 @@ def test_a_phrase_written_as_alternatives_is_refused_with_the_key(tmp_path: Path
     lexicon.write_text(text.replace('"взятк",', '"взятк", "льгот & не выда|не дают",', 1), encoding="utf-8")
     with pytest.raises(RulesError, match=r"lexicon_ru.toml: groups.bribe.terms: 'льгот & не выда\|не дают'"):
         UrgencyRules.load(directory)
+
+
+@pytest.mark.parametrize("name", ["urgency_dev_extra", "urgency_dev_blind", "urgency_dev_blind2", "urgency_dev_blind3",
+                                  "urgency_dev_blind4", "urgency_dev_blind5"])
+def test_the_development_sets_stay_above_the_bar_in_every_language(rules: UrgencyRules, name: str) -> None:
+    from bot.services.urgency import evaluate
+
+    result = evaluate(rules, Path(__file__).parent / "data" / f"{name}.jsonl")
+    assert result["precision"] >= 0.95 and result["recall"] >= 0.95, result["mistakes"]
+    for language, figures in result["languages"].items():
+        assert figures["precision"] >= 0.9 and figures["recall"] >= 0.9, (language, result["mistakes"])
