@@ -30,7 +30,7 @@ FRAMES = (
     "question_generic", "hypothetical", "fear", "rumour", "elsewhere", "resolved", "joke", "figurative",
     "official_payment", "gratitude", "peaceful", "blame", "refused_gift", "without", "reported_speech",
     "first_person", "offered", "declined", "denied_mention", "told_by_staff", "denial", "distant_past", "now_fine",
-    "saved", "denied_after", "compulsion", "approved", "own_choice",
+    "saved", "denied_after", "compulsion", "approved", "own_choice", "not_covered", "other_place", "about_others",
 )
 # Frames whose words carry their own negation, or are about a denial: a "не" near them changes nothing.
 _FRAMES_WITHOUT_NEGATION = frozenset({"rumour", "refused_gift", "offered", "declined", "denied_mention", "denial",
@@ -715,6 +715,8 @@ class _Context:
             ):
                 return "fear"  # "боюсь, что в роддоме потребуют деньги"; "боялась, ... и потребовали" counts
         addressed = any(token.addressed for token in in_sentence)
+        if self._in_sentence("other_place", sentence) and self._in_sentence("about_others", sentence):
+            return "elsewhere"  # "соседке в другой больнице отказали": someone else's case, elsewhere
         for frame in ("rumour", "elsewhere"):
             for first, _ in self._in_sentence(frame, sentence):
                 if tokens[first].segment != at.segment or (first > hit.first and first not in self.verb_final):
@@ -733,6 +735,8 @@ class _Context:
             return "resolved"  # "её уволили"; "два года назад отказали, но сейчас всё работает отлично"
         if group in _PAYMENT_GROUPS and self.frames.get("official_payment") and "free_service" not in self.groups_found:
             return "official_payment"
+        if group in _PAYMENT_GROUPS and self._in_sentence("not_covered", sentence):
+            return "official_payment"  # "анализ платный и не входит в ГОБМП": not a free service
         if group in _PAYMENT_GROUPS | {"medicine_not_provided"} and self._in_sentence("own_choice", sentence):
             return "official_payment"  # "сами купили импортную вакцину вместо бесплатной": a free choice
         if group in _PAID_GROUPS and "free_service" not in self.groups_found and not (

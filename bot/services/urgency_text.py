@@ -154,7 +154,9 @@ def kazakh_mood(norm: str) -> str | None:
         return None
     if not _KAZAKH_ONLY.search(norm) and _morph().word_is_known(norm):
         return None
-    if _KAZAKH_CONDITIONAL.search(norm) and not re.search(r"(ма|ме|ба|бе|па|пе)(са|се)", norm):
+    found = _KAZAKH_CONDITIONAL.search(norm)
+    # With a person ending the word must be long enough not to be a noun ("төсек", bed, is not "if we ...").
+    if found and (not found.group(2) or len(norm) >= 7) and not re.search(r"(ма|ме|ба|бе|па|пе)(са|се)", norm):
         return "hypothetical"
     return None
 
