@@ -234,7 +234,8 @@ def test_a_phrase_written_as_alternatives_is_refused_with_the_key(tmp_path: Path
 
 
 @pytest.mark.parametrize("name", ["urgency_dev_extra", "urgency_dev_blind", "urgency_dev_blind2", "urgency_dev_blind3",
-                                  "urgency_dev_blind4", "urgency_dev_blind5", "urgency_dev_blind6"])
+                                  "urgency_dev_blind4", "urgency_dev_blind5", "urgency_dev_blind6",
+                                  "urgency_dev_unseen"])
 def test_the_development_sets_stay_above_the_bar_in_every_language(rules: UrgencyRules, name: str) -> None:
     from bot.services.urgency import evaluate
 
