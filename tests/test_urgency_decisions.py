@@ -52,6 +52,13 @@ async def test_a_member_marks_a_card_not_urgent_and_it_is_stored_with_who_when_a
 
         [current] = await Repositories(session).urgency_decisions.current_verdicts()
     assert (current.urgent, current.decided_by) == (True, 7003)
+    # The line a card can show (the office issue's cards use it), in the office's language.
+    from bot.services.urgency_decisions import card_line
+
+    line = card_line(current, Translator()["en"], app.settings.zone)
+    assert line == "Office's verdict: urgent, Прокурор, " + current.decided_at.astimezone(app.settings.zone).strftime(
+        "%d.%m.%Y %H:%M")
+    assert explain(None, Translator()["en"]) == []  # a case made before findings were kept
 
 
 async def test_strangers_and_forged_verdict_buttons_store_nothing(app: App) -> None:

@@ -891,12 +891,14 @@ def _group_reason(group: Group, words: list[str]) -> str:
 # --- Reasons in plain words ----------------------------------------------------------------------------------------
 
 
-def explain(result: Verdict | Iterable[Finding | dict[str, Any]], l10n: Any) -> list[str]:
+def explain(result: Verdict | Iterable[Finding | dict[str, Any]] | None, l10n: Any) -> list[str]:
     """The decisive facts of a verdict as lines in the reader's language, strongest first, then the alarming
     words that were set aside and why ("not counted: «взятку» — only asked as a question").
 
     Takes a Verdict, or its findings as stored (`findings_to_json`), and an L10n of the reader's language.
     """
+    if result is None:  # a case made before findings were kept
+        return []
     findings = result.findings if isinstance(result, Verdict) else tuple(
         item if isinstance(item, Finding) else finding_from_json(item) for item in result
     )
