@@ -36,6 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
     classify.add_argument("--evaluate", type=Path, metavar="FILE",
                           help="instead: precision and recall on a labelled JSON-lines file")
     classify.add_argument("--mistakes", action="store_true", help="with --evaluate: list the misjudged examples")
+    classify.add_argument("--text-only", action="store_true",
+                          help="with --evaluate: ignore each line's category, rating and kind (words alone)")
+    classify.add_argument("--evaluate-decisions", action="store_true",
+                          help="instead: precision and recall against the office's own Urgent / Not urgent verdicts")
+    classify.add_argument("--export-decisions", type=Path, metavar="FILE",
+                          help="instead: write the office's verdicts as labelled JSON lines (the evaluation format)")
     outbox_parser = commands.add_parser("outbox", help="the delivery queue").add_subparsers(dest="action",
                                                                                             required=True)
     outbox_parser.add_parser("status", help="pending / blocked / sent counts and the oldest unsent message's age")
@@ -63,11 +69,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("aiogram.event").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    if args.command == "classify":  # needs no settings: the rules are data files
+    if args.command == "classify" and not (args.evaluate_decisions or args.export_decisions):
+        # needs no settings: the rules are data files
         from bot.services import urgency
 
         if args.evaluate:
-            return urgency.main_evaluate(args.evaluate, sys.stdout, show_mistakes=args.mistakes)
+            return urgency.main_evaluate(args.evaluate, sys.stdout, show_mistakes=args.mistakes,
+                                         text_only=args.text_only)
         return urgency.main_classify(sys.stdin, sys.stdout)
     try:
         settings = load_settings(args.config)
@@ -99,6 +107,8 @@ async def dispatch(args: argparse.Namespace, settings: Settings) -> int:
             print("database is up to date")
             return 0
         pool = make_session_pool(engine)
+        if args.command == "classify":
+            return await office_decisions(pool, args)
         if args.command == "outbox":
             return await outbox_status(pool)
         if args.command == "stats":
@@ -133,6 +143,33 @@ async def import_directory(pool: async_sessionmaker[AsyncSession], path: Path, s
     if not report.ok:
         print("nothing was changed: fix the rejected rows and import the file again")
         return 1
+    return 0
+
+
+async def office_decisions(pool: async_sessionmaker[AsyncSession], args: argparse.Namespace) -> int:
+    """--evaluate-decisions or --export-decisions: the office's verdicts (the latest on each review)."""
+    from bot.services import urgency, urgency_decisions
+
+    async with pool() as session, session.begin():
+        decisions = await Repositories(session).urgency_decisions.current_verdicts()
+    if args.export_decisions:
+        try:
+            with args.export_decisions.open("w", encoding="utf-8") as out:
+                written = urgency_decisions.export(decisions, out)
+        except OSError as error:
+            print(f"medfeedback: cannot write {args.export_decisions}: {error.strerror or error}", file=sys.stderr)
+            return 1
+        print(f"exported {written} decisions of the office to {args.export_decisions}")
+        return 0
+    try:
+        rules = urgency.UrgencyRules.load()
+    except urgency.RulesError as exc:
+        print(f"medfeedback: {exc}", file=sys.stderr)
+        return 2
+    if not decisions:
+        print("the office has not marked any review as urgent or not urgent yet")
+        return 0
+    print(urgency.format_evaluation(urgency_decisions.evaluate(rules, decisions)))
     return 0
 
 

@@ -321,3 +321,15 @@ class MyAppeal(CallbackData, prefix="ma"):
 
     review_id: int
     action: MyAppealAction
+
+# --- The office's own urgency verdict (buttons under cards and /case in the office's group: versioned) -------
+
+
+class UrgencyVerdict(StrEnum):
+    URGENT = "u"
+    NOT_URGENT = "n"
+
+
+class UrgencyVerdictV1(CallbackData, prefix="uv1"):
+    case_id: int
+    verdict: UrgencyVerdict

@@ -21,6 +21,7 @@ from handlers import (
     reports,
     start,
     top,
+    urgency_decisions,
 )
 
 
@@ -30,8 +31,8 @@ def get_routers(settings: Settings) -> list[Router]:
                                   settings.clinics.membership_cache_seconds))
     # top before feedback: its start links to pages (page-doctor-<id>) must win over the feedback deep links.
     return [membership.make_router(memberships),
-            prosecutor.make_router(settings, memberships), reports.make_router(settings, memberships),
-            clinic.make_router(settings, memberships),
+            prosecutor.make_router(settings, memberships), urgency_decisions.make_router(settings, memberships),
+            reports.make_router(settings, memberships), clinic.make_router(settings, memberships),
             admin.make_router(settings), moderation.make_router(settings), top.make_router(settings),
             inline.make_router(settings),
             feedback.make_router(settings), start.make_router(settings),

@@ -269,6 +269,10 @@ class Case(Base):
     forwarded_to: Mapped[str | None] = mapped_column(String(64))
     forwarded_at: Mapped[datetime | None]
 
+    # What decided the urgency, as bot.services.urgency.findings_to_json: urgency.explain puts it into words in
+    # the reader's language (None for cases made before it was kept).
+    urgency_findings: Mapped[list | None]
+
 
 class Response(Base):
     """An answer to a review: by the prosecutor's office or by the clinic."""
@@ -483,3 +487,23 @@ class OfficePerson(Base):
     full_name: Mapped[str] = mapped_column(String(300))
     username: Mapped[str | None] = mapped_column(String(64))
     updated_at: Mapped[datetime]
+
+class UrgencyDecision(Base):
+    """The office's own verdict on a review's urgency ("Urgent" / "Not urgent"), with who gave it and when, and a
+    snapshot of the text and its language: the labelled examples the classifier is measured and taught on.
+
+    Every press is kept (the office may change its mind); the latest per review is its verdict.
+    """
+
+    __tablename__ = "urgency_decisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id"), index=True)
+    urgent: Mapped[bool]
+    decided_by: Mapped[int] = mapped_column(BigInteger)
+    decided_by_name: Mapped[str | None] = mapped_column(String(256))
+    decided_at: Mapped[datetime]
+    text: Mapped[str] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(8))
+    # The level the classifier had given, to see where the office disagrees.
+    classified_as: Mapped[str] = mapped_column(String(16))

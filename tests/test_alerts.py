@@ -92,7 +92,8 @@ async def test_a_violation_reaches_the_chat_with_card_buttons_and_album(app: App
     assert RU("case_card.language", language=RU("case_language.ru")) in card.text
     buttons = [b.text for row in card.reply_markup.inline_keyboard for b in row]
     assert buttons == [RU("alert.button_take"), RU("alert.button_fwd"), RU("alert.button_ask"),
-                       RU("alert.button_close"), RU("alert.button_reject"), RU("alert.button_extend")]
+                       RU("alert.button_close"), RU("alert.button_reject"), RU("alert.button_extend"),
+                       RU("urgency_decision.button_not_urgent"), RU("urgency_decision.button_urgent")]
     [album] = app.session.calls_of(SendMediaGroup)
     assert album.chat_id == CHAT and len(album.media) == 2
     assert album.media[0].caption == RU("alert.evidence_caption", reference=reference)

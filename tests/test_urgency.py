@@ -295,6 +295,7 @@ def test_evaluate_cli_prints_the_figures(rules: UrgencyRules, tmp_path: Path) ->
     assert main_evaluate(sample, stdout, rules=rules) == 0
     assert stdout.getvalue().splitlines() == [
         "examples 4 | critical+high precision 1.00 recall 0.67 | exact level accuracy 0.75",
+        "  ru: examples 4 | precision 1.00 recall 0.67 | false alarms 0, missed 1",
         "expected \\ got    critical      high    normal",
         "critical                 1         0         0",
         "high                     0         1         1",

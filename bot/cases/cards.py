@@ -15,7 +15,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.callbacks import AlertAction, AlertActionV1
 from bot.config import Settings
 from bot.l10n import L10n, translator
-from bot.services import outbox
+from bot.services import outbox, urgency_decisions
 from storage.models import Case, CaseStatus, Clinic, Doctor, OutboxMessage, Review, ReviewMedia, Specialty, User
 from storage.repositories import Repositories
 
@@ -169,6 +169,7 @@ def card_keyboard(view: CaseView, l10n: L10n) -> InlineKeyboardMarkup:
             rows[-1].append(button(AlertAction.EXTEND))
     if len(view.review.text or "") > CARD_TEXT_CHARS:
         rows.append([button(AlertAction.FULL_TEXT)])
+    rows.append(urgency_decisions.buttons(case.id, l10n))  # the office's own verdict teaches the classifier
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import html
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -13,7 +14,7 @@ from bot.cases.deadlines import appeal_due_date, local_date, work_calendar
 from bot.config import Settings
 from bot.l10n import L10n
 from bot.services import drafts, moderation_queue, ratings
-from bot.services.urgency import CATEGORIES, UrgencyRules
+from bot.services.urgency import CATEGORIES, UrgencyRules, findings_to_json
 from storage.models import Case, MediaKind, PublicStatus, Review, ReviewKind, ReviewMedia, Urgency, User
 from storage.repositories import Repositories
 
@@ -111,8 +112,10 @@ async def submit(repo: Repositories, user: User, draft: drafts.Draft, *, now: da
                                                         now - timedelta(days=rules.spike.window_days))
     # An operator's own category (feedback.categories) is unknown to the rules: judged by words and rating.
     category = review.category if review.category in CATEGORIES else None
-    verdict = rules.classify(text, category=category, rating=review.rating, language=language,
-                             kind=kind.value, recent_complaints=recent)
+    # About 15 ms of CPU (more for a long text, and the dictionaries load on first use): in a worker thread, so
+    # other chats are not held up meanwhile.
+    verdict = await asyncio.to_thread(rules.classify, text, category=category, rating=review.rating,
+                                      language=language, kind=kind.value, recent_complaints=recent)
     case = None
     formal = kind in (ReviewKind.COMPLAINT, ReviewKind.VIOLATION)
     if formal or verdict.urgency != Urgency.NORMAL:
@@ -122,7 +125,8 @@ async def submit(repo: Repositories, user: User, draft: drafts.Draft, *, now: da
         due = appeal_due_date(now, zone, calendar, settings.feedback.appeal_working_days) if formal else None
         provisional = due is not None and calendar.provisional(local_date(now, zone), due)
         case = Case(review_id=review.id, urgency=Urgency(verdict.urgency), reasons=list(verdict.reasons),
-                    formal_appeal=formal, due_date=due, due_provisional=provisional, created_at=now)
+                    urgency_findings=findings_to_json(verdict), formal_appeal=formal, due_date=due,
+                    due_provisional=provisional, created_at=now)
         repo.reviews.add(case)
         await repo.reviews.flush()
         if case.urgency != Urgency.NORMAL:

@@ -1,7 +1,7 @@
 """the office's caseload: provisional due dates, daily listing, reopening, forwarding, people by name
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-01 09:00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import storage.base
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
