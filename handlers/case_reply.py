@@ -15,7 +15,7 @@ from bot.filters import HasEvidence, HasText, PrivateChat
 from bot.l10n import L10n
 from bot.services import cases
 from bot.states import CaseReply
-from handlers.feedback import receive
+from handlers.feedback.files import receive
 from storage.models import CaseStatus, User
 from storage.repositories import Repositories
 

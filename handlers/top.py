@@ -34,7 +34,7 @@ from bot.rating_keyboards import (
     make_top_specialties_keyboard,
 )
 from bot.services import pages, search
-from handlers.feedback import place_of
+from handlers.feedback.step import place_of
 from storage.models import Clinic, Doctor
 from storage.repositories import Repositories
 

@@ -261,9 +261,10 @@ class ReviewRepo:
         query = select(func.count()).select_from(Review).where(Review.user_id == user_id, Review.created_at >= since)
         return await self.session.scalar(query) or 0
 
-    async def latest_for_doctor(self, user_id: int, doctor_id: int, since: datetime) -> Review | None:
+    async def latest_for_doctor(self, user_id: int, doctor_id: int, since: datetime,
+                                kinds: Sequence[str] | None = None) -> Review | None:
         query = (select(Review).where(Review.user_id == user_id, Review.doctor_id == doctor_id,
-                                      Review.created_at >= since)
+                                      Review.created_at >= since, *([Review.kind.in_(kinds)] if kinds else []))
                  .order_by(Review.created_at.desc()).limit(1))
         return await self.session.scalar(query)
 

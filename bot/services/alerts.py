@@ -106,16 +106,25 @@ def card_keyboard(view: CaseView, l10n: L10n) -> InlineKeyboardMarkup:
 
 
 def evidence_batches(media: Sequence[ReviewMedia], caption: str) -> list[list[dict[str, Any]]]:
-    """Send units Telegram accepts: photos and videos together, documents together (2-10 a group), voices alone."""
+    """Send units Telegram accepts: photos and videos together, documents together (2-10 a group), the rest alone.
+
+    Each file keeps the resident's own caption ("the receipt for 5000 tenge"); the first also names the review.
+    """
     visual = [m for m in media if m.kind in ("photo", "video")]
     documents = [m for m in media if m.kind == "document"]
     batches = [visual[i:i + 10] for i in range(0, len(visual), 10)]
     batches += [documents[i:i + 10] for i in range(0, len(documents), 10)]
-    batches += [[m] for m in media if m.kind == "voice"]
+    batches += [[m] for m in media if m.kind not in ("photo", "video", "document")]
     result = []
     for batch in batches:
-        items = [{"kind": m.kind, "file_id": m.file_id} for m in batch]
-        items[0]["caption"] = caption
+        items = []
+        for m in batch:
+            item: dict[str, Any] = {"kind": m.kind, "file_id": m.file_id}
+            if getattr(m, "caption", None):
+                item["caption"] = html.escape(m.caption)
+            items.append(item)
+        first = items[0]
+        first["caption"] = caption + ("\n" + first["caption"] if first.get("caption") else "")
         result.append(items)
     return result
 
