@@ -31,7 +31,7 @@ from storage.models import (
 from storage.repositories import Repositories
 from tests.conftest import BACKENDS, App
 from tests.fakes.client import UserClient
-from tests.flows import PDF, PHOTO_A, RU, one, resident
+from tests.flows import PDF, PHOTO_A, RU, choose_clinic_17, one, resident
 
 pytestmark = pytest.mark.usefixtures("demo_directory")
 T = Translator()
@@ -52,21 +52,17 @@ async def submit_named_violation(app: App, person: UserClient, *, evidence: bool
     """A violation about polyclinic No. 17 under the person's name, with their phone and (by default) a photo and a
     PDF: urgent, so it reaches the prosecutor's chat. Returns the reference number."""
     await person.press(RU("menu.leave_feedback"))
-    await person.send("17")
-    await person.press("Городская поликлиника №17")
+    await choose_clinic_17(person)
     await person.press(RU("target.clinic"))
     await person.press(RU("kind.violation"))
     await person.press(RU("category.extortion"))
     await person.press("1⭐")
-    await person.press(RU("criteria.skip_all"))
     await person.send(BRIBE)
     if evidence:
         await person.photo(PHOTO_A)
         await person.document(PDF, "receipt.pdf", "application/pdf")
-        await person.press(RU("evidence.done"))
-    else:
-        await person.press(RU("evidence.none"))
-    await person.press(RU("visibility.named", name="Айгуль"))
+    await person.press(RU("when.today"))
+    await person.press(RU("preview.toggle_name", mark="⬜"))
     await person.contact(PHONE)
     reply = await person.press(RU("preview.submit"))
     [reference] = [word for text in reply.texts for word in text.split() if word.startswith("AL-")]
@@ -234,7 +230,7 @@ async def test_forget_removes_the_identity_and_keeps_reviews_cases_evidence_and_
 
     # The same Telegram account is now a stranger: onboarding again, and the old review is not theirs.
     reply = await person.command("start")
-    assert reply.text == RU("language.prompt")
+    assert reply.text.startswith(RU("language.prompt_all"))
     await person.press("Русский")
     await person.press(RU("consent.accept"))
     async with app.pool() as session:

@@ -87,7 +87,8 @@ async def submit(repo: Repositories, user: User, draft: drafts.Draft, *, now: da
     kind = ReviewKind(draft["kind"])
     text = draft.get("text") or ""
     formal_kind = kind in (ReviewKind.COMPLAINT, ReviewKind.VIOLATION)
-    show_name = bool(draft.get("show_name"))
+    # "show my first name publicly" is its own choice; drafts of the older form said "anonymous" instead.
+    show_name = bool(draft["show_name"]) if "show_name" in draft else draft.get("anonymous") is False
     review = Review(
         reference=f"AL-{year}-{number:06d}", user_id=user.id, clinic_id=draft["clinic_id"],
         doctor_id=doctor.id if doctor else None,
