@@ -221,7 +221,9 @@ class ForgetChoice(CallbackData, prefix="pvf"):
 
 class ConsentChange(StrEnum):
     GIVE = "give"
-    WITHDRAW = "withdraw"
+    WITHDRAW = "withdraw"  # asks first
+    WITHDRAW_CONFIRMED = "withdraw_ok"
+    KEEP = "keep"
 
 
 class ConsentManage(CallbackData, prefix="pvc"):

@@ -911,7 +911,7 @@ class PrivacyRepo:
 
     async def anonymise_reviews(self, user_id: int) -> int:
         result = await self.session.execute(update(Review).where(Review.user_id == user_id)
-                                            .values(anonymous=True, author_name=None))
+                                            .values(anonymous=True, author_name=None, appellant_name=None))
         return result.rowcount
 
     async def drop_conversations(self, telegram_id: int) -> int:

@@ -666,3 +666,23 @@ async def test_a_long_text_in_my_reviews_is_paged_not_cut(app: App) -> None:
     assert len(reply.texts) == 2 and all(len(text) <= 4096 for text in reply.texts)
     shown = " ".join(reply.texts).split()
     assert [word for word in shown if word.startswith("слово")] == words.split()  # every word, in order
+
+
+async def test_captions_reach_the_prosecutors_office_with_their_files(app: App) -> None:
+    from storage.models import OutboxMessage
+
+    person = await resident(app, 2113)
+    await to_kind_step(app, person, about_doctor=False)
+    await person.press(RU("kind.violation"))
+    await person.press(RU("category.extortion"))
+    await person.press("1⭐")
+    await person.send("Требовали взятку за справку.")
+    await person.album([PHOTO_A, PHOTO_B], caption="это чек на 5000 тенге")
+    await person.voice(VOICE)
+    await person.press(RU("when.today"))
+    await person.press(RU("preview.submit"))
+    rows = await one(app, select(OutboxMessage).where(OutboxMessage.kind == "alert_media").order_by(OutboxMessage.id))
+    album, voice = (row.payload["media"] for row in rows)
+    assert "это чек на 5000 тенге" in album[0]["caption"] and "AL-2026-000001" in album[0]["caption"]
+    assert "caption" not in album[1]
+    assert voice[0]["kind"] == "voice" and "AL-2026-000001" in voice[0]["caption"]

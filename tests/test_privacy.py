@@ -113,6 +113,9 @@ async def test_mydata_sends_everything_stored_about_the_resident(app: App) -> No
     await prosecutor_acts(app, "alert.button_close", ANSWER)
 
     call, data, raw = await mydata(person)
+    summary = person.bot_messages()[-2].text  # a readable summary comes before the file
+    assert summary.startswith("Что MedFeedback хранит о вас") and reference in summary and "Айгуль" in summary
+    assert RU("privacy.summary_reviews", count=1) in summary
     assert call.document.filename == "medfeedback-data-2026-11-27.json"
     assert call.caption == RU("privacy.mydata_caption")
     # UTF-8 as is, not \u escapes; and nobody else's Telegram id anywhere in it.
@@ -188,7 +191,7 @@ async def test_forget_removes_the_identity_and_keeps_reviews_cases_evidence_and_
     assert reply.buttons == [[RU("privacy.forget_button")], [RU("privacy.keep_button")]]
     app.clock.advance(minutes=1)
     reply = await person.press(RU("privacy.forget_button"))
-    assert reply.texts[-1] == RU("privacy.forget_done")
+    assert reply.texts[-1] == RU("privacy.forget_done", when="26.11.2026 10:01")  # it says when
     assert person.last_buttons() == []  # the question's buttons are gone
 
     async with app.pool() as session:
@@ -285,6 +288,9 @@ async def test_withdrawing_consent_blocks_submitting_and_is_audited(app: App) ->
     await person.command("consent")
     app.clock.advance(minutes=3)
     reply = await person.press(RU("privacy.withdraw_button"))
+    # One tap does not drop the review being written: it says so and asks.
+    assert reply.text == RU("privacy.withdraw_confirm_draft")
+    reply = await person.press(RU("privacy.withdraw_confirm_button"))
     assert reply.texts[-1] == RU("privacy.consent_withdrawn")
     async with app.pool() as session:
         user = await session.scalar(select(User).where(User.telegram_id == PERSON))
@@ -332,6 +338,7 @@ async def test_after_withdrawal_only_the_legally_required_answer_reaches_the_res
     await relay.run_once()
     await person.command("consent")
     await person.press(RU("privacy.withdraw_button"))
+    await person.press(RU("privacy.withdraw_confirm_button"))
 
     await prosecutor_acts(app, "alert.button_take")  # news about the handling: not queued any more
     async with app.pool() as session:
