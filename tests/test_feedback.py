@@ -686,3 +686,24 @@ async def test_captions_reach_the_prosecutors_office_with_their_files(app: App) 
     assert "это чек на 5000 тенге" in album[0]["caption"] and "AL-2026-000001" in album[0]["caption"]
     assert "caption" not in album[1]
     assert voice[0]["kind"] == "voice" and "AL-2026-000001" in voice[0]["caption"]
+
+
+async def test_the_appeal_details_reach_the_office_and_not_the_polyclinic(app: App) -> None:
+    from storage.models import OutboxMessage
+
+    person = await resident(app, 2114)
+    await to_kind_step(app, person, about_doctor=False)
+    await person.press(RU("kind.violation"))
+    await person.press(RU("category.extortion"))
+    await person.press("1⭐")
+    await describe(person, "Требовали 10 000 тенге за справку.", "yesterday")
+    await person.press(RU("preview.edit_behalf"))
+    await person.press(RU("behalf.parent"))
+    await person.send(FULL_NAME)
+    await person.press(RU("preview.submit"))
+    [card] = await one(app, select(OutboxMessage).where(OutboxMessage.kind == "alert"))
+    for expected in (RU("office.appellant", name=FULL_NAME), RU("office.when", value="25.11.2026"),
+                     RU("office.behalf", value=RU("behalf.parent"))):
+        assert expected in card.payload["text"], expected
+    others = await one(app, select(OutboxMessage).where(OutboxMessage.kind != "alert"))
+    assert all(FULL_NAME not in str(row.payload) for row in others)

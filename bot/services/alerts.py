@@ -74,6 +74,16 @@ def card_text(view: CaseView, l10n: L10n, zone: ZoneInfo) -> str:
     name = html.escape(author.first_name or "—") if author.telegram_id is not None else l10n("alert.forgotten")
     phone = html.escape(author.phone) if review.phone_shared and author.phone else l10n("alert.no_phone")
     lines.append(l10n("alert.resident", name=name, phone=phone))
+    # What a formal appeal states: seen by the office only, never by the polyclinic or the public.
+    if review.appellant_name:
+        lines.append(l10n("office.appellant", name=html.escape(review.appellant_name)))
+    if review.incident_when:
+        when = review.incident_date.strftime("%d.%m.%Y") if review.incident_date else l10n("when.unknown")
+        lines.append(l10n("office.when", value=when))
+    if review.on_behalf and review.on_behalf != "self":
+        lines.append(l10n("office.behalf", value=l10n(f"behalf.{review.on_behalf}")))
+    if review.outcome_wanted:
+        lines.append(l10n("office.outcome", value=html.escape(review.outcome_wanted)))
     if case.due_date is not None:
         due_key = "alert.due_extended" if case.extended else "alert.due"
         lines.append(l10n(due_key, due=case.due_date.strftime("%d.%m.%Y")))
