@@ -46,3 +46,9 @@ class ModerationInput(StatesGroup):
     """A moderator pressed "Edit": their next message is the new public text."""
 
     editing = State()
+
+
+class TopSearch(StatesGroup):
+    """The top list's specialty picker is shown: a typed word searches the specialties."""
+
+    specialty = State()

@@ -547,6 +547,8 @@ class RatingRepo:
         return (select(*columns).select_from(Doctor).join(Clinic, Clinic.id == Doctor.clinic_id)
                 .outerjoin(DoctorStats, DoctorStats.doctor_id == Doctor.id)
                 .where(Doctor.specialty_id == specialty_id, Doctor.active.is_(True),
+                       # A doctor nobody has reviewed is not "not enough reviews yet": not listed at all.
+                       func.coalesce(DoctorStats.review_count, 0) >= 1,
                        func.coalesce(DoctorStats.review_count, 0) < min_reviews))
 
     async def unranked_doctors(self, specialty_id: int, *, min_reviews: int, district_id: int | None = None,
@@ -618,6 +620,12 @@ class RatingRepo:
         total = await self.session.scalar(select(func.count()).select_from(base.subquery()))
         query = base.order_by(Response.created_at.desc(), Response.id.desc()).offset(offset).limit(limit)
         return (await self.session.execute(query)).all(), total or 0
+
+    async def doctor_counts_by_specialty(self) -> dict[int, int]:
+        """How many active doctors each specialty has: the common ones are offered first."""
+        query = (select(Doctor.specialty_id, func.count()).where(Doctor.active.is_(True))
+                 .group_by(Doctor.specialty_id))
+        return {specialty_id: count for specialty_id, count in (await self.session.execute(query)).all()}
 
     async def specialties_with_doctors(self) -> Sequence[Specialty]:
         query = (select(Specialty).where(exists().where(Doctor.specialty_id == Specialty.id, Doctor.active.is_(True)))

@@ -707,3 +707,17 @@ async def test_the_appeal_details_reach_the_office_and_not_the_polyclinic(app: A
         assert expected in card.payload["text"], expected
     others = await one(app, select(OutboxMessage).where(OutboxMessage.kind != "alert"))
     assert all(FULL_NAME not in str(row.payload) for row in others)
+
+
+async def test_lists_follow_each_languages_alphabet(app: App) -> None:
+    from bot.l10n import alphabet_key
+
+    person = await resident(app, 2115, "kk", "Қазақша")
+    reply = await person.press(T["kk"]("menu.leave_feedback"))
+    districts = [row[0] for row in reply.buttons[:-1]]
+    assert districts == sorted(districts, key=lambda name: alphabet_key(name, "kk"))
+    assert districts[0].startswith("Алатау") and districts[1].startswith("Алмалы") and not districts[-1].startswith(
+        "Жетісу")  # Ж comes before М, Н, Т in Kazakh, whatever Unicode says
+    assert sorted(["офтальмолог", "оңалту", "ортопед"], key=lambda word: alphabet_key(word, "kk")) == [
+        "оңалту", "ортопед", "офтальмолог"]  # ң is right after н in the Kazakh alphabet
+    assert sorted(["ёлка", "еда", "жук"], key=lambda word: alphabet_key(word, "ru")) == ["еда", "ёлка", "жук"]

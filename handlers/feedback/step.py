@@ -85,7 +85,8 @@ async def close_reply_keyboard(message: Message, l10n: L10n) -> None:
 
 
 async def ask_clinic(step: Step, draft: drafts.Draft) -> None:
-    districts = await step.repo.directory.districts()
+    districts = sorted(await step.repo.directory.districts(),
+                       key=lambda district: step.l10n.sort_key(name_in(district, step.l10n.language)))
     await step.show(step.l10n("clinic.prompt"), keyboards.make_districts_keyboard(step.l10n, districts))
 
 
@@ -120,7 +121,8 @@ async def ask_target(step: Step, draft: drafts.Draft) -> None:
 
 
 async def ask_specialty(step: Step, draft: drafts.Draft, page: int = 0) -> None:
-    specialties = await step.repo.directory.specialties_in_clinic(draft["clinic_id"])
+    specialties = sorted(await step.repo.directory.specialties_in_clinic(draft["clinic_id"]),
+                         key=lambda specialty: step.l10n.sort_key(name_in(specialty, step.l10n.language)))
     key = "target.specialty_unknown_doctor" if draft.get("target") == "unknown" else "target.specialty_prompt"
     await step.show(step.l10n(key), keyboards.make_specialties_keyboard(step.l10n, specialties, page))
 
