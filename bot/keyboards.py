@@ -332,11 +332,12 @@ def make_preview_keyboard(l10n: L10n, draft: dict[str, Any]) -> InlineKeyboardMa
         rows.append(row)
         rows.append([_flow_button(l10n, "preview.edit_behalf", FlowAction.BEHALF),
                      _flow_button(l10n, "preview.edit_outcome", FlowAction.OUTCOME)])
-    if not draft.get("criteria_done"):
+    starred = draft.get("kind") != "violation"  # a violation report asks for no stars
+    if starred and not draft.get("criteria_done"):
         rows.append([_flow_button(l10n, "preview.rate_details", FlowAction.CRITERIA)])
     edits = [
         InlineKeyboardButton(text=l10n(f"preview.edit_{step}"), callback_data=EditPick(step=step).pack())
-        for step in EDITABLE
+        for step in EDITABLE if starred or step != "rating"
     ]
     rows += [edits[i : i + 3] for i in range(0, len(edits), 3)]
     rows.append([InlineKeyboardButton(text=l10n("flow.cancel"), callback_data=Flow(action=FlowAction.CANCEL).pack())])

@@ -198,7 +198,7 @@ class Review(Base):
     specialty_id: Mapped[int | None] = mapped_column(ForeignKey("specialties.id"))
     kind: Mapped[ReviewKind] = mapped_column(String(16))
     category: Mapped[str | None] = mapped_column(String(64))
-    rating: Mapped[int]
+    rating: Mapped[int | None]  # none for a violation report: it asks for no stars and counts in no rating
     criteria: Mapped[dict] = mapped_column(default=dict)
     text: Mapped[str] = mapped_column(Text, default="")
     # What the public sees after masking and moderation; the original text is never overwritten.

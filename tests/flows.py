@@ -99,10 +99,10 @@ async def describe(person: UserClient, text: str, when: str = "today", l10n=RU):
 
 
 async def choose_kind(person: UserClient, kind: str, category: str = "rudeness", stars: str = "3⭐", l10n=RU):
-    """Press the kind (with its category), then the stars (violation reports: the category screen first)."""
+    """Press the kind (with its category), then the stars (a violation report: its category, and no stars)."""
     await person.press(kind_button(kind, category, l10n))
     if kind == "violation":
-        await person.press(l10n(f"category.{category}"))
+        return await person.press(l10n(f"category.{category}"))
     return await person.press(stars)
 
 

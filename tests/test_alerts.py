@@ -39,7 +39,6 @@ async def submit_violation(app: App, user_id: int = 3001, *, text: str = "Вра
     await person.press(l10n("target.clinic"))
     await person.press(l10n("kind.violation"))
     await person.press(l10n("category.extortion"))
-    await person.press("1⭐")
     await person.send(text)
     if photos:
         await person.album([PHOTO_A, PHOTO_B])
@@ -344,7 +343,6 @@ async def test_outbox_rows_are_written_with_the_review_or_not_at_all(app: App) -
     await to_kind_step(app, person, about_doctor=False)
     await person.press(RU("kind.violation"))
     await person.press(RU("category.extortion"))
-    await person.press("1⭐")
     await person.send("Требовали деньги.")
     await person.press(RU("when.today"))
     app.session.fail_next(EditMessageReplyMarkup, error_code=400, description="Bad Request: odd failure")

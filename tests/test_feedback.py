@@ -199,7 +199,6 @@ async def test_recordings_video_notes_and_gifs_are_evidence(app: App) -> None:
     await to_kind_step(app, person, about_doctor=False)
     await person.press(RU("kind.violation"))
     await person.press(RU("category.extortion"))
-    await person.press("1⭐")
     audio, note, gif = b"ID3" + b"call" * 300, b"\x00\x00\x00\x18ftypnote" * 40, b"\x00\x00\x00\x18ftypgif" * 30
     await person.voice(VOICE)  # a recording alone is a description
     await person.audio(audio, caption="запись разговора")
@@ -675,7 +674,6 @@ async def test_captions_reach_the_prosecutors_office_with_their_files(app: App) 
     await to_kind_step(app, person, about_doctor=False)
     await person.press(RU("kind.violation"))
     await person.press(RU("category.extortion"))
-    await person.press("1⭐")
     await person.send("Требовали взятку за справку.")
     await person.album([PHOTO_A, PHOTO_B], caption="это чек на 5000 тенге")
     await person.voice(VOICE)
@@ -695,7 +693,6 @@ async def test_the_appeal_details_reach_the_office_and_not_the_polyclinic(app: A
     await to_kind_step(app, person, about_doctor=False)
     await person.press(RU("kind.violation"))
     await person.press(RU("category.extortion"))
-    await person.press("1⭐")
     await describe(person, "Требовали 10 000 тенге за справку.", "yesterday")
     await person.press(RU("preview.edit_behalf"))
     await person.press(RU("behalf.parent"))
@@ -721,3 +718,22 @@ async def test_lists_follow_each_languages_alphabet(app: App) -> None:
     assert sorted(["офтальмолог", "оңалту", "ортопед"], key=lambda word: alphabet_key(word, "kk")) == [
         "оңалту", "ортопед", "офтальмолог"]  # ң is right after н in the Kazakh alphabet
     assert sorted(["ёлка", "еда", "жук"], key=lambda word: alphabet_key(word, "ru")) == ["еда", "ёлка", "жук"]
+
+
+async def test_a_violation_report_asks_for_no_stars_and_counts_in_no_rating(app: App) -> None:
+    from storage.models import DoctorStats
+
+    person = await resident(app, 2116)
+    doctor = await to_kind_step(app, person)
+    await person.press(RU("kind.violation"))
+    reply = await person.press(RU("category.extortion"))
+    assert reply.text == RU("description.prompt", limit=8000, files=10)  # straight to what happened
+    reply = await describe(person, "Требовали деньги за больничный.")
+    assert "⭐" not in reply.text.split(RU("preview.text", value=""))[0]
+    assert RU("preview.edit_rating") not in str(reply.buttons) and RU("preview.rate_details") not in str(reply.buttons)
+    reply = await person.press(RU("preview.submit"))
+    assert RU("submitted.next_urgent") in reply.texts[-2] and "18.12.2026" in reply.texts[-2]  # formal, no name
+    [review] = await one(app, select(Review))
+    assert review.kind == "violation" and review.rating is None and review.doctor_id == doctor.id
+    stats = await one(app, select(DoctorStats).where(DoctorStats.doctor_id == doctor.id))
+    assert all(row.review_count == 0 for row in stats)

@@ -68,7 +68,8 @@ def card_text(view: CaseView, l10n: L10n, zone: ZoneInfo) -> str:
     elif view.specialty is not None:
         lines.append(l10n("alert.specialty", value=html.escape(getattr(view.specialty, f"name_{language}"))))
     kind = l10n(f"kind.{review.kind}") + (f" · {l10n(f'category.{review.category}')}" if review.category else "")
-    lines += [l10n("alert.kind", value=kind), l10n("alert.rating", value=l10n("flow.stars", n=review.rating)),
+    stars = l10n("flow.stars", n=review.rating) if review.rating else "—"  # a violation report has none
+    lines += [l10n("alert.kind", value=kind), l10n("alert.rating", value=stars),
               l10n("alert.date", value=_date(review.created_at, zone))]
     author = view.author
     name = html.escape(author.first_name or "—") if author.telegram_id is not None else l10n("alert.forgotten")

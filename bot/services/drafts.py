@@ -31,7 +31,7 @@ FIELDS = {
     "preview": (),
 }
 # What must be asked again when a step changes: another clinic means another doctor, and so on.
-DEPENDENTS = {"clinic": ("target",), "target": ("kind",), "kind": ("category",)}
+DEPENDENTS = {"clinic": ("target",), "target": ("kind",), "kind": ("category", "rating")}
 # What the resident wrote or sent survives Back and Edit: the step is reopened with its content shown.
 KEPT = {"text", "voice", "media"}
 
@@ -41,6 +41,9 @@ def applies(step: str, draft: Draft) -> bool:
         case "category":
             # A complaint's category is chosen with its kind; a violation report's is asked next.
             return draft.get("kind") == "violation"
+        case "rating":
+            # A violation report goes to the prosecutor's office: it asks for no stars.
+            return draft.get("kind") != "violation"
         case "criteria":
             # Only when the resident asked for it from the preview.
             return bool(draft.get("criteria_wanted"))

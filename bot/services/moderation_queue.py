@@ -224,7 +224,7 @@ async def item_text(repo: Repositories, item: Item, l10n: L10n, settings: Settin
     doctor = await repo.directory.doctor(review.doctor_id) if review.doctor_id else None
     lines = [l10n("moderation.title", count=waiting), ""]
     kind = l10n(f"kind.{review.kind}") + (f" · {l10n(f'category.{review.category}')}" if review.category else "")
-    stars = l10n("flow.stars", n=review.rating)
+    stars = l10n("flow.stars", n=review.rating) if review.rating else "—"
     if item.response is None:
         lines.append(l10n("moderation.review_header", reference=review.reference, kind=kind, stars=stars))
     else:

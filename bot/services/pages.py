@@ -134,7 +134,8 @@ def pack(header: str, blocks: Sequence[str]) -> list[str]:
 def review_blocks(l10n: L10n, review: Review, doctor: Doctor | None, settings: Settings) -> list[str]:
     # The author is shown only as they chose to be: their first name, or nothing at all.
     author = review.author_name if not review.anonymous and review.author_name else l10n("pages.anonymous")
-    header = l10n("pages.review_header", kind=l10n(f"kind.{review.kind}"), stars=l10n("flow.stars", n=review.rating),
+    header = l10n("pages.review_header", kind=l10n(f"kind.{review.kind}"),
+                  stars=l10n("flow.stars", n=review.rating) if review.rating else "—",
                   date=local_date(review.created_at, settings), author=html.escape(author))
     if doctor is not None:
         header += "\n" + l10n("pages.about_doctor", doctor=html.escape(doctor.full_name))
@@ -305,7 +306,7 @@ async def clinic_answers(repo: Repositories, l10n: L10n, settings: Settings, cli
     for response, review in rows:
         line = l10n("clinic_page.answer_to", date=local_date(response.created_at, settings),
                     review_date=local_date(review.created_at, settings), kind=l10n(f"kind.{review.kind}"),
-                    stars=l10n("flow.stars", n=review.rating))
+                    stars=l10n("flow.stars", n=review.rating) if review.rating else "—")
         text = response.public_text if response.public_text is not None else response.text
         blocks += text_block(line, text)
     return Listing(pack(header, blocks), page, pages)

@@ -93,7 +93,7 @@ async def submit(repo: Repositories, user: User, draft: drafts.Draft, *, now: da
         reference=f"AL-{year}-{number:06d}", user_id=user.id, clinic_id=draft["clinic_id"],
         doctor_id=doctor.id if doctor else None,
         specialty_id=doctor.specialty_id if doctor else draft.get("specialty_id"),
-        kind=kind, category=draft.get("category"), rating=draft["rating"],
+        kind=kind, category=draft.get("category"), rating=draft.get("rating"),
         criteria={name: stars for name, stars in draft.get("criteria", {}).items() if stars},
         text=text, language=language, anonymous=not show_name,
         author_name=user.first_name if show_name else None,

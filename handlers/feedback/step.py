@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import logging
+from collections import Counter
 from datetime import date
 from typing import Any
 
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 
 PREVIEW_TEXT_CHARS = 1500  # the preview shows the start of a long text; the whole text is kept
 PREVIEW_CAPTION_CHARS = 200
+COMMON_SPECIALTIES = 6
 
 
 class Step:
@@ -121,8 +123,12 @@ async def ask_target(step: Step, draft: drafts.Draft) -> None:
 
 
 async def ask_specialty(step: Step, draft: drafts.Draft, page: int = 0) -> None:
+    # The most common specialties of this clinic first (most doctors), then the rest in alphabetical order.
     specialties = sorted(await step.repo.directory.specialties_in_clinic(draft["clinic_id"]),
                          key=lambda specialty: step.l10n.sort_key(name_in(specialty, step.l10n.language)))
+    doctors = Counter(doctor.specialty_id for doctor in await step.repo.directory.doctors_in_clinic(draft["clinic_id"]))
+    common = sorted(specialties, key=lambda specialty: -doctors[specialty.id])[:COMMON_SPECIALTIES]
+    specialties = [*common, *(specialty for specialty in specialties if specialty not in common)]
     key = "target.specialty_unknown_doctor" if draft.get("target") == "unknown" else "target.specialty_prompt"
     await step.show(step.l10n(key), keyboards.make_specialties_keyboard(step.l10n, specialties, page))
 
@@ -226,7 +232,8 @@ async def preview_text(step: Step, draft: drafts.Draft) -> str:
     if draft.get("category"):
         kind += " · " + l10n(f"category.{draft['category']}")
     lines.append(l10n("preview.kind", value=kind))
-    lines.append(l10n("preview.rating", value=l10n("flow.stars", n=draft["rating"])))
+    if draft.get("rating"):
+        lines.append(l10n("preview.rating", value=l10n("flow.stars", n=draft["rating"])))
     for name, stars in draft.get("criteria", {}).items():
         if stars:
             lines.append(l10n("preview.criterion", name=l10n(f"criteria.{name}"), value=l10n("flow.stars", n=stars)))

@@ -23,6 +23,8 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("on_behalf", sa.String(length=16), nullable=True))
         batch_op.add_column(sa.Column("outcome_wanted", sa.Text(), nullable=True))
         batch_op.add_column(sa.Column("appellant_name", sa.String(length=300), nullable=True))
+        # A violation report asks for no stars.
+        batch_op.alter_column("rating", existing_type=sa.Integer(), nullable=True)
     with op.batch_alter_table("review_media", schema=None) as batch_op:
         batch_op.add_column(sa.Column("caption", sa.Text(), nullable=True))
 
@@ -31,5 +33,6 @@ def downgrade() -> None:
     with op.batch_alter_table("review_media", schema=None) as batch_op:
         batch_op.drop_column("caption")
     with op.batch_alter_table("reviews", schema=None) as batch_op:
+        batch_op.alter_column("rating", existing_type=sa.Integer(), nullable=False)
         for column in ("appellant_name", "outcome_wanted", "on_behalf", "incident_date", "incident_when"):
             batch_op.drop_column(column)
