@@ -202,3 +202,19 @@ async def test_a_flood_is_told_once_and_ignored(app: App) -> None:
     flood = [reply for reply in replies if reply.text == T["ru"]("errors.flood")]
     assert len(flood) == 1
     assert all(reply.calls == [] for reply in replies[-3:])
+
+
+async def test_help_and_rights_show_the_operator_and_the_official_lines(app: App) -> None:
+    app.settings.contacts.operator_name = "Городской центр MedFeedback"
+    app.settings.contacts.operator_contact = "@medfeedback_support"
+    person = await onboard(app, 1012)
+    help_text = (await person.command("help")).text
+    assert T["ru"]("contacts.operator", name="Городской центр MedFeedback", contact="@medfeedback_support") in help_text
+    for line, phone in (("emergency", "103 / 112"), ("insurance_fund", "1406"), ("egov", "1414")):
+        assert T["ru"](f"contacts.line_{line}", phone=phone) in help_text
+    rights = (await person.press(T["ru"]("menu.rights"))).text
+    assert T["ru"]("contacts.line_emergency", phone="103 / 112") in rights and "@medfeedback_support" in rights
+    # Without an operator configured, the official lines are still there.
+    app.settings.contacts.operator_name = app.settings.contacts.operator_contact = ""
+    help_text = (await person.command("help")).text
+    assert "@medfeedback_support" not in help_text and "1414" in help_text
