@@ -737,3 +737,12 @@ async def test_a_violation_report_asks_for_no_stars_and_counts_in_no_rating(app:
     assert review.kind == "violation" and review.rating is None and review.doctor_id == doctor.id
     stats = await one(app, select(DoctorStats).where(DoctorStats.doctor_id == doctor.id))
     assert all(row.review_count == 0 for row in stats)
+
+
+def test_what_passes_for_a_full_name() -> None:
+    from handlers.feedback.preview import looks_like_full_name
+
+    for name in ("Иванова Айгуль Сериковна", "Нұрланұлы Ерлан", "Dana Abenova", "Сейт-Али Жанна Қайратқызы"):
+        assert looks_like_full_name(name), name
+    for text in ("Очень плохо", "очень плохо было", "Иванова", "Позвоните мне 87011234567", "А Б В Г Д"):
+        assert not looks_like_full_name(text), text

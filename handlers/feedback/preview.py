@@ -35,7 +35,10 @@ OUTCOME_CHARS = 1000
 
 
 def looks_like_full_name(text: str) -> bool:
-    return len(text) <= 120 and _FULL_NAME.match(text.strip()) is not None
+    """Two to four capitalised words of letters: "Иванова Айгуль Сериковна", not "очень плохо" or "Очень плохо"."""
+    words = text.split()
+    return (len(text) <= 120 and _FULL_NAME.match(text.strip()) is not None
+            and all(word[0].isupper() for word in words))
 
 
 def register(private: Router, settings: Settings) -> None:
