@@ -341,6 +341,12 @@ async def test_free_text_or_a_photo_at_the_menu_starts_a_review_with_it(app: App
     await person.press(RU("preview.submit"))
     [review] = await one(app, select(Review))
     assert review.text == "Хочу пожаловаться на терапевта, он нагрубил"
+    # Words that name a polyclinic take it at once.
+    await person.send("Терапевт в поликлинике 17 нагрубил")
+    reply = await person.press(RU("menu_offer.start"))
+    assert reply.text.startswith("Городская поликлиника №17") and RU("target.change_clinic") in str(reply.buttons)
+    assert (await person.command("cancel")).text == RU("cancel.confirm", files=0)  # the words would be lost
+    await person.press(RU("cancel.discard"))
     reply = await person.photo(PHOTO_B)
     assert reply.text == RU("menu_offer.prompt")
     reply = await person.press(RU("menu_offer.menu"))

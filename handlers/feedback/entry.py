@@ -16,9 +16,18 @@ from bot.callbacks import EditPick, Flow, FlowAction, MenuAction, MenuChoice, St
 from bot.config import Settings
 from bot.filters import GroupChat, HasEvidence, HasText
 from bot.l10n import L10n
-from bot.services import drafts, media, people, reviews
+from bot.services import drafts, media, people, reviews, search
 from bot.states import ReviewForm
-from handlers.feedback.step import ASK, Step, close_reply_keyboard, preview_text, step_maker, subject_label
+from handlers.feedback.place import unique_match
+from handlers.feedback.step import (
+    ASK,
+    Step,
+    close_reply_keyboard,
+    place_of,
+    preview_text,
+    step_maker,
+    subject_label,
+)
 from handlers.start import show_consent, show_menu
 from storage.models import User
 from storage.repositories import Repositories
@@ -174,6 +183,12 @@ def register(private: Router, router: Router, settings: Settings) -> None:
             await show_menu(query.message, l10n)
             return
         preset = {key: value for key, value in offer.items() if key in ("text", "media")}
+        if preset.get("text"):
+            # "…the therapist at polyclinic 17": a polyclinic the words name alone is taken (and can be changed).
+            clinics = await repo.directory.active_clinics()
+            place = unique_match(search.find_places(preset["text"], [place_of(clinic) for clinic in clinics]))
+            if place is not None:
+                preset["clinic_id"] = place.id
         await begin(step_of(query, state, repo, l10n, user), now, preset, settings=settings)
 
 
