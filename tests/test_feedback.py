@@ -207,6 +207,13 @@ async def test_recordings_video_notes_and_gifs_are_evidence(app: App) -> None:
     assert RU("description.received", length=0, files=4, limit=10) in reply.text
     await person.press(RU("when.unknown"))
     await person.press(RU("preview.submit"))
+    from storage.models import OutboxMessage
+
+    [card] = await one(app, select(OutboxMessage).where(OutboxMessage.kind == "alert"))
+    assert RU("office.kept_files", count=3) in card.payload["text"]  # told, though the relay cannot send them yet
+    sent = [item["kind"] for row in await one(app, select(OutboxMessage).where(OutboxMessage.kind == "alert_media"))
+            for item in row.payload["media"]]
+    assert sent == ["voice"]
     media = await one(app, select(ReviewMedia).order_by(ReviewMedia.position))
     assert [(m.kind, m.sha256) for m in media] == [
         ("voice", hashlib.sha256(VOICE).hexdigest()), ("audio", hashlib.sha256(audio).hexdigest()),

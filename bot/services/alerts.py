@@ -91,6 +91,8 @@ def card_text(view: CaseView, l10n: L10n, zone: ZoneInfo) -> str:
     lines.append(l10n("alert.status", status=l10n(f"case_status.{case.status}"),
                       assignee=html.escape(str(case.assignee_telegram_id or "—"))))
     lines.append(l10n("alert.evidence", count=len(view.media)))
+    if kept := [m for m in view.media if m.kind not in RELAYED_KINDS]:
+        lines.append(l10n("office.kept_files", count=len(kept)))
     text = review.text or "—"
     shown = text if len(text) <= CARD_TEXT_CHARS else text[:CARD_TEXT_CHARS].rstrip() + "…"
     lines += ["", html.escape(shown)]
@@ -116,6 +118,12 @@ def card_keyboard(view: CaseView, l10n: L10n) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
+# The kinds the outbox relay can send today. Audio files, video notes and animations are stored (with their SHA-256)
+# and counted on the card; they join the batches once the relay sends them (send_audio, send_video_note,
+# send_animation), by adding them here.
+RELAYED_KINDS = ("photo", "video", "document", "voice")
+
+
 def evidence_batches(media: Sequence[ReviewMedia], caption: str) -> list[list[dict[str, Any]]]:
     """Send units Telegram accepts: photos and videos together, documents together (2-10 a group), the rest alone.
 
@@ -125,7 +133,7 @@ def evidence_batches(media: Sequence[ReviewMedia], caption: str) -> list[list[di
     documents = [m for m in media if m.kind == "document"]
     batches = [visual[i:i + 10] for i in range(0, len(visual), 10)]
     batches += [documents[i:i + 10] for i in range(0, len(documents), 10)]
-    batches += [[m] for m in media if m.kind not in ("photo", "video", "document")]
+    batches += [[m] for m in media if m.kind not in ("photo", "video", "document") and m.kind in RELAYED_KINDS]
     result = []
     for batch in batches:
         items = []
