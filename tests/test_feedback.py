@@ -759,3 +759,22 @@ def test_what_passes_for_a_full_name() -> None:
         assert looks_like_full_name(name), name
     for text in ("Очень плохо", "очень плохо было", "Иванова", "Позвоните мне 87011234567", "А Б В Г Д"):
         assert not looks_like_full_name(text), text
+
+
+async def test_a_complaint_naming_a_doctor_is_public_only_after_a_moderator_and_the_operator_can_change_it(
+        app: App) -> None:
+    person = await resident(app, 2117)
+    await submit_quick_review(app, person, "complaint", about_doctor=True)
+    await submit_quick_review(app, person, "complaint", about_doctor=False)  # about the polyclinic in general
+    await submit_quick_review(app, person, "gratitude", about_doctor=True)
+    app.settings.moderation.hold_named_complaints = False
+    app.clock.advance(days=1)
+    await submit_quick_review(app, person, "complaint", about_doctor=True)
+    statuses = [(r.kind, r.doctor_id is not None, r.public_status)
+                for r in await one(app, select(Review).order_by(Review.id))]
+    assert statuses == [("complaint", True, "pending"), ("complaint", False, "published"),
+                        ("gratitude", True, "published"), ("complaint", True, "published")]
+    # The moderator is told why it waits.
+    app.settings.moderation.hold_named_complaints = True
+    reply = await app.user(9001).command("moderation")
+    assert RU("office.why_named_complaint") in reply.text

@@ -240,6 +240,8 @@ async def item_text(repo: Repositories, item: Item, l10n: L10n, settings: Settin
         lines.append(l10n("moderation.why_profanity", count=len(public.profanity)))
     elif settings.moderation.queue:
         lines.append(l10n("moderation.why_queue"))
+    elif item.response is None and review.kind == "complaint" and review.doctor_id is not None:
+        lines.append(l10n("office.why_named_complaint"))  # moderation.hold_named_complaints
     if public.personal_data:
         hidden = ", ".join(clinics.masking_placeholders(l10n)[kind] for kind in public.personal_data)
         lines.append(l10n("moderation.masked", kinds=html.escape(hidden)))
