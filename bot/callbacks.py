@@ -13,6 +13,7 @@ class MenuAction(StrEnum):
     MY_REVIEWS = "my"
     RIGHTS = "rights"
     LANGUAGE = "language"
+    HOME = "home"  # back to the main menu from any screen
 
 
 class ConsentAction(StrEnum):

@@ -378,12 +378,23 @@ def make_my_reviews_keyboard(l10n: L10n, reviews: Sequence[Any], page: int, tota
     pager = _pager(l10n, page, total, lambda p: MyReviewsPage(page=p))
     if pager:
         rows.append(pager)
+    rows.append(make_home_row(l10n))
     return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def make_home_row(l10n: L10n) -> list[InlineKeyboardButton]:
+    """Every screen has a way back to the main menu."""
+    return [InlineKeyboardButton(text=l10n("menu.home"), callback_data=MenuChoice(action=MenuAction.HOME).pack())]
+
+
+def make_home_keyboard(l10n: L10n) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[make_home_row(l10n)])
 
 
 def make_back_to_list_keyboard(l10n: L10n, page: int) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         inline_keyboard=[
-            [InlineKeyboardButton(text=l10n("my.back_to_list"), callback_data=MyReviewsPage(page=page).pack())]
+            [InlineKeyboardButton(text=l10n("my.back_to_list"), callback_data=MyReviewsPage(page=page).pack())],
+            make_home_row(l10n),
         ]
     )

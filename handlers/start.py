@@ -14,7 +14,13 @@ from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
 from bot.callbacks import ConsentAction, ConsentChoice, LanguageChoice, MenuAction, MenuChoice, OnboardAccept
 from bot.config import Settings
 from bot.filters import PrivateChat
-from bot.keyboards import make_consent_keyboard, make_language_keyboard, make_main_menu, make_onboarding_keyboard
+from bot.keyboards import (
+    make_consent_keyboard,
+    make_home_keyboard,
+    make_language_keyboard,
+    make_main_menu,
+    make_onboarding_keyboard,
+)
 from bot.l10n import LANGUAGES, L10n, Translator
 from bot.services import people
 from storage.models import User
@@ -208,11 +214,15 @@ def make_router(settings: Settings) -> Router:
         else:
             await show_menu(query.message, l10n)
 
-    @router.callback_query(MenuChoice.filter(F.action.in_({MenuAction.RIGHTS, MenuAction.LANGUAGE})))
+    @router.callback_query(MenuChoice.filter(F.action.in_({MenuAction.RIGHTS, MenuAction.LANGUAGE,
+                                                           MenuAction.HOME})))
     async def menu_chosen(query: CallbackQuery, callback_data: MenuChoice, l10n: L10n) -> None:
         await query.answer()
-        if callback_data.action == MenuAction.RIGHTS:
-            await query.message.answer(l10n("rights.text", contacts=contacts_text(l10n, settings)))
+        if callback_data.action == MenuAction.HOME:
+            await show_menu(query.message, l10n)
+        elif callback_data.action == MenuAction.RIGHTS:
+            await query.message.answer(l10n("rights.text", contacts=contacts_text(l10n, settings)),
+                                       reply_markup=make_home_keyboard(l10n))
         else:
             await show_language_prompt(query.message, l10n, l10n.language)
 

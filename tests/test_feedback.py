@@ -640,7 +640,7 @@ async def test_my_reviews_list_card_and_foreign_card(app: App) -> None:
     await submit_quick_review(app, person, "complaint")
     reply = await person.press(RU("menu.my_reviews"))
     assert reply.text == RU("my.title", total=1, page=1, pages=1)
-    assert reply.buttons == [["AL-2026-000001 · " + RU("status.submitted")]]
+    assert reply.buttons == [["AL-2026-000001 · " + RU("status.submitted")], [RU("menu.home")]]
     reply = await person.press("AL-2026-000001")
     card = reply.text
     for expected in ("AL-2026-000001", "Нормально", RU("status.submitted"), "18.12.2026"):
@@ -661,7 +661,7 @@ async def test_my_reviews_are_paginated(app: App) -> None:
         app.clock.advance(minutes=1)
     reply = await person.command("my")
     assert reply.text == RU("my.title", total=9, page=1, pages=2)
-    assert len(reply.buttons) == 8 + 1 and reply.buttons[-1] == [RU("flow.next_page")]
+    assert len(reply.buttons) == 8 + 2 and reply.buttons[-2:] == [[RU("flow.next_page")], [RU("menu.home")]]
     assert reply.buttons[0][0].startswith("AL-2026-000009")
     reply = await person.press(RU("flow.next_page"))
     assert reply.buttons[0][0].startswith("AL-2026-000001")

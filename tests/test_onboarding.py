@@ -81,7 +81,9 @@ async def test_declining_consent_still_allows_browsing_but_not_submitting(app: A
     assert (await stored_user(app, 1003)).consent_version is None
 
     reply = await person.press("Patients' rights")
-    assert "Your rights as a patient" in reply.text
+    assert "Your rights as a patient" in reply.text and reply.buttons == [[T["en"]("menu.home")]]
+    reply = await person.press(T["en"]("menu.home"))
+    assert reply.text == T["en"]("menu.title")
     reply = await person.press(T["en"]("menu.leave_feedback"))
     assert reply.texts[0] == T["en"]("consent.required")
     assert reply.buttons == [["✅ I agree"], ["❌ I do not agree"]]

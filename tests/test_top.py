@@ -112,7 +112,8 @@ async def test_top_list_ranks_pages_and_lists_doctors_without_enough_reviews(app
     assert visible(RU("top.unranked_title", min=3)) not in first_page
     buttons = person.last_buttons()
     assert buttons[0][0].startswith(f"1. {doctors[0].full_name} · ")
-    assert len(buttons) == 10 + 3  # ten doctors, the pager, the filters, another specialty
+    assert len(buttons) == 10 + 4  # ten doctors, the pager, the filters, another specialty, the main menu
+    assert buttons[-1] == [RU("menu.home")]
     assert buttons[10] == [RU("pages.next")]
     assert buttons[11] == [RU("top.by_district"), RU("top.by_clinic")]
 
@@ -170,10 +171,10 @@ async def test_menu_item_opens_the_specialties(app: App) -> None:
     person = await resident(app, 3003, "en", "English")
     reply = await person.press(EN("menu.top"))
     assert reply.text == visible(EN("top.choose_specialty"))
-    names = [row[0] for row in reply.buttons[:-1]]
+    names = [row[0] for row in reply.buttons[:-2]]
     # The six specialties with most doctors first, then the rest in alphabetical order.
     assert len(names) == 8 and names[6:] == sorted(names[6:], key=str.casefold)
-    assert names[0] == "General practitioner" and reply.buttons[-1] == [EN("pages.next")]
+    assert names[0] == "General practitioner" and reply.buttons[-2:] == [[EN("pages.next")], [EN("menu.home")]]
     # A typed name (with a typo) finds the specialty instead of five pages of buttons.
     reply = await person.send("cardiolgist")
     assert reply.text == EN("top_search.found") and reply.buttons[0] == ["Cardiologist"]
@@ -294,7 +295,7 @@ async def test_clinic_page_pin_doctors_reviews_and_answers(app: App) -> None:
                                    specialty=await specialty_name(app, doctors[1]))]
     assert [RU("clinic_page.reviews_button", count=9)] in reply.buttons
     assert [RU("clinic_page.answers_button", count=1)] in reply.buttons
-    link = reply.messages[-1].reply_markup.inline_keyboard[-1][0]
+    link = reply.messages[-1].reply_markup.inline_keyboard[-2][0]
     assert link.url == f"{BOT_LINK}clinic-{clinic.id}"
 
     reply = await person.press(RU("clinic_page.reviews_button", count=9))
