@@ -274,6 +274,27 @@ async def test_the_phone_keyboard_has_back_and_cancel_and_never_lingers(app: App
     assert removes_reply_keyboard(reply)
     assert reply.texts[-1] == RU("menu.title")
     assert await one(app, select(Review)) == []
+    # /start in the middle, then starting over: the keyboard goes too.
+    await to_kind_step(app, person, about_doctor=False)
+    await choose_kind(person, "complaint")
+    await describe(person, "Снова нагрубили.")
+    assert (await person.command("start")).text == RU("unfinished.prompt")
+    reply = await person.press(RU("unfinished.start_over"))
+    assert removes_reply_keyboard(reply) and reply.text == plain(RU("clinic.prompt"))
+    await person.command("cancel")
+    # A keyboard button pressed after the conversation ended is not a dead end either.
+    reply = await person.send(RU("flow.back"))
+    assert removes_reply_keyboard(reply) and reply.texts[-1] == RU("menu.title")
+
+
+async def test_several_matches_show_their_addresses(app: App) -> None:
+    person = await resident(app, 2118)
+    await person.press(RU("menu.leave_feedback"))
+    reply = await person.send("толе би")
+    labels = [row[0] for row in reply.buttons[:-2]]
+    assert len(labels) >= 2, labels
+    assert all(RU("clinic.button_address", address="").strip() in label for label in labels)
+    assert any("Толе би, 138" in label for label in labels) and any("Толе би, 30" in label for label in labels)
 
 
 async def test_an_unfinished_review_is_offered_on_start_language_and_deep_links(app: App) -> None:

@@ -15,7 +15,7 @@ from bot import keyboards
 from bot.callbacks import EditPick, Flow, FlowAction, MenuAction, MenuChoice, StartWith
 from bot.config import Settings
 from bot.filters import GroupChat, HasEvidence, HasText
-from bot.l10n import L10n
+from bot.l10n import L10n, Translator
 from bot.services import drafts, media, people, reviews, search
 from bot.states import ReviewForm
 from handlers.feedback.place import unique_match
@@ -197,9 +197,15 @@ def register_fallback(fallback: Router, settings: Settings) -> None:
 
     # Free text or a photo at the menu: offered as the start of a review instead of a dead end.
     @fallback.message(StateFilter(None), HasText())
-    async def text_at_menu(message: Message, state: FSMContext, l10n: L10n, user: User | None) -> None:
+    async def text_at_menu(message: Message, state: FSMContext, l10n: L10n, user: User | None,
+                           translator: Translator) -> None:
         if people.needs_consent(user):
             raise SkipHandler
+        if message.text.strip() in translator.every("flow.back") | translator.every("flow.cancel"):
+            # A button of a keyboard left over from an earlier conversation: it goes, and the menu is shown.
+            await close_reply_keyboard(message, l10n)
+            await show_menu(message, l10n)
+            return
         await state.set_data({"menu_offer": {"text": message.text}})
         await message.answer(l10n("menu_offer.prompt"), reply_markup=keyboards.make_start_with_keyboard(l10n))
 
