@@ -799,3 +799,16 @@ async def test_a_complaint_naming_a_doctor_is_public_only_after_a_moderator_and_
     app.settings.moderation.hold_named_complaints = True
     reply = await app.user(9001).command("moderation")
     assert RU("office.why_named_complaint") in reply.text
+
+
+async def test_a_resumed_preview_still_names_the_resident(app: App) -> None:
+    person = await resident(app, 2119, first_name="Айгуль")
+    await to_description_step(app, person)
+    await describe(person, "Спасибо")
+    await person.press(RU("preview.toggle_name", mark="⬜"))
+    await person.command("start")
+    reply = await person.press(RU("unfinished.resume"))
+    assert plain(RU("preview.name_public", name="Айгуль")) in reply.text
+    await person.press(RU("preview.submit"))
+    [review] = await one(app, select(Review))
+    assert review.author_name == "Айгуль" and not review.anonymous

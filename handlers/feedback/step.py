@@ -245,7 +245,8 @@ async def preview_text(step: Step, draft: drafts.Draft) -> str:
     lines.append(l10n("preview.text", value=excerpt(draft.get("text") or "—")))
     lines.append(l10n("preview.evidence", count=len(draft.get("media", []))))
     lines += files_lines(draft, l10n)
-    first_name = html.escape(step.event.from_user.first_name or "")
+    # The name stored with the account is the one published (the event may be the bot's own message).
+    first_name = html.escape((step.user.first_name if step.user else None) or "")
     lines.append(l10n("preview.name_public", name=first_name) if draft.get("show_name")
                  else l10n("preview.name_hidden"))
     if formal_kind:
