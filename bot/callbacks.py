@@ -13,6 +13,7 @@ class MenuAction(StrEnum):
     MY_REVIEWS = "my"
     RIGHTS = "rights"
     LANGUAGE = "language"
+    HOME = "home"  # back to the main menu from any screen
 
 
 class ConsentAction(StrEnum):
@@ -53,6 +54,20 @@ class FlowAction(StrEnum):
     UPDATE_PREVIOUS = "update"
     OTHER_DOCTOR = "other"
     DISTRICTS = "districts"
+    CHANGE_CLINIC = "chclinic"
+    RESUME = "resume"  # an unfinished review: continue it
+    START_OVER = "restart"  # ... or discard it and begin anew
+    DISCARD = "discard"  # Cancel confirmed on a draft with text or files
+    KEEP = "keep"  # ... or not
+    CLEAR_TEXT = "cleartext"  # the description reopened: write it again from scratch
+    ADD_TEXT = "addtext"  # a text sent after the description was closed: add it
+    DROP_TEXT = "droptext"  # ... or leave it out
+    SHOW_NAME = "showname"  # toggles "show my first name publicly"
+    CRITERIA = "criteria"  # rate attentiveness, professionalism... (only on request)
+    OUTCOME = "outcome"  # say what outcome is wanted (optional)
+    BEHALF = "behalf"  # on whose behalf: opens the choice
+    NAME = "name"  # the appellant's full name: type it
+    CLEAR_NAME = "clearname"
 
 
 class DistrictPick(CallbackData, prefix="fd"):
@@ -86,7 +101,10 @@ class DoctorPage(CallbackData, prefix="fop"):
 
 
 class KindPick(CallbackData, prefix="fk"):
+    """Kind and category on one screen: a complaint button carries its category; a violation's is asked next."""
+
     kind: str
+    category: str
 
 
 class CategoryPick(CallbackData, prefix="fg"):
@@ -204,7 +222,9 @@ class ForgetChoice(CallbackData, prefix="pvf"):
 
 class ConsentChange(StrEnum):
     GIVE = "give"
-    WITHDRAW = "withdraw"
+    WITHDRAW = "withdraw"  # asks first
+    WITHDRAW_CONFIRMED = "withdraw_ok"
+    KEEP = "keep"
 
 
 class ConsentManage(CallbackData, prefix="pvc"):
@@ -333,3 +353,31 @@ class UrgencyVerdict(StrEnum):
 class UrgencyVerdictV1(CallbackData, prefix="uv1"):
     case_id: int
     verdict: UrgencyVerdict
+
+# --- The resident's conversation, continued (issue 11) ----------------------------------------------------
+
+
+class IncidentPick(CallbackData, prefix="fw"):
+    """When it happened: one of drafts.INCIDENT_WHEN."""
+
+    when: str
+
+
+class BehalfPick(CallbackData, prefix="fb"):
+    """On whose behalf: one of drafts.BEHALF."""
+
+    who: str
+
+
+class OnboardAccept(CallbackData, prefix="onb"):
+    """Language and consent on one screen: agreeing in the language the screen is shown in."""
+
+    language: str
+    version: str
+    accept: bool
+
+
+class StartWith(CallbackData, prefix="fsw"):
+    """Free text or a photo sent at the menu: start a review with it (kept in the conversation's data)."""
+
+    start: bool

@@ -175,7 +175,8 @@ DEFAULT_CATEGORIES = [
 class FeedbackSettings(_Section):
     # Complaint categories offered, in this order; each needs texts `category.<id>` in every locale.
     categories: list[str] = Field(default_factory=lambda: list(DEFAULT_CATEGORIES), min_length=1)
-    max_text_chars: int = Field(4000, ge=100, le=4096)
+    # Of the whole description: a text Telegram split into several messages is joined before this is applied.
+    max_text_chars: int = Field(8000, ge=100, le=20000)
     max_media: int = Field(10, ge=0, le=50)
     daily_limit: int = Field(5, ge=1)
     same_doctor_days: int = Field(30, ge=0)
@@ -229,6 +230,9 @@ DEFAULT_REJECT_REASONS = ["profanity", "insults", "personal_data", "advertising"
 class ModerationSettings(_Section):
     # Every review and every clinic answer waits for a moderator; off: only texts with profanity wait.
     queue: bool = False
+    # A complaint that names a doctor waits for a moderator before the public sees it (a libel risk with real
+    # names); gratitude and texts naming no one are published at once. false: only `queue` and profanity decide.
+    hold_named_complaints: bool = True
     # Reasons a moderator may give for a rejection, in this order; each needs `moderation_reason.<id>` texts.
     reject_reasons: list[str] = Field(default_factory=lambda: list(DEFAULT_REJECT_REASONS), min_length=1)
 
@@ -240,6 +244,16 @@ class ModerationSettings(_Section):
             if not re.fullmatch(r"[a-z0-9_]{1,24}", reason):
                 raise ValueError(f"{reason!r} must be 1-24 characters of a-z, 0-9 and '_'")
         return value
+
+
+class ContactsSettings(_Section):
+    """Who runs the bot and the official lines, shown in /help and on the rights page."""
+
+    operator_name: str = ""
+    operator_contact: str = ""
+    # Line id -> number; each id needs its text `contacts.line_<id>` in every locale. Empty to show none.
+    lines: dict[str, str] = Field(default_factory=lambda: {"emergency": "103 / 112", "insurance_fund": "1406",
+                                                           "egov": "1414"})
 
 
 class Settings(BaseSettings):
@@ -262,6 +276,7 @@ class Settings(BaseSettings):
     digest: DigestSettings = DigestSettings()
     # On SIGTERM: how long updates in flight and the send in progress may take before the process exits.
     shutdown_grace_seconds: float = Field(20, ge=1, le=300)
+    contacts: ContactsSettings = ContactsSettings()
 
     @field_validator("timezone")
     @classmethod

@@ -49,7 +49,7 @@ class HasLocation(Filter):
 
 
 class HasEvidence(Filter):
-    """A photo, video or document (not a GIF, sticker or voice message)."""
+    """A file that can be evidence: photo, video, document, voice, audio, video note or animation (no sticker)."""
 
     async def __call__(self, message: Message) -> bool:
-        return evidence_of(message) is not None and message.voice is None
+        return evidence_of(message) is not None

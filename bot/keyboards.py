@@ -14,6 +14,7 @@ from aiogram.types import (
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.callbacks import (
+    BehalfPick,
     CategoryPick,
     ClinicPick,
     ConsentAction,
@@ -24,15 +25,18 @@ from bot.callbacks import (
     EditPick,
     Flow,
     FlowAction,
+    IncidentPick,
     KindPick,
     LanguageChoice,
     MenuAction,
     MenuChoice,
     MyReviewOpen,
     MyReviewsPage,
+    OnboardAccept,
     SpecialtyPage,
     SpecialtyPick,
     StarsPick,
+    StartWith,
     Target,
     TargetPick,
 )
@@ -61,6 +65,19 @@ def make_consent_keyboard(l10n: L10n, version: str) -> InlineKeyboardMarkup:
     )
     builder.adjust(1)
     return builder.as_markup()
+
+
+def make_onboarding_keyboard(l10n: L10n, version: str) -> InlineKeyboardMarkup:
+    """Language and consent on one screen: the other languages redraw it; Agree records both at once."""
+    rows = [[
+        InlineKeyboardButton(text=("✓ " if code == l10n.language else "") + l10n(f"language.{code}"),
+                             callback_data=LanguageChoice(code=code).pack())
+        for code in sorted(LANGUAGES, key=lambda code: code != l10n.language)
+    ]]
+    for accept, key in ((True, "consent.accept"), (False, "consent.decline")):
+        data = OnboardAccept(language=l10n.language, version=version, accept=accept)
+        rows.append([InlineKeyboardButton(text=l10n(key), callback_data=data.pack())])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
 MENU_ITEMS = (
@@ -156,7 +173,13 @@ def make_target_keyboard(l10n: L10n) -> InlineKeyboardMarkup:
         InlineKeyboardButton(text=l10n(f"target.{target.value}"), callback_data=TargetPick(target=target).pack())
         for target in (Target.DOCTOR, Target.CLINIC, Target.UNKNOWN)
     ]
-    return _column(buttons, l10n)
+    # A clinic found from a typed number is taken at once: this is the way to choose another.
+    change = [_flow_button(l10n, "target.change_clinic", FlowAction.CHANGE_CLINIC)]
+    return _column(buttons, l10n, back=False, extra_rows=[change])
+
+
+def _flow_button(l10n: L10n, key: str, action: FlowAction, **values: Any) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=l10n(key, **values), callback_data=Flow(action=action).pack())
 
 
 def make_specialties_keyboard(l10n: L10n, specialties: Sequence[Any], page: int) -> InlineKeyboardMarkup:
@@ -192,12 +215,19 @@ def make_previous_review_keyboard(l10n: L10n) -> InlineKeyboardMarkup:
     return _column(buttons, l10n, back=False)
 
 
-def make_kind_keyboard(l10n: L10n) -> InlineKeyboardMarkup:
-    buttons = [
-        InlineKeyboardButton(text=l10n(f"kind.{kind}"), callback_data=KindPick(kind=kind).pack())
-        for kind in ("gratitude", "complaint", "violation")
+def make_kind_keyboard(l10n: L10n, categories: Sequence[str]) -> InlineKeyboardMarkup:
+    """Kind and category on one screen: gratitude, a complaint by what happened, or a violation report."""
+    rows = [[InlineKeyboardButton(text=l10n("kind.gratitude"), callback_data=KindPick(kind="gratitude",
+                                                                                       category="").pack())]]
+    rows += [
+        [InlineKeyboardButton(text=l10n("kind.complaint_about", category=l10n(f"category.{category}")),
+                              callback_data=KindPick(kind="complaint", category=category).pack())]
+        for category in categories
     ]
-    return _column(buttons, l10n)
+    rows.append([InlineKeyboardButton(text=l10n("kind.violation"),
+                                      callback_data=KindPick(kind="violation", category="").pack())])
+    rows.append(_nav_row(l10n))
+    return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
 def make_category_keyboard(l10n: L10n, categories: Sequence[str]) -> InlineKeyboardMarkup:
@@ -240,39 +270,99 @@ def make_continue_keyboard(l10n: L10n, label_key: str = "flow.continue") -> Inli
     return _column([button], l10n)
 
 
-def make_visibility_keyboard(l10n: L10n, first_name: str) -> InlineKeyboardMarkup:
-    buttons = [
-        InlineKeyboardButton(
-            text=l10n("visibility.named", name=first_name), callback_data=Flow(action=FlowAction.NAMED).pack()
-        ),
-        InlineKeyboardButton(text=l10n("visibility.anonymous"), callback_data=Flow(action=FlowAction.ANONYMOUS).pack()),
+def make_description_keyboard(l10n: L10n, *, reopened: bool) -> InlineKeyboardMarkup:
+    """Saying when it happened closes the description (text, voice and files may come first, in any order)."""
+    when = [
+        InlineKeyboardButton(text=l10n(f"when.{when}"), callback_data=IncidentPick(when=when).pack())
+        for when in ("today", "yesterday", "date", "unknown")
     ]
-    return _column(buttons, l10n)
+    rows = [when[:2], when[2:]]
+    if reopened:
+        rows.append([_flow_button(l10n, "description.clear", FlowAction.CLEAR_TEXT)])
+    rows.append(_nav_row(l10n))
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def make_add_text_keyboard(l10n: L10n) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[[
+        _flow_button(l10n, "description.add", FlowAction.ADD_TEXT),
+        _flow_button(l10n, "description.leave_out", FlowAction.DROP_TEXT),
+    ]])
+
+
+def make_return_keyboard(l10n: L10n) -> InlineKeyboardMarkup:
+    """Under a question asked from the preview: back to the preview, or cancel."""
+    return InlineKeyboardMarkup(inline_keyboard=[[
+        _flow_button(l10n, "flow.back", FlowAction.KEEP), _flow_button(l10n, "flow.cancel", FlowAction.CANCEL)]])
+
+
+def make_behalf_keyboard(l10n: L10n) -> InlineKeyboardMarkup:
+    rows = [[InlineKeyboardButton(text=l10n(f"behalf.{who}"), callback_data=BehalfPick(who=who).pack())]
+            for who in ("self", "child", "parent", "other")]
+    rows += make_return_keyboard(l10n).inline_keyboard
+    return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
 def make_phone_keyboard(l10n: L10n) -> ReplyKeyboardMarkup:
+    # Back and Cancel here too: a reply keyboard must never be a step without a way out.
     return ReplyKeyboardMarkup(
         keyboard=[
             [KeyboardButton(text=l10n("phone.share"), request_contact=True)],
-            [KeyboardButton(text=l10n("phone.skip"))],
+            [KeyboardButton(text=l10n("flow.back")), KeyboardButton(text=l10n("flow.cancel"))],
         ],
         resize_keyboard=True,
         one_time_keyboard=True,
+        is_persistent=False,
     )
 
 
-EDITABLE = ("clinic", "target", "kind", "rating", "description", "evidence", "visibility")
+EDITABLE = ("clinic", "target", "kind", "rating", "description")
 
 
-def make_preview_keyboard(l10n: L10n) -> InlineKeyboardMarkup:
+def make_preview_keyboard(l10n: L10n, draft: dict[str, Any]) -> InlineKeyboardMarkup:
+    formal = draft.get("kind") in ("complaint", "violation")
     rows = [[InlineKeyboardButton(text=l10n("preview.submit"), callback_data=Flow(action=FlowAction.SUBMIT).pack())]]
+    mark = "☑️" if draft.get("show_name") else "⬜"
+    rows.append([_flow_button(l10n, "preview.toggle_name", FlowAction.SHOW_NAME, mark=mark)])
+    if formal:
+        name_key = "preview.change_name" if draft.get("appellant_name") else "preview.enter_name"
+        row = [_flow_button(l10n, name_key, FlowAction.NAME)]
+        if draft.get("appellant_name"):
+            row.append(_flow_button(l10n, "preview.clear_name", FlowAction.CLEAR_NAME))
+        rows.append(row)
+        rows.append([_flow_button(l10n, "preview.edit_behalf", FlowAction.BEHALF),
+                     _flow_button(l10n, "preview.edit_outcome", FlowAction.OUTCOME)])
+    starred = draft.get("kind") != "violation"  # a violation report asks for no stars
+    if starred and not draft.get("criteria_done"):
+        rows.append([_flow_button(l10n, "preview.rate_details", FlowAction.CRITERIA)])
     edits = [
         InlineKeyboardButton(text=l10n(f"preview.edit_{step}"), callback_data=EditPick(step=step).pack())
-        for step in EDITABLE
+        for step in EDITABLE if starred or step != "rating"
     ]
-    rows += [edits[i : i + 2] for i in range(0, len(edits), 2)]
+    rows += [edits[i : i + 3] for i in range(0, len(edits), 3)]
     rows.append([InlineKeyboardButton(text=l10n("flow.cancel"), callback_data=Flow(action=FlowAction.CANCEL).pack())])
     return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def make_unfinished_keyboard(l10n: L10n) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[
+        [_flow_button(l10n, "unfinished.resume", FlowAction.RESUME)],
+        [_flow_button(l10n, "unfinished.start_over", FlowAction.START_OVER)],
+    ])
+
+
+def make_discard_keyboard(l10n: L10n) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[
+        [_flow_button(l10n, "cancel.keep", FlowAction.KEEP)],
+        [_flow_button(l10n, "cancel.discard", FlowAction.DISCARD)],
+    ])
+
+
+def make_start_with_keyboard(l10n: L10n) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[
+        [InlineKeyboardButton(text=l10n("menu_offer.start"), callback_data=StartWith(start=True).pack())],
+        [InlineKeyboardButton(text=l10n("menu_offer.menu"), callback_data=StartWith(start=False).pack())],
+    ])
 
 
 def make_my_reviews_keyboard(l10n: L10n, reviews: Sequence[Any], page: int, total: int) -> InlineKeyboardMarkup:
@@ -288,12 +378,23 @@ def make_my_reviews_keyboard(l10n: L10n, reviews: Sequence[Any], page: int, tota
     pager = _pager(l10n, page, total, lambda p: MyReviewsPage(page=p))
     if pager:
         rows.append(pager)
+    rows.append(make_home_row(l10n))
     return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def make_home_row(l10n: L10n) -> list[InlineKeyboardButton]:
+    """Every screen has a way back to the main menu."""
+    return [InlineKeyboardButton(text=l10n("menu.home"), callback_data=MenuChoice(action=MenuAction.HOME).pack())]
+
+
+def make_home_keyboard(l10n: L10n) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[make_home_row(l10n)])
 
 
 def make_back_to_list_keyboard(l10n: L10n, page: int) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         inline_keyboard=[
-            [InlineKeyboardButton(text=l10n("my.back_to_list"), callback_data=MyReviewsPage(page=page).pack())]
+            [InlineKeyboardButton(text=l10n("my.back_to_list"), callback_data=MyReviewsPage(page=page).pack())],
+            make_home_row(l10n),
         ]
     )

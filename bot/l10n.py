@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,44 @@ class L10n:
 
     def has(self, key: str) -> bool:
         return key in self._catalog
+
+    # Numbers, dates and plural forms by CLDR rules (Babel): "4,4" in ru and kk, "4.4" in en.
+    def number(self, value: float, digits: int = 1) -> str:
+        from babel.numbers import format_decimal
+
+        return format_decimal(value, format="0." + "0" * digits if digits else "0", locale=self.language)
+
+    def day(self, value: date | datetime) -> str:
+        """A day as people of this language write it: "26 ноября 2026", "26 қараша 2026", "26 November 2026"."""
+        from babel.dates import format_date
+
+        return format_date(value, format="d MMMM y", locale=self.language)
+
+    def sort_key(self, text: str) -> tuple[int, ...]:
+        """Alphabetical order of this language: Kazakh letters (ә, ғ, қ, ң, ө, ұ, ү, һ, і) in their places."""
+        return alphabet_key(text, self.language)
+
+
+# The Kazakh Cyrillic alphabet (42 letters) in its official order; Russian is the same alphabet without the nine
+# Kazakh letters, and Latin letters sort after Cyrillic ones. Used instead of PyICU, which needs system headers.
+KAZAKH_ALPHABET = "аәбвгғдеёжзийкқлмнңоөпрстуұүфхһцчшщъыіьэюя"
+RUSSIAN_ALPHABET = "абвгдеёжзийклмнопрстуфхцчшщъыьэюя"
+
+
+def alphabet_key(text: str, language: str) -> tuple[int, ...]:
+    alphabet = KAZAKH_ALPHABET if language == "kk" else RUSSIAN_ALPHABET
+    order = {letter: index for index, letter in enumerate(alphabet)}
+    key = []
+    for character in text.lower():
+        if character in order:
+            key.append(100 + order[character])
+        elif character.isdigit():
+            key.append(ord(character) - ord("0"))  # numbers before letters
+        elif character.isalpha():
+            key.append(200 + ord(character))  # Latin and anything else after Cyrillic
+        else:
+            key.append(50)  # spaces and punctuation: between digits and letters
+    return tuple(key)
 
 
 class Translator:

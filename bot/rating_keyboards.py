@@ -12,6 +12,8 @@ from bot.callbacks import (
     ClinicPageView,
     ClinicSection,
     DoctorPageView,
+    MenuAction,
+    MenuChoice,
     TopList,
     TopScope,
     TopScopePick,
@@ -38,6 +40,11 @@ def _pager(l10n: L10n, page: int, pages: int, make: Callable[[int], CallbackData
     return [row] if row else []
 
 
+def home_row(l10n: L10n) -> list[InlineKeyboardButton]:
+    """Every screen has a way back to the main menu."""
+    return [_button(l10n("menu.home"), MenuChoice(action=MenuAction.HOME))]
+
+
 def _pages(total: int) -> int:
     return max(1, -(-total // PAGE_SIZE))
 
@@ -46,6 +53,7 @@ def make_top_specialties_keyboard(l10n: L10n, specialties: Sequence[Any], page: 
     rows = [[_button(name_in(specialty, l10n.language), TopList(specialty_id=specialty.id))]
             for specialty in page_of(specialties, page)]
     rows += _pager(l10n, page, _pages(len(specialties)), lambda p: TopSpecialtyPage(page=p))
+    rows.append(home_row(l10n))
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
@@ -58,6 +66,7 @@ def make_top_list_keyboard(l10n: L10n, listing: Listing, current: TopList) -> In
     if current.district_id or current.clinic_id:
         rows.append([_button(l10n("top.whole_city_button"), TopList(specialty_id=current.specialty_id))])
     rows.append([_button(l10n("top.other_specialty"), TopSpecialtyPage(page=0))])
+    rows.append(home_row(l10n))
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
@@ -79,6 +88,7 @@ def make_doctor_page_keyboard(l10n: L10n, listing: Listing, doctor: Any, feedbac
                   previous="doctor_page.newer", following="doctor_page.older")
     rows.append([InlineKeyboardButton(text=l10n("doctor_page.leave_feedback"), url=feedback_url)])
     rows.append([_button(l10n("doctor_page.clinic_button"), ClinicPageView(clinic_id=doctor.clinic_id))])
+    rows.append(home_row(l10n))
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
@@ -91,6 +101,7 @@ def make_clinic_page_keyboard(l10n: L10n, listing: Listing, clinic_id: int, feed
     rows.append([_button(l10n("clinic_page.answers_button", count=listing.extra["answers"]),
                          ClinicPageView(clinic_id=clinic_id, section=ClinicSection.ANSWERS))])
     rows.append([InlineKeyboardButton(text=l10n("clinic_page.leave_feedback"), url=feedback_url)])
+    rows.append(home_row(l10n))
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
@@ -100,6 +111,7 @@ def make_clinic_section_keyboard(l10n: L10n, listing: Listing, clinic_id: int,
                   lambda p: ClinicPageView(clinic_id=clinic_id, section=section, page=p, turn=True))
     back = ClinicPageView(clinic_id=clinic_id, section=ClinicSection.DOCTORS, turn=True)
     rows.append([_button(l10n("clinic_page.back"), back)])
+    rows.append(home_row(l10n))
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 

@@ -12,11 +12,9 @@ class ReviewForm(StatesGroup):
     category = State()
     rating = State()
     criteria = State()
-    description = State()
-    evidence = State()
-    visibility = State()
-    phone = State()
-    preview = State()
+    description = State()  # text, voice and files, closed by saying when it happened
+    when = State()  # only when "another day" was chosen: the date typed
+    preview = State()  # with the last choices on it: publication, on whose behalf, full name, phone
 
 
 def state_of(step: str) -> State:
@@ -61,3 +59,9 @@ class ModerationInput(StatesGroup):
     """A moderator pressed "Edit": their next message is the new public text."""
 
     editing = State()
+
+
+class TopSearch(StatesGroup):
+    """The top list's specialty picker is shown: a typed word searches the specialties."""
+
+    specialty = State()

@@ -27,7 +27,7 @@ from bot.filters import HasEvidence, HasText, PrivateChat
 from bot.l10n import L10n
 from bot.states import AppealAddition, CaseReply, CaseVerdict
 from bot.unit_of_work import AfterCommit
-from handlers.feedback import receive
+from handlers.feedback.files import receive
 from storage.models import CaseStatus, ReviewStatus, User
 from storage.repositories import Repositories
 

@@ -101,7 +101,19 @@ async def find(repo: Repositories, directory: DirectoryIndex, query: str, settin
                                                        key=lambda clinic: (clinic.number or 10**6, clinic.id))]
     scored = [(score, 0, "clinic", place.id) for place, score in directory.index.places(query, limit=10)]
     scored += [(score, 1, "doctor", person.id) for person, score in directory.index.people(query, limit=MAX_RESULTS)]
-    scored.sort(key=lambda item: (-item[0], item[1]))
+    # Equally good matches ("терапевт" matches every therapist) are ordered by their rating: ranked ones by score,
+    # then those without enough reviews.
+    minimum = settings.ratings.min_reviews
+    clinic_stats = await repo.ratings.of_clinics([entity_id for _, _, kind, entity_id in scored if kind == "clinic"])
+    doctor_stats = await repo.ratings.of_doctors([entity_id for _, _, kind, entity_id in scored if kind == "doctor"])
+
+    def rank(item: tuple[float, int, str, int]) -> tuple[float, int, int, float]:
+        relevance, order, kind, entity_id = item
+        stats = (clinic_stats if kind == "clinic" else doctor_stats).get(entity_id)
+        ranked = stats is not None and stats.review_count >= minimum
+        return (-round(relevance, 1), order, 0 if ranked else 1, -(stats.score if ranked else 0.0))
+
+    scored.sort(key=rank)
     return [(kind, entity_id) for _, _, kind, entity_id in scored[:MAX_RESULTS]]
 
 

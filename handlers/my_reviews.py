@@ -43,7 +43,7 @@ async def card_parts(repo: Repositories, review: Review, l10n: L10n, settings: S
         lines.append(l10n("preview.doctor", value=html.escape(doctor.full_name)))
     kind = l10n(f"kind.{review.kind}") + (f" · {l10n(f'category.{review.category}')}" if review.category else "")
     lines += [l10n("preview.kind", value=kind),
-              l10n("preview.rating", value=l10n("flow.stars", n=review.rating)),
+              l10n("preview.rating", value=l10n("flow.stars", n=review.rating) if review.rating else "—"),
               l10n("my.card_status", status=l10n(f"status.{review.status}")),
               l10n("preview.evidence", count=len(review.media))]
     case = await repo.reviews.case_of(review.id)

@@ -58,6 +58,15 @@ def consent_text(user: User | None, l10n: L10n, settings: Settings) -> str:
                 version=user.consent_version, current=people.CONSENT_VERSION)
 
 
+def make_withdraw_keyboard(l10n: L10n) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=l10n("privacy.withdraw_confirm_button"),
+                   callback_data=ConsentManage(action=ConsentChange.WITHDRAW_CONFIRMED))
+    builder.button(text=l10n("privacy.withdraw_keep_button"), callback_data=ConsentManage(action=ConsentChange.KEEP))
+    builder.adjust(1)
+    return builder.as_markup()
+
+
 async def drop_buttons(query: CallbackQuery) -> None:
     """The question was answered: its buttons go, so it cannot be answered twice (an old message may not edit)."""
     if isinstance(query.message, Message):
@@ -80,6 +89,7 @@ def make_router(settings: Settings) -> Router:
         data = await privacy.export(repo, user, now=now, settings=settings)
         document = BufferedInputFile(privacy.export_bytes(data),
                                      filename=privacy.export_file_name(now, settings.zone))
+        await message.answer(privacy.summary(data, l10n))  # readable at a glance; the file holds everything
         await message.answer_document(document, caption=l10n("privacy.mydata_caption"))
 
     @router.message(Command("forget"))
@@ -104,7 +114,8 @@ def make_router(settings: Settings) -> Router:
         # Cleared first: the storage may write an empty record, which forgetting then removes with the rest.
         await state.clear()
         await privacy.forget(repo, user, now=now, settings=settings)
-        await query.message.answer(l10n("privacy.forget_done"))
+        await query.message.answer(l10n("privacy.forget_done", when=now.astimezone(settings.zone).strftime(
+            "%d.%m.%Y %H:%M")))
 
     @router.message(Command("consent"))
     async def consent_command(message: Message, user: User | None, l10n: L10n) -> None:
@@ -119,7 +130,23 @@ def make_router(settings: Settings) -> Router:
             await drop_buttons(query)
             await show_consent(query.message, l10n)  # the one consent screen, with its versioned buttons
             return
-        if user is None or not await privacy.withdraw_consent(repo, user, now):
+        if callback_data.action == ConsentChange.KEEP:
+            await query.answer()
+            await drop_buttons(query)
+            await query.message.answer(l10n("privacy.consent_kept"))
+            return
+        if user is None or not user.has_consent:
+            await query.answer(l10n("privacy.consent_not_in_force"), show_alert=True)
+            return
+        if callback_data.action == ConsentChange.WITHDRAW:
+            # One tap never drops a review being written: say what goes, and ask.
+            draft = (await state.get_data()).get("draft") or {}
+            key = "privacy.withdraw_confirm_draft" if draft else "privacy.withdraw_confirm"
+            await query.answer()
+            await drop_buttons(query)
+            await query.message.answer(l10n(key), reply_markup=make_withdraw_keyboard(l10n))
+            return
+        if not await privacy.withdraw_consent(repo, user, now):
             await query.answer(l10n("privacy.consent_not_in_force"), show_alert=True)
             return
         # A review being written is not submitted without consent, and its draft is the person's data.

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import difflib
+
 from aiogram import Bot, F, Router
 from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject, CommandStart, StateFilter
+from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.deep_linking import create_start_link
 
@@ -21,7 +24,7 @@ from bot.callbacks import (
     TopSpecialtyPage,
 )
 from bot.config import Settings
-from bot.filters import HasLocation, PrivateChat
+from bot.filters import HasLocation, HasText, PrivateChat
 from bot.keyboards import name_in
 from bot.l10n import L10n
 from bot.rating_keyboards import (
@@ -34,11 +37,13 @@ from bot.rating_keyboards import (
     make_top_specialties_keyboard,
 )
 from bot.services import pages, search
-from handlers.feedback import place_of
+from bot.states import TopSearch
+from handlers.feedback.step import place_of
 from storage.models import Clinic, Doctor
 from storage.repositories import Repositories
 
 NEAREST = 5
+COMMON_SPECIALTIES = 6
 SECTIONS = {ClinicSection.REVIEWS: pages.clinic_reviews, ClinicSection.ANSWERS: pages.clinic_answers}
 
 
@@ -82,12 +87,37 @@ def make_router(settings: Settings) -> Router:
     router.message.filter(PrivateChat())
     router.callback_query.filter(PrivateChat())
 
-    async def show_specialties(event: Message | CallbackQuery, repo: Repositories, l10n: L10n, page: int,
-                               replace: bool) -> None:
+    async def ordered_specialties(repo: Repositories, l10n: L10n) -> list:
+        """The most common specialties first (most doctors), then the rest in the language's alphabetical order."""
         specialties = sorted(await repo.ratings.specialties_with_doctors(),
-                             key=lambda specialty: name_in(specialty, l10n.language).casefold())
+                             key=lambda specialty: l10n.sort_key(name_in(specialty, l10n.language)))
+        counts = await repo.ratings.doctor_counts_by_specialty()
+        common = sorted(specialties, key=lambda specialty: -counts.get(specialty.id, 0))[:COMMON_SPECIALTIES]
+        return [*common, *(specialty for specialty in specialties if specialty not in common)]
+
+    async def show_specialties(event: Message | CallbackQuery, repo: Repositories, l10n: L10n, page: int,
+                               replace: bool, state: FSMContext) -> None:
+        specialties = await ordered_specialties(repo, l10n)
+        if await state.get_state() is None or await state.get_state() == TopSearch.specialty.state:
+            await state.set_state(TopSearch.specialty)  # a typed name then searches the specialties
         await show(event, [l10n("top.choose_specialty")], make_top_specialties_keyboard(l10n, specialties, page),
                    replace=replace)
+
+    @router.message(StateFilter(TopSearch.specialty), HasText())
+    async def specialty_typed(message: Message, repo: Repositories, l10n: L10n) -> None:
+        wanted = search.normalise(message.text)
+        specialties = await ordered_specialties(repo, l10n)
+        found = [specialty for specialty in specialties
+                 if wanted and any(wanted in search.normalise(name) or search.normalise(name) in wanted
+                                   for name in (specialty.name_kk, specialty.name_ru, specialty.name_en))]
+        if not found:
+            close = difflib.get_close_matches(wanted, {search.normalise(name_in(s, l10n.language)): s
+                                                       for s in specialties}, n=5, cutoff=0.7)
+            found = [s for s in specialties if search.normalise(name_in(s, l10n.language)) in close]
+        if not found:
+            await message.answer(l10n("top_search.not_found"))
+            return
+        await message.answer(l10n("top_search.found"), reply_markup=make_top_specialties_keyboard(l10n, found, 0))
 
     async def show_doctor(event: Message | CallbackQuery, repo: Repositories, l10n: L10n, bot: Bot, doctor: Doctor,
                           page: int, replace: bool) -> None:
@@ -129,19 +159,19 @@ def make_router(settings: Settings) -> Router:
 
     # Top specialists: a specialty, optionally a district or a clinic, then the list.
     @router.message(Command("top"))
-    async def top_command(message: Message, repo: Repositories, l10n: L10n) -> None:
-        await show_specialties(message, repo, l10n, 0, replace=False)
+    async def top_command(message: Message, repo: Repositories, l10n: L10n, state: FSMContext) -> None:
+        await show_specialties(message, repo, l10n, 0, replace=False, state=state)
 
     @router.callback_query(MenuChoice.filter(F.action == MenuAction.TOP))
-    async def from_menu(query: CallbackQuery, repo: Repositories, l10n: L10n) -> None:
+    async def from_menu(query: CallbackQuery, repo: Repositories, l10n: L10n, state: FSMContext) -> None:
         await query.answer()
-        await show_specialties(query, repo, l10n, 0, replace=False)
+        await show_specialties(query, repo, l10n, 0, replace=False, state=state)
 
     @router.callback_query(TopSpecialtyPage.filter())
     async def specialties_page(query: CallbackQuery, callback_data: TopSpecialtyPage, repo: Repositories,
-                               l10n: L10n) -> None:
+                               l10n: L10n, state: FSMContext) -> None:
         await query.answer()
-        await show_specialties(query, repo, l10n, max(callback_data.page, 0), replace=True)
+        await show_specialties(query, repo, l10n, max(callback_data.page, 0), replace=True, state=state)
 
     @router.callback_query(TopList.filter())
     async def top_list(query: CallbackQuery, callback_data: TopList, repo: Repositories, l10n: L10n) -> None:
@@ -196,7 +226,7 @@ def make_router(settings: Settings) -> Router:
                    replace=callback_data.turn)
 
     # A location shared outside any conversation (the feedback form handles its own, in its clinic step).
-    @router.message(StateFilter(None), HasLocation())
+    @router.message(StateFilter(None, TopSearch.specialty), HasLocation())
     async def nearest(message: Message, repo: Repositories, l10n: L10n) -> None:
         clinics = {clinic.id: clinic for clinic in await repo.directory.active_clinics()}
         found = search.nearest([place_of(clinic) for clinic in clinics.values()], message.location.latitude,

@@ -59,6 +59,9 @@ class MediaKind(StrEnum):
     VIDEO = "video"
     DOCUMENT = "document"
     VOICE = "voice"
+    AUDIO = "audio"
+    VIDEO_NOTE = "video_note"
+    ANIMATION = "animation"
 
 
 class OutboxStatus(StrEnum):
@@ -198,7 +201,7 @@ class Review(Base):
     specialty_id: Mapped[int | None] = mapped_column(ForeignKey("specialties.id"))
     kind: Mapped[ReviewKind] = mapped_column(String(16))
     category: Mapped[str | None] = mapped_column(String(64))
-    rating: Mapped[int]
+    rating: Mapped[int | None]  # none for a violation report: it asks for no stars and counts in no rating
     criteria: Mapped[dict] = mapped_column(default=dict)
     text: Mapped[str] = mapped_column(Text, default="")
     # What the public sees after masking and moderation; the original text is never overwritten.
@@ -214,6 +217,13 @@ class Review(Base):
     supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("reviews.id"))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # What a formal appeal needs (migration 0007). The appellant's full name is seen by the prosecutor's office
+    # only: never by the polyclinic or the public. incident_when: today / yesterday / date / unknown.
+    incident_when: Mapped[str | None] = mapped_column(String(16))
+    incident_date: Mapped[date | None] = mapped_column(Date)
+    on_behalf: Mapped[str | None] = mapped_column(String(16))
+    outcome_wanted: Mapped[str | None] = mapped_column(Text)
+    appellant_name: Mapped[str | None] = mapped_column(String(300))
 
     media: Mapped[list[ReviewMedia]] = relationship(
         back_populates="review", lazy="raise", order_by="ReviewMedia.position"
@@ -235,6 +245,8 @@ class ReviewMedia(Base):
     sha256: Mapped[str | None] = mapped_column(String(64))
     stored_path: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime]
+    # The resident's own caption under the file ("the receipt for 5000 tenge"), kept with it (migration 0007).
+    caption: Mapped[str | None] = mapped_column(Text)
 
     review: Mapped[Review] = relationship(back_populates="media", lazy="raise")
 

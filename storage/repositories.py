@@ -263,9 +263,10 @@ class ReviewRepo:
         query = select(func.count()).select_from(Review).where(Review.user_id == user_id, Review.created_at >= since)
         return await self.session.scalar(query) or 0
 
-    async def latest_for_doctor(self, user_id: int, doctor_id: int, since: datetime) -> Review | None:
+    async def latest_for_doctor(self, user_id: int, doctor_id: int, since: datetime,
+                                kinds: Sequence[str] | None = None) -> Review | None:
         query = (select(Review).where(Review.user_id == user_id, Review.doctor_id == doctor_id,
-                                      Review.created_at >= since)
+                                      Review.created_at >= since, *([Review.kind.in_(kinds)] if kinds else []))
                  .order_by(Review.created_at.desc()).limit(1))
         return await self.session.scalar(query)
 
@@ -595,6 +596,8 @@ class RatingRepo:
         return (select(*columns).select_from(Doctor).join(Clinic, Clinic.id == Doctor.clinic_id)
                 .outerjoin(DoctorStats, DoctorStats.doctor_id == Doctor.id)
                 .where(Doctor.specialty_id == specialty_id, Doctor.active.is_(True),
+                       # A doctor nobody has reviewed is not "not enough reviews yet": not listed at all.
+                       func.coalesce(DoctorStats.review_count, 0) >= 1,
                        func.coalesce(DoctorStats.review_count, 0) < min_reviews))
 
     async def unranked_doctors(self, specialty_id: int, *, min_reviews: int, district_id: int | None = None,
@@ -666,6 +669,12 @@ class RatingRepo:
         total = await self.session.scalar(select(func.count()).select_from(base.subquery()))
         query = base.order_by(Response.created_at.desc(), Response.id.desc()).offset(offset).limit(limit)
         return (await self.session.execute(query)).all(), total or 0
+
+    async def doctor_counts_by_specialty(self) -> dict[int, int]:
+        """How many active doctors each specialty has: the common ones are offered first."""
+        query = (select(Doctor.specialty_id, func.count()).where(Doctor.active.is_(True))
+                 .group_by(Doctor.specialty_id))
+        return {specialty_id: count for specialty_id, count in (await self.session.execute(query)).all()}
 
     async def specialties_with_doctors(self) -> Sequence[Specialty]:
         query = (select(Specialty).where(exists().where(Doctor.specialty_id == Specialty.id, Doctor.active.is_(True)))
@@ -959,7 +968,7 @@ class PrivacyRepo:
 
     async def anonymise_reviews(self, user_id: int) -> int:
         result = await self.session.execute(update(Review).where(Review.user_id == user_id)
-                                            .values(anonymous=True, author_name=None))
+                                            .values(anonymous=True, author_name=None, appellant_name=None))
         return result.rowcount
 
     async def drop_conversations(self, telegram_id: int) -> int:

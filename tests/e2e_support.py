@@ -205,13 +205,9 @@ async def say(api: FakeTelegramAPI, user: int, text: str, count: int = 1) -> dic
 
 
 async def onboard(api: FakeTelegramAPI, user: int, name: str = "Айгуль") -> None:
+    """/start, then language and consent on one screen (Telegram's language preselected): the menu."""
     api.add_user(user, name, "ru")
     await say(api, user, "/start")
-    mark = len(api.calls)
-    api.press(user, api.bot_messages(user)[-1], "✓ Русский")
-    await api.wait_for(lambda c: c.method == "sendMessage" and c.params.get("chat_id") == user
-                       and RU("consent.accept") in json.dumps(c.params.get("reply_markup"), ensure_ascii=False),
-                       since=mark, timeout=60)
     mark = len(api.calls)
     api.press(user, api.bot_messages(user)[-1], RU("consent.accept"))
     await api.wait_for(lambda c: c.method == "sendMessage" and c.params.get("chat_id") == user
@@ -219,25 +215,25 @@ async def onboard(api: FakeTelegramAPI, user: int, name: str = "Айгуль") -
 
 
 async def to_evidence_step(api: FakeTelegramAPI, user: int, text: str = "Регистратор накричал на мою маму.") -> None:
-    """An ordinary complaint about polyclinic No. 17, described; the bot now asks for files."""
+    """An ordinary complaint about polyclinic No. 17, described; the bot now takes files or the incident's date."""
     await press(api, user, RU("menu.leave_feedback"))
-    await say(api, user, "17")
-    await press(api, user, "Городская поликлиника №17")
+    await say(api, user, "17")  # the one match is taken at once
     await press(api, user, RU("target.clinic"))
-    await press(api, user, RU("kind.complaint"))
-    await press(api, user, RU("category.rudeness"))
+    await press(api, user, RU("kind.complaint_about", category=RU("category.rudeness")))
     await press(api, user, "2⭐")
-    await press(api, user, RU("criteria.skip_all"))
     await say(api, user, text)
 
 
 async def to_preview(api: FakeTelegramAPI, user: int, text: str = "Регистратор накричал на мою маму.") -> dict:
     """The same complaint up to the preview with its Submit button."""
     await to_evidence_step(api, user, text)
-    await press(api, user, RU("evidence.none"))
-    await press(api, user, RU("visibility.anonymous"))
-    preview = await say(api, user, RU("phone.skip"), count=2)
-    assert RU("preview.submit") in str(preview.get("reply_markup"))
+    mark = len(api.calls)
+    api.press(user, api.bot_messages(user)[-1], RU("when.today"))
+    await api.wait_for(lambda c: c.method == "sendMessage" and c.params.get("chat_id") == user
+                       and RU("preview.submit") in json.dumps(c.params.get("reply_markup"), ensure_ascii=False),
+                       since=mark, timeout=60)
+    preview = api.bot_messages(user)[-1]
+    assert RU("preview.submit") in json.dumps(preview.get("reply_markup"), ensure_ascii=False)
     return preview
 
 

@@ -49,46 +49,70 @@ def plain(text: str) -> str:
     return re.sub(r"</?b>", "", text)
 
 
+FULL_NAME = "Иванова Айгуль Сериковна"
+
+
+async def choose_clinic_17(person: UserClient, query: str = "17", l10n=RU, name: str = "Городская поликлиника №17"):
+    """Type the polyclinic's number: a unique match is taken at once; otherwise pick it from the matches."""
+    reply = await person.send(query)
+    if reply.buttons and [name] in reply.buttons:
+        reply = await person.press(name)
+    assert name in reply.text, reply.text
+    return reply
+
+
 async def to_kind_step(app: App, person: UserClient, clinic_query: str = "поликлиника 17",
                        about_doctor: bool = True) -> Doctor | None:
     """Leave feedback → polyclinic No. 17 typed → a therapist chosen from the list (or the clinic itself)."""
     await person.press(RU("menu.leave_feedback"))
-    reply = await person.send(clinic_query)
-    assert reply.buttons[0] == ["Городская поликлиника №17"]
-    reply = await person.press("Городская поликлиника №17")
-    assert "Городская поликлиника №17" in reply.text
+    await choose_clinic_17(person, clinic_query)
     if not about_doctor:
-        assert (await person.press(RU("target.clinic"))).text == RU("kind.prompt")
+        reply = await person.press(RU("target.clinic"))
+        assert RU("kind.gratitude") in str(reply.buttons)
         return None
     await person.press(RU("target.doctor"))
     doctor = await therapist_of(app, await clinic_17(app))
     await person.press("терапевт")
     reply = await person.press(doctor.full_name)
-    assert reply.text == RU("kind.prompt")
+    assert doctor.full_name in reply.text and RU("kind.gratitude") in str(reply.buttons)
     return doctor
 
 
+def kind_button(kind: str, category: str | None = "rudeness", l10n=RU) -> str:
+    """The button of the kind-and-category screen: a complaint's button names its category."""
+    if kind == "complaint":
+        return l10n("kind.complaint_about", category=l10n(f"category.{category}"))
+    return l10n(f"kind.{kind}")
+
+
 async def to_description_step(app: App, person: UserClient) -> None:
-    """Gratitude to the therapist of No. 17, five stars, no criteria: the conversation then asks for the text."""
+    """Gratitude to the therapist of No. 17, five stars: the conversation then asks for the text."""
     await to_kind_step(app, person)
     await person.press(RU("kind.gratitude"))
     await person.press("5⭐")
-    await person.press(RU("criteria.skip_all"))
 
 
-async def submit_quick_review(app: App, person: UserClient, kind: str = "gratitude", about_doctor: bool = False):
+async def describe(person: UserClient, text: str, when: str = "today", l10n=RU):
+    """Send the description and say when it happened: the preview (or the date question) follows."""
+    await person.send(text)
+    return await person.press(l10n(f"when.{when}"))
+
+
+async def choose_kind(person: UserClient, kind: str, category: str = "rudeness", stars: str = "3⭐", l10n=RU):
+    """Press the kind (with its category), then the stars (a violation report: its category, and no stars)."""
+    await person.press(kind_button(kind, category, l10n))
+    if kind == "violation":
+        return await person.press(l10n(f"category.{category}"))
+    return await person.press(stars)
+
+
+async def submit_quick_review(app: App, person: UserClient, kind: str = "gratitude", about_doctor: bool = False,
+                              full_name: str | None = FULL_NAME):
+    """A short review of polyclinic No. 17 (or its therapist); complaints name their appellant, so they are formal."""
     await to_kind_step(app, person, about_doctor=about_doctor)
-    await person.press(RU(f"kind.{kind}"))
-    if kind != "gratitude":
-        await person.press(RU("category.rudeness"))
-    await person.press("3⭐")
-    await person.press(RU("criteria.skip_all"))
-    await person.send("Нормально")
-    await person.press(RU("evidence.none"))
-    await person.press(RU("visibility.anonymous"))
-    if kind != "gratitude":
-        await person.send(RU("phone.skip"))
+    await choose_kind(person, kind)
+    await describe(person, "Нормально")
+    if kind != "gratitude" and full_name:
+        await person.send(full_name)
     reply = await person.press(RU("preview.submit"))
     return reply
-
-

@@ -17,7 +17,7 @@ from bot.services.reviews import work_calendar
 from storage.models import AuditLog, Case, OutboxMessage, Response, Review
 from storage.repositories import Repositories
 from tests.conftest import BACKENDS, App
-from tests.flows import PHOTO_A, PHOTO_B, RU, one, resident, to_kind_step
+from tests.flows import PHOTO_A, PHOTO_B, RU, choose_clinic_17, one, resident, to_kind_step
 
 pytestmark = pytest.mark.usefixtures("demo_directory")
 CHAT = -1001234567890  # the conftest settings' prosecutor chat
@@ -35,20 +35,15 @@ async def submit_violation(app: App, user_id: int = 3001, *, text: str = "Вра
     person = await resident(app, user_id, language, button)
     l10n = Translator()[language]
     await person.press(l10n("menu.leave_feedback"))
-    await person.send("17")
-    await person.press({"ru": "Городская поликлиника №17", "en": "City Polyclinic No. 17"}[language])
+    name = {"ru": "Городская поликлиника №17", "en": "City Polyclinic No. 17"}[language]
+    await choose_clinic_17(person, "17", l10n, name)
     await person.press(l10n("target.clinic"))
     await person.press(l10n("kind.violation"))
     await person.press(l10n("category.extortion"))
-    await person.press("1⭐")
-    await person.press(l10n("criteria.skip_all"))
     await person.send(text)
     if photos:
         await person.album([PHOTO_A, PHOTO_B])
-        await person.press(l10n("evidence.done"))
-    else:
-        await person.press(l10n("evidence.none"))
-    await person.press(l10n("visibility.anonymous"))
+    await person.press(l10n("when.today"))
     await person.contact("+77017654321")
     reply = await person.press(l10n("preview.submit"))
     [reference] = [word for text in reply.texts for word in text.split() if word.startswith("AL-")]
@@ -402,12 +397,8 @@ async def test_outbox_rows_are_written_with_the_review_or_not_at_all(app: App) -
     await to_kind_step(app, person, about_doctor=False)
     await person.press(RU("kind.violation"))
     await person.press(RU("category.extortion"))
-    await person.press("1⭐")
-    await person.press(RU("criteria.skip_all"))
     await person.send("Требовали деньги.")
-    await person.press(RU("evidence.none"))
-    await person.press(RU("visibility.anonymous"))
-    await person.send(RU("phone.skip"))
+    await person.press(RU("when.today"))
     # Failing on every try (an unexpected error is tried twice before the person gets an apology).
     app.session.fail_next(EditMessageReplyMarkup, error_code=400, description="Bad Request: odd failure", times=2)
     await person.press(RU("preview.submit"))

@@ -22,7 +22,7 @@ from bot.services.reviews import work_calendar
 from storage.models import AuditLog, Case, OutboxMessage, Response, Review
 from storage.repositories import Repositories
 from tests.conftest import BACKENDS, App
-from tests.flows import RU, one, plain, resident
+from tests.flows import FULL_NAME, RU, choose_clinic_17, choose_kind, describe, one, plain, resident
 
 pytestmark = pytest.mark.usefixtures("demo_directory")
 CHAT = -1001234567890  # the conftest settings' prosecutor chat
@@ -55,17 +55,12 @@ async def submit(app: App, user_id: int, *, language: str = "ru", kind: str = "c
     l10n = T[language]
     person = await resident(app, user_id, language, BUTTON[language])
     await person.press(l10n("menu.leave_feedback"))
-    await person.send("17")
-    await person.press(CLINIC_NAME[language])
+    await choose_clinic_17(person, "17", l10n, CLINIC_NAME[language])
     await person.press(l10n("target.clinic"))
-    await person.press(l10n(f"kind.{kind}"))
-    await person.press(l10n(f"category.{category}"))
-    await person.press(stars)
-    await person.press(l10n("criteria.skip_all"))
-    await person.send(text)
-    await person.press(l10n("evidence.none"))
-    await person.press(l10n("visibility.anonymous"))
-    await person.send(l10n("phone.skip"))
+    await choose_kind(person, kind, category, stars, l10n)
+    await describe(person, text, l10n=l10n)
+    if kind != "gratitude":
+        await person.send(FULL_NAME)  # a formal appeal names its appellant
     reply = await person.press(l10n("preview.submit"))
     receipt = "\n".join(reply.texts)
     [reference] = {word.strip(".,") for word in receipt.split() if word.startswith("AL-")}

@@ -17,7 +17,7 @@ from bot.services.outbox import Relay
 from storage.models import AuditLog, Case, ClinicChat, LinkCode, OutboxMessage, Response, Review, Role, StaffRole
 from tests.conftest import BACKENDS, App
 from tests.fakes.client import UserClient
-from tests.flows import RU, clinic_17, one, plain, resident
+from tests.flows import FULL_NAME, RU, choose_clinic_17, choose_kind, clinic_17, describe, one, plain, resident
 
 pytestmark = pytest.mark.usefixtures("demo_directory")
 EN = Translator()["en"]
@@ -58,19 +58,16 @@ async def link_group(app: App, chat_id: int = CLINIC_CHAT, clinic: str = "17", u
 async def submit_about_clinic(app: App, person: UserClient, *, kind: str = "complaint", text: str = "Нагрубили.",
                               named: bool = False, phone: str | None = None, category: str = "rudeness") -> str:
     await person.press(RU("menu.leave_feedback"))
-    await person.send("17")
-    await person.press("Городская поликлиника №17")
+    await choose_clinic_17(person)
     await person.press(RU("target.clinic"))
-    await person.press(RU(f"kind.{kind}"))
+    await choose_kind(person, kind, category, "2⭐")
+    await describe(person, text)
+    if named:
+        await person.press(RU("preview.toggle_name", mark="⬜"))
     if kind != "gratitude":
-        await person.press(RU(f"category.{category}"))
-    await person.press("2⭐")
-    await person.press(RU("criteria.skip_all"))
-    await person.send(text)
-    await person.press(RU("evidence.none"))
-    await person.press(RU("visibility.named", name="Айгуль") if named else RU("visibility.anonymous"))
-    if kind != "gratitude":
-        await (person.contact(phone) if phone else person.send(RU("phone.skip")))
+        if phone:
+            await person.contact(phone)
+        await person.send(FULL_NAME)  # a formal appeal, with its legal due date
     reply = await person.press(RU("preview.submit"))
     return re.search(r"AL-\d{4}-\d{6}", "\n".join(reply.texts)).group()
 

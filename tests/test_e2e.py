@@ -65,11 +65,9 @@ async def onboard_over_http(api: FakeTelegramAPI) -> None:
     api.add_user(USER, "Айгуль", "ru")
     api.send_text(USER, "/start")
     prompt = await latest(api)
-    assert prompt["text"] == RU("language.prompt")
-    api.press(USER, prompt, "✓ Русский")
-    consent = await api.wait_for(lambda c: c.method == "sendMessage" and "Согласие" in c.params.get("text", ""))
-    assert CONSENT_VERSION in consent.params["text"]
-    api.press(USER, api.bot_messages(USER)[-1], RU("consent.accept"))
+    # Language and consent on one screen, the language Telegram reports preselected.
+    assert prompt["text"].startswith(RU("language.prompt_all")) and CONSENT_VERSION in prompt["text"]
+    api.press(USER, prompt, RU("consent.accept"))
     menu = await api.wait_for(lambda c: c.method == "sendMessage" and c.params.get("text") == RU("menu.title"))
     assert RU("menu.leave_feedback") in json.dumps(menu.params["reply_markup"], ensure_ascii=False)
 
@@ -121,7 +119,8 @@ async def test_onboarding_over_http_in_webhook_mode(api: FakeTelegramAPI, tmp_pa
         await onboard_over_http(api)
         await eventually_stored(tmp_path, "SELECT language, consent_version FROM users", [("ru", CONSENT_VERSION)])
         delivered = api.webhook_deliveries[refused:]
-        assert len(delivered) == 3 and all(status == 200 for _, status in delivered), delivered
+        # /start and "I agree": language and consent are one screen now.
+        assert len(delivered) == 2 and all(status == 200 for _, status in delivered), delivered
     finally:
         assert await bot.stop() == 0, bot.output()
     assert "mode=webhook" in bot.output()
@@ -159,25 +158,20 @@ async def complain_over_http(api: FakeTelegramAPI, user: int = USER) -> str:
         return api.bot_messages(user)[-1]
 
     await press(RU("menu.leave_feedback"))
-    await say(lambda: api.send_text(user, "17"))
-    await press("Городская поликлиника №17")
+    await say(lambda: api.send_text(user, "17"))  # the one match is taken at once
     await press(RU("target.clinic"))
-    await press(RU("kind.complaint"))
-    await press(RU("category.extortion"))
+    await press(RU("kind.complaint_about", category=RU("category.extortion")))
     await press("1⭐")
-    await press(RU("criteria.skip_all"))
     saved = await say(lambda: api.send_voice(user, VOICE))
-    assert saved["text"] == RU("description.voice_saved")
+    assert RU("description.received", length=0, files=1, limit=10) in saved["text"]
     await say(lambda: api.send_text(user, "В регистратуре требовали деньги за талон к врачу."))
     mark = len(api.calls)
     api.send_album(user, PHOTOS)
     await api.wait_for(lambda c: c.method == "editMessageText" and shown_to_user(c), since=mark)
-    assert api.bot_messages(user)[-1]["text"] == RU("evidence.received", count=2, limit=10)
-    await press(RU("evidence.done"))
-    await press(RU("visibility.anonymous"))
+    assert RU("description.received", length=49, files=3, limit=10) in api.bot_messages(user)[-1]["text"]
     mark = len(api.calls)
-    api.send_text(user, RU("phone.skip"))
-    await api.wait_for(shown_to_user, since=mark, count=2)  # "continuing without a phone", then the preview
+    api.press(user, api.bot_messages(user)[-1], RU("when.today"))
+    await api.wait_for(shown_to_user, since=mark, count=2)  # the phone keyboard, then the preview
     preview = api.bot_messages(user)[-1]
     assert "Городская поликлиника №17" in preview["text"]
     mark = len(api.calls)

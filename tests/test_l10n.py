@@ -33,7 +33,7 @@ def test_every_locale_has_every_key() -> None:
 
 def test_every_key_the_code_asks_for_exists() -> None:
     asked = set()
-    for path in [*ROOT.glob("handlers/*.py"), *ROOT.glob("bot/**/*.py")]:
+    for path in [*ROOT.glob("handlers/**/*.py"), *ROOT.glob("bot/**/*.py")]:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if (isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant)
                     and isinstance(node.args[0].value, str) and "." in node.args[0].value
@@ -89,7 +89,7 @@ def _literal_texts(tree: ast.AST) -> list[tuple[int, str]]:
 
 def test_handlers_and_keyboards_send_no_literal_strings() -> None:
     offenders = []
-    for path in [*ROOT.glob("handlers/*.py"), *ROOT.glob("bot/*keyboards.py"), *ROOT.glob("bot/services/*.py"),
+    for path in [*ROOT.glob("handlers/**/*.py"), *ROOT.glob("bot/*keyboards.py"), *ROOT.glob("bot/services/*.py"),
                  *ROOT.glob("bot/cases/*.py")]:
         for line, literal in _literal_texts(ast.parse(path.read_text(encoding="utf-8"))):
             offenders.append(f"{path.relative_to(ROOT)}:{line}: {literal}")

@@ -14,7 +14,7 @@ from bot.services import ratings
 from storage.models import AuditLog, ClinicStats, CountedReview, OutboxMessage, Response, Review
 from storage.repositories import Repositories
 from tests.conftest import BACKENDS, App
-from tests.flows import RU, clinic_17, one, plain, resident
+from tests.flows import RU, choose_clinic_17, clinic_17, describe, one, plain, resident
 from tests.test_clinics import (
     ADMIN,
     CLINIC_CHAT,
@@ -83,15 +83,11 @@ async def test_each_kind_of_personal_data_is_masked_in_what_the_public_and_the_c
 async def test_placeholders_are_in_the_language_of_the_review(app: App) -> None:
     person = await resident(app, 2002, "kk", "Қазақша")
     await person.press(KK("menu.leave_feedback"))
-    await person.send("17")
-    await person.press("№17 қалалық емхана")
+    await choose_clinic_17(person, "17", KK, "№17 қалалық емхана")
     await person.press(KK("target.clinic"))
     await person.press(KK("kind.gratitude"))
     await person.press("5⭐")
-    await person.press(KK("criteria.skip_all"))
-    await person.send("Рахмет! Телефоным 87011234567, ЖСН 900101300123.")
-    await person.press(KK("evidence.none"))
-    await person.press(KK("visibility.anonymous"))
+    await describe(person, "Рахмет! Телефоным 87011234567, ЖСН 900101300123.", l10n=KK)
     await person.press(KK("preview.submit"))
     [review] = await one(app, select(Review))
     assert review.public_text == f"Рахмет! Телефоным {KK('masking.phone')}, ЖСН {KK('masking.iin')}."
@@ -139,15 +135,11 @@ async def test_approve_reject_with_reason_and_edit_each_tell_the_resident(app: A
     first = await submit_about_clinic(app, await resident(app, 2011), kind="gratitude", text="Хороший врач.")
     english = await resident(app, 2012, "en", "English", first_name="Dana")
     await english.press(EN("menu.leave_feedback"))
-    await english.send("17")
-    await english.press("City Polyclinic No. 17")
+    await choose_clinic_17(english, "17", EN, "City Polyclinic No. 17")
     await english.press(EN("target.clinic"))
     await english.press(EN("kind.gratitude"))
     await english.press("4⭐")
-    await english.press(EN("criteria.skip_all"))
-    await english.send("The nurse is an idiot.")
-    await english.press(EN("evidence.none"))
-    await english.press(EN("visibility.anonymous"))
+    await describe(english, "The nurse is an idiot.", l10n=EN)
     reply = await english.press(EN("preview.submit"))
     second = next(word for text in reply.texts for word in text.split() if word.startswith("AL-"))
     assert EN("moderation_receipt.held") in "\n".join(reply.texts)

@@ -33,15 +33,19 @@ async def onboard(app: App, user_id: int = 1001, language: str = "ru", button: s
 async def test_start_language_consent_menu(app: App) -> None:
     person = app.user(1001, language_code="kk", first_name="Айгерім")
     reply = await person.command("start")
-    # The prompt speaks the language Telegram reports, and that language is offered first and marked.
-    assert reply.text == T["kk"]("language.prompt")
-    assert reply.buttons == [["✓ Қазақша"], ["Русский"], ["English"]]
+    # One screen: the prompt in all three languages, the consent in the language Telegram reports (marked first),
+    # the other languages to switch to, and Agree.
+    assert reply.text.startswith(T["kk"]("language.prompt_all"))
+    assert "Дербес деректерді өңдеуге келісім" in reply.text
+    assert reply.buttons == [["✓ Қазақша", "Русский", "English"], [T["kk"]("consent.accept")],
+                             [T["kk"]("consent.decline")]]
 
     reply = await person.press("Русский")
     assert reply.callback_answers == ["Язык: русский."]
     assert "Согласие на обработку персональных данных" in reply.text
     assert CONSENT_VERSION in reply.text
-    assert reply.buttons == [["✅ Согласен(на)"], ["❌ Не согласен(на)"]]
+    assert reply.buttons == [["✓ Русский", "Қазақша", "English"], ["✅ Согласен(на)"], ["❌ Не согласен(на)"]]
+    assert len(person.bot_messages()) == 1  # the same screen, redrawn
 
     app.clock.advance(minutes=2)
     reply = await person.press("✅ Согласен(на)")
@@ -64,7 +68,7 @@ async def test_start_language_consent_menu(app: App) -> None:
                                                 (None, "Русский")])
 async def test_language_is_preselected_from_telegram(app: App, code: str | None, expected: str) -> None:
     reply = await app.user(1002, language_code=code).command("start")
-    assert reply.buttons[0] == [f"✓ {expected}"]
+    assert reply.buttons[0][0] == f"✓ {expected}"
 
 
 async def test_declining_consent_still_allows_browsing_but_not_submitting(app: App) -> None:
@@ -77,8 +81,10 @@ async def test_declining_consent_still_allows_browsing_but_not_submitting(app: A
     assert (await stored_user(app, 1003)).consent_version is None
 
     reply = await person.press("Patients' rights")
-    assert "Your rights as a patient" in reply.text
-    reply = await person.press("Leave feedback")
+    assert "Your rights as a patient" in reply.text and reply.buttons == [[T["en"]("menu.home")]]
+    reply = await person.press(T["en"]("menu.home"))
+    assert reply.text == T["en"]("menu.title")
+    reply = await person.press(T["en"]("menu.leave_feedback"))
     assert reply.texts[0] == T["en"]("consent.required")
     assert reply.buttons == [["✅ I agree"], ["❌ I do not agree"]]
 
@@ -103,9 +109,11 @@ async def test_help_language_and_cancel_work_in_every_state(app: App) -> None:
 
 async def test_unexpected_input_gets_a_hint_in_the_persons_language(app: App) -> None:
     person = await onboard(app, 1005, "en", "English")
-    for reply in (await person.sticker(), await person.send("hello?"), await person.gif(),
-                  await person.location(43.25, 76.92), await person.photo()):
+    for reply in (await person.sticker(), await person.location(43.25, 76.92)):
         assert reply.text == T["en"]("errors.unexpected_input")
+    # Words or a file at the menu are offered as the start of a review instead of a dead end.
+    for reply in (await person.send("hello?"), await person.gif(), await person.photo()):
+        assert reply.text == T["en"]("menu_offer.prompt")
     assert (await person.edit(1, "changed my mind")).text == T["en"]("errors.unexpected_input")
 
 
@@ -132,7 +140,7 @@ async def test_a_redelivered_update_is_handled_once(app: App) -> None:
     first = await person.feed(update)
     calls_before = len(app.session.calls)
     await app.dp.feed_update(app.bot, update)  # Telegram delivers the very same update again
-    assert first.text == T["ru"]("language.prompt")
+    assert first.text.startswith(T["ru"]("language.prompt_all"))
     assert len(app.session.calls) == calls_before
 
 
@@ -193,7 +201,23 @@ async def test_a_flood_is_told_once_and_ignored(app: App) -> None:
               app.session, app.updates, app.clock)
     person = await onboard(app, 1011)
     replies = [await person.send(f"сообщение {n}") for n in range(35)]
-    assert all(reply.text == T["ru"]("errors.unexpected_input") for reply in replies[:27])
+    assert all(reply.text == T["ru"]("menu_offer.prompt") for reply in replies[:27])
     flood = [reply for reply in replies if reply.text == T["ru"]("errors.flood")]
     assert len(flood) == 1
     assert all(reply.calls == [] for reply in replies[-3:])
+
+
+async def test_help_and_rights_show_the_operator_and_the_official_lines(app: App) -> None:
+    app.settings.contacts.operator_name = "Городской центр MedFeedback"
+    app.settings.contacts.operator_contact = "@medfeedback_support"
+    person = await onboard(app, 1012)
+    help_text = (await person.command("help")).text
+    assert T["ru"]("contacts.operator", name="Городской центр MedFeedback", contact="@medfeedback_support") in help_text
+    for line, phone in (("emergency", "103 / 112"), ("insurance_fund", "1406"), ("egov", "1414")):
+        assert T["ru"](f"contacts.line_{line}", phone=phone) in help_text
+    rights = (await person.press(T["ru"]("menu.rights"))).text
+    assert T["ru"]("contacts.line_emergency", phone="103 / 112") in rights and "@medfeedback_support" in rights
+    # Without an operator configured, the official lines are still there.
+    app.settings.contacts.operator_name = app.settings.contacts.operator_contact = ""
+    help_text = (await person.command("help")).text
+    assert "@medfeedback_support" not in help_text and "1414" in help_text

@@ -32,7 +32,7 @@ from storage.models import (
 from storage.repositories import Repositories
 from tests.conftest import BACKENDS, App
 from tests.fakes.client import UserClient
-from tests.flows import PDF, PHOTO_A, RU, one, resident
+from tests.flows import PDF, PHOTO_A, RU, choose_clinic_17, one, resident
 
 pytestmark = pytest.mark.usefixtures("demo_directory")
 T = Translator()
@@ -53,21 +53,16 @@ async def submit_named_violation(app: App, person: UserClient, *, evidence: bool
     """A violation about polyclinic No. 17 under the person's name, with their phone and (by default) a photo and a
     PDF: urgent, so it reaches the prosecutor's chat. Returns the reference number."""
     await person.press(RU("menu.leave_feedback"))
-    await person.send("17")
-    await person.press("Городская поликлиника №17")
+    await choose_clinic_17(person)
     await person.press(RU("target.clinic"))
     await person.press(RU("kind.violation"))
     await person.press(RU("category.extortion"))
-    await person.press("1⭐")
-    await person.press(RU("criteria.skip_all"))
     await person.send(BRIBE)
     if evidence:
         await person.photo(PHOTO_A)
         await person.document(PDF, "receipt.pdf", "application/pdf")
-        await person.press(RU("evidence.done"))
-    else:
-        await person.press(RU("evidence.none"))
-    await person.press(RU("visibility.named", name="Айгуль"))
+    await person.press(RU("when.today"))
+    await person.press(RU("preview.toggle_name", mark="⬜"))
     await person.contact(PHONE)
     reply = await person.press(RU("preview.submit"))
     [reference] = [word for text in reply.texts for word in text.split() if word.startswith("AL-")]
@@ -119,6 +114,9 @@ async def test_mydata_sends_everything_stored_about_the_resident(app: App) -> No
     await prosecutor_acts(app, "alert.button_close", ANSWER)
 
     call, data, raw = await mydata(person)
+    summary = person.bot_messages()[-2].text  # a readable summary comes before the file
+    assert summary.startswith("Что MedFeedback хранит о вас") and reference in summary and "Айгуль" in summary
+    assert RU("privacy.summary_reviews", count=1) in summary
     assert call.document.filename == "medfeedback-data-2026-11-27.json"
     assert call.caption == RU("privacy.mydata_caption")
     # UTF-8 as is, not \u escapes; and nobody else's Telegram id anywhere in it.
@@ -136,7 +134,7 @@ async def test_mydata_sends_everything_stored_about_the_resident(app: App) -> No
                                          "rating", "criteria", "text", "anonymous", "published_name",
                                          "phone_shared", "status")} == {
         "reference": reference, "submitted_at": "2026-11-26T10:05:00+05:00", "clinic": "Городская поликлиника №17",
-        "doctor": None, "kind": "violation", "category": "extortion", "rating": 1, "criteria": {}, "text": BRIBE,
+        "doctor": None, "kind": "violation", "category": "extortion", "rating": None, "criteria": {}, "text": BRIBE,
         "anonymous": False, "published_name": "Айгуль", "phone_shared": True, "status": "answered"}
     # Evidence: what each file is and its fingerprint, never where it lies on the server.
     assert [(e["kind"], e["size"], e["sha256"]) for e in review["evidence"]] == [
@@ -194,7 +192,7 @@ async def test_forget_removes_the_identity_and_keeps_reviews_cases_evidence_and_
     assert reply.buttons == [[RU("privacy.forget_button")], [RU("privacy.keep_button")]]
     app.clock.advance(minutes=1)
     reply = await person.press(RU("privacy.forget_button"))
-    assert reply.texts[-1] == RU("privacy.forget_done")
+    assert reply.texts[-1] == RU("privacy.forget_done", when="26.11.2026 10:01")  # it says when
     assert person.last_buttons() == []  # the question's buttons are gone
 
     async with app.pool() as session:
@@ -236,7 +234,7 @@ async def test_forget_removes_the_identity_and_keeps_reviews_cases_evidence_and_
 
     # The same Telegram account is now a stranger: onboarding again, and the old review is not theirs.
     reply = await person.command("start")
-    assert reply.text == RU("language.prompt")
+    assert reply.text.startswith(RU("language.prompt_all"))
     await person.press("Русский")
     await person.press(RU("consent.accept"))
     async with app.pool() as session:
@@ -291,6 +289,9 @@ async def test_withdrawing_consent_blocks_submitting_and_is_audited(app: App) ->
     await person.command("consent")
     app.clock.advance(minutes=3)
     reply = await person.press(RU("privacy.withdraw_button"))
+    # One tap does not drop the review being written: it says so and asks.
+    assert reply.text == RU("privacy.withdraw_confirm_draft")
+    reply = await person.press(RU("privacy.withdraw_confirm_button"))
     assert reply.texts[-1] == RU("privacy.consent_withdrawn")
     async with app.pool() as session:
         user = await session.scalar(select(User).where(User.telegram_id == PERSON))
@@ -338,6 +339,7 @@ async def test_after_withdrawal_only_the_legally_required_answer_reaches_the_res
     await relay.run_once()
     await person.command("consent")
     await person.press(RU("privacy.withdraw_button"))
+    await person.press(RU("privacy.withdraw_confirm_button"))
 
     await prosecutor_acts(app, "alert.button_take")  # news about the handling: not queued any more
     async with app.pool() as session:

@@ -120,12 +120,23 @@ def card_text(view: CaseView, l10n: L10n, zone: ZoneInfo) -> str:
     elif view.specialty is not None:
         lines.append(l10n("alert.specialty", value=html.escape(getattr(view.specialty, f"name_{language}"))))
     kind = l10n(f"kind.{review.kind}") + (f" · {l10n(f'category.{review.category}')}" if review.category else "")
-    lines += [l10n("alert.kind", value=kind), l10n("alert.rating", value=l10n("flow.stars", n=review.rating)),
+    stars = l10n("flow.stars", n=review.rating) if review.rating else "—"  # a violation report has none
+    lines += [l10n("alert.kind", value=kind), l10n("alert.rating", value=stars),
               l10n("alert.date", value=_date(review.created_at, zone))]
     author = view.author
     name = html.escape(author.first_name or "—") if author.telegram_id is not None else l10n("alert.forgotten")
     phone = html.escape(author.phone) if review.phone_shared and author.phone else l10n("alert.no_phone")
     lines.append(l10n("alert.resident", name=name, phone=phone))
+    # What a formal appeal states: seen by the office only, never by the polyclinic or the public.
+    if review.appellant_name:
+        lines.append(l10n("office.appellant", name=html.escape(review.appellant_name)))
+    if review.incident_when:
+        when = review.incident_date.strftime("%d.%m.%Y") if review.incident_date else l10n("when.unknown")
+        lines.append(l10n("office.when", value=when))
+    if review.on_behalf and review.on_behalf != "self":
+        lines.append(l10n("office.behalf", value=l10n(f"behalf.{review.on_behalf}")))
+    if review.outcome_wanted:
+        lines.append(l10n("office.outcome", value=html.escape(review.outcome_wanted)))
     # The law wants the answer in the appeal's language: the card says which it is.
     lines.append(l10n("case_card.language", language=l10n(f"case_language.{review.language}")))
     if case.due_date is not None:
@@ -173,17 +184,31 @@ def card_keyboard(view: CaseView, l10n: L10n) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
+# The kinds of evidence the outbox relay sends to the office (every kind a resident may attach).
+RELAYED_KINDS = ("photo", "video", "document", "voice", "audio", "video_note", "animation")
+
+
 def evidence_batches(media: Sequence[ReviewMedia], caption: str) -> list[list[dict[str, Any]]]:
-    """Send units Telegram accepts: photos and videos together, documents together (2-10 a group), voices alone."""
+    """Send units Telegram accepts: photos and videos together, documents together (2-10 a group), the rest alone.
+
+    Each file keeps the resident's own caption ("the receipt for 5000 tenge"); the first also names the review.
+    A round video message takes no caption at all: its caption goes with the next batch's, or is dropped.
+    """
     visual = [m for m in media if m.kind in ("photo", "video")]
     documents = [m for m in media if m.kind == "document"]
     batches = [visual[i:i + 10] for i in range(0, len(visual), 10)]
     batches += [documents[i:i + 10] for i in range(0, len(documents), 10)]
-    batches += [[m] for m in media if m.kind == "voice"]
+    batches += [[m] for m in media if m.kind not in ("photo", "video", "document") and m.kind in RELAYED_KINDS]
     result = []
     for batch in batches:
-        items = [{"kind": m.kind, "file_id": m.file_id} for m in batch]
-        items[0]["caption"] = caption
+        items = []
+        for m in batch:
+            item: dict[str, Any] = {"kind": m.kind, "file_id": m.file_id}
+            if getattr(m, "caption", None):
+                item["caption"] = html.escape(m.caption)
+            items.append(item)
+        first = items[0]
+        first["caption"] = caption + ("\n" + first["caption"] if first.get("caption") else "")
         result.append(items)
     return result
 

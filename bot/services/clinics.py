@@ -167,7 +167,8 @@ def review_label(l10n: L10n, review: Review, settings: Settings) -> str:
     its kind, stars and date (a gratitude carries no reference to the clinic)."""
     if review.kind in FORMAL_KINDS:
         return review.reference
-    return l10n("clinic_post.label", kind=l10n(f"kind.{review.kind}"), stars=l10n("flow.stars", n=review.rating),
+    return l10n("clinic_post.label", kind=l10n(f"kind.{review.kind}"),
+                stars=l10n("flow.stars", n=review.rating) if review.rating else "—",
                 date=review.created_at.astimezone(settings.zone).strftime("%d.%m.%Y"))
 
 
@@ -190,7 +191,7 @@ async def post_text(repo: Repositories, review: Review, l10n: L10n, settings: Se
     lines = [l10n(title, clinic=html.escape(name_in(clinic, l10n.language)))]
     kind = l10n(f"kind.{review.kind}") + (f" · {l10n(f'category.{review.category}')}" if review.category else "")
     lines += [l10n("clinic_post.kind", value=kind),
-              l10n("clinic_post.rating", value=l10n("flow.stars", n=review.rating))]
+              l10n("clinic_post.rating", value=l10n("flow.stars", n=review.rating) if review.rating else "—")]
     if doctor is not None:
         lines.append(l10n("clinic_post.doctor", value=html.escape(doctor.full_name)))
     elif specialty is not None:

@@ -9,32 +9,46 @@ Draft = dict[str, Any]
 CRITERIA = ("attentiveness", "professionalism", "waiting", "conditions")
 KINDS = ("gratitude", "complaint", "violation")
 FORMAL_KINDS = ("complaint", "violation")
+# When it happened, and on whose behalf: what a formal appeal needs besides the text.
+INCIDENT_WHEN = ("today", "yesterday", "date", "unknown")
+BEHALF = ("self", "child", "parent", "other")
 
 # The conversation, in order. Each step owns the draft fields it sets; a step is asked while it is not done.
-STEPS = ("clinic", "target", "kind", "category", "rating", "criteria", "description", "evidence",
-         "visibility", "phone", "preview")
+# The description step takes text, voice and files together and is closed by saying when it happened; the
+# preview holds the last choices (publication, on whose behalf, full name, phone), so the shortest complaint
+# is eight actions from the menu.
+STEPS = ("clinic", "target", "kind", "category", "rating", "criteria", "description", "when", "preview")
 FIELDS = {
     "clinic": ("clinic_id",),
-    "target": ("target", "specialty_id", "doctor_id", "supersedes_id"),
-    "kind": ("kind",),
+    "target": ("target", "specialty_id", "doctor_id"),
+    "kind": ("kind", "category", "supersedes_id"),
     "category": ("category",),
     "rating": ("rating",),
     "criteria": ("criteria", "criteria_done"),
-    "description": ("text", "voice", "description_done"),
-    "evidence": ("media", "evidence_done", "album"),
-    "visibility": ("anonymous",),
-    "phone": ("phone_shared", "phone_done"),
+    "description": ("text", "voice", "media", "description_done", "album", "last_part", "incident_when",
+                    "incident_date"),
+    "when": ("incident_when", "incident_date"),
     "preview": (),
 }
 # What must be asked again when a step changes: another clinic means another doctor, and so on.
-DEPENDENTS = {"clinic": ("target",), "kind": ("category", "phone")}
+DEPENDENTS = {"clinic": ("target",), "target": ("kind",), "kind": ("category", "rating")}
 # What the resident wrote or sent survives Back and Edit: the step is reopened with its content shown.
 KEPT = {"text", "voice", "media"}
 
 
 def applies(step: str, draft: Draft) -> bool:
-    if step in ("category", "phone"):
-        return draft.get("kind") in FORMAL_KINDS
+    match step:
+        case "category":
+            # A complaint's category is chosen with its kind; a violation report's is asked next.
+            return draft.get("kind") == "violation"
+        case "rating":
+            # A violation report goes to the prosecutor's office: it asks for no stars.
+            return draft.get("kind") != "violation"
+        case "criteria":
+            # Only when the resident asked for it from the preview.
+            return bool(draft.get("criteria_wanted"))
+        case "when":
+            return draft.get("incident_when") == "date"
     return True
 
 
@@ -48,10 +62,12 @@ def is_done(step: str, draft: Draft) -> bool:
                     or (target == "unknown" and draft.get("specialty_id") is not None))
         case "kind" | "category" | "rating":
             return draft.get(step) is not None
-        case "visibility":
-            return draft.get("anonymous") is not None
-        case "criteria" | "description" | "evidence" | "phone":
-            return bool(draft.get(f"{step}_done"))
+        case "description":
+            return bool(draft.get("description_done")) and has_content(draft)
+        case "when":
+            return draft.get("incident_date") is not None
+        case "criteria":
+            return bool(draft.get("criteria_done"))
         case _:
             return False
 
@@ -64,7 +80,10 @@ def next_step(draft: Draft) -> str:
 def clear(draft: Draft, step: str) -> Draft:
     """The draft with `step` (and what depends on it) to be asked again."""
     cleared = dict(draft)
-    for name in (step, *DEPENDENTS.get(step, ())):
+    names = [step]
+    for name in names:  # dependents of dependents too: another clinic means another doctor, so another kind
+        names += [dependent for dependent in DEPENDENTS.get(name, ()) if dependent not in names]
+    for name in names:
         for field in FIELDS[name]:
             if field not in KEPT:
                 cleared.pop(field, None)
@@ -77,5 +96,23 @@ def previous_step(draft: Draft, current: str) -> str | None:
     return earlier[-1] if earlier else None
 
 
-def is_formal_appeal(draft: Draft) -> bool:
+def has_content(draft: Draft) -> bool:
+    return bool(draft.get("text") or draft.get("voice") or draft.get("media"))
+
+
+def is_formal_kind(draft: Draft) -> bool:
     return draft.get("kind") in FORMAL_KINDS
+
+
+def is_formal_appeal(draft: Draft) -> bool:
+    """A formal appeal, with the legal deadline: a violation report (a report of a crime is considered even without
+    a name), or a complaint that names its appellant."""
+    return draft.get("kind") == "violation" or (draft.get("kind") == "complaint" and bool(draft.get("appellant_name")))
+
+
+def join_parts(previous: str, part: str, *, together: bool) -> str:
+    """The description with one more message. Parts of a text Telegram split arrive together and are joined as
+    they were cut; a message written later starts a new paragraph."""
+    if not previous:
+        return part
+    return previous + part if together else previous + "\n\n" + part

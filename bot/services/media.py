@@ -21,9 +21,12 @@ log = logging.getLogger(__name__)
 
 _UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\]")
 
-# Telegram names evidence by kind; these are the kinds a review accepts.
-KINDS = ("photo", "video", "document", "voice")
-EXTENSIONS = {"photo": ".jpg", "video": ".mp4", "voice": ".ogg"}
+# Telegram names evidence by kind; these are the kinds a review accepts. A recording is the usual proof of a
+# bribe, so voice messages, audio files, round video notes and GIF-like animations are evidence as well.
+KINDS = ("photo", "video", "document", "voice", "audio", "video_note", "animation")
+EXTENSIONS = {"photo": ".jpg", "video": ".mp4", "voice": ".ogg", "audio": ".mp3", "video_note": ".mp4",
+              "animation": ".mp4"}
+CAPTION_CHARS = 1024  # Telegram's own limit on a caption
 
 
 @dataclass
@@ -38,6 +41,7 @@ class Evidence:
     file_name: str | None = None
     sha256: str | None = None
     stored_path: str | None = None
+    caption: str | None = None  # what the resident wrote under the file
 
     def __post_init__(self) -> None:
         # A client may send any bytes as a file name: NUL is refused by PostgreSQL and by the file system.
@@ -49,7 +53,14 @@ class Evidence:
 
 
 def evidence_of(message: Message) -> Evidence | None:
-    """The evidence a message carries, or None (stickers, GIFs, text...)."""
+    """The evidence a message carries, with its caption, or None (stickers, text, locations...)."""
+    evidence = _file_of(message)
+    if evidence is not None and message.caption:
+        evidence.caption = message.caption[:CAPTION_CHARS]
+    return evidence
+
+
+def _file_of(message: Message) -> Evidence | None:
     if message.photo:
         largest = message.photo[-1]  # Telegram lists sizes smallest first
         return Evidence("photo", largest.file_id, largest.file_unique_id, largest.file_size, "image/jpeg")
@@ -57,13 +68,25 @@ def evidence_of(message: Message) -> Evidence | None:
         video = message.video
         return Evidence("video", video.file_id, video.file_unique_id, video.file_size, video.mime_type,
                         video.file_name)
-    if message.document and not message.animation:
+    if message.animation:
+        # Telegram also puts a GIF into `document`; it is kept as what the resident sent.
+        animation = message.animation
+        return Evidence("animation", animation.file_id, animation.file_unique_id, animation.file_size,
+                        animation.mime_type, animation.file_name)
+    if message.document:
         document = message.document
         return Evidence("document", document.file_id, document.file_unique_id, document.file_size,
                         document.mime_type, document.file_name)
     if message.voice:
         voice = message.voice
         return Evidence("voice", voice.file_id, voice.file_unique_id, voice.file_size, voice.mime_type or "audio/ogg")
+    if message.audio:
+        audio = message.audio
+        return Evidence("audio", audio.file_id, audio.file_unique_id, audio.file_size, audio.mime_type,
+                        audio.file_name)
+    if message.video_note:
+        note = message.video_note
+        return Evidence("video_note", note.file_id, note.file_unique_id, note.file_size, "video/mp4")
     return None
 
 

@@ -230,7 +230,7 @@ async def item_text(repo: Repositories, item: Item, l10n: L10n, settings: Settin
     doctor = await repo.directory.doctor(review.doctor_id) if review.doctor_id else None
     lines = [l10n("moderation.title", count=waiting), ""]
     kind = l10n(f"kind.{review.kind}") + (f" · {l10n(f'category.{review.category}')}" if review.category else "")
-    stars = l10n("flow.stars", n=review.rating)
+    stars = l10n("flow.stars", n=review.rating) if review.rating else "—"
     if item.response is None:
         lines.append(l10n("moderation.review_header", reference=review.reference, kind=kind, stars=stars))
     else:
@@ -246,6 +246,8 @@ async def item_text(repo: Repositories, item: Item, l10n: L10n, settings: Settin
         lines.append(l10n("moderation.why_profanity", count=len(public.profanity)))
     elif settings.moderation.queue:
         lines.append(l10n("moderation.why_queue"))
+    elif item.response is None and review.kind == "complaint" and review.doctor_id is not None:
+        lines.append(l10n("office.why_named_complaint"))  # moderation.hold_named_complaints
     if public.personal_data:
         hidden = ", ".join(clinics.masking_placeholders(l10n)[kind] for kind in public.personal_data)
         lines.append(l10n("moderation.masked", kinds=html.escape(hidden)))

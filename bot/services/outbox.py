@@ -108,7 +108,9 @@ class Pacer:
 
 def weight_of(payload: dict[str, Any]) -> int:
     """How many messages Telegram counts for a row: one per album item, one for a text."""
-    return max(1, len(payload.get("media") or []))
+    media = payload.get("media") or []
+    # A round video message cannot carry a caption: its caption goes out as a message of its own.
+    return max(1, len(media) + sum(1 for item in media if item.get("kind") == "video_note" and item.get("caption")))
 
 
 class ChatLanguages:
@@ -297,8 +299,14 @@ class Relay:
                                                reply_parameters=reply)
         if len(media) == 1:
             item = media[0]
+            if item["kind"] == "video_note":  # a round video message takes no caption: the caption goes first
+                if item.get("caption"):
+                    await self.bot.send_message(row.chat_id, item["caption"], reply_parameters=reply)
+                return await self.bot.send_video_note(row.chat_id, _file_of(item), reply_markup=markup,
+                                                      reply_parameters=reply)
             send = {"photo": self.bot.send_photo, "video": self.bot.send_video, "voice": self.bot.send_voice,
-                    "document": self.bot.send_document}[item["kind"]]
+                    "document": self.bot.send_document, "audio": self.bot.send_audio,
+                    "animation": self.bot.send_animation}[item["kind"]]
             return await send(row.chat_id, _file_of(item), caption=item.get("caption"), reply_markup=markup,
                               reply_parameters=reply)
         kinds = {"photo": InputMediaPhoto, "video": InputMediaVideo, "document": InputMediaDocument}

@@ -36,21 +36,20 @@ class Listing:
 
 
 def plural_form(language: str, n: int) -> str:
-    if language == "ru":
-        if n % 10 == 1 and n % 100 != 11:
-            return "one"
-        if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
-            return "few"
-        return "many"
-    return "one" if n == 1 else "many"
+    """The CLDR plural category (Babel) as the locale keys name them: one, few, many ("other" is "many")."""
+    from babel import Locale
+
+    form = Locale.parse(language).plural_form(n)
+    return form if form in ("one", "few") else "many"
 
 
 def reviews_count(l10n: L10n, n: int) -> str:
     return l10n(f"count.reviews_{plural_form(l10n.language, n)}", n=n)
 
 
-def score_text(score: float) -> str:
-    return f"{score:.2f}"
+def score_text(score: float, l10n: L10n | None = None) -> str:
+    """A score with two decimals as the language writes them: "4,39" in ru and kk, "4.39" in en."""
+    return l10n.number(score, 2) if l10n is not None else f"{score:.2f}"
 
 
 def rating_line(l10n: L10n, stats: Any, min_reviews: int) -> str:
@@ -60,14 +59,14 @@ def rating_line(l10n: L10n, stats: Any, min_reviews: int) -> str:
         return l10n("score.none")
     if count < min_reviews:
         return l10n("score.too_few", reviews=reviews_count(l10n, count))
-    return l10n("score.rated", score=score_text(stats.score), reviews=reviews_count(l10n, count))
+    return l10n("score.rated", score=score_text(stats.score, l10n), reviews=reviews_count(l10n, count))
 
 
 def short_rating(l10n: L10n, stats: Any, min_reviews: int) -> str:
     """Plain text for buttons and inline results."""
     if stats is None or stats.review_count < min_reviews:
         return l10n("score.short_none")
-    return l10n("score.short", score=score_text(stats.score), count=stats.review_count)
+    return l10n("score.short", score=score_text(stats.score, l10n), count=stats.review_count)
 
 
 def pages_of(total: int, size: int) -> int:
@@ -135,7 +134,8 @@ def pack(header: str, blocks: Sequence[str]) -> list[str]:
 def review_blocks(l10n: L10n, review: Review, doctor: Doctor | None, settings: Settings) -> list[str]:
     # The author is shown only as they chose to be: their first name, or nothing at all.
     author = review.author_name if not review.anonymous and review.author_name else l10n("pages.anonymous")
-    header = l10n("pages.review_header", kind=l10n(f"kind.{review.kind}"), stars=l10n("flow.stars", n=review.rating),
+    header = l10n("pages.review_header", kind=l10n(f"kind.{review.kind}"),
+                  stars=l10n("flow.stars", n=review.rating) if review.rating else "—",
                   date=local_date(review.created_at, settings), author=html.escape(author))
     if doctor is not None:
         header += "\n" + l10n("pages.about_doctor", doctor=html.escape(doctor.full_name))
@@ -176,15 +176,16 @@ async def top_list(repo: Repositories, l10n: L10n, settings: Settings, specialty
         lines.append(l10n("top.entry", place=place, name=html.escape(row.full_name),
                           rating=rating_line(l10n, row, minimum),
                           clinic=html.escape(getattr(row, f"clinic_{l10n.language}"))))
-        listing.links.append((l10n("top.ranked_button", place=place, name=row.full_name, score=score_text(row.score)),
-                              row.doctor_id))
+        listing.links.append((l10n("top.ranked_button", place=place, name=row.full_name,
+                                   score=score_text(row.score, l10n)), row.doctor_id))
     if unranked:
         lines += ["", l10n("top.unranked_title", min=minimum)]
         for doctor, doctor_clinic, count in unranked:
             lines.append(l10n("top.unranked_entry", name=html.escape(doctor.full_name),
                               reviews=reviews_count(l10n, count),
                               clinic=html.escape(name_in(doctor_clinic, l10n.language))))
-            listing.links.append((l10n("top.unranked_button", name=doctor.full_name, count=count), doctor.id))
+            listing.links.append((l10n("top.unranked_button", name=doctor.full_name,
+                                       reviews=reviews_count(l10n, count)), doctor.id))
     lines += ["", l10n("top.page", page=page + 1, pages=pages)]
     listing.parts = ["\n".join(lines)]  # at most TOP_PAGE short entries: far within one message
     return listing
@@ -206,8 +207,8 @@ def _breakdown(l10n: L10n, stats: Any) -> list[str]:
         lines += ["", l10n("doctor_page.criteria_title")]
         for name, total, count in rated:
             label = l10n(f"criteria.{name}")
-            lines.append(l10n("doctor_page.criterion", name=label[:1].upper() + label[1:], value=f"{total / count:.1f}",
-                              count=count))
+            lines.append(l10n("doctor_page.criterion", name=label[:1].upper() + label[1:],
+                              value=l10n.number(total / count, 1), count=count))
     return lines
 
 
@@ -305,7 +306,7 @@ async def clinic_answers(repo: Repositories, l10n: L10n, settings: Settings, cli
     for response, review in rows:
         line = l10n("clinic_page.answer_to", date=local_date(response.created_at, settings),
                     review_date=local_date(review.created_at, settings), kind=l10n(f"kind.{review.kind}"),
-                    stars=l10n("flow.stars", n=review.rating))
+                    stars=l10n("flow.stars", n=review.rating) if review.rating else "—")
         text = response.public_text if response.public_text is not None else response.text
         blocks += text_block(line, text)
     return Listing(pack(header, blocks), page, pages)
@@ -317,8 +318,8 @@ def nearest_text(l10n: L10n, settings: Settings, nearest: Sequence[tuple[Clinic,
     listing = Listing([], 0, 1)
     for place, (clinic, km, stats) in enumerate(nearest, 1):
         name = name_in(clinic, l10n.language)
-        lines.append(l10n("nearest.entry", place=place, name=html.escape(name), km=f"{km:.1f}",
+        lines.append(l10n("nearest.entry", place=place, name=html.escape(name), km=l10n.number(km, 1),
                           rating=rating_line(l10n, stats, settings.ratings.min_reviews)))
-        listing.links.append((l10n("nearest.button", place=place, name=name, km=f"{km:.1f}"), clinic.id))
+        listing.links.append((l10n("nearest.button", place=place, name=name, km=l10n.number(km, 1)), clinic.id))
     listing.parts = ["\n".join(lines)]
     return listing

@@ -8,7 +8,7 @@ from storage.models import User
 from storage.repositories import Repositories
 
 # Bump when the consent text changes in any locale: people are then asked again.
-CONSENT_VERSION = "2026-11.2"
+CONSENT_VERSION = "2026-12.1"  # 2026-12.1: the full name for a formal appeal
 
 
 async def choose_language(repo: Repositories, telegram_id: int, language: str, now: datetime,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import secrets
@@ -12,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from bot.cases import cards as alerts
 from bot.config import Settings
+from bot.l10n import L10n
 from bot.services import people
 from storage.models import AuditLog, Review, ReviewKind, User
 from storage.repositories import Repositories
@@ -104,11 +106,17 @@ async def export(repo: Repositories, user: User, *, now: datetime, settings: Set
             "anonymous": review.anonymous,
             "published_name": review.author_name,
             "phone_shared": review.phone_shared,
+            "appellant_name": review.appellant_name,
+            "incident": {"when": review.incident_when,
+                         "date": review.incident_date.isoformat() if review.incident_date else None},
+            "on_behalf": review.on_behalf,
+            "outcome_wanted": review.outcome_wanted,
             "status": review.status,
             "public_status": review.public_status,
             # What each file is and its fingerprint; where it lies on the server is not the person's data.
             "evidence": [{"kind": item.kind, "size": item.size, "mime": item.mime, "sha256": item.sha256,
-                          "added_at": _time(item.created_at, zone)} for item in review.media],
+                          "caption": item.caption, "added_at": _time(item.created_at, zone)}
+                         for item in review.media],
             "case": None if case is None else {
                 "status": case.status,
                 "formal_appeal": case.formal_appeal,
@@ -137,6 +145,29 @@ async def export(repo: Repositories, user: User, *, now: datetime, settings: Set
         "reviews": items,
         "account_history": history("user", user.id),
     }
+
+
+def summary(data: dict[str, Any], l10n: L10n, limit: int = 15) -> str:
+    """The export in a few lines a person can read, in their language (the JSON file holds everything)."""
+    profile = data["profile"]
+    consent = profile.get("consent") or {}
+    yes, no = l10n("common.yes"), l10n("common.no")
+    lines = [l10n("privacy.summary_title"),
+             l10n("privacy.summary_profile", name=html.escape(profile.get("first_name") or "—"),
+                  language=l10n(f"language.{profile['language']}") if profile.get("language") else "—",
+                  phone=yes if profile.get("phone") else no),
+             l10n("privacy.summary_consent_given", version=consent["version"], when=consent["given_at"][:10])
+             if consent.get("given_at") and not consent.get("withdrawn_at")
+             else l10n("privacy.summary_consent_none"),
+             l10n("privacy.summary_reviews", count=len(data["reviews"]))]
+    for review in data["reviews"][:limit]:
+        kind = l10n(f"kind.{review['kind']}")
+        lines.append(l10n("privacy.summary_review", reference=review["reference"], when=review["submitted_at"][:10],
+                          kind=kind, clinic=html.escape(review.get("clinic") or "—"),
+                          status=l10n(f"status.{review['status']}"), files=len(review.get("evidence") or [])))
+    if len(data["reviews"]) > limit:
+        lines.append(l10n("privacy.summary_more", count=len(data["reviews"]) - limit))
+    return "\n".join(lines)
 
 
 def export_bytes(data: dict[str, Any]) -> bytes:

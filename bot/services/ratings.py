@@ -34,7 +34,7 @@ def counts(review: Review, published_only: bool = False) -> bool:
     if published_only and review.public_status != PublicStatus.PUBLISHED:
         return False
     return (review.status not in NOT_COUNTING and review.public_status != PublicStatus.HIDDEN
-            and not review.fraud_flag)
+            and not review.fraud_flag and review.rating is not None)
 
 
 def weight_of(created_at: datetime, half_life_days: float) -> float:

@@ -45,10 +45,10 @@ async def submitted_today(repo: Repositories, user: User | None, now: datetime, 
 
 
 async def previous_of_doctor(repo: Repositories, user: User | None, doctor_id: int, now: datetime,
-                             days: int) -> Review | None:
+                             days: int, kinds: tuple[str, ...] | None = None) -> Review | None:
     if user is None or days <= 0:
         return None
-    return await repo.reviews.latest_for_doctor(user.id, doctor_id, now - timedelta(days=days))
+    return await repo.reviews.latest_for_doctor(user.id, doctor_id, now - timedelta(days=days), kinds)
 
 
 async def preset_from_link(repo: Repositories, payload: str) -> drafts.Draft | None:
@@ -83,19 +83,30 @@ async def submit(repo: Repositories, user: User, draft: drafts.Draft, *, now: da
     doctor = await repo.directory.doctor(draft["doctor_id"]) if draft.get("doctor_id") else None
     kind = ReviewKind(draft["kind"])
     text = draft.get("text") or ""
+    formal_kind = kind in (ReviewKind.COMPLAINT, ReviewKind.VIOLATION)
+    # "show my first name publicly" is its own choice; drafts of the older form said "anonymous" instead.
+    show_name = bool(draft["show_name"]) if "show_name" in draft else draft.get("anonymous") is False
     review = Review(
         reference=f"AL-{year}-{number:06d}", user_id=user.id, clinic_id=draft["clinic_id"],
         doctor_id=doctor.id if doctor else None,
         specialty_id=doctor.specialty_id if doctor else draft.get("specialty_id"),
-        kind=kind, category=draft.get("category"), rating=draft["rating"],
+        kind=kind, category=draft.get("category"), rating=draft.get("rating"),
         criteria={name: stars for name, stars in draft.get("criteria", {}).items() if stars},
-        text=text, language=language, anonymous=bool(draft.get("anonymous")),
-        author_name=None if draft.get("anonymous") else user.first_name,
+        text=text, language=language, anonymous=not show_name,
+        author_name=user.first_name if show_name else None,
         phone_shared=bool(draft.get("phone_shared")), supersedes_id=draft.get("supersedes_id"),
         created_at=now, updated_at=now,
+        incident_when=draft.get("incident_when"),
+        incident_date=date.fromisoformat(draft["incident_date"]) if draft.get("incident_date") else None,
+        on_behalf=draft.get("on_behalf", "self") if formal_kind else None,
+        outcome_wanted=draft.get("outcome") if formal_kind else None,
+        appellant_name=draft.get("appellant_name") if formal_kind else None,
     )
     # Screened before it is counted: with the moderator queue on, a review counts only once approved.
     public = await moderation_queue.prepare_review(review, settings)
+    if settings.moderation.hold_named_complaints and kind == ReviewKind.COMPLAINT and review.doctor_id is not None:
+        # A complaint naming a person is checked by a moderator before the public sees it.
+        review.public_status = PublicStatus.PENDING
     repo.reviews.add(review)
     await repo.reviews.flush()
     await ratings.review_added(repo, review, now=now, settings=settings)
@@ -105,6 +116,7 @@ async def submit(repo: Repositories, user: User, draft: drafts.Draft, *, now: da
             review_id=review.id, position=position, kind=MediaKind(item["kind"]), file_id=item["file_id"],
             file_unique_id=item["file_unique_id"], size=item.get("size"), mime=item.get("mime"),
             sha256=item.get("sha256"), stored_path=item.get("stored_path"), created_at=now,
+            caption=item.get("caption"),
         ))
     rules = urgency_rules()
     # The review was flushed above, so a complaint counts itself, as the spike rule expects.
@@ -117,8 +129,10 @@ async def submit(repo: Repositories, user: User, draft: drafts.Draft, *, now: da
     verdict = await asyncio.to_thread(rules.classify, text, category=category, rating=review.rating,
                                       language=language, kind=kind.value, recent_complaints=recent)
     case = None
-    formal = kind in (ReviewKind.COMPLAINT, ReviewKind.VIOLATION)
-    if formal or verdict.urgency != Urgency.NORMAL:
+    # A formal appeal, with the legal deadline, names its appellant: anonymous appeals are not considered, except
+    # reports of crimes (a violation report). Without a name a complaint is still a case, without that deadline.
+    formal = kind == ReviewKind.VIOLATION or (kind == ReviewKind.COMPLAINT and bool(review.appellant_name))
+    if formal_kind or verdict.urgency != Urgency.NORMAL:
         calendar = work_calendar()
         # Beyond the published table the calendar counts by the law's rules: the due date is then provisional
         # (recomputed when the ministry's table is added), and a submission never fails for want of a table.
@@ -140,20 +154,32 @@ async def submit(repo: Repositories, user: User, draft: drafts.Draft, *, now: da
     return Submitted(review, case)
 
 
-def receipt(result: Submitted, l10n: L10n, zone: ZoneInfo) -> str:
-    """What the resident is told on submission: the number to quote, when, and what happens next."""
-    review = result.review
-    lines = [l10n("submitted.title"),
+def receipt(result: Submitted, l10n: L10n, settings: Settings) -> str:
+    """What the resident is told on submission: the number to quote, when, who handles it and by when."""
+    review, case = result.review, result.case
+    zone = settings.zone
+    appeal = review.kind in (ReviewKind.COMPLAINT, ReviewKind.VIOLATION)
+    lines = [l10n("submitted.title_appeal" if appeal else "submitted.title"),
              l10n("submitted.reference", reference=html.escape(review.reference)),
              l10n("submitted.when", when=review.created_at.astimezone(zone).strftime("%d.%m.%Y %H:%M"))]
-    if result.due_date is not None:
-        lines.append(l10n("submitted.next_formal", due=result.due_date.strftime("%d.%m.%Y")))
-        if result.case.due_provisional:
-            lines.append(l10n("case_notify.due_provisional"))
-    elif review.kind == ReviewKind.GRATITUDE:
+    urgent = case is not None and case.urgency != Urgency.NORMAL
+    if review.kind == ReviewKind.GRATITUDE:
         lines.append(l10n("submitted.next_gratitude"))
+        if urgent:
+            lines.append(l10n("submitted.next_urgent"))
+    elif review.kind == ReviewKind.VIOLATION:
+        lines.append(l10n("submitted.next_urgent" if urgent else "submitted.next_violation"))
     else:
-        lines.append(l10n("submitted.next_other"))
+        if urgent:
+            lines.append(l10n("submitted.next_urgent"))
+        lines.append(l10n("submitted.next_complaint", days=settings.clinics.answer_working_days))
+    if result.due_date is not None:
+        lines.append(l10n("submitted.next_formal", due=result.due_date.strftime("%d.%m.%Y"),
+                          days=settings.feedback.appeal_working_days))
+        if case is not None and case.due_provisional:
+            lines.append(l10n("case_notify.due_provisional"))
+    elif review.kind == ReviewKind.COMPLAINT:
+        lines.append(l10n("submitted.not_formal"))
     if review.public_status == PublicStatus.PENDING and review.kind != ReviewKind.VIOLATION:
         lines.append(l10n("moderation_receipt.held"))  # violation reports are never public anyway
     lines.append(l10n("submitted.follow"))

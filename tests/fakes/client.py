@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 
 _FILE_PATHS = {
     "photo": "photos/{}.jpg", "video": "videos/{}.mp4", "voice": "voice/{}.oga", "document": "documents/{}",
-    "animation": "animations/{}.mp4", "sticker": "stickers/{}.webp",
+    "animation": "animations/{}.mp4", "sticker": "stickers/{}.webp", "audio": "music/{}",
+    "video_note": "video_notes/{}.mp4",
 }  # fmt: skip
 
 
@@ -91,6 +92,14 @@ class UserClient:
 
     async def voice(self, data: bytes = b"OggSfake-voice", duration: int = 3) -> Reply:
         update = self.factory.voice(file_size=len(data), duration=duration, **self._where)
+        return await self.feed(self._with_files(update, data))
+
+    async def audio(self, data: bytes = b"ID3fake-audio", caption: str | None = None) -> Reply:
+        update = self.factory.audio(file_size=len(data), caption=caption, **self._where)
+        return await self.feed(self._with_files(update, data))
+
+    async def video_note(self, data: bytes = b"\x00\x00\x00\x18ftypmp42note") -> Reply:
+        update = self.factory.video_note(file_size=len(data), **self._where)
         return await self.feed(self._with_files(update, data))
 
     async def document(
@@ -266,7 +275,7 @@ class UserClient:
         if message.photo:  # smaller sizes are smaller files, so downloading the wrong size shows
             for size in message.photo[:-1]:
                 self.session.add_file(size.file_id, data[: size.file_size], f"photos/{size.file_id}.jpg")
-        kinds = ("photo", "video", "voice", "document", "animation", "sticker")
+        kinds = ("photo", "video", "voice", "document", "animation", "sticker", "audio", "video_note")
         for kind in kinds:
             media = getattr(message, kind)
             if isinstance(media, list):

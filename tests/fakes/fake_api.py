@@ -45,6 +45,7 @@ _HTML_TAGS = frozenset("b strong i em u ins s strike del span tg-spoiler a tg-em
 _TAG = re.compile(r"<(/?)([a-zA-Z][\w-]*)[^>]*>")
 _FOLDERS = {"photo": ("photos", ".jpg", "image/jpeg"), "video": ("videos", ".mp4", "video/mp4"),
             "voice": ("voice", ".oga", "audio/ogg"), "audio": ("music", ".mp3", "audio/mpeg"),
+            "video_note": ("video_notes", ".mp4", "video/mp4"), "animation": ("animations", ".mp4", "video/mp4"),
             "document": ("documents", "", "application/octet-stream")}
 _CONTENT_KEYS = ("text", "entities", "caption", "location", "venue", "contact", *_FOLDERS)
 _ADMIN_RIGHTS = ("can_be_edited is_anonymous can_delete_messages can_manage_video_chats can_restrict_members "
@@ -244,7 +245,8 @@ class FakeTelegramAPI:
         self._worker: asyncio.Task[None] | None = None
         handlers = {
             "getMe": self._get_me, "getUpdates": self._get_updates, "sendMessage": self._send_message,
-            **{f"send{kind.title()}": functools.partial(self._send_media, kind=kind) for kind in _FOLDERS},
+            **{f"send{kind.title().replace('_', '')}": functools.partial(self._send_media, kind=kind)
+               for kind in _FOLDERS},
             "sendVenue": self._send_venue, "sendLocation": self._send_location,
             "sendMediaGroup": self._send_media_group, "copyMessage": self._copy_message,
             "forwardMessage": self._forward_message, "deleteMessage": self._delete_message,

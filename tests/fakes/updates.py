@@ -205,6 +205,17 @@ class UpdateFactory:
         voice = self.file("voice", duration=duration, mime_type="audio/ogg", file_size=file_size)
         return self.update(message=self.message(voice=voice, **where))
 
+    def audio(self, *, file_size: int = 4096, duration: int = 30, file_name: str = "recording.mp3",
+              caption: str | None = None, **where: Any) -> Update:
+        """An audio file (a call or dictaphone recording sent as music, not as a voice message)."""
+        audio = self.file("audio", duration=duration, mime_type="audio/mpeg", file_name=file_name, file_size=file_size)
+        return self.update(message=self.message(audio=audio, caption=caption, **where))
+
+    def video_note(self, *, file_size: int = 4096, duration: int = 10, **where: Any) -> Update:
+        """A round video message (no caption: Telegram does not allow one)."""
+        note = self.file("video_note", length=240, duration=duration, file_size=file_size)
+        return self.update(message=self.message(video_note=note, **where))
+
     def document(
         self,
         *,

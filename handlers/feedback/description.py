@@ -1,0 +1,214 @@
+"""Step 5, what happened: text (a long one split by Telegram is joined), voice and files together, then when.
+
+Nothing sent at this step is lost: every text message is added to the description, every file (photo, video,
+document, voice, audio, video note, animation) is kept with its caption, and the step is closed by saying when
+it happened. A text sent after the step was closed is offered to be added to the description.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta
+
+from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.filters import StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+
+from bot import keyboards
+from bot.callbacks import Flow, FlowAction, IncidentPick
+from bot.config import Settings
+from bot.filters import HasEvidence, HasText
+from bot.l10n import L10n
+from bot.services import drafts
+from bot.states import ReviewForm
+from handlers.feedback.files import receive
+from handlers.feedback.step import Step, ask_description, log, step_maker
+from storage.models import User
+from storage.repositories import Repositories
+
+# Telegram clients cut a text longer than 4,096 characters into messages of that size, sent at once: a part
+# this long followed within a few seconds by another is one text, to be joined as it was cut.
+SPLIT_PART_CHARS = 3500
+SPLIT_WITHIN_SECONDS = 10
+RECORDINGS = ("voice", "audio", "video_note")
+_DATE = re.compile(r"^\s*(\d{1,2})[./\-\s](\d{1,2})(?:[./\-\s](\d{2,4}))?\s*$")
+
+
+def parse_day(text: str, today: date) -> date | None:
+    """A typed day, "26.11.2026", "26.11.26" or "26.11" (this year); None if it is no day or in the future."""
+    match = _DATE.match(text)
+    if match is None:
+        return None
+    day, month, year = int(match[1]), int(match[2]), match[3]
+    year_number = today.year if year is None else int(year) + (2000 if len(year) == 2 else 0)
+    try:
+        typed = date(year_number, month, day)
+    except ValueError:
+        return None
+    return typed if typed <= today else None
+
+
+def acknowledgement(draft: drafts.Draft, l10n: L10n, settings: Settings, joined: int = 0) -> str:
+    text = draft.get("text") or ""
+    lines = []
+    if joined > 1:
+        lines.append(l10n("description.joined", parts=joined, length=len(text)))
+    lines.append(l10n("description.received", length=len(text), files=len(draft.get("media", [])),
+                      limit=settings.feedback.max_media))
+    lines.append(l10n("description.more_or_when"))
+    return "\n".join(lines)
+
+
+def register(private: Router, settings: Settings) -> None:
+    step_of = step_maker(settings)
+
+    async def acknowledge(step: Step, draft: drafts.Draft, joined: int = 0) -> None:
+        markup = keyboards.make_description_keyboard(step.l10n, reopened=False)
+        await step.message.answer(acknowledgement(draft, step.l10n, settings, joined), reply_markup=markup)
+
+    @private.message(StateFilter(ReviewForm.description), HasText())
+    async def description_typed(message: Message, state: FSMContext, repo: Repositories, l10n: L10n,
+                                user: User | None) -> None:
+        step = step_of(message, state, repo, l10n, user)
+        draft = await step.draft()
+        limit = settings.feedback.max_text_chars
+        sent_at = message.date.timestamp()
+        last = draft.get("last_part") or {}
+        together = (last.get("length", 0) >= SPLIT_PART_CHARS
+                    and 0 <= sent_at - last.get("at", 0) <= SPLIT_WITHIN_SECONDS)
+        previous = draft.get("text") or ""
+        parts = last.get("parts", 1) + 1 if together else 1
+        if together and last.get("refused"):
+            # The rest of a text already refused as too long: refused with it, never kept starting mid-word.
+            total = last.get("total", 0) + len(message.text)
+            await step.save({**draft, "last_part": {**last, "at": sent_at, "length": len(message.text),
+                                                    "parts": parts, "total": total}})
+            await message.answer(l10n("description.too_long_parts", parts=parts, length=total,
+                                      limit=limit - len(previous)))
+            return
+        # The parts of one split text are a run: the limit applies to the whole of it, not to each part.
+        run_start = last.get("run_start", len(previous)) if together else len(previous)
+        combined = drafts.join_parts(previous, message.text, together=together)
+        if len(combined) > limit:
+            before = previous[:run_start].rstrip("\n")
+            total = len(combined) - len(before) if together else len(message.text)
+            await step.save({**draft, "text": before, "last_part": {
+                "at": sent_at, "length": len(message.text), "run_start": len(before), "parts": parts,
+                "refused": True, "total": total}})
+            key = "description.too_long_parts" if parts > 1 else "description.too_long"
+            await message.answer(l10n(key, parts=parts, length=total, limit=limit - len(before)) if parts > 1
+                                 else l10n(key, length=total, limit=limit - len(before)))
+            return
+        draft = {**draft, "text": combined,
+                 "last_part": {"at": sent_at, "length": len(message.text), "run_start": run_start, "parts": parts}}
+        await step.save(draft)
+        await acknowledge(step, draft, parts)
+
+    @private.message(StateFilter(ReviewForm.description), HasEvidence())
+    async def file_sent(message: Message, state: FSMContext, repo: Repositories, l10n: L10n,
+                        user: User | None, bot: Bot) -> None:
+        await add_file(step_of(message, state, repo, l10n, user), message, bot)
+
+    async def add_file(step: Step, message: Message, bot: Bot) -> None:
+        l10n = step.l10n
+        draft = await step.draft()
+        items = list(draft.get("media", []))
+        if len(items) >= settings.feedback.max_media:
+            if draft.get("album", {}).get("id") != message.media_group_id or not message.media_group_id:
+                await message.answer(l10n("evidence.limit", limit=settings.feedback.max_media))
+            return
+        evidence = await receive(bot, message, settings, l10n)
+        if evidence is None:
+            return
+        items.append(evidence.as_dict())
+        draft = {**draft, "media": items, "last_part": None}
+        album = draft.get("album") or {}
+        text = acknowledgement(draft, l10n, settings)
+        markup = keyboards.make_description_keyboard(l10n, reopened=False)
+        if message.media_group_id and album.get("id") == message.media_group_id:
+            # The same album: update its one acknowledgement instead of answering every item.
+            try:
+                await message.bot.edit_message_text(text, chat_id=message.chat.id, message_id=album["message_id"],
+                                                    reply_markup=markup)
+            except TelegramBadRequest:
+                log.info("album acknowledgement %s could not be edited", album.get("message_id"))
+        else:
+            sent = await message.answer(text, reply_markup=markup)
+            draft["album"] = {"id": message.media_group_id, "message_id": sent.message_id}
+        await step.save(draft)
+
+    @private.callback_query(IncidentPick.filter(F.when.in_(drafts.INCIDENT_WHEN)), StateFilter(ReviewForm.description))
+    async def when_chosen(query: CallbackQuery, callback_data: IncidentPick, state: FSMContext, repo: Repositories,
+                          l10n: L10n, user: User | None, now: datetime) -> None:
+        step = step_of(query, state, repo, l10n, user)
+        draft = await step.draft()
+        has_words = bool(draft.get("text")) or any(item["kind"] in RECORDINGS for item in draft.get("media", []))
+        if not has_words:
+            await query.answer(l10n("description.required"), show_alert=True)
+            return
+        await query.answer()
+        today = now.astimezone(settings.zone).date()
+        when = callback_data.when
+        incident = {"today": today, "yesterday": today - timedelta(days=1)}.get(when)
+        draft = {**draft, "description_done": True, "incident_when": when,
+                 "incident_date": incident.isoformat() if incident else None}
+        draft.pop("album", None)
+        draft.pop("last_part", None)
+        await step.advance(draft)
+
+    @private.callback_query(Flow.filter(F.action == FlowAction.CLEAR_TEXT), StateFilter(ReviewForm.description))
+    async def clear_text(query: CallbackQuery, state: FSMContext, repo: Repositories, l10n: L10n,
+                         user: User | None) -> None:
+        await query.answer()
+        step = step_of(query, state, repo, l10n, user)
+        draft = {**await step.draft(), "text": "", "last_part": None}
+        await step.save(draft)
+        await ask_description(step, draft)
+
+    @private.message(StateFilter(ReviewForm.when), HasText())
+    async def date_typed(message: Message, state: FSMContext, repo: Repositories, l10n: L10n,
+                         user: User | None, now: datetime) -> None:
+        step = step_of(message, state, repo, l10n, user)
+        day = parse_day(message.text, now.astimezone(settings.zone).date())
+        draft = await step.draft()
+        if day is None:
+            if len(message.text.strip()) > 12:
+                # Not a date but more words: offered to the description rather than refused.
+                await offer_text(step, message.text)
+                return
+            await message.answer(l10n("when.not_a_date"))
+            return
+        await step.advance({**draft, "incident_date": day.isoformat()})
+
+    # A text after the description was closed (while the date or the preview is asked): add it, or not.
+    @private.callback_query(Flow.filter(F.action.in_({FlowAction.ADD_TEXT, FlowAction.DROP_TEXT})),
+                            StateFilter(ReviewForm.when, ReviewForm.preview))
+    async def late_text_decided(query: CallbackQuery, callback_data: Flow, state: FSMContext, repo: Repositories,
+                                l10n: L10n, user: User | None) -> None:
+        step = step_of(query, state, repo, l10n, user)
+        draft = await step.draft()
+        pending = draft.pop("pending_text", None)
+        if pending is None:
+            await query.answer(l10n("errors.stale_button"), show_alert=True)
+            return
+        limit = settings.feedback.max_text_chars
+        if callback_data.action == FlowAction.ADD_TEXT:
+            combined = drafts.join_parts(draft.get("text") or "", pending, together=False)
+            if len(combined) > limit:
+                await query.answer(l10n("description.too_long_added", length=len(combined), limit=limit),
+                                   show_alert=True)
+                await step.save(draft)
+                return
+            draft["text"] = combined
+        await query.answer(l10n("description.added") if callback_data.action == FlowAction.ADD_TEXT else None)
+        await step.advance(draft)
+
+
+async def offer_text(step: Step, text: str) -> None:
+    """A text that is not an answer to the current question: kept aside and offered to the description."""
+    draft = {**await step.draft(), "pending_text": text}
+    await step.save(draft)
+    await step.message.answer(step.l10n("description.offer_add", length=len(text)),
+                              reply_markup=keyboards.make_add_text_keyboard(step.l10n))

@@ -1,0 +1,252 @@
+"""Starting, resuming, cancelling and moving back in a review: menu, /review, deep links, free text at the menu."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from aiogram import Bot, F, Router
+from aiogram.dispatcher.event.bases import SkipHandler
+from aiogram.filters import Command, CommandObject, CommandStart, StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.deep_linking import create_start_link
+
+from bot import keyboards
+from bot.callbacks import EditPick, Flow, FlowAction, MenuAction, MenuChoice, StartWith
+from bot.config import Settings
+from bot.filters import GroupChat, HasEvidence, HasText
+from bot.l10n import L10n, Translator
+from bot.services import drafts, media, people, reviews, search
+from bot.states import ReviewForm
+from handlers.feedback.place import unique_match
+from handlers.feedback.step import (
+    ASK,
+    Step,
+    close_reply_keyboard,
+    place_of,
+    preview_text,
+    step_maker,
+    subject_label,
+)
+from handlers.start import show_consent, show_menu
+from storage.models import User
+from storage.repositories import Repositories
+
+
+async def has_unfinished(state: FSMContext) -> bool:
+    """A review in progress that holds something the resident chose or wrote."""
+    if not (await state.get_state() or "").startswith(ReviewForm.__name__):
+        return False
+    return bool((await state.get_data()).get("draft"))
+
+
+async def offer_unfinished(message: Message, l10n: L10n) -> None:
+    await message.answer(l10n("unfinished.prompt"), reply_markup=keyboards.make_unfinished_keyboard(l10n))
+
+
+async def begin(step: Step, now: datetime, preset: drafts.Draft | None = None, *, settings: Settings,
+                force: bool = False) -> None:
+    """Start (or restart) a review, after checking consent, the daily limit and an unfinished draft."""
+    if people.needs_consent(step.user):
+        await step.message.answer(step.l10n("consent.required"))
+        await show_consent(step.message, step.l10n)
+        return
+    limit = settings.feedback.daily_limit
+    if await reviews.submitted_today(step.repo, step.user, now, settings.zone) >= limit:
+        await step.message.answer(step.l10n("limits.daily", limit=limit))
+        return
+    if not force and await has_unfinished(step.state):
+        # Nothing is dropped without a word: the resident decides, and the link or text waits meanwhile.
+        await step.state.update_data(pending_preset=preset or {})
+        await offer_unfinished(step.message, step.l10n)
+        return
+    draft = await step.draft()
+    if draft.get("reply_keyboard"):
+        await close_reply_keyboard(step.message, step.l10n)
+    await step.state.set_data({})
+    preset = dict(preset or {})
+    if preset.get("doctor_id"):
+        # A link names the doctor or clinic it was made for, so the resident knows where it leads.
+        await step.message.answer(step.l10n("deep_link.about", subject=await subject_label(step, preset)))
+    await step.advance(preset)
+
+
+async def ask_again(step: Step) -> None:
+    """The current step once more, as a new message (after a detour such as a confirmation)."""
+    draft = await step.draft()
+    current = await step.current()
+    again = Step(step.message, step.state, step.repo, step.l10n, step.settings, step.user)
+    if current == "preview":
+        await again.show(await preview_text(again, draft), keyboards.make_preview_keyboard(step.l10n, draft),
+                         new=True)
+    elif current in ASK:
+        await ASK[current](again, draft)
+
+
+def register(private: Router, router: Router, settings: Settings) -> None:
+    step_of = step_maker(settings)
+    in_flow = StateFilter(ReviewForm)
+
+    @private.callback_query(MenuChoice.filter(F.action == MenuAction.FEEDBACK))
+    async def from_menu(query: CallbackQuery, state: FSMContext, repo: Repositories, l10n: L10n,
+                        user: User | None, now: datetime) -> None:
+        await query.answer()
+        await begin(step_of(query, state, repo, l10n, user), now, settings=settings)
+
+    @private.message(Command("review"))
+    async def review_command(message: Message, state: FSMContext, repo: Repositories, l10n: L10n,
+                             user: User | None, now: datetime) -> None:
+        await begin(step_of(message, state, repo, l10n, user), now, settings=settings)
+
+    @private.message(CommandStart(deep_link=True))
+    async def deep_link(message: Message, command: CommandObject, state: FSMContext, repo: Repositories,
+                        l10n: L10n, user: User | None, now: datetime) -> None:
+        preset = await reviews.preset_from_link(repo, command.args or "")
+        if preset is None or user is None or user.language is None or people.needs_consent(user):
+            # Unknown payload, or a newcomer who must be onboarded first: plain /start handles it, and keeps
+            # the link's purpose for after the consent.
+            raise SkipHandler
+        await begin(step_of(message, state, repo, l10n, user), now, preset, settings=settings)
+
+    @router.message(Command("review"), GroupChat())
+    async def review_in_group(message: Message, bot: Bot, l10n: L10n) -> None:
+        # Nothing personal is collected in a group: the button opens the private chat.
+        link = await create_start_link(bot, "review")
+        await message.answer(l10n("group.review_prompt"),
+                             reply_markup=keyboards.make_link_keyboard(l10n("group.open_private"), link))
+
+    # An unfinished review: continue it, or start over (with what the resident asked for meanwhile).
+    @private.callback_query(Flow.filter(F.action == FlowAction.RESUME), in_flow)
+    async def resume(query: CallbackQuery, state: FSMContext, repo: Repositories, l10n: L10n,
+                     user: User | None) -> None:
+        await query.answer()
+        await state.update_data(pending_preset=None)
+        await query.message.edit_reply_markup(reply_markup=None)
+        await ask_again(step_of(query, state, repo, l10n, user))
+
+    @private.callback_query(Flow.filter(F.action == FlowAction.START_OVER), in_flow)
+    async def start_over(query: CallbackQuery, state: FSMContext, repo: Repositories, l10n: L10n,
+                         user: User | None, now: datetime) -> None:
+        await query.answer()
+        preset = (await state.get_data()).get("pending_preset") or {}
+        await query.message.edit_reply_markup(reply_markup=None)
+        await begin(step_of(query, state, repo, l10n, user), now, preset, settings=settings, force=True)
+
+    # Cancel: a draft with text or files is discarded only once the resident confirms.
+    @private.callback_query(Flow.filter(F.action == FlowAction.CANCEL), in_flow)
+    async def cancel(query: CallbackQuery, state: FSMContext, repo: Repositories, l10n: L10n,
+                     user: User | None) -> None:
+        await query.answer()
+        await ask_cancel(step_of(query, state, repo, l10n, user))
+
+    @private.callback_query(Flow.filter(F.action == FlowAction.DISCARD), in_flow)
+    async def discard_confirmed(query: CallbackQuery, state: FSMContext, repo: Repositories, l10n: L10n,
+                                user: User | None) -> None:
+        await query.answer()
+        await discard(step_of(query, state, repo, l10n, user))
+
+    @private.callback_query(Flow.filter(F.action == FlowAction.KEEP), in_flow)
+    async def keep_writing(query: CallbackQuery, state: FSMContext, repo: Repositories, l10n: L10n,
+                           user: User | None) -> None:
+        await query.answer()
+        step = step_of(query, state, repo, l10n, user)
+        draft = await step.draft()
+        draft.pop("typing", None)
+        await step.save(draft)
+        await query.message.edit_reply_markup(reply_markup=None)
+        await ask_again(step)
+
+    @private.callback_query(Flow.filter(F.action == FlowAction.BACK), in_flow)
+    async def back(query: CallbackQuery, state: FSMContext, repo: Repositories, l10n: L10n,
+                   user: User | None) -> None:
+        await query.answer()
+        await go_back(step_of(query, state, repo, l10n, user))
+
+    @private.callback_query(EditPick.filter(F.step.in_(keyboards.EDITABLE)), StateFilter(ReviewForm.preview))
+    async def edit_part(query: CallbackQuery, callback_data: EditPick, state: FSMContext, repo: Repositories,
+                        l10n: L10n, user: User | None) -> None:
+        await query.answer()
+        step = step_of(query, state, repo, l10n, user)
+        draft = drafts.clear(await step.draft(), callback_data.step)
+        if callback_data.step == "description":
+            draft.pop("description_done", None)
+        await step.advance(draft)
+
+    @private.callback_query(StartWith.filter())
+    async def start_with(query: CallbackQuery, callback_data: StartWith, state: FSMContext, repo: Repositories,
+                         l10n: L10n, user: User | None, now: datetime) -> None:
+        offer = (await state.get_data()).get("menu_offer")
+        await query.answer()
+        await query.message.edit_reply_markup(reply_markup=None)
+        if not callback_data.start or offer is None:
+            await state.set_data({})
+            await show_menu(query.message, l10n)
+            return
+        preset = {key: value for key, value in offer.items() if key in ("text", "media")}
+        if preset.get("text"):
+            # "…the therapist at polyclinic 17": a polyclinic the words name alone is taken (and can be changed).
+            clinics = await repo.directory.active_clinics()
+            place = unique_match(search.find_places(preset["text"], [place_of(clinic) for clinic in clinics]))
+            if place is not None:
+                preset["clinic_id"] = place.id
+        await begin(step_of(query, state, repo, l10n, user), now, preset, settings=settings)
+
+
+def register_fallback(fallback: Router, settings: Settings) -> None:
+    """Tried after every feature router: what nobody else took while no review is in progress."""
+
+    # Free text or a photo at the menu: offered as the start of a review instead of a dead end.
+    @fallback.message(StateFilter(None), HasText())
+    async def text_at_menu(message: Message, state: FSMContext, l10n: L10n, user: User | None,
+                           translator: Translator) -> None:
+        if people.needs_consent(user):
+            raise SkipHandler
+        if message.text.strip() in translator.every("flow.back") | translator.every("flow.cancel"):
+            # A button of a keyboard left over from an earlier conversation: it goes, and the menu is shown.
+            await close_reply_keyboard(message, l10n)
+            await show_menu(message, l10n)
+            return
+        await state.set_data({"menu_offer": {"text": message.text}})
+        await message.answer(l10n("menu_offer.prompt"), reply_markup=keyboards.make_start_with_keyboard(l10n))
+
+    @fallback.message(StateFilter(None), HasEvidence())
+    async def file_at_menu(message: Message, state: FSMContext, l10n: L10n, user: User | None) -> None:
+        evidence = media.evidence_of(message)
+        if people.needs_consent(user) or evidence is None:
+            raise SkipHandler
+        # Only the reference is kept here; the file is downloaded once the review goes ahead.
+        await state.set_data({"menu_offer": {"media": [evidence.as_dict()]}})
+        await message.answer(l10n("menu_offer.prompt"), reply_markup=keyboards.make_start_with_keyboard(l10n))
+
+
+async def ask_cancel(step: Step) -> None:
+    draft = await step.draft()
+    if drafts.has_content(draft):
+        await step.show(step.l10n("cancel.confirm", files=len(draft.get("media", []))),
+                        keyboards.make_discard_keyboard(step.l10n), new=True)
+        return
+    await discard(step)
+
+
+async def discard(step: Step) -> None:
+    draft = await step.draft()
+    if draft.get("reply_keyboard"):
+        await close_reply_keyboard(step.message, step.l10n)
+    await step.state.clear()
+    await step.show(step.l10n("cancel.done"))
+    await show_menu(step.message, step.l10n)
+
+
+async def go_back(step: Step) -> None:
+    draft = await step.draft()
+    current = await step.current()
+    previous = drafts.previous_step(draft, current) if current in drafts.STEPS else None
+    if previous == "when" or (current == "when"):
+        previous = "description"
+    if previous == "description":
+        draft = {**draft, "description_done": False}
+        draft.pop("incident_when", None)
+        draft.pop("incident_date", None)
+        await step.advance(draft)
+        return
+    await step.advance(drafts.clear(draft, previous) if previous else draft)

@@ -1,0 +1,163 @@
+"""The last screen: the preview with the last choices on it (publication, on whose behalf, the appellant's full
+name, the outcome wanted, the phone), and the submission with its receipt."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+
+from aiogram import Bot, F, Router
+from aiogram.filters import StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
+
+from bot import keyboards
+from bot.callbacks import BehalfPick, Flow, FlowAction
+from bot.config import Settings
+from bot.filters import HasContact, HasText
+from bot.l10n import L10n, Translator
+from bot.services import drafts, people, reviews
+from bot.states import ReviewForm
+from bot.unit_of_work import AfterCommit
+from handlers.feedback.description import offer_text
+from handlers.feedback.entry import ask_cancel, go_back
+from handlers.feedback.files import fetch_missing_evidence
+from handlers.feedback.step import Step, close_reply_keyboard, preview_text, step_maker
+from handlers.start import show_menu
+from storage.models import User
+from storage.repositories import Repositories
+
+# A full name: two to four words of letters (hyphens and apostrophes inside), as people write "Иванова Айгуль".
+_FULL_NAME = re.compile(r"^[^\W\d_]+(?:[-'’][^\W\d_]+)*(?:\s+[^\W\d_]+(?:[-'’][^\W\d_]+)*\.?){1,3}$")
+OUTCOME_CHARS = 1000
+
+
+def looks_like_full_name(text: str) -> bool:
+    """Two to four capitalised words of letters: "Иванова Айгуль Сериковна", not "очень плохо" or "Очень плохо"."""
+    words = text.split()
+    return (len(text) <= 120 and _FULL_NAME.match(text.strip()) is not None
+            and all(word[0].isupper() for word in words))
+
+
+def register(private: Router, settings: Settings) -> None:
+    step_of = step_maker(settings)
+    in_preview = StateFilter(ReviewForm.preview)
+
+    async def redraw(step: Step, draft: drafts.Draft, *, new: bool = False) -> None:
+        await step.save(draft)
+        await step.state.set_state(ReviewForm.preview)
+        await step.show(await preview_text(step, draft), keyboards.make_preview_keyboard(step.l10n, draft), new=new)
+
+    @private.callback_query(Flow.filter(F.action == FlowAction.SHOW_NAME), in_preview)
+    async def show_name_toggled(query: CallbackQuery, state: FSMContext, repo: Repositories, l10n: L10n,
+                                user: User | None) -> None:
+        await query.answer()
+        step = step_of(query, state, repo, l10n, user)
+        draft = await step.draft()
+        await redraw(step, {**draft, "show_name": not draft.get("show_name")})
+
+    @private.callback_query(Flow.filter(F.action == FlowAction.CRITERIA), in_preview)
+    async def criteria_asked(query: CallbackQuery, state: FSMContext, repo: Repositories, l10n: L10n,
+                             user: User | None) -> None:
+        await query.answer()
+        step = step_of(query, state, repo, l10n, user)
+        draft = await step.draft()
+        await step.advance({**draft, "criteria_wanted": True, "criteria_done": False, "criteria": {}})
+
+    @private.callback_query(Flow.filter(F.action == FlowAction.BEHALF), in_preview)
+    async def behalf_asked(query: CallbackQuery, state: FSMContext, repo: Repositories, l10n: L10n,
+                           user: User | None) -> None:
+        await query.answer()
+        step = step_of(query, state, repo, l10n, user)
+        await step.show(l10n("behalf.prompt"), keyboards.make_behalf_keyboard(l10n))
+
+    @private.callback_query(BehalfPick.filter(F.who.in_(drafts.BEHALF)), in_preview)
+    async def behalf_chosen(query: CallbackQuery, callback_data: BehalfPick, state: FSMContext, repo: Repositories,
+                            l10n: L10n, user: User | None) -> None:
+        await query.answer()
+        step = step_of(query, state, repo, l10n, user)
+        await redraw(step, {**await step.draft(), "on_behalf": callback_data.who})
+
+    @private.callback_query(Flow.filter(F.action.in_({FlowAction.OUTCOME, FlowAction.NAME})), in_preview)
+    async def typing_asked(query: CallbackQuery, callback_data: Flow, state: FSMContext, repo: Repositories,
+                           l10n: L10n, user: User | None) -> None:
+        await query.answer()
+        step = step_of(query, state, repo, l10n, user)
+        await step.save({**await step.draft(), "typing": callback_data.action.value})
+        key = "preview.outcome_prompt" if callback_data.action == FlowAction.OUTCOME else "preview.name_prompt"
+        await step.show(l10n(key), keyboards.make_return_keyboard(l10n), new=True)
+
+    @private.callback_query(Flow.filter(F.action == FlowAction.CLEAR_NAME), in_preview)
+    async def name_cleared(query: CallbackQuery, state: FSMContext, repo: Repositories, l10n: L10n,
+                           user: User | None) -> None:
+        await query.answer()
+        step = step_of(query, state, repo, l10n, user)
+        draft = await step.draft()
+        draft.pop("appellant_name", None)
+        await redraw(step, draft)
+
+    @private.message(in_preview, HasText())
+    async def text_at_preview(message: Message, state: FSMContext, repo: Repositories, l10n: L10n,
+                              user: User | None, translator: Translator) -> None:
+        step = step_of(message, state, repo, l10n, user)
+        draft = await step.draft()
+        text = message.text.strip()
+        # The phone keyboard's own Back and Cancel buttons arrive as text.
+        if text in translator.every("flow.back"):
+            await go_back(step)
+            return
+        if text in translator.every("flow.cancel"):
+            await ask_cancel(step)
+            return
+        typing = draft.pop("typing", None)
+        if typing == FlowAction.OUTCOME:
+            await redraw(step, {**draft, "outcome": text[:OUTCOME_CHARS]}, new=True)
+            return
+        if drafts.is_formal_kind(draft) and (typing == FlowAction.NAME or (
+                not draft.get("appellant_name") and looks_like_full_name(text))):
+            if not looks_like_full_name(text):
+                await message.answer(l10n("preview.name_invalid"))
+                await step.save({**draft, "typing": FlowAction.NAME.value})
+                return
+            await redraw(step, {**draft, "appellant_name": " ".join(text.split())}, new=True)
+            return
+        await step.save(draft)
+        await offer_text(step, message.text)
+
+    @private.message(in_preview, HasContact())
+    async def phone_shared(message: Message, state: FSMContext, repo: Repositories, l10n: L10n,
+                           user: User | None, now: datetime) -> None:
+        if message.contact.user_id != message.from_user.id:
+            await message.answer(l10n("phone.not_yours"))
+            return
+        step = step_of(message, state, repo, l10n, user)
+        await reviews.remember_phone(repo, user, message.contact.phone_number, now)
+        await message.answer(l10n("phone.thanks"), reply_markup=ReplyKeyboardRemove())
+        await redraw(step, {**await step.draft(), "phone_shared": True, "reply_keyboard": False}, new=True)
+
+    @private.callback_query(Flow.filter(F.action == FlowAction.SUBMIT), in_preview)
+    async def submit(query: CallbackQuery, state: FSMContext, repo: Repositories, l10n: L10n, user: User | None,
+                     now: datetime, bot: Bot, after_commit: AfterCommit) -> None:
+        step = step_of(query, state, repo, l10n, user)
+        draft = await step.draft()
+        if drafts.next_step(draft) != "preview" or people.needs_consent(user):
+            await query.answer(l10n("errors.stale_button"), show_alert=True)
+            return
+        if await reviews.submitted_today(repo, user, now, settings.zone) >= settings.feedback.daily_limit:
+            await query.answer(l10n("limits.daily", limit=settings.feedback.daily_limit), show_alert=True)
+            return
+        await fetch_missing_evidence(bot, draft, Path(settings.media.dir))
+        result = await reviews.submit(repo, user, draft, now=now, settings=settings, language=l10n.language)
+        await state.clear()
+        await query.answer()
+        await query.message.edit_reply_markup(reply_markup=None)
+        # The reference number is a promise: it goes out only once the review holding it is committed. The
+        # receipt also takes the phone keyboard away, so nothing of the conversation lingers.
+        after_commit(partial(query.message.answer, reviews.receipt(result, l10n, settings),
+                             reply_markup=ReplyKeyboardRemove() if draft.get("reply_keyboard") else None))
+        after_commit(partial(show_menu, query.message, l10n))
+
+
+__all__ = ["close_reply_keyboard", "register"]
