@@ -36,17 +36,17 @@ from sqlalchemy import event, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.config import load_settings  # noqa: E402
-from bot.factory import create_bot, create_dispatcher  # noqa: E402
-from bot.services import directory  # noqa: E402
-from storage.engine import make_engine, make_session_pool  # noqa: E402
-from storage.migrate import upgrade  # noqa: E402
-from storage.repositories import Repositories  # noqa: E402
-from tests.conftest import TEST_TOKEN, App, Clock  # noqa: E402
-from tests.fakes.client import UserClient  # noqa: E402
-from tests.fakes.session import RecordingSession  # noqa: E402
-from tests.fakes.updates import UpdateFactory  # noqa: E402
-from tests.flows import PHOTO_A, RU, T, clinic_17, therapist_of  # noqa: E402
+from bot.config import load_settings
+from bot.factory import create_bot, create_dispatcher
+from bot.services import directory
+from storage.engine import make_engine, make_session_pool
+from storage.migrate import upgrade
+from storage.repositories import Repositories
+from tests.conftest import TEST_TOKEN, App, Clock
+from tests.fakes.client import UserClient
+from tests.fakes.session import RecordingSession
+from tests.fakes.updates import UpdateFactory
+from tests.flows import PHOTO_A, RU, T, clinic_17, therapist_of
 
 UPDATES_PER_RESIDENT = 18
 

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.config import Settings, require_token
 from bot.l10n import LANGUAGES, Translator
 from bot.middlewares import FloodGuard, LanguageMiddleware
+from bot.response_models import keep_response_models
 from bot.unit_of_work import ChatLocks, UnitOfWork
 from handlers import get_routers
 from storage.fsm import DatabaseStorage
@@ -33,6 +34,7 @@ def utcnow() -> datetime:
 
 
 def create_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
+    keep_response_models()
     if session is None:
         session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram.api_server))
     return Bot(
