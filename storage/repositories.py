@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cache
 from typing import Any
@@ -54,13 +55,27 @@ class UpdateRepo:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def mark_processed(self, update_id: int, now: datetime) -> bool:
-        """Record the update; False when it was already handled (a redelivery)."""
+    async def mark_processed(self, update_id: int, now: datetime, conversation: str | None = None) -> bool:
+        """Record the update; False when it was already handled (a redelivery).
+
+        With `conversation` (an fsm_records key) the same statement also reads that conversation's state, so the
+        start of every update costs one round trip: SQLite and PostgreSQL both allow subqueries in RETURNING."""
         statement = _insert_ignoring_duplicates(
             self.session, ProcessedUpdate, {"update_id": update_id, "processed_at": now}
         )
-        result = await self.session.execute(statement)
-        return result.rowcount == 1
+        if conversation is None:
+            result = await self.session.execute(statement)
+            return result.rowcount == 1
+        row = (await self.session.execute(statement.returning(
+            ProcessedUpdate.update_id,
+            select(FsmRecord.key).where(FsmRecord.key == conversation).scalar_subquery().label("key"),
+            select(FsmRecord.state).where(FsmRecord.key == conversation).scalar_subquery().label("state"),
+            select(FsmRecord.data).where(FsmRecord.key == conversation).scalar_subquery().label("data"),
+        ))).first()
+        if row is None:
+            return False
+        FsmRepo(self.session).remember(conversation, row if row.key is not None else None)
+        return True
 
     async def forget_older_than(self, moment: datetime) -> int:
         result = await self.session.execute(delete(ProcessedUpdate).where(ProcessedUpdate.processed_at < moment))
@@ -369,22 +384,78 @@ class OutboxRepo:
                                          .where(OutboxMessage.status != OutboxStatus.SENT))
 
 
+@dataclass
+class Conversation:
+    """One conversation state as the update's transaction sees it; `changed` until written back."""
+
+    state: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    stored: bool = False  # a row exists in fsm_records
+    changed: bool = False
+
+
+# session.info key of the conversations read or changed in the session's transaction.
+_CONVERSATIONS = "conversations"
+
+
 class FsmRepo:
+    """Conversation states, read at most once and written at most once per key and transaction: reads and
+    changes go to a copy kept in the session's info, and `write_changes` (before the commit) stores each changed
+    one with a single upsert, or a delete when it was cleared."""
+
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def get(self, key: str) -> FsmRecord | None:
-        return await self.session.get(FsmRecord, key)
+    def _cached(self) -> dict[str, Conversation]:
+        return self.session.info.setdefault(_CONVERSATIONS, {})
 
-    async def put(self, key: str, now: datetime, **fields: Any) -> None:
-        record = await self.session.get(FsmRecord, key)
-        if record is None:
-            record = FsmRecord(key=key, state=None, data={}, updated_at=now)
-            self.session.add(record)
+    def remember(self, key: str, row: Any | None) -> Conversation:
+        """Keep what a query read (a row with `state` and `data`, or None when there is none) as `key`'s state."""
+        conversation = Conversation(row.state, dict(row.data or {}), True) if row is not None else Conversation()
+        self._cached()[key] = conversation
+        return conversation
+
+    async def load(self, key: str) -> Conversation:
+        conversation = self._cached().get(key)
+        if conversation is None:
+            row = (await self.session.execute(
+                select(FsmRecord.state, FsmRecord.data).where(FsmRecord.key == key))).first()
+            conversation = self.remember(key, row)
+        return conversation
+
+    async def change(self, key: str, **fields: Any) -> None:
+        conversation = await self.load(key)
         for name, value in fields.items():
-            setattr(record, name, value)
-        record.updated_at = now
-        await self.session.flush()
+            setattr(conversation, name, value)
+        conversation.changed = True
+
+    def forget(self, keys: Sequence[str]) -> None:
+        """The rows of `keys` were deleted: what this transaction read or changed of them is void."""
+        cached = self._cached()
+        for key in keys:
+            cached[key] = Conversation()
+
+    async def write_changes(self, now: datetime) -> int:
+        """Store every changed conversation (one statement each); returns how many statements were run."""
+        written = 0
+        for key, conversation in self._cached().items():
+            if not conversation.changed:
+                continue
+            conversation.changed = False
+            if conversation.state is None and not conversation.data:
+                if conversation.stored:  # a finished conversation leaves no row behind
+                    await self.session.execute(delete(FsmRecord).where(FsmRecord.key == key))
+                    conversation.stored, written = False, written + 1
+                continue
+            dialect = postgresql if self.session.bind.dialect.name == "postgresql" else sqlite
+            statement = dialect.insert(FsmRecord).values(key=key, state=conversation.state, data=conversation.data,
+                                                         updated_at=now)
+            await self.session.execute(statement.on_conflict_do_update(
+                index_elements=[FsmRecord.key],
+                set_={"state": statement.excluded.state, "data": statement.excluded.data,
+                      "updated_at": statement.excluded.updated_at}))
+            conversation.stored, written = True, written + 1
+        return written
 
 
 def _supersedes(later: Any, earlier: Any, window_days: float, dialect: str) -> Any:
@@ -919,6 +990,9 @@ class PrivacyRepo:
         keys = [key for key in candidates if key.split(":")[-2] == str(telegram_id)]
         if keys:
             await self.session.execute(delete(FsmRecord).where(FsmRecord.key.in_(keys)))
+        # Conversations this transaction read or changed are gone too (keys of the same person in the cache).
+        cached = self.session.info.get(_CONVERSATIONS, {})
+        FsmRepo(self.session).forget([*keys, *(key for key in cached if key.split(":")[-2] == str(telegram_id))])
         return len(keys)
 
     async def drop_messages_to(self, chat_id: int, now: datetime) -> int:

@@ -9,9 +9,12 @@ import pytest
 from aiogram.methods.base import Response
 from pydantic import BaseModel
 from pydantic._internal import _generics
+from sqlalchemy import event, select
 
-from tests.conftest import App
-from tests.flows import RU, resident
+from storage.engine import active_session
+from storage.models import FsmRecord
+from tests.conftest import BACKENDS, App
+from tests.flows import RU, one, resident, submit_quick_review
 
 
 @pytest.fixture
@@ -51,3 +54,81 @@ async def test_bot_api_answers_rebuild_no_response_model_however_much_garbage_is
         await app.bot.send_message(person.chat_id, "ping")
         await app.bot.get_me()
     assert response_rebuilds == []
+
+
+class Statements:
+    """The SQL statements the app's engine runs, for counting the ones that touch a table."""
+
+    def __init__(self, app: App) -> None:
+        self.seen: list[str] = []
+        self.engine = app.pool.kw["bind"].sync_engine
+        event.listen(self.engine, "before_cursor_execute", self._record)
+
+    def _record(self, _conn, _cursor, statement: str, *_args) -> None:
+        self.seen.append(" ".join(statement.split()))
+
+    def close(self) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._record)
+
+    def touching(self, table: str, verb: str | None = None) -> list[str]:
+        return [s for s in self.seen if table in s and (verb is None or s.startswith(verb))]
+
+
+@pytest.fixture
+def statements(app: App):
+    counter = Statements(app)
+    yield counter
+    counter.close()
+
+
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+@pytest.mark.usefixtures("demo_directory")
+async def test_each_update_reads_its_conversation_with_its_record_and_writes_it_at_most_once(
+        app: App, statements: Statements) -> None:
+    person = await resident(app, 2102)
+    before = len(app.session.calls)
+    fed = 3 + 11  # resident() fed /start, the language and the consent; the quick review eleven more
+    reply = await submit_quick_review(app, person)
+    assert any("AL-" in text for text in reply.texts)
+    assert len(app.session.calls) > before
+    # Never a SELECT of its own: the state comes back from the INSERT of the update's record.
+    assert statements.touching("fsm_records", "SELECT") == []
+    records = statements.touching("processed_updates", "INSERT")
+    assert len(records) == fed and all("fsm_records" in record for record in records)
+    writes = [s for s in statements.touching("fsm_records") if s.startswith(("INSERT INTO fsm", "UPDATE", "DELETE"))]
+    assert 0 < len(writes) <= fed
+    # The review is submitted and the conversation over: it leaves no row behind.
+    assert await one(app, select(FsmRecord)) == []
+
+
+@pytest.mark.usefixtures("demo_directory")
+async def test_a_redelivered_update_reads_no_conversation_and_changes_nothing(app: App, statements: Statements) -> None:
+    person = await resident(app, 2103)
+    update = app.updates.text(RU("menu.leave_feedback"), user=person.user, chat=person.chat)
+    await app.dp.feed_update(app.bot, update)
+    state = await app.dp.fsm.get_context(app.bot, chat_id=person.chat_id, user_id=person.user["id"]).get_state()
+    statements.seen.clear()
+    await app.dp.feed_update(app.bot, update)
+    assert statements.touching("fsm_records", "UPDATE") == statements.touching("fsm_records", "DELETE") == []
+    assert [s for s in statements.touching("fsm_records") if s.startswith("INSERT INTO fsm")] == []
+    assert await app.dp.fsm.get_context(app.bot, chat_id=person.chat_id, user_id=person.user["id"]).get_state() == state
+
+
+@pytest.mark.usefixtures("demo_directory")
+async def test_a_conversation_changed_and_then_failed_is_not_stored(app: App) -> None:
+    person = await resident(app, 2104)
+    context = app.dp.fsm.get_context(app.bot, chat_id=person.chat_id, user_id=person.user["id"])
+    async with app.pool() as session:
+        token = active_session.set(session)
+        try:
+            async with session.begin():
+                await context.set_state("ReviewForm:clinic")
+                await context.update_data(clinic_id=17)
+                await session.rollback()
+        finally:
+            active_session.reset(token)
+    assert await context.get_state() is None and await context.get_data() == {}
+    # Outside an update, each call stores at once.
+    await context.set_state("ReviewForm:clinic")
+    await context.update_data(clinic_id=17)
+    assert (await context.get_state(), await context.get_data()) == ("ReviewForm:clinic", {"clinic_id": 17})
