@@ -9,7 +9,9 @@ chooses it → a doctor → specialty → the therapist → gratitude → 5 star
 done → anonymous → submit → /my: 18 updates, fed through `create_dispatcher(...)` with the tests' recording session
 (tests/fakes), exactly as the flow tests do. The echo bot is a bare aiogram Dispatcher (MemoryStorage, one
 `@router.message()` handler answering the text) fed the same number of text updates by the same client and session
-class. Rounds alternate echo and flow; the figures are medians. PostgreSQL runs when MEDFEEDBACK_TEST_POSTGRES_URL is
+class. Updates/s count the time inside `Dispatcher.feed_update` (the bot's work); the same figures with the test
+client's own time (building updates, finding buttons) are printed too. Rounds alternate echo and flow; the figures are
+medians. PostgreSQL runs when MEDFEEDBACK_TEST_POSTGRES_URL is
 set (in a schema of its own, dropped afterwards). The SQL statements per update are counted on the engine.
 
 The last line is `flow ratio R (sqlite)` or, when PostgreSQL ran, `flow ratio R (postgresql)` after the SQLite one.
@@ -52,15 +54,21 @@ UPDATES_PER_RESIDENT = 18
 
 
 class Counted:
-    """Counts the updates a dispatcher was fed (the client feeds them one by one)."""
+    """Counts the updates a dispatcher was fed (the client feeds them one by one) and the time spent inside
+    `feed_update`, which leaves out the client's own work (building updates, finding the button to press)."""
 
     def __init__(self, dp: Dispatcher) -> None:
         self.updates = 0
+        self.seconds = 0.0
         feed = dp.feed_update
 
         async def counted(bot, update, **kwargs):
             self.updates += 1
-            return await feed(bot, update, **kwargs)
+            started = time.perf_counter()
+            try:
+                return await feed(bot, update, **kwargs)
+            finally:
+                self.seconds += time.perf_counter() - started
 
         dp.feed_update = counted  # type: ignore[method-assign]
 
@@ -168,9 +176,10 @@ async def run_backend(name: str, url: str, residents: int, rounds: int, profile:
         profiler = cProfile.Profile() if profile else None
         next_user = 100_000
 
-        async def flow_round() -> tuple[float, int, int]:
+        async def flow_round() -> tuple[float, float, int, int]:
             nonlocal next_user
             before_updates, before_statements = flow_counter.updates, backend.statements
+            before_seconds = flow_counter.seconds
             started = time.perf_counter()
             for _ in range(residents):
                 next_user += 1
@@ -178,11 +187,12 @@ async def run_backend(name: str, url: str, residents: int, rounds: int, profile:
                 await review(app, person, therapist)
                 forget(session)
             elapsed = time.perf_counter() - started
-            return elapsed, flow_counter.updates - before_updates, backend.statements - before_statements
+            return (elapsed, flow_counter.seconds - before_seconds, flow_counter.updates - before_updates,
+                    backend.statements - before_statements)
 
-        async def echo_round(count: int) -> tuple[float, int]:
+        async def echo_round(count: int) -> tuple[float, float, int]:
             nonlocal next_user
-            before = echo_counter.updates
+            before, before_seconds = echo_counter.updates, echo_counter.seconds
             started = time.perf_counter()
             per_person = UPDATES_PER_RESIDENT
             for _ in range(count // per_person):
@@ -191,27 +201,30 @@ async def run_backend(name: str, url: str, residents: int, rounds: int, profile:
                 for step in range(per_person):
                     await person.send(f"сообщение {step}")
                 forget(echo_session)
-            return time.perf_counter() - started, echo_counter.updates - before
+            return time.perf_counter() - started, echo_counter.seconds - before_seconds, echo_counter.updates - before
 
         # Warm-up: imports, compiled statements, the search index, the first connections.
         await flow_round()
         await echo_round(residents * UPDATES_PER_RESIDENT)
-        flow_rates, echo_rates, statements = [], [], []
+        flow_rates, echo_rates, wall_ratios, statements = [], [], [], []
         for number in range(1, rounds + 1):
             gc.collect()
-            echo_elapsed, echo_updates = await echo_round(residents * UPDATES_PER_RESIDENT)
+            echo_wall, echo_inside, echo_updates = await echo_round(residents * UPDATES_PER_RESIDENT)
             gc.collect()
             if profiler:
                 profiler.enable()
-            flow_elapsed, flow_updates, flow_statements = await flow_round()
+            flow_wall, flow_inside, flow_updates, flow_statements = await flow_round()
             if profiler:
                 profiler.disable()
-            flow_rates.append(flow_updates / flow_elapsed)
-            echo_rates.append(echo_updates / echo_elapsed)
+            flow_rates.append(flow_updates / flow_inside)
+            echo_rates.append(echo_updates / echo_inside)
+            wall_ratios.append((flow_updates / flow_wall) / (echo_updates / echo_wall))
             statements.append(flow_statements / flow_updates)
             print(f"{name} round {number}: flow {flow_rates[-1]:.1f} updates/s ({flow_updates} updates, "
                   f"{statements[-1]:.2f} SQL statements per update), echo {echo_rates[-1]:.1f} updates/s "
-                  f"({echo_updates} updates), ratio {flow_rates[-1] / echo_rates[-1]:.3f}", flush=True)
+                  f"({echo_updates} updates), ratio {flow_rates[-1] / echo_rates[-1]:.3f}; with the client's own "
+                  f"time: flow {flow_updates / flow_wall:.1f}, echo {echo_updates / echo_wall:.1f} updates/s, "
+                  f"ratio {wall_ratios[-1]:.3f}", flush=True)
         await bot.session.close()
         await echo_bot.session.close()
     if profiler:
@@ -219,7 +232,7 @@ async def run_backend(name: str, url: str, residents: int, rounds: int, profile:
     ratios = [flow / echo for flow, echo in zip(flow_rates, echo_rates, strict=True)]
     print(f"{name}: flow median {statistics.median(flow_rates):.1f} updates/s, echo median "
           f"{statistics.median(echo_rates):.1f} updates/s, {statistics.median(statements):.2f} SQL statements per "
-          f"update")
+          f"update; ratio with the client's own time {statistics.median(wall_ratios):.3f}")
     return statistics.median(ratios)
 
 
