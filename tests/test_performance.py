@@ -4,16 +4,21 @@ per update, nothing per person kept forever. Counts, never timings (the benches 
 from __future__ import annotations
 
 import gc
+import logging
+import uuid
 
 import pytest
 from aiogram.methods.base import Response
 from pydantic import BaseModel
 from pydantic._internal import _generics
-from sqlalchemy import event, select
+from sqlalchemy import event, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from storage.engine import active_session
+from bot.factory import create_dispatcher
+from storage.engine import active_session, make_engine, make_session_pool
 from storage.models import FsmRecord
-from tests.conftest import BACKENDS, App
+from tests.conftest import BACKENDS, POSTGRES_URL, App
+from tests.fakes.client import UserClient
 from tests.flows import RU, one, resident, submit_quick_review
 
 
@@ -132,3 +137,39 @@ async def test_a_conversation_changed_and_then_failed_is_not_stored(app: App) ->
     await context.set_state("ReviewForm:clinic")
     await context.update_data(clinic_id=17)
     assert (await context.get_state(), await context.get_data()) == ("ReviewForm:clinic", {"clinic_id": 17})
+
+
+async def _terminate(admin: AsyncEngine, application: str) -> int:
+    async with admin.begin() as connection:
+        return len((await connection.execute(text(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = :name"),
+            {"name": application})).all())
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("ping_after_idle", [0.0, 3600.0], ids=["idle-connection-pinged", "busy-connection-retried"])
+async def test_a_dropped_postgresql_connection_is_replaced_and_the_update_still_answered(
+        app: App, engine: AsyncEngine, ping_after_idle: float, caplog: pytest.LogCaptureFixture) -> None:
+    """No ping per checkout: a connection idle for a while is pinged (and replaced when dead); one dropped while in
+    busy use fails a single attempt, which the unit of work retries on a fresh connection."""
+    async with engine.connect() as connection:
+        schema = (await connection.execute(text("SHOW search_path"))).scalar_one()
+    application = f"medfeedback-{uuid.uuid4().hex[:8]}"
+    ours = make_engine(POSTGRES_URL, ping_after_idle=ping_after_idle,
+                       connect_args={"server_settings": {"search_path": schema, "application_name": application}})
+    admin = make_engine(POSTGRES_URL)
+    try:
+        dp = create_dispatcher(app.settings, session_pool=make_session_pool(ours), clock=app.clock)
+        person = UserClient(dp, app.bot, app.session, user_id=2105, factory=app.updates)
+        assert (await person.command("start")).texts
+        assert await _terminate(admin, application) >= 1  # the pooled connection is gone
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="bot.unit_of_work"):
+            reply = await person.command("start")
+        assert reply.texts and reply.text == person.last_text
+        retried = [record for record in caplog.records if "try 2" in record.getMessage()]
+        assert bool(retried) == (ping_after_idle > 0)
+    finally:
+        await ours.dispose()
+        await admin.dispose()
