@@ -446,3 +446,14 @@ class DigestRun(Base):
     period_start: Mapped[date] = mapped_column(Date)
     period_end: Mapped[date] = mapped_column(Date)
     queued_at: Mapped[datetime]
+
+
+class DirectoryVersion(Base):
+    """One row: bumped by every directory import, so each process knows when to build its search index again
+    without counting the directory's rows."""
+
+    __tablename__ = "directory_version"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(default=0)
+    changed_at: Mapped[datetime | None]

@@ -23,6 +23,7 @@ from storage.models import (
     ClinicStats,
     CountedReview,
     DigestRun,
+    DirectoryVersion,
     District,
     Doctor,
     DoctorStats,
@@ -169,9 +170,55 @@ class DirectoryRepo:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def by_external_ids(self, kind: str) -> dict[str, Any]:
+    async def by_external_ids(self, kind: str, columns: Sequence[str]) -> dict[str, tuple[int, dict[str, Any]]]:
+        """external_id -> (id, the named columns' values) of every row of one kind, as plain values."""
         model = DIRECTORY_MODELS[kind]
-        return {row.external_id: row for row in (await self.session.scalars(select(model))).all()}
+        query = select(model.external_id, model.id, *(getattr(model, name) for name in columns))
+        return {row[0]: (row[1], dict(zip(columns, row[2:], strict=True)))
+                for row in await self.session.execute(query)}
+
+    async def ids_by_external_id(self, kind: str) -> dict[str, int]:
+        model = DIRECTORY_MODELS[kind]
+        rows = await self.session.execute(select(model.external_id, model.id))
+        return {external_id: row_id for external_id, row_id in rows}
+
+    async def insert_many(self, kind: str, rows: Sequence[dict[str, Any]]) -> None:
+        """One multi-row INSERT (batched by the driver) for rows of one kind."""
+        if rows:
+            await self.session.execute(insert(DIRECTORY_MODELS[kind]), list(rows))
+
+    async def update_many(self, kind: str, rows: Sequence[dict[str, Any]]) -> None:
+        """UPDATE by primary key for rows of one kind, each a dict with `id` and the columns to set."""
+        by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for row in rows:  # one executemany per set of changed columns
+            by_columns.setdefault(tuple(sorted(row)), []).append(row)
+        for batch in by_columns.values():
+            await self.session.execute(update(DIRECTORY_MODELS[kind]), batch)
+
+    async def version(self) -> int:
+        """The directory's version: any process that built a search index of an older one builds it again."""
+        return await self.session.scalar(select(DirectoryVersion.version).where(DirectoryVersion.id == 1)) or 0
+
+    async def bump_version(self, now: datetime) -> None:
+        dialect = postgresql if self.session.bind.dialect.name == "postgresql" else sqlite
+        statement = dialect.insert(DirectoryVersion).values(id=1, version=1, changed_at=now)
+        await self.session.execute(statement.on_conflict_do_update(
+            index_elements=[DirectoryVersion.id],
+            set_={"version": DirectoryVersion.version + 1, "changed_at": statement.excluded.changed_at}))
+
+    async def search_rows(self) -> dict[str, list[Any]]:
+        """What the search index needs of the active directory, as plain rows (no ORM objects)."""
+        specialties = (await self.session.execute(
+            select(Specialty.id, Specialty.name_kk, Specialty.name_ru, Specialty.name_en))).all()
+        clinics = (await self.session.execute(
+            select(Clinic.id, Clinic.number, Clinic.name_kk, Clinic.name_ru, Clinic.name_en, Clinic.address,
+                   Clinic.latitude, Clinic.longitude, Clinic.district_id)
+            .where(Clinic.active.is_(True)).order_by(Clinic.number, Clinic.id))).all()
+        doctors = (await self.session.execute(
+            select(Doctor.id, Doctor.full_name, Doctor.clinic_id, Doctor.specialty_id)
+            .join(Clinic, Clinic.id == Doctor.clinic_id)
+            .where(Doctor.active.is_(True), Clinic.active.is_(True)).order_by(Doctor.id))).all()
+        return {"specialty": list(specialties), "clinic": list(clinics), "doctor": list(doctors)}
 
     def add(self, entity: Any) -> None:
         self.session.add(entity)
