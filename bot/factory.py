@@ -20,6 +20,7 @@ from bot.config import Settings, require_token
 from bot.l10n import LANGUAGES, Translator
 from bot.middlewares import FloodGuard, LanguageMiddleware
 from bot.response_models import keep_response_models
+from bot.services.directory_index import DirectoryIndex
 from bot.unit_of_work import ChatLocks, UnitOfWork
 from handlers import get_routers
 from storage.fsm import DatabaseStorage
@@ -77,6 +78,8 @@ def create_dispatcher(
     dp["translator"] = translator
     dp["clock"] = clock
     dp["session_pool"] = session_pool
+    # One search index for the conversation and inline mode, built again only when an import bumps the version.
+    dp["directory_index"] = DirectoryIndex()
     dp.update.outer_middleware(UnitOfWork(session_pool, clock, dp.fsm, translator))
     dp.update.outer_middleware(LanguageMiddleware(translator))
     dp.update.outer_middleware(FloodGuard(settings.flood.max_updates, settings.flood.window_seconds))

@@ -62,6 +62,7 @@ from bot.keyboards import (
 )
 from bot.l10n import L10n
 from bot.services import drafts, media, people, reviews, search
+from bot.services.directory_index import DirectoryIndex
 from bot.states import ReviewForm, state_of
 from bot.unit_of_work import AfterCommit
 from handlers.start import show_consent, show_menu
@@ -368,14 +369,13 @@ def make_router(settings: Settings) -> Router:
 
     @private.message(StateFilter(ReviewForm.clinic), HasText())
     async def clinic_typed(message: Message, state: FSMContext, repo: Repositories, l10n: L10n,
-                           user: User | None) -> None:
-        clinics = await repo.directory.active_clinics()
-        matches = search.find_places(message.text, [place_of(clinic) for clinic in clinics])
+                           user: User | None, directory_index: DirectoryIndex) -> None:
+        directory = await directory_index.current(repo)
+        matches = directory.index.places(message.text)
         if not matches:
             await message.answer(l10n("clinic.not_found"))
             return
-        by_id = {clinic.id: clinic for clinic in clinics}
-        buttons = [clinic_button(by_id[place.id], l10n.language) for place, _ in matches]
+        buttons = [clinic_button(directory.clinics[place.id], l10n.language) for place, _ in matches]
         await message.answer(l10n("clinic.matches"), reply_markup=make_matches_keyboard(l10n, buttons))
 
     @private.message(StateFilter(ReviewForm.clinic), HasLocation())
