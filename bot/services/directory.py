@@ -96,8 +96,11 @@ def _json_rows(text: str) -> Iterator[Row]:
     if not text.startswith("[", position):
         raise DirectoryFileError("the JSON file must be an array of row objects")
     position = _skip_space(text, position + 1)
+    line, counted_to = 1, 0
     while not text.startswith("]", position):
-        line = text.count("\n", 0, position) + 1
+        # Lines counted on from the previous row: counting from the start each time was quadratic in the file.
+        line += text.count("\n", counted_to, position)
+        counted_to = position
         try:
             value, position = decoder.raw_decode(text, position)
         except json.JSONDecodeError as exc:
