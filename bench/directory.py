@@ -46,7 +46,7 @@ PATRONYMIC = ("Канатович", "Бахытович", "Сериковна", 
 STREETS = ("Бекмаханова", "Абая", "Толе би", "Жандосова", "Сейфуллина", "Розыбакиева", "Тимирязева", "Гагарина",
            "Момышулы", "Рыскулова", "Шаляпина", "Саина", "Жарокова", "Утеген батыра", "Райымбека", "Басенова")
 QUERIES = ("17", "поликлиника 17", "№105", "Бекмаханва", "Tole bi", "Жандосова 12", "гп 48", "Розыбакиева",
-           "емхана 3", "Сейфулина 7")
+           "емхана 3", "Сейфулина 7", "Шаляпина 5", "Момышулы")
 
 
 def generate(clinics: int, doctors: int, seed: int) -> list[dict]:
@@ -56,9 +56,12 @@ def generate(clinics: int, doctors: int, seed: int) -> list[dict]:
               "name_en": f"District {i}"} for i in range(1, 9)]
     rows += [{"type": "specialty", "external_id": f"s{i}", "name_kk": f"маман {i}", "name_ru": f"специалист {i}",
               "name_en": f"specialist {i}"} for i in range(1, 31)]
+    # A bigger city has more streets: the search's vocabulary grows with the directory (one street per 5 clinics).
+    syllables = ("ка", "ба", "жан", "сай", "тур", "мыр", "зак", "нур", "бек", "ал", "ма", "ты", "шол", "ер", "ген")
+    streets = STREETS + tuple("".join(rng.choice(syllables) for _ in range(rng.randint(2, 4))).capitalize() + "ова"
+                              for _ in range(clinics // 5))
     for i in range(1, clinics + 1):
-        # Street names repeat with their house numbers, as in a real city: the vocabulary grows with the directory.
-        street = f"{rng.choice(STREETS)}{'' if rng.random() < 0.5 else ' ' + str(rng.randint(1, clinics // 10 + 1))}"
+        street = rng.choice(streets)
         rows.append({"type": "clinic", "external_id": f"c{i}", "number": i, "name_kk": f"№{i} қалалық емхана",
                      "name_ru": f"Городская поликлиника №{i}", "name_en": f"City Polyclinic No. {i}",
                      "district": f"d{rng.randint(1, 8)}", "address": f"ул. {street}, {rng.randint(1, 200)}",
@@ -144,7 +147,9 @@ async def run(backend: str, clinics: int, doctors: int, rounds: int, seed: int, 
                   f"again {again:.1f} s ({report_again})")
             samples, found = await search_times(database.pool, rounds)
             p50, p95 = percentile(samples, 0.5) * 1000, percentile(samples, 0.95) * 1000
-            print(f"  clinic search per typed message: p50 {p50:.2f} ms, p95 {p95:.2f} ms "
+            first = samples[:len(QUERIES)]  # each query's first search: none of its words remembered yet
+            print(f"  clinic search per typed message: p50 {p50:.2f} ms, p95 {p95:.2f} ms; first time each query: "
+                  f"p50 {percentile(first, 0.5) * 1000:.2f} ms, max {max(first) * 1000:.2f} ms "
                   f"({found} of {len(samples)} queries found a clinic)")
             results[label] = p50
             results[f"{label}_import"] = first
