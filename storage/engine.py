@@ -29,6 +29,12 @@ def make_engine(url: str, *, ping_after_idle: float = PING_AFTER_IDLE_SECONDS, *
         engine = create_async_engine(url, pool_recycle=1800, **kwargs)
         _ping_idle_connections(engine, ping_after_idle)
         return engine
+    if make_url(url).database not in (None, "", ":memory:"):
+        # Every transaction takes SQLite's write lock up front (below), so only one can run at a time anyway. With
+        # one pooled connection the others wait in the pool's queue, in order, and start the moment it is free;
+        # with more, they wait in SQLite's busy handler, which sleeps and polls (up to 100 ms a try) and made a
+        # burst of webhook updates take seconds.
+        kwargs = {"pool_size": 1, "max_overflow": 0, "pool_timeout": 10, **kwargs}
     engine = create_async_engine(url, **kwargs)
 
     @event.listens_for(engine.sync_engine, "connect")
