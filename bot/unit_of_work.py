@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from aiogram import BaseMiddleware, Bot
-from aiogram.dispatcher.middlewares.user_context import EVENT_CONTEXT_KEY, EventContext
+from aiogram.dispatcher.middlewares.user_context import EVENT_CONTEXT_KEY, EVENT_FROM_USER_KEY, EventContext
 from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
 from aiogram.fsm.middleware import FSMContextMiddleware
 from aiogram.fsm.storage.base import BaseEventIsolation, StorageKey
@@ -182,10 +182,13 @@ class UnitOfWork(BaseMiddleware):
         async with self.pool() as session:
             async with session.begin():
                 repo = Repositories(session)
-                # The database storage's conversation is read by the same statement that records the update.
+                # The statement that records the update also reads the person and (with the database storage)
+                # their conversation, so neither costs a round trip of its own.
                 in_database = context is not None and isinstance(self.fsm.storage, DatabaseStorage)
                 conversation = self.fsm.storage.record_key(context.key) if in_database else None
-                if not await repo.updates.mark_processed(event.update_id, now, conversation=conversation):
+                person = getattr(data.get(EVENT_FROM_USER_KEY), "id", None)
+                if not await repo.updates.mark_processed(event.update_id, now, conversation=conversation,
+                                                         person=person):
                     log.info("update %s was already handled: skipped", event.update_id)
                     return None
                 token = active_session.set(session)

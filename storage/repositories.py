@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Interval, and_, bindparam, case, delete, exists, func, insert, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased, selectinload
+from sqlalchemy.orm import aliased, make_transient_to_detached, selectinload
 
 from storage.models import (
     CRITERIA,
@@ -56,26 +56,39 @@ class UpdateRepo:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def mark_processed(self, update_id: int, now: datetime, conversation: str | None = None) -> bool:
+    async def mark_processed(self, update_id: int, now: datetime, conversation: str | None = None,
+                             person: int | None = None) -> bool:
         """Record the update; False when it was already handled (a redelivery).
 
-        With `conversation` (an fsm_records key) the same statement also reads that conversation's state, so the
-        start of every update costs one round trip: SQLite and PostgreSQL both allow subqueries in RETURNING."""
+        The same statement reads what every update needs next: the conversation's state (`conversation`, an
+        fsm_records key) and the stored person (`person`, a Telegram id), so the start of an update costs one round
+        trip. SQLite and PostgreSQL both allow subqueries in RETURNING."""
         statement = _insert_ignoring_duplicates(
             self.session, ProcessedUpdate, {"update_id": update_id, "processed_at": now}
         )
-        if conversation is None:
+        if conversation is None and person is None:
             result = await self.session.execute(statement)
             return result.rowcount == 1
-        row = (await self.session.execute(statement.returning(
-            ProcessedUpdate.update_id,
-            select(FsmRecord.key).where(FsmRecord.key == conversation).scalar_subquery().label("key"),
-            select(FsmRecord.state).where(FsmRecord.key == conversation).scalar_subquery().label("state"),
-            select(FsmRecord.data).where(FsmRecord.key == conversation).scalar_subquery().label("data"),
-        ))).first()
+        columns: list[Any] = [ProcessedUpdate.update_id]
+        if conversation is not None:
+            columns += [select(getattr(FsmRecord, name)).where(FsmRecord.key == conversation).scalar_subquery()
+                        .label(f"fsm_{name}") for name in ("key", "state", "data")]
+        if person is not None:
+            columns += [select(column).where(User.telegram_id == person).scalar_subquery().label(f"user_{column.key}")
+                        for column in User.__table__.columns]
+        row = (await self.session.execute(statement.returning(*columns))).first()
         if row is None:
             return False
-        FsmRepo(self.session).remember(conversation, row if row.key is not None else None)
+        if conversation is not None:
+            stored = row.fsm_key is not None
+            FsmRepo(self.session).remember(conversation, _Prefixed(row, "fsm_") if stored else None)
+        if person is not None:
+            user = None
+            if row.user_id is not None:
+                user = User(**{column.key: getattr(row, f"user_{column.key}") for column in User.__table__.columns})
+                make_transient_to_detached(user)  # as if just loaded: no SELECT, and nothing to flush
+                self.session.add(user)
+            UserRepo(self.session).remember(person, user)
         return True
 
     async def forget_older_than(self, moment: datetime) -> int:
@@ -83,12 +96,36 @@ class UpdateRepo:
         return result.rowcount
 
 
+class _Prefixed:
+    """The columns of a row whose labels start with `prefix`, under their names without it."""
+
+    def __init__(self, row: Any, prefix: str) -> None:
+        self._row, self._prefix = row, prefix
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._row, self._prefix + name)
+
+
+# session.info key of the people this transaction already looked up by Telegram id (None: not stored).
+_PEOPLE = "people_by_telegram_id"
+
+
 class UserRepo:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
+    def remember(self, telegram_id: int, user: User | None) -> None:
+        self.session.info.setdefault(_PEOPLE, {})[telegram_id] = user
+
     async def by_telegram_id(self, telegram_id: int) -> User | None:
-        return await self.session.scalar(select(User).where(User.telegram_id == telegram_id))
+        known = self.session.info.get(_PEOPLE, {})
+        if telegram_id in known:  # read with the update's record, or earlier in this transaction
+            user = known[telegram_id]
+            if user is None or (user.telegram_id == telegram_id and user in self.session):
+                return user
+        user = await self.session.scalar(select(User).where(User.telegram_id == telegram_id))
+        self.remember(telegram_id, user)
+        return user
 
     async def get(self, user_id: int) -> User | None:
         return await self.session.get(User, user_id)
@@ -99,6 +136,7 @@ class UserRepo:
             user = User(telegram_id=telegram_id, first_name=first_name, created_at=now)
             self.session.add(user)
             await self.session.flush()
+            self.remember(telegram_id, user)
         return user
 
 

@@ -88,7 +88,7 @@ def statements(app: App):
 
 @pytest.mark.parametrize("backend", BACKENDS, indirect=True)
 @pytest.mark.usefixtures("demo_directory")
-async def test_each_update_reads_its_conversation_with_its_record_and_writes_it_at_most_once(
+async def test_each_update_reads_its_person_and_conversation_with_its_record_and_writes_at_most_once(
         app: App, statements: Statements) -> None:
     person = await resident(app, 2102)
     before = len(app.session.calls)
@@ -96,10 +96,11 @@ async def test_each_update_reads_its_conversation_with_its_record_and_writes_it_
     reply = await submit_quick_review(app, person)
     assert any("AL-" in text for text in reply.texts)
     assert len(app.session.calls) > before
-    # Never a SELECT of its own: the state comes back from the INSERT of the update's record.
+    # Never a SELECT of their own: the state and the person come back from the INSERT of the update's record.
     assert statements.touching("fsm_records", "SELECT") == []
+    assert statements.touching("FROM users", "SELECT") == []
     records = statements.touching("processed_updates", "INSERT")
-    assert len(records) == fed and all("fsm_records" in record for record in records)
+    assert len(records) == fed and all("fsm_records" in record and "users" in record for record in records)
     writes = [s for s in statements.touching("fsm_records") if s.startswith(("INSERT INTO fsm", "UPDATE", "DELETE"))]
     assert 0 < len(writes) <= fed
     # The review is submitted and the conversation over: it leaves no row behind.
