@@ -52,6 +52,24 @@ def _insert_ignoring_duplicates(session: AsyncSession, model: type[Base], values
     return dialect.insert(model).values(**values).on_conflict_do_nothing()
 
 
+@cache
+def _record_update(dialect: str, with_conversation: bool, with_person: bool) -> Any:
+    # Built once per shape: building this statement on every update cost more Python time than running it.
+    insert_for = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert_for(ProcessedUpdate).values(
+        update_id=bindparam("update_id"), processed_at=bindparam("processed_at")).on_conflict_do_nothing()
+    columns: list[Any] = []
+    if with_conversation:
+        key = bindparam("conversation", type_=FsmRecord.key.type)
+        columns += [select(getattr(FsmRecord, name)).where(FsmRecord.key == key).scalar_subquery()
+                    .label(f"fsm_{name}") for name in ("key", "state", "data")]
+    if with_person:
+        person = bindparam("person", type_=User.telegram_id.type)
+        columns += [select(column).where(User.telegram_id == person).scalar_subquery().label(f"user_{column.key}")
+                    for column in User.__table__.columns]
+    return statement.returning(ProcessedUpdate.update_id, *columns)
+
+
 class UpdateRepo:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -63,20 +81,9 @@ class UpdateRepo:
         The same statement reads what every update needs next: the conversation's state (`conversation`, an
         fsm_records key) and the stored person (`person`, a Telegram id), so the start of an update costs one round
         trip. SQLite and PostgreSQL both allow subqueries in RETURNING."""
-        statement = _insert_ignoring_duplicates(
-            self.session, ProcessedUpdate, {"update_id": update_id, "processed_at": now}
-        )
-        if conversation is None and person is None:
-            result = await self.session.execute(statement)
-            return result.rowcount == 1
-        columns: list[Any] = [ProcessedUpdate.update_id]
-        if conversation is not None:
-            columns += [select(getattr(FsmRecord, name)).where(FsmRecord.key == conversation).scalar_subquery()
-                        .label(f"fsm_{name}") for name in ("key", "state", "data")]
-        if person is not None:
-            columns += [select(column).where(User.telegram_id == person).scalar_subquery().label(f"user_{column.key}")
-                        for column in User.__table__.columns]
-        row = (await self.session.execute(statement.returning(*columns))).first()
+        statement = _record_update(self.session.bind.dialect.name, conversation is not None, person is not None)
+        params = {"update_id": update_id, "processed_at": now, "conversation": conversation, "person": person}
+        row = (await self.session.execute(statement, params)).first()
         if row is None:
             return False
         if conversation is not None:
@@ -479,6 +486,16 @@ class Conversation:
     changed: bool = False
 
 
+@cache
+def _save_conversation(dialect: str) -> Any:
+    insert_for = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert_for(FsmRecord)
+    return statement.on_conflict_do_update(
+        index_elements=[FsmRecord.key],
+        set_={"state": statement.excluded.state, "data": statement.excluded.data,
+              "updated_at": statement.excluded.updated_at})
+
+
 # session.info key of the conversations read or changed in the session's transaction.
 _CONVERSATIONS = "conversations"
 
@@ -532,13 +549,9 @@ class FsmRepo:
                     await self.session.execute(delete(FsmRecord).where(FsmRecord.key == key))
                     conversation.stored, written = False, written + 1
                 continue
-            dialect = postgresql if self.session.bind.dialect.name == "postgresql" else sqlite
-            statement = dialect.insert(FsmRecord).values(key=key, state=conversation.state, data=conversation.data,
-                                                         updated_at=now)
-            await self.session.execute(statement.on_conflict_do_update(
-                index_elements=[FsmRecord.key],
-                set_={"state": statement.excluded.state, "data": statement.excluded.data,
-                      "updated_at": statement.excluded.updated_at}))
+            await self.session.execute(_save_conversation(self.session.bind.dialect.name),
+                                       {"key": key, "state": conversation.state, "data": conversation.data,
+                                        "updated_at": now})
             conversation.stored, written = True, written + 1
         return written
 
