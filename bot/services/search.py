@@ -136,6 +136,10 @@ def _similarity(word: str, token: str, matcher: SequenceMatcher) -> float:
     return ratio
 
 
+def _bigrams(word: str) -> set[str]:
+    return {word[i:i + 2] for i in range(len(word) - 1)}
+
+
 def _allowed_edits(word: str) -> int:
     return max(1, len(word) // 4)
 
@@ -237,9 +241,11 @@ class _Vocabulary:
         self.ids: dict[str, int] = {}
         self.postings: list[list[int]] = []
         self._matches: dict[str, dict[int, float]] = {}
+        self._by_bigram: dict[str, list[int]] | None = None  # built on the first search
 
     def add(self, words: Iterable[str], record: int) -> tuple[int, ...]:
         self._matches.clear()
+        self._by_bigram = None
         ids = []
         for word in dict.fromkeys(words):
             word_id = self.ids.get(word)
@@ -261,11 +267,31 @@ class _Vocabulary:
                 del self._matches[next(iter(self._matches))]
         return found
 
+    def _candidates(self, word: str) -> Iterable[int]:
+        """The record words that can be close enough to `word`: each edit (a swap of neighbours included) removes
+        at most three of its letter pairs, so a word within the allowed edits, or starting with `word`, shares at
+        least that many fewer than `word` has. Short words have too few pairs to tell: all are compared."""
+        pairs = _bigrams(word)
+        needed = len(pairs) - 3 * _allowed_edits(word)
+        if needed <= 0:
+            return range(len(self.words))
+        if self._by_bigram is None:
+            self._by_bigram = {}
+            for word_id, token in enumerate(self.words):
+                for pair in _bigrams(token):
+                    self._by_bigram.setdefault(pair, []).append(word_id)
+        shared: dict[int, int] = {}
+        for pair in pairs:
+            for word_id in self._by_bigram.get(pair, ()):
+                shared[word_id] = shared.get(word_id, 0) + 1
+        return sorted(word_id for word_id, count in shared.items() if count >= needed)
+
     def _compare(self, word: str) -> dict[int, float]:
         matcher = SequenceMatcher(None, autojunk=False)
         matcher.set_seq2(word)
         found = {}
-        for word_id, token in enumerate(self.words):
+        for word_id in self._candidates(word):
+            token = self.words[word_id]
             similarity = _similarity(word, token, matcher)
             if similarity >= WORD_FLOOR:
                 found[word_id] = similarity
