@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import Any
 
@@ -78,17 +76,6 @@ def make_session_pool(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
 
 
-# The session of the transaction handling the current update (set by the transaction middleware), so that
-# the database FSM storage writes inside that same transaction instead of waiting for SQLite's write lock.
+# The session of the transaction handling the current update (set by the unit of work), so that the database
+# FSM storage reads and writes inside that same transaction instead of waiting for SQLite's write lock.
 active_session: ContextVar[AsyncSession | None] = ContextVar("active_session", default=None)
-
-
-@asynccontextmanager
-async def transaction(pool: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """Join the update's transaction when there is one, else run a short transaction of our own."""
-    session = active_session.get()
-    if session is not None:
-        yield session
-        return
-    async with pool() as session, session.begin():
-        yield session

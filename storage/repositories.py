@@ -315,12 +315,6 @@ class DirectoryRepo:
             query = query.where(Doctor.specialty_id == specialty_id)
         return (await self.session.scalars(query)).all()
 
-    async def counts(self) -> dict[str, int]:
-        counts = {}
-        for kind, model in DIRECTORY_MODELS.items():
-            counts[kind] = await self.session.scalar(select(func.count()).select_from(model)) or 0
-        return counts
-
 
 class ReviewRepo:
     def __init__(self, session: AsyncSession) -> None:
