@@ -24,6 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.config import Settings, require_token
 from bot.l10n import LANGUAGES, Translator
 from bot.middlewares import FloodGuard, LanguageMiddleware
+from bot.response_models import keep_response_models
+from bot.services.directory_index import DirectoryIndex
 from bot.services.media import EvidencePrefetch
 from bot.unit_of_work import ChatLocks, UnitOfWork
 from handlers import get_routers
@@ -39,6 +41,7 @@ def utcnow() -> datetime:
 
 
 def create_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
+    keep_response_models()
     if session is None:
         session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram.api_server))
     session.middleware(tolerate_repeated_effects)
@@ -99,6 +102,8 @@ def create_dispatcher(
     dp["clock"] = clock
     dp["session_pool"] = session_pool
     dp.update.outer_middleware(EvidencePrefetch(Path(settings.media.dir), settings.telegram.max_download_mb))
+    # One search index for the conversation and inline mode, built again only when an import bumps the version.
+    dp["directory_index"] = DirectoryIndex()
     dp.update.outer_middleware(UnitOfWork(session_pool, clock, dp.fsm, translator))
     dp.update.outer_middleware(LanguageMiddleware(translator))
     dp.update.outer_middleware(FloodGuard(settings.flood.max_updates, settings.flood.window_seconds))

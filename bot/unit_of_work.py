@@ -2,9 +2,10 @@
 replies that state stored facts sent only after the commit, and retries of failures nobody caused.
 
 Order inside, for every update: take the chat's lock → open the transaction → record the update_id (a
-redelivery is skipped) → read the conversation state → run the handlers → commit → send what was promised
-→ release the lock. Because the state is read inside the transaction, the state, the update record and the
-domain writes commit together or not at all, on one connection (one `BEGIN IMMEDIATE` on SQLite).
+redelivery is skipped) and read the conversation state, in one statement → run the handlers → write the
+conversation state once if it changed → commit → send what was promised → release the lock. Because the
+state is read inside the transaction, the state, the update record and the domain writes commit together
+or not at all, on one connection (one `BEGIN IMMEDIATE` on SQLite).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from aiogram import BaseMiddleware, Bot
-from aiogram.dispatcher.middlewares.user_context import EVENT_CONTEXT_KEY, EventContext
+from aiogram.dispatcher.middlewares.user_context import EVENT_CONTEXT_KEY, EVENT_FROM_USER_KEY, EventContext
 from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
 from aiogram.fsm.middleware import FSMContextMiddleware
 from aiogram.fsm.storage.base import BaseEventIsolation, StorageKey
@@ -29,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.l10n import Translator
 from storage.engine import active_session
+from storage.fsm import DatabaseStorage
 from storage.repositories import Repositories
 
 log = logging.getLogger(__name__)
@@ -188,7 +190,13 @@ class UnitOfWork(BaseMiddleware):
         async with self.pool() as session:
             async with session.begin():
                 repo = Repositories(session)
-                if not await repo.updates.mark_processed(event.update_id, now):
+                # The statement that records the update also reads the person and (with the database storage)
+                # their conversation, so neither costs a round trip of its own.
+                in_database = context is not None and isinstance(self.fsm.storage, DatabaseStorage)
+                conversation = self.fsm.storage.record_key(context.key) if in_database else None
+                person = getattr(data.get(EVENT_FROM_USER_KEY), "id", None)
+                if not await repo.updates.mark_processed(event.update_id, now, conversation=conversation,
+                                                         person=person):
                     log.info("update %s was already handled: skipped", event.update_id)
                     return None
                 token = active_session.set(session)
@@ -197,6 +205,7 @@ class UnitOfWork(BaseMiddleware):
                     if context is not None:
                         extra.update(state=context, raw_state=await context.get_state())
                     result = await handler(event, {**data, **extra})
+                    await repo.fsm.write_changes(now)  # at most one write per conversation, in this transaction
                 finally:
                     active_session.reset(token)
             outbox_added = session.info.get("outbox_added")

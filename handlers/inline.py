@@ -15,7 +15,7 @@ from bot.keyboards import name_in
 from bot.l10n import L10n
 from bot.rating_keyboards import make_inline_card_keyboard
 from bot.services import pages, search
-from storage.models import Clinic, Doctor, Specialty
+from bot.services.directory_index import DirectoryIndex, Snapshot
 from storage.repositories import Repositories
 
 PAGE = 20  # results per answer (Telegram takes up to 50); the rest comes with next_offset
@@ -23,72 +23,32 @@ MAX_RESULTS = 100
 BEST_CLINICS = 10
 BEST_DOCTORS = 40
 RESULTS_TTL = 30  # seconds: our cache of a query's hits, and Telegram's (cache_time)
-INDEX_TTL = 300  # seconds: renamed entries are found by their new names at most this late
 CACHE_SIZE = 512
 
 Hit = tuple[str, int]  # ("clinic" | "doctor", id)
 
 
 @dataclass
-class DirectoryIndex:
-    """The search index of the active directory, kept for one dispatcher and built again when the directory's
-    counts change (an import) or it is older than INDEX_TTL (an edit that kept the counts)."""
-
-    index: search.SearchIndex | None = None
-    fingerprint: dict[str, int] = field(default_factory=dict)
-    built_at: datetime | None = None
-    clinics: dict[int, Clinic] = field(default_factory=dict)
-    doctors: dict[int, Doctor] = field(default_factory=dict)
-    specialties: dict[int, Specialty] = field(default_factory=dict)
-
-    async def current(self, repo: Repositories, now: datetime) -> DirectoryIndex:
-        fingerprint = await repo.directory.counts()
-        fresh = self.built_at is not None and (now - self.built_at).total_seconds() < INDEX_TTL
-        if self.index is not None and fresh and fingerprint == self.fingerprint:
-            return self
-        rows = await repo.directory.export_rows()
-        self.specialties = {specialty.id: specialty for specialty in rows["specialty"]}
-        self.clinics = {clinic.id: clinic for clinic in rows["clinic"] if clinic.active}
-        self.doctors = {doctor.id: doctor for doctor in rows["doctor"]
-                        if doctor.active and doctor.clinic_id in self.clinics}
-        people = [search.Person(doctor.id, doctor.full_name, _names(self.specialties[doctor.specialty_id]),
-                                self.clinics[doctor.clinic_id].number, doctor.clinic_id)
-                  for doctor in self.doctors.values()]
-        places = [search.Place(clinic.id, clinic.number, _names(clinic), clinic.address, clinic.latitude,
-                               clinic.longitude) for clinic in self.clinics.values()]
-        self.index = search.SearchIndex(places, people)
-        self.fingerprint, self.built_at = fingerprint, now
-        return self
-
-    def has(self, hit: Hit) -> bool:
-        kind, entity_id = hit
-        return entity_id in (self.clinics if kind == "clinic" else self.doctors)
-
-
-def _names(entity: Clinic | Specialty) -> tuple[str, str, str]:
-    return entity.name_kk, entity.name_ru, entity.name_en
-
-
-@dataclass
 class HitCache:
-    """A query's hits for RESULTS_TTL seconds, so that scrolling through pages does not search again."""
+    """A query's hits for RESULTS_TTL seconds, so that scrolling through pages does not search again (a new
+    directory version searches again at once). At most CACHE_SIZE queries are kept."""
 
-    entries: dict[str, tuple[datetime, list[Hit]]] = field(default_factory=dict)
+    entries: dict[str, tuple[datetime, int | None, list[Hit]]] = field(default_factory=dict)
 
-    def get(self, key: str, now: datetime) -> list[Hit] | None:
+    def get(self, key: str, now: datetime, version: int | None) -> list[Hit] | None:
         entry = self.entries.get(key)
-        if entry is None or (now - entry[0]).total_seconds() >= RESULTS_TTL:
+        if entry is None or (now - entry[0]).total_seconds() >= RESULTS_TTL or entry[1] != version:
             return None
-        return entry[1]
+        return entry[2]
 
-    def put(self, key: str, hits: list[Hit], now: datetime) -> None:
+    def put(self, key: str, hits: list[Hit], now: datetime, version: int | None) -> None:
         self.entries.pop(key, None)
-        self.entries[key] = (now, hits)
+        self.entries[key] = (now, version, hits)
         while len(self.entries) > CACHE_SIZE:
             del self.entries[next(iter(self.entries))]
 
 
-async def find(repo: Repositories, directory: DirectoryIndex, query: str, settings: Settings) -> list[Hit]:
+async def find(repo: Repositories, directory: Snapshot, query: str, settings: Settings) -> list[Hit]:
     if not query.strip():
         minimum = settings.ratings.min_reviews
         best = [("clinic", clinic.id) for _, clinic in
@@ -96,7 +56,7 @@ async def find(repo: Repositories, directory: DirectoryIndex, query: str, settin
         best += [("doctor", doctor.id) for _, doctor, _, _ in
                  await repo.ratings.best_doctors(min_reviews=minimum, limit=BEST_DOCTORS)]
         # Before anyone has enough reviews, the city's polyclinics in their order stand in for its best.
-        return [hit for hit in best if directory.has(hit)] or [
+        return [hit for hit in best if directory.has(*hit)] or [
             ("clinic", clinic.id) for clinic in sorted(directory.clinics.values(),
                                                        key=lambda clinic: (clinic.number or 10**6, clinic.id))]
     scored = [(score, 0, "clinic", place.id) for place, score in directory.index.places(query, limit=10)]
@@ -117,7 +77,7 @@ async def find(repo: Repositories, directory: DirectoryIndex, query: str, settin
     return [(kind, entity_id) for _, _, kind, entity_id in scored[:MAX_RESULTS]]
 
 
-async def articles(repo: Repositories, directory: DirectoryIndex, hits: list[Hit], l10n: L10n, bot: Bot,
+async def articles(repo: Repositories, directory: Snapshot, hits: list[Hit], l10n: L10n, bot: Bot,
                    settings: Settings) -> list[InlineQueryResultArticle]:
     minimum, language = settings.ratings.min_reviews, l10n.language
     clinic_stats = await repo.ratings.of_clinics([entity_id for kind, entity_id in hits if kind == "clinic"])
@@ -155,20 +115,20 @@ async def articles(repo: Repositories, directory: DirectoryIndex, hits: list[Hit
 def make_router(settings: Settings) -> Router:
     router = Router(name="inline")
     # One per dispatcher: every test and every bot process gets its own.
-    directory, cache = DirectoryIndex(), HitCache()
+    cache = HitCache()
 
     @router.inline_query()
-    async def inline_search(query: InlineQuery, repo: Repositories, l10n: L10n, bot: Bot, now: datetime) -> None:
+    async def inline_search(query: InlineQuery, repo: Repositories, l10n: L10n, bot: Bot, now: datetime,
+                            directory_index: DirectoryIndex) -> None:
         offset = int(query.offset) if query.offset.isdigit() else 0
         key = search.normalise(query.query)
-        hits = cache.get(key, now)
+        directory = await directory_index.current(repo)
+        hits = cache.get(key, now, directory.version)
         if hits is None:
-            hits = await find(repo, await directory.current(repo, now), query.query, settings)
-            cache.put(key, hits, now)
-        else:
-            await directory.current(repo, now)
+            hits = await find(repo, directory, query.query, settings)
+            cache.put(key, hits, now, directory.version)
         # Hits may name entries a newer index no longer has (deactivated meanwhile): those are left out.
-        shown = [hit for hit in hits[offset:offset + PAGE] if directory.has(hit)]
+        shown = [hit for hit in hits[offset:offset + PAGE] if directory.has(*hit)]
         more = offset + PAGE < len(hits)
         await query.answer(await articles(repo, directory, shown, l10n, bot, settings), cache_time=RESULTS_TTL,
                            is_personal=True, next_offset=str(offset + PAGE) if more else "")

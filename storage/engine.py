@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import time
 from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -16,9 +16,23 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+# A pooled PostgreSQL connection idle for longer than this is pinged before use. pool_pre_ping pinged every
+# checkout: one more round trip per update. A connection dropped while in busy use fails one attempt instead, and
+# the unit of work retries it on a fresh one (SQLAlchemy then replaces every connection older than the failure).
+PING_AFTER_IDLE_SECONDS = 10.0
+
+
+def make_engine(url: str, *, ping_after_idle: float = PING_AFTER_IDLE_SECONDS, **kwargs: Any) -> AsyncEngine:
     if not is_sqlite(url):
-        return create_async_engine(url, pool_pre_ping=True, **kwargs)
+        engine = create_async_engine(url, pool_recycle=1800, **kwargs)
+        _ping_idle_connections(engine, ping_after_idle)
+        return engine
+    if make_url(url).database not in (None, "", ":memory:"):
+        # Every transaction takes SQLite's write lock up front (below), so only one can run at a time anyway. With
+        # one pooled connection the others wait in the pool's queue, in order, and start the moment it is free;
+        # with more, they wait in SQLite's busy handler, which sleeps and polls (up to 100 ms a try) and made a
+        # burst of webhook updates take seconds.
+        kwargs = {"pool_size": 1, "max_overflow": 0, "pool_timeout": 10, **kwargs}
     engine = create_async_engine(url, **kwargs)
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -42,21 +56,26 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     return engine
 
 
+def _ping_idle_connections(engine: AsyncEngine, after: float) -> None:
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.pop("idle_since", None)
+        if idle_since is None or time.monotonic() - idle_since < after:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:  # the pool discards this connection and checks out another
+            raise sa_exc.DisconnectionError(f"an idle connection was dropped: {error!r}") from error
+
+
 def make_session_pool(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
 
 
-# The session of the transaction handling the current update (set by the transaction middleware), so that
-# the database FSM storage writes inside that same transaction instead of waiting for SQLite's write lock.
+# The session of the transaction handling the current update (set by the unit of work), so that the database
+# FSM storage reads and writes inside that same transaction instead of waiting for SQLite's write lock.
 active_session: ContextVar[AsyncSession | None] = ContextVar("active_session", default=None)
-
-
-@asynccontextmanager
-async def transaction(pool: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """Join the update's transaction when there is one, else run a short transaction of our own."""
-    session = active_session.get()
-    if session is not None:
-        yield session
-        return
-    async with pool() as session, session.begin():
-        yield session

@@ -1,9 +1,15 @@
-"""aiogram FSM storage kept in the database, so a conversation survives a restart of the bot."""
+"""aiogram FSM storage kept in the database, so a conversation survives a restart of the bot.
+
+Inside an update's transaction (bot/unit_of_work.py) a conversation is read once (together with the update's
+record) and written once, before the commit, however often the handlers read or change it; see `FsmRepo`.
+Outside one (a test, a scheduled job) each call is a short transaction of its own.
+"""
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,7 +17,7 @@ from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder, KeyBuilder, StateType, StorageKey
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from storage.engine import transaction
+from storage.engine import active_session
 from storage.repositories import FsmRepo
 
 
@@ -30,24 +36,37 @@ class DatabaseStorage(BaseStorage):
         self.key_builder = key_builder or DefaultKeyBuilder(with_destiny=True)
         self.clock = clock
 
+    def record_key(self, key: StorageKey) -> str:
+        """The fsm_records key of an aiogram storage key."""
+        return self.key_builder.build(key)
+
+    @asynccontextmanager
+    async def _records(self) -> AsyncIterator[FsmRepo]:
+        session = active_session.get()
+        if session is not None:
+            yield FsmRepo(session)  # the unit of work writes the changes before it commits
+            return
+        async with self.pool() as session, session.begin():
+            records = FsmRepo(session)
+            yield records
+            await records.write_changes(self.clock())
+
     async def set_state(self, key: StorageKey, state: StateType = None) -> None:
         value = state.state if isinstance(state, State) else state
-        async with transaction(self.pool) as session:
-            await FsmRepo(session).put(self.key_builder.build(key), self.clock(), state=value)
+        async with self._records() as records:
+            await records.change(self.record_key(key), state=value)
 
     async def get_state(self, key: StorageKey) -> str | None:
-        async with transaction(self.pool) as session:
-            record = await FsmRepo(session).get(self.key_builder.build(key))
-            return record.state if record else None
+        async with self._records() as records:
+            return (await records.load(self.record_key(key))).state
 
     async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
-        async with transaction(self.pool) as session:
-            await FsmRepo(session).put(self.key_builder.build(key), self.clock(), data=copy.deepcopy(dict(data)))
+        async with self._records() as records:
+            await records.change(self.record_key(key), data=copy.deepcopy(dict(data)))
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
-        async with transaction(self.pool) as session:
-            record = await FsmRepo(session).get(self.key_builder.build(key))
-            return copy.deepcopy(record.data) if record else {}
+        async with self._records() as records:
+            return copy.deepcopy((await records.load(self.record_key(key))).data)
 
     async def close(self) -> None:
         """The pool belongs to the application, which disposes of it."""

@@ -519,3 +519,14 @@ class UrgencyDecision(Base):
     language: Mapped[str] = mapped_column(String(8))
     # The level the classifier had given, to see where the office disagrees.
     classified_as: Mapped[str] = mapped_column(String(16))
+
+
+class DirectoryVersion(Base):
+    """One row: bumped by every directory import, so each process knows when to build its search index again
+    without counting the directory's rows."""
+
+    __tablename__ = "directory_version"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(default=0)
+    changed_at: Mapped[datetime | None]

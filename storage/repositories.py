@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cache
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 from sqlalchemy import Interval, and_, bindparam, case, delete, exists, func, insert, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased, selectinload
+from sqlalchemy.orm import aliased, make_transient_to_detached, selectinload
 
 from storage.models import (
     CRITERIA,
@@ -22,6 +23,7 @@ from storage.models import (
     ClinicStats,
     CountedReview,
     DigestRun,
+    DirectoryVersion,
     District,
     Doctor,
     DoctorStats,
@@ -52,29 +54,87 @@ def _insert_ignoring_duplicates(session: AsyncSession, model: type[Base], values
     return dialect.insert(model).values(**values).on_conflict_do_nothing()
 
 
+@cache
+def _record_update(dialect: str, with_conversation: bool, with_person: bool) -> Any:
+    # Built once per shape: building this statement on every update cost more Python time than running it.
+    insert_for = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert_for(ProcessedUpdate).values(
+        update_id=bindparam("update_id"), processed_at=bindparam("processed_at")).on_conflict_do_nothing()
+    columns: list[Any] = []
+    if with_conversation:
+        key = bindparam("conversation", type_=FsmRecord.key.type)
+        columns += [select(getattr(FsmRecord, name)).where(FsmRecord.key == key).scalar_subquery()
+                    .label(f"fsm_{name}") for name in ("key", "state", "data")]
+    if with_person:
+        person = bindparam("person", type_=User.telegram_id.type)
+        columns += [select(column).where(User.telegram_id == person).scalar_subquery().label(f"user_{column.key}")
+                    for column in User.__table__.columns]
+    return statement.returning(ProcessedUpdate.update_id, *columns)
+
+
 class UpdateRepo:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def mark_processed(self, update_id: int, now: datetime) -> bool:
-        """Record the update; False when it was already handled (a redelivery)."""
-        statement = _insert_ignoring_duplicates(
-            self.session, ProcessedUpdate, {"update_id": update_id, "processed_at": now}
-        )
-        result = await self.session.execute(statement)
-        return result.rowcount == 1
+    async def mark_processed(self, update_id: int, now: datetime, conversation: str | None = None,
+                             person: int | None = None) -> bool:
+        """Record the update; False when it was already handled (a redelivery).
+
+        The same statement reads what every update needs next: the conversation's state (`conversation`, an
+        fsm_records key) and the stored person (`person`, a Telegram id), so the start of an update costs one round
+        trip. SQLite and PostgreSQL both allow subqueries in RETURNING."""
+        statement = _record_update(self.session.bind.dialect.name, conversation is not None, person is not None)
+        params = {"update_id": update_id, "processed_at": now, "conversation": conversation, "person": person}
+        row = (await self.session.execute(statement, params)).first()
+        if row is None:
+            return False
+        if conversation is not None:
+            stored = row.fsm_key is not None
+            FsmRepo(self.session).remember(conversation, _Prefixed(row, "fsm_") if stored else None)
+        if person is not None:
+            user = None
+            if row.user_id is not None:
+                user = User(**{column.key: getattr(row, f"user_{column.key}") for column in User.__table__.columns})
+                make_transient_to_detached(user)  # as if just loaded: no SELECT, and nothing to flush
+                self.session.add(user)
+            UserRepo(self.session).remember(person, user)
+        return True
 
     async def forget_older_than(self, moment: datetime) -> int:
         result = await self.session.execute(delete(ProcessedUpdate).where(ProcessedUpdate.processed_at < moment))
         return result.rowcount
 
 
+class _Prefixed:
+    """The columns of a row whose labels start with `prefix`, under their names without it."""
+
+    def __init__(self, row: Any, prefix: str) -> None:
+        self._row, self._prefix = row, prefix
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._row, self._prefix + name)
+
+
+# session.info key of the people this transaction already looked up by Telegram id (None: not stored).
+_PEOPLE = "people_by_telegram_id"
+
+
 class UserRepo:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
+    def remember(self, telegram_id: int, user: User | None) -> None:
+        self.session.info.setdefault(_PEOPLE, {})[telegram_id] = user
+
     async def by_telegram_id(self, telegram_id: int) -> User | None:
-        return await self.session.scalar(select(User).where(User.telegram_id == telegram_id))
+        known = self.session.info.get(_PEOPLE, {})
+        if telegram_id in known:  # read with the update's record, or earlier in this transaction
+            user = known[telegram_id]
+            if user is None or (user.telegram_id == telegram_id and user in self.session):
+                return user
+        user = await self.session.scalar(select(User).where(User.telegram_id == telegram_id))
+        self.remember(telegram_id, user)
+        return user
 
     async def get(self, user_id: int) -> User | None:
         return await self.session.get(User, user_id)
@@ -85,6 +145,7 @@ class UserRepo:
             user = User(telegram_id=telegram_id, first_name=first_name, created_at=now)
             self.session.add(user)
             await self.session.flush()
+            self.remember(telegram_id, user)
         return user
 
 
@@ -156,9 +217,55 @@ class DirectoryRepo:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def by_external_ids(self, kind: str) -> dict[str, Any]:
+    async def by_external_ids(self, kind: str, columns: Sequence[str]) -> dict[str, tuple[int, dict[str, Any]]]:
+        """external_id -> (id, the named columns' values) of every row of one kind, as plain values."""
         model = DIRECTORY_MODELS[kind]
-        return {row.external_id: row for row in (await self.session.scalars(select(model))).all()}
+        query = select(model.external_id, model.id, *(getattr(model, name) for name in columns))
+        return {row[0]: (row[1], dict(zip(columns, row[2:], strict=True)))
+                for row in await self.session.execute(query)}
+
+    async def ids_by_external_id(self, kind: str) -> dict[str, int]:
+        model = DIRECTORY_MODELS[kind]
+        rows = await self.session.execute(select(model.external_id, model.id))
+        return {external_id: row_id for external_id, row_id in rows}
+
+    async def insert_many(self, kind: str, rows: Sequence[dict[str, Any]]) -> None:
+        """One multi-row INSERT (batched by the driver) for rows of one kind."""
+        if rows:
+            await self.session.execute(insert(DIRECTORY_MODELS[kind]), list(rows))
+
+    async def update_many(self, kind: str, rows: Sequence[dict[str, Any]]) -> None:
+        """UPDATE by primary key for rows of one kind, each a dict with `id` and the columns to set."""
+        by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for row in rows:  # one executemany per set of changed columns
+            by_columns.setdefault(tuple(sorted(row)), []).append(row)
+        for batch in by_columns.values():
+            await self.session.execute(update(DIRECTORY_MODELS[kind]), batch)
+
+    async def version(self) -> int:
+        """The directory's version: any process that built a search index of an older one builds it again."""
+        return await self.session.scalar(select(DirectoryVersion.version).where(DirectoryVersion.id == 1)) or 0
+
+    async def bump_version(self, now: datetime) -> None:
+        dialect = postgresql if self.session.bind.dialect.name == "postgresql" else sqlite
+        statement = dialect.insert(DirectoryVersion).values(id=1, version=1, changed_at=now)
+        await self.session.execute(statement.on_conflict_do_update(
+            index_elements=[DirectoryVersion.id],
+            set_={"version": DirectoryVersion.version + 1, "changed_at": statement.excluded.changed_at}))
+
+    async def search_rows(self) -> dict[str, list[Any]]:
+        """What the search index needs of the active directory, as plain rows (no ORM objects)."""
+        specialties = (await self.session.execute(
+            select(Specialty.id, Specialty.name_kk, Specialty.name_ru, Specialty.name_en))).all()
+        clinics = (await self.session.execute(
+            select(Clinic.id, Clinic.number, Clinic.name_kk, Clinic.name_ru, Clinic.name_en, Clinic.address,
+                   Clinic.latitude, Clinic.longitude, Clinic.district_id)
+            .where(Clinic.active.is_(True)).order_by(Clinic.number, Clinic.id))).all()
+        doctors = (await self.session.execute(
+            select(Doctor.id, Doctor.full_name, Doctor.clinic_id, Doctor.specialty_id)
+            .join(Clinic, Clinic.id == Doctor.clinic_id)
+            .where(Doctor.active.is_(True), Clinic.active.is_(True)).order_by(Doctor.id))).all()
+        return {"specialty": list(specialties), "clinic": list(clinics), "doctor": list(doctors)}
 
     def add(self, entity: Any) -> None:
         self.session.add(entity)
@@ -209,12 +316,6 @@ class DirectoryRepo:
         if specialty_id is not None:
             query = query.where(Doctor.specialty_id == specialty_id)
         return (await self.session.scalars(query)).all()
-
-    async def counts(self) -> dict[str, int]:
-        counts = {}
-        for kind, model in DIRECTORY_MODELS.items():
-            counts[kind] = await self.session.scalar(select(func.count()).select_from(model)) or 0
-        return counts
 
 
 class ReviewRepo:
@@ -419,22 +520,84 @@ class OutboxRepo:
                                          .where(OutboxMessage.status.not_in(_DONE)))
 
 
+@dataclass
+class Conversation:
+    """One conversation state as the update's transaction sees it; `changed` until written back."""
+
+    state: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    stored: bool = False  # a row exists in fsm_records
+    changed: bool = False
+
+
+@cache
+def _save_conversation(dialect: str) -> Any:
+    insert_for = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert_for(FsmRecord)
+    return statement.on_conflict_do_update(
+        index_elements=[FsmRecord.key],
+        set_={"state": statement.excluded.state, "data": statement.excluded.data,
+              "updated_at": statement.excluded.updated_at})
+
+
+# session.info key of the conversations read or changed in the session's transaction.
+_CONVERSATIONS = "conversations"
+
+
 class FsmRepo:
+    """Conversation states, read at most once and written at most once per key and transaction: reads and
+    changes go to a copy kept in the session's info, and `write_changes` (before the commit) stores each changed
+    one with a single upsert, or a delete when it was cleared."""
+
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def get(self, key: str) -> FsmRecord | None:
-        return await self.session.get(FsmRecord, key)
+    def _cached(self) -> dict[str, Conversation]:
+        return self.session.info.setdefault(_CONVERSATIONS, {})
 
-    async def put(self, key: str, now: datetime, **fields: Any) -> None:
-        record = await self.session.get(FsmRecord, key)
-        if record is None:
-            record = FsmRecord(key=key, state=None, data={}, updated_at=now)
-            self.session.add(record)
+    def remember(self, key: str, row: Any | None) -> Conversation:
+        """Keep what a query read (a row with `state` and `data`, or None when there is none) as `key`'s state."""
+        conversation = Conversation(row.state, dict(row.data or {}), True) if row is not None else Conversation()
+        self._cached()[key] = conversation
+        return conversation
+
+    async def load(self, key: str) -> Conversation:
+        conversation = self._cached().get(key)
+        if conversation is None:
+            row = (await self.session.execute(
+                select(FsmRecord.state, FsmRecord.data).where(FsmRecord.key == key))).first()
+            conversation = self.remember(key, row)
+        return conversation
+
+    async def change(self, key: str, **fields: Any) -> None:
+        conversation = await self.load(key)
         for name, value in fields.items():
-            setattr(record, name, value)
-        record.updated_at = now
-        await self.session.flush()
+            setattr(conversation, name, value)
+        conversation.changed = True
+
+    def forget(self, keys: Sequence[str]) -> None:
+        """The rows of `keys` were deleted: what this transaction read or changed of them is void."""
+        cached = self._cached()
+        for key in keys:
+            cached[key] = Conversation()
+
+    async def write_changes(self, now: datetime) -> int:
+        """Store every changed conversation (one statement each); returns how many statements were run."""
+        written = 0
+        for key, conversation in self._cached().items():
+            if not conversation.changed:
+                continue
+            conversation.changed = False
+            if conversation.state is None and not conversation.data:
+                if conversation.stored:  # a finished conversation leaves no row behind
+                    await self.session.execute(delete(FsmRecord).where(FsmRecord.key == key))
+                    conversation.stored, written = False, written + 1
+                continue
+            await self.session.execute(_save_conversation(self.session.bind.dialect.name),
+                                       {"key": key, "state": conversation.state, "data": conversation.data,
+                                        "updated_at": now})
+            conversation.stored, written = True, written + 1
+        return written
 
 
 def _supersedes(later: Any, earlier: Any, window_days: float, dialect: str) -> Any:
@@ -977,6 +1140,9 @@ class PrivacyRepo:
         keys = [key for key in candidates if key.split(":")[-2] == str(telegram_id)]
         if keys:
             await self.session.execute(delete(FsmRecord).where(FsmRecord.key.in_(keys)))
+        # Conversations this transaction read or changed are gone too (keys of the same person in the cache).
+        cached = self.session.info.get(_CONVERSATIONS, {})
+        FsmRepo(self.session).forget([*keys, *(key for key in cached if key.split(":")[-2] == str(telegram_id))])
         return len(keys)
 
     async def drop_messages_to(self, chat_id: int, now: datetime) -> int:

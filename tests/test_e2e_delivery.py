@@ -285,3 +285,39 @@ def _photo(n: int) -> Path:
     path = Path(tempfile.gettempdir()) / f"medfeedback-e2e-photo-{n}.jpg"
     path.write_bytes(b"\xff\xd8\xff\xe0" + bytes([n]) * 500)
     return path
+
+
+async def test_a_token_telegram_rejects_is_one_line_and_exit_2(api: FakeTelegramAPI, tmp_path: Path) -> None:
+    from tests.e2e_support import environment
+    from tests.fakes.process import BotProcess
+
+    async with database("sqlite", tmp_path) as db:
+        env = {**environment(api, tmp_path, db), "MEDFEEDBACK_TELEGRAM__TOKEN": "999999:rejected-token"}
+        bot = await BotProcess(tmp_path / "bot", env).start()
+        code = await asyncio.wait_for(bot.process.wait(), 120)
+    output = bot.output()
+    assert code == 2, output
+    assert "medfeedback: Telegram rejected the token" in output and "Traceback" not in output
+    assert "rejected-token" not in output
+
+
+async def test_telegram_unreachable_at_start_is_retried_without_a_traceback(tmp_path: Path) -> None:
+    from tests.e2e_support import Database, environment
+    from tests.fakes.process import BotProcess
+
+    down = FakeTelegramAPI("123456:TEST-token")
+    down.base_url = f"http://127.0.0.1:{free_port()}"  # nothing listens there yet
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
+    bot = await BotProcess(tmp_path / "bot", environment(down, tmp_path, db)).start()
+    try:
+        for _ in range(600):
+            if "Telegram is unreachable" in bot.output() or bot.process.returncode is not None:
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(3)  # a few retries later it is still alive and quiet
+        assert bot.process.returncode is None, bot.output()
+    finally:
+        code = await bot.stop()
+    output = bot.output()
+    assert output.count("Telegram is unreachable") == 1 and "Traceback" not in output, output
+    assert code == 0, output  # SIGTERM while waiting for Telegram: a clean exit

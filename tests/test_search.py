@@ -200,3 +200,45 @@ def test_haversine_distances() -> None:
     assert distance_km(*almaty, *astana) == pytest.approx(distance_km(*astana, *almaty))
     assert distance_km(*almaty, *almaty) == 0
     assert distance_km(0, 0, 0, 1) == pytest.approx(111.19, abs=0.1)
+
+
+def test_the_letter_pair_filter_never_drops_a_word_a_full_comparison_finds() -> None:
+    """Typos of every kind (a letter changed, added, dropped, two neighbours swapped, a prefix) over the demo
+    directory's words: the search compares only words sharing enough letter pairs, and must find the same."""
+    import random
+    from difflib import SequenceMatcher
+
+    from bot.services.search import WORD_FLOOR, _similarity, _skeleton, _Vocabulary, normalise
+
+    rows = [json.loads(line.rstrip(",")) for line in DEMO_DIRECTORY.read_text(encoding="utf-8").splitlines()
+            if line.startswith("{")]
+    texts = [row.get(key) or "" for row in rows for key in ("full_name", "address", "name_ru", "name_kk")]
+    vocabulary = _Vocabulary()
+    vocabulary.add([_skeleton(word) for text in texts for word in normalise(text).split()], 0)
+    rng = random.Random(12)
+    letters = "abcdefghijklmnoprstuvzSCJ"
+    checked = 0
+    for _ in range(400):
+        word = list(rng.choice(vocabulary.words))
+        for _ in range(rng.randint(0, 3)):
+            at = rng.randrange(len(word))
+            edit = rng.choice(("change", "add", "drop", "swap", "cut"))
+            if edit == "change":
+                word[at] = rng.choice(letters)
+            elif edit == "add":
+                word.insert(at, rng.choice(letters))
+            elif edit == "drop" and len(word) > 3:
+                del word[at]
+            elif edit == "swap" and at + 1 < len(word):
+                word[at], word[at + 1] = word[at + 1], word[at]
+            elif edit == "cut" and len(word) > 4:
+                word = word[:-1]
+        query = "".join(word)
+        matcher = SequenceMatcher(None, autojunk=False)
+        matcher.set_seq2(query)
+        full = {word_id for word_id, token in enumerate(vocabulary.words)
+                if _similarity(query, token, matcher) >= WORD_FLOOR}
+        found = set(vocabulary._compare(query)) if query not in vocabulary.ids else full
+        assert found == full, query
+        checked += bool(full)
+    assert checked > 100  # most typos still find their word: the comparison was not vacuous

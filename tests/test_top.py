@@ -383,15 +383,42 @@ async def test_inline_index_follows_the_directory(app: App) -> None:
     person = app.user(3010, language_code="ru")
     await person.inline("Жаңабергенова")
     assert answers(app)[-1].results == []
+    doctor = {"type": "doctor", "external_id": "doctor:new", "full_name": "Жаңабергенова Әсем Нұрланқызы",
+              "clinic": "clinic:gp-5", "specialty": "specialty:cardiologist"}
     async with app.pool() as session, session.begin():
-        clinic = (await session.scalars(select(Clinic).where(Clinic.number == 5))).one()
-        specialty = (await session.scalars(select(Specialty).where(Specialty.external_id == "specialty:cardiologist"))
-                     ).one()
-        session.add(Doctor(external_id="doctor:new", clinic_id=clinic.id, specialty_id=specialty.id,
-                           full_name="Жаңабергенова Әсем Нұрланқызы"))
-    app.clock.advance(seconds=31)
+        report = await directory.import_rows(Repositories(session), [directory.Row(2, doctor)])
+    assert report.created == 1
+    # The import bumped the directory's version: the very next query searches the new index, cached hits or not.
     await person.inline("Жаңабергенова")
     assert [result.title for result in answers(app)[-1].results] == ["Жаңабергенова Әсем Нұрланқызы"]
+    async with app.pool() as session, session.begin():
+        report = await directory.import_rows(Repositories(session), [directory.Row(2, {**doctor, "active": False})])
+    assert report.updated == 1
+    await person.inline("Жаңабергенова")
+    assert answers(app)[-1].results == []
+
+
+async def test_one_index_per_directory_version_serves_the_conversation_and_inline_mode(app: App) -> None:
+    index = app.dp["directory_index"]
+    person = await resident(app, 3012)
+    await person.press(RU("menu.leave_feedback"))
+    assert "Городская поликлиника №17" in (await person.send("поликлиника 17")).text  # the one match, taken
+    await person.inline("кардиолог 17")
+    await person.inline("поликлиника 5")
+    await person.command("cancel")
+    await person.press(RU("menu.leave_feedback"))
+    assert "Городская поликлиника №1" in (await person.send("поликлиника 1")).text
+    assert index.builds == 1
+    # Entries are plain rows: the index keeps no ORM object (nor its session) alive.
+    snapshot = index.snapshot
+    assert not any(isinstance(entry, Clinic | Doctor | Specialty)
+                   for entries in (snapshot.clinics, snapshot.doctors, snapshot.specialties)
+                   for entry in entries.values())
+    async with app.pool() as session, session.begin():
+        unchanged = await directory.import_rows(Repositories(session), directory.read_rows(directory.DEMO_DIRECTORY))
+    assert unchanged.created == unchanged.updated == 0
+    await person.inline("кардиолог")
+    assert index.builds == 1  # an import that changed nothing keeps the version
 
 
 # --- Nearest polyclinic ---------------------------------------------------------------------------------------

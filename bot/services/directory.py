@@ -6,11 +6,11 @@ import csv
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from bot.services import cells
-from storage.models import Clinic, District, Doctor, Specialty
 from storage.repositories import Repositories
 
 COLUMNS = (
@@ -110,8 +110,11 @@ def _json_rows(text: str) -> Iterator[Row]:
     if not text.startswith("[", position):
         raise DirectoryFileError("the JSON file must be an array of row objects")
     position = _skip_space(text, position + 1)
+    line, counted_to = 1, 0
     while not text.startswith("]", position):
-        line = text.count("\n", 0, position) + 1
+        # Lines counted on from the previous row: counting from the start each time was quadratic in the file.
+        line += text.count("\n", counted_to, position)
+        counted_to = position
         try:
             value, position = decoder.raw_decode(text, position)
         except json.JSONDecodeError as exc:
@@ -217,11 +220,21 @@ def _fields(kind: str, values: dict[str, Any], ids: dict[str, dict[str, int]]) -
     }
 
 
-MODELS = {"district": District, "specialty": Specialty, "clinic": Clinic, "doctor": Doctor}
+# The columns each kind's rows set (what `_fields` returns), compared with the stored ones to count changes.
+_NAMES = ("name_kk", "name_ru", "name_en")
+COLUMNS_OF = {
+    "district": _NAMES,
+    "specialty": _NAMES,
+    "clinic": (*_NAMES, "number", "district_id", "address", "latitude", "longitude", "phone", "active",
+               "approximate"),
+    "doctor": ("full_name", "clinic_id", "specialty_id", "active", "demo"),
+}
 
 
-async def import_rows(repo: Repositories, rows: list[Row]) -> ImportReport:
-    """Upsert by external id. The caller commits only when the report has no rejected rows."""
+async def import_rows(repo: Repositories, rows: list[Row], now: datetime | None = None) -> ImportReport:
+    """Upsert by external id, in bulk: per kind one read of what is there, one multi-row INSERT of the new rows and
+    one UPDATE by primary key per set of changed columns. Bumps the directory's version, so every process builds
+    its search index again. The caller commits only when the report has no rejected rows."""
     report = ImportReport()
     by_kind: dict[str, list[Row]] = {kind: [] for kind in KINDS}
     first_line: dict[tuple[str, str], int] = {}
@@ -244,7 +257,8 @@ async def import_rows(repo: Repositories, rows: list[Row]) -> ImportReport:
 
     ids: dict[str, dict[str, int]] = {}
     for kind in KINDS:
-        existing = await repo.directory.by_external_ids(kind)
+        existing = await repo.directory.by_external_ids(kind, COLUMNS_OF[kind])
+        new, changed = [], []
         for row in by_kind[kind]:
             external_id = str(row.values["external_id"]).strip()
             try:
@@ -252,21 +266,22 @@ async def import_rows(repo: Repositories, rows: list[Row]) -> ImportReport:
             except RowError as exc:
                 report.rejected.append((row.line, str(exc)))
                 continue
-            entity = existing.get(external_id)
-            if entity is None:
-                entity = MODELS[kind](external_id=external_id, **fields)
-                repo.directory.add(entity)
-                existing[external_id] = entity
+            known = existing.get(external_id)
+            if known is None:
+                new.append({"external_id": external_id, **fields})
                 report.created += 1
-            elif any(getattr(entity, name) != value for name, value in fields.items()):
-                for name, value in fields.items():
-                    setattr(entity, name, value)
+            elif (differ := {name: value for name, value in fields.items() if known[1][name] != value}):
+                changed.append({"id": known[0], **differ})
                 report.updated += 1
             else:
                 report.unchanged += 1
-        await repo.directory.flush()
-        ids[kind] = {external_id: entity.id for external_id, entity in existing.items()}
+        await repo.directory.insert_many(kind, new)
+        await repo.directory.update_many(kind, changed)
+        ids[kind] = (await repo.directory.ids_by_external_id(kind) if new
+                     else {external_id: known[0] for external_id, known in existing.items()})
     report.rejected.sort()
+    if report.created or report.updated:
+        await repo.directory.bump_version(now or datetime.now(UTC))
     return report
 
 

@@ -43,6 +43,8 @@ NUMBER_MATCH_SCORE = 0.9
 # A number in the query that is neither the clinic's nor its house number (a misremembered house, or the number
 # of another clinic) lowers a match by words, but does not hide it.
 UNMATCHED_NUMBER_FACTOR = 0.85
+# Query words whose matches in an index's vocabulary are remembered (a bounded cache per index).
+MATCHES_KEPT = 4096
 # A pasted paragraph should not cost seconds: words beyond this are ignored.
 MAX_QUERY_WORDS = 8
 EARTH_RADIUS_KM = 6371.0088
@@ -132,6 +134,10 @@ def _similarity(word: str, token: str, matcher: SequenceMatcher) -> float:
     if ratio < WORD_FLOOR or _edits(word, token, allowed) > allowed:
         return 0.0
     return ratio
+
+
+def _bigrams(word: str) -> set[str]:
+    return {word[i:i + 2] for i in range(len(word) - 1)}
 
 
 def _allowed_edits(word: str) -> int:
@@ -234,8 +240,12 @@ class _Vocabulary:
         self.words: list[str] = []
         self.ids: dict[str, int] = {}
         self.postings: list[list[int]] = []
+        self._matches: dict[str, dict[int, float]] = {}
+        self._by_bigram: dict[str, list[int]] | None = None  # built on the first search
 
     def add(self, words: Iterable[str], record: int) -> tuple[int, ...]:
+        self._matches.clear()
+        self._by_bigram = None
         ids = []
         for word in dict.fromkeys(words):
             word_id = self.ids.get(word)
@@ -248,11 +258,40 @@ class _Vocabulary:
         return tuple(ids)
 
     def matches(self, word: str) -> dict[int, float]:
-        """Word id -> similarity, for every record word at least WORD_FLOOR close to `word`."""
+        """Word id -> similarity, for every record word at least WORD_FLOOR close to `word` (remembered for the
+        MATCHES_KEPT most recent words: people type the same streets and surnames again and again)."""
+        found = self._matches.get(word)
+        if found is None:
+            found = self._matches[word] = self._compare(word)
+            if len(self._matches) > MATCHES_KEPT:
+                del self._matches[next(iter(self._matches))]
+        return found
+
+    def _candidates(self, word: str) -> Iterable[int]:
+        """The record words that can be close enough to `word`: each edit (a swap of neighbours included) removes
+        at most three of its letter pairs, so a word within the allowed edits, or starting with `word`, shares at
+        least that many fewer than `word` has. Short words have too few pairs to tell: all are compared."""
+        pairs = _bigrams(word)
+        needed = len(pairs) - 3 * _allowed_edits(word)
+        if needed <= 0:
+            return range(len(self.words))
+        if self._by_bigram is None:
+            self._by_bigram = {}
+            for word_id, token in enumerate(self.words):
+                for pair in _bigrams(token):
+                    self._by_bigram.setdefault(pair, []).append(word_id)
+        shared: dict[int, int] = {}
+        for pair in pairs:
+            for word_id in self._by_bigram.get(pair, ()):
+                shared[word_id] = shared.get(word_id, 0) + 1
+        return sorted(word_id for word_id, count in shared.items() if count >= needed)
+
+    def _compare(self, word: str) -> dict[int, float]:
         matcher = SequenceMatcher(None, autojunk=False)
         matcher.set_seq2(word)
         found = {}
-        for word_id, token in enumerate(self.words):
+        for word_id in self._candidates(word):
+            token = self.words[word_id]
             similarity = _similarity(word, token, matcher)
             if similarity >= WORD_FLOOR:
                 found[word_id] = similarity
@@ -287,6 +326,7 @@ class SearchIndex:
     def __init__(self, places: Sequence[Place] = (), people: Sequence[Person] = ()) -> None:
         self._places: list[_PlaceEntry] = []
         self._place_words = _Vocabulary()
+        self._places_by_number: dict[int, list[int]] = {}
         for index, place in enumerate(places):
             names, name_numbers = _record_words(place.names, _GENERIC_PLACE)
             address, address_numbers = _record_words([place.address], _GENERIC_PLACE, joined=True)
@@ -296,6 +336,8 @@ class SearchIndex:
             numbers = {place.number} if place.number is not None else name_numbers
             self._places.append(_PlaceEntry(place, frozenset(numbers), (*name_ids, *address_ids),
                                             frozenset(address_ids), frozenset(address_numbers)))
+            for number in numbers:
+                self._places_by_number.setdefault(number, []).append(index)
         self._people = list(people)
         self._person_words = _Vocabulary()
         self._people_by_clinic: dict[int, list[int]] = {}
@@ -316,14 +358,17 @@ class SearchIndex:
         ranks first, unless the words name a street and the number is a house on it ("Басенова 2")."""
         parsed = _parse(query, _GENERIC_PLACE)
         scores: dict[int, float] = {}
+        # Only clinics that share a number or a (near) word with the query can score: the others are never
+        # looked at, so a search costs what it finds, not the size of the directory.
+        by_number = {index for number in parsed.numbers for index in self._places_by_number.get(number, ())}
         if not parsed.words:
-            for index, entry in enumerate(self._places):
-                if entry.numbers & set(parsed.numbers):
-                    scores[index] = 1.0
+            scores = dict.fromkeys(by_number, 1.0)
         else:
             per_word = [self._place_words.matches(word) for word in parsed.words]
-            for index, entry in enumerate(self._places):
-                score = self._place_score(entry, parsed, per_word)
+            postings = self._place_words.postings
+            candidates = by_number.union(*(postings[word_id] for matches in per_word for word_id in matches))
+            for index in candidates:
+                score = self._place_score(self._places[index], parsed, per_word)
                 if score > 0.0:
                     scores[index] = score
         ranked = _rank(scores, lambda index: _place_order(self._places[index].place))

@@ -14,6 +14,7 @@ from bot.filters import HasLocation, HasText
 from bot.keyboards import clinic_button, name_in
 from bot.l10n import L10n
 from bot.services import drafts, search
+from bot.services.directory_index import DirectoryIndex
 from bot.states import ReviewForm
 from handlers.feedback.step import address_in, ask_clinic, place_of, step_maker
 from storage.models import User
@@ -53,9 +54,10 @@ def register(private: Router, settings: Settings) -> None:
 
     @private.message(StateFilter(ReviewForm.clinic), HasText())
     async def clinic_typed(message: Message, state: FSMContext, repo: Repositories, l10n: L10n,
-                           user: User | None) -> None:
-        clinics = await repo.directory.active_clinics()
-        matches = search.find_places(message.text, [place_of(clinic) for clinic in clinics])
+                           user: User | None, directory_index: DirectoryIndex) -> None:
+        # The index is built once per directory version and shared with inline mode (not rebuilt per message).
+        directory = await directory_index.current(repo)
+        matches = directory.index.places(message.text)
         if not matches:
             await message.answer(l10n("clinic.not_found"))
             return
@@ -64,7 +66,7 @@ def register(private: Router, settings: Settings) -> None:
             # One action fewer: the next step shows the address and a button to choose another.
             await step.advance({**await step.draft(), "clinic_id": place.id})
             return
-        by_id = {clinic.id: clinic for clinic in clinics}
+        by_id = directory.clinics
         buttons = [clinic_button(by_id[place.id], l10n.language, _address_suffix(by_id[place.id], l10n))
                    for place, _ in matches]
         await message.answer(l10n("clinic.matches"), reply_markup=keyboards.make_matches_keyboard(l10n, buttons))

@@ -1,0 +1,256 @@
+"""The full review conversation through the real dispatcher vs a bare aiogram echo bot, in the same process and run.
+
+    .venv/bin/python bench/flow.py                       # 40 residents per round, 3 rounds, SQLite (+ PostgreSQL)
+    .venv/bin/python bench/flow.py --residents 10 --rounds 1
+    .venv/bin/python bench/flow.py --profile flow.prof  # cProfile of the flow rounds
+
+Each resident is a new person who goes /start → language → consent → leave feedback → types "поликлиника 17" →
+chooses it → a doctor → specialty → the therapist → gratitude → 5 stars → skips the criteria → a text → a photo →
+done → anonymous → submit → /my: 18 updates, fed through `create_dispatcher(...)` with the tests' recording session
+(tests/fakes), exactly as the flow tests do. The echo bot is a bare aiogram Dispatcher (MemoryStorage, one
+`@router.message()` handler answering the text) fed the same number of text updates by the same client and session
+class. Updates/s count the time inside `Dispatcher.feed_update` (the bot's work); the same figures with the test
+client's own time (building updates, finding buttons) are printed too. Rounds alternate echo and flow; the figures are
+medians. PostgreSQL runs when MEDFEEDBACK_TEST_POSTGRES_URL is
+set (in a schema of its own, dropped afterwards). The SQL statements per update are counted on the engine.
+
+The last line is `flow ratio R (sqlite)` or, when PostgreSQL ran, `flow ratio R (postgresql)` after the SQLite one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import gc
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+from aiogram import Dispatcher, Router
+from aiogram.types import Message
+from sqlalchemy import event, text
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bot.config import load_settings
+from bot.factory import create_bot, create_dispatcher
+from bot.services import directory
+from storage.engine import make_engine, make_session_pool
+from storage.migrate import upgrade
+from storage.repositories import Repositories
+from tests.conftest import TEST_TOKEN, App, Clock
+from tests.fakes.client import UserClient
+from tests.fakes.session import RecordingSession
+from tests.fakes.updates import UpdateFactory
+from tests.flows import PHOTO_A, RU, T, clinic_17, therapist_of
+
+UPDATES_PER_RESIDENT = 18
+
+
+class Counted:
+    """Counts the updates a dispatcher was fed (the client feeds them one by one) and the time spent inside
+    `feed_update`, which leaves out the client's own work (building updates, finding the button to press)."""
+
+    def __init__(self, dp: Dispatcher) -> None:
+        self.updates = 0
+        self.seconds = 0.0
+        feed = dp.feed_update
+
+        async def counted(bot, update, **kwargs):
+            self.updates += 1
+            started = time.perf_counter()
+            try:
+                return await feed(bot, update, **kwargs)
+            finally:
+                self.seconds += time.perf_counter() - started
+
+        dp.feed_update = counted  # type: ignore[method-assign]
+
+
+async def review(app: App, person: UserClient, therapist: str) -> None:
+    """One resident's whole conversation; asserts what they see at the end so a broken flow is not timed."""
+    await person.command("start")
+    await person.press("Русский")
+    await person.press(T["ru"]("consent.accept"))
+    await person.press(RU("menu.leave_feedback"))
+    await person.send("поликлиника 17")
+    await person.press("Городская поликлиника №17")
+    await person.press(RU("target.doctor"))
+    await person.press("терапевт")
+    await person.press(therapist)
+    await person.press(RU("kind.gratitude"))
+    await person.press("5⭐")
+    await person.press(RU("criteria.skip_all"))
+    await person.send("Спасибо доктору, внимательно выслушала и всё объяснила.")
+    await person.photo(PHOTO_A)
+    await person.press(RU("evidence.done"))
+    await person.press(RU("visibility.anonymous"))
+    reply = await person.press(RU("preview.submit"))
+    assert any("AL-" in text for text in reply.texts), reply.texts
+    await person.command("my")
+
+
+def forget(session: RecordingSession) -> None:
+    """Between residents: the recording session looks chats up by scanning every message it keeps, a cost of the
+    test harness (not of the bot) that would otherwise grow with every resident and weigh on the flow only."""
+    session.clear()
+    session._messages.clear()
+    session._keyboards.clear()
+    session.files.clear()
+
+
+def echo_dispatcher() -> Dispatcher:
+    dp = Dispatcher()
+    router = Router()
+
+    @router.message()
+    async def echo(message: Message) -> None:
+        await message.answer(message.text or "…")
+
+    dp.include_router(router)
+    return dp
+
+
+class Backend:
+    def __init__(self, name: str, url: str, folder: Path) -> None:
+        self.name, self.url, self.folder = name, url, folder
+        self.schema: str | None = None
+
+    async def __aenter__(self):
+        if self.name == "sqlite":
+            self.engine = make_engine(self.url)
+        else:
+            self.schema = f"bench_{uuid.uuid4().hex[:10]}"
+            self.admin = make_engine(self.url)
+            async with self.admin.begin() as connection:
+                await connection.execute(text(f'CREATE SCHEMA "{self.schema}"'))
+            self.engine = make_engine(self.url, connect_args={"server_settings": {"search_path": self.schema}})
+        await upgrade(self.engine)
+        self.pool = make_session_pool(self.engine)
+        async with self.pool() as session, session.begin():
+            report = await directory.import_rows(Repositories(session), directory.read_rows(directory.DEMO_DIRECTORY))
+        assert report.ok
+        self.statements = 0
+
+        @event.listens_for(self.engine.sync_engine, "before_cursor_execute")
+        def _count(*_args) -> None:
+            self.statements += 1
+
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.engine.dispose()
+        if self.schema is not None:
+            async with self.admin.begin() as connection:
+                await connection.execute(text(f'DROP SCHEMA "{self.schema}" CASCADE'))
+            await self.admin.dispose()
+
+
+async def run_backend(name: str, url: str, residents: int, rounds: int, profile: str | None) -> float:
+    folder = Path(tempfile.mkdtemp(prefix="bench-flow-"))
+    if name == "sqlite":
+        url = f"sqlite+aiosqlite:///{folder / 'bench.db'}"
+    (folder / "empty.toml").write_text("")
+    async with Backend(name, url, folder) as backend:
+        settings = load_settings(folder / "empty.toml", telegram={"token": TEST_TOKEN},
+                                 database={"url": backend.engine.url.render_as_string(hide_password=False)},
+                                 media={"dir": str(folder / "media")}, prosecutor={"chat_id": -1001234567890},
+                                 flood={"max_updates": 100000})
+        clock = Clock(datetime(2026, 11, 26, 5, 0, tzinfo=UTC))
+        session = RecordingSession()
+        bot = create_bot(settings, session=session)
+        dp = create_dispatcher(settings, session_pool=backend.pool, clock=clock)
+        app = App(settings, backend.pool, bot, dp, session, UpdateFactory(), clock)
+        therapist = (await therapist_of(app, await clinic_17(app))).full_name
+        flow_counter = Counted(dp)
+        echo_session = RecordingSession()
+        echo_bot = create_bot(settings, session=echo_session)
+        echo = echo_dispatcher()
+        echo_counter = Counted(echo)
+        profiler = cProfile.Profile() if profile else None
+        next_user = 100_000
+
+        async def flow_round() -> tuple[float, float, int, int]:
+            nonlocal next_user
+            before_updates, before_statements = flow_counter.updates, backend.statements
+            before_seconds = flow_counter.seconds
+            started = time.perf_counter()
+            for _ in range(residents):
+                next_user += 1
+                person = app.user(next_user, language_code="ru")
+                await review(app, person, therapist)
+                forget(session)
+            elapsed = time.perf_counter() - started
+            return (elapsed, flow_counter.seconds - before_seconds, flow_counter.updates - before_updates,
+                    backend.statements - before_statements)
+
+        async def echo_round(count: int) -> tuple[float, float, int]:
+            nonlocal next_user
+            before, before_seconds = echo_counter.updates, echo_counter.seconds
+            started = time.perf_counter()
+            per_person = UPDATES_PER_RESIDENT
+            for _ in range(count // per_person):
+                next_user += 1
+                person = UserClient(echo, echo_bot, echo_session, user_id=next_user, factory=UpdateFactory())
+                for step in range(per_person):
+                    await person.send(f"сообщение {step}")
+                forget(echo_session)
+            return time.perf_counter() - started, echo_counter.seconds - before_seconds, echo_counter.updates - before
+
+        # Warm-up: imports, compiled statements, the search index, the first connections.
+        await flow_round()
+        await echo_round(residents * UPDATES_PER_RESIDENT)
+        flow_rates, echo_rates, wall_ratios, statements = [], [], [], []
+        for number in range(1, rounds + 1):
+            gc.collect()
+            echo_wall, echo_inside, echo_updates = await echo_round(residents * UPDATES_PER_RESIDENT)
+            gc.collect()
+            if profiler:
+                profiler.enable()
+            flow_wall, flow_inside, flow_updates, flow_statements = await flow_round()
+            if profiler:
+                profiler.disable()
+            flow_rates.append(flow_updates / flow_inside)
+            echo_rates.append(echo_updates / echo_inside)
+            wall_ratios.append((flow_updates / flow_wall) / (echo_updates / echo_wall))
+            statements.append(flow_statements / flow_updates)
+            print(f"{name} round {number}: flow {flow_rates[-1]:.1f} updates/s ({flow_updates} updates, "
+                  f"{statements[-1]:.2f} SQL statements per update), echo {echo_rates[-1]:.1f} updates/s "
+                  f"({echo_updates} updates), ratio {flow_rates[-1] / echo_rates[-1]:.3f}; with the client's own "
+                  f"time: flow {flow_updates / flow_wall:.1f}, echo {echo_updates / echo_wall:.1f} updates/s, "
+                  f"ratio {wall_ratios[-1]:.3f}", flush=True)
+        await bot.session.close()
+        await echo_bot.session.close()
+    if profiler:
+        profiler.dump_stats(profile if name == "sqlite" else f"{profile}.{name}")
+    ratios = [flow / echo for flow, echo in zip(flow_rates, echo_rates, strict=True)]
+    print(f"{name}: flow median {statistics.median(flow_rates):.1f} updates/s, echo median "
+          f"{statistics.median(echo_rates):.1f} updates/s, {statistics.median(statements):.2f} SQL statements per "
+          f"update; ratio with the client's own time {statistics.median(wall_ratios):.3f}")
+    return statistics.median(ratios)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--residents", type=int, default=40, help="residents per round (18 updates each)")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--profile", help="write a cProfile of the flow rounds to this file")
+    parser.add_argument("--sqlite-only", action="store_true")
+    args = parser.parse_args()
+    results = [("sqlite", asyncio.run(run_backend("sqlite", "", args.residents, args.rounds, args.profile)))]
+    postgres = os.environ.get("MEDFEEDBACK_TEST_POSTGRES_URL")
+    if postgres and not args.sqlite_only:
+        results.append(("postgresql", asyncio.run(run_backend("postgresql", postgres, args.residents, args.rounds,
+                                                              args.profile))))
+    for name, ratio in results:
+        print(f"flow ratio {ratio:.3f} ({name})")
+
+
+if __name__ == "__main__":
+    main()

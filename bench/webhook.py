@@ -1,0 +1,174 @@
+"""Webhook ingest of /start: the real bot process in webhook mode vs a bare aiogram webhook bot started the same way.
+
+    .venv/bin/python bench/webhook.py                    # 150 / 400 / 800 updates at concurrency 1 / 8 / 32
+    .venv/bin/python bench/webhook.py --scale 0.5
+
+Both are child processes (`python -m bot run` through tests/fakes/process.py, and bench/webhook_echo.py: aiogram's
+SimpleRequestHandler with handle_in_background=False) talking to the tests' fake Bot API on 127.0.0.1, configured by
+the same environment variables. The bench POSTs /start updates of distinct people straight to each webhook with the
+secret, `concurrency` requests at a time, and times each request. For the bot it then counts the updates it answered
+200 but did not store (their update_id missing from processed_updates): that must be 0. Prints updates/s and p50/p95
+latency of both and their ratios per concurrency; the last line is `webhook ratio R (concurrency 8)`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from aiohttp import ClientSession, ClientTimeout, TCPConnector
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.fakes.fake_api import FakeTelegramAPI
+from tests.fakes.process import BotProcess, free_port
+
+TOKEN = "123456:TEST-token"
+SECRET = "bench-secret_123"
+HERE = Path(__file__).resolve().parent
+
+
+class EchoProcess(BotProcess):
+    """bench/webhook_echo.py, started exactly as BotProcess starts the bot."""
+
+    async def start(self) -> EchoProcess:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self._log_file = self.log.open("wb")
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable, str(HERE / "webhook_echo.py"), cwd=self.workdir, env=self.environment,
+            stdout=self._log_file, stderr=asyncio.subprocess.STDOUT)
+        return self
+
+
+def start_update(update_id: int, user_id: int) -> dict:
+    person = {"id": user_id, "is_bot": False, "first_name": "Айгуль", "language_code": "ru"}
+    return {"update_id": update_id, "message": {
+        "message_id": update_id, "date": int(time.time()), "text": "/start", "from": person,
+        "chat": {"id": user_id, "type": "private", "first_name": "Айгуль"},
+        "entities": [{"type": "bot_command", "offset": 0, "length": 6}]}}
+
+
+async def load(url: str, updates: list[dict], concurrency: int) -> tuple[float, list[float], dict[int, int]]:
+    """POST every update, `concurrency` at a time; returns elapsed seconds, latencies and each update's status."""
+    queue: asyncio.Queue[dict] = asyncio.Queue()
+    for update in updates:
+        queue.put_nowait(update)
+    latencies, statuses = [], {}
+    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+    async with ClientSession(connector=TCPConnector(limit=concurrency), timeout=ClientTimeout(total=120)) as client:
+
+        async def worker() -> None:
+            while not queue.empty():
+                update = queue.get_nowait()
+                started = time.perf_counter()
+                try:
+                    async with client.post(url, json=update, headers=headers) as response:
+                        await response.read()
+                        statuses[update["update_id"]] = response.status
+                except OSError:
+                    statuses[update["update_id"]] = 0
+                latencies.append(time.perf_counter() - started)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return time.perf_counter() - started, latencies, statuses
+
+
+def percentile(samples: list[float], share: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+async def measure(name: str, levels: list[tuple[int, int]], folder: Path) -> dict[int, dict[str, float]]:
+    workdir = folder / name
+    port = free_port()
+    environment = {
+        "MEDFEEDBACK_TELEGRAM__TOKEN": TOKEN, "MEDFEEDBACK_TELEGRAM__MODE": "webhook",
+        "MEDFEEDBACK_TELEGRAM__WEBHOOK__URL": f"http://127.0.0.1:{port}/hook",
+        "MEDFEEDBACK_TELEGRAM__WEBHOOK__PATH": "/hook", "MEDFEEDBACK_TELEGRAM__WEBHOOK__LISTEN_PORT": str(port),
+        "MEDFEEDBACK_TELEGRAM__WEBHOOK__SECRET_TOKEN": SECRET,
+        "MEDFEEDBACK_DATABASE__URL": f"sqlite+aiosqlite:///{workdir / 'bot.db'}",
+        "MEDFEEDBACK_MEDIA__DIR": str(workdir / "media"), "MEDFEEDBACK_FLOOD__MAX_UPDATES": "100000",
+        "PYTHONPATH": str(HERE.parent),
+    }
+    results: dict[int, dict[str, float]] = {}
+    async with FakeTelegramAPI(TOKEN) as api:
+        environment["MEDFEEDBACK_TELEGRAM__API_SERVER"] = api.base_url
+        process = EchoProcess if name == "echo" else BotProcess
+        bot = await process(workdir, environment).start()
+        try:
+            await api.wait_for("setWebhook", timeout=60, since=0)
+            url = f"http://127.0.0.1:{port}/hook"
+            for _ in range(100):  # the listener may start a moment after setWebhook
+                if await api.deliver_raw({"update_id": 10**9}, secret="wrong") != 0:
+                    break
+                await asyncio.sleep(0.1)
+            next_id = 1
+            # Warm-up: the first connections, compiled statements, imports on first use.
+            warm = [start_update(next_id + i, 7_000_000 + next_id + i) for i in range(30)]
+            for update in warm:
+                api.add_user(update["message"]["from"]["id"], "Айгуль", "ru")
+            await load(url, warm, 4)
+            next_id += len(warm)
+            for concurrency, count in levels:
+                updates = [start_update(next_id + i, 7_000_000 + next_id + i) for i in range(count)]
+                next_id += count
+                for update in updates:
+                    api.add_user(update["message"]["from"]["id"], "Айгуль", "ru")
+                elapsed, latencies, statuses = await load(url, updates, concurrency)
+                ok = [update_id for update_id, status in statuses.items() if status == 200]
+                figures = {"rate": count / elapsed, "p50": percentile(latencies, 0.5),
+                           "p95": percentile(latencies, 0.95), "ok": len(ok), "count": count}
+                if name == "bot":
+                    with sqlite3.connect(workdir / "bot.db") as db:
+                        stored = {row[0] for row in db.execute("SELECT update_id FROM processed_updates")}
+                    figures["lost"] = sum(1 for update_id in ok if update_id not in stored)
+                results[concurrency] = figures
+                lost = f", answered 200 but not stored: {figures['lost']}" if name == "bot" else ""
+                print(f"{name} concurrency {concurrency}: {figures['rate']:.1f} updates/s, p50 "
+                      f"{figures['p50'] * 1000:.0f} ms, p95 {figures['p95'] * 1000:.0f} ms, {len(ok)} of {count} "
+                      f"answered 200{lost}", flush=True)
+        finally:
+            code = await bot.stop()
+            if code not in (0, None, -15):
+                print(f"{name} exited with {code}:\n{bot.output()[-3000:]}")
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, default=1.0, help="multiplies the number of updates per level")
+    parser.add_argument("--rounds", type=int, default=1, help="alternating echo/bot runs; figures are medians")
+    args = parser.parse_args()
+    levels = [(1, int(150 * args.scale)), (8, int(400 * args.scale)), (32, int(800 * args.scale))]
+    runs: dict[str, list[dict[int, dict[str, float]]]] = {"echo": [], "bot": []}
+    with tempfile.TemporaryDirectory(prefix="bench-webhook-") as folder:
+        for number in range(args.rounds):
+            for name in ("echo", "bot"):
+                runs[name].append(asyncio.run(measure(name, levels, Path(folder) / f"{number}")))
+    ratio_at_8 = 0.0
+    for concurrency, _ in levels:
+        def median(name: str, key: str, level: int = concurrency) -> float:
+            return statistics.median(run[level][key] for run in runs[name])
+
+        ratio = median("bot", "rate") / median("echo", "rate")
+        p95 = median("bot", "p95") / median("echo", "p95")
+        lost = sum(run[concurrency]["lost"] for run in runs["bot"])
+        print(f"concurrency {concurrency}: bot/echo updates/s {ratio:.2f}, p95 {p95:.1f}x echo's "
+              f"({median('bot', 'p95') * 1000:.0f} vs {median('echo', 'p95') * 1000:.0f} ms), "
+              f"answered 200 but not stored: {lost}")
+        if concurrency == 8:
+            ratio_at_8 = ratio
+    print(f"webhook ratio {ratio_at_8:.2f} (concurrency 8)")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    main()
