@@ -233,6 +233,35 @@ class ModerationSettings(_Section):
         return value
 
 
+class WebSettings(_Section):
+    # The public address of the site (canonical URLs, sitemap.xml), e.g. https://medfeedback.example.kz; without
+    # it the address a request came to is used (set it behind a reverse proxy).
+    base_url: str | None = None
+    # Where `medfeedback web` listens, behind the reverse proxy.
+    listen_host: str = "127.0.0.1"
+    listen_port: int = Field(8081, ge=1, le=65535)
+    # The bot's @username for the t.me links; without it `medfeedback web` asks Telegram once (getMe).
+    bot_username: str | None = None
+    # How long a reverse proxy or a browser may reuse a page (Cache-Control max-age).
+    cache_seconds: int = Field(60, ge=0, le=86400)
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_base(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/") if value else value
+
+    @field_validator("bot_username")
+    @classmethod
+    def _username(cls, value: str | None) -> str | None:
+        if value is not None:
+            value = value.removeprefix("@")
+            if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{3,31}", value):
+                raise ValueError("must be the bot's Telegram username, e.g. medfeedback_bot")
+        return value
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid")
 
@@ -251,6 +280,7 @@ class Settings(BaseSettings):
     clinics: ClinicsSettings = ClinicsSettings()
     moderation: ModerationSettings = ModerationSettings()
     digest: DigestSettings = DigestSettings()
+    web: WebSettings = WebSettings()
 
     @field_validator("timezone")
     @classmethod

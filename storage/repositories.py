@@ -610,13 +610,24 @@ class RatingRepo:
     async def published_answers(self, clinic_id: int, *, role: str, kinds: Sequence[str], offset: int,
                                 limit: int) -> tuple[Sequence[Any], int]:
         """(Response, Review) of the clinic's published answers to its reviews that are shown, newest first."""
-        where = (Review.clinic_id == clinic_id, Review.kind.in_(kinds), Response.author_role == role,
-                 Response.public_status == PublicStatus.PUBLISHED, Review.public_status == PublicStatus.PUBLISHED)
+        where = (Review.clinic_id == clinic_id, Review.kind.in_(kinds), *_published_answer(role))
         base = (select(Response, Review).join(Review, Review.id == Response.review_id)
                 .join(CountedReview, CountedReview.review_id == Review.id).where(*where))
         total = await self.session.scalar(select(func.count()).select_from(base.subquery()))
         query = base.order_by(Response.created_at.desc(), Response.id.desc()).offset(offset).limit(limit)
         return (await self.session.execute(query)).all(), total or 0
+
+    async def published_answers_to(self, review_ids: Sequence[int], *, role: str) -> dict[int, list[Response]]:
+        """Review id -> the published answers to it by `role`, oldest first (for reviews already shown)."""
+        if not review_ids:
+            return {}
+        query = (select(Response).join(Review, Review.id == Response.review_id)
+                 .where(Response.review_id.in_(review_ids), *_published_answer(role))
+                 .order_by(Response.created_at, Response.id))
+        answers: dict[int, list[Response]] = {}
+        for response in await self.session.scalars(query):
+            answers.setdefault(response.review_id, []).append(response)
+        return answers
 
     async def specialties_with_doctors(self) -> Sequence[Specialty]:
         query = (select(Specialty).where(exists().where(Doctor.specialty_id == Specialty.id, Doctor.active.is_(True)))
@@ -718,6 +729,12 @@ def _top_doctors_query(scope: str) -> Any:
     elif scope == "district":
         query = query.where(Clinic.district_id == bindparam("district_id"))
     return query
+
+
+def _published_answer(role: str) -> tuple[Any, ...]:
+    """An answer the public may read: by `role`, published, to a review that is published."""
+    return (Response.author_role == role, Response.public_status == PublicStatus.PUBLISHED,
+            Review.public_status == PublicStatus.PUBLISHED)
 
 
 def _bayesian(model: Any, mean: float, prior_weight: float, factor: float) -> Any:
