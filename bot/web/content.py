@@ -120,7 +120,8 @@ def shown_review(l10n: L10n, settings: Settings, review: Review, doctor: Doctor 
         kind=l10n(f"kind.{review.kind}"), stars=l10n("flow.stars", n=review.rating), rating=review.rating,
         date=pages.local_date(review.created_at, settings), iso_date=_iso_day(review.created_at, settings),
         author=pages.author_shown(l10n, review), doctor=doctor, text=text or None,
-        answers=[Answer(pages.local_date(answer.created_at, settings), pages.answer_text(answer)) for answer in answers])
+        answers=[Answer(pages.local_date(answer.created_at, settings), pages.answer_text(answer))
+                 for answer in answers])
 
 
 def _iso_day(moment: datetime, settings: Settings) -> str:
