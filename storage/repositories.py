@@ -602,10 +602,20 @@ class RatingRepo:
             where.append(Review.clinic_id == clinic_id)
         counted = select(Review.id).join(CountedReview, CountedReview.review_id == Review.id).where(*where)
         total = await self.session.scalar(select(func.count()).select_from(counted.subquery()))
-        query = (select(Review, Doctor).join(CountedReview, CountedReview.review_id == Review.id)
-                 .outerjoin(Doctor, Doctor.id == Review.doctor_id).where(*where)
-                 .order_by(Review.created_at.desc(), Review.id.desc()).offset(offset).limit(limit))
-        return (await self.session.execute(query)).all(), total or 0
+        total = total or 0
+        if limit <= 0 or offset >= total:
+            return [], total
+        newest_first = (Review.created_at.desc(), Review.id.desc())
+        if offset <= total // 2:
+            page = counted.order_by(*newest_first).offset(offset).limit(limit)
+        else:  # the older half: counted from the oldest end, which is nearer
+            page = (counted.order_by(Review.created_at, Review.id).offset(max(total - offset - limit, 0))
+                    .limit(min(limit, total - offset)))
+        # The page's ids first, from the index alone; then only those rows: far down a long list, skipping rows
+        # would otherwise read every skipped review and its doctor.
+        query = (select(Review, Doctor).outerjoin(Doctor, Doctor.id == Review.doctor_id)
+                 .where(Review.id.in_(page.scalar_subquery())).order_by(*newest_first))
+        return (await self.session.execute(query)).all(), total
 
     async def published_answers(self, clinic_id: int, *, role: str, kinds: Sequence[str], offset: int,
                                 limit: int) -> tuple[Sequence[Any], int]:

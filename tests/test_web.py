@@ -411,3 +411,21 @@ def test_templates_ask_only_for_existing_texts_and_hold_no_words_of_their_own() 
     assert "web.leave_review" in asked
     for lang in LANGUAGES:
         assert {key for key in asked if not T[lang].has(key)} == set(), lang
+
+
+async def test_pages_of_published_reviews_from_either_end_are_the_same_list(app: App, seeded: Seeded) -> None:
+    """Far pages are read from the oldest end: every page size and offset gives the same slice as the whole list."""
+    async def slices(repo: Repositories) -> None:
+        whole, total = await repo.ratings.public_reviews(kinds=pages.PUBLIC_KINDS, clinic_id=seeded.clinic.id,
+                                                         offset=0, limit=1000)
+        ids = [review.id for review, _ in whole]
+        assert total == len(ids) >= 7
+        for size in (1, 2, 3, 5):
+            for offset in range(0, total + 2):
+                rows, counted = await repo.ratings.public_reviews(kinds=pages.PUBLIC_KINDS,
+                                                                  clinic_id=seeded.clinic.id, offset=offset,
+                                                                  limit=size)
+                assert counted == total
+                assert [review.id for review, _ in rows] == ids[offset:offset + size], (size, offset)
+
+    await read(app, slices)
