@@ -429,3 +429,96 @@ async def test_pages_of_published_reviews_from_either_end_are_the_same_list(app:
                 assert [review.id for review, _ in rows] == ids[offset:offset + size], (size, offset)
 
     await read(app, slices)
+
+
+# --- Serving it ------------------------------------------------------------------------------------------------
+
+
+async def test_mounted_beside_the_webhook_and_under_a_prefix(app: App, seeded: Seeded) -> None:
+    from aiohttp import web
+
+    from bot.web import add_web_routes
+
+    async def webhook(request: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    server_app = web.Application()
+    server_app.router.add_post("/telegram/webhook", webhook)
+    add_web_routes(server_app, app.settings, app.pool, web_data.USERNAME, clock=app.clock)
+    add_web_routes(server_app, app.settings, app.pool, web_data.USERNAME, prefix="/site", clock=app.clock)
+    async with TestClient(TestServer(server_app)) as client:
+        assert (await client.post("/telegram/webhook", json={})).status == 200
+        page = await get(client, f"/en/clinic/{seeded.clinic.id}")
+        assert ("h1", seeded.clinic.name_en) in page.headings
+        under = await get(client, f"/site/en/clinic/{seeded.clinic.id}")
+        assert f"/site/kk/clinic/{seeded.clinic.id}" in under.links and f"/site/en/doctor/{seeded.doctor.id}" in \
+            under.links
+        assert '<link rel="stylesheet" href="/site/static/site.css?v=' in under.html
+        assert (await client.get("/site/static/site.css")).status == 200
+
+
+def test_web_settings_are_checked(tmp_path: Path) -> None:
+    from bot.config import ConfigError, load_settings
+
+    config = tmp_path / "config.toml"
+    config.write_text('[web]\nbase_url = "medfeedback.example.kz"\n')
+    with pytest.raises(ConfigError, match=r"web\.base_url .*http"):
+        load_settings(config)
+    config.write_text('[web]\nbase_url = "https://medfeedback.example.kz/"\nbot_username = "@medfeedback_bot"\n')
+    settings = load_settings(config)
+    assert (settings.web.base_url, settings.web.bot_username) == ("https://medfeedback.example.kz", "medfeedback_bot")
+    config.write_text('[web]\nbot_username = "no spaces allowed"\n')
+    with pytest.raises(ConfigError, match=r"web\.bot_username"):
+        load_settings(config)
+
+
+def test_web_command_needs_a_bot_username_or_a_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.__main__ import main
+
+    for name in ("MEDFEEDBACK_CONFIG", "MEDFEEDBACK_TELEGRAM__TOKEN", "MEDFEEDBACK_WEB__BOT_USERNAME"):
+        monkeypatch.delenv(name, raising=False)
+    config = tmp_path / "config.toml"
+    config.write_text(f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path / "w.db"}"\n')
+    assert main(["--config", str(config), "web"]) == 2
+    assert "web.bot_username" in capsys.readouterr().err
+
+
+async def test_web_command_serves_the_site_until_sigterm(tmp_path: Path) -> None:
+    import signal
+    import socket
+    import sys
+
+    from aiohttp import ClientSession
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    database = tmp_path / "site.db"
+    config = tmp_path / "config.toml"
+    config.write_text(f'[database]\nurl = "sqlite+aiosqlite:///{database}"\n'
+                      f'[web]\nlisten_port = {port}\nbot_username = "{web_data.USERNAME}"\n')
+    root = Path(__file__).parents[1]
+    imported = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "--config", str(config), "directory", "import",
+        str(root / "storage" / "data" / "almaty_directory.json"), cwd=root)
+    assert await imported.wait() == 0
+    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "--config", str(config), "web",
+                                                   cwd=root, stderr=asyncio.subprocess.PIPE)
+    try:
+        async with ClientSession() as client:
+            for _ in range(300):  # up to 30 s on a busy machine
+                try:
+                    async with client.get(f"http://127.0.0.1:{port}/kk/?q=17") as response:
+                        body = await response.text()
+                        break
+                except OSError:
+                    await asyncio.sleep(0.1)
+            else:
+                pytest.fail("medfeedback web did not answer")
+        assert response.status == 200 and '<html lang="kk">' in body and "/kk/clinic/" in body
+        assert f"https://t.me/{web_data.USERNAME}?start=review" in body
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(process.wait(), timeout=30)
+    assert code == 0, (await process.stderr.read()).decode()[-2000:]
