@@ -522,3 +522,25 @@ async def test_web_command_serves_the_site_until_sigterm(tmp_path: Path) -> None
         process.send_signal(signal.SIGTERM)
         code = await asyncio.wait_for(process.wait(), timeout=30)
     assert code == 0, (await process.stderr.read()).decode()[-2000:]
+
+
+async def test_open_in_the_bot_from_a_top_list_opens_the_same_list(app: App, client: TestClient,
+                                                                   seeded: Seeded) -> None:
+    from tests.flows import resident
+
+    district = seeded.clinic.district_id
+    page = await get(client, f"/ru/top/{seeded.specialty.id}?district={district}")
+    link = f"https://t.me/{web_data.USERNAME}?start=page-top-{seeded.specialty.id}-{district}"
+    assert link in page.links
+    person = await resident(app, 4242)
+
+    async def bot_list(repo: Repositories) -> str:
+        return (await pages.top_list(repo, RU, app.settings, seeded.specialty,
+                                     district=await repo.directory.district(district))).parts[0]
+
+    reply = await person.command("start", link.split("start=")[1])
+    assert reply.text == visible(await read(app, bot_list))
+    assert seeded.doctor.full_name in reply.text
+    # A list that is gone (an unknown specialty) falls back to choosing one.
+    reply = await person.command("start", "page-top-999999")
+    assert reply.text == visible(RU("top.choose_specialty"))

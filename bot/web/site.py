@@ -193,7 +193,8 @@ class Site:
         return self.render(request, "top.html", lang, f"/top/{specialty_id}", context,
                            query={"district": district_id or None, "page": page + 1 if page else None},
                            title=l10n("web.top_list_title", specialty=context["specialty_name"],
-                                      scope=context["scope"]))
+                                      scope=context["scope"]),
+                           open_=f"page-top-{specialty_id}" + (f"-{district_id}" if district_id else ""))
 
     async def sitemap(self, request: web.Request) -> web.Response:
         paths = await self.read(lambda repo: content.sitemap_entries(repo, self.directory, self.clock()))
