@@ -234,8 +234,7 @@ def _breakdown(l10n: L10n, stats: Any) -> list[str]:
     if rated:
         lines += ["", l10n("doctor_page.criteria_title")]
         for name, mean, count in rated:
-            label = l10n(f"criteria.{name}")
-            lines.append(l10n("doctor_page.criterion", name=label[:1].upper() + label[1:], value=criterion_text(mean),
+            lines.append(l10n("doctor_page.criterion", name=criterion_label(l10n, name), value=criterion_text(mean),
                               count=count))
     return lines
 
@@ -244,6 +243,11 @@ def criteria_of(stats: Any) -> list[tuple[str, float, int]]:
     """(criterion, mean stars, how many rated it) of the criteria anyone rated, in CRITERIA order."""
     rated = [(name, getattr(stats, f"{name}_sum"), getattr(stats, f"{name}_count")) for name in CRITERIA]
     return [(name, total / count, count) for name, total, count in rated if count]
+
+
+def criterion_label(l10n: L10n, name: str) -> str:
+    label = l10n(f"criteria.{name}")
+    return label[:1].upper() + label[1:]
 
 
 def criterion_text(mean: float) -> str:

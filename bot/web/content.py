@@ -63,6 +63,7 @@ class ShownReview:
     author: str
     doctor: Doctor | None
     text: str | None  # None: a voice message only
+    language: str  # the language the resident wrote in
     answers: list[Answer]
 
 
@@ -91,8 +92,7 @@ def rating_of(l10n: L10n, stats: Any, settings: Settings) -> Rating:
         rating.stars = [(stars, getattr(stats, f"stars_{stars}")) for stars in range(5, 0, -1)]
         rating.widest = max(count for _, count in rating.stars) or 1
         for name, mean, count in pages.criteria_of(stats):
-            label = l10n(f"criteria.{name}")
-            rating.criteria.append((label[:1].upper() + label[1:], pages.criterion_text(mean), count))
+            rating.criteria.append((pages.criterion_label(l10n, name), pages.criterion_text(mean), count))
     return rating
 
 
@@ -119,7 +119,7 @@ def shown_review(l10n: L10n, settings: Settings, review: Review, doctor: Doctor 
     return ShownReview(
         kind=l10n(f"kind.{review.kind}"), stars=l10n("flow.stars", n=review.rating), rating=review.rating,
         date=pages.local_date(review.created_at, settings), iso_date=_iso_day(review.created_at, settings),
-        author=pages.author_shown(l10n, review), doctor=doctor, text=text or None,
+        author=pages.author_shown(l10n, review), doctor=doctor, text=text or None, language=review.language,
         answers=[Answer(pages.local_date(answer.created_at, settings), pages.answer_text(answer))
                  for answer in answers])
 
