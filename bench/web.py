@@ -141,6 +141,8 @@ async def measure(path: Path, rounds: int, seed: int) -> None:
         worst = max(worst, (name, p95), key=lambda item: item[1])
         print(f"{name:<{width}}  {p50:>8.1f}  {p95:>8.1f}  {len(samples)}")
     print(f"sitemap.xml (every page of the site, once): {sitemap_ms:.0f} ms")
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    print(f"load average (1, 5, 15 min) at the end, on {os.cpu_count()} CPUs: {load}")
     verdict = "met" if worst[1] < TARGET_MS else "MISSED"
     print(f"target (p95 under {TARGET_MS:.0f} ms for every page type): {verdict}; slowest p95 {worst[1]:.1f} ms "
           f"({worst[0]})")

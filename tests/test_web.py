@@ -25,7 +25,7 @@ from storage.engine import make_reader_engine, make_session_pool
 from storage.models import Doctor, PublicStatus, Review
 from storage.repositories import Repositories
 from tests import web_data
-from tests.conftest import App
+from tests.conftest import BACKENDS, App
 from tests.web_data import Seeded
 
 VOID = {"meta", "link", "br", "img", "input", "hr", "source", "wbr"}
@@ -114,6 +114,7 @@ def all_paths(seeded: Seeded) -> list[str]:
 # --- What the pages show ------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
 async def test_clinic_page_shows_card_rating_reviews_answers_and_doctors(app: App, client: TestClient,
                                                                         seeded: Seeded) -> None:
     clinic = seeded.clinic
@@ -413,6 +414,7 @@ def test_templates_ask_only_for_existing_texts_and_hold_no_words_of_their_own() 
         assert {key for key in asked if not T[lang].has(key)} == set(), lang
 
 
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
 async def test_pages_of_published_reviews_from_either_end_are_the_same_list(app: App, seeded: Seeded) -> None:
     """Far pages are read from the oldest end: every page size and offset gives the same slice as the whole list."""
     async def slices(repo: Repositories) -> None:
@@ -544,3 +546,21 @@ async def test_open_in_the_bot_from_a_top_list_opens_the_same_list(app: App, cli
     # A list that is gone (an unknown specialty) falls back to choosing one.
     reply = await person.command("start", "page-top-999999")
     assert reply.text == visible(RU("top.choose_specialty"))
+
+
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+async def test_the_reader_engine_reads_and_refuses_to_write(engine) -> None:
+    from sqlalchemy.exc import DBAPIError
+
+    url = engine.url.render_as_string(hide_password=False)
+    options = {} if engine.url.get_backend_name() == "sqlite" else {
+        "connect_args": {"server_settings": {"search_path": engine.dialect.default_schema_name or "public"}}}
+    reader = make_reader_engine(url, **options)
+    try:
+        async with make_session_pool(reader)() as session, session.begin():
+            assert await session.scalar(sql("SELECT count(*) FROM clinics")) == 0
+        with pytest.raises(DBAPIError):
+            async with make_session_pool(reader)() as session, session.begin():
+                await session.execute(sql("CREATE TABLE web_must_not_write (a INTEGER)"))
+    finally:
+        await reader.dispose()
