@@ -592,8 +592,10 @@ class RatingRepo:
         return (await self.session.execute(query)).all(), total or 0
 
     async def public_reviews(self, *, kinds: Sequence[str], doctor_id: int | None = None,
-                             clinic_id: int | None = None, offset: int, limit: int) -> tuple[Sequence[Any], int]:
-        """(Review, Doctor or None) of the published reviews that count, newest first; and how many there are."""
+                             clinic_id: int | None = None, offset: int, limit: int,
+                             count_up_to: int | None = None) -> tuple[Sequence[Any], int]:
+        """(Review, Doctor or None) of the published reviews that count, newest first; and how many there are, or
+        `count_up_to` when there are at least that many (counting tens of thousands costs more than a page)."""
         # A review waiting for a moderator may count (with the queue off) but its words are not shown yet.
         where = [Review.kind.in_(kinds), Review.public_status == PublicStatus.PUBLISHED]
         if doctor_id is not None:
@@ -601,12 +603,13 @@ class RatingRepo:
         if clinic_id is not None:
             where.append(Review.clinic_id == clinic_id)
         counted = select(Review.id).join(CountedReview, CountedReview.review_id == Review.id).where(*where)
-        total = await self.session.scalar(select(func.count()).select_from(counted.subquery()))
-        total = total or 0
-        if limit <= 0 or offset >= total:
+        counting = counted if count_up_to is None else counted.limit(count_up_to)
+        total = await self.session.scalar(select(func.count()).select_from(counting.subquery())) or 0
+        exact = count_up_to is None or total < count_up_to
+        if limit <= 0 or (exact and offset >= total):
             return [], total
         newest_first = (Review.created_at.desc(), Review.id.desc())
-        if offset <= total // 2:
+        if not exact or offset <= total // 2:
             page = counted.order_by(*newest_first).offset(offset).limit(limit)
         else:  # the older half: counted from the oldest end, which is nearer
             page = (counted.order_by(Review.created_at, Review.id).offset(max(total - offset - limit, 0))

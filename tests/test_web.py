@@ -189,6 +189,24 @@ async def test_reviews_are_paged_newest_first_with_canonical_pages(app: App, cli
     assert re.findall(r"Отзыв номер (\d\d)", junk.text)[0] == "24"
 
 
+async def test_a_list_too_long_to_count_pages_on_without_a_last_page(app: App, client: TestClient, seeded: Seeded,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.web import content
+
+    monkeypatch.setattr(content, "COUNT_UP_TO", 10)
+    for number in range(25):
+        await web_data.submit(app, seeded, doctor=None, clinic=seeded.other_clinic, kind="gratitude", rating=5,
+                              text=f"Отзыв номер {number:02d}", first_name="Имя", anonymous=True)
+    path = f"/en/clinic/{seeded.other_clinic.id}"
+    first = await get(client, path)
+    assert EN("web.reviews_range_many", first=1, last=20, total=10) in first.text
+    assert EN("web.page_n", page=1) in first.text and f"{path}?page=2" in first.links
+    second = await get(client, f"{path}?page=2")
+    assert re.findall(r"Отзыв номер (\d\d)", second.text) == ["04", "03", "02", "01", "00"]
+    assert f"{path}?page=3" not in second.links and path in second.links
+    await get(client, f"{path}?page=3", status=404)
+
+
 async def seed_ranking(app: App, seeded: Seeded) -> None:
     """Doctors of one specialty across the city with different scores; one with too few reviews."""
     async with app.pool() as session:
@@ -422,13 +440,14 @@ async def test_pages_of_published_reviews_from_either_end_are_the_same_list(app:
                                                          offset=0, limit=1000)
         ids = [review.id for review, _ in whole]
         assert total == len(ids) >= 7
-        for size in (1, 2, 3, 5):
-            for offset in range(0, total + 2):
-                rows, counted = await repo.ratings.public_reviews(kinds=pages.PUBLIC_KINDS,
-                                                                  clinic_id=seeded.clinic.id, offset=offset,
-                                                                  limit=size)
-                assert counted == total
-                assert [review.id for review, _ in rows] == ids[offset:offset + size], (size, offset)
+        for up_to in (None, 1, 3, total, total + 1):
+            for size in (1, 2, 3, 5):
+                for offset in range(0, total + 2):
+                    rows, counted = await repo.ratings.public_reviews(
+                        kinds=pages.PUBLIC_KINDS, clinic_id=seeded.clinic.id, offset=offset, limit=size,
+                        count_up_to=up_to)
+                    assert counted == (total if up_to is None else min(total, up_to))
+                    assert [review.id for review, _ in rows] == ids[offset:offset + size], (up_to, size, offset)
 
     await read(app, slices)
 

@@ -24,6 +24,9 @@ from storage.models import Clinic, District, Doctor, Review, Role, Specialty
 from storage.repositories import Repositories
 
 REVIEWS_PAGE = 20  # a web page holds more than a Telegram message
+# Longer lists say "more than 2,000" and page on without a last page: counting 50,000 reviews costs more than
+# the rest of the page together.
+COUNT_UP_TO = 2000
 SEARCH_RESULTS = 30
 CITY = "Almaty"  # schema.org addressLocality: the directory is Almaty's
 
@@ -71,10 +74,15 @@ class ShownReview:
 class Paged:
     items: list[ShownReview]
     page: int  # 0-based
-    pages: int
-    total: int
+    pages: int | None  # None: more than COUNT_UP_TO reviews, not counted to the end
+    total: int  # COUNT_UP_TO when there are at least that many
     first: int
     last: int
+    more: bool  # there is an older page
+
+    @property
+    def counted(self) -> bool:
+        return self.pages is not None
 
 
 def links_for(bot_username: str, leave: str | None, open_: str | None) -> Links:
@@ -102,15 +110,16 @@ def short_rating(l10n: L10n, stats: Any, settings: Settings) -> str:
 
 async def reviews_page(repo: Repositories, l10n: L10n, settings: Settings, page: int, **where: int) -> Paged:
     """One page of the published reviews of a clinic or a doctor, newest first, each with its published answers."""
-    rows, total = await repo.ratings.public_reviews(kinds=pages.PUBLIC_KINDS, offset=max(page, 0) * REVIEWS_PAGE,
-                                                    limit=REVIEWS_PAGE, **where)
-    count = pages.pages_of(total, REVIEWS_PAGE)
-    if not 0 <= page < count:
-        return Paged([], page, count, total, 0, 0)
+    page = max(page, 0)
+    rows, total = await repo.ratings.public_reviews(kinds=pages.PUBLIC_KINDS, offset=page * REVIEWS_PAGE,
+                                                    limit=REVIEWS_PAGE + 1, count_up_to=COUNT_UP_TO, **where)
+    more, rows = len(rows) > REVIEWS_PAGE, rows[:REVIEWS_PAGE]
+    counted = total < COUNT_UP_TO
     answers = await repo.ratings.published_answers_to([review.id for review, _ in rows], role=Role.CLINIC_STAFF)
     items = [shown_review(l10n, settings, review, doctor, answers.get(review.id, [])) for review, doctor in rows]
     first = page * REVIEWS_PAGE + 1
-    return Paged(items, page, count, total, first, first + len(items) - 1)
+    return Paged(items, page, pages.pages_of(total, REVIEWS_PAGE) if counted else None, total, first,
+                 first + len(items) - 1, more)
 
 
 def shown_review(l10n: L10n, settings: Settings, review: Review, doctor: Doctor | None,

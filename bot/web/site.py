@@ -143,7 +143,7 @@ class Site:
             return await content.clinic_page(repo, l10n, self.settings, clinic, page, url)
 
         context = await self.read(work)
-        if context is None or (page and page >= context["reviews"].pages):
+        if context is None or (page and not context["reviews"].items):
             return self.not_found(request, lang)
         return self.render(request, "clinic.html", lang, rest, context, query={"page": page + 1 if page else None},
                            title=context["name"], leave=f"clinic-{clinic_id}", open_=f"page-clinic-{clinic_id}")
@@ -162,7 +162,7 @@ class Site:
             return await content.doctor_page(repo, l10n, self.settings, doctor, page, url, clinic_url)
 
         context = await self.read(work)
-        if context is None or not context["clinic"].active or (page and page >= context["reviews"].pages):
+        if context is None or not context["clinic"].active or (page and not context["reviews"].items):
             return self.not_found(request, lang)
         return self.render(request, "doctor.html", lang, rest, context, query={"page": page + 1 if page else None},
                            title=l10n("web.doctor_title", name=context["doctor"].full_name,
