@@ -244,6 +244,8 @@ class WebSettings(_Section):
     bot_username: str | None = None
     # How long a reverse proxy or a browser may reuse a page (Cache-Control max-age).
     cache_seconds: int = Field(60, ge=0, le=86400)
+    # In webhook mode, serve the site on the webhook server too (same host and port), besides `medfeedback web`.
+    on_webhook_server: bool = False
 
     @field_validator("base_url")
     @classmethod

@@ -478,6 +478,22 @@ async def test_mounted_beside_the_webhook_and_under_a_prefix(app: App, seeded: S
         assert (await client.get("/site/static/site.css")).status == 200
 
 
+async def test_mount_gives_the_site_a_reader_of_its_own(app: App, seeded: Seeded) -> None:
+    from aiohttp import web
+
+    from bot.web.server import mount
+
+    settings = app.settings.model_copy(update={"web": app.settings.web.model_copy(
+        update={"bot_username": web_data.USERNAME})})
+    server_app = web.Application()
+    site = await mount(server_app, settings)
+    async with TestClient(TestServer(server_app)) as client:
+        page = await get(client, f"/kk/doctor/{seeded.doctor.id}")
+        assert f"https://t.me/{web_data.USERNAME}?start=doctor-{seeded.doctor.id}" in page.links
+    assert site.pool.kw["bind"].url.database == app.settings.database.url.split("///")[1]
+    assert len(server_app.on_cleanup) >= 1
+
+
 def test_web_settings_are_checked(tmp_path: Path) -> None:
     from bot.config import ConfigError, load_settings
 

@@ -1,4 +1,5 @@
-"""`medfeedback web`: the public website alone, on a read-only database engine, until SIGINT or SIGTERM."""
+"""`medfeedback web`: the public website alone, on a read-only database engine, until SIGINT or SIGTERM; and
+`mount`, the same site on another aiohttp application (the webhook server's)."""
 
 from __future__ import annotations
 
@@ -6,20 +7,27 @@ import asyncio
 import logging
 import signal
 
+from typing import TYPE_CHECKING
+
 from aiohttp import web
 
 from bot.config import ConfigError, Settings
-from bot.web.site import make_web_app
+from bot.web.site import Site, add_web_routes, make_web_app
 from storage.engine import make_engine, make_reader_engine, make_session_pool
 from storage.migrate import upgrade
+
+if TYPE_CHECKING:
+    from aiogram import Bot
 
 log = logging.getLogger("medfeedback.web")
 
 
-async def bot_username(settings: Settings) -> str:
+async def bot_username(settings: Settings, bot: Bot | None = None) -> str:
     """web.bot_username, or the bot's username as Telegram reports it (one getMe at start-up)."""
     if settings.web.bot_username:
         return settings.web.bot_username
+    if bot is not None:
+        return (await bot.me()).username
     if settings.telegram.token is None:
         raise ConfigError("setting web.bot_username is required without telegram.token: set it in the config file "
                           "([web] bot_username = \"...\") or with MEDFEEDBACK_WEB__BOT_USERNAME")
@@ -55,3 +63,15 @@ async def serve(settings: Settings) -> None:
     finally:
         await runner.cleanup()
         await engine.dispose()
+
+
+async def mount(app: web.Application, settings: Settings, bot: Bot | None = None) -> Site:
+    """The website on `app` (the webhook server's), with a read-only engine of its own that closes with `app`."""
+    username = await bot_username(settings, bot)
+    engine = make_reader_engine(settings.database.url)
+
+    async def dispose(_: web.Application) -> None:
+        await engine.dispose()
+
+    app.on_cleanup.append(dispose)
+    return add_web_routes(app, settings, make_session_pool(engine), username)
