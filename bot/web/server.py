@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-
 from typing import TYPE_CHECKING
 
 from aiohttp import web
