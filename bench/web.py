@@ -7,7 +7,8 @@
 The data is bench/top_specialists.py's (skewed popularity: a few doctors have tens of thousands of reviews), with
 texts, named and anonymous authors and published answers added; the stats are built by `ratings.rebuild`. The site
 is the real one (`make_web_app` on the read-only engine) behind aiohttp's test server on 127.0.0.1; every request
-is timed from the client, one at a time, after a warm-up. Reverse-proxy caching is not used: every page is rendered.
+is timed from the client, one at a time, after a warm-up. Nothing is cached: every page is rendered from the
+database, as a reverse proxy's miss would be. The machine's load average is printed with the figures.
 """
 
 from __future__ import annotations
