@@ -166,6 +166,11 @@ async def test_doctor_pages_with_and_without_enough_reviews(app: App, client: Te
     assert visible(EN("score.too_few", reviews=pages.reviews_count(EN, 1))) in page.text
     [data] = page.jsonld
     assert "aggregateRating" not in data
+    # A polyclinic nobody reviewed yet: "no reviews yet", as the bot says, and no rating for search engines.
+    page = await get(client, f"/en/clinic/{seeded.other_clinic.id}")
+    assert visible(EN("score.none")) in page.text and EN("web.no_reviews") in page.text
+    [data] = page.jsonld
+    assert data["@type"] == "MedicalClinic" and "aggregateRating" not in data
 
 
 async def test_reviews_are_paged_newest_first_with_canonical_pages(app: App, client: TestClient,
