@@ -380,6 +380,8 @@ async def test_unknown_gone_and_odd_addresses(app: App, client: TestClient, seed
     assert (await client.get("/de/")).status == 404
     root = await client.get("/", allow_redirects=False)
     assert root.status == 302 and root.headers["Location"] == "/ru/"
+    root = await client.get("/", allow_redirects=False, headers={"Accept-Language": "de-DE, kk-KZ;q=0.8, ru;q=0.5"})
+    assert root.headers["Location"] == "/kk/" and root.headers["Vary"] == "Accept-Language"
     bare = await client.get("/en", allow_redirects=False)
     assert bare.status == 301 and bare.headers["Location"] == "/en/"
     # A polyclinic taken out of the directory is gone from the site too, with its doctors.

@@ -100,7 +100,11 @@ class Site:
     # --- Handlers -------------------------------------------------------------------------------------------
 
     async def root(self, request: web.Request) -> web.Response:
-        raise web.HTTPFound(self.path(self.settings.locale.default))
+        """To the visitor's language when the browser names one of ours, else to the default one."""
+        wanted = [part.split(";")[0].strip().split("-")[0].lower()
+                  for part in request.headers.get("Accept-Language", "").split(",")]
+        lang = next((code for code in wanted if code in LANGUAGES), self.settings.locale.default)
+        raise web.HTTPFound(self.path(lang), headers={"Vary": "Accept-Language", "Cache-Control": "no-cache"})
 
     async def with_slash(self, request: web.Request) -> web.Response:
         raise web.HTTPMovedPermanently(self.path(request.match_info["lang"]))
