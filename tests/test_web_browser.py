@@ -199,3 +199,9 @@ async def test_search_as_a_person_uses_it(app: App, browser: webdriver.Chrome, s
     # The districts are there for those who do not search.
     await open_page(browser, f"{base}/{lang}/")
     assert l10n("web.districts_title") in await seen(browser)
+
+
+async def test_the_browser_runs_with_javascript_off(browser: webdriver.Chrome) -> None:
+    """What the other tests see, they see without any script running (the site has none to run)."""
+    await asyncio.to_thread(browser.get, "data:text/html,<title>before</title><script>document.title='after'</script>")
+    assert await asyncio.to_thread(lambda: browser.title) == "before"
