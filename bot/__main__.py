@@ -1,4 +1,4 @@
-"""Command line: run, db upgrade, directory import/export, classify, outbox status, stats rebuild, export."""
+"""Command line: run, web, db upgrade, directory import/export, classify, outbox status, stats rebuild, export."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", help="TOML settings file (default: $MEDFEEDBACK_CONFIG or config.toml)")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="apply migrations, then run the bot (polling or webhook, as configured)")
+    commands.add_parser("web", help="serve the public website alone (read-only pages of polyclinics and doctors)")
     db = commands.add_parser("db", help="database maintenance").add_subparsers(dest="action", required=True)
     db.add_parser("upgrade", help="apply pending migrations")
     dir_parser = commands.add_parser("directory", help="districts, clinics, specialties and doctors")
@@ -99,6 +100,11 @@ async def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         except TokenRejected as error:
             print(f"medfeedback: {error}", file=sys.stderr)
             return 2
+        return 0
+    if args.command == "web":
+        from bot.web.server import serve
+
+        await serve(settings)
         return 0
     engine = make_engine(settings.database.url)
     try:

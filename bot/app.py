@@ -145,6 +145,10 @@ async def _serve_webhook(settings: Settings, bot: Bot, dp: Dispatcher, stopping:
     app = web.Application()
     endpoint = WebhookEndpoint(dp, bot, secret)
     endpoint.register(app, hook.path)
+    if settings.web.on_webhook_server:  # the public website on the same server (bot/web)
+        from bot.web.server import mount
+
+        await mount(app, settings, bot)
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, hook.listen_host, hook.listen_port)

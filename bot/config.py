@@ -255,6 +255,36 @@ class ContactsSettings(_Section):
     lines: dict[str, str] = Field(default_factory=lambda: {"emergency": "103 / 112", "insurance_fund": "1406",
                                                            "egov": "1414"})
 
+class WebSettings(_Section):
+    # The public address of the site (canonical URLs, sitemap.xml), e.g. https://medfeedback.example.kz; without
+    # it the address a request came to is used (set it behind a reverse proxy).
+    base_url: str | None = None
+    # Where `medfeedback web` listens, behind the reverse proxy.
+    listen_host: str = "127.0.0.1"
+    listen_port: int = Field(8081, ge=1, le=65535)
+    # The bot's @username for the t.me links; without it `medfeedback web` asks Telegram once (getMe).
+    bot_username: str | None = None
+    # How long a reverse proxy or a browser may reuse a page (Cache-Control max-age).
+    cache_seconds: int = Field(60, ge=0, le=86400)
+    # In webhook mode, serve the site on the webhook server too (same host and port), besides `medfeedback web`.
+    on_webhook_server: bool = False
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_base(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/") if value else value
+
+    @field_validator("bot_username")
+    @classmethod
+    def _username(cls, value: str | None) -> str | None:
+        if value is not None:
+            value = value.removeprefix("@")
+            if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{3,31}", value):
+                raise ValueError("must be the bot's Telegram username, e.g. medfeedback_bot")
+        return value
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid")
@@ -277,6 +307,8 @@ class Settings(BaseSettings):
     # On SIGTERM: how long updates in flight and the send in progress may take before the process exits.
     shutdown_grace_seconds: float = Field(20, ge=1, le=300)
     contacts: ContactsSettings = ContactsSettings()
+
+    web: WebSettings = WebSettings()
 
     @field_validator("timezone")
     @classmethod

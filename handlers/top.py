@@ -55,6 +55,15 @@ def page_target(payload: str | None) -> tuple[str, int] | None:
     return parts[1], int(parts[2])
 
 
+def top_target(payload: str | None) -> tuple[int, int] | None:
+    """(specialty id, district id or 0) of a `page-top-<specialty>[-<district>]` start payload (the website's
+    "Open in the bot" on a top list), else None."""
+    parts = (payload or "").split("-")
+    if len(parts) not in (3, 4) or parts[:2] != ["page", "top"] or not all(part.isdigit() for part in parts[2:]):
+        return None
+    return int(parts[2]), int(parts[3]) if len(parts) == 4 else 0
+
+
 async def show(event: Message | CallbackQuery, parts: list[str], markup: InlineKeyboardMarkup | None, *,
                replace: bool = False) -> None:
     """Replace the pressed message when paging a one-message page; otherwise send the parts, buttons on the last."""
@@ -139,7 +148,19 @@ def make_router(settings: Settings) -> Router:
 
     # Pages opened from links: inline results, shared cards. Other start payloads belong to other routers.
     @router.message(CommandStart(deep_link=True))
-    async def page_link(message: Message, command: CommandObject, repo: Repositories, l10n: L10n, bot: Bot) -> None:
+    async def page_link(message: Message, command: CommandObject, repo: Repositories, l10n: L10n, bot: Bot,
+                        state: FSMContext) -> None:
+        top = top_target(command.args)
+        if top is not None:
+            specialty = await repo.directory.specialty(top[0])
+            district = await repo.directory.district(top[1]) if top[1] else None
+            if specialty is None or (top[1] and district is None):
+                await show_specialties(message, repo, l10n, 0, replace=False, state=state)
+                return
+            listing = await pages.top_list(repo, l10n, settings, specialty, district=district)
+            current = TopList(specialty_id=specialty.id, district_id=district.id if district else 0)
+            await show(message, listing.parts, make_top_list_keyboard(l10n, listing, current))
+            return
         target = page_target(command.args)
         if target is None:
             raise SkipHandler

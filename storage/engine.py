@@ -79,3 +79,27 @@ def make_session_pool(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 # The session of the transaction handling the current update (set by the unit of work), so that the database
 # FSM storage reads and writes inside that same transaction instead of waiting for SQLite's write lock.
 active_session: ContextVar[AsyncSession | None] = ContextVar("active_session", default=None)
+
+
+def make_reader_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    """An engine for read-only traffic (the public website). On SQLite its transactions begin DEFERRED and
+    PRAGMA query_only is on: in WAL mode readers then never wait for the bot's writers, nor make them wait, as
+    make_engine's BEGIN IMMEDIATE would."""
+    if not is_sqlite(url):
+        return create_async_engine(url, pool_pre_ping=True,
+                                   execution_options={"postgresql_readonly": True}, **kwargs)
+    engine = create_async_engine(url, **kwargs)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA query_only=ON")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+    return engine

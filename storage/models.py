@@ -530,3 +530,8 @@ class DirectoryVersion(Base):
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     version: Mapped[int] = mapped_column(default=0)
     changed_at: Mapped[datetime | None]
+
+# The public pages' lists (newest published reviews of a clinic or a doctor, and how many there are) read these
+# alone, without touching the table: at 1M reviews a clinic's page would otherwise sort tens of thousands of rows.
+Index("ix_reviews_clinic_public", Review.clinic_id, Review.public_status, Review.created_at, Review.id, Review.kind)
+Index("ix_reviews_doctor_public", Review.doctor_id, Review.public_status, Review.created_at, Review.id, Review.kind)

@@ -807,8 +807,10 @@ class RatingRepo:
         return (await self.session.execute(query)).all(), total or 0
 
     async def public_reviews(self, *, kinds: Sequence[str], doctor_id: int | None = None,
-                             clinic_id: int | None = None, offset: int, limit: int) -> tuple[Sequence[Any], int]:
-        """(Review, Doctor or None) of the published reviews that count, newest first; and how many there are."""
+                             clinic_id: int | None = None, offset: int, limit: int,
+                             count_up_to: int | None = None) -> tuple[Sequence[Any], int]:
+        """(Review, Doctor or None) of the published reviews that count, newest first; and how many there are, or
+        `count_up_to` when there are at least that many (counting tens of thousands costs more than a page)."""
         # A review waiting for a moderator may count (with the queue off) but its words are not shown yet.
         where = [Review.kind.in_(kinds), Review.public_status == PublicStatus.PUBLISHED]
         if doctor_id is not None:
@@ -816,17 +818,27 @@ class RatingRepo:
         if clinic_id is not None:
             where.append(Review.clinic_id == clinic_id)
         counted = select(Review.id).join(CountedReview, CountedReview.review_id == Review.id).where(*where)
-        total = await self.session.scalar(select(func.count()).select_from(counted.subquery()))
-        query = (select(Review, Doctor).join(CountedReview, CountedReview.review_id == Review.id)
-                 .outerjoin(Doctor, Doctor.id == Review.doctor_id).where(*where)
-                 .order_by(Review.created_at.desc(), Review.id.desc()).offset(offset).limit(limit))
-        return (await self.session.execute(query)).all(), total or 0
+        counting = counted if count_up_to is None else counted.limit(count_up_to)
+        total = await self.session.scalar(select(func.count()).select_from(counting.subquery())) or 0
+        exact = count_up_to is None or total < count_up_to
+        if limit <= 0 or (exact and offset >= total):
+            return [], total
+        newest_first = (Review.created_at.desc(), Review.id.desc())
+        if not exact or offset <= total // 2:
+            page = counted.order_by(*newest_first).offset(offset).limit(limit)
+        else:  # the older half: counted from the oldest end, which is nearer
+            page = (counted.order_by(Review.created_at, Review.id).offset(max(total - offset - limit, 0))
+                    .limit(min(limit, total - offset)))
+        # The page's ids first, from the index alone; then only those rows: far down a long list, skipping rows
+        # would otherwise read every skipped review and its doctor.
+        query = (select(Review, Doctor).outerjoin(Doctor, Doctor.id == Review.doctor_id)
+                 .where(Review.id.in_(page.scalar_subquery())).order_by(*newest_first))
+        return (await self.session.execute(query)).all(), total
 
     async def published_answers(self, clinic_id: int, *, role: str, kinds: Sequence[str], offset: int,
                                 limit: int) -> tuple[Sequence[Any], int]:
         """(Response, Review) of the clinic's published answers to its reviews that are shown, newest first."""
-        where = (Review.clinic_id == clinic_id, Review.kind.in_(kinds), Response.author_role == role,
-                 Response.public_status == PublicStatus.PUBLISHED, Review.public_status == PublicStatus.PUBLISHED)
+        where = (Review.clinic_id == clinic_id, Review.kind.in_(kinds), *_published_answer(role))
         base = (select(Response, Review).join(Review, Review.id == Response.review_id)
                 .join(CountedReview, CountedReview.review_id == Review.id).where(*where))
         total = await self.session.scalar(select(func.count()).select_from(base.subquery()))
@@ -838,6 +850,18 @@ class RatingRepo:
         query = (select(Doctor.specialty_id, func.count()).where(Doctor.active.is_(True))
                  .group_by(Doctor.specialty_id))
         return {specialty_id: count for specialty_id, count in (await self.session.execute(query)).all()}
+
+    async def published_answers_to(self, review_ids: Sequence[int], *, role: str) -> dict[int, list[Response]]:
+        """Review id -> the published answers to it by `role`, oldest first (for reviews already shown)."""
+        if not review_ids:
+            return {}
+        query = (select(Response).join(Review, Review.id == Response.review_id)
+                 .where(Response.review_id.in_(review_ids), *_published_answer(role))
+                 .order_by(Response.created_at, Response.id))
+        answers: dict[int, list[Response]] = {}
+        for response in await self.session.scalars(query):
+            answers.setdefault(response.review_id, []).append(response)
+        return answers
 
     async def specialties_with_doctors(self) -> Sequence[Specialty]:
         query = (select(Specialty).where(exists().where(Doctor.specialty_id == Specialty.id, Doctor.active.is_(True)))
@@ -939,6 +963,12 @@ def _top_doctors_query(scope: str) -> Any:
     elif scope == "district":
         query = query.where(Clinic.district_id == bindparam("district_id"))
     return query
+
+
+def _published_answer(role: str) -> tuple[Any, ...]:
+    """An answer the public may read: by `role`, published, to a review that is published."""
+    return (Response.author_role == role, Response.public_status == PublicStatus.PUBLISHED,
+            Review.public_status == PublicStatus.PUBLISHED)
 
 
 def _bayesian(model: Any, mean: float, prior_weight: float, factor: float) -> Any:

@@ -64,7 +64,7 @@ def rating_line(l10n: L10n, stats: Any, min_reviews: int) -> str:
 
 def short_rating(l10n: L10n, stats: Any, min_reviews: int) -> str:
     """Plain text for buttons and inline results."""
-    if stats is None or stats.review_count < min_reviews:
+    if not is_rated(stats, min_reviews):
         return l10n("score.short_none")
     return l10n("score.short", score=score_text(stats.score, l10n), count=stats.review_count)
 
@@ -131,9 +131,18 @@ def pack(header: str, blocks: Sequence[str]) -> list[str]:
     return [part for part in parts if part]
 
 
+def author_shown(l10n: L10n, review: Review) -> str:
+    """The author as they chose to be shown: their first name, or nothing at all (plain text)."""
+    return review.author_name if not review.anonymous and review.author_name else l10n("pages.anonymous")
+
+
+def answer_text(response: Any) -> str:
+    """What the public reads of a clinic's answer (plain text)."""
+    return response.public_text if response.public_text is not None else response.text
+
+
 def review_blocks(l10n: L10n, review: Review, doctor: Doctor | None, settings: Settings) -> list[str]:
-    # The author is shown only as they chose to be: their first name, or nothing at all.
-    author = review.author_name if not review.anonymous and review.author_name else l10n("pages.anonymous")
+    author = author_shown(l10n, review)
     header = l10n("pages.review_header", kind=l10n(f"kind.{review.kind}"),
                   stars=l10n("flow.stars", n=review.rating) if review.rating else "—",
                   date=local_date(review.created_at, settings), author=html.escape(author))
@@ -148,22 +157,43 @@ def review_blocks(l10n: L10n, review: Review, doctor: Doctor | None, settings: S
 # --- Top lists ---------------------------------------------------------------------------------------------
 
 
-async def top_list(repo: Repositories, l10n: L10n, settings: Settings, specialty: Specialty, *,
-                   district: Any = None, clinic: Clinic | None = None, page: int = 0) -> Listing:
-    """The ranked doctors first, then those with too few reviews (listed, never ranked), TOP_PAGE per page."""
+@dataclass
+class TopRows:
+    """One page of a top list as the bot ranks it: the ranked rows (see RatingRepo.top_doctors), then the
+    (Doctor, Clinic, review count) of those with too few reviews; `start` is the place before the first row."""
+
+    ranked: Sequence[Any]
+    unranked: Sequence[Any]
+    page: int
+    pages: int
+    start: int
+
+
+async def top_rows(repo: Repositories, settings: Settings, specialty: Specialty, *, district: Any = None,
+                   clinic: Clinic | None = None, page: int = 0, size: int = TOP_PAGE) -> TopRows:
+    """The ranked doctors first, then those with too few reviews (listed, never ranked), `size` per page."""
     minimum = settings.ratings.min_reviews
     scope = {"district_id": district.id if district else None, "clinic_id": clinic.id if clinic else None}
     ranked_total = await repo.ratings.count_ranked(specialty.id, min_reviews=minimum, **scope)
     unranked_total = await repo.ratings.count_unranked(specialty.id, min_reviews=minimum, **scope)
-    pages = pages_of(ranked_total + unranked_total, TOP_PAGE)
+    pages = pages_of(ranked_total + unranked_total, size)
     page = min(max(page, 0), pages - 1)
-    start = page * TOP_PAGE
-    ranked = await repo.ratings.top_doctors(specialty.id, min_reviews=minimum, offset=start, limit=TOP_PAGE, **scope)
-    unranked = []
-    if len(ranked) < TOP_PAGE:
+    start = page * size
+    ranked = await repo.ratings.top_doctors(specialty.id, min_reviews=minimum, offset=start, limit=size, **scope)
+    unranked: Sequence[Any] = []
+    if len(ranked) < size:
         unranked = await repo.ratings.unranked_doctors(specialty.id, min_reviews=minimum,
                                                        offset=max(start - ranked_total, 0),
-                                                       limit=TOP_PAGE - len(ranked), **scope)
+                                                       limit=size - len(ranked), **scope)
+    return TopRows(ranked, unranked, page, pages, start)
+
+
+async def top_list(repo: Repositories, l10n: L10n, settings: Settings, specialty: Specialty, *,
+                   district: Any = None, clinic: Clinic | None = None, page: int = 0) -> Listing:
+    """The ranked doctors first, then those with too few reviews (listed, never ranked), TOP_PAGE per page."""
+    minimum = settings.ratings.min_reviews
+    rows = await top_rows(repo, settings, specialty, district=district, clinic=clinic, page=page)
+    ranked, unranked, page, pages, start = rows.ranked, rows.unranked, rows.page, rows.pages, rows.start
     where = (name_in(clinic, l10n.language) if clinic else name_in(district, l10n.language) if district
              else l10n("top.whole_city"))
     lines = [l10n("top.title", specialty=html.escape(name_in(specialty, l10n.language)), scope=html.escape(where))]
@@ -201,15 +231,29 @@ def _breakdown(l10n: L10n, stats: Any) -> list[str]:
     for stars, count in counts.items():
         bar = "█" * round(BAR_WIDTH * count / widest) or "·"
         lines.append(l10n("doctor_page.stars_row", stars=stars, bar=bar, count=count))
-    rated = [(name, getattr(stats, f"{name}_sum"), getattr(stats, f"{name}_count")) for name in CRITERIA]
-    rated = [(name, total, count) for name, total, count in rated if count]
+    rated = criteria_of(stats)
     if rated:
         lines += ["", l10n("doctor_page.criteria_title")]
-        for name, total, count in rated:
-            label = l10n(f"criteria.{name}")
-            lines.append(l10n("doctor_page.criterion", name=label[:1].upper() + label[1:],
-                              value=l10n.number(total / count, 1), count=count))
+        for name, mean, count in rated:
+            lines.append(l10n("doctor_page.criterion", name=criterion_label(l10n, name), value=l10n.number(mean, 1),
+                              count=count))
     return lines
+
+
+def criteria_of(stats: Any) -> list[tuple[str, float, int]]:
+    """(criterion, mean stars, how many rated it) of the criteria anyone rated, in CRITERIA order."""
+    rated = [(name, getattr(stats, f"{name}_sum"), getattr(stats, f"{name}_count")) for name in CRITERIA]
+    return [(name, total / count, count) for name, total, count in rated if count]
+
+
+def criterion_label(l10n: L10n, name: str) -> str:
+    label = l10n(f"criteria.{name}")
+    return label[:1].upper() + label[1:]
+
+
+def is_rated(stats: Any, min_reviews: int) -> bool:
+    """Whether a score is shown (and ranked) rather than "not enough reviews yet"."""
+    return stats is not None and stats.review_count >= min_reviews
 
 
 async def doctor_page(repo: Repositories, l10n: L10n, settings: Settings, doctor: Doctor, page: int) -> Listing:
@@ -307,8 +351,7 @@ async def clinic_answers(repo: Repositories, l10n: L10n, settings: Settings, cli
         line = l10n("clinic_page.answer_to", date=local_date(response.created_at, settings),
                     review_date=local_date(review.created_at, settings), kind=l10n(f"kind.{review.kind}"),
                     stars=l10n("flow.stars", n=review.rating) if review.rating else "—")
-        text = response.public_text if response.public_text is not None else response.text
-        blocks += text_block(line, text)
+        blocks += text_block(line, answer_text(response))
     return Listing(pack(header, blocks), page, pages)
 
 
