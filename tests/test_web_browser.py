@@ -161,7 +161,7 @@ async def test_the_top_list_as_a_person_sees_it(app: App, browser: webdriver.Chr
     await open_page(browser, f"{base}/{lang}/top/")
     specialty = getattr(seeded.specialty, f"name_{lang}")
     await asyncio.to_thread(lambda: browser.find_element(By.LINK_TEXT, specialty).click())
-    text = await seen(browser)
+    await seen(browser)  # the page as shown
     assert await heading(browser) == l10n("web.top_list_title", specialty=specialty, scope=l10n("top.whole_city"))
     ranked = await asyncio.to_thread(
         lambda: [item.text for item in browser.find_elements(By.CSS_SELECTOR, "ol.top li")])
