@@ -69,12 +69,33 @@ def corpus_paths(directory: Path | str | None = None) -> list[Path]:
     return sorted(Path(directory or CORPUS_DIRECTORY).glob("*.jsonl"))
 
 
+# Negation words: the words after them in the same clause (Russian, English), or before them (Kazakh "жоқ",
+# "емес"), are read as negated ("¬" before their dictionary form), so "no bedsores" is not "bedsores".
+_NEGATES_AFTER = frozenset("не нет ни никто ничего никогда без no not never nobody nothing without didn dont "
+                           "don doesn isn wasn weren won cannot".split())
+_NEGATES_BEFORE = frozenset("жок жоқ емес емас".split())
+
+
 def _words(text: str) -> list[tuple[str, str, str]]:
-    """(as written, folded form, folded dictionary form) of each word, as the rules tokenise it."""
+    """(as written, folded form, folded dictionary form, "¬" before it when negated) of each word."""
     from bot.services.urgency import fold_kazakh_deep, tokenize
 
-    return [(text[token.start:token.end], fold_kazakh_deep(token.norm), fold_kazakh_deep(token.lemma or token.norm))
-            for token in tokenize(text)]
+    tokens = tokenize(text)
+    negated = [False] * len(tokens)
+    for index, token in enumerate(tokens):
+        if token.norm in _NEGATES_AFTER:
+            for later in range(index + 1, len(tokens)):
+                if tokens[later].clause != token.clause:
+                    break
+                negated[later] = True
+        elif token.norm in _NEGATES_BEFORE:
+            for earlier in range(index - 1, -1, -1):
+                if tokens[earlier].clause != token.clause:
+                    break
+                negated[earlier] = True
+    return [(text[token.start:token.end], fold_kazakh_deep(token.norm),
+             ("¬" if negated[index] else "") + fold_kazakh_deep(token.lemma or token.norm))
+            for index, token in enumerate(tokens)]
 
 
 def _documents(words: Sequence[tuple[str, str, str]]) -> tuple[str, str]:
