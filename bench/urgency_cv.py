@@ -17,7 +17,7 @@ import random
 import time
 
 from bot.services import urgency_model
-from bot.services.urgency import LANGUAGES, ModelPolicy, UrgencyRules, combine, detect_language, score
+from bot.services.urgency import LANGUAGES, ModelPolicy, UrgencyRules, combine, detect_language, score, tokenize
 
 
 def out_of_fold(examples: list[urgency_model.Example], folds: int, seed: int = 0) -> list[urgency_model.Reading]:
@@ -34,7 +34,7 @@ def out_of_fold(examples: list[urgency_model.Example], folds: int, seed: int = 0
             fold_of[index] = position % folds
     readings: list[urgency_model.Reading | None] = [None] * len(examples)
     for fold in range(folds):
-        model = urgency_model.UrgencyModel([e for i, e in enumerate(examples) if fold_of[i] != fold])
+        model = urgency_model.UrgencyModel([e for i, e in enumerate(examples) if fold_of[i] != fold], tokenize)
         for index, example in enumerate(examples):
             if fold_of[index] == fold:
                 readings[index] = model.read(example.text)

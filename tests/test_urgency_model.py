@@ -21,6 +21,7 @@ from bot.services.urgency import (
     combine,
     explain,
     findings_to_json,
+    tokenize,
 )
 
 ROOT = Path(__file__).parents[1]
@@ -103,9 +104,9 @@ def test_a_catch_without_words_says_the_whole_text() -> None:
 def test_training_is_deterministic_and_fast() -> None:
     examples = urgency_model.read_corpus(urgency_model.corpus_paths())
     started = time.perf_counter()
-    first = urgency_model.UrgencyModel(examples)
+    first = urgency_model.UrgencyModel(examples, tokenize)
     assert time.perf_counter() - started < 10  # about 0.5 s on one core; generous for a shared machine
-    second = urgency_model.UrgencyModel(examples)
+    second = urgency_model.UrgencyModel(examples, tokenize)
     for _, text in [*MISSED_BY_RULES, *FALSE_ALARM_OF_RULES]:
         assert first.read(text) == second.read(text)
 
@@ -152,4 +153,11 @@ def test_the_model_can_be_turned_off_and_bad_policy_values_are_refused(tmp_path:
 
 def test_a_corpus_with_one_label_only_is_refused() -> None:
     with pytest.raises(ValueError, match="both alerts and non-alerts"):
-        urgency_model.UrgencyModel([urgency_model.Example("a", True), urgency_model.Example("b", True)])
+        urgency_model.UrgencyModel([urgency_model.Example("a", True), urgency_model.Example("b", True)], tokenize)
+
+
+def test_the_model_folds_kazakh_as_the_rules_do() -> None:
+    from bot.services.urgency import fold_kazakh_deep
+
+    word = "әіңғүұқөһы"
+    assert urgency_model.fold_kazakh_deep(word) == fold_kazakh_deep(word)

@@ -511,7 +511,8 @@ class UrgencyRules:
 
         policy = _model_policy(data.get("model", {}), f"{name}: model")
         corpus = directory / "corpus"
-        model = urgency_model.LazyModel(corpus) if policy.enabled and urgency_model.corpus_paths(corpus) else None
+        has_corpus = bool(urgency_model.corpus_paths(corpus))
+        model = urgency_model.LazyModel(corpus, tokenize) if policy.enabled and has_corpus else None
 
         return cls(
             categories=categories,

@@ -14,11 +14,14 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 CORPUS_DIRECTORY = Path(__file__).resolve().parents[1] / "data" / "urgency" / "corpus"
+# A text to its tokens (urgency.tokenize): each with .norm, .lemma, .clause, .start and .end.
+Tokenizer = Callable[[str], list[Any]]
 _ALERT_LEVELS = frozenset({"critical", "high"})
 _SHOWN = 3
 # Words too common to be worth showing an officer as a reason (they still count in the model).
@@ -76,10 +79,15 @@ _NEGATES_AFTER = frozenset("не нет ни никто ничего никог�
 _NEGATES_BEFORE = frozenset("жок жоқ емес емас".split())
 
 
-def _words(text: str) -> list[tuple[str, str, str]]:
-    """(as written, folded form, folded dictionary form, "¬" before it when negated) of each word."""
-    from bot.services.urgency import fold_kazakh_deep, tokenize
+_KAZAKH_DEEP_FOLD = str.maketrans("әіңғүұқөһы", "аингуукохи")  # as urgency.fold_kazakh_deep
 
+
+def fold_kazakh_deep(word: str) -> str:
+    return word.translate(_KAZAKH_DEEP_FOLD)
+
+
+def _words(text: str, tokenize: Tokenizer) -> list[tuple[str, str, str]]:
+    """(as written, folded form, folded dictionary form, "¬" before it when negated) of each word."""
     tokens = tokenize(text)
     negated = [False] * len(tokens)
     for index, token in enumerate(tokens):
@@ -103,9 +111,11 @@ def _documents(words: Sequence[tuple[str, str, str]]) -> tuple[str, str]:
 
 
 class UrgencyModel:
-    """Trained once (`train`), then `read` is pure and thread-safe."""
+    """Trained once (`train`), then `read` is pure and thread-safe. `tokenize` is `urgency.tokenize`: the model
+    reads words as the rules do (passed in, so this module does not import the rules)."""
 
-    def __init__(self, examples: Sequence[Example]) -> None:
+    def __init__(self, examples: Sequence[Example], tokenize: Tokenizer) -> None:
+        self._tokenize = tokenize
         import numpy
         from scipy.sparse import hstack
         from sklearn.feature_extraction.text import TfidfVectorizer
@@ -118,7 +128,7 @@ class UrgencyModel:
                                      max_features=60000, dtype=numpy.float64)
         self.lemmas = TfidfVectorizer(analyzer="word", ngram_range=(1, 2), min_df=1, sublinear_tf=True,
                                       token_pattern=r"\S+", dtype=numpy.float64)
-        documents = [_documents(_words(example.text)) for example in examples]
+        documents = [_documents(_words(example.text, tokenize)) for example in examples]
         features = hstack([self.chars.fit_transform([chars for chars, _ in documents]),
                            self.lemmas.fit_transform([lemmas for _, lemmas in documents])]).tocsr()
         self.classifier = LogisticRegression(C=8.0, class_weight="balanced", solver="liblinear", random_state=0,
@@ -133,7 +143,7 @@ class UrgencyModel:
         return self.read(text).probability
 
     def read(self, text: str) -> Reading:
-        words = _words(text)
+        words = _words(text, self._tokenize)
         chars, lemmas = _documents(words)
         features = self._hstack([self.chars.transform([chars]), self.lemmas.transform([lemmas])]).tocsr()
         probability = float(self.classifier.predict_proba(features)[0][1])
@@ -173,7 +183,8 @@ def _shown(
 class LazyModel:
     """The model of a corpus directory, trained on first use (in the worker thread that classifies), once."""
 
-    def __init__(self, directory: Path | str | None = None) -> None:
+    def __init__(self, directory: Path | str | None, tokenize: Tokenizer) -> None:
+        self._tokenize = tokenize
         self.directory = Path(directory) if directory is not None else CORPUS_DIRECTORY
         self._model: UrgencyModel | None = None
         self._lock = threading.Lock()
@@ -189,7 +200,7 @@ class LazyModel:
                 with _TRAINED_LOCK:
                     # The same corpus (a copied data directory, a second rules object) is trained once.
                     if digest not in _TRAINED:
-                        _TRAINED[digest] = UrgencyModel(read_corpus(paths))
+                        _TRAINED[digest] = UrgencyModel(read_corpus(paths), self._tokenize)
                     self._model = _TRAINED[digest]
             return self._model
 
