@@ -198,7 +198,8 @@ def test_verdict_is_frozen() -> None:
 
 def test_a_new_lexicon_word_changes_the_verdict_without_code(data_dir: Path) -> None:
     text = "Завотделением сказал, что без магарыча в стационар не положит."
-    assert UrgencyRules.load(data_dir).classify(text).urgency == "normal"
+    # The rules alone: the learned model already reads this one as a bribe (test_urgency_model.py).
+    assert UrgencyRules.load(data_dir).classify_by_rules(text).urgency == "normal"
     edit(data_dir / "lexicon_ru.toml", '"взятк", ', '"взятк", "магарыч", ')
     assert UrgencyRules.load(data_dir).classify(text) == Verdict("critical", ["bribe words: «магарыча»"])
 

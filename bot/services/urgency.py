@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from bot.services import urgency_text
+from bot.services import urgency_model, urgency_text
 from storage.models import ReviewKind, Urgency
 
 # Lowest first: a level's index is its strength.
@@ -42,7 +42,7 @@ _REFUSAL_GROUPS = frozenset({"refusal", "medicine_not_provided"})
 # Why a found word was set aside, in the order they are checked; each has a plain-words text in the locales.
 IGNORED_BECAUSE = (
     "negated", "figurative", "joke", "refused_gift", "question", "hypothetical", "fear", "rumour", "elsewhere",
-    "resolved", "official_payment", "paid_service", "justified", "peaceful", "saved",
+    "resolved", "official_payment", "paid_service", "justified", "peaceful", "saved", "model_veto",
 )
 _PAYMENT_GROUPS = frozenset({"payment_demand", "money", "amount_demand"})
 _GIFT_GROUPS = frozenset({"bribe", "amount_demand", "money", "payment_demand"})
@@ -75,8 +75,10 @@ class RulesError(Exception):
 class Finding:
     """One fact that decided a verdict, or that was weighed and set aside, for `explain` to put into words.
 
-    kind: "category", "group", "rating", "kind", "points", "spike", "gratitude_crime" (counted), or "ignored"
-    (words found but not counted: `name` says why, `group` which signal they were).
+    kind: "category", "group", "rating", "kind", "points", "spike", "gratitude_crime" (counted), "ignored"
+    (words found but not counted: `name` says why, `group` which signal they were), "weak" (a group with points
+    found in a review that stayed normal: not a reason, only a sign for the model), or "model" (the learned model
+    overruled the rules: `name` "catch" or "veto", `words` what weighed most, `value` its percent).
     """
 
     kind: str
@@ -449,6 +451,8 @@ class UrgencyRules:
         gratitude_report_level: int,
         phrase_gap: int,
         lexicons: list[Lexicon],
+        model: urgency_model.LazyModel | None = None,
+        model_policy: ModelPolicy | None = None,
     ) -> None:
         self.categories = categories
         self.rating_points = rating_points
@@ -459,6 +463,8 @@ class UrgencyRules:
         self.gratitude_report_level = gratitude_report_level
         self.phrase_gap = phrase_gap
         self.lexicons = lexicons
+        self.model = model
+        self.model_policy = model_policy or ModelPolicy()
 
     @classmethod
     def load(cls, directory: Path | str | None = None) -> UrgencyRules:
@@ -503,6 +509,11 @@ class UrgencyRules:
             if group_name not in known_groups:
                 raise RulesError(f"{name}: gratitude.report_groups: no lexicon has a group {group_name!r}")
 
+        policy = _model_policy(data.get("model", {}), f"{name}: model")
+        corpus = directory / "corpus"
+        has_corpus = bool(urgency_model.corpus_paths(corpus))
+        model = urgency_model.LazyModel(corpus, tokenize) if policy.enabled and has_corpus else None
+
         return cls(
             categories=categories,
             rating_points=rating_points,
@@ -516,6 +527,8 @@ class UrgencyRules:
             gratitude_report_level=_level(gratitude.get("level", "high"), f"{name}: gratitude.level"),
             phrase_gap=_int(matching, "phrase_gap", f"{name}: matching", default=3),
             lexicons=lexicons,
+            model=model,
+            model_policy=policy,
         )
 
     # --- Classification -----------------------------------------------------------------------------------------
@@ -528,9 +541,30 @@ class UrgencyRules:
         language: str | None = None,
         kind: str | None = None,
         recent_complaints: int = 0,
+        *,
+        use_model: bool = True,
     ) -> Verdict:
         """Classify one review; `recent_complaints` counts complaints about the same doctor or clinic within the
-        spike window, this one included (the caller counts them)."""
+        spike window, this one included (the caller counts them).
+
+        The rules decide first; the learned model (when the data directory has a corpus) may then veto an alert
+        the rules found in the words alone, or raise one the rules missed, as `combine` says.
+        """
+        verdict = self.classify_by_rules(text, category, rating, language, kind, recent_complaints)
+        if not use_model or self.model is None or kind == ReviewKind.GRATITUDE:
+            return verdict
+        return combine(verdict, self.model.get().read(text), self.model_policy)
+
+    def classify_by_rules(
+        self,
+        text: str,
+        category: str | None = None,
+        rating: int | None = None,
+        language: str | None = None,
+        kind: str | None = None,
+        recent_complaints: int = 0,
+    ) -> Verdict:
+        """The verdict of the readable rules alone (see rules.toml)."""
         _check_input(text, category, rating, language, kind, recent_complaints)
         language = language or detect_language(text)
         found, ignored = self._find(text, tokenize(text), language)
@@ -577,6 +611,9 @@ class UrgencyRules:
                 level = 1
             reasons.append(f"spike: {recent_complaints} complaints in {self.spike.window_days} days")
             counted.append(Finding("spike", value=recent_complaints))
+        if level == 0:
+            # Weak words too few to count, kept as a sign for the learned model (`combine`); explain skips them.
+            counted.extend(Finding("weak", f.name, f.words) for _, _, f in weak if f.kind == "group")
         return Verdict(LEVELS[level], reasons, (*counted, *findings))
 
     def _find(
@@ -641,6 +678,81 @@ class UrgencyRules:
         set_aside = [(why, groups[name], words) for (why, name), words in ignored.items()]
         set_aside.sort(key=lambda item: (IGNORED_BECAUSE.index(item[0]), -item[1].level))
         return found, set_aside
+
+
+@dataclass(frozen=True)
+class ModelPolicy:
+    """When the learned model may overrule the rules ([model] in rules.toml; chosen by cross-validation).
+
+    veto_below: a high alert the rules found in the words alone becomes normal when the model's probability of an
+    alert is below this; veto_critical_below: the same for a critical one. catch_above: a normal verdict becomes
+    high when the probability reaches this and the rules found a weak sign (words of a group with points: money,
+    a free service, a child ...); catch_set_aside_above: the same when the rules only found alarming words they
+    set aside by their context; catch_alone_above: the same without any sign. The model reads only the text: an
+    alert that rests on the rating, the kind, the category or a complaint spike is never vetoed.
+    """
+
+    enabled: bool = True
+    veto_below: float = 0.0
+    veto_critical_below: float = 0.0
+    catch_above: float = 1.01
+    catch_set_aside_above: float = 1.01
+    catch_alone_above: float = 1.01
+
+
+_POLICY_PROBABILITIES = ("veto_below", "veto_critical_below", "catch_above", "catch_set_aside_above",
+                         "catch_alone_above")
+
+
+def _model_policy(data: Any, where: str) -> ModelPolicy:
+    if not isinstance(data, dict):
+        raise RulesError(f"{where}: must be a table")
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        if key == "enabled":
+            if not isinstance(value, bool):
+                raise RulesError(f"{where}.enabled: must be true or false")
+        elif key in _POLICY_PROBABILITIES:
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1.01:
+                raise RulesError(f"{where}.{key}: must be a probability from 0 to 1 (above 1 turns it off)")
+            value = float(value)
+        else:
+            raise RulesError(f"{where}.{key}: unknown key")
+        values[key] = value
+    return ModelPolicy(**values)
+
+
+def combine(verdict: Verdict, reading: urgency_model.Reading, policy: ModelPolicy) -> Verdict:
+    """The rules' verdict, vetoed or raised by the model's reading when the policy allows it.
+
+    Only words can be vetoed: a category, a complaint spike or a gratitude that reports a crime stand.
+    """
+    percent = round(reading.probability * 100)
+    counted = [finding for finding in verdict.findings if finding.kind != "ignored"]
+    level = LEVELS.index(verdict.urgency)
+    if level > 0:
+        from_words = all(finding.kind in ("group", "points") for finding in counted)
+        veto_below = policy.veto_critical_below if level == len(LEVELS) - 1 else policy.veto_below
+        if not from_words or reading.probability >= veto_below:
+            return verdict
+        words = reading.against_alert
+        set_aside = tuple(Finding("ignored", "model_veto", finding.words, finding.name)
+                          for finding in counted if finding.kind == "group")
+        rest = tuple(finding for finding in verdict.findings if finding.kind == "ignored")
+        reason = f"model: no alert ({percent}% likely), read from {', '.join(words) or 'the whole text'}"
+        return Verdict(LEVELS[0], [reason], (Finding("model", "veto", words, value=percent), *set_aside, *rest))
+    if any(finding.kind == "weak" for finding in verdict.findings):
+        threshold = policy.catch_above
+    elif verdict.findings:
+        threshold = policy.catch_set_aside_above
+    else:
+        threshold = policy.catch_alone_above
+    if reading.probability < threshold:
+        return verdict
+    words = reading.for_alert
+    reason = f"model: alert ({percent}% likely), read from {', '.join(words) or 'the whole text'}"
+    return Verdict(LEVELS[1], [reason, *verdict.reasons],
+                   (Finding("model", "catch", words, value=percent), *verdict.findings))
 
 
 _NO_NEGATION = Negation(frozenset(), (), frozenset(), frozenset(), 0, 0)
@@ -920,6 +1032,9 @@ def explain(result: Verdict | Iterable[Finding | dict[str, Any]] | None, l10n: A
             lines.append(l10n("urgency_reason.spike", count=finding.value))
         elif finding.kind == "gratitude_crime":
             lines.append(l10n("urgency_reason.gratitude_crime"))
+        elif finding.kind == "model":
+            key = f"urgency_reason.model_{finding.name}"
+            lines.append(l10n(key, percent=finding.value, words=words or l10n("urgency_reason.model_whole_text")))
         elif finding.kind == "ignored":
             lines.append(l10n("urgency_reason.ignored", words=words, why=l10n(f"urgency_reason.why.{finding.name}")))
     return lines
