@@ -162,14 +162,14 @@ async def test_close_with_an_answer_reaches_the_resident_in_their_language(app: 
     preview = await officer.send("Проверка проведена, врач привлечён к ответственности.")
     # The preview names the appeal's language and is exactly what the resident will get; nothing is sent yet.
     assert RU("case_language.en") in preview.texts[0]
-    assert preview.texts[-1].startswith("✅ The prosecutor's office has answered your review")
+    assert preview.texts[-1].startswith("✅ The prosecutor's office has answered your appeal")
     assert await one(app, select(Response)) == []
     reply = await officer.press(RU("case_draft.button_send"))
     assert RU("alert.done_close", reference=reference) in reply.texts
     assert RU("case_status.closed") in app.session.message(CHAT, card.message_id).text
     await relay.run_once()
     answer = [c.text for c in app.session.sent_messages(3004) if isinstance(c, SendMessage)][-1]
-    assert answer.startswith("✅ The prosecutor's office has answered your review")
+    assert answer.startswith("✅ The prosecutor's office has answered your appeal")
     assert "врач привлечён к ответственности" in answer
     [response] = await one(app, select(Response))
     assert response.author_telegram_id == PROSECUTOR
