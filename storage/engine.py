@@ -23,6 +23,8 @@ PING_AFTER_IDLE_SECONDS = 10.0
 
 
 def make_engine(url: str, *, ping_after_idle: float = PING_AFTER_IDLE_SECONDS, **kwargs: Any) -> AsyncEngine:
+    # hide_parameters: an error's message must not carry the values of the statement (residents' texts, ids).
+    kwargs.setdefault("hide_parameters", True)
     if not is_sqlite(url):
         engine = create_async_engine(url, pool_recycle=1800, **kwargs)
         _ping_idle_connections(engine, ping_after_idle)

@@ -224,6 +224,8 @@ class Review(Base):
     on_behalf: Mapped[str | None] = mapped_column(String(16))
     outcome_wanted: Mapped[str | None] = mapped_column(Text)
     appellant_name: Mapped[str | None] = mapped_column(String(300))
+    # Set when the retention period ran out: texts, names and evidence files were removed, the figures kept.
+    content_removed_at: Mapped[datetime | None]
 
     media: Mapped[list[ReviewMedia]] = relationship(
         back_populates="review", lazy="raise", order_by="ReviewMedia.position"

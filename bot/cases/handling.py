@@ -20,6 +20,7 @@ from bot.cases.deadlines import WorkCalendar, appeal_due_date, local_date, max_e
 from bot.config import Settings
 from bot.keyboards import name_in
 from bot.l10n import L10n, translator
+from bot.ops.logs import bind_reference
 from bot.services import clinics, outbox, ratings
 from storage.models import AuditLog, Case, CaseStatus, Response, Review, ReviewMedia, ReviewStatus, Role, User
 from storage.repositories import Repositories
@@ -82,6 +83,7 @@ async def _open_view(repo: Repositories, case_id: int) -> CaseView:
     if case is None:
         raise CaseActionRefused("cases.unknown")
     view = await alerts.load(repo, case)
+    bind_reference(view.review.reference)  # every later log line of this update names the case's reference
     if case.status not in OPEN_STATUSES:
         raise CaseActionRefused("cases.already_closed")
     return view
