@@ -45,6 +45,10 @@ class Health:
     def telegram_answered(self) -> None:
         self._telegram = self.clock()
 
+    def telegram_age(self) -> float | None:
+        """Seconds since Telegram last answered (None: never)."""
+        return None if self._telegram is None else self.clock() - self._telegram
+
     def beating(self, name: str, work: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
         """`work` wrapped so that each pass that returns (not one that raises) is a heartbeat of `name`."""
 

@@ -1,0 +1,202 @@
+"""End to end, operations: the real process's /healthz, /readyz and /metrics over HTTP, its logs, and an outage."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from sqlalchemy import text
+
+from storage.engine import make_engine
+from tests.conftest import POSTGRES_URL
+from tests.fakes.fake_api import FakeTelegramAPI
+from tests.fakes.process import BotProcess, free_port
+from tests.test_e2e import (
+    TOKEN,
+    USER,
+    complain_over_http,
+    environment,
+    load_directory,
+    onboard_over_http,
+)
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[FakeTelegramAPI]:
+    async with FakeTelegramAPI(TOKEN) as api:
+        yield api
+
+
+async def get(url: str) -> tuple[int, str]:
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as client, \
+                client.get(url) as response:
+            return response.status, await response.text()
+    except (aiohttp.ClientError, OSError, TimeoutError):
+        return 0, ""
+
+
+async def until(url: str, status: int, seconds: float = 30.0) -> str:
+    """Poll `url` until it answers `status`; the last answer on failure."""
+    last: tuple[int, str] = (0, "")
+    for _ in range(int(seconds / 0.1)):
+        last = await get(url)
+        if last[0] == status:
+            return last[1]
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{url} answered {last[0]} {last[1]!r}, not {status}, within {seconds} s")
+
+
+def metric(page: str, name: str, **labels: str) -> float:
+    """The value of one sample in a Prometheus text page (0 when absent)."""
+    wanted = ",".join(f'{key}="{value}"' for key, value in sorted(labels.items()))  # the client sorts them
+    pattern = re.escape(name) + (r"\{" + re.escape(wanted) + r"\}" if labels else "") + r" ([0-9.e+-]+)$"
+    found = re.search(pattern, page, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
+async def start(api: FakeTelegramAPI, workdir: Path, **extra: str) -> tuple[BotProcess, str]:
+    port = free_port()
+    settings = {"MEDFEEDBACK_OPS__LISTEN": f"127.0.0.1:{port}", "MEDFEEDBACK_ADMINS": "[9001]", **extra}
+    bot = await BotProcess(workdir, environment(api, workdir, **settings)).start()
+    return bot, f"http://127.0.0.1:{port}"
+
+
+async def test_health_readiness_and_metrics_of_the_polling_process(api: FakeTelegramAPI, tmp_path: Path) -> None:
+    load_directory(api, tmp_path)
+    bot, base = await start(api, tmp_path)
+    try:
+        assert await until(f"{base}/healthz", 200) == "ok\n"
+        assert await until(f"{base}/readyz", 200) == "ready\n"
+        before = (await get(f"{base}/metrics"))[1]
+        assert metric(before, "medfeedback_reviews_registered", kind="complaint") == 0
+        assert metric(before, "medfeedback_database_up") == 1
+        await onboard_over_http(api)
+        reference = await complain_over_http(api)
+        await api.wait_for(lambda c: c.method == "sendMessage" and reference in c.params.get("text", "")
+                           and str(c.params.get("chat_id")).startswith("-100"), since=0, timeout=15)
+        for _ in range(100):  # the relay marks the alert sent right after Telegram answered
+            after = (await get(f"{base}/metrics"))[1]
+            if metric(after, "medfeedback_sends_total", kind="alert", result="sent") >= 1:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        assert await bot.stop() == 0, bot.output()
+    assert metric(after, "medfeedback_reviews_registered", kind="complaint") == 1
+    assert metric(after, "medfeedback_open_cases", urgency="critical") == 1
+    assert metric(after, "medfeedback_sends_total", kind="alert", result="sent") >= 1
+    assert metric(after, "medfeedback_sends_total", kind="reply", result="sent") > metric(
+        before, "medfeedback_sends_total", kind="reply", result="sent")
+    handled = metric(after, "medfeedback_updates_total", type="message", outcome="handled")
+    assert handled > metric(before, "medfeedback_updates_total", type="message", outcome="handled")
+    assert metric(after, "medfeedback_updates_total", type="callback_query", outcome="handled") >= 5
+    assert metric(after, "medfeedback_update_seconds_count", type="callback_query") >= 5
+    assert "medfeedback_outbox_oldest_unsent_seconds" in after
+    # What the process logged names no resident: not their name, phone, words or Telegram id.
+    output = bot.output()
+    for secret in ("Айгуль", "деньги за талон", str(USER)):
+        assert secret not in output, secret
+
+
+class Gate:
+    """A TCP proxy to PostgreSQL that the test can close (the database is down) and open again."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.open = True
+        self._links: set[asyncio.StreamWriter] = set()
+        self.server: asyncio.base_events.Server | None = None
+
+    async def start(self) -> int:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return self.server.sockets[0].getsockname()[1]
+
+    def close(self) -> None:
+        self.open = False
+        for writer in list(self._links):
+            writer.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not self.open:
+            writer.close()
+            return
+        try:
+            up_reader, up_writer = await asyncio.open_connection(self.host, self.port)
+        except OSError:
+            writer.close()
+            return
+        self._links |= {writer, up_writer}
+
+        async def pipe(source: asyncio.StreamReader, target: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(OSError, asyncio.CancelledError):
+                while data := await source.read(65536):
+                    target.write(data)
+                    await target.drain()
+            target.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+        self._links -= {writer, up_writer}
+
+    async def stop(self) -> None:
+        self.close()
+        if self.server is not None:
+            self.server.close()
+
+
+@pytest.mark.postgres
+async def test_readyz_is_503_while_the_database_is_down_and_200_after(api: FakeTelegramAPI, tmp_path: Path) -> None:
+    from sqlalchemy.engine import make_url
+
+    url = make_url(POSTGRES_URL)
+    name = f"e2e_ops_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as connection:
+        await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    gate = Gate(url.host or "127.0.0.1", url.port or 5432)
+    gate_port = await gate.start()
+    proxied = url.set(host="127.0.0.1", port=gate_port, database=name).render_as_string(hide_password=False)
+    bot, base = await start(api, tmp_path, MEDFEEDBACK_DATABASE__URL=proxied)
+    try:
+        assert await until(f"{base}/readyz", 200, 60) == "ready\n"
+        gate.close()
+        down = await until(f"{base}/readyz", 503)
+        assert down.startswith("not ready: database")
+        assert (await get(f"{base}/healthz"))[0] == 200  # alive all the same: no restart for an outage
+        page = (await get(f"{base}/metrics"))[1]
+        assert metric(page, "medfeedback_database_up") == 0
+        gate.open = True
+        assert await until(f"{base}/readyz", 200, 60) == "ready\n"
+        assert metric((await get(f"{base}/metrics"))[1], "medfeedback_database_up") == 1
+    finally:
+        code = await bot.stop()
+        await gate.stop()
+        async with admin.connect() as connection:
+            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
+    assert code == 0, bot.output()
+
+
+async def test_the_webhook_server_serves_health_and_metrics_too(api: FakeTelegramAPI, tmp_path: Path) -> None:
+    port = free_port()
+    bot, _ = await start(api, tmp_path, MEDFEEDBACK_OPS__LISTEN="", MEDFEEDBACK_TELEGRAM__MODE="webhook",
+                         MEDFEEDBACK_TELEGRAM__WEBHOOK__URL=f"http://127.0.0.1:{port}/hook",
+                         MEDFEEDBACK_TELEGRAM__WEBHOOK__PATH="/hook",
+                         MEDFEEDBACK_TELEGRAM__WEBHOOK__LISTEN_PORT=str(port),
+                         MEDFEEDBACK_TELEGRAM__WEBHOOK__SECRET_TOKEN="e2e-secret_123",
+                         MEDFEEDBACK_LOG__FORMAT="json")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        assert await until(f"{base}/healthz", 200) == "ok\n"
+        assert await until(f"{base}/readyz", 200) == "ready\n"
+        page = (await get(f"{base}/metrics"))[1]
+        assert "medfeedback_updates_total" in page and metric(page, "medfeedback_database_up") == 1
+    finally:
+        assert await bot.stop() == 0, bot.output()
+    lines = [line for line in bot.output().splitlines() if line.startswith("{")]
+    assert lines and all('"level"' in line and '"logger"' in line for line in lines)
