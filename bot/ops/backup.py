@@ -69,7 +69,8 @@ def _sqlite_path(url: URL) -> Path:
 
 def _libpq(url: URL) -> tuple[str, dict[str, str]]:
     """A libpq connection string for pg_dump/pg_restore, and the environment that carries the password."""
-    plain = url.set(drivername="postgresql", password=None)
+    plain = URL.create("postgresql", username=url.username, host=url.host, port=url.port, database=url.database,
+                       query=url.query)
     env = {"PGPASSWORD": url.password} if url.password else {}
     return plain.render_as_string(hide_password=False), env
 
