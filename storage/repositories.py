@@ -1522,10 +1522,12 @@ class OpsRepo:
         return result.rowcount
 
     async def clear_delivered(self, before: datetime) -> int:
-        """The texts of messages delivered before `before`; the rows (who got what, when) stay."""
+        """The texts of messages delivered before `before`; the rows (who got what, when) stay, and so does every
+        message about a case still open (its record is kept whole while the appeal is considered)."""
+        open_case = exists().where(Case.review_id == OutboxMessage.review_id, Case.status.not_in(self.CLOSED))
         result = await self.session.execute(
             update(OutboxMessage).where(OutboxMessage.status == OutboxStatus.SENT, OutboxMessage.sent_at < before,
-                                        OutboxMessage.payload["removed"].as_string().is_(None))
+                                        OutboxMessage.payload["removed"].as_string().is_(None), ~open_case)
             .values(payload={"removed": "retention"})
             .execution_options(synchronize_session=False))
         return result.rowcount

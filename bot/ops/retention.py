@@ -7,7 +7,8 @@ Daily, in small transactions:
   doctor and dates stay, so statistics and ratings do not change. A case still open is never touched, whatever its
   age: the law requires the record of an appeal under consideration.
 - a conversation left half-way (`fsm_records`) is dropped after `draft_days`;
-- the text of a delivered message is cleared after `delivered_days` (the row, who got what and when, stays).
+- the text of a delivered message is cleared after `delivered_days` (the row, who got what and when, stays),
+  except for messages about a case still open.
 Each removal is audited ("retention.content_removed" on the review, which /mydata lists in its history), and
 /mydata shows every review's `kept_until`.
 """
