@@ -130,7 +130,8 @@ async def test_stale_drafts_and_old_delivered_texts_go(app: App) -> None:
         session.add_all([
             FsmRecord(key="fsm:1:1:default", state="ReviewForm:describing", data={"text": "черновик"},
                       updated_at=NOW - timedelta(days=31)),
-            FsmRecord(key="fsm:2:2:default", state="ReviewForm:describing", data={}, updated_at=NOW - timedelta(days=1)),
+            FsmRecord(key="fsm:2:2:default", state="ReviewForm:describing", data={},
+                      updated_at=NOW - timedelta(days=1)),
             OutboxMessage(dedupe_key="notice:old", chat_id=555000, kind="notice", payload={"text": "Ваш ответ"},
                           status="sent", next_attempt_at=NOW, created_at=NOW - timedelta(days=100),
                           sent_at=NOW - timedelta(days=100)),
