@@ -255,3 +255,22 @@ async def test_sends_are_counted_by_result_and_telegram_answers_are_seen(app: Ap
     for result, count in (("sent", 1), ("429", 1), ("blocked", 1)):
         assert f'medfeedback_sends_total{{kind="reply",result="{result}"}} {count}.0' in page
     assert 'medfeedback_infrastructure_retries_total{where="telegram"} 1.0' in page
+
+
+def test_ops_log_and_retention_settings_are_checked_and_documented(tmp_path: Path) -> None:
+    from bot.config import ConfigError, load_settings
+
+    example = (Path(__file__).parents[1] / "config.example.toml").read_text(encoding="utf-8")
+    for key in ("listen", "telegram_stale_seconds", "heartbeat_stale_seconds", "min_free_mb", "format", "level",
+                "closed_case_years", "draft_days", "delivered_days"):
+        assert f"\n{key} =" in example, key
+    empty = tmp_path / "empty.toml"
+    empty.write_text("")
+    assert load_settings(empty, ops={"listen": ""}).ops.listen == ""
+    assert load_settings(empty, ops={"listen": "[::1]:9100"}).ops.listen == "[::1]:9100"
+    with pytest.raises(ConfigError, match=r'^setting ops.listen must be "host:port" such as "127.0.0.1:9090", or ""'):
+        load_settings(empty, ops={"listen": "9090"})
+    with pytest.raises(ConfigError, match=r"^setting log.format Input should be 'text' or 'json'"):
+        load_settings(empty, log={"format": "xml"})
+    with pytest.raises(ConfigError, match=r"^setting retention.closed_case_years "):
+        load_settings(empty, retention={"closed_case_years": 0})
