@@ -1,7 +1,7 @@
 """reviews.content_removed_at: when the retention period removed a review's texts, names and evidence
 
 Revision ID: 0008
-Revises: 0003
+Revises: 0004
 Create Date: 2026-12-01 08:50:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import storage.base
 
 revision = "0008"
-down_revision = "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
