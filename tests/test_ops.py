@@ -274,3 +274,17 @@ def test_ops_log_and_retention_settings_are_checked_and_documented(tmp_path: Pat
         load_settings(empty, log={"format": "xml"})
     with pytest.raises(ConfigError, match=r"^setting retention.closed_case_years "):
         load_settings(empty, retention={"closed_case_years": 0})
+
+
+async def test_a_listen_address_in_use_stops_start_up_with_one_line() -> None:
+    from bot.config import ConfigError
+    from bot.ops.server import OpsListener
+
+    first = OpsListener(OpsRoutes(Health()), "127.0.0.1:0")
+    await first.start()
+    try:
+        port = first._runner.addresses[0][1]
+        with pytest.raises(ConfigError, match=rf"^setting ops.listen: cannot listen on 127.0.0.1:{port} \("):
+            await OpsListener(OpsRoutes(Health()), f"127.0.0.1:{port}").start()
+    finally:
+        await first.stop()

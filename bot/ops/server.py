@@ -11,6 +11,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.config import ConfigError
 from bot.ops.health import Health
 from bot.ops.metrics import Metrics
 
@@ -62,7 +63,14 @@ class OpsListener:
         self.routes.register(app)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
-        await web.TCPSite(self._runner, self.host, self.port).start()
+        try:
+            await web.TCPSite(self._runner, self.host, self.port).start()
+        except OSError as error:
+            await self._runner.cleanup()
+            self._runner = None
+            raise ConfigError(f"setting ops.listen: cannot listen on {self.host}:{self.port} "
+                              f"({error.strerror or error}): choose another host:port, or \"\" to turn it off"
+                              ) from None
         log.info("health and metrics on http://%s:%s (/healthz, /readyz, /metrics)", self.host, self.port)
 
     async def stop(self) -> None:
