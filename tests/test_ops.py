@@ -288,3 +288,31 @@ async def test_a_listen_address_in_use_stops_start_up_with_one_line() -> None:
             await OpsListener(OpsRoutes(Health()), f"127.0.0.1:{port}").start()
     finally:
         await first.stop()
+
+
+@pytest.mark.expect_errors
+@pytest.mark.usefixtures("demo_directory")
+async def test_flood_and_failure_lines_name_the_update_not_the_person(app: App, captured: io.StringIO,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.services import privacy
+
+    settings = app.settings.model_copy(update={"flood": app.settings.flood.model_copy(update={"max_updates": 5})})
+    dp = create_dispatcher(settings, session_pool=app.pool, clock=app.clock, metrics=Metrics())
+    person = App(settings, app.pool, app.bot, dp, app.session, app.updates, app.clock).user(
+        RESIDENT, language_code="ru", first_name=NAME)
+    await person.command("start")
+    await person.press("Русский")
+    await person.press(RU("consent.accept"))
+
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the export broke")
+
+    monkeypatch.setattr(privacy, "export", broken)
+    await person.command("mydata")  # fails: the errors router apologises and logs it
+    for _ in range(8):  # more than the flood guard allows
+        await person.send(WORDS)
+    output = captured.getvalue()
+    assert re.search(r"ERROR handlers\.errors: update=\d+ update \d+ failed", output), output
+    assert re.search(r"INFO bot\.middlewares: update=\d+ flood: update \d+ ignored", output), output
+    for secret in (NAME, WORDS, str(RESIDENT)):
+        assert secret not in output, f"{secret!r} is in the logs:\n{output}"

@@ -129,7 +129,6 @@ class UpdateObserver(BaseMiddleware):
         try:
             result = await handler(event, data)
             outcome = "unhandled" if result is UNHANDLED else "handled"
-            return result
         except InfrastructureUnavailable:
             outcome = "unavailable"
             raise
@@ -139,8 +138,12 @@ class UpdateObserver(BaseMiddleware):
                 self.metrics.latency.labels(kind).observe(self.clock() - started)
                 if outcome == "unavailable":
                     self.metrics.retried("update")
-            current_reference.reset(reference_token)
-            current_update.reset(update_token)
+        # Only on success: after an exception the context stays, so that the errors router (aiogram runs it
+        # outside this middleware) and the polling loop's line about the failure still name the update. The
+        # next update sets its own.
+        current_reference.reset(reference_token)
+        current_update.reset(update_token)
+        return result
 
 
 def _result_of(error: BaseException) -> str:
