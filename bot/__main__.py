@@ -91,6 +91,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_backup_command(args, settings)
         return asyncio.run(dispatch(args, settings))
     except ConfigError as exc:
+        if args.command == "doctor":  # the checklist's first line, failed
+            print(f"✗ configuration is not valid: {exc}\n0 of 1 checks passed, 1 failed")
+            return 1
         print(f"medfeedback: {exc}", file=sys.stderr)
         return 2
     except directory.DirectoryFileError as exc:

@@ -157,3 +157,15 @@ async def test_the_command_prints_the_checklist_and_exits_1_on_a_failure(api: Fa
     assert "✗ the office's chat 31337: Telegram says: Bad Request: chat not found" in text.splitlines()
     assert "✓ database migrations are current" in text.splitlines()
     assert text.splitlines()[-1].endswith("checks passed, 1 failed")
+
+
+def test_an_invalid_configuration_is_the_checklists_failed_first_line(tmp_path: Path) -> None:
+    import subprocess
+
+    config = tmp_path / "config.toml"
+    config.write_text('[ops]\nlisten = "9090"\n', encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "bot", "--config", str(config), "doctor"], capture_output=True,
+                          text=True, timeout=120, env={"PATH": "/usr/bin:/bin"})
+    assert done.returncode == 1
+    first = done.stdout.splitlines()[0]
+    assert first.startswith('✗ configuration is not valid: setting ops.listen must be "host:port"'), first
