@@ -200,3 +200,25 @@ async def test_the_webhook_server_serves_health_and_metrics_too(api: FakeTelegra
         assert await bot.stop() == 0, bot.output()
     lines = [line for line in bot.output().splitlines() if line.startswith("{")]
     assert lines and all('"level"' in line and '"logger"' in line for line in lines)
+
+
+async def test_a_stopping_process_is_not_ready_while_it_finishes_its_update(api: FakeTelegramAPI,
+                                                                            tmp_path: Path) -> None:
+    import signal
+
+    bot, base = await start(api, tmp_path)
+    try:
+        assert await until(f"{base}/readyz", 200) == "ready\n"
+        api.add_user(USER, "Айгуль", "ru")
+        held = api.hold("sendMessage", USER)
+        api.send_text(USER, "/start")
+        await api.wait_for("sendMessage", timeout=15, answered=False)  # the update is in flight
+        bot.process.send_signal(signal.SIGTERM)
+        assert (await until(f"{base}/readyz", 503)).startswith("not ready: stopping")
+        assert (await get(f"{base}/healthz"))[0] == 200  # still alive: finishing, not dead
+        held.set()
+        assert await asyncio.wait_for(bot.process.wait(), 30) == 0
+    finally:
+        await bot.stop()
+    # The update in flight was finished before the process exited: the person got the answer.
+    assert api.bot_messages(USER), bot.output()
