@@ -68,6 +68,14 @@ async def test_a_correct_setup_passes_every_check(api: FakeTelegramAPI, engine: 
     assert f"the office's chat {OFFICE}: the bot is a member and can post" in lines
     assert any(line.startswith("working-day calendar covers the next 60 days") for line in lines)
     assert "1 admin(s) set" in lines
+    assert "retention keeps closed cases 5 years, as the consent text promises" in lines
+
+
+async def test_a_retention_period_the_consent_text_does_not_promise_fails(api: FakeTelegramAPI, engine: AsyncEngine,
+                                                                          tmp_path: Path) -> None:
+    checks = await checks_of(settings_for(api, engine, tmp_path, retention={"closed_case_years": 3}), engine)
+    assert failed(checks) == ["retention.closed_case_years = 3, but the consent text (kk, ru, en) promises another "
+                              "period: make them agree (bot/locales/*/messages.toml, [consent] text)"]
 
 
 async def test_a_wrong_office_chat_id_fails_with_telegrams_words(api: FakeTelegramAPI, engine: AsyncEngine,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -68,6 +69,22 @@ def check_media(media_dir: Path, min_free_mb: int) -> Check:
         return Check(False, f"media folder {media_dir} has {free_mb} MB free, less than ops.min_free_mb = "
                             f"{min_free_mb}")
     return Check(True, f"media folder {media_dir} is writable, {free_mb} MB free")
+
+
+YEARS_WORDS = r"(жыл|лет|год|year)"
+
+
+def check_consent_text(years: int) -> Check:
+    """The consent text promises the retention period in words; the setting must say the same."""
+    from bot.l10n import LANGUAGES, Translator
+
+    translator = Translator()
+    wrong = [language for language in LANGUAGES
+             if not re.search(rf"(?<!\d){years}\s+{YEARS_WORDS}", translator[language]("consent.text", version=""))]
+    if wrong:
+        return Check(False, f"retention.closed_case_years = {years}, but the consent text ({', '.join(wrong)}) "
+                            f"promises another period: make them agree (bot/locales/*/messages.toml, [consent] text)")
+    return Check(True, f"retention keeps closed cases {years} years, as the consent text promises")
 
 
 async def check_database(engine: AsyncEngine, url: str) -> list[Check]:
@@ -146,6 +163,7 @@ async def run_checks(settings: Settings, *, engine: AsyncEngine, bot: Bot | None
             else:
                 add(Check(True, f"webhook is set to {wanted}"))
     add(check_calendar(calendar or WorkCalendar.load(), today))
+    add(check_consent_text(settings.retention.closed_case_years))
     if settings.admins:
         add(Check(True, f"{len(settings.admins)} admin(s) set"))
     else:
