@@ -316,3 +316,46 @@ async def test_flood_and_failure_lines_name_the_update_not_the_person(app: App, 
     assert re.search(r"INFO bot\.middlewares: update=\d+ flood: update \d+ ignored", output), output
     for secret in (NAME, WORDS, str(RESIDENT)):
         assert secret not in output, f"{secret!r} is in the logs:\n{output}"
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
+                         indirect=True)
+@pytest.mark.usefixtures("demo_directory")
+async def test_scrape_time_figures_come_from_the_database(app: App) -> None:
+    from datetime import UTC, date, datetime, timedelta
+
+    from storage.models import Case, OutboxMessage, Review, User
+    from tests.flows import clinic_17
+
+    now = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)
+    clinic = await clinic_17(app)
+    async with app.pool() as session, session.begin():
+        user = User(telegram_id=1, created_at=now)
+        session.add(user)
+        await session.flush()
+        for number, (kind, status, due) in enumerate([("complaint", "open", date(2026, 11, 30)),
+                                                      ("violation", "taken", date(2026, 12, 20)),
+                                                      ("complaint", "closed", date(2026, 11, 1)),
+                                                      ("gratitude", None, None)]):
+            review = Review(reference=f"AL-2026-{number:06d}", user_id=user.id, clinic_id=clinic.id, kind=kind,
+                            rating=3, language="ru", created_at=now, updated_at=now)
+            session.add(review)
+            await session.flush()
+            if status is not None:
+                session.add(Case(review_id=review.id, urgency="critical" if kind == "violation" else "normal",
+                                 status=status, due_date=due, created_at=now))
+        session.add(OutboxMessage(dedupe_key="a", chat_id=-1, kind="alert", payload={}, status="pending",
+                                  next_attempt_at=now, created_at=now - timedelta(minutes=7)))
+        session.add(OutboxMessage(dedupe_key="b", chat_id=-1, kind="alert", payload={}, status="blocked",
+                                  next_attempt_at=now, created_at=now - timedelta(minutes=2)))
+    metrics = Metrics()
+    await metrics.refresh(app.pool, now, app.settings.zone)
+    page = metrics.render().decode()
+    for sample in ('medfeedback_reviews_registered{kind="complaint"} 2.0',
+                   'medfeedback_reviews_registered{kind="violation"} 1.0',
+                   'medfeedback_reviews_registered{kind="gratitude"} 1.0',
+                   'medfeedback_open_cases{urgency="normal"} 1.0', 'medfeedback_open_cases{urgency="critical"} 1.0',
+                   "medfeedback_overdue_cases 1.0", 'medfeedback_outbox_pending{status="pending"} 1.0',
+                   'medfeedback_outbox_pending{status="blocked"} 1.0',
+                   "medfeedback_outbox_oldest_unsent_seconds 420.0", "medfeedback_database_up 1.0"):
+        assert sample in page, sample
