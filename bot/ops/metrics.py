@@ -4,6 +4,7 @@ labels are update types, outcomes, message kinds, results, urgencies and review 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -36,6 +37,7 @@ Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 send_kind: ContextVar[str] = ContextVar("send_kind", default="reply")
 SEND_METHODS = frozenset({"sendMessage", "sendPhoto", "sendVideo", "sendVoice", "sendDocument", "sendMediaGroup",
                           "sendAudio", "sendLocation", "sendVenue", "copyMessage", "forwardMessage"})
+DATABASE_TIMEOUT = 3.0
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
@@ -80,7 +82,8 @@ class Metrics:
         from storage.repositories import OpsRepo
 
         try:
-            async with pool() as session:
+            # A scrape has its own deadline (Prometheus gives up after 10 s): a database that hangs is "down".
+            async with asyncio.timeout(DATABASE_TIMEOUT), pool() as session:
                 figures = await OpsRepo(session).figures(now, now.astimezone(zone).date())
         except Exception as error:  # a scrape must answer even while the database is down
             log.warning("metrics: database figures not read (%s)", type(error).__name__)
