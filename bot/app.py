@@ -54,7 +54,7 @@ async def run(settings: Settings) -> None:
     engine = make_engine(settings.database.url)
     await upgrade(engine)
     pool = make_session_pool(engine)
-    ops = Operations(settings, engine, pool, utcnow)  # health, readiness and metrics (bot/ops/runtime.py)
+    ops = Operations(settings, utcnow)  # health, readiness and metrics (bot/ops/runtime.py)
     bot = create_bot(settings)
     ops.watch_bot(bot)
     dp = create_dispatcher(settings, session_pool=pool, metrics=ops.metrics)

@@ -359,3 +359,26 @@ async def test_scrape_time_figures_come_from_the_database(app: App) -> None:
                    'medfeedback_outbox_pending{status="blocked"} 1.0',
                    "medfeedback_outbox_oldest_unsent_seconds 420.0", "medfeedback_database_up 1.0"):
         assert sample in page, sample
+
+
+async def test_probes_and_scrapes_do_not_wait_for_an_updates_write_lock(app: App) -> None:
+    """On SQLite every transaction of the bot takes the write lock at once; a probe must not queue behind one."""
+    import asyncio
+    from datetime import UTC, datetime
+
+    from sqlalchemy import text
+
+    from bot.ops.runtime import Operations
+
+    ops = Operations(app.settings, lambda: datetime.now(UTC))
+    ops.health.beat("relay")
+    ops.health.beat("scheduler")
+    ops.health.telegram_answered()
+    try:
+        async with app.pool() as session, session.begin():  # BEGIN IMMEDIATE: the write lock, held
+            await session.execute(text("UPDATE reference_counters SET last_number = last_number"))
+            assert await asyncio.wait_for(ops.health.problems(), 1.0) == []
+            await asyncio.wait_for(ops.metrics.refresh(ops.routes.pool, datetime.now(UTC), UTC), 1.0)
+        assert "medfeedback_database_up 1.0" in ops.metrics.render().decode()
+    finally:
+        await ops.read_engine.dispose()

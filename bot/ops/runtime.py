@@ -14,12 +14,12 @@ from typing import Any
 
 from aiogram import Bot
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.ops.health import Health
 from bot.ops.metrics import Metrics, TelegramWatch, instrument_relay
 from bot.ops.server import OpsListener, OpsRoutes
+from storage.engine import make_read_engine, make_session_pool
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 class Operations:
     """Usage in app.py:
 
-        ops = Operations(settings, engine, pool, clock)
+        ops = Operations(settings, clock)
         ops.watch_bot(bot)                           # Telegram's answers and the sends are seen
         dp = create_dispatcher(..., metrics=ops.metrics)
         ops.watch_relay(relay)                       # before make_scheduler, which captures relay.run_once
@@ -36,13 +36,14 @@ class Operations:
         await ops.start(bot) ... await ops.stop()    # the listener (ops.listen) and the Telegram probe
     """
 
-    def __init__(self, settings: Settings, engine: AsyncEngine, pool: async_sessionmaker[AsyncSession],
-                 clock: Callable[[], datetime]) -> None:
+    def __init__(self, settings: Settings, clock: Callable[[], datetime]) -> None:
         self.settings = settings
         self.metrics = Metrics()
-        self.health = Health(engine, telegram_stale=settings.ops.telegram_stale_seconds,
+        # Probes and scrapes read through an engine of their own that never takes SQLite's write lock.
+        self.read_engine = make_read_engine(settings.database.url)
+        self.health = Health(self.read_engine, telegram_stale=settings.ops.telegram_stale_seconds,
                              heartbeat_stale=settings.ops.heartbeat_stale_seconds)
-        self.routes = OpsRoutes(self.health, self.metrics, pool, clock, settings.zone)
+        self.routes = OpsRoutes(self.health, self.metrics, make_session_pool(self.read_engine), clock, settings.zone)
         self.listener = OpsListener(self.routes, settings.ops.listen) if settings.ops.listen else None
         self._probe: asyncio.Task[None] | None = None
 
@@ -74,6 +75,7 @@ class Operations:
                 await self._probe
         if self.listener is not None:
             await self.listener.stop()
+        await self.read_engine.dispose()
 
     async def _probe_telegram(self, bot: Bot) -> None:
         """In webhook mode nothing calls Telegram while nobody writes: a light call keeps 'Telegram answers' true."""
