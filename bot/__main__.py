@@ -241,7 +241,9 @@ async def doctor(settings: Settings, today: date | None = None) -> int:
     from bot.factory import create_bot
     from bot.ops import doctor as checks
 
-    engine = make_engine(settings.database.url)
+    from storage.engine import make_read_engine
+
+    engine = make_read_engine(settings.database.url)  # it only reads, and never waits for the running bot's lock
     bot = create_bot(settings) if settings.telegram.token is not None else None
     try:
         results = await checks.run_checks(settings, engine=engine, bot=bot,
