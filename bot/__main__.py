@@ -240,7 +240,6 @@ async def doctor(settings: Settings, today: date | None = None) -> int:
     """The checklist on stdout; 0 only when every line is a ✓ (it never changes the database)."""
     from bot.factory import create_bot
     from bot.ops import doctor as checks
-
     from storage.engine import make_read_engine
 
     engine = make_read_engine(settings.database.url)  # it only reads, and never waits for the running bot's lock
