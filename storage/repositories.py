@@ -1482,7 +1482,10 @@ class OpsRepo:
         no_case = ~exists().where(Case.review_id == Review.id)
         query = (select(Review).where(Review.content_removed_at.is_(None),
                                       or_(closed_long_ago, and_(no_case, Review.created_at < cutoff)))
-                 .order_by(Review.id).limit(limit))
+                 .order_by(Review.id).limit(limit)
+                 # Two instances running the daily job at once take different reviews (PostgreSQL; SQLite has one
+                 # writer anyway), so none is removed, and audited, twice.
+                 .with_for_update(of=Review, skip_locked=True))
         return (await self.session.scalars(query)).all()
 
     async def remove_content(self, review: Review, now: datetime) -> tuple[list[str], int]:

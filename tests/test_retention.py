@@ -158,3 +158,16 @@ def test_the_daily_job_is_scheduled_at_the_configured_time(app: App) -> None:
     job = scheduler.get_job("retention")
     assert str(job.trigger) == "cron[hour='3', minute='0']"
     assert scheduler.get_job("ops-heartbeat") is not None
+
+
+async def test_two_instances_at_once_remove_and_audit_each_review_once(app: App) -> None:
+    import asyncio
+
+    user = await person(app)
+    for number in range(1, 13):
+        await stored_review(app, user, f"AL-2021-{number:06d}", created=LONG_AGO, case_status="closed",
+                            closed=LONG_AGO)
+    runs = await asyncio.gather(*(retention.run(app.pool, app.settings, lambda: NOW) for _ in range(2)))
+    assert sum(run.reviews for run in runs) == 12
+    audit = await one(app, select(AuditLog.entity_id).where(AuditLog.action == retention.CONTENT_REMOVED))
+    assert len(audit) == len(set(audit)) == 12
