@@ -29,14 +29,10 @@ class Health:
     database_timeout: float = 2.0
     clock: Callable[[], float] = time.monotonic
     required: tuple[str, ...] = HEARTBEATS
-    started: float = field(default=0.0)
     _beats: dict[str, float] = field(default_factory=dict)
     _telegram: float | None = None
     _migrated: bool = False
     stopping: bool = False
-
-    def __post_init__(self) -> None:
-        self.started = self.clock()
 
     def beat(self, name: str) -> None:
         """A part (the relay, the scheduler) made a pass just now."""
