@@ -191,11 +191,12 @@ class TelegramWatch(BaseRequestMiddleware):
             self.metrics.telegram_last_answer.set(time.time())
 
     def _count(self, method: str, result: str) -> None:
-        if self.metrics is None or method not in SEND_METHODS:
+        if self.metrics is None:
             return
-        self.metrics.sends.labels(send_kind.get(), result).inc()
-        if result in ("retried", "429"):
+        if result in ("retried", "429"):  # any call: a getUpdates that failed is polled again, too
             self.metrics.retried("telegram")
+        if method in SEND_METHODS:
+            self.metrics.sends.labels(send_kind.get(), result).inc()
 
 
 def instrument_relay(relay: Any) -> None:
