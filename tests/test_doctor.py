@@ -177,3 +177,17 @@ def test_an_invalid_configuration_is_the_checklists_failed_first_line(tmp_path: 
     assert done.returncode == 1
     first = done.stdout.splitlines()[0]
     assert first.startswith('✗ configuration is not valid: setting ops.listen must be "host:port"'), first
+
+
+async def test_a_webhook_set_where_configured_passes(api: FakeTelegramAPI, engine: AsyncEngine, tmp_path: Path) -> None:
+    hook = "http://127.0.0.1:8443/telegram/webhook"
+    settings = settings_for(api, engine, tmp_path, telegram={
+        "token": TEST_TOKEN, "api_server": api.base_url, "mode": "webhook",
+        "webhook": {"url": hook, "secret_token": "s3cret"}})
+    bot = create_bot(settings)
+    try:
+        await bot.set_webhook(hook, secret_token="s3cret")
+    finally:
+        await bot.session.close()
+    checks = await checks_of(settings, engine)
+    assert failed(checks) == [] and f"webhook is set to {hook}" in [check.line for check in checks]

@@ -155,13 +155,13 @@ async def run_checks(settings: Settings, *, engine: AsyncEngine, bot: Bot | None
             for chat in chats:
                 add(await check_chat(bot, chat.chat_id, f"clinic {chat.clinic_id}'s chat"))
         if settings.telegram.mode == "webhook":
-            info = await bot.get_webhook_info()
             wanted = settings.telegram.webhook.url
-            if info.url != wanted:
-                add(Check(False, f"webhook is set to {info.url or 'nothing'!r}, not {wanted!r}: start the bot "
-                                 f"(`medfeedback run` sets it) or check telegram.webhook.url"))
+            try:
+                info = await bot.get_webhook_info()
+            except TelegramAPIError as error:
+                add(Check(False, f"webhook: Telegram did not say where it is set: {error.message}"))
             else:
-                add(Check(True, f"webhook is set to {wanted}"))
+                add(_webhook_check(info.url, wanted))
     add(check_calendar(calendar or WorkCalendar.load(), today))
     add(check_consent_text(settings.retention.closed_case_years))
     if settings.admins:
@@ -169,6 +169,13 @@ async def run_checks(settings: Settings, *, engine: AsyncEngine, bot: Bot | None
     else:
         add(Check(False, "admins is empty: nobody is told about delivery problems; set admins = [<Telegram id>]"))
     return checks
+
+
+def _webhook_check(url: str, wanted: str | None) -> Check:
+    if url != wanted:
+        return Check(False, f"webhook is set to {url or 'nothing'!r}, not {wanted!r}: start the bot "
+                            f"(`medfeedback run` sets it) or check telegram.webhook.url")
+    return Check(True, f"webhook is set to {wanted}")
 
 
 def print_check(check: Check, out: TextIO) -> None:
