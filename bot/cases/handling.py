@@ -258,6 +258,7 @@ async def resident_added(repo: Repositories, case_id: int, user_id: int, now: da
     view = await alerts.load(repo, case)
     if view.review.user_id != user_id:
         return None
+    bind_reference(view.review.reference)
     chat_id = settings.prosecutor.chat_id
     reply_to = await _office_card_reply_to(repo, view, settings)
     l10n = alerts.chat_l10n(settings)
@@ -688,6 +689,7 @@ async def one_case(repo: Repositories, settings: Settings, words: str,
     if case is None:
         return l10n("cases.not_found", reference=html.escape(words)), None
     view = await alerts.load(repo, case)
+    bind_reference(view.review.reference)
     lines = ["", l10n("cases.history"), *await history_lines(repo, view, l10n, settings)]
     return _bounded(alerts.card_text(view, l10n, settings.zone), lines, l10n), alerts.card_keyboard(view, l10n)
 
