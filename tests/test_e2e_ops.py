@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -196,10 +197,24 @@ async def test_the_webhook_server_serves_health_and_metrics_too(api: FakeTelegra
         assert await until(f"{base}/readyz", 200) == "ready\n"
         page = (await get(f"{base}/metrics"))[1]
         assert "medfeedback_updates_total" in page and metric(page, "medfeedback_database_up") == 1
+        # Telegram delivers one update twice: the second is skipped, and the line saying so names the update.
+        api.add_user(USER, "Айгуль", "ru")
+        update = {"update_id": 9001, "message": {
+            "message_id": 1, "date": 0, "chat": {"id": USER, "type": "private", "first_name": "Айгуль"},
+            "from": {"id": USER, "is_bot": False, "first_name": "Айгуль", "language_code": "ru"}, "text": "/help",
+            "entities": [{"type": "bot_command", "offset": 0, "length": 5}]}}
+        assert await api.deliver_raw(update, secret="e2e-secret_123") == 200
+        assert await api.deliver_raw(update, secret="e2e-secret_123") == 200
+        page = (await get(f"{base}/metrics"))[1]
+        assert metric(page, "medfeedback_updates_total", type="message", outcome="handled") == 2
     finally:
         assert await bot.stop() == 0, bot.output()
-    lines = [line for line in bot.output().splitlines() if line.startswith("{")]
-    assert lines and all('"level"' in line and '"logger"' in line for line in lines)
+    output = bot.output()
+    entries = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    assert entries and all({"time", "level", "logger", "message"} <= set(entry) for entry in entries)
+    [skipped] = [entry for entry in entries if "already handled" in entry["message"]]
+    assert skipped["update_id"] == 9001 and skipped["level"] == "INFO"
+    assert "Айгуль" not in output and str(USER) not in output
 
 
 async def test_a_stopping_process_is_not_ready_while_it_finishes_its_update(api: FakeTelegramAPI,
