@@ -67,3 +67,17 @@ def test_systemd_reads_every_unit_without_a_complaint(tmp_path: Path) -> None:
     complaints = [line for line in (done.stdout + done.stderr).splitlines()
                   if line.strip() and "is not executable" not in line]
     assert complaints == []
+
+
+def test_the_alert_rules_use_only_metrics_the_bot_exports() -> None:
+    import re
+
+    from bot.ops.metrics import Metrics
+
+    rules = (DEPLOY / "prometheus-alerts.yml").read_text(encoding="utf-8")
+    exported = set()
+    for family in Metrics().registry.collect():
+        exported |= {sample.name for sample in family.samples} | {family.name}
+    exported |= {name + "_bucket" for name in exported}
+    used = set(re.findall(r"\bmedfeedback_[a-z_]+", rules))
+    assert used and used <= exported, used - exported
