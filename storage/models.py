@@ -532,3 +532,10 @@ class DirectoryVersion(Base):
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     version: Mapped[int] = mapped_column(default=0)
     changed_at: Mapped[datetime | None]
+
+
+# --- Operations (issue 13) ---------------------------------------------------------------------------
+
+# Every /metrics scrape counts reviews by kind and open cases by urgency: from these indexes alone, not the tables.
+Index("ix_reviews_kind", Review.kind)
+Index("ix_cases_status_urgency", Case.status, Case.urgency)

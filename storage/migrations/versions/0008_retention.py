@@ -1,4 +1,5 @@
-"""reviews.content_removed_at: when the retention period removed a review's texts, names and evidence
+"""reviews.content_removed_at: when the retention period removed a review's texts, names and evidence; indexes
+for the /metrics counts (reviews by kind, open cases by urgency)
 
 Revision ID: 0008
 Revises: 0004
@@ -21,8 +22,14 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("reviews", schema=None) as batch_op:
         batch_op.add_column(sa.Column("content_removed_at", storage.base.UTCDateTime(timezone=True), nullable=True))
+        batch_op.create_index("ix_reviews_kind", ["kind"], unique=False)
+    with op.batch_alter_table("cases", schema=None) as batch_op:
+        batch_op.create_index("ix_cases_status_urgency", ["status", "urgency"], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("cases", schema=None) as batch_op:
+        batch_op.drop_index("ix_cases_status_urgency")
     with op.batch_alter_table("reviews", schema=None) as batch_op:
+        batch_op.drop_index("ix_reviews_kind")
         batch_op.drop_column("content_removed_at")
