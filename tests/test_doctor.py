@@ -191,3 +191,18 @@ async def test_a_webhook_set_where_configured_passes(api: FakeTelegramAPI, engin
         await bot.session.close()
     checks = await checks_of(settings, engine)
     assert failed(checks) == [] and f"webhook is set to {hook}" in [check.line for check in checks]
+
+
+@pytest.mark.redis
+async def test_the_redis_of_the_conversations_must_answer(api: FakeTelegramAPI, engine: AsyncEngine,
+                                                          tmp_path: Path) -> None:
+    from tests.conftest import REDIS_URL
+    from tests.fakes.process import free_port
+
+    lines = [check.line for check in await checks_of(settings_for(api, engine, tmp_path, fsm={"storage": REDIS_URL}),
+                                                     engine)]
+    assert f"fsm.storage {REDIS_URL} answers" in lines
+    nowhere = f"redis://127.0.0.1:{free_port()}/0"
+    checks = await checks_of(settings_for(api, engine, tmp_path, fsm={"storage": nowhere}), engine)
+    [line] = failed(checks)
+    assert line.startswith(f"fsm.storage {nowhere} does not answer: ConnectionError")

@@ -102,6 +102,21 @@ async def check_database(engine: AsyncEngine, url: str) -> list[Check]:
     return [reached, Check(True, "database migrations are current")]
 
 
+async def check_redis(url: str) -> Check:
+    """Several instances keep conversations and per-chat locks there: it must answer."""
+    from redis.asyncio import Redis
+
+    shown = make_url(url).render_as_string(hide_password=True) if "://" in url else url
+    client = Redis.from_url(url, socket_connect_timeout=3, socket_timeout=3)
+    try:
+        await client.ping()
+    except Exception as error:
+        return Check(False, f"fsm.storage {shown} does not answer: {type(error).__name__}: {error}"[:300])
+    finally:
+        await client.aclose()
+    return Check(True, f"fsm.storage {shown} answers")
+
+
 async def check_chat(bot: Bot, chat_id: int, what: str) -> Check:
     try:
         member = await bot.get_chat_member(chat_id, bot.id)
@@ -130,6 +145,8 @@ async def run_checks(settings: Settings, *, engine: AsyncEngine, bot: Bot | None
     database = await check_database(engine, settings.database.url)
     for check in database:
         add(check)
+    if settings.fsm.storage != "database":
+        add(await check_redis(settings.fsm.storage))
     add(check_media(settings.media.dir, settings.ops.min_free_mb))
     if bot is None:
         add(Check(False, "telegram.token is not set: set it in the config file or MEDFEEDBACK_TELEGRAM__TOKEN"))
