@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import re
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
-from sqlalchemy import text
 
-from storage.engine import make_engine
-from tests.conftest import POSTGRES_URL
+from tests.e2e_support import TcpProxy, database, proxied
 from tests.fakes.fake_api import FakeTelegramAPI
 from tests.fakes.process import BotProcess, free_port
 from tests.test_e2e import (
@@ -105,81 +101,28 @@ async def test_health_readiness_and_metrics_of_the_polling_process(api: FakeTele
         assert secret not in output, secret
 
 
-class Gate:
-    """A TCP proxy to PostgreSQL that the test can close (the database is down) and open again."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.host, self.port = host, port
-        self.open = True
-        self._links: set[asyncio.StreamWriter] = set()
-        self.server: asyncio.base_events.Server | None = None
-
-    async def start(self) -> int:
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        return self.server.sockets[0].getsockname()[1]
-
-    def close(self) -> None:
-        self.open = False
-        for writer in list(self._links):
-            writer.close()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if not self.open:
-            writer.close()
-            return
-        try:
-            up_reader, up_writer = await asyncio.open_connection(self.host, self.port)
-        except OSError:
-            writer.close()
-            return
-        self._links |= {writer, up_writer}
-
-        async def pipe(source: asyncio.StreamReader, target: asyncio.StreamWriter) -> None:
-            with contextlib.suppress(OSError, asyncio.CancelledError):
-                while data := await source.read(65536):
-                    target.write(data)
-                    await target.drain()
-            target.close()
-
-        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
-        self._links -= {writer, up_writer}
-
-    async def stop(self) -> None:
-        self.close()
-        if self.server is not None:
-            self.server.close()
-
-
 @pytest.mark.postgres
 async def test_readyz_is_503_while_the_database_is_down_and_200_after(api: FakeTelegramAPI, tmp_path: Path) -> None:
     from sqlalchemy.engine import make_url
 
-    url = make_url(POSTGRES_URL)
-    name = f"e2e_ops_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as connection:
-        await connection.execute(text(f'CREATE DATABASE "{name}"'))
-    gate = Gate(url.host or "127.0.0.1", url.port or 5432)
-    gate_port = await gate.start()
-    proxied = url.set(host="127.0.0.1", port=gate_port, database=name).render_as_string(hide_password=False)
-    bot, base = await start(api, tmp_path, MEDFEEDBACK_DATABASE__URL=proxied)
-    try:
-        assert await until(f"{base}/readyz", 200, 60) == "ready\n"
-        gate.close()
-        down = await until(f"{base}/readyz", 503)
-        assert down.startswith("not ready: database")
-        assert (await get(f"{base}/healthz"))[0] == 200  # alive all the same: no restart for an outage
-        page = (await get(f"{base}/metrics"))[1]
-        assert metric(page, "medfeedback_database_up") == 0
-        gate.open = True
-        assert await until(f"{base}/readyz", 200, 60) == "ready\n"
-        assert metric((await get(f"{base}/metrics"))[1], "medfeedback_database_up") == 1
-    finally:
-        code = await bot.stop()
-        await gate.stop()
-        async with admin.connect() as connection:
-            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
+    async with database("postgresql", tmp_path) as db:
+        url = make_url(db.url)
+        proxy = await TcpProxy(url.host or "127.0.0.1", url.port or 5432).start()
+        bot, base = await start(api, tmp_path, MEDFEEDBACK_DATABASE__URL=proxied(db.url, proxy))
+        try:
+            assert await until(f"{base}/readyz", 200, 60) == "ready\n"
+            proxy.cut()
+            down = await until(f"{base}/readyz", 503)
+            assert down.startswith("not ready: database")
+            assert (await get(f"{base}/healthz"))[0] == 200  # alive all the same: no restart for an outage
+            page = (await get(f"{base}/metrics"))[1]
+            assert metric(page, "medfeedback_database_up") == 0
+            proxy.restore()
+            assert await until(f"{base}/readyz", 200, 60) == "ready\n"
+            assert metric((await get(f"{base}/metrics"))[1], "medfeedback_database_up") == 1
+        finally:
+            code = await bot.stop()
+            await proxy.stop()
     assert code == 0, bot.output()
 
 
