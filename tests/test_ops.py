@@ -276,16 +276,20 @@ def test_ops_log_and_retention_settings_are_checked_and_documented(tmp_path: Pat
         load_settings(empty, retention={"closed_case_years": 0})
 
 
-async def test_a_listen_address_in_use_stops_start_up_with_one_line() -> None:
-    from bot.config import ConfigError
+async def test_a_listen_address_in_use_is_reported_and_the_bot_runs_on(caplog: pytest.LogCaptureFixture) -> None:
     from bot.ops.server import OpsListener
 
     first = OpsListener(OpsRoutes(Health()), "127.0.0.1:0")
-    await first.start()
+    assert await first.start()
     try:
         port = first._runner.addresses[0][1]
-        with pytest.raises(ConfigError, match=rf"^setting ops.listen: cannot listen on 127.0.0.1:{port} \("):
-            await OpsListener(OpsRoutes(Health()), f"127.0.0.1:{port}").start()
+        second = OpsListener(OpsRoutes(Health()), f"127.0.0.1:{port}")
+        with caplog.at_level(logging.ERROR, logger="bot.ops.server"):
+            assert await second.start() is False
+        [line] = [record.getMessage() for record in caplog.records if record.name == "bot.ops.server"]
+        assert line.startswith(f"ops.listen: cannot listen on 127.0.0.1:{port} (")
+        assert "/healthz, /readyz and /metrics are not served" in line
+        await second.stop()  # nothing to stop: no error
     finally:
         await first.stop()
 

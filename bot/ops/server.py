@@ -11,7 +11,6 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.config import ConfigError
 from bot.ops.health import Health
 from bot.ops.metrics import Metrics
 
@@ -58,7 +57,9 @@ class OpsListener:
         self.host, self.port = host.strip("[]"), int(port)
         self._runner: web.AppRunner | None = None
 
-    async def start(self) -> None:
+    async def start(self) -> bool:
+        """False when the address is taken (another instance, another program): the bot runs on without these
+        routes, and says so, rather than stop serving residents over an auxiliary port."""
         app = web.Application()
         self.routes.register(app)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
@@ -68,10 +69,12 @@ class OpsListener:
         except OSError as error:
             await self._runner.cleanup()
             self._runner = None
-            raise ConfigError(f"setting ops.listen: cannot listen on {self.host}:{self.port} "
-                              f"({error.strerror or error}): choose another host:port, or \"\" to turn it off"
-                              ) from None
+            log.error("ops.listen: cannot listen on %s:%s (%s): /healthz, /readyz and /metrics are not served; set "
+                      "ops.listen to a free host:port (each instance its own), or \"\" to turn it off",
+                      self.host, self.port, error.strerror or error)
+            return False
         log.info("health and metrics on http://%s:%s (/healthz, /readyz, /metrics)", self.host, self.port)
+        return True
 
     async def stop(self) -> None:
         if self._runner is not None:
