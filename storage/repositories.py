@@ -1498,6 +1498,9 @@ class OpsRepo:
                                              .execution_options(synchronize_session=False))
         await self.session.execute(update(Case).where(Case.review_id == review.id).values(extension_reason=None)
                                    .execution_options(synchronize_session=False))
+        # The office's urgency verdicts keep a copy of the text (to measure the classifier on): it goes too.
+        await self.session.execute(update(UrgencyDecision).where(UrgencyDecision.review_id == review.id)
+                                   .values(text="").execution_options(synchronize_session=False))
         paths = list(await self.session.scalars(select(ReviewMedia.stored_path).where(
             ReviewMedia.review_id == review.id, ReviewMedia.stored_path.is_not(None))))
         await self.session.execute(delete(ReviewMedia).where(ReviewMedia.review_id == review.id)

@@ -10,7 +10,17 @@ from sqlalchemy import select
 
 from bot.ops import retention
 from bot.services import privacy
-from storage.models import AuditLog, Case, FsmRecord, OutboxMessage, Response, Review, ReviewMedia, User
+from storage.models import (
+    AuditLog,
+    Case,
+    FsmRecord,
+    OutboxMessage,
+    Response,
+    Review,
+    ReviewMedia,
+    UrgencyDecision,
+    User,
+)
 from tests.conftest import BACKENDS, App
 from tests.flows import clinic_17, one
 
@@ -51,6 +61,8 @@ async def stored_review(app: App, user: User, reference: str, *, kind: str = "co
                                     stored_path=f"{sha256[:2]}/{sha256}.jpg", created_at=created))
         session.add(AuditLog(at=created, actor_telegram_id=None, action="moderation.edited", entity="review",
                              entity_id=review.id, details={"before": "старый текст", "reference": reference}))
+        session.add(UrgencyDecision(review_id=review.id, urgent=True, decided_by=7001, decided_at=created,
+                                    text=f"Текст жалобы {reference}", language="ru", classified_as="high"))
         session.add(OutboxMessage(dedupe_key=f"alert:{reference}", chat_id=-100123, kind="alert",
                                   payload={"text": f"Карточка {reference}: Айгуль"}, review_id=review.id,
                                   status="sent", next_attempt_at=created, created_at=created, sent_at=created))
@@ -91,6 +103,8 @@ async def test_expired_content_goes_open_and_recent_cases_stay(app: App) -> None
     assert len(list(app.settings.media.dir.rglob("*.jpg"))) == 1 and stored
     answers = {r.review_id: r.text for r in await one(app, select(Response))}
     assert answers[closed_old.id] == "" and answers[open_old.id] == "Ответ прокуратуры"
+    verdicts = {row.review_id: row.text for row in await one(app, select(UrgencyDecision))}
+    assert verdicts[closed_old.id] == "" and verdicts[open_old.id] == f"Текст жалобы {open_old.reference}"
     cards = {row.review_id: row.payload for row in await one(app, select(OutboxMessage))}
     assert cards[closed_old.id] == {"removed": "retention"}
     assert "Айгуль" in cards[open_old.id]["text"]  # 5 years old but its case is open: the law keeps it
