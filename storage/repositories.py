@@ -1492,6 +1492,8 @@ class OpsRepo:
         """Clear a review's texts and names, its answers' texts and its evidence rows, in the caller's transaction;
         returns the stored paths no other review still uses (for the caller to delete) and the answers cleared."""
         review.text, review.public_text, review.author_name, review.phone_shared = "", None, None, False
+        # A formal appeal's details name the appellant and say what they asked for (migration 0007).
+        review.appellant_name = review.outcome_wanted = None
         review.content_removed_at = now
         answers = await self.session.execute(update(Response).where(Response.review_id == review.id)
                                              .values(text="", public_text=None)

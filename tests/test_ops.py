@@ -25,7 +25,7 @@ from bot.services import alerts
 from bot.services.outbox import Relay
 from storage.engine import make_engine
 from tests.conftest import App
-from tests.flows import PHOTO_A, PHOTO_B, RU
+from tests.flows import PHOTO_A, PHOTO_B, RU, choose_clinic_17, resident
 
 CHAT = -1001234567890
 RESIDENT, OFFICER = 987654321, 7001
@@ -133,22 +133,15 @@ async def full_review_flow(app: App, metrics: Metrics) -> str:
     hears back. Returns the reference."""
     dp = create_dispatcher(app.settings, session_pool=app.pool, clock=app.clock, metrics=metrics)
     app = App(app.settings, app.pool, app.bot, dp, app.session, app.updates, app.clock)
-    person = app.user(RESIDENT, language_code="ru", first_name=NAME)
-    await person.command("start")
-    await person.press("Русский")
-    await person.press(RU("consent.accept"))
+    person = await resident(app, RESIDENT, first_name=NAME)
     await person.press(RU("menu.leave_feedback"))
-    await person.send("17")
-    await person.press("Городская поликлиника №17")
+    await choose_clinic_17(person)
     await person.press(RU("target.clinic"))
     await person.press(RU("kind.violation"))
     await person.press(RU("category.extortion"))
-    await person.press("1⭐")
-    await person.press(RU("criteria.skip_all"))
     await person.send(WORDS)
     await person.album([PHOTO_A, PHOTO_B])
-    await person.press(RU("evidence.done"))
-    await person.press(RU("visibility.named", name=NAME))
+    await person.press(RU("when.today"))
     await person.contact(PHONE)
     reply = await person.press(RU("preview.submit"))
     reference = re.search(r"AL-\d{4}-\d{6}", " ".join(reply.texts)).group()
@@ -163,6 +156,7 @@ async def full_review_flow(app: App, metrics: Metrics) -> str:
     await officer.press(RU("alert.button_take"), message=card.message_id)
     await officer.press(RU("alert.button_close"), message=card.message_id)
     await officer.send("Проверка проведена, нарушение подтверждено.")
+    await officer.press(RU("case_draft.button_send"))
     app.clock.advance(seconds=5)
     await relay.run_once()
     assert any(isinstance(c, SendMessage) and reference in c.text for c in app.session.sent_messages(RESIDENT))

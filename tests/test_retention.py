@@ -43,7 +43,8 @@ async def stored_review(app: App, user: User, reference: str, *, kind: str = "co
         review = Review(reference=reference, user_id=user.id, clinic_id=clinic.id, kind=kind, rating=2,
                         text=f"Текст жалобы {reference}", public_text=f"Публичный {reference}", language="ru",
                         anonymous=False, author_name="Айгуль С.", phone_shared=True, created_at=created,
-                        updated_at=created)
+                        updated_at=created, appellant_name="Серикова Айгуль Маратовна",
+                        outcome_wanted="Вернуть деньги за приём")
         session.add(review)
         await session.flush()
         if case_status is not None:
@@ -94,9 +95,11 @@ async def test_expired_content_goes_open_and_recent_cases_stay(app: App) -> None
     for reference in (closed_old.reference, gratitude_old.reference):
         review = reviews[reference]
         assert (review.text, review.public_text, review.author_name, review.phone_shared) == ("", None, None, False)
+        assert (review.appellant_name, review.outcome_wanted) == (None, None)
         assert review.content_removed_at == NOW and review.rating == 2 and review.kind in ("complaint", "gratitude")
     for reference in (open_old.reference, closed_recently.reference):
         assert reviews[reference].text == f"Текст жалобы {reference}" and reviews[reference].content_removed_at is None
+        assert reviews[reference].appellant_name == "Серикова Айгуль Маратовна"
     media = await one(app, select(ReviewMedia.review_id))
     assert media == [closed_recently.id]
     assert (app.settings.media.dir / (stored := (await one(app, select(ReviewMedia.stored_path)))[0])).is_file()

@@ -2,8 +2,9 @@
 
 Daily, in small transactions:
 - a review whose case was closed (or rejected) `closed_case_years` ago, or that had no case and was submitted that
-  long ago, loses its content: its text and public text, the published name, its answers' texts, the extension
-  reason and its evidence rows and files (a file another review still uses stays). Kind, category, stars, clinic,
+  long ago, loses its content: its text and public text, the published name, the appellant's name and wanted
+  outcome, its answers' texts, the extension reason, the text kept with the office's urgency verdicts, and its
+  evidence rows and files (a file another review still uses stays). Kind, category, stars, clinic,
   doctor and dates stay, so statistics and ratings do not change. A case still open is never touched, whatever its
   age: the law requires the record of an appeal under consideration.
 - a conversation left half-way (`fsm_records`) is dropped after `draft_days`;
