@@ -2,7 +2,7 @@
 for the /metrics counts (reviews by kind, open cases by urgency)
 
 Revision ID: 0008
-Revises: 0007
+Revises: 0009
 Create Date: 2026-12-01 08:50:00
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import storage.base
 
 revision = "0008"
-down_revision = "0007"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
