@@ -1,10 +1,10 @@
-"""Command line: run, web, db upgrade, directory import/export, classify, outbox status, stats rebuild, export."""
+"""Command line: run, web, db upgrade, directory import/export, classify, outbox status, stats rebuild, export,
+doctor, backup and restore."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
@@ -13,6 +13,7 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import ConfigError, Settings, load_settings
+from bot.ops.logs import setup_logging
 from bot.services import directory
 from storage.engine import make_engine, make_session_pool
 from storage.migrate import upgrade
@@ -55,6 +56,14 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--to", dest="last", required=True, type=_day, metavar="DATE", help="last day (included)")
     export.add_argument("--format", choices=("xlsx", "csv"), help="default: by the extension of --out, else xlsx")
     export.add_argument("--out", required=True, type=Path, metavar="FILE")
+    commands.add_parser("doctor", help="check the whole set-up (config, database, media, Telegram, chats, calendar); "
+                                       "exit 1 on any failure")
+    backup = commands.add_parser("backup", help="a consistent copy of the database and the evidence files, with a "
+                                                "SHA-256 manifest, while the bot runs")
+    backup.add_argument("directory", type=Path, metavar="DIR", help="a new or empty folder")
+    restore = commands.add_parser("restore", help="restore a backup into an empty location (the configured database "
+                                                  "file and media folder), verifying every SHA-256")
+    restore.add_argument("directory", type=Path, metavar="DIR", help="a folder written by `medfeedback backup`")
     return parser
 
 
@@ -67,9 +76,7 @@ def _day(text: str) -> date:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("aiogram.event").setLevel(logging.WARNING)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    setup_logging()  # until the settings say otherwise
     if args.command == "classify" and not (args.evaluate_decisions or args.export_decisions):
         # needs no settings: the rules are data files
         from bot.services import urgency
@@ -80,8 +87,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return urgency.main_classify(sys.stdin, sys.stdout)
     try:
         settings = load_settings(args.config)
+        setup_logging(settings.log.format, settings.log.level)
+        if args.command in ("backup", "restore"):
+            return run_backup_command(args, settings)
         return asyncio.run(dispatch(args, settings))
     except ConfigError as exc:
+        if args.command == "doctor":  # the checklist's first line, failed
+            print(f"✗ configuration is not valid: {exc}\n0 of 1 checks passed, 1 failed")
+            return 1
         print(f"medfeedback: {exc}", file=sys.stderr)
         return 2
     except directory.DirectoryFileError as exc:
@@ -106,6 +119,8 @@ async def dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
         await serve(settings)
         return 0
+    if args.command == "doctor":
+        return await doctor(settings)
     engine = make_engine(settings.database.url)
     try:
         await upgrade(engine)
@@ -224,6 +239,46 @@ async def export_reviews(pool: async_sessionmaker[AsyncSession], settings: Setti
         print(f"medfeedback: cannot write {args.out}: {error.strerror or error}", file=sys.stderr)
         return 1
     print(f"exported {len(table.rows)} reviews registered {period.label()} to {args.out} ({file_format})")
+    return 0
+
+
+async def doctor(settings: Settings, today: date | None = None) -> int:
+    """The checklist on stdout; 0 only when every line is a ✓ (it never changes the database)."""
+    from bot.factory import create_bot
+    from bot.ops import doctor as checks
+    from storage.engine import make_read_engine
+
+    engine = make_read_engine(settings.database.url)  # it only reads, and never waits for the running bot's lock
+    bot = create_bot(settings) if settings.telegram.token is not None else None
+    try:
+        results = await checks.run_checks(settings, engine=engine, bot=bot,
+                                          today=today or datetime.now(settings.zone).date(),
+                                          on_check=lambda check: checks.print_check(check, sys.stdout))
+    finally:
+        if bot is not None:
+            await bot.session.close()
+        await engine.dispose()
+    failed = sum(not check.ok for check in results)
+    print(f"{len(results) - failed} of {len(results)} checks passed" + (f", {failed} failed" if failed else ""))
+    return 1 if failed else 0
+
+
+def run_backup_command(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.ops import backup
+
+    try:
+        if args.command == "backup":
+            done = backup.backup(settings, args.directory, datetime.now(UTC))
+            print(f"backup of the {done.database} database and {done.files} evidence file(s) ({done.bytes} bytes) "
+                  f"in {done.directory}, SHA-256s in {backup.MANIFEST}")
+        else:
+            done = backup.restore(settings, args.directory)
+            print(f"restored the {done.database} database and {done.files} evidence file(s); every SHA-256 matches")
+    except backup.BackupError as error:
+        print(f"medfeedback: {error}", file=sys.stderr)
+        return 1
+    for command in done.commands:
+        print(f"still to do, run: {command}")
     return 0
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.cases import cards as alerts
 from bot.config import Settings, require_token
 from bot.factory import create_bot, create_dispatcher, utcnow
+from bot.ops.runtime import Operations
 from bot.polling import Poller, wait_for_telegram
 from bot.scheduler import make_scheduler
 from bot.services import notices
@@ -53,13 +54,16 @@ async def run(settings: Settings) -> None:
     engine = make_engine(settings.database.url)
     await upgrade(engine)
     pool = make_session_pool(engine)
+    ops = Operations(settings, utcnow)  # health, readiness and metrics (bot/ops/runtime.py)
     bot = create_bot(settings)
-    dp = create_dispatcher(settings, session_pool=pool)
+    ops.watch_bot(bot)
+    dp = create_dispatcher(settings, session_pool=pool, metrics=ops.metrics)
     relay = Relay(bot, pool, utcnow, settings.admins, group_alerts=alerts.group_alerts_for(settings),
                   lease=timedelta(seconds=settings.outbox.lease_seconds),
                   language_of=ChatLanguages.from_settings(settings), zone=settings.zone)
     dp["relay"] = relay
-    scheduler = make_scheduler(settings, pool, relay, utcnow)
+    ops.watch_relay(relay)
+    scheduler = make_scheduler(settings, pool, relay, utcnow, health=ops.health)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -67,6 +71,9 @@ async def run(settings: Settings) -> None:
     relay_task: asyncio.Task[None] | None = None
     started = False
     log.info(describe(settings))
+    # From the first moment: /healthz answers while Telegram is still being reached (and /readyz says so).
+    await ops.start(bot)
+    not_ready_when_stopping = asyncio.create_task(_call_when(stopping, ops.stopping))
     try:
         try:
             if not await wait_for_telegram(bot, stopping):
@@ -80,7 +87,7 @@ async def run(settings: Settings) -> None:
         scheduler.start()
         relay_task = asyncio.create_task(relay.run_forever(settings.outbox.sweep_seconds), name="outbox-relay")
         if settings.telegram.mode == "webhook":
-            await _serve_webhook(settings, bot, dp, stopping)
+            await _serve_webhook(settings, bot, dp, stopping, ops)
         else:
             await _poll(settings, bot, dp, stopping)
     finally:
@@ -90,6 +97,8 @@ async def run(settings: Settings) -> None:
             await relay.stop(relay_task, settings.shutdown_grace_seconds)
         if started:
             await dp.emit_shutdown(bot=bot, dispatcher=dp, bots=[bot], **dp.workflow_data)
+        not_ready_when_stopping.cancel()
+        await ops.stop()
         await bot.session.close()
         await engine.dispose()
         log.info("MedFeedback stopped")
@@ -139,12 +148,14 @@ async def _call_when(event: asyncio.Event, action: Callable[[], None]) -> None:
     action()
 
 
-async def _serve_webhook(settings: Settings, bot: Bot, dp: Dispatcher, stopping: asyncio.Event) -> None:
+async def _serve_webhook(settings: Settings, bot: Bot, dp: Dispatcher, stopping: asyncio.Event,
+                         ops: Operations) -> None:
     hook = settings.telegram.webhook
     secret = hook.secret_token.get_secret_value() if hook.secret_token else None
     app = web.Application()
     endpoint = WebhookEndpoint(dp, bot, secret)
     endpoint.register(app, hook.path)
+    ops.mount(app)  # /healthz, /readyz, /metrics beside the webhook, for the load balancer in front
     if settings.web.on_webhook_server:  # the public website on the same server (bot/web)
         from bot.web.server import mount
 

@@ -286,6 +286,47 @@ class WebSettings(_Section):
         return value
 
 
+def _host_port(value: str) -> str:
+    if value == "":
+        return value
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError('must be "host:port" such as "127.0.0.1:9090", or "" to turn the listener off')
+    return value
+
+
+class OpsSettings(_Section):
+    # Where /healthz, /readyz and /metrics are served ("" turns the listener off; in webhook mode they are also
+    # served by the webhook server). Keep it on 127.0.0.1 or a private network: metrics are not for the public.
+    listen: Annotated[str, AfterValidator(_host_port)] = "127.0.0.1:9090"
+    # /readyz says "not ready" when Telegram has not answered any call for this long.
+    telegram_stale_seconds: int = Field(300, ge=10, le=86400)
+    # ... or when the outbox relay or the scheduler has not made a pass for this long.
+    heartbeat_stale_seconds: int = Field(120, ge=5, le=86400)
+    # `medfeedback doctor` fails when the media folder's disk has less free space than this.
+    min_free_mb: int = Field(500, ge=0)
+
+
+class LogSettings(_Section):
+    # "text": one readable line per event; "json": one JSON object per line (for Loki, ELK, journald exporters).
+    format: Literal["text", "json"] = "text"
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class RetentionSettings(_Section):
+    # What the consent text promises (bot/locales/*/messages.toml, [consent] text): reviews and cases are kept
+    # for 5 years after they are closed; then their content (texts, names, evidence files) is removed and only
+    # the anonymous figures stay. A case still open is never touched: the law requires its record.
+    closed_case_years: int = Field(5, ge=1, le=75)
+    # A conversation left half-way (a draft review) is discarded after this many days.
+    draft_days: int = Field(30, ge=1, le=3650)
+    # The text of a message the bot has delivered (alert cards, notices) is cleared from the delivery queue after
+    # this many days; the record that it was sent stays.
+    delivered_days: int = Field(90, ge=1, le=3650)
+    # When the daily retention job runs, in `timezone`.
+    time: ClockTime = "03:00"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid")
 
@@ -309,6 +350,10 @@ class Settings(BaseSettings):
     contacts: ContactsSettings = ContactsSettings()
 
     web: WebSettings = WebSettings()
+
+    ops: OpsSettings = OpsSettings()
+    log: LogSettings = LogSettings()
+    retention: RetentionSettings = RetentionSettings()
 
     @field_validator("timezone")
     @classmethod

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.config import Settings, require_token
 from bot.l10n import LANGUAGES, Translator
 from bot.middlewares import FloodGuard, LanguageMiddleware
+from bot.ops.metrics import Metrics, UpdateObserver
 from bot.response_models import keep_response_models
 from bot.services.directory_index import DirectoryIndex
 from bot.services.media import EvidencePrefetch
@@ -88,6 +89,7 @@ def create_dispatcher(
     session_pool: async_sessionmaker[AsyncSession],
     fsm_storage: BaseStorage | None = None,
     clock: Callable[[], datetime] = utcnow,
+    metrics: Metrics | None = None,
 ) -> Dispatcher:
     if fsm_storage is None:
         fsm_storage, isolation = make_fsm_storage(settings, session_pool)
@@ -101,10 +103,13 @@ def create_dispatcher(
     dp["translator"] = translator
     dp["clock"] = clock
     dp["session_pool"] = session_pool
+    # Outermost: every log line of the update carries its update_id, and the latency includes retries and commit.
+    dp.update.outer_middleware(UpdateObserver(metrics))
     dp.update.outer_middleware(EvidencePrefetch(Path(settings.media.dir), settings.telegram.max_download_mb))
     # One search index for the conversation and inline mode, built again only when an import bumps the version.
     dp["directory_index"] = DirectoryIndex()
-    dp.update.outer_middleware(UnitOfWork(session_pool, clock, dp.fsm, translator))
+    on_retry = (lambda _error: metrics.retried("unit_of_work")) if metrics is not None else None
+    dp.update.outer_middleware(UnitOfWork(session_pool, clock, dp.fsm, translator, on_retry=on_retry))
     dp.update.outer_middleware(LanguageMiddleware(translator))
     dp.update.outer_middleware(FloodGuard(settings.flood.max_updates, settings.flood.window_seconds))
     dp.include_routers(*get_routers(settings))

@@ -67,7 +67,7 @@ class FloodGuard(BaseMiddleware):
         if now - self._hinted.get(person.id, float("-inf")) >= self.window:
             self._hinted[person.id] = now
             await _tell(event, data["l10n"]("errors.flood"))
-        log.info("flood from user %s: update %s ignored", person.id, getattr(event, "update_id", None))
+        log.info("flood: update %s ignored", getattr(event, "update_id", None))  # no Telegram id in logs
         return None
 
     def _sweep(self, now: float) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cases import handling as cases
 from bot.config import Settings
+from bot.ops.health import Health
 from bot.services import clinics, ratings, reports
 from bot.services.outbox import Relay
 from bot.services.reviews import work_calendar
@@ -99,8 +100,15 @@ async def weekly_digests(pool: async_sessionmaker[AsyncSession], settings: Setti
     return queued
 
 
+async def apply_retention(pool: async_sessionmaker[AsyncSession], settings: Settings,
+                          clock: Callable[[], datetime]) -> None:
+    from bot.ops import retention
+
+    await retention.run(pool, settings, clock)
+
+
 def make_scheduler(settings: Settings, pool: async_sessionmaker[AsyncSession], relay: Relay,
-                   clock: Callable[[], datetime]) -> AsyncIOScheduler:
+                   clock: Callable[[], datetime], health: Health | None = None) -> AsyncIOScheduler:
     # coalesce + max_instances=1: a backlog of missed runs becomes one run, never two at once. The grace
     # time is long because a late run is still useful (and our jobs are idempotent); 1 s would drop it.
     scheduler = AsyncIOScheduler(timezone=settings.zone, job_defaults={
@@ -127,6 +135,15 @@ def make_scheduler(settings: Settings, pool: async_sessionmaker[AsyncSession], r
                                                   minute=digest_at.minute, timezone=settings.zone),
                       args=(pool, settings, clock, relay), id="weekly-digests")
     scheduler.add_job(calendar_at_start, args=(pool, settings, clock), id="calendar-at-start")
+    # Daily: what outlived the periods the consent text promises (retention.*) is removed, and audited.
+    retention_hour, retention_minute = (int(part) for part in settings.retention.time.split(":"))
+    scheduler.add_job(apply_retention, CronTrigger(hour=retention_hour, minute=retention_minute,
+                                                   timezone=settings.zone), args=(pool, settings, clock),
+                      id="retention")
+    if health is not None:
+        # /readyz reads this heartbeat: a scheduler that stopped running jobs makes the process not ready.
+        scheduler.add_job(health.beat, IntervalTrigger(seconds=max(1, int(health.heartbeat_stale) // 4)),
+                          args=("scheduler",), id="ops-heartbeat", next_run_time=datetime.now(settings.zone))
     # Once, at start-up: the digests that fell due while the bot was down (the job queues only what is missing).
     scheduler.add_job(weekly_digests, args=(pool, settings, clock, relay), kwargs={"on_schedule": False},
                       id="missed-digests")

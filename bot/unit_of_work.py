@@ -142,11 +142,12 @@ class UnitOfWork(BaseMiddleware):
     def __init__(self, pool: async_sessionmaker[AsyncSession], clock: Callable[[], datetime],
                  fsm: FSMContextMiddleware, translator: Translator, *,
                  retry_delays: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0), retry_budget: float = 15.0,
-                 bug_tries: int = 2) -> None:
+                 bug_tries: int = 2, on_retry: Callable[[BaseException], None] | None = None) -> None:
         self.pool, self.clock, self.fsm, self.translator = pool, clock, fsm, translator
         # An update is retried here for at most `retry_budget` seconds (a SQLite lock timeout alone is 10 s), so
         # that a webhook request is answered well within Telegram's minute; later tries are Telegram's or the loop's.
         self.retry_delays, self.retry_budget, self.bug_tries = retry_delays, retry_budget, bug_tries
+        self.on_retry = on_retry  # counts infrastructure retries (bot/ops/metrics.py)
         self.delay_notices = DelayNotices()
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
@@ -175,6 +176,8 @@ class UnitOfWork(BaseMiddleware):
                     if isinstance(error, TelegramRetryAfter):
                         delay = max(delay, min(float(error.retry_after), 10.0))
                     infra_failures += 1
+                    if self.on_retry is not None:
+                        self.on_retry(error)
                     log.warning("update %s: %s; try %s in %.1f s", event.update_id, _short(error),
                                 infra_failures + 1, delay)
                     await asyncio.sleep(delay)

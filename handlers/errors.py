@@ -43,8 +43,8 @@ def make_router() -> Router:
     async def unexpected_error(event: ErrorEvent, bot: Bot, translator: Translator, **data: object) -> None:
         update = event.update
         person = data.get(EVENT_FROM_USER_KEY)
-        log.error("update %s from user %s failed", update.update_id, getattr(person, "id", None),
-                  exc_info=event.exception)
+        # Who it was stays out of the log (a resident's Telegram id is personal data): the update_id finds them.
+        log.error("update %s failed", update.update_id, exc_info=event.exception)
         l10n = translator[translator.pick(getattr(person, "language_code", None))]
         message = update.message or (update.callback_query.message if update.callback_query else None)
         chat = message.chat if message else None

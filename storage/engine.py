@@ -23,6 +23,8 @@ PING_AFTER_IDLE_SECONDS = 10.0
 
 
 def make_engine(url: str, *, ping_after_idle: float = PING_AFTER_IDLE_SECONDS, **kwargs: Any) -> AsyncEngine:
+    # hide_parameters: an error's message must not carry the values of the statement (residents' texts, ids).
+    kwargs.setdefault("hide_parameters", True)
     if not is_sqlite(url):
         engine = create_async_engine(url, pool_recycle=1800, **kwargs)
         _ping_idle_connections(engine, ping_after_idle)
@@ -70,6 +72,24 @@ def _ping_idle_connections(engine: AsyncEngine, after: float) -> None:
             engine.dialect.do_ping(dbapi_connection)
         except Exception as error:  # the pool discards this connection and checks out another
             raise sa_exc.DisconnectionError(f"an idle connection was dropped: {error!r}") from error
+
+
+def make_read_engine(url: str) -> AsyncEngine:
+    """An engine for health checks and metrics, which only read: on SQLite it never takes the write lock (no
+    `BEGIN IMMEDIATE`; each statement reads the last commit, as WAL readers do, without waiting for a writer), so a
+    probe neither waits behind an update's transaction nor makes one wait. On PostgreSQL, the usual engine."""
+    if not is_sqlite(url):
+        return make_engine(url)
+    engine = create_async_engine(url, hide_parameters=True)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA query_only=ON")
+        cursor.execute("PRAGMA busy_timeout=1000")
+        cursor.close()
+
+    return engine
 
 
 def make_session_pool(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -30,3 +30,27 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
 
     async with engine.begin() as connection:
         await connection.run_sync(run)
+
+
+async def pending_migrations(engine: AsyncEngine) -> list[str]:
+    """The revisions the code has and the database has not applied (empty: the schema is current)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(alembic_config())
+
+    def missing(connection: Connection) -> list[str]:
+        applied = set(MigrationContext.configure(connection).get_current_heads())
+        wanted: list[str] = []
+        for revision in script.walk_revisions():
+            if revision.revision in applied:
+                continue
+            # A revision is applied when it is an ancestor of an applied head.
+            if any(revision.revision in {r.revision for r in script.iterate_revisions(head, "base")}
+                   for head in applied):
+                continue
+            wanted.append(revision.revision)
+        return sorted(wanted)
+
+    async with engine.connect() as connection:
+        return await connection.run_sync(missing)

@@ -224,6 +224,8 @@ class Review(Base):
     on_behalf: Mapped[str | None] = mapped_column(String(16))
     outcome_wanted: Mapped[str | None] = mapped_column(Text)
     appellant_name: Mapped[str | None] = mapped_column(String(300))
+    # Set when the retention period ran out: texts, names and evidence files were removed, the figures kept.
+    content_removed_at: Mapped[datetime | None]
 
     media: Mapped[list[ReviewMedia]] = relationship(
         back_populates="review", lazy="raise", order_by="ReviewMedia.position"
@@ -535,3 +537,9 @@ class DirectoryVersion(Base):
 # alone, without touching the table: at 1M reviews a clinic's page would otherwise sort tens of thousands of rows.
 Index("ix_reviews_clinic_public", Review.clinic_id, Review.public_status, Review.created_at, Review.id, Review.kind)
 Index("ix_reviews_doctor_public", Review.doctor_id, Review.public_status, Review.created_at, Review.id, Review.kind)
+
+# --- Operations (issue 13) ---------------------------------------------------------------------------
+
+# Every /metrics scrape counts reviews by kind and open cases by urgency: from these indexes alone, not the tables.
+Index("ix_reviews_kind", Review.kind)
+Index("ix_cases_status_urgency", Case.status, Case.urgency)

@@ -20,6 +20,7 @@ from bot.cases.deadlines import WorkCalendar, appeal_due_date, local_date, max_e
 from bot.config import Settings
 from bot.keyboards import name_in
 from bot.l10n import L10n, translator
+from bot.ops.logs import bind_reference
 from bot.services import clinics, outbox, ratings
 from storage.models import AuditLog, Case, CaseStatus, Response, Review, ReviewMedia, ReviewStatus, Role, User
 from storage.repositories import Repositories
@@ -82,6 +83,7 @@ async def _open_view(repo: Repositories, case_id: int) -> CaseView:
     if case is None:
         raise CaseActionRefused("cases.unknown")
     view = await alerts.load(repo, case)
+    bind_reference(view.review.reference)  # every later log line of this update names the case's reference
     if case.status not in OPEN_STATUSES:
         raise CaseActionRefused("cases.already_closed")
     return view
@@ -256,6 +258,7 @@ async def resident_added(repo: Repositories, case_id: int, user_id: int, now: da
     view = await alerts.load(repo, case)
     if view.review.user_id != user_id:
         return None
+    bind_reference(view.review.reference)
     chat_id = settings.prosecutor.chat_id
     reply_to = await _office_card_reply_to(repo, view, settings)
     l10n = alerts.chat_l10n(settings)
@@ -686,6 +689,7 @@ async def one_case(repo: Repositories, settings: Settings, words: str,
     if case is None:
         return l10n("cases.not_found", reference=html.escape(words)), None
     view = await alerts.load(repo, case)
+    bind_reference(view.review.reference)
     lines = ["", l10n("cases.history"), *await history_lines(repo, view, l10n, settings)]
     return _bounded(alerts.card_text(view, l10n, settings.zone), lines, l10n), alerts.card_keyboard(view, l10n)
 

@@ -348,7 +348,9 @@ class Relay:
 
     async def _record(self, row: OutboxMessage, *, next_attempt: datetime, error: str, count: bool = True,
                       blocked: bool = False, hold_chat: bool = False, new_chat: int | None = None) -> None:
-        log.warning("outbox row %s (%s to %s) not sent: %s", row.id, row.kind, row.chat_id, error)
+        # A private chat's id is a resident's Telegram id: logs name group chats only.
+        where = row.chat_id if row.chat_id < 0 else "a person"
+        log.warning("outbox row %s (%s to %s) not sent: %s", row.id, row.kind, where, error)
         async with self.pool() as session, session.begin():
             repo = Repositories(session)
             stored = await repo.outbox.get(row.id)

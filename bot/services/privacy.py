@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from bot.cases import cards as alerts
 from bot.config import Settings
 from bot.l10n import L10n
+from bot.ops import retention
 from bot.services import people
 from storage.models import AuditLog, Review, ReviewKind, User
 from storage.repositories import Repositories
@@ -113,6 +114,9 @@ async def export(repo: Repositories, user: User, *, now: datetime, settings: Set
             "outcome_wanted": review.outcome_wanted,
             "status": review.status,
             "public_status": review.public_status,
+            # Retention (settings retention.*): the content goes after this day; null while the case is open.
+            "kept_until": _day(retention.kept_until(review, case, settings)),
+            "content_removed_at": _time(review.content_removed_at, zone),
             # What each file is and its fingerprint; where it lies on the server is not the person's data.
             "evidence": [{"kind": item.kind, "size": item.size, "mime": item.mime, "sha256": item.sha256,
                           "caption": item.caption, "added_at": _time(item.created_at, zone)}

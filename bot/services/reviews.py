@@ -13,6 +13,7 @@ from bot.cases import cards as alerts
 from bot.cases.deadlines import appeal_due_date, local_date, work_calendar
 from bot.config import Settings
 from bot.l10n import L10n
+from bot.ops.logs import bind_reference
 from bot.services import drafts, moderation_queue, ratings
 from bot.services.urgency import CATEGORIES, UrgencyRules, findings_to_json
 from storage.models import Case, MediaKind, PublicStatus, Review, ReviewKind, ReviewMedia, Urgency, User
@@ -147,6 +148,7 @@ async def submit(repo: Repositories, user: User, draft: drafts.Draft, *, now: da
             # Critical and high reach the prosecutor's chat at once (ordinary ones in the daily "new appeals" list),
             # queued in this same transaction so that the alert exists exactly when the review does.
             await alerts.enqueue(repo, await alerts.load(repo, case), settings, now)
+    bind_reference(review.reference)
     await repo.audit.record(now, user.telegram_id, "review.submitted", "review", review.id,
                             reference=review.reference, evidence=len(evidence))
     await moderation_queue.review_submitted(repo, review, public, now=now, settings=settings)

@@ -221,6 +221,7 @@ class FakeTelegramAPI:
         self._sent: list[dict[str, Any]] = []  # the bot's messages as first sent
         self._files: dict[str, _File] = {}
         self._member_status: dict[tuple[int, int], str] = {}
+        self.missing_chats: set[int] = set()  # group ids that do not exist (a typo in a config)
         self._commands: dict[str, list[dict[str, Any]]] = {}
         self._open_queries: set[str] = set()  # callback and inline query ids not answered yet
         self._faults: defaultdict[str, deque[ApiError]] = defaultdict(deque)
@@ -594,8 +595,8 @@ class FakeTelegramAPI:
     def _chat(self, chat_id: Any) -> dict[str, Any]:
         if isinstance(chat_id, int) and (user := self._users.get(chat_id)):
             return {"id": chat_id, "type": "private", "first_name": user["first_name"]}
-        if not isinstance(chat_id, int) or chat_id > 0:  # a user must write first before the bot can reply
-            raise bad_request("chat not found")
+        if not isinstance(chat_id, int) or chat_id > 0 or chat_id in self.missing_chats:
+            raise bad_request("chat not found")  # a user must write first; a group must exist
         return {"id": chat_id, "type": "supergroup" if str(chat_id).startswith("-100") else "group",
                 "title": f"Chat {chat_id}"}
 
@@ -817,6 +818,7 @@ class FakeTelegramAPI:
 
     async def _get_chat_member(self, req: _Request) -> dict[str, Any]:
         chat_id, user_id = req.params["chat_id"], req.params["user_id"]
+        self._chat(chat_id)  # a chat that does not exist (a wrong id) is refused as Telegram refuses it
         user = self._users.get(user_id) or {"id": user_id, "is_bot": False, "first_name": f"User {user_id}"}
         status = self._member_status.get((chat_id, user_id), "member")
         return {"status": status, "user": user, **_MEMBER_FIELDS[status]}

@@ -1,7 +1,7 @@
 """indexes for the public pages' lists of published reviews of a clinic or a doctor, newest first
 
 Revision ID: 0010
-Revises: 0009
+Revises: 0008
 Create Date: 2026-12-01 09:00:00
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0010"
-down_revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
