@@ -34,7 +34,7 @@ from top_specialists import generate, percentile
 from bot.config import Settings
 from bot.services import ratings
 from bot.web import make_web_app
-from storage.engine import make_engine, make_reader_engine, make_session_pool
+from storage.engine import make_engine, make_read_engine, make_session_pool
 from storage.migrate import upgrade
 from storage.repositories import Repositories
 
@@ -103,7 +103,7 @@ async def measure(path: Path, rounds: int, seed: int) -> None:
     await upgrade(writer)  # a reused file gets the indexes of later migrations
     await writer.dispose()
     settings = Settings()
-    engine = make_reader_engine(f"sqlite+aiosqlite:///{path}")
+    engine = make_read_engine(f"sqlite+aiosqlite:///{path}")
     app = make_web_app(settings, make_session_pool(engine), "medfeedback_bench_bot", clock=lambda: NOW)
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()

@@ -74,20 +74,29 @@ def _ping_idle_connections(engine: AsyncEngine, after: float) -> None:
             raise sa_exc.DisconnectionError(f"an idle connection was dropped: {error!r}") from error
 
 
-def make_read_engine(url: str) -> AsyncEngine:
-    """An engine for health checks and metrics, which only read: on SQLite it never takes the write lock (no
-    `BEGIN IMMEDIATE`; each statement reads the last commit, as WAL readers do, without waiting for a writer), so a
-    probe neither waits behind an update's transaction nor makes one wait. On PostgreSQL, the usual engine."""
+def make_read_engine(url: str, *, busy_timeout_ms: int = 10_000, **kwargs: Any) -> AsyncEngine:
+    """An engine for traffic that only reads (the public website, health checks, metrics, `doctor`).
+
+    On SQLite its transactions begin DEFERRED and PRAGMA query_only is on: in WAL mode such readers never wait
+    for the bot's writers nor make them wait, as make_engine's BEGIN IMMEDIATE would. On PostgreSQL its
+    transactions are READ ONLY."""
     if not is_sqlite(url):
-        return make_engine(url)
-    engine = create_async_engine(url, hide_parameters=True)
+        options = {**kwargs.pop("execution_options", {}), "postgresql_readonly": True}
+        return make_engine(url, execution_options=options, **kwargs)
+    kwargs.setdefault("hide_parameters", True)
+    engine = create_async_engine(url, **kwargs)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # transactions begin as below, not as the sqlite3 module would
         cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA query_only=ON")
-        cursor.execute("PRAGMA busy_timeout=1000")
         cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN")
 
     return engine
 
@@ -99,27 +108,3 @@ def make_session_pool(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 # The session of the transaction handling the current update (set by the unit of work), so that the database
 # FSM storage reads and writes inside that same transaction instead of waiting for SQLite's write lock.
 active_session: ContextVar[AsyncSession | None] = ContextVar("active_session", default=None)
-
-
-def make_reader_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """An engine for read-only traffic (the public website). On SQLite its transactions begin DEFERRED and
-    PRAGMA query_only is on: in WAL mode readers then never wait for the bot's writers, nor make them wait, as
-    make_engine's BEGIN IMMEDIATE would."""
-    if not is_sqlite(url):
-        return create_async_engine(url, pool_pre_ping=True,
-                                   execution_options={"postgresql_readonly": True}, **kwargs)
-    engine = create_async_engine(url, **kwargs)
-
-    @event.listens_for(engine.sync_engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA busy_timeout=10000")
-        cursor.execute("PRAGMA query_only=ON")
-        cursor.close()
-
-    @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
-
-    return engine

@@ -21,7 +21,7 @@ from bot.l10n import LANGUAGES, Translator
 from bot.services import moderation_queue, pages
 from bot.services.search import transliterate
 from bot.web import make_web_app
-from storage.engine import make_reader_engine, make_session_pool
+from storage.engine import make_read_engine, make_session_pool
 from storage.models import Doctor, PublicStatus, Review
 from storage.repositories import Repositories
 from tests import web_data
@@ -415,7 +415,7 @@ async def test_pages_follow_the_moderation_rules_of_the_bot(app: App, client: Te
 
 async def test_the_reader_never_waits_for_the_bots_writes(app: App, seeded: Seeded, tmp_path) -> None:
     """A page is served while the bot holds SQLite's write lock (a long update in progress)."""
-    reader = make_reader_engine(app.settings.database.url)
+    reader = make_read_engine(app.settings.database.url)
     web_app = make_web_app(app.settings, make_session_pool(reader), web_data.USERNAME, clock=app.clock)
     try:
         async with TestClient(TestServer(web_app)) as client, app.pool() as session, session.begin():
@@ -602,7 +602,7 @@ async def test_the_reader_engine_reads_and_refuses_to_write(engine) -> None:
     url = engine.url.render_as_string(hide_password=False)
     options = {} if engine.url.get_backend_name() == "sqlite" else {
         "connect_args": {"server_settings": {"search_path": engine.dialect.default_schema_name or "public"}}}
-    reader = make_reader_engine(url, **options)
+    reader = make_read_engine(url, **options)
     try:
         async with make_session_pool(reader)() as session, session.begin():
             assert await session.scalar(sql("SELECT count(*) FROM clinics")) == 0

@@ -40,7 +40,7 @@ class Operations:
         self.settings = settings
         self.metrics = Metrics()
         # Probes and scrapes read through an engine of their own that never takes SQLite's write lock.
-        self.read_engine = make_read_engine(settings.database.url)
+        self.read_engine = make_read_engine(settings.database.url, busy_timeout_ms=1000)  # a probe must not hang
         self.health = Health(self.read_engine, telegram_stale=settings.ops.telegram_stale_seconds,
                              heartbeat_stale=settings.ops.heartbeat_stale_seconds)
         self.routes = OpsRoutes(self.health, self.metrics, make_session_pool(self.read_engine), clock, settings.zone)

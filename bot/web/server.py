@@ -12,7 +12,7 @@ from aiohttp import web
 
 from bot.config import ConfigError, Settings
 from bot.web.site import Site, add_web_routes, make_web_app
-from storage.engine import make_engine, make_reader_engine, make_session_pool
+from storage.engine import make_engine, make_read_engine, make_session_pool
 from storage.migrate import upgrade
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ async def serve(settings: Settings) -> None:
         await upgrade(writer)  # as every command does: the pages read the current schema
     finally:
         await writer.dispose()
-    engine = make_reader_engine(settings.database.url)
+    engine = make_read_engine(settings.database.url)
     runner = web.AppRunner(make_web_app(settings, make_session_pool(engine), username), access_log=None)
     await runner.setup()
     try:
@@ -67,7 +67,7 @@ async def serve(settings: Settings) -> None:
 async def mount(app: web.Application, settings: Settings, bot: Bot | None = None) -> Site:
     """The website on `app` (the webhook server's), with a read-only engine of its own that closes with `app`."""
     username = await bot_username(settings, bot)
-    engine = make_reader_engine(settings.database.url)
+    engine = make_read_engine(settings.database.url)
 
     async def dispose(_: web.Application) -> None:
         await engine.dispose()

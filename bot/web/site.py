@@ -241,7 +241,7 @@ def add_web_routes(app: web.Application, settings: Settings, pool: async_session
                    clock: Callable[[], datetime] | None = None) -> Site:
     """Mount the website on `app` (its own aiohttp app, or the webhook server's): `/{kk|ru|en}/...`,
     `/sitemap.xml`, `/robots.txt`, `/static/site.css`, and `/` redirecting to the default language. Give it a
-    reader pool (storage.engine.make_reader_engine), so page views never queue behind the bot's writes."""
+    reader pool (storage.engine.make_read_engine), so page views never queue behind the bot's writes."""
     site = Site(settings, pool, bot_username, prefix=prefix, clock=clock)
     aiohttp_jinja2.setup(app, app_key=JINJA_KEY, loader=jinja2.PackageLoader("bot.web", "templates"),
                          autoescape=True, trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
