@@ -315,6 +315,29 @@ async def test_clinic_page_pin_doctors_reviews_and_answers(app: App) -> None:
     assert newest
 
 
+async def test_texts_stored_before_screening_are_screened_on_the_bots_pages(app: App) -> None:
+    """Rows from before texts were screened at submission have no public version: the pages screen them as shown,
+    never falling back to the resident's or the clinic's original words."""
+    clinic = (await rows(app, select(Clinic).where(Clinic.number == 17)))[0]
+    doctor = (await rows(app, select(Doctor).where(Doctor.clinic_id == clinic.id).order_by(Doctor.id)))[0]
+    [review] = await seed(app, doctor, [5], text="x")
+    async with app.pool() as session, session.begin():
+        stored = await session.get(Review, review.id)
+        stored.text, stored.public_text = "Спасибо! Звоните мне: +7 701 555 01 23, aigerim.secret@mail.kz", None
+        session.add(Response(review_id=review.id, author_role=Role.CLINIC_STAFF, public_text=None,
+                             text="Ждём вас, пишите на почту aigerim.secret@mail.kz",
+                             public_status=PublicStatus.PUBLISHED, created_at=app.clock.now))
+    person = await resident(app, 3007)
+
+    page = (await person.command("start", f"page-doctor-{doctor.id}")).text
+    assert "Спасибо! Звоните мне:" in page and RU("masking.phone") in page and RU("masking.email") in page
+    assert "555 01 23" not in page and "aigerim.secret" not in page
+    await person.command("start", f"page-clinic-{clinic.id}")
+    answers_page = (await person.press(RU("clinic_page.answers_button", count=1))).text
+    assert "Ждём вас, пишите на почту" in answers_page and RU("masking.email") in answers_page
+    assert "aigerim.secret" not in answers_page
+
+
 async def specialty_name(app: App, doctor: Doctor) -> str:
     return (await rows(app, select(Specialty.name_ru).where(Specialty.id == doctor.specialty_id)))[0]
 

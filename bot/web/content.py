@@ -1,7 +1,7 @@
 """What each public web page shows, gathered from the same services and reads as the bot's pages.
 
 Nothing here decides what is public or how it is ranked: published reviews come from `repo.ratings.public_reviews`
-with `pages.PUBLIC_KINDS`, their words from `clinics.public_text_of`, answers from the published-answer reads, scores
+with `pages.PUBLIC_KINDS`, their words from `moderation.public_text_of`, answers from the published-answer reads, scores
 and "not enough reviews yet" from `pages` and the stats kept by `services.ratings`, top lists from
 `pages.top_rows`, search from the inline search's index. A change to those rules shows on the web as in the bot.
 """
@@ -18,7 +18,7 @@ from markupsafe import Markup
 from bot.config import Settings
 from bot.keyboards import name_in
 from bot.l10n import L10n
-from bot.services import clinics, pages
+from bot.services import moderation, pages
 from bot.services.directory_index import DirectoryIndex
 from handlers.inline import find
 from storage.models import Clinic, District, Doctor, Review, Role, Specialty
@@ -125,12 +125,12 @@ async def reviews_page(repo: Repositories, l10n: L10n, settings: Settings, page:
 
 def shown_review(l10n: L10n, settings: Settings, review: Review, doctor: Doctor | None,
                  answers: Sequence[Any]) -> ShownReview:
-    text = clinics.public_text_of(review, l10n)
+    text = moderation.public_text_of(review, l10n)
     return ShownReview(
         kind=l10n(f"kind.{review.kind}"), stars=l10n("flow.stars", n=review.rating), rating=review.rating,
         date=pages.local_date(review.created_at, settings), iso_date=_iso_day(review.created_at, settings),
         author=pages.author_shown(l10n, review), doctor=doctor, text=text or None, language=review.language,
-        answers=[Answer(pages.local_date(answer.created_at, settings), pages.answer_text(answer))
+        answers=[Answer(pages.local_date(answer.created_at, settings), moderation.public_answer_of(answer, l10n))
                  for answer in answers])
 
 
