@@ -9,7 +9,7 @@ import pytest
 from aiogram.methods import DeleteMessage, EditMessageText, SendMessage
 from sqlalchemy import func, select
 
-from storage.models import AuditLog, Case, Doctor, Review, ReviewMedia
+from storage.models import AuditLog, Case, Clinic, Doctor, Review, ReviewMedia
 from tests.conftest import App
 from tests.flows import (
     FULL_NAME,
@@ -303,6 +303,43 @@ async def test_several_matches_show_their_addresses(app: App) -> None:
     assert len(labels) >= 2, labels
     assert all(RU("clinic.button_address", address="").strip() in label for label in labels)
     assert any("Толе би, 138" in label for label in labels) and any("Толе би, 30" in label for label in labels)
+
+
+@pytest.mark.parametrize(("language", "button", "query", "addresses"), [
+    ("kk", "Қазақша", "төле би", ("Төле би көшесі, 138", "Төле би көшесі, 30")),
+    ("en", "English", "tole bi", ("138 Tole Bi St", "30 Tole Bi St")),
+])
+async def test_a_kazakh_or_english_resident_sees_addresses_in_their_language(app: App, language: str, button: str,
+                                                                               query: str, addresses) -> None:
+    l10n = T[language]
+    person = await resident(app, 2119, language, button)
+    await person.press(l10n("menu.leave_feedback"))
+    reply = await person.send(query)
+    labels = [row[0] for row in reply.buttons[:-2]]
+    for address in addresses:
+        assert any(label.endswith(l10n("clinic.button_address", address=address)) for label in labels), labels
+    assert not any("ул." in label for label in labels), labels
+    # A unique match is taken at once: the next step names it with its address, and offers another.
+    await person.press(l10n("flow.cancel"))
+    await person.press(l10n("menu.leave_feedback"))
+    reply = await person.send("17")
+    own = {"kk": "Басенов көшесі, 2", "en": "2 Basenov St"}[language]
+    assert l10n("clinic.address", address=own) in reply.text and "ул. Басенова" not in reply.text
+    assert l10n("target.change_clinic") in str(reply.buttons)
+
+
+async def test_an_address_without_a_translation_is_shown_as_the_directory_gives_it(app: App) -> None:
+    async with app.pool() as session, session.begin():
+        clinic = (await session.scalars(select(Clinic).where(Clinic.number == 3))).one()
+        clinic.address_kk = clinic.address_en = None
+    person = await resident(app, 2120, "en", "English")
+    await person.press(T["en"]("menu.leave_feedback"))
+    reply = await person.send("tole bi")
+    labels = [row[0] for row in reply.buttons[:-2]]
+    assert any(label.endswith(T["en"]("clinic.button_address", address="ул. Толе би, 138")) for label in labels)
+    assert any(label.endswith(T["en"]("clinic.button_address", address="30 Tole Bi St")) for label in labels)
+    reply = await person.press(next(label for label in labels if "ул. Толе би, 138" in label))
+    assert T["en"]("clinic.address", address="ул. Толе би, 138") in reply.text
 
 
 async def test_an_unfinished_review_is_offered_on_start_language_and_deep_links(app: App) -> None:

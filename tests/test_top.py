@@ -486,3 +486,26 @@ async def test_inline_matches_are_ordered_by_score_with_the_unranked_after(app: 
     titles = [result.title for result in answers(app)[-1].results]
     assert titles[:2] == [doctors[3].full_name, doctors[4].full_name]
     assert titles.index(doctors[5].full_name) > 1
+
+
+async def test_clinic_card_and_inline_results_give_the_address_in_the_readers_language(app: App) -> None:
+    clinic = (await rows(app, select(Clinic).where(Clinic.number == 17)))[0]
+    person = await resident(app, 3020, "kk", "Қазақша")
+    reply = await person.command("start", f"page-clinic-{clinic.id}")
+    [venue] = [call for call in reply.calls if isinstance(call, SendVenue)]
+    assert venue.address == "Басенов көшесі, 2"
+    assert T["kk"]("clinic_page.address", address="Басенов көшесі, 2") in reply.text
+    reader = app.user(3021, language_code="en")
+    await reader.inline("poliklinika 17")
+    result = answers(app)[-1].results[0]
+    assert result.title == "City Polyclinic No. 17" and result.description.startswith("2 Basenov St · ")
+    assert T["en"]("clinic_page.address", address="2 Basenov St") in result.input_message_content.message_text
+    # Without a translation (here removed by an import, which also rebuilds the search index), the directory's own.
+    row = next(row for row in directory.read_rows(directory.DEMO_DIRECTORY)
+               if row.values["external_id"] == "clinic:gp-17")
+    async with app.pool() as session, session.begin():
+        report = await directory.import_rows(Repositories(session), [
+            directory.Row(2, {**row.values, "address_en": None})])
+    assert report.updated == 1
+    await reader.inline("poliklinika 17")
+    assert answers(app)[-1].results[0].description.startswith("ул. Басенова, 2 · ")
