@@ -257,6 +257,6 @@ def make_router(settings: Settings) -> Router:
         stats = await repo.ratings.of_clinics([place.id for place, _ in found])
         listing = pages.nearest_text(l10n, settings, [(clinics[place.id], km, stats.get(place.id))
                                                       for place, km in found])
-        await message.answer(listing.parts[0], reply_markup=make_nearest_keyboard(listing))
+        await message.answer(listing.parts[0], reply_markup=make_nearest_keyboard(l10n, listing))
 
     return router

@@ -456,9 +456,13 @@ async def test_a_location_outside_the_form_finds_the_nearest_polyclinics(app: Ap
     lines = reply.text.splitlines()
     assert lines[2] == RU("nearest.entry", place=1, name=clinic.name_ru, km="0,0", rating="").split("\n")[0]
     assert visible(RU("score.rated", score="4,33", reviews="3 отзыва")) in lines[3]
-    assert len(reply.buttons) == 5 and reply.buttons[0] == [RU("nearest.button", place=1, name=clinic.name_ru,
+    assert len(reply.buttons) == 6 and reply.buttons[0] == [RU("nearest.button", place=1, name=clinic.name_ru,
                                                                 km="0,0")]
-    reply = await person.press(reply.buttons[0][0])
+    assert reply.buttons[-1] == [RU("menu.home")]  # not a dead end
+    first = reply.buttons[0][0]
+    assert (await person.press(RU("menu.home"))).text == RU("menu.title")
+    await person.location(clinic.latitude, clinic.longitude)
+    reply = await person.press(first)
     assert any(isinstance(call, SendVenue) for call in reply.calls)
     assert reply.text.startswith(RU("clinic_page.title", name=clinic.name_ru))
 
