@@ -401,6 +401,21 @@ async def test_a_deep_link_keeps_its_purpose_through_onboarding(app: App) -> Non
     assert (await newcomer.command("start", "doctor-999999")).text == RU("menu.title")
 
 
+async def test_clinic_and_review_links_keep_their_purpose_through_onboarding(app: App) -> None:
+    clinic = await clinic_17(app)
+    KK = T["kk"]
+    newcomer = app.user(2121, language_code="kk")
+    await newcomer.command("start", f"clinic-{clinic.id}")
+    reply = await newcomer.press(KK("consent.accept"))
+    # The form opens at the clinic the link was made for, named with its address in the resident's language.
+    assert clinic.name_kk in reply.text and KK("clinic.address", address="Басенов көшесі, 2") in reply.text
+    assert KK("target.change_clinic") in str(reply.buttons)
+    other = app.user(2122, language_code="en")
+    await other.command("start", "review")
+    reply = await other.press(T["en"]("consent.accept"))
+    assert reply.text == plain(T["en"]("clinic.prompt"))
+
+
 async def test_free_text_or_a_photo_at_the_menu_starts_a_review_with_it(app: App) -> None:
     person = await resident(app, 2110)
     reply = await person.send("Хочу пожаловаться на терапевта, он нагрубил")
