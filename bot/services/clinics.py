@@ -174,7 +174,8 @@ async def post_text(repo: Repositories, review: Review, l10n: L10n, settings: Se
     doctor = await repo.directory.doctor(review.doctor_id) if review.doctor_id else None
     specialty = await repo.directory.specialty(review.specialty_id) if review.specialty_id else None
     case = await repo.reviews.case_of(review.id)
-    title = "clinic_post.forwarded_title" if forwarded else "clinic_post.title"
+    title = ("clinic_post.forwarded_title" if forwarded
+             else "clinic_post.title_appeal" if review.kind in FORMAL_KINDS else "clinic_post.title")
     lines = [l10n(title, clinic=html.escape(name_in(clinic, l10n.language)))]
     kind = l10n(f"kind.{review.kind}") + (f" · {l10n(f'category.{review.category}')}" if review.category else "")
     lines += [l10n("clinic_post.kind", value=kind),

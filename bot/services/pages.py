@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.config import Settings
-from bot.keyboards import name_in
+from bot.keyboards import address_in, name_in
 from bot.l10n import L10n
 from bot.services import moderation
 from storage.models import CRITERIA, Clinic, Doctor, Review, Role, Specialty
@@ -291,8 +291,8 @@ async def clinic_overview(repo: Repositories, l10n: L10n, settings: Settings, cl
         lambda offset, limit: repo.ratings.doctors_of_clinic(clinic.id, min_reviews=minimum, offset=offset,
                                                              limit=limit), page, DOCTORS_PAGE)
     lines = [l10n("clinic_page.title", name=html.escape(name_in(clinic, l10n.language)))]
-    if clinic.address:
-        lines.append(l10n("clinic_page.address", address=html.escape(clinic.address)))
+    if address := address_in(clinic, l10n.language):
+        lines.append(l10n("clinic_page.address", address=html.escape(address)))
     if clinic.phone:
         lines.append(l10n("clinic_page.phone", phone=html.escape(clinic.phone)))
     lines += [rating_line(l10n, stats, minimum), ""]
