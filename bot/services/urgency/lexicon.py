@@ -16,6 +16,7 @@ FRAMES = (
     "official_payment", "gratitude", "peaceful", "blame", "refused_gift", "without", "reported_speech",
     "first_person", "offered", "declined", "denied_mention", "told_by_staff", "denial", "distant_past", "now_fine",
     "saved", "denied_after", "compulsion", "approved", "own_choice", "not_covered", "other_place", "about_others",
+    "put_right", "counterfactual", "not_care",
 )
 # A negation particle among one word's alternatives ("не выда|не дают") is a phrase written by mistake.
 _NEGATION_PARTICLES = frozenset({"не", "ни", "not", "no", "never"})
@@ -80,6 +81,9 @@ class Phrase:
 
     words: tuple[Word, ...]
     negates_itself: bool
+    # A word of it is a negator and nothing else ("не приех"): then the phrase keeps to one clause, so that
+    # "не отказала, приехала" is not read as "не приехала".
+    one_clause: bool = False
 
 
 @dataclass(frozen=True)
@@ -189,12 +193,12 @@ def _parse_term(written: str, negation: Negation, fold: bool, where: str) -> Ter
                 # "не выда|не дают" reads as the words "не", "выда|не", "дают": alternatives are single words
                 raise RulesError(f"{where}: {written!r}: a negation among the alternatives of one word "
                                  "(alternatives are single words: write such phrases as separate terms)")
-        negates_itself = any(
-            text in negation.before or any(negator.matches(text) for negator in negation.after)
-            for word in words
-            for text, _ in word.alternatives
-        )
-        parts.append(Phrase(words, negates_itself))
+        def negator(text: str) -> bool:
+            return text in negation.before or any(negator.matches(text) for negator in negation.after)
+
+        negates_itself = any(negator(text) for word in words for text, _ in word.alternatives)
+        one_clause = len(words) > 1 and any(all(negator(text) for text, _ in word.alternatives) for word in words)
+        parts.append(Phrase(words, negates_itself, one_clause))
     return Term(written, tuple(parts))
 
 

@@ -54,6 +54,11 @@ def _phrase_spans(
     def matches(word: Word, at: int) -> bool:
         return word.matches(keys[at]) or (lemmas is not None and lemmas[at] != keys[at] and word.matches(lemmas[at]))
 
+    def together(at: int, start: int) -> bool:
+        if phrase.one_clause:
+            return tokens[at].clause == tokens[start].clause
+        return tokens[at].sentence == tokens[start].sentence
+
     first_word, *other_words = phrase.words
     starts = first_word.positions(present) if present is not None else range(len(keys))
     for start in starts:
@@ -62,10 +67,7 @@ def _phrase_spans(
         position = start
         for word in other_words:
             following = range(position + 1, min(position + 2 + gap, len(keys)))
-            position = next(
-                (at for at in following if tokens[at].sentence == tokens[start].sentence and matches(word, at)),
-                -1,
-            )
+            position = next((at for at in following if together(at, start) and matches(word, at)), -1)
             if position < 0:
                 break
         if position >= 0:

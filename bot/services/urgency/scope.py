@@ -57,6 +57,15 @@ class Scope:
             return "negated"  # "... ask for bribes; here it has never happened to us"
         if any(first <= hit.last and hit.first <= last for first, last in self.frames.get("figurative", [])):
             return "figurative"  # "чуть не умерла со скуки"
+        if group in _GIFT_GROUPS and self._in_sentence("not_care", sentence):
+            return "figurative"  # "цены в буфете грабительские, это вымогательство": prices, not a bribe
+        if self._clause_has("counterfactual", clause):
+            return "hypothetical"  # "my son could have died", "мог бы умереть": what did not happen
+        if group in _REFUSAL_GROUPS and any(
+            first > hit.last and tokens[first].segment > at.segment and tokens[first].sentence - sentence in (0, 1)
+            for first, _ in self.frames.get("put_right", [])
+        ):
+            return "resolved"  # "сначала не приняли, но заведующая вмешалась и нас приняли": put right at once
         if self._in_sentence("joke", sentence) or self._in_sentence("joke", sentence + 1):
             return "joke"
         if group in _GIFT_GROUPS | {"refusal"} and not self._in_sentence("without", sentence) and (

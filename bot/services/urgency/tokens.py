@@ -16,7 +16,9 @@ _LATIN_LOOKALIKES = str.maketrans("aeopcxyki", "аеорсхукі")
 # Matching Kazakh goes one step further than `fold_kazakh`: people also type ы for і and the reverse.
 _KAZAKH_DEEP_FOLD = str.maketrans("әіңғүұқөһы", "аингуукохи")
 # Words, and the punctuation that ends a sentence or a clause (a hyphen only counts as a dash between spaces).
-_TOKEN = re.compile(r"\w+|[.!?;:,()\n—–«»\"]|\s-+\s")
+# A sum written with thousands separators ("3,000", "50 000", "10.000") is one number.
+_TOKEN = re.compile(r"(?<![\d.,])\d{1,3}(?:[,.\u00a0 ]\d{3})+(?!\d|[,.]\d)|\w+|[.!?;:,()\n—–«»\"]|\s-+\s")
+_SEPARATORS = str.maketrans("", "", ",. \u00a0")
 _SENTENCE_END = frozenset(".!?\n")
 
 
@@ -76,7 +78,7 @@ def tokenize(text: str, *, kazakh_latin: bool | None = None) -> list[Token]:
                 sentence += 1
                 segment += 1
             continue
-        norm = normalise(piece)
+        norm = normalise(piece) if not piece[0].isdigit() else piece.translate(_SEPARATORS)
         if (kazakh_latin and norm.isascii() and norm.isalpha()) or any(char in "äöüūığşçñ" for char in norm):
             norm = urgency_text.latin_to_cyrillic(norm)
         if norm.isdigit() or norm[:1].isdigit() or norm in urgency_text.NUMBER_WORDS:
