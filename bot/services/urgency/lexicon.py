@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,7 @@ FRAMES = (
     "official_payment", "gratitude", "peaceful", "blame", "refused_gift", "without", "reported_speech",
     "first_person", "offered", "declined", "denied_mention", "told_by_staff", "denial", "distant_past", "now_fine",
     "saved", "denied_after", "compulsion", "approved", "own_choice", "not_covered", "other_place", "about_others",
-    "put_right", "counterfactual", "not_care",
+    "put_right", "counterfactual", "not_care", "natural_death", "not_happened",
 )
 # A negation particle among one word's alternatives ("не выда|не дают") is a phrase written by mistake.
 _NEGATION_PARTICLES = frozenset({"не", "ни", "not", "no", "never"})
@@ -42,6 +43,11 @@ class Word:
 
     def matches(self, key: str) -> bool:
         return any(key == text if exact else key.startswith(text) for text, exact in self.alternatives)
+
+    def rest(self, key: str) -> str:
+        """What follows the longest alternative that `key` starts with (a stem's ending: "қалдыр" + "мады")."""
+        return min((key[len(text):] for text, exact in self.alternatives if not exact and key.startswith(text)),
+                   key=len, default="")
 
     def may_occur(self, present: Present) -> bool:
         """Whether some word of the text could match (a quick test before scanning the text)."""
@@ -110,6 +116,9 @@ class Negation:
     stop: frozenset[str]
     window_before: int
     window_after: int
+    # Kazakh negates inside the verb: a stem matched with this ending after it ("жалғыз қалдыр" in "жалғыз
+    # қалдырмады", not left alone) is negated.
+    negative_ending: re.Pattern[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -202,6 +211,17 @@ def _parse_term(written: str, negation: Negation, fold: bool, where: str) -> Ter
     return Term(written, tuple(parts))
 
 
+def _pattern(value: Any, where: str, norm: Any) -> re.Pattern[str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise RulesError(f"{where}: must be a regular expression in a string")
+    try:
+        return re.compile(norm(value))
+    except re.error as exc:
+        raise RulesError(f"{where}: not a valid regular expression: {exc}") from None
+
+
 def _negator(written: str, fold: bool, where: str) -> Word:
     try:
         return Word.parse(written, fold)
@@ -232,6 +252,7 @@ def load_lexicon(path: Path) -> Lexicon:
         stop=frozenset(norm(word) for word in toml_words(raw.get("stop", []), f"{where}.stop")),
         window_before=toml_int(raw, "window_before", where, default=0),
         window_after=toml_int(raw, "window_after", where, default=0),
+        negative_ending=_pattern(raw.get("negative_ending"), f"{where}.negative_ending", norm),
     )
     groups = []
     for group_name, body in toml_table(data, "groups", name).items():

@@ -22,7 +22,8 @@ def occurrences(
         [
             span
             for span in _phrase_spans(part, keys, tokens, gap, lemmas, present)
-            if negative_term or not negated(negation, keys, tokens, *span)
+            if negative_term
+            or not (negated(negation, keys, tokens, *span) or _negative_ending(negation, part, keys, span))
         ]
         for part in term.parts
     ]
@@ -40,6 +41,12 @@ def occurrences(
             last = tuple(sorted(part[-1] for part in in_sentence))
             if last != first:
                 yield last
+
+
+def _negative_ending(negation: Negation, phrase: Phrase, keys: list[str], span: tuple[int, int]) -> bool:
+    if negation.negative_ending is None:
+        return False
+    return bool(negation.negative_ending.match(phrase.words[-1].rest(keys[span[1]])))
 
 
 def _phrase_spans(

@@ -57,6 +57,8 @@ class Scope:
             return "negated"  # "... ask for bribes; here it has never happened to us"
         if any(first <= hit.last and hit.first <= last for first, last in self.frames.get("figurative", [])):
             return "figurative"  # "чуть не умерла со скуки"
+        if any(first <= hit.last and hit.first <= last for first, last in self.frames.get("not_happened", [])):
+            return "negated"  # "без осложнений", "without complications"
         if group in _GIFT_GROUPS and self._in_sentence("not_care", sentence):
             return "figurative"  # "цены в буфете грабительские, это вымогательство": prices, not a bribe
         if self._clause_has("counterfactual", clause):
@@ -133,6 +135,8 @@ class Scope:
             return "paid_service"  # "оплатила анализы в лаборатории"; but "заставили заплатить" counts
         if group in _REFUSAL_GROUPS and self._in_sentence("approved", sentence):
             return "justified"  # "отказалась ставить капельницу без назначения, и правильно сделала"
+        if group in _DEATH_GROUPS and self._in_sentence("natural_death", sentence) and not self.frames.get("blame"):
+            return "peaceful"  # "тётя умерла дома в 90 лет, врач пришёл констатировать": old age, no fault
         if group in _DEATH_GROUPS and self.frames.get("gratitude") and not self.frames.get("blame"):
             if self.frames.get("saved"):
                 return "saved"  # "спасибо реаниматологам, спасли мужа"
