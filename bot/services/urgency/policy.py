@@ -16,9 +16,10 @@ class ModelPolicy:
     veto_below: a high alert the rules found in the words alone becomes normal when the model's probability of an
     alert is below this; veto_critical_below: the same for a critical one. catch_above: a normal verdict becomes
     high when the probability reaches this and the rules found a weak sign (words of a group with points: money,
-    a free service, a child ...); catch_set_aside_above: the same when the rules only found alarming words they
-    set aside by their context; catch_alone_above: the same without any sign. The model reads only the text: an
-    alert that rests on the rating, the kind, the category or a complaint spike is never vetoed.
+    a free service, a child ...); catch_set_aside_above: the same (or catch_above if higher) when the rules found
+    alarming words they set aside by their context, whatever else they found; catch_alone_above: the same
+    without any sign. The model reads only the text: an alert that rests on the rating, the kind, the category
+    or a complaint spike is never vetoed.
     """
 
     enabled: bool = True
@@ -70,7 +71,10 @@ def combine(verdict: Verdict, reading: urgency_model.Reading, policy: ModelPolic
         rest = tuple(finding for finding in verdict.findings if finding.kind == "ignored")
         reason = f"model: no alert ({percent}% likely), read from {', '.join(words) or 'the whole text'}"
         return Verdict(LEVELS[0], [reason], (Finding("model", "veto", words, value=percent), *set_aside, *rest))
-    if any(finding.kind == "weak" for finding in verdict.findings):
+    if any(finding.kind == "ignored" for finding in verdict.findings):
+        # The rules read alarming words and set them aside by their context: overruling that takes more.
+        threshold = max(policy.catch_above, policy.catch_set_aside_above)
+    elif any(finding.kind == "weak" for finding in verdict.findings):
         threshold = policy.catch_above
     elif verdict.findings:
         threshold = policy.catch_set_aside_above

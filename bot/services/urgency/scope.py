@@ -112,7 +112,8 @@ class Scope:
                     continue  # "вымогают деньги, говорят: иначе ждите год" is what staff say, not hearsay
                 if frame == "rumour" and (addressed or self._in_sentence("told_by_staff", sentence)):
                     continue  # "говорят: сделайте платно", "в поликлинике говорят, что их нет" are the staff's words
-                told_first_hand = any(
+                # Another city stays another city, even for "my aunt" there: only hearsay is lifted by a first person.
+                told_first_hand = frame == "rumour" and any(
                     tokens[start].clause == clause and start > first for start, _ in self.frames.get("first_person", [])
                 )
                 if not told_first_hand:
