@@ -66,6 +66,35 @@ NOT_AN_ALERT = [
     ("refused_gift", "ru", "Мы хотели дать врачу конверт, но она отказалась.", {"refused_gift"}),
     ("refused_gift", "en", "We tried to give the nurse an envelope, but she refused.", {"refused_gift"}),
     ("refused_gift", "kk", "Дәрігерге конверт бергіміз келді, бірақ ол алмады.", {"refused_gift"}),
+    # Written for precision (issue 15, second round): each class again where a language was missing, and the
+    # shapes that still raised false alarms.
+    ("negation_clause", "ru", "Диспетчер не отказал, бригада приехала быстро.", set()),
+    ("rumour_false", "ru", "Говорили, что без подарка не выпишут, но это оказалось неправдой.", {"negated"}),
+    ("rumour_false", "en", "People said you need a gift for the surgeon, but that was not true.", {"negated"}),
+    ("rumour_false", "kk", "Сыйлықсыз ота жасамайды деген өтірік болып шықты.", {"negated"}),
+    ("hypothetical", "en", "If the doctor had not come that night, grandpa could have died.", {"hypothetical"}),
+    ("hypothetical", "kk", "Егер медбике байқамағанда, балам өліп кетер еді.", {"hypothetical"}),
+    ("elsewhere", "ru", "В Шымкенте моей тёте отказали в госпитализации, а у нас в Алматы приняли сразу.",
+     {"elsewhere"}),
+    ("elsewhere", "en", "In Shymkent my aunt was refused a hospital bed, here in Almaty she was admitted at once.",
+     {"elsewhere"}),
+    ("elsewhere", "kk", "Шымкентте апама ауруханаға жатқызудан бас тартты, ал Алматыда бірден қабылдады.",
+     {"elsewhere"}),
+    ("put_right", "ru", "Медсестра сначала отказалась ставить капельницу, но старшая вмешалась, и всё поставили.",
+     {"resolved"}),
+    ("put_right", "en", "The pharmacist said the free inhaler was out, but the manager stepped in and we got it.",
+     {"resolved"}),
+    ("put_right", "kk", "Дәріхана алдымен тегін дәріні бермеді, бірақ меңгеруші араласып, тауып берді.", {"resolved"}),
+    ("figurative", "ru", "В кафе при больнице цены — настоящее вымогательство, кофе за 900 тенге.", {"figurative"}),
+    ("figurative", "en", "The hospital cafe is daylight robbery, a sandwich for 2000 tenge.", {"figurative"}),
+    ("figurative", "kk", "Аурухана асханасындағы бағалар нағыз тонау, кофе 900 теңге.", {"figurative"}),
+    ("figurative", "en", "Waiting in that line nearly killed me, four hours.", {"figurative"}),
+    ("peaceful_death", "ru", "Дедушка умер дома в 93 года, врач пришёл констатировать смерть.", {"peaceful"}),
+    ("peaceful_death", "en", "Grandma died at home at 94 of old age; the doctor came to certify it.", {"peaceful"}),
+    ("peaceful_death", "kk", "Атам 95 жасында үйде қайтыс болды, кәрілік қой.", {"peaceful"}),
+    ("no_harm", "ru", "Операция прошла без осложнений, спасибо хирургу.", {"negated"}),
+    ("no_harm", "en", "The operation went without complications.", {"negated"}),
+    ("no_harm", "kk", "Ота асқынусыз өтті, рахмет.", {"negated"}),
 ]
 
 
@@ -75,7 +104,10 @@ def test_alarming_words_without_an_event_now_are_not_an_alert(rules: UrgencyRule
                                                              text: str, why: set[str]) -> None:
     verdict = rules.classify(text, language=language)
     assert verdict.urgency == "normal", (verdict.reasons, set_aside(verdict))
-    assert set(set_aside(verdict)) & why, set_aside(verdict)
+    if why:
+        assert set(set_aside(verdict)) & why, set_aside(verdict)
+    else:  # nothing alarming is read at all ("не отказал, приехала" is not "не приехала")
+        assert not verdict.reasons and not set_aside(verdict), verdict.reasons
 
 
 def test_the_same_words_reporting_an_event_still_alert(rules: UrgencyRules) -> None:
@@ -89,6 +121,15 @@ def test_the_same_words_reporting_an_event_still_alert(rules: UrgencyRules) -> N
         "Врач отказался принимать без конверта.",  # a refusal with a bribe, not a refused gift
         "The nurse said that if we don't pay 5000 she won't do the test.",
         "Дәрігер пара сұрады, бермесең қарамаймын деді.",
+        "В Алматы, в нашей поликлинике, медсестра взяла 5000 за укол.",  # the city, but this one
+        "Сначала отказали в приёме, но потом всё равно не приняли.",  # a contrast that puts nothing right
+        "Медбике алдымен қабылдамады, бірақ кейін де қабылдамады.",
+        "At first they refused to see us, and then they refused again.",
+        "Если бы не соседка, папа бы умер: скорая так и не приехала.",  # a counterfactual beside a real refusal
+        "The nurse could have helped but refused to come to my dying father.",
+        "Баламды жалғыз қалдырып кетті, түні бойы жылады.",  # left alone, not "қалдырмады"
+        "The nurse took 3,000 for the drip.",  # a sum with a thousands separator
+        "Медсестра взяла 3,000 тенге за капельницу.",
     ]:
         assert rules.classify(text).urgency in ALERT, text
 
@@ -158,6 +199,11 @@ SCRIPTS = [
     ("mixed", "Врач открыто пара сұрады, иначе операция болмайды.", True),
     ("mixed", "Хирург операция үшін 100 мың требовал.", True),
     ("mixed", "Говорят, там хирург пара алады, но я сам не видел.", False),
+    # Kazakh negates inside the verb: "қалдырмады" is "did not leave (alone)", in any script.
+    ("negative verb", "Медбике баламды бір сәт те жалғыз қалдырмады.", False),
+    ("negative verb", "Медбике баламды бир сат те жалгыз калдырмады.", False),
+    ("negative verb", "Medbike balamdy bir sät te jalğyz qaldyrmady.", False),
+    ("negative verb", "Медбике баламды түні бойы жалғыз қалдырды.", True),
 ]
 
 
@@ -233,7 +279,25 @@ def test_a_phrase_written_as_alternatives_is_refused_with_the_key(tmp_path: Path
         UrgencyRules.load(directory)
 
 
-@pytest.mark.parametrize("name", ["urgency_dev_extra", "urgency_dev_blind", "urgency_dev_blind2", "urgency_dev_blind3",
+def test_the_rules_alone_raise_almost_no_false_alarm_on_the_precision_set(rules: UrgencyRules) -> None:
+    """precision_dev.jsonl: hard non-alerts of every false-alarm class, and alerts that look like them, written
+    before the rules were changed for them. The model is trained on it, so the rules are held to it alone."""
+    import json
+
+    lines = (Path(__file__).parent / "data" / "precision_dev.jsonl").read_text(encoding="utf-8").splitlines()
+    by_language: dict[str, list[tuple[bool, bool]]] = {}
+    for line in lines:
+        row = json.loads(line)
+        verdict = rules.classify_by_rules(row["text"], language=row["language"])
+        by_language.setdefault(row["language"], []).append((row["expected"] in ALERT, verdict.urgency in ALERT))
+    for language, pairs in by_language.items():
+        alarms = sum(got for _, got in pairs)
+        false_alarms = sum(got and not expected for expected, got in pairs)
+        assert alarms and false_alarms / alarms <= 0.05, (language, false_alarms, alarms)
+
+
+@pytest.mark.parametrize("name", ["precision_dev", "urgency_dev_extra",
+                                  "urgency_dev_blind", "urgency_dev_blind2", "urgency_dev_blind3",
                                   "urgency_dev_blind4", "urgency_dev_blind5", "urgency_dev_blind6",
                                   "urgency_dev_unseen"])
 def test_the_development_sets_stay_above_the_bar_in_every_language(rules: UrgencyRules, name: str) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from bot.__main__ import main, office_decisions
 from bot.l10n import Translator
-from bot.services import urgency
+from bot.services import reviews, urgency
 from bot.services.urgency import UrgencyRules, explain
 from storage.models import AuditLog, Case, UrgencyDecision
 from tests.conftest import App
@@ -138,9 +138,21 @@ async def test_submission_classifies_off_the_event_loop_and_keeps_the_findings(
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(UrgencyRules, "classify", spy)
+    # Reading the data files the first time (a few hundred milliseconds) is off the loop too.
+    loaded_in: list[str] = []
+    original_load = UrgencyRules.load.__func__
+
+    def load_spy(cls, *args, **kwargs):
+        loaded_in.append(threading.current_thread().name)
+        return original_load(cls, *args, **kwargs)
+
+    monkeypatch.setattr(UrgencyRules, "load", classmethod(load_spy))
+    reviews.urgency_rules.cache_clear()
     await submit_violation(app, text="Что делать, если врач просит взятку? Вчера медсестра взяла 5000 тенге.",
                            photos=False)
     assert threads and threading.main_thread().name not in threads
+    assert loaded_in and threading.main_thread().name not in loaded_in
+    reviews.urgency_rules.cache_clear()  # the next test gets rules loaded without the spy
     [case] = await one(app, select(Case))
     lines = explain(case.urgency_findings, Translator()["en"])
     assert "a sum of money asked for or handed over: «взяла … 5000»" in lines

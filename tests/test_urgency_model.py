@@ -143,10 +143,11 @@ def test_the_model_can_be_turned_off_and_bad_policy_values_are_refused(tmp_path:
     original = rules_file.read_text(encoding="utf-8")
     rules_file.write_text(original.replace("enabled = true", "enabled = false"), encoding="utf-8")
     assert UrgencyRules.load(directory).model is None
-    rules_file.write_text(original.replace("veto_below = 0.2", "veto_below = 2"), encoding="utf-8")
+    rules_file.write_text(original.replace("\nveto_below = 0.15", "\nveto_below = 2"), encoding="utf-8")
     with pytest.raises(RulesError, match=r"rules.toml: model.veto_below: must be a probability"):
         UrgencyRules.load(directory)
-    rules_file.write_text(original.replace("veto_below = 0.2", "veto_below = 0.2\nvet_below = 0.1"), encoding="utf-8")
+    typo = original.replace("\nveto_below = 0.15", "\nveto_below = 0.15\nvet_below = 0.1")
+    rules_file.write_text(typo, encoding="utf-8")
     with pytest.raises(RulesError, match=r"model.vet_below: unknown key"):
         UrgencyRules.load(directory)
 

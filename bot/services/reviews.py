@@ -119,7 +119,8 @@ async def submit(repo: Repositories, user: User, draft: drafts.Draft, *, now: da
             sha256=item.get("sha256"), stored_path=item.get("stored_path"), created_at=now,
             caption=item.get("caption"),
         ))
-    rules = urgency_rules()
+    # Reading the data files takes a few hundred milliseconds the first time: not on the event loop either.
+    rules = await asyncio.to_thread(urgency_rules)
     # The review was flushed above, so a complaint counts itself, as the spike rule expects.
     recent = await repo.reviews.count_recent_complaints(draft["clinic_id"], review.doctor_id,
                                                         now - timedelta(days=rules.spike.window_days))

@@ -5,7 +5,7 @@ Kazakh letters folded to the Russian ones people type instead, lookalike Latin l
 pairs of its dictionary forms, into a logistic regression with balanced classes. It is trained on the labelled
 texts shipped in bot/data/urgency/corpus/ (the development sets and texts written from the label policy), on
 first use, in well under two seconds, deterministically, with nothing downloaded. It never decides alone: the
-rules propose, and `combine` in bot/services/urgency.py lets the model veto or catch only when it is confident,
+rules propose, and `combine` in bot/services/urgency/policy.py lets the model veto or catch only when it is confident,
 naming the words that weighed most.
 """
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -77,6 +78,10 @@ def corpus_paths(directory: Path | str | None = None) -> list[Path]:
 _NEGATES_AFTER = frozenset("не нет ни никто ничего никогда без no not never nobody nothing without didn dont "
                            "don doesn isn wasn weren won cannot".split())
 _NEGATES_BEFORE = frozenset("жок жоқ емес емас".split())
+# A Kazakh negative verb ("қалдырмады", did not leave; "бермейді", does not give) negates the words before it too.
+_KAZAKH_NEGATIVE_VERB = re.compile(
+    r"..(ма|ме|ба|бе|па|пе)(ды|ди|дым|дим|дык|дик|ган|ген|кан|кен|йды|йди|йтын|йтин|с|й)$"
+)
 
 
 _KAZAKH_DEEP_FOLD = str.maketrans("әіңғүұқөһы", "аингуукохи")  # as urgency.fold_kazakh_deep
@@ -96,7 +101,7 @@ def _words(text: str, tokenize: Tokenizer) -> list[tuple[str, str, str]]:
                 if tokens[later].clause != token.clause:
                     break
                 negated[later] = True
-        elif token.norm in _NEGATES_BEFORE:
+        elif token.norm in _NEGATES_BEFORE or _KAZAKH_NEGATIVE_VERB.search(fold_kazakh_deep(token.norm)):
             for earlier in range(index - 1, -1, -1):
                 if tokens[earlier].clause != token.clause:
                     break

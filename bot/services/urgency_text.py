@@ -111,6 +111,9 @@ _KAZAKH_PAST = re.compile(
 # Words that end like a Kazakh past verb and are not one ("маған", to me).
 _KAZAKH_NOT_VERBS = frozenset(
     "маған саған оған соған осыған бұған маган саган оган соган осыган буган қашан кашан".split()
+    # Common present-future forms that end like the past (ет-е-ді "does", ал-а-ды "takes"), typed either way.
+    + "етеді етеди береді береди келеді келеди алады болады кетеді кетеди қалады калады түседі туседи "
+      "тұрады турады жатады жатад салады қояды кояды".split()
 )
 _ENGLISH_IRREGULAR_PAST = frozenset(
     "was were did had took gave told said paid made sent left put sold got came brought kept hit threw bought "
@@ -189,4 +192,9 @@ def is_amount(word: str, following: str | None) -> bool:
         return True
     if word in NUMBER_WORDS and word != "a":
         return following is not None and bool(_THOUSANDS.match(following))
+    if word.isdigit() and len(word) >= 4 and following in _PRICE_OF:
+        return True  # "берёт 2000 за направление", "took 3,000 for the drip": a price, not a year or a pressure
     return word.isdigit() and following is not None and bool(_AMOUNT_UNIT.match(following))
+
+
+_PRICE_OF = frozenset({"за", "for", "үшін", "ушин", "ушін", "ushin", "üshin"})
