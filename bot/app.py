@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import time
 from collections.abc import Callable
 from contextlib import suppress
 from datetime import timedelta
@@ -21,7 +22,7 @@ from bot.factory import create_bot, create_dispatcher, utcnow
 from bot.ops.runtime import Operations
 from bot.polling import Poller, wait_for_telegram
 from bot.scheduler import make_scheduler
-from bot.services import notices
+from bot.services import notices, reviews
 from bot.services.outbox import ChatLanguages, Relay
 from bot.webhook import WebhookEndpoint
 from storage.engine import make_engine, make_session_pool
@@ -71,6 +72,7 @@ async def run(settings: Settings) -> None:
     relay_task: asyncio.Task[None] | None = None
     started = False
     log.info(describe(settings))
+    urgency_ready = asyncio.create_task(_prepare_urgency(), name="urgency-warm-up")
     # From the first moment: /healthz answers while Telegram is still being reached (and /readyz says so).
     await ops.start(bot)
     not_ready_when_stopping = asyncio.create_task(_call_when(stopping, ops.stopping))
@@ -98,10 +100,22 @@ async def run(settings: Settings) -> None:
         if started:
             await dp.emit_shutdown(bot=bot, dispatcher=dp, bots=[bot], **dp.workflow_data)
         not_ready_when_stopping.cancel()
+        await urgency_ready  # a worker thread cannot be cancelled; it logs its own failure
         await ops.stop()
         await bot.session.close()
         await engine.dispose()
         log.info("MedFeedback stopped")
+
+
+async def _prepare_urgency() -> None:
+    """While Telegram is reached: the classifier ready before the first complaint (see reviews.prepare_urgency).
+    A failure here is only logged: the first complaint then tries again and fails or succeeds on its own."""
+    began = time.monotonic()
+    try:
+        await asyncio.to_thread(reviews.prepare_urgency)
+        log.info("the urgency classifier is ready (%.1f s)", time.monotonic() - began)
+    except Exception:
+        log.exception("the urgency classifier could not be prepared at start-up")
 
 
 async def check_prosecutor_chat(bot: Bot, settings: Settings, pool: async_sessionmaker[AsyncSession]) -> bool:

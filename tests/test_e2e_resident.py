@@ -4,6 +4,7 @@ voice recording, all stored."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from pathlib import Path
@@ -126,3 +127,19 @@ async def test_a_split_text_a_captioned_photo_and_a_voice_over_http_are_all_stor
         ("voice", hashlib.sha256(VOICE).hexdigest(), None)]
     for (*_, path), data in zip(media, (PHOTO, VOICE), strict=True):
         assert (tmp_path / "media" / path).read_bytes() == data
+
+
+async def test_the_classifier_is_ready_before_the_first_complaint_arrives(api: FakeTelegramAPI, tmp_path: Path) -> None:
+    """Trained at start-up in a worker thread: otherwise the first complaint after every restart paid for it
+    (seconds on a busy machine) inside its update's transaction."""
+    async with database("sqlite", tmp_path) as db:
+        bot = await start_bot(api, tmp_path, db)
+        try:
+            for _ in range(600):
+                if "the urgency classifier is ready" in bot.output():
+                    break
+                await asyncio.sleep(0.2)
+            assert "the urgency classifier is ready" in bot.output(), bot.output()
+            assert "could not be prepared" not in bot.output()
+        finally:
+            assert await bot.stop() == 0

@@ -25,6 +25,15 @@ def urgency_rules() -> UrgencyRules:
     return UrgencyRules.load()
 
 
+def prepare_urgency() -> None:
+    """Loads the rules' data and trains the learned model now (blocking: call it in a worker thread at start-up).
+    Otherwise the first complaint after a start pays for it, a second or more on a busy machine, inside its
+    update's transaction."""
+    rules = urgency_rules()
+    if rules.model is not None:
+        rules.model.get()
+
+
 @dataclass
 class Submitted:
     review: Review
