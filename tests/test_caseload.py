@@ -197,6 +197,15 @@ async def test_a_submission_on_13_12_2027_is_due_provisionally_in_2028_and_recom
     assert "case.due_recomputed" in await one(app, select(AuditLog.action))
     await deliver(app)
     assert RU("case_notify.due_changed", reference=reference, due="10.01.2028") in texts_to(app, 4020)
+    # The card already in the office's chat is edited: the new date, no longer provisional, the buttons kept.
+    edited = app.session.message(CHAT, card.message_id)
+    assert RU("alert.due", due="10.01.2028") in edited.text and "06.01.2028" not in edited.text
+    assert RU("case_card.provisional") not in edited.text and RU("case_card.provisional_short") not in edited.text
+    assert edited.reply_markup == card.reply_markup
+    # Counted again on the same table, nothing changes and nothing more is queued.
+    async with app.pool() as session, session.begin():
+        assert await cases.recompute_provisional(Repositories(session), app.settings, published, app.clock.now) == 0
+    assert len(await one(app, select(OutboxMessage).where(OutboxMessage.kind == "card_edit"))) == 1
     # Warned in the log and in the office's chat from 60 days before the table ends (and not before).
     calendar = work_calendar()
     async with app.pool() as session, session.begin():

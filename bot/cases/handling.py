@@ -498,8 +498,24 @@ async def recompute_provisional(repo: Repositories, settings: Settings, calendar
             author = await repo.users.get(review.user_id)
             await notices.to_resident(repo, review, author, f"due:{due.isoformat()}", now,
                                       key="case_notify.due_changed", due=due.strftime("%d.%m.%Y"))
+        await _show_due_on_card(repo, settings, case, now)
         changed += 1
     return changed
+
+
+async def _show_due_on_card(repo: Repositories, settings: Settings, case: Case, now: datetime) -> None:
+    """The card already in the office's chat shows the recounted due date, no longer provisional (the edit goes
+    through the outbox: no button was pressed, so nobody else edits it)."""
+    chat_id = settings.prosecutor.chat_id
+    if chat_id is None or await repo.outbox.card_of(case.review_id, chat_id) is None:
+        return  # an ordinary case never opened in the chat has no card to correct
+    view = await alerts.load(repo, case)
+    l10n = alerts.chat_l10n(settings)
+    await outbox.edit_card(repo, chat_id=chat_id, review_id=case.review_id, now=now,
+                           dedupe_key=f"card-due:{view.review.reference}:{chat_id}:{case.due_date.isoformat()}:"
+                                      f"{int(bool(case.due_provisional))}",
+                           text=alerts.card_text(view, l10n, settings.zone),
+                           reply_markup=alerts.card_keyboard(view, l10n))
 
 
 # --- What the office reads: lines, lists, one case with its history ----------------------------------------
