@@ -30,6 +30,11 @@ OFFICER, COLLEAGUE = 7001, 7003
 T = Translator()
 KK, EN = T["kk"], T["en"]
 CLINIC_NAME = {"kk": "№17 қалалық емхана", "ru": "Городская поликлиника №17", "en": "City Polyclinic No. 17"}
+
+
+def clinic_name(number: int, language: str) -> str:
+    return {"kk": f"№{number} қалалық емхана", "ru": f"Городская поликлиника №{number}",
+            "en": f"City Polyclinic No. {number}"}[language]
 BUTTON = {"kk": "Қазақша", "ru": "Русский", "en": "English"}
 
 
@@ -50,12 +55,14 @@ def officer(app: App, user_id: int = OFFICER, first_name: str = "Ержан", us
 
 
 async def submit(app: App, user_id: int, *, language: str = "ru", kind: str = "complaint", category: str = "waiting",
-                 stars: str = "3⭐", text: str = "Долго ждала в очереди у регистратуры.") -> tuple[str, str]:
-    """A resident's appeal about polyclinic No. 17 itself, through the real dispatcher: (reference, receipt)."""
+                 stars: str = "3⭐", text: str = "Долго ждала в очереди у регистратуры.",
+                 clinic: int = 17) -> tuple[str, str]:
+    """A resident's appeal about a polyclinic itself (No. 17 unless said), through the real dispatcher:
+    (reference, receipt)."""
     l10n = T[language]
     person = await resident(app, user_id, language, BUTTON[language])
     await person.press(l10n("menu.leave_feedback"))
-    await choose_clinic_17(person, "17", l10n, CLINIC_NAME[language])
+    await choose_clinic_17(person, str(clinic), l10n, clinic_name(clinic, language))
     await person.press(l10n("target.clinic"))
     await choose_kind(person, kind, category, stars, l10n)
     await describe(person, text, l10n=l10n)
@@ -169,6 +176,79 @@ async def test_an_ordinary_complaint_is_listed_each_morning_once_and_opens_as_a_
     async with app.pool() as session:
         card_row = await Repositories(session).outbox.card_of(case.review_id, CHAT)
     assert card_row.sent_message_id == card.messages[-1].message_id
+
+
+async def test_new_appeals_come_grouped_by_polyclinic_in_the_chats_language(app: App) -> None:
+    first, _ = await submit(app, 4011)
+    other, _ = await submit(app, 4012, clinic=5)
+    second, _ = await submit(app, 4013, category="rudeness", text="Регистратор грубо разговаривала со мной.")
+    urgent, _ = await submit(app, 4014, kind="violation", category="extortion", stars="1⭐", text="Требуют взятку.")
+    in_kazakh = app.settings.model_copy(update={"prosecutor": app.settings.prosecutor.model_copy(
+        update={"language": "kk"})})
+    async with app.pool() as session, session.begin():
+        assert await cases.list_new_appeals(Repositories(session), in_kazakh, work_calendar(),
+                                            datetime(2026, 11, 27, 4, 0, tzinfo=UTC)) == 1
+    [listing] = await one(app, select(OutboxMessage).where(OutboxMessage.dedupe_key.like("new-appeals:%")))
+
+    def line(reference: str, category: str) -> str:
+        return KK("case_office.appeal_line", mark="🟢", reference=reference, about=KK(f"category.{category}"),
+                  due="18.12.2026")
+
+    # The urgent one came as a card at once: only the three ordinary ones, under their polyclinic's heading.
+    assert listing.payload["text"].split("\n") == [
+        KK("case_office.new_appeals", count=3), "",
+        KK("case_office.clinic_heading", clinic=clinic_name(17, "kk"), count=2),
+        line(first, "waiting"), line(second, "rudeness"), "",
+        KK("case_office.clinic_heading", clinic=clinic_name(5, "kk"), count=1),
+        line(other, "waiting")]
+    assert urgent not in listing.payload["text"]
+    buttons = [b["text"] for row in listing.payload["reply_markup"]["inline_keyboard"] for b in row]
+    assert buttons == [KK("alert.button_open", reference=reference) for reference in (first, second, other)]
+    # Listed once: the next morning has nothing new to list.
+    async with app.pool() as session, session.begin():
+        assert await cases.list_new_appeals(Repositories(session), in_kazakh, work_calendar(),
+                                            datetime(2026, 11, 30, 4, 0, tzinfo=UTC)) == 0
+
+
+async def test_one_morning_message_has_every_section_with_open_buttons(app: App) -> None:
+    # Two polyclinics, two complaints each (a fourth about one polyclinic within a week would be urgent).
+    references = [(await submit(app, user_id, clinic=clinic))[0]
+                  for user_id, clinic in ((4015, 17), (4016, 17), (4017, 5), (4018, 5))]
+    due_today, due_soon, overdue, escalated = references
+    # Monday 7 December 2026: due today, due in 3 working days (Thu 10), overdue (Fri 4), and one the polyclinic
+    # left unanswered (escalated, due later).
+    dues = {due_today: date(2026, 12, 7), due_soon: date(2026, 12, 10), overdue: date(2026, 12, 4),
+            escalated: date(2026, 12, 18)}
+    async with app.pool() as session, session.begin():
+        for reference, due in dues.items():
+            case = (await session.scalars(select(Case).join(Review, Review.id == Case.review_id)
+                                          .where(Review.reference == reference))).one()
+            case.due_date, case.listed_at = due, datetime(2026, 11, 27, 4, 0, tzinfo=UTC)
+            if reference == escalated:
+                case.escalated_at = datetime(2026, 12, 4, 4, 0, tzinfo=UTC)
+    await morning(app, date(2026, 12, 7))
+    await deliver(app)
+    # One message to the office this morning, escalations a section of it.
+    [sent] = [m for m in app.session.history(CHAT) if m.text]
+    days = app.settings.clinics.answer_working_days
+    sections = [RU("reminders.section_today", due="07.12.2026"), RU("reminders.section_soon", days=3, due="10.12.2026"),
+                RU("reminders.overdue", count=1), RU("clinic_escalation.title", count=1, days=days)]
+    text = sent.text
+    assert text.startswith(plain(RU("reminders.title", day="07.12.2026")))
+    positions = [text.index(plain(section)) for section in sections]
+    assert positions == sorted(positions)
+    for number, reference in enumerate(references):
+        start, end = positions[number], positions[number + 1] if number + 1 < len(positions) else len(text)
+        assert reference in text[start:end] and text.count(reference) == 1, reference
+    buttons = [b.text for row in sent.reply_markup.inline_keyboard for b in row]
+    assert buttons == [RU("alert.button_open", reference=reference) for reference in references]
+    # Each Open button brings the case's card with its actions.
+    card = await officer(app).press(RU("alert.button_open", reference=escalated), message=sent.message_id)
+    assert escalated in card.text and RU("alert.button_close") in [b for row in card.buttons for b in row]
+    # The same morning again: nothing more.
+    await morning(app, date(2026, 12, 7))
+    assert len([m for m in app.session.history(CHAT) if m.text and m.text.startswith(
+        plain(RU("reminders.title", day="07.12.2026")))]) == 1
 
 
 # --- 3. The calendar never runs out ----------------------------------------------------------------------

@@ -32,6 +32,7 @@ TEMPLATES_PATH = Path(__file__).resolve().parents[1] / "data" / "answer_template
 FORWARD_WORKING_DAYS = 3  # APPK art. 76: an appeal outside the body's competence is forwarded within 3 working days
 TEXT_LIMIT = 3800  # of one message to the chat (Telegram takes 4096; the rest is headroom for markup)
 LIST_PAGE = 10
+MORNING_SECTIONS = ("today", "soon", "overdue", "escalated", "forward")  # in the morning message, in this order
 OPEN_BUTTONS = 30  # Open buttons under one morning or "new appeals" message
 CLOSED_STATUSES = (CaseStatus.CLOSED, CaseStatus.REJECTED, CaseStatus.TRANSFERRED, CaseStatus.WITHDRAWN)
 # Audit actions only the office sees: never in the resident's copy of their data (privacy keeps the same set).
@@ -387,8 +388,9 @@ def _open_keyboard(views: list[CaseView], l10n: L10n) -> InlineKeyboardMarkup | 
 
 
 async def remind(repo: Repositories, settings: Settings, calendar: WorkCalendar, now: datetime) -> int:
-    """The working-morning message: one per chat and day, with sections (due in N working days, due today,
-    overdue) and an Open button for each case. Idempotent per day (the dedupe key names the date)."""
+    """The working-morning message: one per chat and day, with sections (due today, due in N working days,
+    overdue, escalated because the polyclinic left it unanswered, last day to forward) and an Open button for each
+    case. Idempotent per day (the dedupe key names the date)."""
     chat_id = settings.prosecutor.chat_id
     today = local_date(now, settings.zone)
     if chat_id is None or not calendar.is_working_day(today):
@@ -396,7 +398,7 @@ async def remind(repo: Repositories, settings: Settings, calendar: WorkCalendar,
     l10n = alerts.chat_l10n(settings)
     days = settings.prosecutor.remind_days_before
     soon_day = calendar.add_working_days(today, days)
-    sections: dict[str, list[CaseView]] = {"forward": [], "soon": [], "today": [], "overdue": []}
+    sections: dict[str, list[CaseView]] = {name: [] for name in MORNING_SECTIONS}
     for view in await open_views(repo):
         due = view.case.due_date
         # Nobody has touched it yet and today is the last day to forward it, should it be outside the office's
@@ -404,6 +406,9 @@ async def remind(repo: Repositories, settings: Settings, calendar: WorkCalendar,
         if view.case.status == CaseStatus.OPEN and view.case.formal_appeal \
                 and forward_by(view, settings, calendar) == today:
             sections["forward"].append(view)
+        # Escalated (bot.services.clinics.escalate) and the polyclinic still silent: the office's to chase.
+        if view.case.escalated_at is not None and view.clinic_answered_at is None:
+            sections["escalated"].append(view)
         if due is None:
             continue
         if due < today:
@@ -414,16 +419,18 @@ async def remind(repo: Repositories, settings: Settings, calendar: WorkCalendar,
             sections["soon"].append(view)
     if not any(sections.values()):
         return 0
-    lines: list[str] = []
-    titles = {"forward": l10n("reminders.section_forward", day=today.strftime("%d.%m.%Y")),
+    titles = {"today": l10n("reminders.section_today", due=today.strftime("%d.%m.%Y")),
               "soon": l10n("reminders.section_soon", days=days, due=soon_day.strftime("%d.%m.%Y")),
-              "today": l10n("reminders.section_today", due=today.strftime("%d.%m.%Y")),
-              "overdue": l10n("reminders.overdue", count=len(sections["overdue"]))}
-    for name in ("today", "soon", "overdue", "forward"):
+              "overdue": l10n("reminders.overdue", count=len(sections["overdue"])),
+              "escalated": l10n("clinic_escalation.title", count=len(sections["escalated"]),
+                                days=settings.clinics.answer_working_days),
+              "forward": l10n("reminders.section_forward", day=today.strftime("%d.%m.%Y"))}
+    lines: list[str] = []
+    for name in MORNING_SECTIONS:
         if sections[name]:
             lines += ["", titles[name], *(case_line(view, l10n) for view in sections[name])]
     text = _bounded(l10n("reminders.title", day=today.strftime("%d.%m.%Y")), lines, l10n)
-    ordered = sections["today"] + sections["soon"] + sections["overdue"] + sections["forward"]
+    ordered = [view for name in MORNING_SECTIONS for view in sections[name]]
     return int(await outbox.enqueue(repo, chat_id=chat_id, kind="reminder", now=now, dedupe_key=f"morning:{today}",
                                     text=text, reply_markup=_open_keyboard(ordered, l10n)))
 
@@ -442,13 +449,34 @@ async def list_new_appeals(repo: Repositories, settings: Settings, calendar: Wor
     views = [await alerts.load(repo, case) for case in cases]
     for case in cases:
         case.listed_at = now
-    lines = [case_line(view, l10n) for view in views]
+    # Grouped by polyclinic (by its name in the chat's language), each group oldest first: who handles which
+    # polyclinic, or visits it, takes its appeals together.
+    by_clinic: dict[int, list[CaseView]] = {}
+    for view in views:
+        by_clinic.setdefault(view.clinic.id, []).append(view)
+    groups = sorted(by_clinic.values(), key=lambda group: name_in(group[0].clinic, l10n.language))
+    lines: list[str] = []
+    for group in groups:
+        lines += ["", l10n("case_office.clinic_heading", clinic=html.escape(name_in(group[0].clinic, l10n.language)),
+                           count=len(group)), *(appeal_line(view, l10n) for view in group)]
+    ordered = [view for group in groups for view in group]
     text = _bounded(l10n("case_office.new_appeals", count=len(views)), lines, l10n)
     if len(views) > OPEN_BUTTONS:
         text += "\n" + l10n("case_office.more_in_cases", count=len(views) - OPEN_BUTTONS)
     return int(await outbox.enqueue(repo, chat_id=chat_id, kind="reminder", now=now,
                                     dedupe_key=f"new-appeals:{today}:{cases[0].id}", text=text,
-                                    reply_markup=_open_keyboard(views, l10n)))
+                                    reply_markup=_open_keyboard(ordered, l10n)))
+
+
+def appeal_line(view: CaseView, l10n: L10n) -> str:
+    """One appeal under its polyclinic's heading: what it is about and when it is due."""
+    review = view.review
+    about = l10n(f"category.{review.category}") if review.category else l10n(f"kind.{review.kind}")
+    due = view.case.due_date.strftime("%d.%m.%Y") if view.case.due_date else "—"
+    if view.case.due_provisional:
+        due += l10n("case_card.provisional_short")
+    return l10n("case_office.appeal_line", mark=URGENCY_MARK[view.case.urgency], reference=review.reference,
+                about=about, due=due)
 
 
 async def check_calendar(repo: Repositories, settings: Settings, calendar: WorkCalendar, now: datetime) -> bool:
