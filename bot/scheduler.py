@@ -12,7 +12,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.cases import handling as cases
+from bot.cases import morning
 from bot.config import Settings
 from bot.ops.health import Health
 from bot.services import clinics, ratings, reports
@@ -32,11 +32,11 @@ async def morning_reminders(pool: async_sessionmaker[AsyncSession], settings: Se
     calendar, now = work_calendar(), clock()
     async with pool() as session, session.begin():
         repo = Repositories(session)
-        await cases.recompute_provisional(repo, settings, calendar, now)
+        await morning.recompute_provisional(repo, settings, calendar, now)
         await clinics.escalate(repo, settings, calendar, now)  # before the message, so that it lists them
-        await cases.check_calendar(repo, settings, calendar, now)
-        queued = await cases.list_new_appeals(repo, settings, calendar, now)
-        queued += await cases.remind(repo, settings, calendar, now)
+        await morning.check_calendar(repo, settings, calendar, now)
+        queued = await morning.list_new_appeals(repo, settings, calendar, now)
+        queued += await morning.remind(repo, settings, calendar, now)
     if queued and relay is not None:
         relay.wake()
     return queued
@@ -49,8 +49,8 @@ async def calendar_at_start(pool: async_sessionmaker[AsyncSession], settings: Se
     calendar, now = work_calendar(), clock()
     async with pool() as session, session.begin():
         repo = Repositories(session)
-        changed = await cases.recompute_provisional(repo, settings, calendar, now)
-        await cases.check_calendar(repo, settings, calendar, now)
+        changed = await morning.recompute_provisional(repo, settings, calendar, now)
+        await morning.check_calendar(repo, settings, calendar, now)
     return changed
 
 

@@ -10,7 +10,7 @@ from aiogram.methods import SendMediaGroup, SendMessage
 from sqlalchemy import select
 
 from bot.cases import cards as alerts
-from bot.cases import handling as cases
+from bot.cases import morning
 from bot.l10n import Translator
 from bot.services.outbox import Pacer, Relay
 from bot.services.reviews import work_calendar
@@ -349,7 +349,7 @@ async def test_deadline_reminders_and_overdue_list(app: App) -> None:
 
         now = datetime.combine(day, datetime.min.time(), tzinfo=UTC) + timedelta(hours=4)  # 09:00 in Almaty
         async with app.pool() as session, session.begin():
-            await cases.remind(Repositories(session), settings, calendar, now)
+            await morning.remind(Repositories(session), settings, calendar, now)
         rows = await one(app, select(OutboxMessage).where(OutboxMessage.kind == "reminder")
                          .order_by(OutboxMessage.id))
         return [row.payload["text"] for row in rows]

@@ -13,7 +13,8 @@ from sqlalchemy import select
 
 from bot.callbacks import MyReviewOpen
 from bot.cases import cards as alerts
-from bot.cases import handling as cases
+from bot.cases import lists, templates
+from bot.cases import morning as office  # the module; morning() below runs the scheduled job
 from bot.cases.deadlines import WorkCalendar
 from bot.l10n import Translator
 from bot.scheduler import morning_reminders
@@ -186,7 +187,7 @@ async def test_new_appeals_come_grouped_by_polyclinic_in_the_chats_language(app:
     in_kazakh = app.settings.model_copy(update={"prosecutor": app.settings.prosecutor.model_copy(
         update={"language": "kk"})})
     async with app.pool() as session, session.begin():
-        assert await cases.list_new_appeals(Repositories(session), in_kazakh, work_calendar(),
+        assert await office.list_new_appeals(Repositories(session), in_kazakh, work_calendar(),
                                             datetime(2026, 11, 27, 4, 0, tzinfo=UTC)) == 1
     [listing] = await one(app, select(OutboxMessage).where(OutboxMessage.dedupe_key.like("new-appeals:%")))
 
@@ -206,7 +207,7 @@ async def test_new_appeals_come_grouped_by_polyclinic_in_the_chats_language(app:
     assert buttons == [KK("alert.button_open", reference=reference) for reference in (first, second, other)]
     # Listed once: the next morning has nothing new to list.
     async with app.pool() as session, session.begin():
-        assert await cases.list_new_appeals(Repositories(session), in_kazakh, work_calendar(),
+        assert await office.list_new_appeals(Repositories(session), in_kazakh, work_calendar(),
                                             datetime(2026, 11, 30, 4, 0, tzinfo=UTC)) == 0
 
 
@@ -271,7 +272,7 @@ async def test_a_submission_on_13_12_2027_is_due_provisionally_in_2028_and_recom
                                "extra_working_days": []}}}
     published = WorkCalendar.from_mapping(data)
     async with app.pool() as session, session.begin():
-        assert await cases.recompute_provisional(Repositories(session), app.settings, published, app.clock.now) == 1
+        assert await office.recompute_provisional(Repositories(session), app.settings, published, app.clock.now) == 1
     case = await case_row(app)
     assert (case.due_date, case.due_provisional) == (date(2028, 1, 10), False)
     assert "case.due_recomputed" in await one(app, select(AuditLog.action))
@@ -284,15 +285,15 @@ async def test_a_submission_on_13_12_2027_is_due_provisionally_in_2028_and_recom
     assert edited.reply_markup == card.reply_markup
     # Counted again on the same table, nothing changes and nothing more is queued.
     async with app.pool() as session, session.begin():
-        assert await cases.recompute_provisional(Repositories(session), app.settings, published, app.clock.now) == 0
+        assert await office.recompute_provisional(Repositories(session), app.settings, published, app.clock.now) == 0
     assert len(await one(app, select(OutboxMessage).where(OutboxMessage.kind == "card_edit"))) == 1
     # Warned in the log and in the office's chat from 60 days before the table ends (and not before).
     calendar = work_calendar()
     async with app.pool() as session, session.begin():
         repo = Repositories(session)
-        assert not await cases.check_calendar(repo, app.settings, calendar, datetime(2027, 10, 31, 4, tzinfo=UTC))
-        with caplog.at_level(logging.WARNING, logger="bot.cases.handling"):
-            assert await cases.check_calendar(repo, app.settings, calendar, datetime(2027, 11, 1, 4, tzinfo=UTC))
+        assert not await office.check_calendar(repo, app.settings, calendar, datetime(2027, 10, 31, 4, tzinfo=UTC))
+        with caplog.at_level(logging.WARNING, logger="bot.cases.morning"):
+            assert await office.check_calendar(repo, app.settings, calendar, datetime(2027, 11, 1, 4, tzinfo=UTC))
     assert any("2027-12-31" in record.getMessage() for record in caplog.records)
     [warning] = await one(app, select(OutboxMessage).where(OutboxMessage.dedupe_key.like("calendar-ends:%")))
     assert "31.12.2027" in warning.payload["text"] and "2028" in warning.payload["text"]
@@ -326,7 +327,7 @@ async def test_kazakh_complaint_answered_disputed_reopened_and_closed_again(app:
     await clerk.press(RU("alert.button_take"), message=card_message.message_id)
     # The answer from a template: in the appeal's language (Kazakh), whatever the chat's.
     await clerk.press(RU("alert.button_close"), message=card_message.message_id)
-    template = cases.template("not_confirmed")
+    template = templates.template("not_confirmed")
     preview = await clerk.press(template.titles["ru"])
     assert RU("case_language.kk") in preview.texts[0]
     assert preview.texts[-1] == KK("notify.answer", reference=reference, answer=template.texts["kk"])
@@ -447,7 +448,7 @@ async def test_cases_filters_pages_and_help(app: App, monkeypatch: pytest.Monkey
     assert (await clerk.command("cases", "district:almaly")).text == RU("cases.none_found")
     assert second in (await clerk.command("cases", second)).text and first not in (await clerk.command(
         "cases", second)).text
-    monkeypatch.setattr(cases, "LIST_PAGE", 1)
+    monkeypatch.setattr(lists, "LIST_PAGE", 1)
     page = await clerk.command("cases")
     assert second in page.text and first not in page.text  # most urgent first
     turned = await clerk.press(RU("cases.next"))
