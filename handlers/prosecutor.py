@@ -35,6 +35,7 @@ from bot.filters import HasText
 from bot.keyboards import name_in
 from bot.l10n import translator
 from bot.services.access import Memberships, ProsecutorAccess
+from bot.services.outbox import shown_card
 from bot.services.reviews import work_calendar
 from bot.states import ProsecutorInput
 from bot.unit_of_work import AfterCommit
@@ -115,8 +116,8 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
         return True
 
     async def card_message_of(repo: Repositories, view: CaseView) -> int | None:
-        card = await repo.outbox.card_of(view.review.id, office) if office is not None else None
-        return card.sent_message_id if card is not None else None
+        # A case still shown only inside a burst list has no card to edit: the list is not turned into one.
+        return shown_card(await repo.outbox.card_of(view.review.id, office)) if office is not None else None
 
     async def refresh_known(bot: Bot, repo: Repositories, view: CaseView, *also: int | None):
         """What to send after the commit (never a query then): the case's card, and the message the button was

@@ -8,7 +8,7 @@ import logging
 from datetime import UTC, date, datetime
 
 import pytest
-from aiogram.methods import SendDocument, SendMessage
+from aiogram.methods import EditMessageText, SendDocument, SendMessage
 from sqlalchemy import select
 
 from bot.callbacks import MyReviewOpen
@@ -18,7 +18,8 @@ from bot.cases import morning as office  # the module; morning() below runs the 
 from bot.cases.deadlines import WorkCalendar
 from bot.l10n import Translator
 from bot.scheduler import morning_reminders
-from bot.services.outbox import Relay
+from bot.services import outbox
+from bot.services.outbox import Pacer, Relay
 from bot.services.reviews import work_calendar
 from storage.models import AuditLog, Case, OutboxMessage, Response, Review
 from storage.repositories import Repositories
@@ -77,6 +78,10 @@ async def submit(app: App, user_id: int, *, language: str = "ru", kind: str = "c
 
 def texts_to(app: App, chat_id: int) -> list[str]:
     return [c.text for c in app.session.sent_messages(chat_id) if isinstance(c, SendMessage)]
+
+
+def office_edits(app: App) -> list[EditMessageText]:
+    return [call for call in app.session.calls_of(EditMessageText) if call.chat_id == CHAT]
 
 
 def last_with_buttons(app: App, chat_id: int):
@@ -297,6 +302,47 @@ async def test_a_submission_on_13_12_2027_is_due_provisionally_in_2028_and_recom
     assert any("2027-12-31" in record.getMessage() for record in caplog.records)
     [warning] = await one(app, select(OutboxMessage).where(OutboxMessage.dedupe_key.like("calendar-ends:%")))
     assert "31.12.2027" in warning.payload["text"] and "2028" in warning.payload["text"]
+
+
+async def test_a_card_edit_leaves_a_burst_list_alone_and_gives_up_on_a_card_telegram_refuses(app: App) -> None:
+    app.clock.now = datetime(2027, 12, 13, 5, 0, tzinfo=UTC)  # due dates in 2028: provisional
+    first, _ = await submit(app, 4091, kind="violation", category="extortion", stars="1⭐", text="Требуют взятку.")
+    second, _ = await submit(app, 4092, kind="violation", category="extortion", stars="1⭐", text="Взятку просят.")
+    # Two cards when the chat may get one more message this minute: they go out as one list.
+    await Relay(app.bot, app.pool, app.clock, app.settings.admins, pacer=Pacer(group_per_minute=1),
+                group_alerts=alerts.group_alerts_for(app.settings)).run_once()
+    [burst] = [m for m in app.session.history(CHAT) if m.text]
+    assert first in burst.text and second in burst.text
+    data = {"years": {"2027": {"holidays": ["2027-12-16"]}, "2028": {"holidays": ["2028-01-01", "2028-01-02"]}}}
+    async with app.pool() as session, session.begin():
+        assert await office.recompute_provisional(Repositories(session), app.settings,
+                                                  WorkCalendar.from_mapping(data), app.clock.now) == 2
+    await deliver(app)
+    # The list is not turned into either card: nothing was edited, and the rows are done.
+    assert office_edits(app) == []
+    assert app.session.message(CHAT, burst.message_id).text == burst.text
+    edits = await one(app, select(OutboxMessage).where(OutboxMessage.kind == "card_edit"))
+    assert [row.status for row in edits] == ["sent", "sent"]
+    # Opened from the list, the case has a card of its own; an edit Telegram refuses (the card was deleted) is
+    # given up on: not blocked, no admin told, nothing held back.
+    await officer(app).press(RU("alert.button_open", reference=first), message=burst.message_id)
+    card = app.session.history(CHAT)[-1]
+    async with app.pool() as session, session.begin():
+        repo = Repositories(session)
+        [case] = (await session.scalars(select(Case).join(Review, Review.id == Case.review_id)
+                                        .where(Review.reference == first))).all()
+        view = await alerts.load(repo, case)
+        l10n = alerts.chat_l10n(app.settings)
+        await outbox.edit_card(repo, chat_id=CHAT, review_id=case.review_id, dedupe_key="test-edit", now=app.clock.now,
+                               text=alerts.card_text(view, l10n, app.settings.zone) + "\n✎",
+                               reply_markup=alerts.card_keyboard(view, l10n))
+    app.session.fail_next(EditMessageText, error_code=400, description="Bad Request: message to edit not found")
+    await deliver(app)
+    [edit] = office_edits(app)
+    assert edit.message_id == card.message_id
+    [row] = await one(app, select(OutboxMessage).where(OutboxMessage.dedupe_key == "test-edit"))
+    assert row.status == "sent" and row.attempts == 1
+    assert await one(app, select(OutboxMessage).where(OutboxMessage.kind == "admin")) == []
 
 
 async def test_a_submission_on_01_06_2030_never_fails_for_the_calendar(app: App) -> None:

@@ -71,6 +71,14 @@ async def edit_card(repo: Repositories, *, chat_id: int, review_id: int, dedupe_
                          reply_markup=reply_markup, review_id=review_id, edit_card_of=review_id)
 
 
+def shown_card(card: OutboxMessage | None) -> int | None:
+    """The message id of the card itself in its chat, or None: not sent yet, or sent only inside a burst list (its
+    Open button posts the card, which then becomes the one: OutboxRepo.point_card_to)."""
+    if card is None or card.sent_message_id is None:
+        return None
+    return None if (card.payload or {}).get("list_message_id") == card.sent_message_id else card.sent_message_id
+
+
 def _file_of(item: dict[str, Any]) -> str | FSInputFile:
     """A media item names a file Telegram has (`file_id`) or one of ours to upload (`path`, e.g. a digest's chart)."""
     return FSInputFile(item["path"]) if item.get("path") else item["file_id"]
@@ -330,12 +338,9 @@ class Relay:
         No card in the chat (never sent, or still the burst list it went out in): nothing to edit."""
         payload = row.payload
         async with self.pool() as session:
-            outbox = Repositories(session).outbox
-            card = await outbox.card_of(payload["edit_card_of"], row.chat_id)
-            message_id = card.sent_message_id if card is not None else None
-            grouped_into = (card.payload or {}).get("grouped_into") if card is not None else None
-            burst = await outbox.get(grouped_into) if grouped_into else None
-        if message_id is None or (burst is not None and burst.sent_message_id == message_id):
+            card = await Repositories(session).outbox.card_of(payload["edit_card_of"], row.chat_id)
+            message_id = shown_card(card)
+        if message_id is None:
             return None
         markup = InlineKeyboardMarkup.model_validate(payload["reply_markup"]) if payload.get("reply_markup") else None
         try:
@@ -373,6 +378,8 @@ class Relay:
                     continue
                 stored.status, stored.sent_message_id, stored.sent_at = OutboxStatus.SENT, message_id, now
                 stored.lease_until, stored.last_error = None, None
+                if len(grouped) > 1:  # the message is a burst list, not this card (see shown_card)
+                    stored.payload = {**stored.payload, "list_message_id": message_id}
                 if row_id != row.id:
                     stored.payload = {**stored.payload, "grouped_into": row.id}
                 else:
