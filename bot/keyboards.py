@@ -105,6 +105,12 @@ def name_in(entity: Any, language: str) -> str:
     return getattr(entity, f"name_{language}")
 
 
+def address_in(clinic: Any, language: str) -> str | None:
+    """A clinic's address in the reader's language where the directory has it, else the directory's own (Russian)
+    one; None when it has neither."""
+    return getattr(clinic, f"address_{language}", None) or clinic.address or None
+
+
 def _nav_row(l10n: L10n, back: bool = True) -> list[InlineKeyboardButton]:
     row = [InlineKeyboardButton(text=l10n("flow.cancel"), callback_data=Flow(action=FlowAction.CANCEL).pack())]
     if back:

@@ -115,11 +115,10 @@ def make_clinic_section_keyboard(l10n: L10n, listing: Listing, clinic_id: int,
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
-def make_nearest_keyboard(listing: Listing) -> InlineKeyboardMarkup | None:
-    if not listing.links:
-        return None
-    return InlineKeyboardMarkup(inline_keyboard=[[_button(label, ClinicPageView(clinic_id=clinic_id))]
-                                                 for label, clinic_id in listing.links])
+def make_nearest_keyboard(l10n: L10n, listing: Listing) -> InlineKeyboardMarkup:
+    # The way back to the menu too: a location sent at the menu must not end in a screen without one.
+    return InlineKeyboardMarkup(inline_keyboard=[*([_button(label, ClinicPageView(clinic_id=clinic_id))]
+                                                   for label, clinic_id in listing.links), home_row(l10n)])
 
 
 def make_inline_card_keyboard(l10n: L10n, page_url: str, feedback_url: str) -> InlineKeyboardMarkup:

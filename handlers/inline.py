@@ -11,7 +11,7 @@ from aiogram.types import InlineQuery, InlineQueryResultArticle, InputTextMessag
 from aiogram.utils.deep_linking import create_start_link
 
 from bot.config import Settings
-from bot.keyboards import name_in
+from bot.keyboards import address_in, name_in
 from bot.l10n import L10n
 from bot.rating_keyboards import make_inline_card_keyboard
 from bot.services import pages, search
@@ -98,11 +98,12 @@ async def articles(repo: Repositories, directory: Snapshot, hits: list[Hit], l10
             place = directory.clinics[entity_id]
             stats = clinic_stats.get(entity_id)
             title = name_in(place, language)
-            description = l10n("inline.clinic_description", address=place.address or "—",
+            address = address_in(place, language)
+            description = l10n("inline.clinic_description", address=address or "—",
                                rating=pages.short_rating(l10n, stats, minimum))
             card = [l10n("clinic_page.title", name=html.escape(title))]
-            if place.address:
-                card.append(l10n("clinic_page.address", address=html.escape(place.address)))
+            if address:
+                card.append(l10n("clinic_page.address", address=html.escape(address)))
         card.append(pages.rating_line(l10n, stats, minimum))
         markup = make_inline_card_keyboard(l10n, await create_start_link(bot, f"page-{kind}-{entity_id}"),
                                            await create_start_link(bot, f"{kind}-{entity_id}"))

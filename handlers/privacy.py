@@ -15,6 +15,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from bot.callbacks import ConsentChange, ConsentManage, ForgetAction, ForgetChoice
 from bot.config import Settings
 from bot.filters import PrivateChat
+from bot.keyboards import make_home_keyboard
 from bot.l10n import L10n
 from bot.services import people, privacy
 from handlers.start import show_consent
@@ -109,7 +110,7 @@ def make_router(settings: Settings) -> Router:
         await query.answer()
         await drop_buttons(query)
         if callback_data.action == ForgetAction.CANCEL:
-            await query.message.answer(l10n("privacy.forget_cancelled"))
+            await query.message.answer(l10n("privacy.forget_cancelled"), reply_markup=make_home_keyboard(l10n))
             return
         # Cleared first: the storage may write an empty record, which forgetting then removes with the rest.
         await state.clear()
@@ -133,7 +134,7 @@ def make_router(settings: Settings) -> Router:
         if callback_data.action == ConsentChange.KEEP:
             await query.answer()
             await drop_buttons(query)
-            await query.message.answer(l10n("privacy.consent_kept"))
+            await query.message.answer(l10n("privacy.consent_kept"), reply_markup=make_home_keyboard(l10n))
             return
         if user is None or not user.has_consent:
             await query.answer(l10n("privacy.consent_not_in_force"), show_alert=True)
@@ -153,6 +154,6 @@ def make_router(settings: Settings) -> Router:
         await state.clear()
         await query.answer()
         await drop_buttons(query)
-        await query.message.answer(l10n("privacy.consent_withdrawn"))
+        await query.message.answer(l10n("privacy.consent_withdrawn"), reply_markup=make_home_keyboard(l10n))
 
     return router

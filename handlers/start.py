@@ -124,7 +124,8 @@ def make_router(settings: Settings) -> Router:
 
     @router.message(Command("help"))
     async def help_command(message: Message, l10n: L10n) -> None:
-        await message.answer(l10n("help.text", contacts=contacts_text(l10n, settings)))
+        await message.answer(l10n("help.text", contacts=contacts_text(l10n, settings)),
+                             reply_markup=make_home_keyboard(l10n))
 
     @router.message(Command("cancel"))
     async def cancel(message: Message, state: FSMContext, l10n: L10n) -> None:

@@ -25,7 +25,7 @@ from bot.callbacks import (
 )
 from bot.config import Settings
 from bot.filters import HasLocation, HasText, PrivateChat
-from bot.keyboards import name_in
+from bot.keyboards import address_in, name_in
 from bot.l10n import L10n
 from bot.rating_keyboards import (
     make_clinic_page_keyboard,
@@ -140,7 +140,7 @@ def make_router(settings: Settings) -> Router:
         if pin and clinic.latitude is not None and clinic.longitude is not None:
             name = name_in(clinic, l10n.language)
             await message.answer_venue(latitude=clinic.latitude, longitude=clinic.longitude, title=name,
-                                       address=clinic.address or name)
+                                       address=address_in(clinic, l10n.language) or name)
         listing = await pages.clinic_overview(repo, l10n, settings, clinic, page)
         feedback_url = await create_start_link(bot, f"clinic-{clinic.id}")
         markup = make_clinic_page_keyboard(l10n, listing, clinic.id, feedback_url)
@@ -257,6 +257,6 @@ def make_router(settings: Settings) -> Router:
         stats = await repo.ratings.of_clinics([place.id for place, _ in found])
         listing = pages.nearest_text(l10n, settings, [(clinics[place.id], km, stats.get(place.id))
                                                       for place, km in found])
-        await message.answer(listing.parts[0], reply_markup=make_nearest_keyboard(listing))
+        await message.answer(listing.parts[0], reply_markup=make_nearest_keyboard(l10n, listing))
 
     return router

@@ -259,7 +259,7 @@ class DirectoryRepo:
             select(Specialty.id, Specialty.name_kk, Specialty.name_ru, Specialty.name_en))).all()
         clinics = (await self.session.execute(
             select(Clinic.id, Clinic.number, Clinic.name_kk, Clinic.name_ru, Clinic.name_en, Clinic.address,
-                   Clinic.latitude, Clinic.longitude, Clinic.district_id)
+                   Clinic.address_kk, Clinic.address_en, Clinic.latitude, Clinic.longitude, Clinic.district_id)
             .where(Clinic.active.is_(True)).order_by(Clinic.number, Clinic.id))).all()
         doctors = (await self.session.execute(
             select(Doctor.id, Doctor.full_name, Doctor.clinic_id, Doctor.specialty_id)

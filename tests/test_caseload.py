@@ -511,7 +511,7 @@ async def test_cases_filters_pages_and_help(app: App, monkeypatch: pytest.Monkey
 
 
 async def test_a_moderators_edit_changes_only_the_public_text_of_a_violation_report(app: App) -> None:
-    from bot.services import clinics
+    from bot.services import moderation
     from storage.models import ClinicChat
 
     original = "Врач требовал взятку, звоните мне 87011234567."
@@ -533,7 +533,7 @@ async def test_a_moderators_edit_changes_only_the_public_text_of_a_violation_rep
     assert "Врач требовал взятку, звоните мне" in post and "Отредактировано" not in post
     assert "87011234567" not in post and RU("masking.phone") in post
     [review] = await one(app, select(Review))
-    assert clinics.public_text_of(review, RU) == "Отредактировано модератором."  # the public's version is the edit
+    assert moderation.public_text_of(review, RU) == "Отредактировано модератором."  # the public's version is the edit
 
 
 # --- 5. Reasons in plain words ---------------------------------------------------------------------------------

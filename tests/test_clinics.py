@@ -11,6 +11,7 @@ from aiogram.methods import SendMessage
 from sqlalchemy import select
 
 from bot.cases import cards as alerts
+from bot.cases import notices
 from bot.l10n import Translator
 from bot.scheduler import escalate_unanswered, morning_reminders
 from bot.services.outbox import Relay
@@ -200,7 +201,7 @@ async def test_staff_answer_is_published_on_the_clinic_page_and_reaches_the_resi
     assert response.public_text == "Приносим извинения, пишите заведующей: [e-mail скрыт]."
     await deliver(app)
     [told] = [text for text in texts_to(app, RESIDENT) if reference in text and "Приносим" in text]
-    assert told == RU("clinic_notify.answer", clinic="Городская поликлиника №17", reference=reference,
+    assert told == RU("clinic_notify.answer_appeal", clinic="Городская поликлиника №17", reference=reference,
                       answer="Приносим извинения, пишите заведующей: [e-mail скрыт].")
     clinic = await clinic_17(app)
     await person.command("start", f"page-clinic-{clinic.id}")
@@ -266,7 +267,7 @@ async def test_staff_answer_waits_for_the_moderator_when_the_queue_is_on(app: Ap
     assert response.public_status == "published"
     await deliver(app)
     assert [text for text in texts_to(app, RESIDENT) if "Разобрались" in text] == [RU(
-        "clinic_notify.answer", clinic="Городская поликлиника №17", reference=reference,
+        "clinic_notify.answer_appeal", clinic="Городская поликлиника №17", reference=reference,
         answer="Разобрались, администратор получил замечание.")]
     assert RU("clinic_chat.answer_published", review=reference) in texts_to(app, CLINIC_CHAT)
     reply = await person.command("start", f"page-clinic-{clinic.id}")
@@ -447,3 +448,19 @@ async def test_an_unanswered_complaint_is_escalated_after_five_working_days(app:
     assert line.endswith(RU("clinic_escalation.mark"))
     [other] = [line for line in reply.text.splitlines() if answered in line]
     assert RU("clinic_escalation.mark") not in other
+
+
+@pytest.mark.parametrize(("language", "appeal", "review"), [("kk", "өтініш", "пікір"), ("ru", "обращени", "отзыв"),
+                                                            ("en", "appeal", "review")])
+@pytest.mark.parametrize("key", ["clinic_notify.answer", "moderation_notify.published", "moderation_notify.rejected",
+                                 "moderation_notify.edited"])
+def test_notices_call_complaints_and_violation_reports_appeals_and_a_gratitude_a_review(
+        language: str, appeal: str, review: str, key: str) -> None:
+    values = {"clinic": "№17", "answer": "Жауап", "reason": "—", "text": "Мәтін"}
+    for kind in ("complaint", "violation"):
+        text = notices.resident_text(Review(kind=kind, language=language, reference="AL-2026-000001"), key,
+                                     **values).casefold()
+        assert appeal in text and review not in text, (kind, text)
+    gratitude = notices.resident_text(Review(kind="gratitude", language=language, reference="AL-2026-000002"), key,
+                                      **values)
+    assert review in gratitude.casefold()

@@ -219,3 +219,66 @@ def test_a_deeply_nested_or_huge_file_gets_one_clear_line(cli, capsys, tmp_path:
         file.truncate(directory.MAX_FILE_BYTES + 1)
     assert cli("directory", "import", str(huge)) == 1
     assert "split it into several files" in capsys.readouterr().err
+
+
+def _addresses(database: Path) -> dict[str, tuple[str | None, str | None, str | None]]:
+    import sqlite3
+
+    with sqlite3.connect(database) as connection:
+        rows = connection.execute("SELECT external_id, address, address_kk, address_en FROM clinics").fetchall()
+    return {external_id: (ru, kk, en) for external_id, ru, kk, en in rows}
+
+
+def test_demo_clinics_have_kazakh_and_english_addresses() -> None:
+    clinics = {row["external_id"]: row for row in DEMO_ROWS if row["type"] == "clinic"}
+    assert all(row["address_kk"] and row["address_en"] for row in clinics.values())
+    assert (clinics["clinic:gp-3"]["address_kk"], clinics["clinic:gp-3"]["address_en"]) == (
+        "Төле би көшесі, 138", "138 Tole Bi St")
+    assert (clinics["clinic:gp-4"]["address_kk"], clinics["clinic:gp-4"]["address_en"]) == (
+        "Көктем-1 шағын ауданы, 8", "8 Koktem-1 microdistrict")
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx", ".json"])
+def test_localised_addresses_round_trip_through_every_format(cli, capsys, tmp_path: Path, suffix: str) -> None:
+    assert cli("directory", "import", str(DEMO)) == 0
+    exported = tmp_path / f"export{suffix}"
+    assert cli("directory", "export", str(exported)) == 0
+    rows = {row.values["external_id"]: row.values for row in directory.read_rows(exported)}
+    assert (rows["clinic:gp-3"]["address_kk"], rows["clinic:gp-3"]["address_en"]) == (
+        "Төле би көшесі, 138", "138 Tole Bi St")
+    # An operator clears one translation and changes another in the exported file.
+    edited = [dict(values, address_en=None) if key == "clinic:gp-3"
+              else dict(values, address_kk="Басенов көшесі, 2а") if key == "clinic:gp-17" else values
+              for key, values in rows.items()]
+    edited_file = tmp_path / f"edited{suffix}"
+    directory.write_rows(edited_file, edited)
+    # Into a database of its own: what is stored there was read from the file, not left from the demo import.
+    fresh = tmp_path / "fresh.toml"
+    fresh.write_text(f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path / "fresh.db"}"\n')
+    capsys.readouterr()
+    assert main(["--config", str(fresh), "directory", "import", str(edited_file)]) == 0
+    assert last_lines(capsys)[-1] == f"created {DEMO_COUNT}, updated 0, unchanged 0, rejected 0"
+    stored = _addresses(tmp_path / "fresh.db")
+    assert stored["clinic:gp-3"] == ("ул. Толе би, 138", "Төле би көшесі, 138", None)
+    assert stored["clinic:gp-17"] == ("ул. Басенова, 2", "Басенов көшесі, 2а", "2 Basenov St")
+    assert stored["clinic:gp-14"] == ("ул. Толе би, 30", "Төле би көшесі, 30", "30 Tole Bi St")
+    # And into the first database, as an update of exactly the two changed clinics.
+    assert cli("directory", "import", str(edited_file)) == 0
+    assert last_lines(capsys)[-1] == f"created 0, updated 2, unchanged {DEMO_COUNT - 2}, rejected 0"
+    assert _addresses(tmp_path / "dir.db") == stored
+
+
+def test_a_file_without_the_translation_columns_keeps_them(cli, capsys, tmp_path: Path) -> None:
+    # Directory files written before the Kazakh and English addresses existed still import, and change nothing
+    # they do not name.
+    assert cli("directory", "import", str(DEMO)) == 0
+    old = tmp_path / "old.csv"
+    old.write_text(
+        "type,external_id,number,name_kk,name_ru,name_en,district,address,latitude,longitude,phone,active\n"
+        "clinic,clinic:gp-17,17,№17 қалалық емхана,Городская поликлиника №17,City Polyclinic No. 17,"
+        "district:bostandyk,\"ул. Басенова, 2б\",43.2,76.9,+7 727 000 00 17,true\n", encoding="utf-8")
+    capsys.readouterr()
+    assert cli("directory", "import", str(old)) == 0
+    assert last_lines(capsys)[-1] == "created 0, updated 1, unchanged 0, rejected 0"
+    assert _addresses(tmp_path / "dir.db")["clinic:gp-17"] == (
+        "ул. Басенова, 2б", "Басенов көшесі, 2", "2 Basenov St")

@@ -9,7 +9,7 @@ import pytest
 from aiogram.methods import DeleteMessage, EditMessageText, SendMessage
 from sqlalchemy import func, select
 
-from storage.models import AuditLog, Case, Doctor, Review, ReviewMedia
+from storage.models import AuditLog, Case, Clinic, Doctor, Review, ReviewMedia
 from tests.conftest import App
 from tests.flows import (
     FULL_NAME,
@@ -138,6 +138,7 @@ async def test_the_shortest_complaint_takes_ten_actions_from_start_and_eight_fro
     await act(person.press(RU("when.today")))
     reply = await act(person.press(RU("preview.submit")))
     assert "AL-2026-000001" in reply.texts[-2]
+    assert removes_reply_keyboard(reply)  # the phone keyboard, never used, goes with the flow
     assert actions - from_start == 8 and actions == 10
     [review] = await one(app, select(Review))
     assert (review.kind, review.category, review.rating, review.incident_when) == ("complaint", "waiting", 2,
@@ -305,6 +306,43 @@ async def test_several_matches_show_their_addresses(app: App) -> None:
     assert any("Толе би, 138" in label for label in labels) and any("Толе би, 30" in label for label in labels)
 
 
+@pytest.mark.parametrize(("language", "button", "query", "addresses"), [
+    ("kk", "Қазақша", "төле би", ("Төле би көшесі, 138", "Төле би көшесі, 30")),
+    ("en", "English", "tole bi", ("138 Tole Bi St", "30 Tole Bi St")),
+])
+async def test_a_kazakh_or_english_resident_sees_addresses_in_their_language(app: App, language: str, button: str,
+                                                                               query: str, addresses) -> None:
+    l10n = T[language]
+    person = await resident(app, 2119, language, button)
+    await person.press(l10n("menu.leave_feedback"))
+    reply = await person.send(query)
+    labels = [row[0] for row in reply.buttons[:-2]]
+    for address in addresses:
+        assert any(label.endswith(l10n("clinic.button_address", address=address)) for label in labels), labels
+    assert not any("ул." in label for label in labels), labels
+    # A unique match is taken at once: the next step names it with its address, and offers another.
+    await person.press(l10n("flow.cancel"))
+    await person.press(l10n("menu.leave_feedback"))
+    reply = await person.send("17")
+    own = {"kk": "Басенов көшесі, 2", "en": "2 Basenov St"}[language]
+    assert l10n("clinic.address", address=own) in reply.text and "ул. Басенова" not in reply.text
+    assert l10n("target.change_clinic") in str(reply.buttons)
+
+
+async def test_an_address_without_a_translation_is_shown_as_the_directory_gives_it(app: App) -> None:
+    async with app.pool() as session, session.begin():
+        clinic = (await session.scalars(select(Clinic).where(Clinic.number == 3))).one()
+        clinic.address_kk = clinic.address_en = None
+    person = await resident(app, 2120, "en", "English")
+    await person.press(T["en"]("menu.leave_feedback"))
+    reply = await person.send("tole bi")
+    labels = [row[0] for row in reply.buttons[:-2]]
+    assert any(label.endswith(T["en"]("clinic.button_address", address="ул. Толе би, 138")) for label in labels)
+    assert any(label.endswith(T["en"]("clinic.button_address", address="30 Tole Bi St")) for label in labels)
+    reply = await person.press(next(label for label in labels if "ул. Толе би, 138" in label))
+    assert T["en"]("clinic.address", address="ул. Толе би, 138") in reply.text
+
+
 async def test_an_unfinished_review_is_offered_on_start_language_and_deep_links(app: App) -> None:
     person = await resident(app, 2107)
     doctor = await therapist_of(app, await clinic_17(app))
@@ -361,6 +399,21 @@ async def test_a_deep_link_keeps_its_purpose_through_onboarding(app: App) -> Non
     # A link to nothing leads to the menu.
     await newcomer.command("cancel")
     assert (await newcomer.command("start", "doctor-999999")).text == RU("menu.title")
+
+
+async def test_clinic_and_review_links_keep_their_purpose_through_onboarding(app: App) -> None:
+    clinic = await clinic_17(app)
+    KK = T["kk"]
+    newcomer = app.user(2121, language_code="kk")
+    await newcomer.command("start", f"clinic-{clinic.id}")
+    reply = await newcomer.press(KK("consent.accept"))
+    # The form opens at the clinic the link was made for, named with its address in the resident's language.
+    assert clinic.name_kk in reply.text and KK("clinic.address", address="Басенов көшесі, 2") in reply.text
+    assert KK("target.change_clinic") in str(reply.buttons)
+    other = app.user(2122, language_code="en")
+    await other.command("start", "review")
+    reply = await other.press(T["en"]("consent.accept"))
+    assert reply.text == plain(T["en"]("clinic.prompt"))
 
 
 async def test_free_text_or_a_photo_at_the_menu_starts_a_review_with_it(app: App) -> None:

@@ -121,7 +121,9 @@ async def test_profanity_holds_a_review_until_a_moderator_approves_it(app: App) 
     await deliver(app)
     [post] = posts_in(app, CLINIC_CHAT)
     assert "с***" in post.text and "сука" not in post.text
-    assert RU("moderation_notify.published", reference=reference) in texts_to(app, 2003)
+    assert post.text.startswith(plain(RU("clinic_post.title_appeal", clinic="Городская поликлиника №17")))
+    # A complaint is an appeal in what the resident is told too.
+    assert RU("moderation_notify.published_appeal", reference=reference) in texts_to(app, 2003)
 
 
 # --- The moderator queue: each outcome, and the resident's notice --------------------------------------------------
@@ -219,7 +221,7 @@ async def test_a_rejected_answer_is_not_published_and_the_clinic_is_told_why(app
         ("published", "Приносим извинения, с регистратором проведена беседа.")]
     assert responses[1].text.endswith("Звоните 87011234567.")
     await deliver(app)
-    assert RU("clinic_notify.answer", clinic="Городская поликлиника №17", reference=reference,
+    assert RU("clinic_notify.answer_appeal", clinic="Городская поликлиника №17", reference=reference,
               answer="Приносим извинения, с регистратором проведена беседа.") in texts_to(app, 2021)
     assert STAFF not in [row.chat_id for row in await one(app, select(OutboxMessage))]
 

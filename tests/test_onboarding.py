@@ -211,7 +211,10 @@ async def test_help_and_rights_show_the_operator_and_the_official_lines(app: App
     app.settings.contacts.operator_name = "Городской центр MedFeedback"
     app.settings.contacts.operator_contact = "@medfeedback_support"
     person = await onboard(app, 1012)
-    help_text = (await person.command("help")).text
+    reply = await person.command("help")
+    help_text = reply.text
+    assert reply.buttons == [[T["ru"]("menu.home")]]  # not a dead end
+    assert (await person.press(T["ru"]("menu.home"))).text == T["ru"]("menu.title")
     assert T["ru"]("contacts.operator", name="Городской центр MedFeedback", contact="@medfeedback_support") in help_text
     for line, phone in (("emergency", "103 / 112"), ("insurance_fund", "1406"), ("egov", "1414")):
         assert T["ru"](f"contacts.line_{line}", phone=phone) in help_text

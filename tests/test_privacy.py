@@ -253,7 +253,7 @@ async def test_forget_cancelled_or_forged_keeps_everything(app: App) -> None:
     reference = await submit_named_violation(app, person, evidence=False)
     await person.command("forget")
     reply = await person.press(RU("privacy.keep_button"))
-    assert reply.texts[-1] == RU("privacy.forget_cancelled")
+    assert reply.texts[-1] == RU("privacy.forget_cancelled") and reply.buttons == [[RU("menu.home")]]
 
     # Someone else's confirmation, forged: refused, and neither of them changes.
     other = await resident(app, 2202, first_name="Ерлан")
@@ -292,7 +292,7 @@ async def test_withdrawing_consent_blocks_submitting_and_is_audited(app: App) ->
     # One tap does not drop the review being written: it says so and asks.
     assert reply.text == RU("privacy.withdraw_confirm_draft")
     reply = await person.press(RU("privacy.withdraw_confirm_button"))
-    assert reply.texts[-1] == RU("privacy.consent_withdrawn")
+    assert reply.texts[-1] == RU("privacy.consent_withdrawn") and reply.buttons == [[RU("menu.home")]]
     async with app.pool() as session:
         user = await session.scalar(select(User).where(User.telegram_id == PERSON))
         entry = await session.scalar(select(AuditLog).where(AuditLog.action == "consent.withdrawn"))

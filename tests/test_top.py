@@ -315,6 +315,29 @@ async def test_clinic_page_pin_doctors_reviews_and_answers(app: App) -> None:
     assert newest
 
 
+async def test_texts_stored_before_screening_are_screened_on_the_bots_pages(app: App) -> None:
+    """Rows from before texts were screened at submission have no public version: the pages screen them as shown,
+    never falling back to the resident's or the clinic's original words."""
+    clinic = (await rows(app, select(Clinic).where(Clinic.number == 17)))[0]
+    doctor = (await rows(app, select(Doctor).where(Doctor.clinic_id == clinic.id).order_by(Doctor.id)))[0]
+    [review] = await seed(app, doctor, [5], text="x")
+    async with app.pool() as session, session.begin():
+        stored = await session.get(Review, review.id)
+        stored.text, stored.public_text = "Спасибо! Звоните мне: +7 701 555 01 23, aigerim.secret@mail.kz", None
+        session.add(Response(review_id=review.id, author_role=Role.CLINIC_STAFF, public_text=None,
+                             text="Ждём вас, пишите на почту aigerim.secret@mail.kz",
+                             public_status=PublicStatus.PUBLISHED, created_at=app.clock.now))
+    person = await resident(app, 3007)
+
+    page = (await person.command("start", f"page-doctor-{doctor.id}")).text
+    assert "Спасибо! Звоните мне:" in page and RU("masking.phone") in page and RU("masking.email") in page
+    assert "555 01 23" not in page and "aigerim.secret" not in page
+    await person.command("start", f"page-clinic-{clinic.id}")
+    answers_page = (await person.press(RU("clinic_page.answers_button", count=1))).text
+    assert "Ждём вас, пишите на почту" in answers_page and RU("masking.email") in answers_page
+    assert "aigerim.secret" not in answers_page
+
+
 async def specialty_name(app: App, doctor: Doctor) -> str:
     return (await rows(app, select(Specialty.name_ru).where(Specialty.id == doctor.specialty_id)))[0]
 
@@ -433,9 +456,13 @@ async def test_a_location_outside_the_form_finds_the_nearest_polyclinics(app: Ap
     lines = reply.text.splitlines()
     assert lines[2] == RU("nearest.entry", place=1, name=clinic.name_ru, km="0,0", rating="").split("\n")[0]
     assert visible(RU("score.rated", score="4,33", reviews="3 отзыва")) in lines[3]
-    assert len(reply.buttons) == 5 and reply.buttons[0] == [RU("nearest.button", place=1, name=clinic.name_ru,
+    assert len(reply.buttons) == 6 and reply.buttons[0] == [RU("nearest.button", place=1, name=clinic.name_ru,
                                                                 km="0,0")]
-    reply = await person.press(reply.buttons[0][0])
+    assert reply.buttons[-1] == [RU("menu.home")]  # not a dead end
+    first = reply.buttons[0][0]
+    assert (await person.press(RU("menu.home"))).text == RU("menu.title")
+    await person.location(clinic.latitude, clinic.longitude)
+    reply = await person.press(first)
     assert any(isinstance(call, SendVenue) for call in reply.calls)
     assert reply.text.startswith(RU("clinic_page.title", name=clinic.name_ru))
 
@@ -463,3 +490,26 @@ async def test_inline_matches_are_ordered_by_score_with_the_unranked_after(app: 
     titles = [result.title for result in answers(app)[-1].results]
     assert titles[:2] == [doctors[3].full_name, doctors[4].full_name]
     assert titles.index(doctors[5].full_name) > 1
+
+
+async def test_clinic_card_and_inline_results_give_the_address_in_the_readers_language(app: App) -> None:
+    clinic = (await rows(app, select(Clinic).where(Clinic.number == 17)))[0]
+    person = await resident(app, 3020, "kk", "Қазақша")
+    reply = await person.command("start", f"page-clinic-{clinic.id}")
+    [venue] = [call for call in reply.calls if isinstance(call, SendVenue)]
+    assert venue.address == "Басенов көшесі, 2"
+    assert T["kk"]("clinic_page.address", address="Басенов көшесі, 2") in reply.text
+    reader = app.user(3021, language_code="en")
+    await reader.inline("poliklinika 17")
+    result = answers(app)[-1].results[0]
+    assert result.title == "City Polyclinic No. 17" and result.description.startswith("2 Basenov St · ")
+    assert T["en"]("clinic_page.address", address="2 Basenov St") in result.input_message_content.message_text
+    # Without a translation (here removed by an import, which also rebuilds the search index), the directory's own.
+    row = next(row for row in directory.read_rows(directory.DEMO_DIRECTORY)
+               if row.values["external_id"] == "clinic:gp-17")
+    async with app.pool() as session, session.begin():
+        report = await directory.import_rows(Repositories(session), [
+            directory.Row(2, {**row.values, "address_en": None})])
+    assert report.updated == 1
+    await reader.inline("poliklinika 17")
+    assert answers(app)[-1].results[0].description.startswith("ул. Басенова, 2 · ")

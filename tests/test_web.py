@@ -22,7 +22,7 @@ from bot.services import moderation_queue, pages
 from bot.services.search import transliterate
 from bot.web import make_web_app
 from storage.engine import make_read_engine, make_session_pool
-from storage.models import Doctor, PublicStatus, Review
+from storage.models import Clinic, Doctor, PublicStatus, Review
 from storage.repositories import Repositories
 from tests import web_data
 from tests.conftest import BACKENDS, App
@@ -145,6 +145,22 @@ async def test_clinic_page_shows_card_rating_reviews_answers_and_doctors(app: Ap
     assert data["aggregateRating"] == {"@type": "AggregateRating", "ratingValue": round(stats.score, 2),
                                        "reviewCount": stats.review_count, "bestRating": 5, "worstRating": 1}
     assert data["url"].endswith(f"/ru/clinic/{clinic.id}")
+
+
+async def test_addresses_are_in_the_pages_language_or_the_directorys_own(app: App, client: TestClient,
+                                                                          seeded: Seeded) -> None:
+    clinic, doctor = seeded.clinic, seeded.doctor
+    for language, address in (("kk", "Басенов көшесі, 2"), ("en", "2 Basenov St"), ("ru", "ул. Басенова, 2")):
+        others = {"ул. Басенова, 2", "Басенов көшесі, 2", "2 Basenov St"} - {address}
+        for path in (f"/clinic/{clinic.id}", f"/doctor/{doctor.id}", f"/district/{clinic.district_id}", "/?q=17"):
+            page = await get(client, f"/{language}{path}")
+            assert address in page.text, (language, path)
+            assert not any(other in page.text for other in others), (language, path)
+        [data] = (await get(client, f"/{language}/clinic/{clinic.id}")).jsonld
+        assert data["address"]["streetAddress"] == address
+    async with app.pool() as session, session.begin():
+        (await session.get(Clinic, clinic.id)).address_en = None
+    assert "ул. Басенова, 2" in (await get(client, f"/en/clinic/{clinic.id}")).text
 
 
 async def test_doctor_pages_with_and_without_enough_reviews(app: App, client: TestClient, seeded: Seeded) -> None:

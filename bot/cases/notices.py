@@ -36,9 +36,17 @@ async def to_resident(repo: Repositories, review: Review, author: User, event: s
     return queued
 
 
+# Complaints and violation reports are appeals (обращение, өтініш), not reviews: a notice worded for a review has
+# an appeal's wording beside it, under the same key with "_appeal" added.
+APPEAL_KINDS = ("complaint", "violation")
+
+
 def resident_text(review: Review, key: str, **values: str) -> str:
     """A notice exactly as the resident reads it (the office's preview shows the same text)."""
-    return translator()[review.language](key, reference=review.reference, **values)
+    l10n = translator()[review.language]
+    if review.kind in APPEAL_KINDS and l10n.has(f"{key}_appeal"):
+        key = f"{key}_appeal"
+    return l10n(key, reference=review.reference, **values)
 
 
 def verdict_keyboard(review: Review, case_id: int, number: int) -> InlineKeyboardMarkup:

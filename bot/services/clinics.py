@@ -48,11 +48,6 @@ def chat_l10n(settings: Settings) -> L10n:
     return translator(settings.locale.default)[settings.clinics.language]
 
 
-def masking_placeholders(l10n: L10n) -> dict[str, str]:
-    """What stands for hidden personal data in a public text, in that language."""
-    return {kind: l10n(f"masking.{kind}") for kind in moderation.PERSONAL_DATA_KINDS}
-
-
 def _calendar() -> WorkCalendar:
     return work_calendar()
 
@@ -171,14 +166,6 @@ def review_label(l10n: L10n, review: Review, settings: Settings) -> str:
                 date=review.created_at.astimezone(settings.zone).strftime("%d.%m.%Y"))
 
 
-def public_text_of(review: Review, l10n: L10n) -> str:
-    """What the clinic may read of the resident's words: the public version, never the original."""
-    if review.public_text is not None:
-        return review.public_text
-    # Stored before texts were screened at submission: screen it now, as the public would see it.
-    return moderation.public_version(review.text or "", masking_placeholders(l10n)).text
-
-
 async def post_text(repo: Repositories, review: Review, l10n: L10n, settings: Settings, *, forwarded: bool,
                     respond_by: date | None) -> str:
     """The post: no name unless the resident chose to publish theirs, never a phone number or a Telegram id."""
@@ -186,7 +173,8 @@ async def post_text(repo: Repositories, review: Review, l10n: L10n, settings: Se
     doctor = await repo.directory.doctor(review.doctor_id) if review.doctor_id else None
     specialty = await repo.directory.specialty(review.specialty_id) if review.specialty_id else None
     case = await repo.reviews.case_of(review.id)
-    title = "clinic_post.forwarded_title" if forwarded else "clinic_post.title"
+    title = ("clinic_post.forwarded_title" if forwarded
+             else "clinic_post.title_appeal" if review.kind in FORMAL_KINDS else "clinic_post.title")
     lines = [l10n(title, clinic=html.escape(name_in(clinic, l10n.language)))]
     kind = l10n(f"kind.{review.kind}") + (f" · {l10n(f'category.{review.category}')}" if review.category else "")
     lines += [l10n("clinic_post.kind", value=kind),
@@ -208,9 +196,9 @@ async def post_text(repo: Repositories, review: Review, l10n: L10n, settings: Se
     if forwarded and review.kind == "violation":
         # The office forwards the resident's report as it was written (personal data still hidden): a moderator's
         # edit changes only what the public sees, and a violation report is never public.
-        text = moderation.public_version(review.text or "", masking_placeholders(l10n)).text
+        text = moderation.public_version(review.text or "", moderation.masking_placeholders(l10n)).text
     else:
-        text = public_text_of(review, l10n)
+        text = moderation.public_text_of(review, l10n)
     shown = text if len(text) <= POST_TEXT_CHARS else text[:POST_TEXT_CHARS].rstrip() + "…"
     lines += ["", html.escape(shown) if shown else l10n("pages.voice_only")]
     return "\n".join(lines)
@@ -356,7 +344,7 @@ async def staff_listing(repo: Repositories, telegram_id: int, l10n: L10n, settin
     lines = [l10n("staff_reviews.title", clinics=names), ""]
     buttons = []
     for number, (review, answered) in enumerate(rows, 1):
-        text = public_text_of(review, l10n)
+        text = moderation.public_text_of(review, l10n)
         excerpt = text if len(text) <= LIST_TEXT_CHARS else text[:LIST_TEXT_CHARS].rstrip() + "…"
         lines.append(l10n("staff_reviews.entry", number=number, review=review_label(l10n, review, settings),
                           clinic=html.escape(name_in(clinics[review.clinic_id], l10n.language)),

@@ -14,8 +14,8 @@ from bot.services import cells
 from storage.repositories import Repositories
 
 COLUMNS = (
-    "type", "external_id", "number", "name_kk", "name_ru", "name_en", "district", "address", "latitude",
-    "longitude", "phone", "clinic", "specialty", "full_name", "active", "approximate", "demo",
+    "type", "external_id", "number", "name_kk", "name_ru", "name_en", "district", "address", "address_kk",
+    "address_en", "latitude", "longitude", "phone", "clinic", "specialty", "full_name", "active", "approximate", "demo",
 )
 # Rows are applied in this order so that references always point to something already there.
 KINDS = ("district", "specialty", "clinic", "doctor")
@@ -205,6 +205,8 @@ def _fields(kind: str, values: dict[str, Any], ids: dict[str, dict[str, int]]) -
             "number": _number(values, "number", 1, 100000, whole=True),
             "district_id": reference("district", "district"),
             "address": _text(values, "address", required=False),
+            # A file written before these columns existed leaves the translations as they are; an empty cell clears.
+            **{name: _text(values, name, required=False) for name in LOCALISED_ADDRESSES if name in values},
             "latitude": _number(values, "latitude", -90, 90),
             "longitude": _number(values, "longitude", -180, 180),
             "phone": _text(values, "phone", required=False),
@@ -222,11 +224,12 @@ def _fields(kind: str, values: dict[str, Any], ids: dict[str, dict[str, int]]) -
 
 # The columns each kind's rows set (what `_fields` returns), compared with the stored ones to count changes.
 _NAMES = ("name_kk", "name_ru", "name_en")
+LOCALISED_ADDRESSES = ("address_kk", "address_en")
 COLUMNS_OF = {
     "district": _NAMES,
     "specialty": _NAMES,
-    "clinic": (*_NAMES, "number", "district_id", "address", "latitude", "longitude", "phone", "active",
-               "approximate"),
+    "clinic": (*_NAMES, "number", "district_id", "address", *LOCALISED_ADDRESSES, "latitude", "longitude", "phone",
+               "active", "approximate"),
     "doctor": ("full_name", "clinic_id", "specialty_id", "active", "demo"),
 }
 
@@ -300,7 +303,8 @@ async def export_rows(repo: Repositories) -> list[dict[str, Any]]:
             if kind == "clinic":
                 row.update(
                     number=entity.number, district=external["district"].get(entity.district_id),
-                    address=entity.address, latitude=entity.latitude, longitude=entity.longitude,
+                    address=entity.address, address_kk=entity.address_kk, address_en=entity.address_en,
+                    latitude=entity.latitude, longitude=entity.longitude,
                     phone=entity.phone, active=entity.active, approximate=entity.approximate,
                 )
             if kind == "doctor":

@@ -19,6 +19,8 @@ class ClinicEntry:
     name_ru: str
     name_en: str
     address: str | None
+    address_kk: str | None
+    address_en: str | None
     latitude: float | None
     longitude: float | None
     district_id: int | None
@@ -60,7 +62,7 @@ def build(version: int, rows: dict[str, list[Any]]) -> Snapshot:
     clinics = {row.id: ClinicEntry(*row) for row in rows["clinic"]}
     doctors = {row.id: DoctorEntry(*row) for row in rows["doctor"] if row.clinic_id in clinics}
     places = [search.Place(clinic.id, clinic.number, names(clinic), clinic.address, clinic.latitude,
-                           clinic.longitude) for clinic in clinics.values()]
+                           clinic.longitude, clinic.address_kk, clinic.address_en) for clinic in clinics.values()]
     people = [search.Person(doctor.id, doctor.full_name, names(specialties[doctor.specialty_id]),
                             clinics[doctor.clinic_id].number, doctor.clinic_id) for doctor in doctors.values()]
     return Snapshot(version, search.SearchIndex(places, people), clinics, doctors, specialties)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import tomllib
 import unicodedata
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
@@ -643,3 +643,27 @@ def public_version(
     """The text as the public sees it: personal data, then profanity, hidden (a clinic's own published phone
     numbers, `keep_phones`, stay). Hold it for a moderator when `needs_moderator` says so."""
     return (rules or default_rules()).public_version(text, placeholders, keep_phones=keep_phones)
+
+
+# --- What the public and the clinics read of a stored text ---------------------------------------------------
+
+
+def masking_placeholders(l10n: Callable[..., str]) -> dict[str, str]:
+    """What stands for hidden personal data in a public text, in that language."""
+    return {kind: l10n(f"masking.{kind}") for kind in PERSONAL_DATA_KINDS}
+
+
+def public_text_of(review: Any, l10n: Callable[..., str]) -> str:
+    """What the public and the clinic may read of a resident's words: the public version, never the original."""
+    if review.public_text is not None:
+        return str(review.public_text)
+    # Stored before texts were screened at submission: screen it now, as the public would see it.
+    return public_version(review.text or "", masking_placeholders(l10n)).text
+
+
+def public_answer_of(response: Any, l10n: Callable[..., str]) -> str:
+    """What the public reads of a clinic's answer: its public version; one stored before answers were screened
+    is screened now (the clinic's phone is then hidden too: the safe side for a text nobody checked)."""
+    if response.public_text is not None:
+        return str(response.public_text)
+    return public_version(response.text or "", masking_placeholders(l10n)).text

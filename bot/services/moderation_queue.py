@@ -30,7 +30,7 @@ class QueueRefused(Exception):
 
 def screen(text: str, language: str, keep_phones: tuple[str, ...] = ()) -> moderation.Public:
     """The public version of a text, with placeholders in the language it was written for."""
-    return moderation.public_version(text, clinics.masking_placeholders(translator()[language]),
+    return moderation.public_version(text, moderation.masking_placeholders(translator()[language]),
                                      keep_phones=keep_phones)
 
 
@@ -249,10 +249,10 @@ async def item_text(repo: Repositories, item: Item, l10n: L10n, settings: Settin
     elif item.response is None and review.kind == "complaint" and review.doctor_id is not None:
         lines.append(l10n("office.why_named_complaint"))  # moderation.hold_named_complaints
     if public.personal_data:
-        hidden = ", ".join(clinics.masking_placeholders(l10n)[kind] for kind in public.personal_data)
+        hidden = ", ".join(moderation.masking_placeholders(l10n)[kind] for kind in public.personal_data)
         lines.append(l10n("moderation.masked", kinds=html.escape(hidden)))
     if item.response is not None:
-        lines += ["", l10n("moderation.in_answer_to"), _excerpt(clinics.public_text_of(review, l10n), 500)]
+        lines += ["", l10n("moderation.in_answer_to"), _excerpt(moderation.public_text_of(review, l10n), 500)]
     lines += ["", l10n("moderation.public_text"), _excerpt(target.public_text or "") or l10n("pages.voice_only")]
     return "\n".join(lines)
 

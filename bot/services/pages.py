@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.config import Settings
-from bot.keyboards import name_in
+from bot.keyboards import address_in, name_in
 from bot.l10n import L10n
+from bot.services import moderation
 from storage.models import CRITERIA, Clinic, Doctor, Review, Role, Specialty
 from storage.repositories import Repositories
 
@@ -136,11 +137,6 @@ def author_shown(l10n: L10n, review: Review) -> str:
     return review.author_name if not review.anonymous and review.author_name else l10n("pages.anonymous")
 
 
-def answer_text(response: Any) -> str:
-    """What the public reads of a clinic's answer (plain text)."""
-    return response.public_text if response.public_text is not None else response.text
-
-
 def review_blocks(l10n: L10n, review: Review, doctor: Doctor | None, settings: Settings) -> list[str]:
     author = author_shown(l10n, review)
     header = l10n("pages.review_header", kind=l10n(f"kind.{review.kind}"),
@@ -148,7 +144,7 @@ def review_blocks(l10n: L10n, review: Review, doctor: Doctor | None, settings: S
                   date=local_date(review.created_at, settings), author=html.escape(author))
     if doctor is not None:
         header += "\n" + l10n("pages.about_doctor", doctor=html.escape(doctor.full_name))
-    text = review.public_text if review.public_text is not None else review.text
+    text = moderation.public_text_of(review, l10n)
     if not text:
         return [f"{header}\n{l10n('pages.voice_only')}"]
     return text_block(header, text)
@@ -295,8 +291,8 @@ async def clinic_overview(repo: Repositories, l10n: L10n, settings: Settings, cl
         lambda offset, limit: repo.ratings.doctors_of_clinic(clinic.id, min_reviews=minimum, offset=offset,
                                                              limit=limit), page, DOCTORS_PAGE)
     lines = [l10n("clinic_page.title", name=html.escape(name_in(clinic, l10n.language)))]
-    if clinic.address:
-        lines.append(l10n("clinic_page.address", address=html.escape(clinic.address)))
+    if address := address_in(clinic, l10n.language):
+        lines.append(l10n("clinic_page.address", address=html.escape(address)))
     if clinic.phone:
         lines.append(l10n("clinic_page.phone", phone=html.escape(clinic.phone)))
     lines += [rating_line(l10n, stats, minimum), ""]
@@ -351,7 +347,7 @@ async def clinic_answers(repo: Repositories, l10n: L10n, settings: Settings, cli
         line = l10n("clinic_page.answer_to", date=local_date(response.created_at, settings),
                     review_date=local_date(review.created_at, settings), kind=l10n(f"kind.{review.kind}"),
                     stars=l10n("flow.stars", n=review.rating) if review.rating else "—")
-        blocks += text_block(line, answer_text(response))
+        blocks += text_block(line, moderation.public_answer_of(response, l10n))
     return Listing(pack(header, blocks), page, pages)
 
 

@@ -16,9 +16,11 @@ class Place:
     id: int
     number: int | None
     names: tuple[str, ...]  # kk, ru, en
-    address: str | None
+    address: str | None  # the directory's own (Russian)
     latitude: float | None
     longitude: float | None
+    address_kk: str | None = None
+    address_en: str | None = None
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,7 @@ _PLACE_WORDS = (
     "горполиклиника", "гп", "гкп", "кгп", "пхв", "на", "емхана", "емханасы", "қалалық", "қала", "city",
     "polyclinic", "policlinic", "poliklinika", "clinic", "hospital", "no", "nr", "num", "number", "номер",
     "нөмір", "ул", "улица", "көшесі", "көше", "street", "st", "str", "мкр", "микрорайон", "ықшамаудан", "шағын",
-    "аудан", "пр", "проспект", "даңғылы", "ave", "avenue", "prospect", "дом", "үй", "house", "район",
+    "аудан", "microdistrict", "пр", "проспект", "даңғылы", "ave", "avenue", "prospect", "дом", "үй", "house", "район",
     "ауданы", "district", "я", "ая", "ой", "ый", "ий", "го", "ші", "шы", "th", "nd", "rd", "в", "из", "по", "для", "от",
     "the", "of", "in", "at",
 )
@@ -329,7 +331,9 @@ class SearchIndex:
         self._places_by_number: dict[int, list[int]] = {}
         for index, place in enumerate(places):
             names, name_numbers = _record_words(place.names, _GENERIC_PLACE)
-            address, address_numbers = _record_words([place.address], _GENERIC_PLACE, joined=True)
+            # Each language's address: a street typed as a Kazakh or English reader knows it finds the clinic too.
+            address, address_numbers = _record_words(dict.fromkeys((place.address, place.address_kk,
+                                                                    place.address_en)), _GENERIC_PLACE, joined=True)
             name_ids = self._place_words.add(names, index)
             address_ids = self._place_words.add(address, index)
             # Without a number of its own, a clinic is known by the numbers in its names ("№17 қалалық емхана").

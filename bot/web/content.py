@@ -1,7 +1,7 @@
 """What each public web page shows, gathered from the same services and reads as the bot's pages.
 
 Nothing here decides what is public or how it is ranked: published reviews come from `repo.ratings.public_reviews`
-with `pages.PUBLIC_KINDS`, their words from `clinics.public_text_of`, answers from the published-answer reads, scores
+with `pages.PUBLIC_KINDS`, their words from `moderation.public_text_of`, answers from the published-answer reads, scores
 and "not enough reviews yet" from `pages` and the stats kept by `services.ratings`, top lists from
 `pages.top_rows`, search from the inline search's index. A change to those rules shows on the web as in the bot.
 """
@@ -16,9 +16,9 @@ from typing import Any
 from markupsafe import Markup
 
 from bot.config import Settings
-from bot.keyboards import name_in
+from bot.keyboards import address_in, name_in
 from bot.l10n import L10n
-from bot.services import clinics, pages
+from bot.services import moderation, pages
 from bot.services.directory_index import DirectoryIndex
 from handlers.inline import find
 from storage.models import Clinic, District, Doctor, Review, Role, Specialty
@@ -125,12 +125,12 @@ async def reviews_page(repo: Repositories, l10n: L10n, settings: Settings, page:
 
 def shown_review(l10n: L10n, settings: Settings, review: Review, doctor: Doctor | None,
                  answers: Sequence[Any]) -> ShownReview:
-    text = clinics.public_text_of(review, l10n)
+    text = moderation.public_text_of(review, l10n)
     return ShownReview(
         kind=l10n(f"kind.{review.kind}"), stars=l10n("flow.stars", n=review.rating), rating=review.rating,
         date=pages.local_date(review.created_at, settings), iso_date=_iso_day(review.created_at, settings),
         author=pages.author_shown(l10n, review), doctor=doctor, text=text or None, language=review.language,
-        answers=[Answer(pages.local_date(answer.created_at, settings), pages.answer_text(answer))
+        answers=[Answer(pages.local_date(answer.created_at, settings), moderation.public_answer_of(answer, l10n))
                  for answer in answers])
 
 
@@ -155,7 +155,7 @@ async def home(repo: Repositories, l10n: L10n, settings: Settings, directory: Di
             if kind == "clinic":
                 clinic = index.clinics[entity]
                 results.append({"kind": "clinic", "id": entity, "name": name_in(clinic, l10n.language),
-                                "detail": clinic.address or "",
+                                "detail": address_in(clinic, l10n.language) or "",
                                 "rating": short_rating(l10n, clinic_stats.get(entity), settings)})
             else:
                 doctor = index.doctors[entity]
@@ -171,7 +171,7 @@ async def home(repo: Repositories, l10n: L10n, settings: Settings, directory: Di
 async def district_page(repo: Repositories, l10n: L10n, settings: Settings, district: District) -> dict[str, Any]:
     found = await repo.directory.active_clinics(district.id)
     stats = await repo.ratings.of_clinics([clinic.id for clinic in found])
-    listed = [{"clinic": clinic, "name": name_in(clinic, l10n.language),
+    listed = [{"clinic": clinic, "name": name_in(clinic, l10n.language), "address": address_in(clinic, l10n.language),
                "rating": short_rating(l10n, stats.get(clinic.id), settings)}
               for clinic in sorted(found, key=lambda clinic: (clinic.number or 10**6, clinic.id))]
     return {"district": district, "name": name_in(district, l10n.language), "clinics": listed}
@@ -189,16 +189,18 @@ async def clinic_page(repo: Repositories, l10n: L10n, settings: Settings, clinic
                for doctor, specialty, doctor_stats in doctor_rows]
     reviews = await reviews_page(repo, l10n, settings, page, clinic_id=clinic.id)
     name = name_in(clinic, l10n.language)
+    address = address_in(clinic, l10n.language)
     data: dict[str, Any] = {"@context": "https://schema.org", "@type": "MedicalClinic", "name": name, "url": url}
-    if clinic.address:
-        data["address"] = {"@type": "PostalAddress", "streetAddress": clinic.address, "addressLocality": CITY,
+    if address:
+        data["address"] = {"@type": "PostalAddress", "streetAddress": address, "addressLocality": CITY,
                            "addressCountry": "KZ"}
     if clinic.phone:
         data["telephone"] = clinic.phone
     if clinic.latitude is not None and clinic.longitude is not None:
         data["geo"] = {"@type": "GeoCoordinates", "latitude": clinic.latitude, "longitude": clinic.longitude}
     _aggregate(data, rating, stats)
-    return {"clinic": clinic, "name": name, "district": district and name_in(district, l10n.language),
+    return {"clinic": clinic, "name": name, "address": address,
+            "district": district and name_in(district, l10n.language),
             "district_id": clinic.district_id, "rating": rating, "doctors": doctors, "reviews": reviews,
             "map_url": map_url(clinic), "jsonld": data}
 
@@ -212,14 +214,15 @@ async def doctor_page(repo: Repositories, l10n: L10n, settings: Settings, doctor
     reviews = await reviews_page(repo, l10n, settings, page, doctor_id=doctor.id)
     specialty_name = name_in(specialty, l10n.language)
     clinic_name = name_in(clinic, l10n.language)
+    address = address_in(clinic, l10n.language)
     data: dict[str, Any] = {"@context": "https://schema.org", "@type": "Physician", "name": doctor.full_name,
                             "url": url, "medicalSpecialty": specialty_name,
                             "memberOf": {"@type": "MedicalClinic", "name": clinic_name, "url": clinic_url}}
-    if clinic.address:
-        data["address"] = {"@type": "PostalAddress", "streetAddress": clinic.address, "addressLocality": CITY,
+    if address:
+        data["address"] = {"@type": "PostalAddress", "streetAddress": address, "addressLocality": CITY,
                            "addressCountry": "KZ"}
     _aggregate(data, rating, stats)
-    return {"doctor": doctor, "clinic": clinic, "clinic_name": clinic_name, "specialty": specialty,
+    return {"doctor": doctor, "clinic": clinic, "clinic_name": clinic_name, "address": address, "specialty": specialty,
             "specialty_name": specialty_name, "rating": rating, "reviews": reviews, "jsonld": data}
 
 

@@ -11,12 +11,12 @@ from bot import keyboards
 from bot.callbacks import ClinicPick, DistrictPick, Flow, FlowAction
 from bot.config import Settings
 from bot.filters import HasLocation, HasText
-from bot.keyboards import clinic_button, name_in
+from bot.keyboards import address_in, clinic_button, name_in
 from bot.l10n import L10n
 from bot.services import drafts, search
 from bot.services.directory_index import DirectoryIndex
 from bot.states import ReviewForm
-from handlers.feedback.step import address_in, ask_clinic, place_of, step_maker
+from handlers.feedback.step import ask_clinic, place_of, step_maker
 from storage.models import User
 from storage.repositories import Repositories
 

@@ -14,7 +14,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, ReplyKey
 
 from bot import keyboards
 from bot.config import Settings
-from bot.keyboards import name_in
+from bot.keyboards import address_in, name_in
 from bot.l10n import L10n
 from bot.services import drafts, search
 from bot.states import ReviewForm, state_of
@@ -90,11 +90,6 @@ async def ask_clinic(step: Step, draft: drafts.Draft) -> None:
     districts = sorted(await step.repo.directory.districts(),
                        key=lambda district: step.l10n.sort_key(name_in(district, step.l10n.language)))
     await step.show(step.l10n("clinic.prompt"), keyboards.make_districts_keyboard(step.l10n, districts))
-
-
-def address_in(clinic: Clinic, language: str) -> str:
-    """The address in the resident's language where the directory has it, else as the directory gives it."""
-    return getattr(clinic, f"address_{language}", None) or clinic.address or ""
 
 
 async def clinic_label(step: Step, draft: drafts.Draft, *, with_address: bool = False) -> str:
@@ -263,7 +258,7 @@ async def preview_text(step: Step, draft: drafts.Draft) -> str:
 
 def place_of(clinic: Clinic) -> search.Place:
     return search.Place(clinic.id, clinic.number, (clinic.name_kk, clinic.name_ru, clinic.name_en), clinic.address,
-                        clinic.latitude, clinic.longitude)
+                        clinic.latitude, clinic.longitude, clinic.address_kk, clinic.address_en)
 
 
 def person_of(doctor: Doctor, specialty: Specialty) -> search.Person:
