@@ -12,7 +12,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.cases import handling as cases
+from bot.cases import morning
 from bot.config import Settings
 from bot.ops.health import Health
 from bot.services import clinics, ratings, reports
@@ -26,15 +26,17 @@ log = logging.getLogger(__name__)
 async def morning_reminders(pool: async_sessionmaker[AsyncSession], settings: Settings,
                             clock: Callable[[], datetime], relay: Relay | None = None) -> int:
     """The office's morning: provisional due dates counted again (a table may have been added), the calendar's
-    end warned of, the day's "new appeals" and the reminders. Idempotent for the day (dedupe keys name the date,
-    a listed case is marked), so a late or repeated run sends nothing twice."""
+    end warned of, cases the polyclinic left unanswered escalated, the day's "new appeals" and the one morning
+    message (escalations are a section of it). Idempotent for the day (dedupe keys name the date, a listed or
+    escalated case is marked), so a late or repeated run sends nothing twice."""
     calendar, now = work_calendar(), clock()
     async with pool() as session, session.begin():
         repo = Repositories(session)
-        await cases.recompute_provisional(repo, settings, calendar, now)
-        await cases.check_calendar(repo, settings, calendar, now)
-        queued = await cases.list_new_appeals(repo, settings, calendar, now)
-        queued += await cases.remind(repo, settings, calendar, now)
+        await morning.recompute_provisional(repo, settings, calendar, now)
+        await clinics.escalate(repo, settings, calendar, now)  # before the message, so that it lists them
+        await morning.check_calendar(repo, settings, calendar, now)
+        queued = await morning.list_new_appeals(repo, settings, calendar, now)
+        queued += await morning.remind(repo, settings, calendar, now)
     if queued and relay is not None:
         relay.wake()
     return queued
@@ -47,19 +49,17 @@ async def calendar_at_start(pool: async_sessionmaker[AsyncSession], settings: Se
     calendar, now = work_calendar(), clock()
     async with pool() as session, session.begin():
         repo = Repositories(session)
-        changed = await cases.recompute_provisional(repo, settings, calendar, now)
-        await cases.check_calendar(repo, settings, calendar, now)
+        changed = await morning.recompute_provisional(repo, settings, calendar, now)
+        await morning.check_calendar(repo, settings, calendar, now)
     return changed
 
 
 async def escalate_unanswered(pool: async_sessionmaker[AsyncSession], settings: Settings,
-                              clock: Callable[[], datetime], relay: Relay | None = None) -> int:
-    """Idempotent: an escalated case is never escalated again, so a late or repeated run adds nothing."""
+                              clock: Callable[[], datetime]) -> int:
+    """Escalation alone (the morning job does it before its message); it queues nothing. Idempotent: an escalated
+    case is never escalated again, so a late or repeated run adds nothing."""
     async with pool() as session, session.begin():
-        escalated = await clinics.escalate(Repositories(session), settings, work_calendar(), clock())
-    if escalated and relay is not None:
-        relay.wake()
-    return len(escalated)
+        return len(await clinics.escalate(Repositories(session), settings, work_calendar(), clock()))
 
 
 async def forget_old_updates(pool: async_sessionmaker[AsyncSession], clock: Callable[[], datetime]) -> int:
@@ -116,14 +116,12 @@ def make_scheduler(settings: Settings, pool: async_sessionmaker[AsyncSession], r
     sweep = settings.outbox.sweep_seconds
     scheduler.add_job(relay.run_once, IntervalTrigger(seconds=sweep), id="outbox-sweep", misfire_grace_time=sweep)
     hour, minute = (int(part) for part in settings.prosecutor.morning_time.split(":"))
-    # Every day: the job itself skips days off, and so also runs on a Saturday made a working day.
+    # Every day: the job itself skips days off, and so also runs on a Saturday made a working day. It also escalates
+    # what the polyclinics left unanswered past clinics.answer_working_days, and lists those in its one message.
     scheduler.add_job(morning_reminders, CronTrigger(hour=hour, minute=minute, timezone=settings.zone),
                       args=(pool, settings, clock, relay), id="deadline-reminders")
     scheduler.add_job(forget_old_updates, CronTrigger(hour=3, minute=30, timezone=settings.zone), args=(pool, clock),
                       id="forget-updates")
-    # Daily, with the morning reminders: complaints the polyclinic left unanswered past clinics.answer_working_days.
-    scheduler.add_job(escalate_unanswered, CronTrigger(hour=hour, minute=minute, timezone=settings.zone),
-                      args=(pool, settings, clock, relay), id="clinic-escalation")
     if settings.ratings.half_life_days:
         # With a half-life, old reviews weigh less every day, not only when a new review arrives.
         scheduler.add_job(refresh_scores, CronTrigger(hour=4, minute=0, timezone=settings.zone),

@@ -20,7 +20,7 @@ from bot.callbacks import (
     ResidentVerdict,
     VerdictAction,
 )
-from bot.cases import handling as cases
+from bot.cases import resident
 from bot.cases.cards import OPEN_STATUSES
 from bot.config import Settings
 from bot.filters import HasEvidence, HasText, PrivateChat
@@ -66,7 +66,7 @@ def make_router(settings: Settings) -> Router:
     async def text_added(message: Message, state: FSMContext, repo: Repositories, user: User | None,
                          l10n: L10n, now: datetime) -> None:
         case_id = (await state.get_data())["case_id"]
-        if await cases.resident_added(repo, case_id, user.id, now, settings, text=message.text) is None:
+        if await resident.resident_added(repo, case_id, user.id, now, settings, text=message.text) is None:
             await state.clear()
             await message.answer(l10n("reply.not_waiting"))
             return
@@ -79,7 +79,7 @@ def make_router(settings: Settings) -> Router:
         evidence = await receive(bot, message, settings, l10n)
         if evidence is None:
             return
-        added = await cases.resident_added(repo, case_id, user.id, now, settings, text=message.caption,
+        added = await resident.resident_added(repo, case_id, user.id, now, settings, text=message.caption,
                                            media=[evidence.as_dict()])
         if added is None:
             await state.clear()
@@ -91,7 +91,7 @@ def make_router(settings: Settings) -> Router:
     async def done(query: CallbackQuery, callback_data: CaseReplyDone, state: FSMContext, repo: Repositories,
                    l10n: L10n, now: datetime) -> None:
         await state.clear()
-        await cases.resident_finished(repo, callback_data.case_id, now)
+        await resident.resident_finished(repo, callback_data.case_id, now)
         case = await repo.reviews.case(callback_data.case_id)
         review = await repo.reviews.get(case.review_id) if case else None
         await query.answer()
@@ -108,12 +108,12 @@ def make_router(settings: Settings) -> Router:
     @router.callback_query(ResidentVerdict.filter())
     async def verdict(query: CallbackQuery, callback_data: ResidentVerdict, state: FSMContext, repo: Repositories,
                       user: User | None, l10n: L10n, now: datetime, after_commit: AfterCommit) -> None:
-        if user is None or await cases.verdict_applies(repo, callback_data.case_id, user.id,
+        if user is None or await resident.verdict_applies(repo, callback_data.case_id, user.id,
                                                         callback_data.answer) is None:
             await query.answer(l10n("case_resident.verdict_stale"), show_alert=True)
             return
         if callback_data.action == VerdictAction.SETTLED:
-            view = await cases.settled(repo, callback_data.case_id, user.id, callback_data.answer, now)
+            view = await resident.settled(repo, callback_data.case_id, user.id, callback_data.answer, now)
             await query.answer()
             after_commit(partial(drop_buttons, query.message))
             after_commit(partial(query.message.answer, l10n("case_resident.settled",
@@ -133,7 +133,7 @@ def make_router(settings: Settings) -> Router:
             return
         data = await state.get_data()
         await state.clear()
-        view = await cases.reopen(repo, data["case_id"], user.id, data["answer"], reason, now, settings)
+        view = await resident.reopen(repo, data["case_id"], user.id, data["answer"], reason, now, settings)
         if view is None:
             await message.answer(l10n("case_resident.verdict_stale"))
             return
@@ -166,7 +166,7 @@ def make_router(settings: Settings) -> Router:
             await query.message.answer(l10n("case_resident.withdraw_question", reference=review.reference),
                                        reply_markup=markup)
             return
-        await cases.withdraw(repo, review, user, now, settings)
+        await resident.withdraw(repo, review, user, now, settings)
         await query.answer()
         after_commit(partial(drop_buttons, query.message))
         after_commit(partial(query.message.answer, l10n("case_resident.withdrawn", reference=review.reference)))
@@ -175,7 +175,7 @@ def make_router(settings: Settings) -> Router:
     async def addition_text(message: Message, state: FSMContext, repo: Repositories, user: User | None,
                             l10n: L10n, now: datetime, after_commit: AfterCommit) -> None:
         case_id = (await state.get_data())["case_id"]
-        added = await cases.resident_added(repo, case_id, user.id, now, settings, text=message.text, asked=False)
+        added = await resident.resident_added(repo, case_id, user.id, now, settings, text=message.text, asked=False)
         if added is None:
             await state.clear()
             await message.answer(l10n("case_resident.not_open"))
@@ -189,7 +189,7 @@ def make_router(settings: Settings) -> Router:
         evidence = await receive(bot, message, settings, l10n)
         if evidence is None:
             return
-        added = await cases.resident_added(repo, case_id, user.id, now, settings, text=message.caption,
+        added = await resident.resident_added(repo, case_id, user.id, now, settings, text=message.caption,
                                            media=[evidence.as_dict()], asked=False)
         if added is None:
             await state.clear()

@@ -26,8 +26,8 @@ from bot.callbacks import (
     CaseTemplateV1,
     DraftAction,
 )
+from bot.cases import actions, lists, templates
 from bot.cases import cards as alerts
-from bot.cases import handling as cases
 from bot.cases.cards import OPEN_STATUSES, CaseView
 from bot.cases.deadlines import local_date
 from bot.config import Settings
@@ -35,6 +35,7 @@ from bot.filters import HasText
 from bot.keyboards import name_in
 from bot.l10n import translator
 from bot.services.access import Memberships, ProsecutorAccess
+from bot.services.outbox import shown_card
 from bot.services.reviews import work_calendar
 from bot.states import ProsecutorInput
 from bot.unit_of_work import AfterCommit
@@ -103,7 +104,7 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
         """A member of the office's chat or the role; remembered by name for cards and history."""
         if not await access.allowed(bot, repo, person.id):
             return False
-        await cases.remember_person(repo, person.id, person.full_name, person.username, now)
+        await actions.remember_person(repo, person.id, person.full_name, person.username, now)
         return True
 
     async def pressed_in_office(query: CallbackQuery, bot: Bot, repo: Repositories, now: datetime) -> bool:
@@ -115,8 +116,8 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
         return True
 
     async def card_message_of(repo: Repositories, view: CaseView) -> int | None:
-        card = await repo.outbox.card_of(view.review.id, office) if office is not None else None
-        return card.sent_message_id if card is not None else None
+        # A case still shown only inside a burst list has no card to edit: the list is not turned into one.
+        return shown_card(await repo.outbox.card_of(view.review.id, office)) if office is not None else None
 
     async def refresh_known(bot: Bot, repo: Repositories, view: CaseView, *also: int | None):
         """What to send after the commit (never a query then): the case's card, and the message the button was
@@ -140,7 +141,7 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
 
     def templates_keyboard(case_id: int) -> InlineKeyboardMarkup | None:
         rows = [[InlineKeyboardButton(text=template.titles[l10n.language], callback_data=CaseTemplateV1(
-            case_id=case_id, template=template.id).pack())] for template in cases.answer_templates()]
+            case_id=case_id, template=template.id).pack())] for template in templates.answer_templates()]
         return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
 
     async def prompt_for_words(message: Message, view: CaseView, action: AlertAction, person: TelegramUser) -> None:
@@ -158,7 +159,7 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
             caption = alerts_caption(view)
             send = bot.send_photo if attachment["kind"] == "photo" else bot.send_document
             await send(chat_id, attachment["file_id"], caption=caption)
-        preview = cases.resident_preview(view, data["action"], data["words"], settings)
+        preview = actions.resident_preview(view, data["action"], data["words"], settings)
         await bot.send_message(chat_id, preview, reply_markup=draft_keyboard(view.case.id))
 
     def alerts_caption(view: CaseView) -> str:
@@ -216,7 +217,7 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
                 (body, alerts.destination_name(body, l10n)) for body in settings.prosecutor.forward_bodies]
             rows = [[InlineKeyboardButton(text=name, callback_data=CaseForwardV1(
                 case_id=case.id, destination=destination).pack())] for destination, name in destinations]
-            by = cases.forward_by(view, settings, work_calendar()).strftime("%d.%m.%Y")
+            by = actions.forward_by(view, settings, work_calendar()).strftime("%d.%m.%Y")
             await query.message.answer(l10n("case_forward.choose", reference=view.review.reference, by=by),
                                        reply_markup=InlineKeyboardMarkup(inline_keyboard=rows))
             return
@@ -224,8 +225,8 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
     async def take(query: CallbackQuery, bot: Bot, repo: Repositories, now: datetime, after_commit: AfterCommit,
                    case_id: int, take_over_from: int | None) -> None:
         try:
-            view = await cases.take(repo, case_id, query.from_user.id, now, take_over_from=take_over_from)
-        except cases.TakeOverNeeded as held:
+            view = await actions.take(repo, case_id, query.from_user.id, now, take_over_from=take_over_from)
+        except actions.TakeOverNeeded as held:
             await query.answer()
             case = await repo.reviews.case(case_id)
             review = await repo.reviews.get(case.review_id)
@@ -237,12 +238,12 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
             await query.message.answer(l10n("case_actions.take_over_question", reference=review.reference,
                                             name=html.escape(held.name)), reply_markup=markup)
             return
-        except cases.CaseActionRefused as refusal:
+        except actions.CaseActionRefused as refusal:
             await query.answer(l10n(refusal.key, **refusal.values), show_alert=True)
             return
         if take_over_from is not None:
             await query.answer()
-            previous = await cases.name_of(repo, take_over_from, l10n)
+            previous = await actions.name_of(repo, take_over_from, l10n)
             after_commit(partial(query.message.answer, l10n(
                 "case_actions.taken_over", reference=view.review.reference,
                 name=html.escape(view.assignee_name or ""), previous=previous)))
@@ -269,9 +270,9 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
         if not await pressed_in_office(query, bot, repo, now):
             return
         try:
-            view = await cases.forward(repo, callback_data.case_id, query.from_user.id, now, settings,
+            view = await actions.forward(repo, callback_data.case_id, query.from_user.id, now, settings,
                                        callback_data.destination, delivered=callback_data.confirmed)
-        except cases.DeliveryUnconfirmed:
+        except actions.DeliveryUnconfirmed:
             await query.answer()
             case = await repo.reviews.case(callback_data.case_id)
             view = await alerts.load(repo, case)
@@ -282,7 +283,7 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
                                             clinic=html.escape(name_in(view.clinic, l10n.language))),
                                        reply_markup=markup)
             return
-        except cases.CaseActionRefused as refusal:
+        except actions.CaseActionRefused as refusal:
             await query.answer(l10n(refusal.key, **refusal.values), show_alert=True)
             return
         await query.answer()
@@ -301,7 +302,7 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
         if not await pressed_in_office(query, bot, repo, now):
             return
         data = await state.get_data()
-        chosen = cases.template(callback_data.template)
+        chosen = templates.template(callback_data.template)
         if (await state.get_state() != ProsecutorInput.close.state or data.get("case_id") != callback_data.case_id
                 or chosen is None):
             await query.answer(l10n("case_draft.stale"), show_alert=True)
@@ -385,14 +386,14 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
         actor, words = query.from_user.id, data["words"]
         try:
             if action == AlertAction.CLOSE:
-                view = await cases.close(repo, callback_data.case_id, actor, words, now, attachment=data.get("file"))
+                view = await actions.close(repo, callback_data.case_id, actor, words, now, attachment=data.get("file"))
             elif action == AlertAction.ASK:
-                view = await cases.ask(repo, callback_data.case_id, actor, words, now)
+                view = await actions.ask(repo, callback_data.case_id, actor, words, now)
             elif action == AlertAction.REJECT:
-                view = await cases.reject(repo, callback_data.case_id, actor, words, now)
+                view = await actions.reject(repo, callback_data.case_id, actor, words, now)
             else:
-                view = await cases.extend(repo, callback_data.case_id, actor, words, now, settings)
-        except cases.CaseActionRefused as refusal:
+                view = await actions.extend(repo, callback_data.case_id, actor, words, now, settings)
+        except actions.CaseActionRefused as refusal:
             await state.set_state(None)
             await query.answer(l10n(refusal.key, **refusal.values), show_alert=True)
             return
@@ -436,8 +437,8 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
             await query.answer(l10n("case_note.gone"), show_alert=True)
             return
         try:
-            view = await cases.note(repo, callback_data.case_id, query.from_user.id, text, now)
-        except cases.CaseActionRefused as refusal:
+            view = await actions.note(repo, callback_data.case_id, query.from_user.id, text, now)
+        except actions.CaseActionRefused as refusal:
             await query.answer(l10n(refusal.key, **refusal.values), show_alert=True)
             return
         await state.update_data(notes=notes)
@@ -458,7 +459,7 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
                          now: datetime) -> None:
         if not await allowed(bot, repo, message.from_user, now):
             return
-        text, markup = await cases.list_page(repo, settings, command.args, 0, message.from_user.id,
+        text, markup = await lists.list_page(repo, settings, command.args, 0, message.from_user.id,
                                              local_date(now, settings.zone))
         await message.answer(text, reply_markup=markup)
 
@@ -468,7 +469,7 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
         if not await pressed_in_office(query, bot, repo, now):
             return
         await query.answer()
-        text, markup = await cases.list_page(repo, settings, callback_data.query.replace("=", ":"),
+        text, markup = await lists.list_page(repo, settings, callback_data.query.replace("=", ":"),
                                              max(callback_data.page, 0), query.from_user.id,
                                              local_date(now, settings.zone))
         await query.message.edit_text(text, reply_markup=markup)
@@ -481,7 +482,7 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
         if not command.args:
             await message.answer(l10n("cases.usage"))
             return
-        text, markup = await cases.one_case(repo, settings, command.args, local_date(now, settings.zone))
+        text, markup = await lists.one_case(repo, settings, command.args, local_date(now, settings.zone))
         await message.answer(text, reply_markup=markup)
 
     return router

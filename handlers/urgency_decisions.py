@@ -10,8 +10,9 @@ from aiogram import Bot, Router
 from aiogram.types import CallbackQuery
 
 from bot.callbacks import UrgencyVerdict, UrgencyVerdictV1
+from bot.cases import cards as alerts
 from bot.config import Settings
-from bot.services import alerts, urgency_decisions
+from bot.services import urgency_decisions
 from bot.services.access import Memberships, ProsecutorAccess
 from bot.unit_of_work import AfterCommit
 from storage.repositories import Repositories

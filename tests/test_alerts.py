@@ -10,7 +10,7 @@ from aiogram.methods import SendMediaGroup, SendMessage
 from sqlalchemy import select
 
 from bot.cases import cards as alerts
-from bot.cases import handling as cases
+from bot.cases import morning
 from bot.l10n import Translator
 from bot.services.outbox import Pacer, Relay
 from bot.services.reviews import work_calendar
@@ -349,7 +349,7 @@ async def test_deadline_reminders_and_overdue_list(app: App) -> None:
 
         now = datetime.combine(day, datetime.min.time(), tzinfo=UTC) + timedelta(hours=4)  # 09:00 in Almaty
         async with app.pool() as session, session.begin():
-            await cases.remind(Repositories(session), settings, calendar, now)
+            await morning.remind(Repositories(session), settings, calendar, now)
         rows = await one(app, select(OutboxMessage).where(OutboxMessage.kind == "reminder")
                          .order_by(OutboxMessage.id))
         return [row.payload["text"] for row in rows]
@@ -427,7 +427,7 @@ async def test_scheduler_jobs_are_safe_to_run_late_and_twice(app: App) -> None:
     finally:
         scheduler.shutdown(wait=False)
     assert set(jobs) == {"outbox-sweep", "deadline-reminders", "forget-updates", "weekly-digests", "missed-digests",
-                         "clinic-escalation", "calendar-at-start", "retention"}
+                         "calendar-at-start", "retention"}  # escalation runs inside deadline-reminders
     assert all(job.coalesce and job.max_instances == 1 and job.misfire_grace_time >= 30 for job in jobs.values())
     # Morning jobs run at the configured time in Almaty, not at the machine's (UTC) 09:00.
     assert str(jobs["deadline-reminders"].trigger.timezone) == "Asia/Almaty"

@@ -8,16 +8,18 @@ import logging
 from datetime import UTC, date, datetime
 
 import pytest
-from aiogram.methods import SendDocument, SendMessage
+from aiogram.methods import EditMessageText, SendDocument, SendMessage
 from sqlalchemy import select
 
 from bot.callbacks import MyReviewOpen
 from bot.cases import cards as alerts
-from bot.cases import handling as cases
+from bot.cases import lists, templates
+from bot.cases import morning as office  # the module; morning() below runs the scheduled job
 from bot.cases.deadlines import WorkCalendar
 from bot.l10n import Translator
 from bot.scheduler import morning_reminders
-from bot.services.outbox import Relay
+from bot.services import outbox
+from bot.services.outbox import Pacer, Relay
 from bot.services.reviews import work_calendar
 from storage.models import AuditLog, Case, OutboxMessage, Response, Review
 from storage.repositories import Repositories
@@ -30,6 +32,11 @@ OFFICER, COLLEAGUE = 7001, 7003
 T = Translator()
 KK, EN = T["kk"], T["en"]
 CLINIC_NAME = {"kk": "№17 қалалық емхана", "ru": "Городская поликлиника №17", "en": "City Polyclinic No. 17"}
+
+
+def clinic_name(number: int, language: str) -> str:
+    return {"kk": f"№{number} қалалық емхана", "ru": f"Городская поликлиника №{number}",
+            "en": f"City Polyclinic No. {number}"}[language]
 BUTTON = {"kk": "Қазақша", "ru": "Русский", "en": "English"}
 
 
@@ -50,12 +57,14 @@ def officer(app: App, user_id: int = OFFICER, first_name: str = "Ержан", us
 
 
 async def submit(app: App, user_id: int, *, language: str = "ru", kind: str = "complaint", category: str = "waiting",
-                 stars: str = "3⭐", text: str = "Долго ждала в очереди у регистратуры.") -> tuple[str, str]:
-    """A resident's appeal about polyclinic No. 17 itself, through the real dispatcher: (reference, receipt)."""
+                 stars: str = "3⭐", text: str = "Долго ждала в очереди у регистратуры.",
+                 clinic: int = 17) -> tuple[str, str]:
+    """A resident's appeal about a polyclinic itself (No. 17 unless said), through the real dispatcher:
+    (reference, receipt)."""
     l10n = T[language]
     person = await resident(app, user_id, language, BUTTON[language])
     await person.press(l10n("menu.leave_feedback"))
-    await choose_clinic_17(person, "17", l10n, CLINIC_NAME[language])
+    await choose_clinic_17(person, str(clinic), l10n, clinic_name(clinic, language))
     await person.press(l10n("target.clinic"))
     await choose_kind(person, kind, category, stars, l10n)
     await describe(person, text, l10n=l10n)
@@ -69,6 +78,10 @@ async def submit(app: App, user_id: int, *, language: str = "ru", kind: str = "c
 
 def texts_to(app: App, chat_id: int) -> list[str]:
     return [c.text for c in app.session.sent_messages(chat_id) if isinstance(c, SendMessage)]
+
+
+def office_edits(app: App) -> list[EditMessageText]:
+    return [call for call in app.session.calls_of(EditMessageText) if call.chat_id == CHAT]
 
 
 def last_with_buttons(app: App, chat_id: int):
@@ -171,6 +184,79 @@ async def test_an_ordinary_complaint_is_listed_each_morning_once_and_opens_as_a_
     assert card_row.sent_message_id == card.messages[-1].message_id
 
 
+async def test_new_appeals_come_grouped_by_polyclinic_in_the_chats_language(app: App) -> None:
+    first, _ = await submit(app, 4011)
+    other, _ = await submit(app, 4012, clinic=5)
+    second, _ = await submit(app, 4013, category="rudeness", text="Регистратор грубо разговаривала со мной.")
+    urgent, _ = await submit(app, 4014, kind="violation", category="extortion", stars="1⭐", text="Требуют взятку.")
+    in_kazakh = app.settings.model_copy(update={"prosecutor": app.settings.prosecutor.model_copy(
+        update={"language": "kk"})})
+    async with app.pool() as session, session.begin():
+        assert await office.list_new_appeals(Repositories(session), in_kazakh, work_calendar(),
+                                            datetime(2026, 11, 27, 4, 0, tzinfo=UTC)) == 1
+    [listing] = await one(app, select(OutboxMessage).where(OutboxMessage.dedupe_key.like("new-appeals:%")))
+
+    def line(reference: str, category: str) -> str:
+        return KK("case_office.appeal_line", mark="🟢", reference=reference, about=KK(f"category.{category}"),
+                  due="18.12.2026")
+
+    # The urgent one came as a card at once: only the three ordinary ones, under their polyclinic's heading.
+    assert listing.payload["text"].split("\n") == [
+        KK("case_office.new_appeals", count=3), "",
+        KK("case_office.clinic_heading", clinic=clinic_name(17, "kk"), count=2),
+        line(first, "waiting"), line(second, "rudeness"), "",
+        KK("case_office.clinic_heading", clinic=clinic_name(5, "kk"), count=1),
+        line(other, "waiting")]
+    assert urgent not in listing.payload["text"]
+    buttons = [b["text"] for row in listing.payload["reply_markup"]["inline_keyboard"] for b in row]
+    assert buttons == [KK("alert.button_open", reference=reference) for reference in (first, second, other)]
+    # Listed once: the next morning has nothing new to list.
+    async with app.pool() as session, session.begin():
+        assert await office.list_new_appeals(Repositories(session), in_kazakh, work_calendar(),
+                                            datetime(2026, 11, 30, 4, 0, tzinfo=UTC)) == 0
+
+
+async def test_one_morning_message_has_every_section_with_open_buttons(app: App) -> None:
+    # Two polyclinics, two complaints each (a fourth about one polyclinic within a week would be urgent).
+    references = [(await submit(app, user_id, clinic=clinic))[0]
+                  for user_id, clinic in ((4015, 17), (4016, 17), (4017, 5), (4018, 5))]
+    due_today, due_soon, overdue, escalated = references
+    # Monday 7 December 2026: due today, due in 3 working days (Thu 10), overdue (Fri 4), and one the polyclinic
+    # left unanswered (escalated, due later).
+    dues = {due_today: date(2026, 12, 7), due_soon: date(2026, 12, 10), overdue: date(2026, 12, 4),
+            escalated: date(2026, 12, 18)}
+    async with app.pool() as session, session.begin():
+        for reference, due in dues.items():
+            case = (await session.scalars(select(Case).join(Review, Review.id == Case.review_id)
+                                          .where(Review.reference == reference))).one()
+            case.due_date, case.listed_at = due, datetime(2026, 11, 27, 4, 0, tzinfo=UTC)
+            if reference == escalated:
+                case.escalated_at = datetime(2026, 12, 4, 4, 0, tzinfo=UTC)
+    await morning(app, date(2026, 12, 7))
+    await deliver(app)
+    # One message to the office this morning, escalations a section of it.
+    [sent] = [m for m in app.session.history(CHAT) if m.text]
+    days = app.settings.clinics.answer_working_days
+    sections = [RU("reminders.section_today", due="07.12.2026"), RU("reminders.section_soon", days=3, due="10.12.2026"),
+                RU("reminders.overdue", count=1), RU("clinic_escalation.title", count=1, days=days)]
+    text = sent.text
+    assert text.startswith(plain(RU("reminders.title", day="07.12.2026")))
+    positions = [text.index(plain(section)) for section in sections]
+    assert positions == sorted(positions)
+    for number, reference in enumerate(references):
+        start, end = positions[number], positions[number + 1] if number + 1 < len(positions) else len(text)
+        assert reference in text[start:end] and text.count(reference) == 1, reference
+    buttons = [b.text for row in sent.reply_markup.inline_keyboard for b in row]
+    assert buttons == [RU("alert.button_open", reference=reference) for reference in references]
+    # Each Open button brings the case's card with its actions.
+    card = await officer(app).press(RU("alert.button_open", reference=escalated), message=sent.message_id)
+    assert escalated in card.text and RU("alert.button_close") in [b for row in card.buttons for b in row]
+    # The same morning again: nothing more.
+    await morning(app, date(2026, 12, 7))
+    assert len([m for m in app.session.history(CHAT) if m.text and m.text.startswith(
+        plain(RU("reminders.title", day="07.12.2026")))]) == 1
+
+
 # --- 3. The calendar never runs out ----------------------------------------------------------------------
 
 
@@ -191,22 +277,72 @@ async def test_a_submission_on_13_12_2027_is_due_provisionally_in_2028_and_recom
                                "extra_working_days": []}}}
     published = WorkCalendar.from_mapping(data)
     async with app.pool() as session, session.begin():
-        assert await cases.recompute_provisional(Repositories(session), app.settings, published, app.clock.now) == 1
+        assert await office.recompute_provisional(Repositories(session), app.settings, published, app.clock.now) == 1
     case = await case_row(app)
     assert (case.due_date, case.due_provisional) == (date(2028, 1, 10), False)
     assert "case.due_recomputed" in await one(app, select(AuditLog.action))
     await deliver(app)
     assert RU("case_notify.due_changed", reference=reference, due="10.01.2028") in texts_to(app, 4020)
+    # The card already in the office's chat is edited: the new date, no longer provisional, the buttons kept.
+    edited = app.session.message(CHAT, card.message_id)
+    assert RU("alert.due", due="10.01.2028") in edited.text and "06.01.2028" not in edited.text
+    assert RU("case_card.provisional") not in edited.text and RU("case_card.provisional_short") not in edited.text
+    assert edited.reply_markup == card.reply_markup
+    # Counted again on the same table, nothing changes and nothing more is queued.
+    async with app.pool() as session, session.begin():
+        assert await office.recompute_provisional(Repositories(session), app.settings, published, app.clock.now) == 0
+    assert len(await one(app, select(OutboxMessage).where(OutboxMessage.kind == "card_edit"))) == 1
     # Warned in the log and in the office's chat from 60 days before the table ends (and not before).
     calendar = work_calendar()
     async with app.pool() as session, session.begin():
         repo = Repositories(session)
-        assert not await cases.check_calendar(repo, app.settings, calendar, datetime(2027, 10, 31, 4, tzinfo=UTC))
-        with caplog.at_level(logging.WARNING, logger="bot.cases.handling"):
-            assert await cases.check_calendar(repo, app.settings, calendar, datetime(2027, 11, 1, 4, tzinfo=UTC))
+        assert not await office.check_calendar(repo, app.settings, calendar, datetime(2027, 10, 31, 4, tzinfo=UTC))
+        with caplog.at_level(logging.WARNING, logger="bot.cases.morning"):
+            assert await office.check_calendar(repo, app.settings, calendar, datetime(2027, 11, 1, 4, tzinfo=UTC))
     assert any("2027-12-31" in record.getMessage() for record in caplog.records)
     [warning] = await one(app, select(OutboxMessage).where(OutboxMessage.dedupe_key.like("calendar-ends:%")))
     assert "31.12.2027" in warning.payload["text"] and "2028" in warning.payload["text"]
+
+
+async def test_a_card_edit_leaves_a_burst_list_alone_and_gives_up_on_a_card_telegram_refuses(app: App) -> None:
+    app.clock.now = datetime(2027, 12, 13, 5, 0, tzinfo=UTC)  # due dates in 2028: provisional
+    first, _ = await submit(app, 4091, kind="violation", category="extortion", stars="1⭐", text="Требуют взятку.")
+    second, _ = await submit(app, 4092, kind="violation", category="extortion", stars="1⭐", text="Взятку просят.")
+    # Two cards when the chat may get one more message this minute: they go out as one list.
+    await Relay(app.bot, app.pool, app.clock, app.settings.admins, pacer=Pacer(group_per_minute=1),
+                group_alerts=alerts.group_alerts_for(app.settings)).run_once()
+    [burst] = [m for m in app.session.history(CHAT) if m.text]
+    assert first in burst.text and second in burst.text
+    data = {"years": {"2027": {"holidays": ["2027-12-16"]}, "2028": {"holidays": ["2028-01-01", "2028-01-02"]}}}
+    async with app.pool() as session, session.begin():
+        assert await office.recompute_provisional(Repositories(session), app.settings,
+                                                  WorkCalendar.from_mapping(data), app.clock.now) == 2
+    await deliver(app)
+    # The list is not turned into either card: nothing was edited, and the rows are done.
+    assert office_edits(app) == []
+    assert app.session.message(CHAT, burst.message_id).text == burst.text
+    edits = await one(app, select(OutboxMessage).where(OutboxMessage.kind == "card_edit"))
+    assert [row.status for row in edits] == ["sent", "sent"]
+    # Opened from the list, the case has a card of its own; an edit Telegram refuses (the card was deleted) is
+    # given up on: not blocked, no admin told, nothing held back.
+    await officer(app).press(RU("alert.button_open", reference=first), message=burst.message_id)
+    card = app.session.history(CHAT)[-1]
+    async with app.pool() as session, session.begin():
+        repo = Repositories(session)
+        [case] = (await session.scalars(select(Case).join(Review, Review.id == Case.review_id)
+                                        .where(Review.reference == first))).all()
+        view = await alerts.load(repo, case)
+        l10n = alerts.chat_l10n(app.settings)
+        await outbox.edit_card(repo, chat_id=CHAT, review_id=case.review_id, dedupe_key="test-edit", now=app.clock.now,
+                               text=alerts.card_text(view, l10n, app.settings.zone) + "\n✎",
+                               reply_markup=alerts.card_keyboard(view, l10n))
+    app.session.fail_next(EditMessageText, error_code=400, description="Bad Request: message to edit not found")
+    await deliver(app)
+    [edit] = office_edits(app)
+    assert edit.message_id == card.message_id
+    [row] = await one(app, select(OutboxMessage).where(OutboxMessage.dedupe_key == "test-edit"))
+    assert row.status == "sent" and row.attempts == 1
+    assert await one(app, select(OutboxMessage).where(OutboxMessage.kind == "admin")) == []
 
 
 async def test_a_submission_on_01_06_2030_never_fails_for_the_calendar(app: App) -> None:
@@ -237,7 +373,7 @@ async def test_kazakh_complaint_answered_disputed_reopened_and_closed_again(app:
     await clerk.press(RU("alert.button_take"), message=card_message.message_id)
     # The answer from a template: in the appeal's language (Kazakh), whatever the chat's.
     await clerk.press(RU("alert.button_close"), message=card_message.message_id)
-    template = cases.template("not_confirmed")
+    template = templates.template("not_confirmed")
     preview = await clerk.press(template.titles["ru"])
     assert RU("case_language.kk") in preview.texts[0]
     assert preview.texts[-1] == KK("notify.answer", reference=reference, answer=template.texts["kk"])
@@ -358,7 +494,7 @@ async def test_cases_filters_pages_and_help(app: App, monkeypatch: pytest.Monkey
     assert (await clerk.command("cases", "district:almaly")).text == RU("cases.none_found")
     assert second in (await clerk.command("cases", second)).text and first not in (await clerk.command(
         "cases", second)).text
-    monkeypatch.setattr(cases, "LIST_PAGE", 1)
+    monkeypatch.setattr(lists, "LIST_PAGE", 1)
     page = await clerk.command("cases")
     assert second in page.text and first not in page.text  # most urgent first
     turned = await clerk.press(RU("cases.next"))

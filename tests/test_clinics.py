@@ -13,7 +13,7 @@ from sqlalchemy import select
 from bot.cases import cards as alerts
 from bot.cases import notices
 from bot.l10n import Translator
-from bot.scheduler import escalate_unanswered
+from bot.scheduler import escalate_unanswered, morning_reminders
 from bot.services.outbox import Relay
 from storage.models import AuditLog, Case, ClinicChat, LinkCode, OutboxMessage, Response, Review, Role, StaffRole
 from tests.conftest import BACKENDS, App
@@ -430,10 +430,19 @@ async def test_an_unanswered_complaint_is_escalated_after_five_working_days(app:
         cases_by_reference[review.reference] = case
     assert cases_by_reference[unanswered].escalated_at == almaty_morning(4)
     assert cases_by_reference[answered].escalated_at is None
-    [notice] = await one(app, select(OutboxMessage).where(OutboxMessage.chat_id == OFFICE,
-                                                          OutboxMessage.kind == "reminder"))
-    assert unanswered in notice.payload["text"] and answered not in notice.payload["text"]
-    assert "03.12.2026" in notice.payload["text"]
+    # Escalating sends the office nothing of its own: the next working morning's one message has a section.
+    assert await one(app, select(OutboxMessage).where(OutboxMessage.chat_id == OFFICE,
+                                                      OutboxMessage.kind == "reminder")) == []
+    app.clock.now = almaty_morning(7)  # Monday
+    assert await morning_reminders(app.pool, app.settings, app.clock) == 2  # "new appeals", and the morning's
+    [morning] = await one(app, select(OutboxMessage).where(OutboxMessage.chat_id == OFFICE,
+                                                           OutboxMessage.dedupe_key == "morning:2026-12-07"))
+    text = morning.payload["text"]
+    assert text.startswith(RU("reminders.title", day="07.12.2026"))
+    section = RU("clinic_escalation.title", count=1, days=app.settings.clinics.answer_working_days)
+    assert section in text and unanswered in text.split(section)[1] and answered not in text
+    buttons = [b["text"] for row in morning.payload["reply_markup"]["inline_keyboard"] for b in row]
+    assert buttons == [RU("alert.button_open", reference=unanswered)]
     reply = await app.user(OFFICER, chat_id=OFFICE).command("cases")
     [line] = [line for line in reply.text.splitlines() if unanswered in line]
     assert line.endswith(RU("clinic_escalation.mark"))

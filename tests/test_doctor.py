@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.cases.deadlines import WorkCalendar
 from bot.config import Settings, load_settings
 from bot.factory import create_bot
 from bot.ops import doctor
-from bot.services.deadlines import WorkCalendar
 from storage.engine import make_engine
 from storage.models import ClinicChat
 from tests.conftest import TEST_TOKEN, App

@@ -176,7 +176,9 @@ async def complain_over_http(api: FakeTelegramAPI, user: int = USER) -> str:
     assert "Городская поликлиника №17" in preview["text"]
     mark = len(api.calls)
     api.press(user, preview, RU("preview.submit"))
-    receipt = await api.wait_for(lambda c: shown_to_user(c) and "AL-20" in c.params.get("text", ""), since=mark)
+    # The first submission trains the urgency model (seconds on a loaded machine): a generous bound.
+    receipt = await api.wait_for(lambda c: shown_to_user(c) and "AL-20" in c.params.get("text", ""), since=mark,
+                                 timeout=60)
     return re.search(r"AL-\d{4}-\d{6}", receipt.params["text"]).group()
 
 

@@ -16,12 +16,12 @@ from aiohttp.test_utils import TestServer
 from aiohttp.web import Application
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.cases import cards as alerts
 from bot.factory import create_dispatcher
 from bot.ops.health import Health
 from bot.ops.logs import JsonFormatter, UpdateContext, bind_reference, current_update, setup_logging
 from bot.ops.metrics import Metrics, TelegramWatch
 from bot.ops.server import OpsRoutes
-from bot.services import alerts
 from bot.services.outbox import Relay
 from storage.engine import make_engine
 from tests.conftest import App

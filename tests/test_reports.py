@@ -20,8 +20,8 @@ from aiogram.methods import SendDocument, SendMessage, SendPhoto
 from openpyxl import load_workbook
 from sqlalchemy import select, update
 
+from bot.cases import actions
 from bot.cases import cards as alerts
-from bot.cases import handling as cases
 from bot.scheduler import make_scheduler, weekly_digests
 from bot.services import reports, reviews
 from bot.services.reports import Period
@@ -85,8 +85,8 @@ async def submit(app: App, where: Clinic, kind: str, rating: int, when: datetime
 
 async def answer(app: App, submitted: reviews.Submitted, when: datetime) -> None:
     async with app.pool() as session, session.begin():
-        await cases.remember_person(Repositories(session), PROSECUTOR, "Ержан Прокуроров", "erzhan_p", when)
-        await cases.close(Repositories(session), submitted.case.id, PROSECUTOR, "Проверка проведена.", when)
+        await actions.remember_person(Repositories(session), PROSECUTOR, "Ержан Прокуроров", "erzhan_p", when)
+        await actions.close(Repositories(session), submitted.case.id, PROSECUTOR, "Проверка проведена.", when)
 
 
 async def two_weeks_of_reviews(app: App) -> dict[str, Clinic]:

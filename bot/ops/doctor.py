@@ -17,8 +17,8 @@ from aiogram.exceptions import TelegramAPIError
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.cases.deadlines import WorkCalendar
 from bot.config import Settings
-from bot.services.deadlines import WorkCalendar
 from storage.engine import make_session_pool
 from storage.migrate import pending_migrations
 from storage.repositories import OpsRepo

@@ -33,7 +33,6 @@ CODE_LENGTH = 10
 POST_TEXT_CHARS = 3000  # of the public text in a post: the rest of the message is at most a few hundred characters
 ANSWER_MAX_CHARS = 3500  # the resident's notice adds a header; Telegram takes 4096 characters
 LIST_TEXT_CHARS = 200
-ESCALATION_TEXT_LIMIT = 3800
 
 
 class Refused(Exception):
@@ -305,9 +304,11 @@ async def answer_rejected(repo: Repositories, response: Response, review: Review
 
 async def escalate(repo: Repositories, settings: Settings, calendar: WorkCalendar, now: datetime) -> list[Case]:
     """Mark the open formal appeals that their clinic has left unanswered past its working days as escalated
-    (Case.escalated_at), and tell the prosecutor's chat. Idempotent: an escalated case is never escalated again."""
+    (Case.escalated_at, audited with the day the answer was due). Idempotent: an escalated case is never escalated
+    again. The office reads them in its morning message's own section (bot.cases.morning.remind), not in a
+    message of their own."""
     today = local_date(now, settings.zone)
-    escalated: list[tuple[Case, date]] = []
+    escalated: list[Case] = []
     for case, posted_at in await repo.clinics.unanswered_posted_cases(POSTED, statuses=OPEN_STATUSES,
                                                                       kinds=FORMAL_KINDS):
         due = answer_due(posted_at, settings, calendar)
@@ -316,30 +317,8 @@ async def escalate(repo: Repositories, settings: Settings, calendar: WorkCalenda
         case.escalated_at = now
         await repo.audit.record(now, None, "case.escalated", "review", case.review_id,
                                 posted_at=posted_at.isoformat(), respond_by=due.isoformat())
-        escalated.append((case, due))
-    office = settings.prosecutor.chat_id
-    if escalated and office is not None:
-        l10n = alerts.chat_l10n(settings)
-        lines = []
-        for case, due in escalated:
-            review = await repo.reviews.get(case.review_id)
-            clinic = await repo.directory.clinic(review.clinic_id)
-            lines.append(l10n("clinic_escalation.line", reference=review.reference,
-                              clinic=html.escape(name_in(clinic, l10n.language)), due=due.strftime("%d.%m.%Y")))
-        text = _bounded(l10n("clinic_escalation.title", count=len(lines),
-                             days=settings.clinics.answer_working_days), lines, l10n)
-        await outbox.enqueue(repo, chat_id=office, kind="reminder", now=now, text=text,
-                             dedupe_key=f"escalated:{today.isoformat()}:{escalated[0][0].id}")
-    return [case for case, _ in escalated]
-
-
-def _bounded(title: str, lines: list[str], l10n: L10n) -> str:
-    text = title
-    for shown, line in enumerate(lines):
-        if len(text) + len(line) + 1 > ESCALATION_TEXT_LIMIT:
-            return text + "\n" + l10n("clinic_escalation.more", count=len(lines) - shown)
-        text += "\n" + line
-    return text
+        escalated.append(case)
+    return escalated
 
 
 # --- What staff see --------------------------------------------------------------------------------------------

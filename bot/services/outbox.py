@@ -63,6 +63,22 @@ async def enqueue(repo: Repositories, *, chat_id: int, kind: str, dedupe_key: st
         status=OutboxStatus.PENDING, attempts=0, next_attempt_at=now, created_at=now, weight=weight_of(payload)))
 
 
+async def edit_card(repo: Repositories, *, chat_id: int, review_id: int, dedupe_key: str, now: datetime, text: str,
+                    reply_markup: InlineKeyboardMarkup | None) -> bool:
+    """Queue an edit of the review's card in the chat (OutboxRepo.card_of, as it is when the edit goes out), for
+    changes made outside a button press, by the scheduler (a due date counted again); a press edits its own card."""
+    return await enqueue(repo, chat_id=chat_id, kind="card_edit", dedupe_key=dedupe_key, now=now, text=text,
+                         reply_markup=reply_markup, review_id=review_id, edit_card_of=review_id)
+
+
+def shown_card(card: OutboxMessage | None) -> int | None:
+    """The message id of the card itself in its chat, or None: not sent yet, or sent only inside a burst list (its
+    Open button posts the card, which then becomes the one: OutboxRepo.point_card_to)."""
+    if card is None or card.sent_message_id is None:
+        return None
+    return None if (card.payload or {}).get("list_message_id") == card.sent_message_id else card.sent_message_id
+
+
 def _file_of(item: dict[str, Any]) -> str | FSInputFile:
     """A media item names a file Telegram has (`file_id`) or one of ours to upload (`path`, e.g. a digest's chart)."""
     return FSInputFile(item["path"]) if item.get("path") else item["file_id"]
@@ -284,8 +300,10 @@ class Relay:
         await self._mark_sent(row, message)
         return "sent"
 
-    async def _deliver(self, row: OutboxMessage) -> Message:
+    async def _deliver(self, row: OutboxMessage) -> Message | int | None:
         payload = row.payload
+        if payload.get("edit_card_of") is not None:  # an edit repeated is harmless: never marked as a repeat
+            return await self._edit_card(row)
         if payload.get("possible_repeat_of"):
             payload = await self._marked_as_repeat(row)
         markup = InlineKeyboardMarkup.model_validate(payload["reply_markup"]) if payload.get("reply_markup") else None
@@ -314,6 +332,24 @@ class Relay:
         messages = await self.bot.send_media_group(row.chat_id, group, reply_parameters=reply)
         return messages[0]
 
+    async def _edit_card(self, row: OutboxMessage) -> int | None:
+        """A case's card already in the chat shows what changed (queued with `edit_card`). The card is looked up
+        now, not when the edit was queued: rows of a chat go out in order, so a card queued before is sent first.
+        No card in the chat (never sent, or still the burst list it went out in): nothing to edit."""
+        payload = row.payload
+        async with self.pool() as session:
+            card = await Repositories(session).outbox.card_of(payload["edit_card_of"], row.chat_id)
+            message_id = shown_card(card)
+        if message_id is None:
+            return None
+        markup = InlineKeyboardMarkup.model_validate(payload["reply_markup"]) if payload.get("reply_markup") else None
+        try:
+            await self.bot.edit_message_text(payload["text"], chat_id=row.chat_id, message_id=message_id,
+                                             reply_markup=markup)
+        except TelegramBadRequest as error:  # deleted, too old, or already showing it: not worth failing for
+            log.info("card %s in chat %s not edited: %s", message_id, row.chat_id, error.message[:80])
+        return message_id
+
     async def _marked_as_repeat(self, row: OutboxMessage) -> dict[str, Any]:
         """The payload with "possible repeat of a message sent at HH:MM" on top, in the chat's language."""
         payload = dict(row.payload)
@@ -331,16 +367,19 @@ class Relay:
             payload["text"] = _within(f"{mark}\n\n{payload.get('text') or ''}".rstrip(), TEXT_LIMIT)
         return payload
 
-    async def _mark_sent(self, row: OutboxMessage, message: Message) -> None:
+    async def _mark_sent(self, row: OutboxMessage, message: Message | int | None) -> None:
         now = self.clock()
+        message_id = message.message_id if isinstance(message, Message) else message
         grouped = (row.payload or {}).get("grouped") or [row.id]
         async with self.pool() as session, session.begin():
             for row_id in grouped:
                 stored = await Repositories(session).outbox.get(row_id)
                 if stored is None:  # removed meanwhile (a person asked to be forgotten)
                     continue
-                stored.status, stored.sent_message_id, stored.sent_at = OutboxStatus.SENT, message.message_id, now
+                stored.status, stored.sent_message_id, stored.sent_at = OutboxStatus.SENT, message_id, now
                 stored.lease_until, stored.last_error = None, None
+                if len(grouped) > 1:  # the message is a burst list, not this card (see shown_card)
+                    stored.payload = {**stored.payload, "list_message_id": message_id}
                 if row_id != row.id:
                     stored.payload = {**stored.payload, "grouped_into": row.id}
                 else:

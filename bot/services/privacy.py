@@ -26,7 +26,7 @@ PSEUDONYM_PREFIX = "forgotten-"
 # after consent is withdrawn; everything else (taken in work, questions, moderation news) does not.
 LEGAL_NOTICES = frozenset({"answer", "rejected", "extended", "status:forwarded"})
 FORMAL_KINDS = frozenset({ReviewKind.COMPLAINT, ReviewKind.VIOLATION})
-INTERNAL_ACTIONS = frozenset({"case.note"})  # the office's internal notes (bot.cases.handling.INTERNAL_ACTIONS)
+INTERNAL_ACTIONS = frozenset({"case.note"})  # the office's internal notes (handlers.my_reviews hides them too)
 # Audit details under such names may identify someone else (staff, chats): they never leave in a person's copy.
 IDENTITY_KEY = re.compile(r"telegram|actor|chat|assignee|author|user|(^|_)by$")
 

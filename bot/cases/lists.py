@@ -1,0 +1,223 @@
+"""What the office reads: a case's line, /cases as a filtered working list with pages, /case with its history."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from datetime import date
+
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.callbacks import AlertAction, AlertActionV1, CaseListV1
+from bot.cases import cards as alerts
+from bot.cases.actions import name_of
+from bot.cases.cards import OPEN_STATUSES, URGENCY_MARK, CaseView
+from bot.config import Settings
+from bot.keyboards import name_in
+from bot.l10n import L10n
+from bot.ops.logs import bind_reference
+from storage.models import AuditLog, Case, CaseStatus
+from storage.repositories import Repositories
+
+URGENCY_ORDER = {"critical": 0, "high": 1, "normal": 2}
+TEXT_LIMIT = 3800  # of one message to the chat (Telegram takes 4096; the rest is headroom for markup)
+LIST_PAGE = 10
+# What a history line shows of an entry's details, by action (the substance, not codes).
+HISTORY_DETAIL = {"case.asked": "question", "case.closed": "answer", "case.rejected": "reason",
+                  "case.extended": "reason", "case.resident_added": "text", "case.note": "text",
+                  "case.reopened": "reason", "case.withdrawn": "reason"}
+
+
+def open_button(view: CaseView, l10n: L10n) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=l10n("alert.button_open", reference=view.review.reference),
+                                callback_data=AlertActionV1(case_id=view.case.id, action=AlertAction.OPEN).pack())
+
+
+
+def case_line(view: CaseView, l10n: L10n) -> str:
+    clinic = getattr(view.clinic, f"name_{l10n.language}")
+    due = view.case.due_date.strftime("%d.%m.%Y") if view.case.due_date else "—"
+    if view.case.due_provisional:
+        due += l10n("case_card.provisional_short")
+    line = l10n("cases.line", mark=URGENCY_MARK[view.case.urgency], reference=view.review.reference,
+                clinic=html.escape(clinic), due=due, status=l10n(f"case_status.{view.case.status}"))
+    if view.assignee_name:
+        line += l10n("case_office.line_assignee", name=html.escape(view.assignee_name))
+    if view.case.reopened_count:
+        line += l10n("case_office.line_reopened")
+    if view.clinic_answered_at is not None and view.case.status in OPEN_STATUSES:
+        line += l10n("case_office.line_clinic_answered")
+    # Escalated: the polyclinic left it unanswered past clinics.answer_working_days (bot.services.clinics.escalate).
+    return line + l10n("clinic_escalation.mark") if view.case.escalated_at is not None else line
+
+
+def bounded(title: str, lines: list[str], l10n: L10n, limit: int = TEXT_LIMIT) -> str:
+    """A title and as many lines as fit in one message, then how many were left out."""
+    text = title
+    for shown, line in enumerate(lines):
+        if len(text) + len(line) + 1 > limit:
+            return text + "\n" + l10n("cases.more", count=len(lines) - shown)
+        text += "\n" + line
+    return text
+
+
+@dataclass
+class CaseQuery:
+    """The filters of /cases, read from its words (see the usage text, cases.usage_list)."""
+
+    statuses: tuple[str, ...] = OPEN_STATUSES
+    urgency: str | None = None
+    clinic_number: int | None = None
+    district: str | None = None
+    category: str | None = None
+    mine: bool = False
+    overdue: bool = False
+    escalated: bool = False
+    words: str | None = None
+
+
+STATUS_WORDS = {"open": OPEN_STATUSES, "closed": (CaseStatus.CLOSED,), "rejected": (CaseStatus.REJECTED,),
+                "forwarded": (CaseStatus.FORWARDED, CaseStatus.TRANSFERRED), "withdrawn": (CaseStatus.WITHDRAWN,),
+                "waiting": (CaseStatus.WAITING_RESIDENT,), "all": ()}
+
+
+def parse_query(args: str | None) -> CaseQuery:
+    """`/cases [open|closed|rejected|forwarded|withdrawn|waiting|all] [critical|high|normal] [mine] [overdue]
+    [escalated] [clinic:17] [district:almaly] [category:extortion] [words to search]`."""
+    query = CaseQuery()
+    words = []
+    for word in (args or "").split():
+        low = word.lower()
+        if low in STATUS_WORDS:
+            query.statuses = STATUS_WORDS[low]
+        elif low in URGENCY_ORDER:
+            query.urgency = low
+        elif low == "mine":
+            query.mine = True
+        elif low == "overdue":
+            query.overdue = True
+        elif low == "escalated":
+            query.escalated = True
+        elif low.startswith("clinic:") and low[7:].isdigit():
+            query.clinic_number = int(low[7:])
+        elif low.startswith("district:") and low[9:]:
+            query.district = low[9:]
+        elif low.startswith("category:") and low[9:]:
+            query.category = low[9:]
+        else:
+            words.append(word)
+    query.words = " ".join(words) or None
+    return query
+
+
+async def list_page(repo: Repositories, settings: Settings, args: str | None, page: int, actor: int,
+                    today: date) -> tuple[str, InlineKeyboardMarkup | None]:
+    """One page of /cases: the filtered cases with an Open button each, and pages."""
+    l10n = alerts.chat_l10n(settings)
+    query = parse_query(args)
+    clinic_id = district_id = None
+    if query.clinic_number is not None:
+        clinic = await repo.clinics.find(str(query.clinic_number))
+        clinic_id = clinic.id if clinic else -1
+    if query.district is not None:
+        match = [d for d in await repo.directory.districts()
+                 if query.district in (d.external_id.lower(), d.name_en.lower(), d.name_ru.lower(), d.name_kk.lower())
+                 or d.external_id.lower().endswith(":" + query.district)]
+        district_id = match[0].id if match else -1
+    reference = None
+    if query.words and (found := _reference_of(query.words, today.year)):
+        reference, query.words = found, None
+    name_ids = await repo.caseload.people_named(query.words) if query.words else []
+    cases, total = await repo.caseload.search(
+        statuses=query.statuses, urgency=query.urgency, clinic_id=clinic_id, district_id=district_id,
+        category=query.category, assignee=actor if query.mine else None,
+        overdue_before=today if query.overdue else None, escalated=query.escalated, words=query.words,
+        name_ids=name_ids, reference=reference, offset=page * LIST_PAGE, limit=LIST_PAGE)
+    if total == 0:
+        return l10n("cases.none_found"), None
+    views = [await alerts.load(repo, case) for case in cases]
+    pages = (total + LIST_PAGE - 1) // LIST_PAGE
+    title = l10n("cases.title_found", count=total, page=page + 1, pages=pages)
+    text = bounded(title, [case_line(view, l10n) for view in views], l10n)
+    rows = [[open_button(view, l10n)] for view in views]
+    packed = (args or "").replace(":", "=")  # ":" separates the fields of callback data
+    turns = []
+    try:
+        if page > 0:
+            turns.append(InlineKeyboardButton(text=l10n("cases.previous"),
+                                              callback_data=CaseListV1(page=page - 1, query=packed).pack()))
+        if page + 1 < pages:
+            turns.append(InlineKeyboardButton(text=l10n("cases.next"),
+                                              callback_data=CaseListV1(page=page + 1, query=packed).pack()))
+    except ValueError:  # the filters do not fit in a button's 64 bytes: no pages, but the way to narrow it
+        turns = []
+        text += "\n" + l10n("cases.narrow")
+    if turns:
+        rows.append(turns)
+    return text, InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def _reference_of(words: str, year: int) -> str | None:
+    """`AL-2026-000123`, or just its number (`123`, taken as this year's)."""
+    word = words.strip().upper()
+    if word.startswith("AL-") and len(word.split("-")) == 3:
+        return word
+    if word.isdigit() and len(word) <= 6:
+        return f"AL-{year}-{int(word):06d}"
+    return None
+
+
+async def find_case(repo: Repositories, words: str, year: int) -> Case | None:
+    reference = _reference_of(words, year)
+    review = await repo.reviews.by_reference(reference) if reference else None
+    return await repo.reviews.case_of(review.id) if review else None
+
+
+async def who(repo: Repositories, entry: AuditLog, view: CaseView, l10n: L10n) -> str:
+    """The person by name, the resident (never their Telegram id), or the bot."""
+    actor = entry.actor_telegram_id
+    if actor is None:
+        return l10n("case_history.system")
+    if view.author.telegram_id is not None and actor == view.author.telegram_id:
+        return l10n("case_history.resident")
+    return await name_of(repo, actor, l10n)
+
+
+async def history_lines(repo: Repositories, view: CaseView, l10n: L10n, settings: Settings) -> list[str]:
+    """Who did what, with the substance: the question, the addition, the extension's reason, the destination,
+    the answer's text, the reopening."""
+    lines = []
+    for entry in await repo.reviews.history(view.review.id):
+        details = entry.details or {}
+        action = l10n(f"case_history.{entry.action}") if l10n.has(f"case_history.{entry.action}") \
+            else html.escape(entry.action)
+        detail = details.get(HISTORY_DETAIL.get(entry.action, ""))
+        if entry.action == "case.forwarded" and details.get("destination"):
+            destination = details["destination"]
+            detail = (html.escape(name_in(view.clinic, l10n.language)) if destination == "clinic"
+                      else alerts.destination_name(destination, l10n))
+        elif entry.action == "case.taken_over" and details.get("previous_assignee"):
+            detail = l10n("case_history.from", name=await name_of(repo, details["previous_assignee"], l10n))
+        elif entry.action == "case.extended" and details.get("due"):
+            detail = l10n("case_history.extended_to", due=date.fromisoformat(details["due"]).strftime("%d.%m.%Y"),
+                          reason=html.escape(str(details.get("reason") or "")))
+        elif detail:
+            detail = html.escape(str(detail))
+            detail = detail if len(detail) <= 500 else detail[:500] + "…"
+        line = l10n("cases.history_line", when=entry.at.astimezone(settings.zone).strftime("%d.%m.%Y %H:%M"),
+                    action=action, who=await who(repo, entry, view, l10n))
+        lines.append(line + (f": {detail}" if detail else ""))
+    return lines
+
+
+async def one_case(repo: Repositories, settings: Settings, words: str,
+                   today: date) -> tuple[str, InlineKeyboardMarkup | None]:
+    """/case REF (or its number): the card with its history, and the actions its state allows."""
+    l10n = alerts.chat_l10n(settings)
+    case = await find_case(repo, words, today.year)
+    if case is None:
+        return l10n("cases.not_found", reference=html.escape(words)), None
+    view = await alerts.load(repo, case)
+    bind_reference(view.review.reference)
+    lines = ["", l10n("cases.history"), *await history_lines(repo, view, l10n, settings)]
+    return bounded(alerts.card_text(view, l10n, settings.zone), lines, l10n), alerts.card_keyboard(view, l10n)

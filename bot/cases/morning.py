@@ -1,0 +1,201 @@
+"""The office's morning, run by the scheduler: the one message with its sections (due today, due soon, overdue,
+escalated, last day to forward), the daily "new appeals" grouped by polyclinic, the calendar's end warned of, and
+provisional due dates counted again when the ministry's table is added."""
+
+from __future__ import annotations
+
+import html
+import logging
+from datetime import date, datetime
+
+from aiogram.types import InlineKeyboardMarkup
+
+from bot.cases import cards as alerts
+from bot.cases import notices
+from bot.cases.actions import forward_by
+from bot.cases.cards import OPEN_STATUSES, URGENCY_MARK, CaseView
+from bot.cases.deadlines import WorkCalendar, appeal_due_date, local_date
+from bot.cases.lists import URGENCY_ORDER, bounded, case_line, open_button
+from bot.config import Settings
+from bot.keyboards import name_in
+from bot.l10n import L10n
+from bot.services import outbox
+from storage.models import Case, CaseStatus
+from storage.repositories import Repositories
+
+log = logging.getLogger(__name__)
+
+MORNING_SECTIONS = ("today", "soon", "overdue", "escalated", "forward")  # in the morning message, in this order
+OPEN_BUTTONS = 30  # Open buttons under one morning or "new appeals" message
+
+
+async def open_views(repo: Repositories) -> list[CaseView]:
+    views = [await alerts.load(repo, case) for case in await repo.reviews.open_cases(OPEN_STATUSES)]
+    return sorted(views, key=lambda v: (URGENCY_ORDER[v.case.urgency], v.case.due_date or date.max, v.case.id))
+
+
+def _open_keyboard(views: list[CaseView], l10n: L10n) -> InlineKeyboardMarkup | None:
+    seen: dict[int, CaseView] = {}
+    for view in views:
+        seen.setdefault(view.case.id, view)
+    buttons = [[open_button(view, l10n)] for view in list(seen.values())[:OPEN_BUTTONS]]
+    return InlineKeyboardMarkup(inline_keyboard=buttons) if buttons else None
+
+
+async def remind(repo: Repositories, settings: Settings, calendar: WorkCalendar, now: datetime) -> int:
+    """The working-morning message: one per chat and day, with sections (due today, due in N working days,
+    overdue, escalated because the polyclinic left it unanswered, last day to forward) and an Open button for each
+    case. Idempotent per day (the dedupe key names the date)."""
+    chat_id = settings.prosecutor.chat_id
+    today = local_date(now, settings.zone)
+    if chat_id is None or not calendar.is_working_day(today):
+        return 0
+    l10n = alerts.chat_l10n(settings)
+    days = settings.prosecutor.remind_days_before
+    soon_day = calendar.add_working_days(today, days)
+    sections: dict[str, list[CaseView]] = {name: [] for name in MORNING_SECTIONS}
+    for view in await open_views(repo):
+        due = view.case.due_date
+        # Nobody has touched it yet and today is the last day to forward it, should it be outside the office's
+        # competence (APPK art. 76: 3 working days after registration).
+        if view.case.status == CaseStatus.OPEN and view.case.formal_appeal \
+                and forward_by(view, settings, calendar) == today:
+            sections["forward"].append(view)
+        # Escalated (bot.services.clinics.escalate) and the polyclinic still silent: the office's to chase.
+        if view.case.escalated_at is not None and view.clinic_answered_at is None:
+            sections["escalated"].append(view)
+        if due is None:
+            continue
+        if due < today:
+            sections["overdue"].append(view)
+        elif due == today:
+            sections["today"].append(view)
+        elif due == soon_day:
+            sections["soon"].append(view)
+    if not any(sections.values()):
+        return 0
+    titles = {"today": l10n("reminders.section_today", due=today.strftime("%d.%m.%Y")),
+              "soon": l10n("reminders.section_soon", days=days, due=soon_day.strftime("%d.%m.%Y")),
+              "overdue": l10n("reminders.overdue", count=len(sections["overdue"])),
+              "escalated": l10n("clinic_escalation.title", count=len(sections["escalated"]),
+                                days=settings.clinics.answer_working_days),
+              "forward": l10n("reminders.section_forward", day=today.strftime("%d.%m.%Y"))}
+    lines: list[str] = []
+    for name in MORNING_SECTIONS:
+        if sections[name]:
+            lines += ["", titles[name], *(case_line(view, l10n) for view in sections[name])]
+    text = bounded(l10n("reminders.title", day=today.strftime("%d.%m.%Y")), lines, l10n)
+    ordered = [view for name in MORNING_SECTIONS for view in sections[name]]
+    return int(await outbox.enqueue(repo, chat_id=chat_id, kind="reminder", now=now, dedupe_key=f"morning:{today}",
+                                    text=text, reply_markup=_open_keyboard(ordered, l10n)))
+
+
+async def list_new_appeals(repo: Repositories, settings: Settings, calendar: WorkCalendar, now: datetime) -> int:
+    """Ordinary (not urgent) appeals arrive once, in one daily "new appeals" message with an Open button each
+    (urgent ones came as cards at once). Each case is listed once (Case.listed_at)."""
+    chat_id = settings.prosecutor.chat_id
+    today = local_date(now, settings.zone)
+    if chat_id is None or not calendar.is_working_day(today):
+        return 0
+    cases = await repo.caseload.unlisted_ordinary(OPEN_STATUSES)
+    if not cases:
+        return 0
+    l10n = alerts.chat_l10n(settings)
+    views = [await alerts.load(repo, case) for case in cases]
+    for case in cases:
+        case.listed_at = now
+    # Grouped by polyclinic (by its name in the chat's language), each group oldest first: who handles which
+    # polyclinic, or visits it, takes its appeals together.
+    by_clinic: dict[int, list[CaseView]] = {}
+    for view in views:
+        by_clinic.setdefault(view.clinic.id, []).append(view)
+    groups = sorted(by_clinic.values(), key=lambda group: name_in(group[0].clinic, l10n.language))
+    lines: list[str] = []
+    for group in groups:
+        lines += ["", l10n("case_office.clinic_heading", clinic=html.escape(name_in(group[0].clinic, l10n.language)),
+                           count=len(group)), *(appeal_line(view, l10n) for view in group)]
+    ordered = [view for group in groups for view in group]
+    text = bounded(l10n("case_office.new_appeals", count=len(views)), lines, l10n)
+    if len(views) > OPEN_BUTTONS:
+        text += "\n" + l10n("case_office.more_in_cases", count=len(views) - OPEN_BUTTONS)
+    return int(await outbox.enqueue(repo, chat_id=chat_id, kind="reminder", now=now,
+                                    dedupe_key=f"new-appeals:{today}:{cases[0].id}", text=text,
+                                    reply_markup=_open_keyboard(ordered, l10n)))
+
+
+def appeal_line(view: CaseView, l10n: L10n) -> str:
+    """One appeal under its polyclinic's heading: what it is about and when it is due."""
+    review = view.review
+    about = l10n(f"category.{review.category}") if review.category else l10n(f"kind.{review.kind}")
+    due = view.case.due_date.strftime("%d.%m.%Y") if view.case.due_date else "—"
+    if view.case.due_provisional:
+        due += l10n("case_card.provisional_short")
+    return l10n("case_office.appeal_line", mark=URGENCY_MARK[view.case.urgency], reference=review.reference,
+                about=about, due=due)
+
+
+async def check_calendar(repo: Repositories, settings: Settings, calendar: WorkCalendar, now: datetime) -> bool:
+    """From 60 days before the published table ends: a warning in the log, and once a week in the office's chat.
+    Due dates counted over an unpublished year are still given (by the law's rules) and marked provisional."""
+    today = local_date(now, settings.zone)
+    left = (calendar.table_ends - today).days
+    if left > 60:
+        return False
+    log.warning("the work calendar %s ends on %s (%s days): add the ministry's table for %s; due dates after it "
+                "are provisional", calendar.source, calendar.table_ends, left, calendar.table_ends.year + 1)
+    chat_id = settings.prosecutor.chat_id
+    if chat_id is None:
+        return True
+    l10n = alerts.chat_l10n(settings)
+    year, week, _ = today.isocalendar()
+    await outbox.enqueue(repo, chat_id=chat_id, kind="reminder", now=now, dedupe_key=f"calendar-ends:{year}-{week}",
+                         text=l10n("case_office.calendar_ends", day=calendar.table_ends.strftime("%d.%m.%Y"),
+                                   year=calendar.table_ends.year + 1, days=max(left, 0)))
+    return True
+
+
+def due_of(registered_at: datetime, settings: Settings, calendar: WorkCalendar) -> tuple[date, bool]:
+    """The appeal's due date and whether it is provisional (counted over a year the table does not cover)."""
+    due = appeal_due_date(registered_at, settings.zone, calendar, settings.feedback.appeal_working_days)
+    return due, calendar.provisional(local_date(registered_at, settings.zone), due)
+
+
+async def recompute_provisional(repo: Repositories, settings: Settings, calendar: WorkCalendar,
+                                now: datetime) -> int:
+    """Once the ministry's table for a year is added, provisional due dates are counted again on it."""
+    changed = 0
+    for case in await repo.caseload.provisional_open(OPEN_STATUSES):
+        if case.extended:
+            case.due_provisional = False
+            continue
+        review = await repo.reviews.get(case.review_id)
+        due, provisional = due_of(review.created_at, settings, calendar)
+        if (due, provisional) == (case.due_date, True):
+            continue
+        before = case.due_date
+        case.due_date, case.due_provisional = due, provisional
+        await repo.audit.record(now, None, "case.due_recomputed", "review", review.id, reference=review.reference,
+                                before=before.isoformat() if before else None, due=due.isoformat(),
+                                provisional=provisional)
+        if due != before:  # the receipt promised to say so
+            author = await repo.users.get(review.user_id)
+            await notices.to_resident(repo, review, author, f"due:{due.isoformat()}", now,
+                                      key="case_notify.due_changed", due=due.strftime("%d.%m.%Y"))
+        await _show_due_on_card(repo, settings, case, now)
+        changed += 1
+    return changed
+
+
+async def _show_due_on_card(repo: Repositories, settings: Settings, case: Case, now: datetime) -> None:
+    """The card already in the office's chat shows the recounted due date, no longer provisional (the edit goes
+    through the outbox: no button was pressed, so nobody else edits it)."""
+    chat_id = settings.prosecutor.chat_id
+    if chat_id is None or await repo.outbox.card_of(case.review_id, chat_id) is None:
+        return  # an ordinary case never opened in the chat has no card to correct
+    view = await alerts.load(repo, case)
+    l10n = alerts.chat_l10n(settings)
+    await outbox.edit_card(repo, chat_id=chat_id, review_id=case.review_id, now=now,
+                           dedupe_key=f"card-due:{view.review.reference}:{chat_id}:{case.due_date.isoformat()}:"
+                                      f"{int(bool(case.due_provisional))}",
+                           text=alerts.card_text(view, l10n, settings.zone),
+                           reply_markup=alerts.card_keyboard(view, l10n))

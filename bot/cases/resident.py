@@ -1,0 +1,149 @@
+"""The resident's side of a case: more information (asked for or not), "That settles it / I disagree" under an
+answer (disagreeing reopens the case in the office's chat), and withdrawing an open appeal."""
+
+from __future__ import annotations
+
+import html
+from datetime import datetime
+
+from bot.cases import cards as alerts
+from bot.cases.actions import answers_given, audit_case
+from bot.cases.cards import OPEN_STATUSES, CaseView
+from bot.cases.lists import bounded, history_lines
+from bot.config import Settings
+from bot.ops.logs import bind_reference
+from bot.services import outbox, ratings
+from storage.models import CaseStatus, Review, ReviewMedia, ReviewStatus, User
+from storage.repositories import Repositories
+
+
+async def _own_case(repo: Repositories, case_id: int, user_id: int) -> CaseView | None:
+    case = await repo.reviews.case(case_id)
+    if case is None:
+        return None
+    view = await alerts.load(repo, case)
+    return view if view.review.user_id == user_id else None
+
+
+async def _office_card_reply_to(repo: Repositories, view: CaseView, settings: Settings) -> int | None:
+    chat_id = settings.prosecutor.chat_id
+    card = await repo.outbox.card_of(view.review.id, chat_id) if chat_id is not None else None
+    return card.sent_message_id if card is not None else None
+
+
+async def resident_added(repo: Repositories, case_id: int, user_id: int, now: datetime, settings: Settings,
+                         text: str | None = None, media: list[dict] | None = None, *,
+                         asked: bool = True) -> CaseView | None:
+    """More information from the resident joins the case and reaches the chat, under the card: asked for by the
+    office (`asked`), or added on their own from My reviews to any open case."""
+    case = await repo.reviews.case(case_id)
+    if case is None or (case.status != CaseStatus.WAITING_RESIDENT if asked else case.status not in OPEN_STATUSES):
+        return None
+    view = await alerts.load(repo, case)
+    if view.review.user_id != user_id:
+        return None
+    bind_reference(view.review.reference)
+    chat_id = settings.prosecutor.chat_id
+    reply_to = await _office_card_reply_to(repo, view, settings)
+    l10n = alerts.chat_l10n(settings)
+    number = await repo.audit.count("case.resident_added", "review", view.review.id) + 1
+    key = f"resident:{view.review.reference}:{number}"
+    await repo.audit.record(now, view.author.telegram_id, "case.resident_added", "review", view.review.id,
+                            text=text or "", files=len(media or []), asked=asked)
+    if chat_id is not None and text:
+        await outbox.enqueue(repo, chat_id=chat_id, kind="resident_reply", now=now, dedupe_key=f"{key}:text",
+                             review_id=view.review.id, reply_to_message_id=reply_to,
+                             text=l10n("alert.resident_added" if asked else "case_office.resident_added_unasked",
+                                       reference=view.review.reference, text=html.escape(text)))
+    # The files join the case whether or not a prosecutor's chat is configured; the chat gets them when it is.
+    rows = [_media_row(view.review.id, len(view.media) + index, item, now) for index, item in enumerate(media or [])]
+    repo.reviews.add(*rows)
+    if chat_id is not None and rows:
+        caption = l10n("alert.resident_added_files", reference=view.review.reference)
+        for batch_number, batch in enumerate(alerts.evidence_batches(rows, caption)):
+            await outbox.enqueue(repo, chat_id=chat_id, kind="resident_reply", now=now, media=batch,
+                                 dedupe_key=f"{key}:media:{batch_number}", review_id=view.review.id,
+                                 reply_to_message_id=reply_to)
+    return view
+
+
+def _media_row(review_id: int, position: int, item: dict, now: datetime) -> ReviewMedia:
+    return ReviewMedia(review_id=review_id, position=position, kind=item["kind"], file_id=item["file_id"],
+                       file_unique_id=item["file_unique_id"], size=item.get("size"), mime=item.get("mime"),
+                       sha256=item.get("sha256"), stored_path=item.get("stored_path"), created_at=now)
+
+
+async def resident_finished(repo: Repositories, case_id: int, now: datetime) -> None:
+    case = await repo.reviews.case(case_id)
+    if case is not None and case.status == CaseStatus.WAITING_RESIDENT:
+        case.status = CaseStatus.TAKEN if case.assignee_telegram_id else CaseStatus.OPEN
+        review = await repo.reviews.get(case.review_id)
+        review.status, review.updated_at = ReviewStatus.IN_PROGRESS, now
+
+
+async def verdict_applies(repo: Repositories, case_id: int, user_id: int, answer: int) -> CaseView | None:
+    """The resident's button is about the latest answer of a case still closed with it, and it is theirs."""
+    view = await _own_case(repo, case_id, user_id)
+    if view is None or view.case.status != CaseStatus.CLOSED:
+        return None
+    return view if await answers_given(repo, view.review.id) == answer else None
+
+
+async def settled(repo: Repositories, case_id: int, user_id: int, answer: int, now: datetime) -> CaseView | None:
+    view = await verdict_applies(repo, case_id, user_id, answer)
+    if view is None:
+        return None
+    if await repo.audit.count("case.settled", "review", view.review.id) < answer:
+        await audit_case(repo, view, view.author.telegram_id, "case.settled", now, answer=answer)
+    return view
+
+
+async def reopen(repo: Repositories, case_id: int, user_id: int, answer: int, reason: str, now: datetime,
+                 settings: Settings) -> CaseView | None:
+    """The resident disagrees with the answer: the case is open again, and the office's chat gets a new card,
+    marked as reopened, with the reason and the history so far."""
+    view = await verdict_applies(repo, case_id, user_id, answer)
+    if view is None:
+        return None
+    case = view.case
+    case.status = CaseStatus.TAKEN if case.assignee_telegram_id else CaseStatus.OPEN
+    case.closed_at, case.reopened_at, case.reopened_count = None, now, (case.reopened_count or 0) + 1
+    view.review.status, view.review.updated_at = ReviewStatus.IN_PROGRESS, now
+    await audit_case(repo, view, view.author.telegram_id, "case.reopened", now, reason=reason, answer=answer)
+    view = await alerts.load(repo, case)
+    chat_id = settings.prosecutor.chat_id
+    if chat_id is not None:
+        l10n = alerts.chat_l10n(settings)
+        lines = [l10n("case_office.disagreement", reason=html.escape(reason)), "", l10n("cases.history"),
+                 *await history_lines(repo, view, l10n, settings)]
+        text = bounded(alerts.card_text(view, l10n, settings.zone), ["", *lines], l10n)
+        await outbox.enqueue(repo, chat_id=chat_id, kind="alert", now=now, text=text,
+                             reply_markup=alerts.card_keyboard(view, l10n), review_id=view.review.id,
+                             case_id=case.id, reference=view.review.reference,
+                             summary=alerts.summary_line(view, l10n),
+                             dedupe_key=f"alert:{view.review.reference}:{chat_id}:reopened:{case.reopened_count}")
+    return view
+
+
+async def withdraw(repo: Repositories, review: Review, user: User, now: datetime, settings: Settings) -> bool:
+    """The resident withdraws an open appeal: recorded, the rating no longer counts it, the office is told."""
+    case = await repo.reviews.case_of(review.id)
+    if review.user_id != user.id or review.status == ReviewStatus.WITHDRAWN:
+        return False
+    if case is not None and case.status not in OPEN_STATUSES:
+        return False
+    review.status, review.updated_at = ReviewStatus.WITHDRAWN, now
+    await repo.audit.record(now, user.telegram_id, "case.withdrawn", "review", review.id, reference=review.reference)
+    await ratings.review_status_changed(repo, review, now=now, settings=settings)
+    if case is None:
+        return True
+    case.status, case.closed_at = CaseStatus.WITHDRAWN, now
+    chat_id = settings.prosecutor.chat_id
+    if chat_id is not None:
+        view = await alerts.load(repo, case)
+        l10n = alerts.chat_l10n(settings)
+        await outbox.enqueue(repo, chat_id=chat_id, kind="resident_reply", now=now, review_id=review.id,
+                             reply_to_message_id=await _office_card_reply_to(repo, view, settings),
+                             dedupe_key=f"withdrawn:{review.reference}:{chat_id}",
+                             text=l10n("case_office.withdrawn", reference=review.reference))
+    return True
