@@ -71,12 +71,14 @@ class HasDocumentOrPhoto(Filter):
         return message.document is not None or bool(message.photo)
 
 
-async def refresh_card(bot: Bot, view: CaseView, settings: Settings, chat_id: int, message_id: int) -> None:
-    """Show the new status and assignee on the card; an old or deleted card is not worth failing for."""
+async def refresh_card(bot: Bot, view: CaseView, text: str, settings: Settings, chat_id: int,
+                       message_id: int) -> None:
+    """Show the new status and assignee on the card (`text` from lists.office_card_text, read before the commit);
+    an old or deleted card is not worth failing for."""
     l10n = alerts.chat_l10n(settings)
     try:
-        await bot.edit_message_text(alerts.card_text(view, l10n, settings.zone), chat_id=chat_id,
-                                    message_id=message_id, reply_markup=alerts.card_keyboard(view, l10n))
+        await bot.edit_message_text(text, chat_id=chat_id, message_id=message_id,
+                                    reply_markup=alerts.card_keyboard(view, l10n))
     except TelegramBadRequest as error:
         log.info("card %s of %s not edited: %s", message_id, view.review.reference, error)
 
@@ -123,10 +125,11 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
         """What to send after the commit (never a query then): the case's card, and the message the button was
         under if it is another, show the change."""
         targets = {message_id for message_id in (await card_message_of(repo, view), *also) if message_id}
+        text = await lists.office_card_text(repo, view, l10n, settings) if targets else ""
 
         async def send() -> None:
             for message_id in sorted(targets):
-                await refresh_card(bot, view, settings, office, message_id)
+                await refresh_card(bot, view, text, settings, office, message_id)
 
         return send
 
@@ -187,7 +190,7 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
             return
         if action == AlertAction.OPEN:
             await query.answer()
-            card = await query.message.answer(alerts.card_text(view, l10n, settings.zone),
+            card = await query.message.answer(await lists.office_card_text(repo, view, l10n, settings),
                                               reply_markup=alerts.card_keyboard(view, l10n))
             if await repo.outbox.card_of(view.review.id, office) is None:
                 await repo.outbox.record_card(view.review.id, case.id, office, card.message_id,

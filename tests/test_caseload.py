@@ -396,6 +396,16 @@ async def test_kazakh_complaint_answered_disputed_reopened_and_closed_again(app:
     assert RU("case_card.reopened", count=1) in reopened.text
     assert "бұл расталмады деу дұрыс емес" in reopened.text and RU("case_history.case.closed") in reopened.text
     assert "Ержан (@erzhan_p)" in reopened.text and "4030" not in reopened.text
+    # A colleague takes it over: the card is redrawn, and keeps the disagreement and the history.
+    colleague = officer(app, 7005, first_name="Асель", username=None)
+    await colleague.press(RU("alert.button_take"), message=reopened.message_id)
+    await colleague.press(RU("case_actions.take_over_yes"))
+    redrawn = app.session.message(CHAT, reopened.message_id).text
+    assert "Асель" in redrawn and RU("case_card.reopened", count=1) in redrawn
+    assert "бұл расталмады деу дұрыс емес" in redrawn and RU("case_history.case.closed") in redrawn
+    clerk = officer(app)
+    await clerk.press(RU("alert.button_take"), message=reopened.message_id)
+    await clerk.press(RU("case_actions.take_over_yes"))
     # An old button under the first answer changes nothing now.
     stale = await person.press(KK("case_notify.settled_button"), message=answer.message_id)
     assert stale.callback_answers == [KK("case_resident.verdict_stale")]
@@ -412,7 +422,8 @@ async def test_kazakh_complaint_answered_disputed_reopened_and_closed_again(app:
     case = await case_row(app)
     assert case.status == "closed"
     actions = [a for a in await one(app, select(AuditLog.action).order_by(AuditLog.id)) if a.startswith("case.")]
-    assert actions == ["case.taken", "case.closed", "case.reopened", "case.closed", "case.settled"]
+    assert actions == ["case.taken", "case.closed", "case.reopened", "case.taken_over", "case.taken_over",
+                       "case.closed", "case.settled"]
     # Every notice the resident got about the handling is in Kazakh, each once.
     notices = [row.payload["text"] for row in await one(app, select(OutboxMessage).where(
         OutboxMessage.chat_id == 4030, OutboxMessage.kind == "notify").order_by(OutboxMessage.id))]

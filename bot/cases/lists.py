@@ -221,3 +221,18 @@ async def one_case(repo: Repositories, settings: Settings, words: str,
     bind_reference(view.review.reference)
     lines = ["", l10n("cases.history"), *await history_lines(repo, view, l10n, settings)]
     return bounded(alerts.card_text(view, l10n, settings.zone), lines, l10n), alerts.card_keyboard(view, l10n)
+
+
+async def office_card_text(repo: Repositories, view: CaseView, l10n: L10n, settings: Settings) -> str:
+    """The card as the office's chat shows it. A reopened case keeps the resident's latest disagreement and the
+    history on its card: every redraw (a button pressed, a due date counted again) goes through here, or they
+    would vanish from the card at the first press."""
+    text = alerts.card_text(view, l10n, settings.zone)
+    if not view.case.reopened_count:
+        return text
+    history = await repo.reviews.history(view.review.id)
+    reason = next(((entry.details or {}).get("reason", "") for entry in reversed(history)
+                   if entry.action == "case.reopened"), "")
+    lines = ["", l10n("case_office.disagreement", reason=html.escape(str(reason))), "", l10n("cases.history"),
+             *await history_lines(repo, view, l10n, settings)]
+    return bounded(text, lines, l10n)

@@ -15,7 +15,7 @@ from bot.cases import notices
 from bot.cases.actions import forward_by
 from bot.cases.cards import OPEN_STATUSES, URGENCY_MARK, CaseView
 from bot.cases.deadlines import WorkCalendar, appeal_due_date, local_date
-from bot.cases.lists import URGENCY_ORDER, bounded, case_line, open_button
+from bot.cases.lists import URGENCY_ORDER, bounded, case_line, office_card_text, open_button
 from bot.config import Settings
 from bot.keyboards import name_in
 from bot.l10n import L10n
@@ -197,5 +197,5 @@ async def _show_due_on_card(repo: Repositories, settings: Settings, case: Case, 
     await outbox.edit_card(repo, chat_id=chat_id, review_id=case.review_id, now=now,
                            dedupe_key=f"card-due:{view.review.reference}:{chat_id}:{case.due_date.isoformat()}:"
                                       f"{int(bool(case.due_provisional))}",
-                           text=alerts.card_text(view, l10n, settings.zone),
+                           text=await office_card_text(repo, view, l10n, settings),
                            reply_markup=alerts.card_keyboard(view, l10n))

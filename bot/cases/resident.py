@@ -9,7 +9,7 @@ from datetime import datetime
 from bot.cases import cards as alerts
 from bot.cases.actions import answers_given, audit_case
 from bot.cases.cards import OPEN_STATUSES, CaseView
-from bot.cases.lists import bounded, history_lines
+from bot.cases.lists import office_card_text
 from bot.config import Settings
 from bot.ops.logs import bind_reference
 from bot.services import outbox, ratings
@@ -114,9 +114,8 @@ async def reopen(repo: Repositories, case_id: int, user_id: int, answer: int, re
     chat_id = settings.prosecutor.chat_id
     if chat_id is not None:
         l10n = alerts.chat_l10n(settings)
-        lines = [l10n("case_office.disagreement", reason=html.escape(reason)), "", l10n("cases.history"),
-                 *await history_lines(repo, view, l10n, settings)]
-        text = bounded(alerts.card_text(view, l10n, settings.zone), ["", *lines], l10n)
+        await repo.reviews.flush()  # the reopening just recorded is the disagreement the card shows
+        text = await office_card_text(repo, view, l10n, settings)
         await outbox.enqueue(repo, chat_id=chat_id, kind="alert", now=now, text=text,
                              reply_markup=alerts.card_keyboard(view, l10n), review_id=view.review.id,
                              case_id=case.id, reference=view.review.reference,
