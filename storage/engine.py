@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
+from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
+import aiosqlite
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
@@ -35,7 +38,8 @@ def make_engine(url: str, *, ping_after_idle: float = PING_AFTER_IDLE_SECONDS, *
         # with more, they wait in SQLite's busy handler, which sleeps and polls (up to 100 ms a try) and made a
         # burst of webhook updates take seconds.
         kwargs = {"pool_size": 1, "max_overflow": 0, "pool_timeout": 10, **kwargs}
-    engine = create_async_engine(url, **kwargs)
+    connect_args = {"async_creator_fn": connect_mostly_inline, **kwargs.pop("connect_args", {})}
+    engine = create_async_engine(url, connect_args=connect_args, **kwargs)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -56,6 +60,46 @@ def make_engine(url: str, *, ping_after_idle: float = PING_AFTER_IDLE_SECONDS, *
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+class MostlyInlineConnection(aiosqlite.Connection):
+    """aiosqlite's connection without its thread hop for the statements of a transaction that holds the write lock.
+
+    aiosqlite hands every call (cursor, execute, fetch, close: four per statement) to its thread and back: a wake-up
+    of another thread and of the event loop each time, which on a busy machine cost more than running the statement.
+    Inside a transaction begun IMMEDIATE (every transaction of make_engine) a statement waits for no lock in WAL mode:
+    readers never block and the write lock is ours, so it runs right here, on the loop, for the microseconds it
+    takes. What may wait for another process's lock or for the disk (BEGIN, COMMIT, ROLLBACK, PRAGMAs, anything
+    outside a transaction, closing) still goes to aiosqlite's thread, so the loop never waits in SQLite's busy
+    handler. A statement that takes long inside a transaction (a rebuild from every review) holds the loop as long;
+    with the single pooled connection (above) every other update waits for it either way."""
+
+    _INLINE = frozenset({"execute", "executemany", "fetchone", "fetchmany", "fetchall", "close"})
+
+    async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        connection = self._connection
+        if connection is not None and self._running and self._inline(connection, fn):
+            return fn(*args, **kwargs)
+        return await super()._execute(fn, *args, **kwargs)
+
+    def _inline(self, connection: sqlite3.Connection, fn: Callable[..., Any]) -> bool:
+        owner, name = getattr(fn, "__self__", None), getattr(fn, "__name__", "")
+        if owner is connection:
+            return name == "cursor"  # only makes an object
+        return isinstance(owner, sqlite3.Cursor) and name in self._INLINE and connection.in_transaction
+
+
+def connect_mostly_inline(database: str, *, iter_chunk_size: int = 64, **kwargs: Any) -> MostlyInlineConnection:
+    """aiosqlite.connect, for MostlyInlineConnection: the sqlite3 connection is used from the loop's thread and from
+    aiosqlite's, one at a time (the module is built serialized: sqlite3.threadsafety 3)."""
+    kwargs["check_same_thread"] = False
+
+    def connector() -> sqlite3.Connection:
+        return sqlite3.connect(database, **kwargs)
+
+    connection = MostlyInlineConnection(connector, iter_chunk_size)
+    connection._thread.daemon = True  # as SQLAlchemy does for aiosqlite's own connections
+    return connection
 
 
 def _ping_idle_connections(engine: AsyncEngine, after: float) -> None:
