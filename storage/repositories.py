@@ -56,20 +56,23 @@ def _insert_ignoring_duplicates(session: AsyncSession, model: type[Base], values
 
 @cache
 def _record_update(dialect: str, with_conversation: bool, with_person: bool) -> Any:
-    # Built once per shape: building this statement on every update cost more Python time than running it.
+    # Built once per shape: building this statement on every update cost more Python time than running it. On the
+    # tables, not the ORM classes: an ORM-enabled INSERT goes through the ORM's bulk-insert machinery and builds a
+    # new statement (and its cache key) on every execution.
     insert_for = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert_for(ProcessedUpdate).values(
+    updates, records, users = ProcessedUpdate.__table__, FsmRecord.__table__, User.__table__
+    statement = insert_for(updates).values(
         update_id=bindparam("update_id"), processed_at=bindparam("processed_at")).on_conflict_do_nothing()
     columns: list[Any] = []
     if with_conversation:
-        key = bindparam("conversation", type_=FsmRecord.key.type)
-        columns += [select(getattr(FsmRecord, name)).where(FsmRecord.key == key).scalar_subquery()
-                    .label(f"fsm_{name}") for name in ("key", "state", "data")]
+        key = bindparam("conversation", type_=records.c.key.type)
+        columns += [select(records.c[name]).where(records.c.key == key).scalar_subquery().label(f"fsm_{name}")
+                    for name in ("key", "state", "data")]
     if with_person:
-        person = bindparam("person", type_=User.telegram_id.type)
-        columns += [select(column).where(User.telegram_id == person).scalar_subquery().label(f"user_{column.key}")
-                    for column in User.__table__.columns]
-    return statement.returning(ProcessedUpdate.update_id, *columns)
+        person = bindparam("person", type_=users.c.telegram_id.type)
+        columns += [select(column).where(users.c.telegram_id == person).scalar_subquery().label(f"user_{column.key}")
+                    for column in users.columns]
+    return statement.returning(updates.c.update_id, *columns)
 
 
 class UpdateRepo:
@@ -532,12 +535,16 @@ class Conversation:
 
 @cache
 def _save_conversation(dialect: str) -> Any:
+    # On the table, not the ORM class (see _record_update): built once, executed as it is.
     insert_for = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert_for(FsmRecord)
+    statement = insert_for(FsmRecord.__table__)
     return statement.on_conflict_do_update(
-        index_elements=[FsmRecord.key],
+        index_elements=[FsmRecord.__table__.c.key],
         set_={"state": statement.excluded.state, "data": statement.excluded.data,
               "updated_at": statement.excluded.updated_at})
+
+
+_FORGET_CONVERSATION = FsmRecord.__table__.delete().where(FsmRecord.__table__.c.key == bindparam("key"))
 
 
 # session.info key of the conversations read or changed in the session's transaction.
@@ -590,7 +597,7 @@ class FsmRepo:
             conversation.changed = False
             if conversation.state is None and not conversation.data:
                 if conversation.stored:  # a finished conversation leaves no row behind
-                    await self.session.execute(delete(FsmRecord).where(FsmRecord.key == key))
+                    await self.session.execute(_FORGET_CONVERSATION, {"key": key})
                     conversation.stored, written = False, written + 1
                 continue
             await self.session.execute(_save_conversation(self.session.bind.dialect.name),
@@ -620,6 +627,36 @@ def _within(later: Any, earlier: Any, window_days: float, dialect: str) -> Any:
     return func.julianday(later) <= func.julianday(earlier) + window_days
 
 
+# The statements of every review's rating update, built once per shape (building them, aliases and upserts over
+# many columns, took longer than running them) and executed with the values as parameters.
+
+@cache
+def _is_superseded(window_days: float, dialect: str) -> Any:
+    later = aliased(Review)
+    return select(exists().where(_supersedes(later, Review, window_days, dialect))).where(
+        Review.id == bindparam("review_id"))
+
+
+@cache
+def _superseded_by(window_days: float, dialect: str) -> Any:
+    later = aliased(Review)
+    return (select(Review).join(later, _supersedes(later, Review, window_days, dialect))
+            .where(later.id == bindparam("review_id")).order_by(Review.id))
+
+
+@cache
+def _add_to_stats(dialect: str, model: Any, key: tuple[str, ...], delta: tuple[str, ...],
+                  fixed: tuple[str, ...]) -> Any:
+    """INSERT of the key, the fixed columns and the deltas; on conflict the deltas are added and the fixed set."""
+    table = model.__table__
+    statement = (postgresql if dialect == "postgresql" else sqlite).insert(table).values(
+        {name: bindparam(name) for name in (*key, *fixed, *delta)})
+    changes = {name: table.c[name] + statement.excluded[name] for name in delta}
+    changes.update({name: statement.excluded[name] for name in fixed})
+    return statement.on_conflict_do_update(index_elements=[table.c[name] for name in key], set_=changes).returning(
+        table.c.review_count, table.c.rating_sum, table.c.weight_sum)
+
+
 RATINGS_LOCK = 0x6D66_7261_7465  # an arbitrary key of the PostgreSQL advisory lock on rating changes
 
 
@@ -646,17 +683,12 @@ class RatingRepo:
     # -- Which reviews count ---------------------------------------------------------------------------------
 
     async def is_superseded(self, review_id: int, window_days: float) -> bool:
-        later = aliased(Review)
-        query = select(exists().where(_supersedes(later, Review, window_days, self._dialect))).where(
-            Review.id == review_id)
-        return bool(await self.session.scalar(query))
+        statement = _is_superseded(window_days, self._dialect)
+        return bool(await self.session.scalar(statement, {"review_id": review_id}))
 
     async def superseded_by(self, review_id: int, window_days: float) -> Sequence[Review]:
         """The earlier reviews that this one replaces."""
-        later = aliased(Review)
-        query = (select(Review).join(later, _supersedes(later, Review, window_days, self._dialect))
-                 .where(later.id == review_id).order_by(Review.id))
-        return (await self.session.scalars(query)).all()
+        return (await self.session.scalars(_superseded_by(window_days, self._dialect), {"review_id": review_id})).all()
 
     async def mark_counted(self, review_id: int, weight: float) -> bool:
         """False when it was counted already, so that a repeated call changes nothing."""
@@ -671,12 +703,8 @@ class RatingRepo:
     # -- Keeping the stats in step: atomic increments, so concurrent reviews of one doctor never lose an update --
 
     async def _add(self, model: Any, key: dict[str, Any], delta: dict[str, float], **fixed: Any) -> Any:
-        statement = self._insert(model).values(**key, **fixed, **delta)
-        changes = {name: getattr(model, name) + statement.excluded[name] for name in delta}
-        changes.update({name: statement.excluded[name] for name in fixed})
-        returning = statement.on_conflict_do_update(index_elements=list(key), set_=changes).returning(
-            model.review_count, model.rating_sum, model.weight_sum)
-        count, rating_sum, weight_sum = (await self.session.execute(returning)).one()
+        statement = _add_to_stats(self._dialect, model, tuple(key), tuple(delta), tuple(fixed))
+        count, rating_sum, weight_sum = (await self.session.execute(statement, {**key, **fixed, **delta})).one()
         if count <= 0:  # its last counting review went away: as if it had never been added
             where = [getattr(model, name) == value for name, value in key.items()]
             await self.session.execute(delete(model).where(*where).execution_options(synchronize_session=False))
