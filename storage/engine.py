@@ -63,30 +63,47 @@ def make_engine(url: str, *, ping_after_idle: float = PING_AFTER_IDLE_SECONDS, *
 
 
 class MostlyInlineConnection(aiosqlite.Connection):
-    """aiosqlite's connection without its thread hop for the statements of a transaction that holds the write lock.
+    """aiosqlite's connection without its thread hops where SQLite will not wait.
 
-    aiosqlite hands every call (cursor, execute, fetch, close: four per statement) to its thread and back: a wake-up
-    of another thread and of the event loop each time, which on a busy machine cost more than running the statement.
-    Inside a transaction begun IMMEDIATE (every transaction of make_engine) a statement waits for no lock in WAL mode:
-    readers never block and the write lock is ours, so it runs right here, on the loop, for the microseconds it
-    takes. What may wait for another process's lock or for the disk (BEGIN, COMMIT, ROLLBACK, PRAGMAs, anything
-    outside a transaction, closing) still goes to aiosqlite's thread, so the loop never waits in SQLite's busy
-    handler. A statement that takes long inside a transaction (a rebuild from every review) holds the loop as long;
-    with the single pooled connection (above) every other update waits for it either way."""
+    aiosqlite hands every call (cursor, execute, fetch, close: four per statement, and BEGIN and COMMIT) to its
+    thread and back: a wake-up of another thread and of the event loop each time, which on a busy machine cost more
+    than running the statements. But in WAL mode only taking the write lock can wait (for another process's
+    writer): inside a transaction begun IMMEDIATE (every transaction of make_engine) readers never block and the
+    write lock is ours. So statements, COMMIT and ROLLBACK of such a transaction run right here, on the loop, for the
+    microseconds they take; BEGIN is tried here without waiting (busy_timeout 0 for that one statement) and, when
+    another process holds the lock, goes to aiosqlite's thread to wait there as before, so the loop never sleeps in
+    SQLite's busy handler. Anything else (PRAGMAs at connect, statements outside a transaction, closing) still goes
+    to the thread. A statement that takes long inside a transaction (a rebuild from every review) holds the loop
+    as long; with the single pooled connection (above) every other update waits for it either way."""
 
-    _INLINE = frozenset({"execute", "executemany", "fetchone", "fetchmany", "fetchall", "close"})
+    _CURSOR_CALLS = frozenset({"execute", "executemany", "fetchone", "fetchmany", "fetchall", "close"})
 
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         connection = self._connection
-        if connection is not None and self._running and self._inline(connection, fn):
-            return fn(*args, **kwargs)
+        if connection is not None and self._running:
+            owner, name = getattr(fn, "__self__", None), getattr(fn, "__name__", "")
+            if owner is connection:
+                if name == "cursor" or (name in ("commit", "rollback") and connection.in_transaction):
+                    return fn(*args, **kwargs)
+            elif isinstance(owner, sqlite3.Cursor) and name in self._CURSOR_CALLS:
+                if connection.in_transaction:
+                    return fn(*args, **kwargs)
+                if name == "execute" and args and str(args[0]).lstrip().upper().startswith("BEGIN"):
+                    try:
+                        return _without_waiting(connection, fn, *args, **kwargs)
+                    except sqlite3.OperationalError as error:
+                        if error.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+                            raise
         return await super()._execute(fn, *args, **kwargs)
 
-    def _inline(self, connection: sqlite3.Connection, fn: Callable[..., Any]) -> bool:
-        owner, name = getattr(fn, "__self__", None), getattr(fn, "__name__", "")
-        if owner is connection:
-            return name == "cursor"  # only makes an object
-        return isinstance(owner, sqlite3.Cursor) and name in self._INLINE and connection.in_transaction
+
+def _without_waiting(connection: sqlite3.Connection, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    (timeout,) = connection.execute("PRAGMA busy_timeout").fetchone()
+    connection.execute("PRAGMA busy_timeout=0")
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        connection.execute(f"PRAGMA busy_timeout={int(timeout)}")
 
 
 def connect_mostly_inline(database: str, *, iter_chunk_size: int = 64, **kwargs: Any) -> MostlyInlineConnection:
