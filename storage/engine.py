@@ -65,11 +65,11 @@ def make_engine(url: str, *, ping_after_idle: float = PING_AFTER_IDLE_SECONDS, *
 class MostlyInlineConnection(aiosqlite.Connection):
     """aiosqlite's connection without its thread hops where SQLite will not wait.
 
-    aiosqlite hands every call (cursor, execute, fetch, close: four per statement, and BEGIN and COMMIT) to its
-    thread and back: a wake-up of another thread and of the event loop each time, which on a busy machine cost more
-    than running the statements. But in WAL mode only taking the write lock can wait (for another process's
-    writer): inside a transaction begun IMMEDIATE (every transaction of make_engine) readers never block and the
-    write lock is ours. So statements, COMMIT and ROLLBACK of such a transaction run right here, on the loop, for the
+    aiosqlite hands every call (cursor, execute, fetch, close: four per statement, and BEGIN, COMMIT and the pool's
+    ROLLBACK at check-in) to its thread and back: a wake-up of another thread and of the event loop each time, which
+    on a busy machine cost more than running the statements. But in WAL mode only taking the write lock can wait
+    (for another process's writer): inside a transaction begun IMMEDIATE (every transaction of make_engine) readers
+    never block and the write lock is ours. So statements, COMMIT and ROLLBACK run right here, on the loop, for the
     microseconds they take; BEGIN is tried here without waiting (busy_timeout 0 for that one statement) and, when
     another process holds the lock, goes to aiosqlite's thread to wait there as before, so the loop never sleeps in
     SQLite's busy handler. Anything else (PRAGMAs at connect, statements outside a transaction, closing) still goes
@@ -83,7 +83,7 @@ class MostlyInlineConnection(aiosqlite.Connection):
         if connection is not None and self._running:
             owner, name = getattr(fn, "__self__", None), getattr(fn, "__name__", "")
             if owner is connection:
-                if name == "cursor" or (name in ("commit", "rollback") and connection.in_transaction):
+                if name in ("cursor", "commit", "rollback"):  # outside a transaction the last two do nothing
                     return fn(*args, **kwargs)
             elif isinstance(owner, sqlite3.Cursor) and name in self._CURSOR_CALLS:
                 if connection.in_transaction:
