@@ -57,7 +57,10 @@ def make_engine(url: str, *, ping_after_idle: float = PING_AFTER_IDLE_SECONDS, *
     def _on_begin(connection: Any) -> None:
         # IMMEDIATE takes the write lock up front: a read-then-write transaction in WAL mode would
         # otherwise fail with SQLITE_BUSY at once instead of waiting busy_timeout.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        driver = connection.connection.driver_connection
+        if isinstance(driver, MostlyInlineConnection) and driver.began_without_waiting():
+            return  # the lock was free: no trip through SQLAlchemy's statement machinery for one keyword
+        connection.exec_driver_sql("BEGIN IMMEDIATE")  # waits (on aiosqlite's thread); errors come wrapped
 
     return engine
 
@@ -77,6 +80,18 @@ class MostlyInlineConnection(aiosqlite.Connection):
     as long; with the single pooled connection (above) every other update waits for it either way."""
 
     _CURSOR_CALLS = frozenset({"execute", "executemany", "fetchone", "fetchmany", "fetchall", "close"})
+
+    def began_without_waiting(self) -> bool:
+        """BEGIN IMMEDIATE if the write lock is free now; False (nothing begun) if it is not, or on any error, for
+        the caller to begin the usual way."""
+        connection = self._connection
+        if connection is None or not self._running or connection.in_transaction:
+            return False
+        try:
+            _without_waiting(connection, connection.execute, "BEGIN IMMEDIATE")
+        except sqlite3.Error:
+            return False
+        return True
 
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         connection = self._connection

@@ -88,7 +88,8 @@ class UpdateRepo:
         trip. SQLite and PostgreSQL both allow subqueries in RETURNING."""
         statement = _record_update(self.session.bind.dialect.name, conversation is not None, person is not None)
         params = {"update_id": update_id, "processed_at": now, "conversation": conversation, "person": person}
-        row = (await self.session.execute(statement, params)).first()
+        # On the session's connection: a Core statement needs none of the ORM's execution (nothing to autoflush yet).
+        row = (await (await self.session.connection()).execute(statement, params)).first()
         if row is None:
             return False
         if conversation is not None:
@@ -600,9 +601,10 @@ class FsmRepo:
                     await self.session.execute(_FORGET_CONVERSATION, {"key": key})
                     conversation.stored, written = False, written + 1
                 continue
-            await self.session.execute(_save_conversation(self.session.bind.dialect.name),
-                                       {"key": key, "state": conversation.state, "data": conversation.data,
-                                        "updated_at": now})
+            # The session's connection, as in mark_processed; ORM changes still pending are flushed at the commit.
+            await (await self.session.connection()).execute(
+                _save_conversation(self.session.bind.dialect.name),
+                {"key": key, "state": conversation.state, "data": conversation.data, "updated_at": now})
             conversation.stored, written = True, written + 1
         return written
 
