@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -68,6 +70,30 @@ async def test_sqlite_runs_in_wal_mode(engine) -> None:
     async with engine.connect() as connection:
         assert (await connection.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
         assert (await connection.execute(text("PRAGMA foreign_keys"))).scalar() == 1
+
+
+async def test_a_transaction_waits_for_another_process_lock_without_holding_up_the_loop(engine, pool,
+                                                                                        tmp_path) -> None:
+    """Statements of a transaction run on the loop (storage/engine.py); waiting for the write lock must not."""
+    other = sqlite3.connect(tmp_path / "test.db", isolation_level=None, timeout=30)
+    other.execute("BEGIN IMMEDIATE")  # another process's writer, as a backup or a CLI import would be
+
+    async def record() -> bool:
+        async with pool() as session, session.begin():
+            return await Repositories(session).updates.mark_processed(901, NOW)
+
+    waiting = asyncio.create_task(record())
+    ticks = 0
+    for _ in range(20):  # the loop keeps turning while the transaction waits
+        await asyncio.sleep(0.01)
+        ticks += 1
+    assert ticks == 20 and not waiting.done()
+    other.rollback()
+    assert await asyncio.wait_for(waiting, 30) is True
+    other.close()
+    async with pool() as session, session.begin():  # then it was stored, and the next one takes the lock at once
+        assert await Repositories(session).updates.mark_processed(901, NOW) is False
+        assert (await session.execute(text("PRAGMA busy_timeout"))).scalar() == 10000
 
 
 @both_backends

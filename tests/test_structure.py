@@ -11,7 +11,8 @@ ROOT = Path(__file__).parents[1]
 
 def import_graph() -> dict[str, set[str]]:
     """Module → the project's modules it imports, at the top or inside a function."""
-    paths = [*ROOT.glob("bot/**/*.py"), *ROOT.glob("handlers/*.py"), *ROOT.glob("storage/*.py")]
+    paths = [*ROOT.glob("bot/**/*.py"), *ROOT.glob("handlers/*.py"), *ROOT.glob("storage/*.py"),
+             *ROOT.glob("storage/repositories/*.py")]
     modules = {}
     for path in paths:
         name = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")

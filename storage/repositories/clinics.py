@@ -1,0 +1,131 @@
+"""Polyclinics' chats, their answers and what they are shown."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import exists, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import (
+    AuditLog,
+    Base,
+    Case,
+    Clinic,
+    ClinicChat,
+    LinkCode,
+    PublicStatus,
+    Response,
+    Review,
+    Role,
+    StaffRole,
+)
+
+
+class ClinicRepo:
+    """Polyclinics' chats and one-time link codes, what was posted to a clinic, and whether it answered."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def find(self, reference: str) -> Clinic | None:
+        """A polyclinic by its number ("17") or its external id ("clinic:gp-17")."""
+        reference = reference.strip()
+        if reference.isdigit():
+            query = select(Clinic).where(Clinic.number == int(reference)).order_by(Clinic.active.desc(), Clinic.id)
+            if (found := await self.session.scalar(query.limit(1))) is not None:
+                return found
+        return await self.session.scalar(select(Clinic).where(Clinic.external_id == reference))
+
+    def add(self, *entities: Base) -> None:
+        self.session.add_all(entities)
+
+    async def flush(self) -> None:
+        await self.session.flush()
+
+    async def code(self, code: str) -> LinkCode | None:
+        return await self.session.get(LinkCode, code)
+
+    async def claim_code(self, code: str, chat_id: int, now: datetime) -> int | None:
+        """Use an unused, unexpired code in this chat in one statement (two groups cannot both use it); the
+        clinic it links, or None when there is no such usable code."""
+        statement = (update(LinkCode)
+                     .where(LinkCode.code == code, LinkCode.used_at.is_(None), LinkCode.expires_at > now)
+                     .values(used_at=now, used_in_chat=chat_id).returning(LinkCode.clinic_id)
+                     .execution_options(synchronize_session=False))
+        return await self.session.scalar(statement)
+
+    async def chat(self, chat_id: int) -> ClinicChat | None:
+        return await self.session.scalar(select(ClinicChat).where(ClinicChat.chat_id == chat_id))
+
+    async def link(self, clinic_id: int, chat_id: int, by: int | None, now: datetime) -> ClinicChat:
+        """The chat now belongs to this clinic (a chat linked before, to it or another, is relinked)."""
+        linked = await self.chat(chat_id)
+        if linked is None:
+            linked = ClinicChat(clinic_id=clinic_id, chat_id=chat_id, linked_by=by, linked_at=now, active=True)
+            self.session.add(linked)
+        else:
+            linked.clinic_id, linked.linked_by, linked.linked_at, linked.active = clinic_id, by, now, True
+        await self.session.flush()
+        return linked
+
+    async def active_chats(self, clinic_id: int) -> Sequence[ClinicChat]:
+        query = (select(ClinicChat).where(ClinicChat.clinic_id == clinic_id, ClinicChat.active.is_(True))
+                 .order_by(ClinicChat.id))
+        return (await self.session.scalars(query)).all()
+
+    async def staff_of(self, clinic_id: int) -> list[int]:
+        """Telegram ids of the clinic's staff (the clinic-staff role scoped to it)."""
+        query = (select(StaffRole.telegram_id).where(StaffRole.role == Role.CLINIC_STAFF,
+                                                     StaffRole.clinic_id == clinic_id)
+                 .order_by(StaffRole.telegram_id))
+        return list(dict.fromkeys((await self.session.scalars(query)).all()))
+
+    async def clinics_of_staff(self, telegram_id: int) -> list[int]:
+        query = (select(StaffRole.clinic_id).where(StaffRole.telegram_id == telegram_id,
+                                                   StaffRole.role == Role.CLINIC_STAFF,
+                                                   StaffRole.clinic_id.is_not(None))
+                 .order_by(StaffRole.clinic_id))
+        return list(dict.fromkeys((await self.session.scalars(query)).all()))
+
+    @staticmethod
+    def _posted(action: str) -> Any:
+        """(review_id, first time it was posted to its clinic), from the audit entries `action`."""
+        return (select(AuditLog.entity_id.label("review_id"), func.min(AuditLog.at).label("posted_at"))
+                .where(AuditLog.action == action, AuditLog.entity == "review").group_by(AuditLog.entity_id)
+                .subquery())
+
+    async def posted_at(self, review_id: int, action: str) -> datetime | None:
+        await self.session.flush()
+        query = select(func.min(AuditLog.at)).where(AuditLog.action == action, AuditLog.entity == "review",
+                                                    AuditLog.entity_id == review_id)
+        return await self.session.scalar(query)
+
+    @staticmethod
+    def _answered_by_clinic(review_id: Any) -> Any:
+        # An answer waiting for a moderator is an answer given; one the moderator rejected is not.
+        return exists().where(Response.review_id == review_id, Response.author_role == Role.CLINIC_STAFF,
+                              Response.public_status != PublicStatus.HIDDEN)
+
+    async def unanswered_posted_cases(self, action: str, *, statuses: Sequence[str],
+                                      kinds: Sequence[str]) -> Sequence[Any]:
+        """(Case, posted_at) of open, not yet escalated cases of these kinds that were posted to their clinic
+        (audit `action`) and that the clinic has not answered."""
+        posted = self._posted(action)
+        query = (select(Case, posted.c.posted_at).join(Review, Review.id == Case.review_id)
+                 .join(posted, posted.c.review_id == Case.review_id)
+                 .where(Case.escalated_at.is_(None), Case.status.in_(statuses), Review.kind.in_(kinds),
+                        ~self._answered_by_clinic(Case.review_id))
+                 .order_by(Case.id))
+        return (await self.session.execute(query)).all()
+
+    async def posted_reviews(self, clinic_ids: Sequence[int], action: str, *, limit: int) -> Sequence[Any]:
+        """(Review, answered by the clinic) of the reviews posted to these clinics, the latest posted first."""
+        posted = self._posted(action)
+        answered = self._answered_by_clinic(Review.id)
+        query = (select(Review, answered).join(posted, posted.c.review_id == Review.id)
+                 .where(Review.clinic_id.in_(clinic_ids))
+                 .order_by(posted.c.posted_at.desc(), Review.id.desc()).limit(limit))
+        return (await self.session.execute(query)).all()

@@ -1,0 +1,134 @@
+"""The outbox: everything that must reach someone, with its delivery bookkeeping."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import (
+    OutboxMessage,
+    OutboxStatus,
+)
+from storage.repositories._shared import _insert_ignoring_duplicates
+
+# Rows the relay is done with: sent, or sent as part of another row's burst list.
+_DONE = (OutboxStatus.SENT, OutboxStatus.GROUPED)
+
+
+CLAIM_LOCK = 824_001  # pg_advisory_xact_lock key of outbox claims
+
+
+class OutboxRepo:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, message: OutboxMessage) -> bool:
+        """Queue a message once per dedupe key; False when that key was queued before."""
+        values = {column.key: getattr(message, column.key) for column in OutboxMessage.__table__.columns
+                  if column.key != "id" and getattr(message, column.key) is not None}
+        result = await self.session.execute(_insert_ignoring_duplicates(self.session, OutboxMessage, values))
+        # Tells the transaction middleware to wake the relay once this transaction has committed.
+        self.session.info["outbox_added"] = True
+        return result.rowcount == 1
+
+    async def claim_due(self, now: datetime, lease_until: datetime, limit: int) -> Sequence[OutboxMessage]:
+        """Lease the oldest due rows so that no other relay sends them until the lease runs out.
+
+        A chat some relay is still sending to is left to it: one relay per chat at a time keeps the chat's order
+        and makes its pace countable. A row whose send began under an earlier lease that ran out unreleased may
+        have reached Telegram (the relay died mid-send): it is marked, and counted in the pace (`maybe_sent_at`).
+        """
+        if self.session.bind.dialect.name == "postgresql":
+            # Claims of several instances one after another (a transaction-scoped lock, gone at commit), so two
+            # relays cannot both see a chat as free. SQLite's single writer already does this.
+            await self.session.execute(select(func.pg_advisory_xact_lock(CLAIM_LOCK)))
+        busy_chats = select(OutboxMessage.chat_id).where(OutboxMessage.lease_until >= now,
+                                                         OutboxMessage.status.not_in(_DONE))
+        due = (OutboxMessage.status.not_in(_DONE) & (OutboxMessage.next_attempt_at <= now)
+               & (OutboxMessage.lease_until.is_(None) | (OutboxMessage.lease_until < now))
+               & OutboxMessage.chat_id.not_in(busy_chats))
+        rows = (await self.session.scalars(select(OutboxMessage).where(due).order_by(OutboxMessage.id)
+                                           .limit(limit))).all()
+        for row in rows:
+            if row.lease_until is not None and row.attempted_at is not None:
+                # Its send began and was never recorded: a relay died. The repeat's mark names when that send
+                # began; the pace counts it as of now, since a request in flight may reach Telegram late.
+                row.payload = {**row.payload, "possible_repeat_of": row.attempted_at.isoformat()}
+                row.maybe_sent_at = now
+            row.lease_until, row.attempted_at = lease_until, None
+        await self.session.flush()
+        return rows
+
+    async def begin_attempt(self, message_id: int, now: datetime) -> None:
+        """Recorded (and committed) before the send itself, so that a relay dying mid-send leaves a trace."""
+        await self.session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id)
+                                   .values(attempted_at=now).execution_options(synchronize_session=False))
+
+    async def sent_weight_since(self, since: datetime, *, chat_id: int | None = None) -> tuple[int, datetime | None]:
+        """Messages sent after `since` (to one chat, or in all) and the oldest such send: the pace so far. A send
+        exactly a window ago has left the window, as Telegram counts it."""
+        used, oldest = 0, None
+        # A send whose outcome is unknown may have reached Telegram: it counts as well (twice, if sent again).
+        for moment in (OutboxMessage.sent_at, OutboxMessage.maybe_sent_at):
+            query = select(func.coalesce(func.sum(OutboxMessage.weight), 0), func.min(moment)).where(
+                moment > since, OutboxMessage.weight > 0)
+            if chat_id is not None:
+                query = query.where(OutboxMessage.chat_id == chat_id)
+            weight, first = (await self.session.execute(query)).one()
+            used += int(weight or 0)
+            oldest = first if oldest is None or (first is not None and first < oldest) else oldest
+        return used, oldest
+
+    async def get(self, message_id: int) -> OutboxMessage | None:
+        return await self.session.get(OutboxMessage, message_id)
+
+    async def postpone_chat(self, chat_id: int, until: datetime) -> None:
+        """Hold back every unsent row for a chat, so that its messages keep their order."""
+        await self.session.execute(
+            update(OutboxMessage).where(OutboxMessage.chat_id == chat_id, OutboxMessage.status.not_in(_DONE),
+                                        OutboxMessage.next_attempt_at < until)
+            .values(next_attempt_at=until).execution_options(synchronize_session=False))
+
+    async def card_of(self, review_id: int, chat_id: int) -> OutboxMessage | None:
+        """The latest alert card of a review in a chat (its sent_message_id is what replies and edits refer to):
+        a case reopened by the resident gets a new card, which then is the one."""
+        query = select(OutboxMessage).where(OutboxMessage.review_id == review_id, OutboxMessage.chat_id == chat_id,
+                                            OutboxMessage.kind == "alert")
+        return await self.session.scalar(query.order_by(OutboxMessage.id.desc()).limit(1))
+
+    async def point_card_to(self, review_id: int, chat_id: int, message_id: int) -> None:
+        """A card posted again (from a burst list) becomes the one that replies and edits refer to."""
+        card = await self.card_of(review_id, chat_id)
+        if card is not None:
+            card.sent_message_id = message_id
+
+    async def record_card(self, review_id: int, case_id: int, chat_id: int, message_id: int, reference: str,
+                          now: datetime) -> None:
+        """A card posted in the chat directly (an ordinary case opened from a list) becomes the case's card, so that
+        replies and the resident's additions find it; kept as a sent row, so the relay never sends it."""
+        self.session.add(OutboxMessage(
+            dedupe_key=f"alert:{reference}:{chat_id}:opened:{message_id}", chat_id=chat_id, kind="alert",
+            payload={"text": None, "reference": reference, "case_id": case_id}, review_id=review_id,
+            status=OutboxStatus.SENT, attempts=0, next_attempt_at=now, created_at=now, sent_at=now,
+            sent_message_id=message_id))
+        await self.session.flush()
+
+    async def by_sent_message(self, chat_id: int, message_id: int) -> OutboxMessage | None:
+        query = select(OutboxMessage).where(OutboxMessage.chat_id == chat_id,
+                                            OutboxMessage.sent_message_id == message_id)
+        return await self.session.scalar(query.limit(1))
+
+    async def status_counts(self) -> dict[str, int]:
+        rows = await self.session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status))
+        return {status: count for status, count in rows.all()}
+
+    async def next_attempt(self) -> datetime | None:
+        return await self.session.scalar(select(func.min(OutboxMessage.next_attempt_at))
+                                         .where(OutboxMessage.status.not_in(_DONE)))
+
+    async def oldest_unsent(self) -> datetime | None:
+        return await self.session.scalar(select(func.min(OutboxMessage.created_at))
+                                         .where(OutboxMessage.status.not_in(_DONE)))
