@@ -72,7 +72,9 @@ async def run(settings: Settings) -> None:
     relay_task: asyncio.Task[None] | None = None
     started = False
     log.info(describe(settings))
-    urgency_ready = asyncio.create_task(_prepare_urgency(), name="urgency-warm-up")
+    urgency_ready = asyncio.create_task(
+        _prepare_urgency() if settings.feedback.prepare_urgency_at_start else asyncio.sleep(0),
+        name="urgency-warm-up")
     # From the first moment: /healthz answers while Telegram is still being reached (and /readyz says so).
     await ops.start(bot)
     not_ready_when_stopping = asyncio.create_task(_call_when(stopping, ops.stopping))

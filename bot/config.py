@@ -181,6 +181,10 @@ class FeedbackSettings(_Section):
     daily_limit: int = Field(5, ge=1)
     same_doctor_days: int = Field(30, ge=0)
     appeal_working_days: int = Field(15, ge=1)
+    # Train the urgency classifier at start-up (a worker thread, about 2 s of CPU) rather than on the first
+    # complaint, which would otherwise wait for it inside its transaction. Off only where processes start often
+    # and rarely classify (the end-to-end tests).
+    prepare_urgency_at_start: bool = True
 
 
 class RatingsSettings(_Section):

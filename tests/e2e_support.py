@@ -141,6 +141,9 @@ def environment(api: FakeTelegramAPI, workdir: Path, db: Database, **extra: str)
         "MEDFEEDBACK_DATABASE__URL": db.url,
         "MEDFEEDBACK_MEDIA__DIR": str(workdir / "media"),
         "MEDFEEDBACK_PROSECUTOR__CHAT_ID": str(CHAT),
+        # Most of these processes never classify a text: the 2 s of CPU of training at start-up would only slow
+        # the suite (a test below turns it on and checks it).
+        "MEDFEEDBACK_FEEDBACK__PREPARE_URGENCY_AT_START": "false",
         **extra,
     }
 

@@ -41,6 +41,9 @@ def environment(api: FakeTelegramAPI, workdir: Path, **extra: str) -> dict[str, 
         "MEDFEEDBACK_DATABASE__URL": f"sqlite+aiosqlite:///{workdir / 'bot.db'}",
         "MEDFEEDBACK_MEDIA__DIR": str(workdir / "media"),
         "MEDFEEDBACK_PROSECUTOR__CHAT_ID": str(CHAT),
+        # Most of these processes never classify a text: the 2 s of CPU of training at start-up would only slow
+        # the suite (a test below turns it on and checks it).
+        "MEDFEEDBACK_FEEDBACK__PREPARE_URGENCY_AT_START": "false",
         **extra,
     }
 

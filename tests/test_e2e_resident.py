@@ -133,7 +133,7 @@ async def test_the_classifier_is_ready_before_the_first_complaint_arrives(api: F
     """Trained at start-up in a worker thread: otherwise the first complaint after every restart paid for it
     (seconds on a busy machine) inside its update's transaction."""
     async with database("sqlite", tmp_path) as db:
-        bot = await start_bot(api, tmp_path, db)
+        bot = await start_bot(api, tmp_path, db, MEDFEEDBACK_FEEDBACK__PREPARE_URGENCY_AT_START="true")
         try:
             for _ in range(600):
                 if "the urgency classifier is ready" in bot.output():
