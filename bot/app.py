@@ -72,9 +72,8 @@ async def run(settings: Settings) -> None:
     relay_task: asyncio.Task[None] | None = None
     started = False
     log.info(describe(settings))
-    urgency_ready = asyncio.create_task(
-        _prepare_urgency() if settings.feedback.prepare_urgency_at_start else asyncio.sleep(0),
-        name="urgency-warm-up")
+    urgency_ready = (asyncio.create_task(_prepare_urgency(), name="urgency-warm-up")
+                     if settings.feedback.prepare_urgency_at_start else None)
     # From the first moment: /healthz answers while Telegram is still being reached (and /readyz says so).
     await ops.start(bot)
     not_ready_when_stopping = asyncio.create_task(_call_when(stopping, ops.stopping))
@@ -102,7 +101,8 @@ async def run(settings: Settings) -> None:
         if started:
             await dp.emit_shutdown(bot=bot, dispatcher=dp, bots=[bot], **dp.workflow_data)
         not_ready_when_stopping.cancel()
-        await urgency_ready  # a worker thread cannot be cancelled; it logs its own failure
+        if urgency_ready is not None:
+            await urgency_ready  # a worker thread cannot be cancelled; it logs its own failure
         await ops.stop()
         await bot.session.close()
         await engine.dispose()

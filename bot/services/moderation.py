@@ -653,17 +653,11 @@ def masking_placeholders(l10n: Callable[..., str]) -> dict[str, str]:
     return {kind: l10n(f"masking.{kind}") for kind in PERSONAL_DATA_KINDS}
 
 
-def public_text_of(review: Any, l10n: Callable[..., str]) -> str:
-    """What the public and the clinic may read of a resident's words: the public version, never the original."""
-    if review.public_text is not None:
-        return str(review.public_text)
-    # Stored before texts were screened at submission: screen it now, as the public would see it.
-    return public_version(review.text or "", masking_placeholders(l10n)).text
-
-
-def public_answer_of(response: Any, l10n: Callable[..., str]) -> str:
-    """What the public reads of a clinic's answer: its public version; one stored before answers were screened
-    is screened now (the clinic's phone is then hidden too: the safe side for a text nobody checked)."""
-    if response.public_text is not None:
-        return str(response.public_text)
-    return public_version(response.text or "", masking_placeholders(l10n)).text
+def public_text_of(row: Any, l10n: Callable[..., str]) -> str:
+    """What the public and the clinic may read of a resident's words or of a clinic's answer: the public version,
+    never the original."""
+    if row.public_text is not None:
+        return str(row.public_text)
+    # Stored before texts were screened: screened now as the public would see it (a clinic's own phone in an old
+    # answer is hidden too: the safe side for a text nobody checked).
+    return public_version(row.text or "", masking_placeholders(l10n)).text

@@ -347,7 +347,7 @@ async def clinic_answers(repo: Repositories, l10n: L10n, settings: Settings, cli
         line = l10n("clinic_page.answer_to", date=local_date(response.created_at, settings),
                     review_date=local_date(review.created_at, settings), kind=l10n(f"kind.{review.kind}"),
                     stars=l10n("flow.stars", n=review.rating) if review.rating else "—")
-        blocks += text_block(line, moderation.public_answer_of(response, l10n))
+        blocks += text_block(line, moderation.public_text_of(response, l10n))
     return Listing(pack(header, blocks), page, pages)
 
 

@@ -130,7 +130,7 @@ def shown_review(l10n: L10n, settings: Settings, review: Review, doctor: Doctor 
         kind=l10n(f"kind.{review.kind}"), stars=l10n("flow.stars", n=review.rating), rating=review.rating,
         date=pages.local_date(review.created_at, settings), iso_date=_iso_day(review.created_at, settings),
         author=pages.author_shown(l10n, review), doctor=doctor, text=text or None, language=review.language,
-        answers=[Answer(pages.local_date(answer.created_at, settings), moderation.public_answer_of(answer, l10n))
+        answers=[Answer(pages.local_date(answer.created_at, settings), moderation.public_text_of(answer, l10n))
                  for answer in answers])
 
 
