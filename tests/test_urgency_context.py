@@ -229,6 +229,8 @@ def test_latin_kazakh_is_read_as_cyrillic_but_english_is_left_alone() -> None:
 @pytest.mark.parametrize(("text", "amounts"), [
     ("взяли 10к наличкой", 1), ("50 000 тенге", 1), ("5000₸", 1), ("$100", 1), ("бес мың бер", 1),
     ("давление 220, ждали 3 часа", 0), ("в 2019 году", 0),
+    # Kazakh numbers typed with Russian letters, and "мың" as "мын".
+    ("еки мын сурады", 1), ("жуз мын тенге", 1), ("5 мын алды", 1), ("токсан мын", 1), ("сегиз мын бер", 1),
 ])
 def test_sums_of_money_are_told_from_other_numbers(text: str, amounts: int) -> None:
     assert [t.norm for t in tokenize(text)].count(urgency_text.AMOUNT) == amounts
@@ -307,3 +309,33 @@ def test_the_development_sets_stay_above_the_bar_in_every_language(rules: Urgenc
     assert result["precision"] >= 0.95 and result["recall"] >= 0.95, result["mistakes"]
     for language, figures in result["languages"].items():
         assert figures["precision"] >= 0.9 and figures["recall"] >= 0.9, (language, result["mistakes"])
+
+
+# --- Found on fresh texts: the words that meant the opposite (issue 15, fourth round) ----------------------------
+
+@pytest.mark.parametrize(("text", "alert"), [
+    # A receipt denied, or a cash desk closed, is the opposite of an official payment, in either language.
+    ("Дәрігер бес мың теңге сұрады, чек жоқ.", True),
+    ("Врач взял 5000, чек жок.", True),
+    ("Медсестра 3000 взяла, чек не дали.", True),
+    ("Касса жабық, медбике 3000 теңге сұрады, чек бермеді.", True),
+    ("Оплатила 5000 в кассе, чек дали.", False),
+    ("Талдау үшін кассаға 4000 төледім, чек берді.", False),
+])
+def test_a_receipt_denied_is_no_official_payment(rules: UrgencyRules, text: str, alert: bool) -> None:
+    verdict = rules.classify_by_rules(text)
+    assert (verdict.urgency in ALERT) is alert, (verdict.reasons, set_aside(verdict))
+
+
+@pytest.mark.parametrize(("text", "alert"), [
+    # Refusing the envelope is refusing a gift, not refusing care; refusing care without one still counts.
+    ("Врач отказался от конверта и принял нас.", False),
+    ("The doctor refused the envelope my father brought.", False),
+    ("Дәрігер конверттен бас тартты.", False),
+    ("Врач отказался принимать без конверта.", True),
+    ("Без конверта хирург отказался оперировать.", True),
+    ("The doctor refused to see us until we gave an envelope.", True),
+])
+def test_a_refused_envelope_is_no_refusal_of_care(rules: UrgencyRules, text: str, alert: bool) -> None:
+    verdict = rules.classify_by_rules(text)
+    assert (verdict.urgency in ALERT) is alert, (verdict.reasons, set_aside(verdict))

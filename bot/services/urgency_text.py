@@ -169,9 +169,9 @@ def kazakh_mood(norm: str) -> str | None:
 AMOUNT = "amount#"
 # "10k", "5к", "20000тг", "50 000 тенге", "10 тысяч", "15 мың", "$100": a number with a unit of money.
 _AMOUNT_UNIT = re.compile(
-    r"^(k|к|кк|тыс\w*|тг|тенге|теңге|tenge|tg|kzt|₸|мың\w*|myn\w*|myñ\w*|thousand|grand|доллар\w*|dollars?|usd|руб\w*)$"
+    r"^(k|к|кк|тыс\w*|тг|тенге|теңге|tenge|tg|kzt|₸|мың\w*|мын\w*|myn\w*|myñ\w*|thousand|grand|доллар\w*|dollars?|usd|руб\w*)$"
 )
-_AMOUNT_GLUED = re.compile(r"^\d+(k|к|тг|tg|kzt|₸|тыс|мың|000)$")
+_AMOUNT_GLUED = re.compile(r"^\d+(k|к|тг|tg|kzt|₸|тыс|мың|мын|000)$")
 
 
 # Numbers in words, as people write sums: "бес мың", "пять тысяч", "fifty thousand" (a unit must follow).
@@ -179,10 +179,11 @@ NUMBER_WORDS = frozenset(
     "один два три четыре пять шесть семь восемь девять десять пятнадцать двадцать тридцать сорок пятьдесят "
     "шестьдесят семьдесят восемьдесят девяносто сто двести триста пятьсот полторы пару "
     "бір екі үш төрт бес алты жеті сегіз тоғыз он жиырма отыз қырық елу алпыс жетпіс сексен тоқсан жүз "
-    "бир уш торт тогыз кырык "
     "one two three four five six seven eight nine ten fifteen twenty thirty forty fifty sixty seventy eighty "
     "ninety hundred a".split()
 )
+# The same Kazakh numbers typed with the nearest Russian letters ("бир", "еки мын", "жуз", "токсан").
+NUMBER_WORDS |= {word.translate(str.maketrans("әіңғүұқөһ", "аингуукох")) for word in NUMBER_WORDS}
 _THOUSANDS = re.compile(r"^(тыс\w*|мың\w*|мын\w*|myñ\w*|myn\w*|thousand|grand|k|к)$")
 
 

@@ -42,6 +42,10 @@ from storage.models import ReviewKind
 _FRAMES_WITHOUT_NEGATION = frozenset({"rumour", "refused_gift", "offered", "declined", "denied_mention", "denial",
                                       "denied_after", "compulsion", "approved"})
 _FRAME_BLOCKED_BEFORE = frozenset({"без", "without", "no", "not", "не", "нет"})
+# "чек жоқ", "чек не дали", "чек бермеді", "касса жабық": a receipt denied or a cash desk closed is the opposite of
+# official too, and in a Kazakh-Russian text the Russian lexicon's negators do not know the Kazakh ones.
+_FRAME_BLOCKED_AFTER = frozenset({"жоқ", "жок", "joq", "jok", "не", "нет", "бермеді", "бермеди", "бермей", "берілмеді",
+                                  "берилмеди", "never", "not", "жабық", "жабык", "закрыта", "закрыт", "closed", "was"})
 
 
 @dataclass(frozen=True)
@@ -259,8 +263,13 @@ class UrgencyRules:
                     negation = NO_NEGATION if frame in _FRAMES_WITHOUT_NEGATION else lexicon.negation
                     for spans in occurrences(term, negation, keys, tokens, self.phrase_gap, lemmas, present):
                         first, last = spans[0][0], max(end for _, end in spans)
-                        if frame == "official_payment" and first > 0 and keys[first - 1] in _FRAME_BLOCKED_BEFORE:
-                            continue  # "без чека": the opposite of official
+                        if frame == "official_payment" and (
+                            (first > 0 and keys[first - 1] in _FRAME_BLOCKED_BEFORE)
+                            or any(tokens[at].norm in _FRAME_BLOCKED_AFTER for at in range(first + 1, last + 1))
+                            or (last + 1 < len(tokens) and tokens[last + 1].norm in _FRAME_BLOCKED_AFTER
+                                and tokens[last + 1].clause == tokens[last].clause)
+                        ):
+                            continue  # "без чека", "чек жоқ": the opposite of official
                         frames.setdefault(frame, []).append((first, last))
                         if lexicon.fold:
                             verb_final.add(first)
@@ -270,7 +279,10 @@ class UrgencyRules:
             concessive = position + 1 < len(tokens) and tokens[position + 1].norm in ("да", "де", "та", "те")
             if mood is not None and not concessive:  # "жатса да" is "even though", not "if"
                 frames.setdefault(mood, []).append((position, position))
-        context = Scope(tokens, frames, question_sentences(text), frozenset(hits_by_group), frozenset(verb_final))
+        gifts = frozenset(at for hit in hits_by_group.get("bribe", []) for first, last in hit.spans
+                          for at in range(first, last + 1))
+        context = Scope(tokens, frames, question_sentences(text), frozenset(hits_by_group), frozenset(verb_final),
+                        gifts)
         found = []
         ignored: dict[tuple[str, str], list[str]] = {}
         for group_name, hits in hits_by_group.items():

@@ -28,8 +28,9 @@ class Scope:
     """Clause-level scope: whether a match reports something that happened here and now, or only mentions it."""
 
     def __init__(self, tokens: list[Token], frames: dict[str, list[tuple[int, int]]], asked: frozenset[int],
-                 groups_found: frozenset[str], verb_final: frozenset[int]) -> None:
+                 groups_found: frozenset[str], verb_final: frozenset[int], gifts: frozenset[int] = frozenset()) -> None:
         self.verb_final = verb_final
+        self.gifts = gifts  # where the bribe words are ("конверт", "envelope", "подарок")
         self.tokens = tokens
         self.frames = frames
         self.asked = asked
@@ -78,6 +79,10 @@ class Scope:
             # "хотели дать конверт, но врач отказалась"; "врач отказался от подарка"; but "отказался принимать без
             # конверта" counts, and so does a refusal of care next to a demand.
             return "refused_gift"
+        if group == "refusal" and not self._in_sentence("without", sentence) and any(
+            tokens[at].clause == clause and -3 <= at - hit.first and at - hit.last <= 3 for at in self.gifts
+        ):
+            return "refused_gift"  # "врач отказался от конверта", "refused the envelope", "конверттен бас тартты"
         in_sentence = [token for token in tokens if token.sentence == sentence]
         if sentence in self.asked and not any(token.past for token in in_sentence) and (
             self._in_sentence("question_generic", sentence) or self._in_sentence("hypothetical", sentence)
