@@ -43,7 +43,10 @@ def out_of_fold(examples: list[urgency_model.Example], folds: int, seed: int = 0
 
 # The parts of the corpus: texts written from the label policy ("new") and the precision set of hard non-alerts
 # ("pdev", written after the rules and before they were changed for it); the rest are the development sets.
-_PART = {"urgency_train_extra": "new", "precision_dev": "pdev", "precision_fresh": "pdev"}
+_PART = {
+    "urgency_train_extra": "new", "urgency_train_more": "new", "urgency_recall_dev": "new",
+    "urgency_fresh_check": "new", "precision_dev": "pdev", "precision_fresh": "pdev",
+}
 
 
 def figures(examples, verdicts) -> dict[str, dict]:

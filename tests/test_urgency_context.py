@@ -68,7 +68,8 @@ NOT_AN_ALERT = [
     ("refused_gift", "kk", "Дәрігерге конверт бергіміз келді, бірақ ол алмады.", {"refused_gift"}),
     # Written for precision (issue 15, second round): each class again where a language was missing, and the
     # shapes that still raised false alarms.
-    ("negation_clause", "ru", "Диспетчер не отказал, бригада приехала быстро.", set()),
+    # "не отказал" is set aside as negated; "не отказал, приехала" must not be read as "не приехала".
+    ("negation_clause", "ru", "Диспетчер не отказал, бригада приехала быстро.", {"negated"}),
     ("rumour_false", "ru", "Говорили, что без подарка не выпишут, но это оказалось неправдой.", {"negated"}),
     ("rumour_false", "en", "People said you need a gift for the surgeon, but that was not true.", {"negated"}),
     ("rumour_false", "kk", "Сыйлықсыз ота жасамайды деген өтірік болып шықты.", {"negated"}),
@@ -339,3 +340,47 @@ def test_a_receipt_denied_is_no_official_payment(rules: UrgencyRules, text: str,
 def test_a_refused_envelope_is_no_refusal_of_care(rules: UrgencyRules, text: str, alert: bool) -> None:
     verdict = rules.classify_by_rules(text)
     assert (verdict.urgency in ALERT) is alert, (verdict.reasons, set_aside(verdict))
+
+
+@pytest.mark.parametrize(("text", "alert"), [
+    # A question that states its fact reports it: "is it normal that ..." is a complaint, not a question.
+    ("Is it normal that the nurse charges 1000 for every injection?", True),
+    ("Это нормально, что за направление пришлось отдать 3000 медсестре?", True),
+    ("Медбике әр укол үшін 1000 теңге алады, бұл қалыпты ма?", True),
+    ("Is it normal for a doctor to ask for money?", False),
+    # A condition with an "or else" is an ultimatum; "asked if" is "whether".
+    ("Үйге шақырсақ, дәрігер 3000 теңге сұрайды, әйтпесе келмейді.", True),
+    ("Если хотите капельницу вовремя, несите 5000 тенге, иначе ждите неделю.", True),
+    ("The anaesthetist asked if we want the good anaesthesia for 30,000 tenge.", True),
+    ("If the doctor asks for money, what should I do?", False),
+    # Money handed to a member of staff is no paid service.
+    ("We gave 5000 tenge to the nurse for the referral.", True),
+    ("Направление дали только после того, как отдали 4000 медсестре.", True),
+    ("Оплатила 5000 за анализ в лаборатории.", False),
+    # "без всяких конвертов", "without any envelope": a denial, whichever lexicon finds the word.
+    ("Больничный открыли сразу, всё по закону, без всяких конвертов.", False),
+    ("Без конверта хирург не оперирует.", True),
+])
+def test_questions_conditions_and_payments_that_report_an_event(rules: UrgencyRules, text: str, alert: bool) -> None:
+    verdict = rules.classify_by_rules(text)
+    assert (verdict.urgency in ALERT) is alert, (verdict.reasons, set_aside(verdict))
+
+
+@pytest.mark.parametrize(("failure", "text"), [
+    ("documents", "Медкнижку сделали за 10 тысяч, никаких анализов я не сдавал."),
+    ("documents", "Анықтаманы 8 мыңға жазып берді, дәрігерге кірмедім де."),
+    ("documents", "They stamped my medical book for 6,000 tenge with no tests at all."),
+    ("threat", "Заведующая сказала: будете жаловаться, я вам устрою."),
+    ("threat", "Шағым жазсаңыз, балаңызды қарамаймыз деді медбике."),
+    ("threat", "The doctor said if I complain she'll make sure my son is never seen here."),
+    ("sanitary", "Медсестра моет одноразовые катетеры и ставит их следующему больному."),
+    ("sanitary", "Бір реттік айнаны жай суға шайып, келесі әйелге қолданды."),
+    ("sanitary", "I saw the nurse rinse a used needle in the sink."),
+    ("neglect", "Бабушка упала с кровати ночью, поручней нет, медсестры не было до утра."),
+    ("neglect", "Атам төсектен құлап қалды, ешкім қарамады."),
+    ("neglect", "My father fell in the ward bathroom, no handrail and no nurse around."),
+])
+def test_reports_found_on_the_recall_set_alert_in_every_language(rules: UrgencyRules, failure: str,
+                                                                 text: str) -> None:
+    verdict = rules.classify_by_rules(text)
+    assert verdict.urgency in ALERT, (failure, verdict.reasons, set_aside(verdict))

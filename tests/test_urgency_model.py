@@ -38,7 +38,8 @@ MISSED_BY_RULES = [
     ("en", "Nobody fed my bedridden grandmother for two days."),
     ("ru", "Дежурный врач сказал: приходите со своей пропиской, здесь вас лечить не будут."),
 ]
-FALSE_ALARM_OF_RULES = [("ru", "Спасибо, медсестра отказалась брать подарок.")]
+# The rules read "отказа" and miss the negation after it; the model reads the whole text of thanks.
+FALSE_ALARM_OF_RULES = [("ru", "Процедурная медсестра всё сделала аккуратно, отказа ни в чём не было, спасибо большое.")]
 
 
 def test_no_corpus_text_is_used_here() -> None:
@@ -162,3 +163,17 @@ def test_the_model_folds_kazakh_as_the_rules_do() -> None:
 
     word = "әіңғүұқөһы"
     assert urgency_model.fold_kazakh_deep(word) == fold_kazakh_deep(word)
+
+
+def test_a_text_too_short_for_the_model_keeps_the_alert_its_words_raised() -> None:
+    verdict = Verdict("high", ["payment demand words: «Без денег»"], (Finding("group", "payment_demand", ("«Без денег»",)),))
+    policy = ModelPolicy(veto_below=0.15, veto_min_words=6)
+    assert combine(verdict, urgency_model.Reading(0.02, (), (), words=4), policy) is verdict
+    vetoed = combine(verdict, urgency_model.Reading(0.02, (), (), words=10), policy)
+    assert vetoed.urgency == "normal" and vetoed.findings[0].name == "veto"
+
+
+def test_refusing_flowers_or_a_present_is_refusing_a_gift(rules: UrgencyRules) -> None:
+    for text in ["Спасибо, медсестра отказалась брать подарок.", "Медбике гүлді алмады, рахмет айттық.",
+                 "The nurse refused the flowers we brought."]:
+        assert rules.classify_by_rules(text).urgency == "normal", text

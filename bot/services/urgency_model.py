@@ -50,6 +50,7 @@ class Reading:
     probability: float
     for_alert: tuple[str, ...]
     against_alert: tuple[str, ...]
+    words: int = 0  # how many words it read (0: not told)
 
 
 def read_corpus(paths: Iterable[Path | str]) -> list[Example]:
@@ -167,7 +168,7 @@ class UrgencyModel:
                 pull[index] = pull.get(index, 0.0) + contribution / len(owners)
         ranked = sorted(pull.items(), key=lambda item: -item[1])
         return Reading(probability, _shown(words, ranked, positive=True),
-                       _shown(words, list(reversed(ranked)), positive=False))
+                       _shown(words, list(reversed(ranked)), positive=False), len(words))
 
 
 def _shown(

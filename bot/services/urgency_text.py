@@ -169,7 +169,7 @@ def kazakh_mood(norm: str) -> str | None:
 AMOUNT = "amount#"
 # "10k", "5к", "20000тг", "50 000 тенге", "10 тысяч", "15 мың", "$100": a number with a unit of money.
 _AMOUNT_UNIT = re.compile(
-    r"^(k|к|кк|тыс\w*|тг|тенге|теңге|tenge|tg|kzt|₸|мың\w*|мын\w*|myn\w*|myñ\w*|thousand|grand|доллар\w*|dollars?|usd|руб\w*)$"
+    r"^(k|к|кк|тыс\w*|млн|миллион\w*|million|millions|тг|тенге|теңге|tenge|tg|kzt|₸|мың\w*|мын\w*|myn\w*|myñ\w*|thousand|grand|доллар\w*|dollars?|usd|руб\w*)$"
 )
 _AMOUNT_GLUED = re.compile(r"^\d+(k|к|тг|tg|kzt|₸|тыс|мың|мын|000)$")
 
@@ -184,7 +184,7 @@ NUMBER_WORDS = frozenset(
 )
 # The same Kazakh numbers typed with the nearest Russian letters ("бир", "еки мын", "жуз", "токсан").
 NUMBER_WORDS |= {word.translate(str.maketrans("әіңғүұқөһ", "аингуукох")) for word in NUMBER_WORDS}
-_THOUSANDS = re.compile(r"^(тыс\w*|мың\w*|мын\w*|myñ\w*|myn\w*|thousand|grand|k|к)$")
+_THOUSANDS = re.compile(r"^(тыс\w*|мың\w*|мын\w*|myñ\w*|myn\w*|thousand|grand|k|к|млн|миллион\w*|million|millions|mln)$")
 
 
 def is_amount(word: str, following: str | None) -> bool:

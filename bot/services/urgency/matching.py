@@ -81,6 +81,10 @@ def _phrase_spans(
             yield start, position
 
 
+_WITHOUT = frozenset({"без", "without"})
+_ANY = frozenset({"всяких", "всякого", "всякой", "всякую", "всякие", "any"})
+
+
 def negated(negation: Negation, keys: list[str], tokens: list[Token], first: int, last: int) -> bool:
     """Simple and local on purpose: a negator right before or after the match, in the same clause.
 
@@ -96,6 +100,13 @@ def negated(negation: Negation, keys: list[str], tokens: list[Token], first: int
             yield position
 
     before = list(near(range(first - 1, first - 1 - negation.window_before - 2, -1), tokens[first].clause))
+
+    def denies(position: int) -> bool:  # "без всяких конвертов", "without any envelope": a denial, not a condition
+        return tokens[position].norm in _WITHOUT and position + 1 < len(keys) and tokens[position + 1].norm in _ANY
+
+    # Read on the words themselves, not the lexicon's keys: the Kazakh lexicon also finds "конверт" in Russian.
+    if any(denies(position) for position in before[:3]):
+        return True
     if any(keys[position] in negation.cancel for position in [*range(first, last + 1), *before]):
         return False
     if any(keys[position] in negation.before for position in before[: negation.window_before]):

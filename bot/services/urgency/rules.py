@@ -41,6 +41,9 @@ from storage.models import ReviewKind
 # Frames whose words carry their own negation, or are about a denial: a "не" near them changes nothing.
 _FRAMES_WITHOUT_NEGATION = frozenset({"rumour", "refused_gift", "offered", "declined", "denied_mention", "denial",
                                       "denied_after", "compulsion", "approved"})
+# What staff are offered ("отказалась брать подарок", "refused the flowers"): a refusal next to one refuses a gift.
+_GIFT_STEMS = ("подар", "конверт", "сыйлык", "gift", "envelope", "цвет", "гулд", "flowers", "шоколад",
+               "конфет", "chocolate")
 _FRAME_BLOCKED_BEFORE = frozenset({"без", "without", "no", "not", "не", "нет"})
 # "чек жоқ", "чек не дали", "чек бермеді", "касса жабық": a receipt denied or a cash desk closed is the opposite of
 # official too, and in a Kazakh-Russian text the Russian lexicon's negators do not know the Kazakh ones.
@@ -246,6 +249,7 @@ class UrgencyRules:
         """
         ordered = sorted(self.lexicons, key=lambda lexicon: lexicon.language != language)
         hits_by_group: dict[str, list[Hit]] = {}
+        denied: dict[str, list[Hit]] = {}
         groups: dict[str, Group] = {}
         frames: dict[str, list[tuple[int, int]]] = {}
         verb_final: set[int] = set()  # frame words from a Kazakh lexicon: they may follow what they frame
@@ -255,9 +259,18 @@ class UrgencyRules:
             present = Present.of(keys, lemmas)
             for group in lexicon.groups:
                 for term in group.terms:
+                    found_here = False
                     for spans in occurrences(term, lexicon.negation, keys, tokens, self.phrase_gap, lemmas, present):
+                        found_here = True
                         groups.setdefault(group.name, group)
                         hits_by_group.setdefault(group.name, []).append(Hit(group, spans))
+                    if not found_here and group.level > 0:
+                        # Found only when its negator is ignored: kept as set aside ("денег не просили"), so that
+                        # the learned model needs more to overrule it than a text with no alarming word at all.
+                        for spans in occurrences(term, NO_NEGATION, keys, tokens, self.phrase_gap, lemmas, present):
+                            groups.setdefault(group.name, group)
+                            denied.setdefault(group.name, []).append(Hit(group, spans))
+                            break
             for frame, terms in lexicon.frames.items():
                 for term in terms:
                     negation = NO_NEGATION if frame in _FRAMES_WITHOUT_NEGATION else lexicon.negation
@@ -280,7 +293,8 @@ class UrgencyRules:
             if mood is not None and not concessive:  # "жатса да" is "even though", not "if"
                 frames.setdefault(mood, []).append((position, position))
         gifts = frozenset(at for hit in hits_by_group.get("bribe", []) for first, last in hit.spans
-                          for at in range(first, last + 1))
+                          for at in range(first, last + 1)) | {
+            at for at, token in enumerate(tokens) if token.folded.startswith(_GIFT_STEMS)}
         context = Scope(tokens, frames, question_sentences(text), frozenset(hits_by_group), frozenset(verb_final),
                         gifts)
         found = []
@@ -301,6 +315,14 @@ class UrgencyRules:
                         target.append(shown)
             if words:
                 found.append((groups[group_name], words))
+        for group_name, hits in denied.items():
+            if group_name in hits_by_group:
+                continue  # the same words counted elsewhere in the text
+            shown = ignored.setdefault(("negated", group_name), [])
+            for hit in sorted(outermost(hits), key=lambda hit: hit.first):
+                words = f"«{' … '.join(text[tokens[f].start:tokens[l].end] for f, l in hit.spans)}»"
+                if words not in shown:
+                    shown.append(words)
         found.sort(key=lambda item: (-item[0].level, -item[0].points))
         set_aside = [(why, groups[name], words) for (why, name), words in ignored.items()]
         set_aside.sort(key=lambda item: (IGNORED_BECAUSE.index(item[0]), -item[1].level))

@@ -22,6 +22,11 @@ _HARM_GROUPS = frozenset({"death", "life_threat", "harm", "worsened", "severe_sy
 _DEATH_GROUPS = frozenset({"death", "life_threat", "severe_symptoms"})
 _CONDITION_NEGATED = re.compile(r"^(не|not|don|dont|doesn|didn|won|no|без|without)$|(ма|ме|ба|бе|па|пе)(са|се)")
 _COUNTERFACTUAL = frozenset({"бы", "would", "б"})
+# "шақырсақ 3000 сұрайды, әйтпесе келмейді", "if you want it on time, pay, otherwise ...": a condition with an
+# "or else" is the staff's ultimatum, not a supposition.
+_ULTIMATUM = frozenset({"әйтпесе", "айтпесе", "иначе", "otherwise", "aitpese", "äitpese"})
+# "asked if we want ...", "wondered if": an English "if" after these is "whether", not a condition.
+_IF_AS_WHETHER = frozenset({"asked", "asks", "ask", "asking", "wondered", "know"})
 
 
 class Scope:
@@ -80,13 +85,13 @@ class Scope:
             # конверта" counts, and so does a refusal of care next to a demand.
             return "refused_gift"
         if group == "refusal" and not self._in_sentence("without", sentence) and any(
-            tokens[at].clause == clause and -3 <= at - hit.first and at - hit.last <= 3 for at in self.gifts
+            tokens[at].clause == clause and -3 <= at - hit.first and at - hit.last <= 4 for at in self.gifts
         ):
             return "refused_gift"  # "врач отказался от конверта", "refused the envelope", "конверттен бас тартты"
         in_sentence = [token for token in tokens if token.sentence == sentence]
         if sentence in self.asked and not any(token.past for token in in_sentence) and (
             self._in_sentence("question_generic", sentence) or self._in_sentence("hypothetical", sentence)
-        ):
+        ) and not self._in_sentence("factive_question", sentence):
             return "question"  # "что делать, если врач просит взятку?"; but "почему с нас взяли 5000?" counts
         for first, _ in self._in_sentence("hypothetical", sentence):
             marker_clause = tokens[first].clause
@@ -94,8 +99,10 @@ class Scope:
                 continue
             if any(_CONDITION_NEGATED.search(token.norm) for token in self._clause(marker_clause)) or (
                 self._in_sentence("reported_speech", sentence)
+            ) or any(token.norm in _ULTIMATUM for token in in_sentence) or (
+                tokens[first].norm == "if" and first > 0 and tokens[first - 1].norm in _IF_AS_WHETHER
             ):
-                continue  # "если не заплатите, не примут", "сказал: если ..." is a demand, not a supposition
+                continue  # "если не заплатите, не примут", "сказал: если ...", "..., иначе" is a demand
             own = self._clause(clause)
             if clause != marker_clause and any(t.past for t in own) and not any(t.norm in _COUNTERFACTUAL for t in own):
                 continue  # "если честно, врач взял деньги"
@@ -136,9 +143,10 @@ class Scope:
             return "official_payment"  # "сами купили импортную вакцину вместо бесплатной": a free choice
         if group in _PAID_GROUPS and "free_service" not in self.groups_found and not (
             self._in_sentence("compulsion", sentence) or self._in_sentence("reported_speech", sentence)
-            or "bribe" in self.groups_found
+            or self._in_sentence("paid_to_staff", sentence) or "bribe" in self.groups_found
         ):
-            return "paid_service"  # "оплатила анализы в лаборатории"; but "заставили заплатить" counts
+            # "оплатила анализы в лаборатории"; but "заставили заплатить" and "отдали 3000 медсестре" count
+            return "paid_service"
         if group in _REFUSAL_GROUPS and self._in_sentence("approved", sentence):
             return "justified"  # "отказалась ставить капельницу без назначения, и правильно сделала"
         if group in _DEATH_GROUPS and self._in_sentence("natural_death", sentence) and not self.frames.get("blame"):
