@@ -45,7 +45,8 @@ def out_of_fold(examples: list[urgency_model.Example], folds: int, seed: int = 0
 # ("pdev", written after the rules and before they were changed for it); the rest are the development sets.
 _PART = {
     "urgency_train_extra": "new", "urgency_train_more": "new", "urgency_recall_dev": "new",
-    "urgency_fresh_check": "new", "precision_dev": "pdev", "precision_fresh": "pdev",
+    "urgency_fresh_check": "new", "urgency_train_hard_normal": "new", "urgency_fresh_precision": "new",
+    "precision_dev": "pdev", "precision_fresh": "pdev",
 }
 
 

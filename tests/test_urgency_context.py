@@ -384,3 +384,87 @@ def test_reports_found_on_the_recall_set_alert_in_every_language(rules: UrgencyR
                                                                  text: str) -> None:
     verdict = rules.classify_by_rules(text)
     assert verdict.urgency in ALERT, (failure, verdict.reasons, set_aside(verdict))
+
+
+# Written by a second reader of the fourth round against its new words: innocent texts that some of them had
+# flagged, and reports that some of them had hidden.
+INNOCENT_WITH_NEW_WORDS = [
+    "The nurses take care of him very well.",
+    "I went to the pharmacy for the syringe and the nurse gave the injection.",
+    "They used good anesthesia and I felt nothing.",
+    "I donated blood at the donation department, everything was quick.",
+    "Хочу отблагодарить доктора Иванову, чтобы все знали, какой она специалист.",
+    "Бензинге ақша жетпей, такси шақыра алмадық.",
+    "Please repair the ramp or I'll have to carry my mother upstairs again.",
+    "The nurse said: I'll give you a shot for the pain, and it helped.",
+    "Пишу жалобу на проблему с записью к терапевту.",
+    "Жалоб не будет, всё отлично, врач внимательная.",
+    "The nurse washed her hands and put on disposable gloves.",
+    "The nurse used gloves and a new needle, then called the next patient.",
+    "The next patient had the same problem as me.",
+    "I came with food poisoning and was treated quickly.",
+    "Медсестра надела одноразовые перчатки и снова проверила давление.",
+    "С отравлением попал в больницу, лечили хорошо.",
+    "Баланың іші өтіп, ауруханаға түстік, жақсы емдеді.",
+    "Келесі науқасқа өтіңіз деді, сол кезде мен шықтым.",
+    "Кормят хорошо, пять раз в день.",
+    "Үйде құлап қалдым, телефонмен жедел жәрдем шақырдым, тез келді.",
+    "Взяла справку в регистратуре, в коридоре была большая очередь.",
+    "Дәрігер рецептке печать басып берді.",
+    "Анықтамаға мөр басып берді, бәрі тез болды.",
+    "My medical book was stamped after all the tests, great service.",
+    "The doctor said it was nothing serious, no need for hospital, and she was right.",
+    "Оплатила 5000 тенге за анализ, потом пошла в кабинет к терапевту.",
+    "Оплатила 5000 тенге за УЗИ, результат отдали врачу.",
+    "Дәрігерге бардым, талдау үшін 3000 теңге төледім.",
+    "The cash desk was open and I paid 5000 tenge for the MRI.",
+    "Is it normal for a doctor to demand a bribe?",
+    "Почему врачи берут взятки, если лечение бесплатное?",
+    "I want to know if doctors can demand a bribe for a referral.",
+    "Если врач потребует взятку, я поступлю иначе: сразу позвоню на горячую линию.",
+]
+REPORTS_NEAR_NEW_WORDS = [
+    "Кезек күтпей кіру үшін медбике 5000 теңге сұрады.",
+    "Nobody asked us, the nurse just charged 2000 tenge for the drip.",
+    "Сказали, можно и бесплатно, но через месяц, а за 10000 тенге сегодня.",
+    "Врач отказался смотреть родинку необычного цвета.",
+]
+
+
+@pytest.mark.parametrize("text", INNOCENT_WITH_NEW_WORDS)
+def test_innocent_texts_near_the_new_words_stay_normal(rules: UrgencyRules, text: str) -> None:
+    verdict = rules.classify_by_rules(text)
+    assert verdict.urgency == "normal", (verdict.reasons, set_aside(verdict))
+
+
+@pytest.mark.parametrize("text", REPORTS_NEAR_NEW_WORDS)
+def test_reports_near_the_new_words_still_alert(rules: UrgencyRules, text: str) -> None:
+    verdict = rules.classify_by_rules(text)
+    assert verdict.urgency in ALERT, (verdict.reasons, set_aside(verdict))
+
+
+@pytest.mark.parametrize(("text", "why"), [
+    # The patient's own refusal, a doctor's warning, a price asked, a test asked for: no event to alert on.
+    ("Дедушка сам отказался от госпитализации, подписал отказ. Можно ли передумать?", "own_refusal"),
+    ("Grandma refused hospitalisation herself and signed a waiver.", "own_refusal"),
+    ("Әжем ауруханаға жатудан өзі бас тартты, қағазға қол қойды.", "own_refusal"),
+    ("The doctor told me if I don't lose weight I'll drop dead of a heart attack.", "hypothetical"),
+    ("А если бы скорая не приехала, кто бы отвечал? Просто мысли после сериала.", "hypothetical"),
+    ("Врач сказал удалить аденоиды. Это по ОСМС или платно?", "question"),
+    ("Is the flu shot free or paid for pregnant women?", "question"),
+])
+def test_own_refusals_warnings_and_price_questions_are_not_alerts(rules: UrgencyRules, text: str, why: str) -> None:
+    verdict = rules.classify_by_rules(text)
+    assert verdict.urgency == "normal", (verdict.reasons, set_aside(verdict))
+    assert why in set_aside(verdict), set_aside(verdict)
+
+
+@pytest.mark.parametrize(("text", "alert"), [
+    ("I refused to pay the bribe, so they refused to see me.", True),  # her refusal is not theirs
+    ("Врач сказал: если не заплатите, операции не будет.", True),  # a demand in reported speech still counts
+    ("Где в Алматы можно анонимно сдать тест на ВИЧ?", False),
+    ("В роддоме ребёнка заразили ВИЧ.", True),
+])
+def test_the_precision_pass_keeps_what_is_reported(rules: UrgencyRules, text: str, alert: bool) -> None:
+    verdict = rules.classify_by_rules(text)
+    assert (verdict.urgency in ALERT) is alert, (verdict.reasons, set_aside(verdict))

@@ -39,7 +39,9 @@ MISSED_BY_RULES = [
     ("ru", "Дежурный врач сказал: приходите со своей пропиской, здесь вас лечить не будут."),
 ]
 # The rules read "отказа" and miss the negation after it; the model reads the whole text of thanks.
-FALSE_ALARM_OF_RULES = [("ru", "Процедурная медсестра всё сделала аккуратно, отказа ни в чём не было, спасибо большое.")]
+FALSE_ALARM_OF_RULES = [
+    ("ru", "Процедурная медсестра всё сделала аккуратно, отказа ни в чём не было, спасибо большое."),
+]
 
 
 def test_no_corpus_text_is_used_here() -> None:
@@ -166,7 +168,8 @@ def test_the_model_folds_kazakh_as_the_rules_do() -> None:
 
 
 def test_a_text_too_short_for_the_model_keeps_the_alert_its_words_raised() -> None:
-    verdict = Verdict("high", ["payment demand words: «Без денег»"], (Finding("group", "payment_demand", ("«Без денег»",)),))
+    found = (Finding("group", "payment_demand", ("«Без денег»",)),)
+    verdict = Verdict("high", ["payment demand words: «Без денег»"], found)
     policy = ModelPolicy(veto_below=0.15, veto_min_words=6)
     assert combine(verdict, urgency_model.Reading(0.02, (), (), words=4), policy) is verdict
     vetoed = combine(verdict, urgency_model.Reading(0.02, (), (), words=10), policy)

@@ -184,7 +184,9 @@ NUMBER_WORDS = frozenset(
 )
 # The same Kazakh numbers typed with the nearest Russian letters ("бир", "еки мын", "жуз", "токсан").
 NUMBER_WORDS |= {word.translate(str.maketrans("әіңғүұқөһ", "аингуукох")) for word in NUMBER_WORDS}
-_THOUSANDS = re.compile(r"^(тыс\w*|мың\w*|мын\w*|myñ\w*|myn\w*|thousand|grand|k|к|млн|миллион\w*|million|millions|mln)$")
+_THOUSANDS = re.compile(
+    r"^(тыс\w*|мың\w*|мын\w*|myñ\w*|myn\w*|thousand|grand|k|к|млн|миллион\w*|million|millions|mln)$"
+)
 
 
 def is_amount(word: str, following: str | None) -> bool:

@@ -42,13 +42,15 @@ from storage.models import ReviewKind
 _FRAMES_WITHOUT_NEGATION = frozenset({"rumour", "refused_gift", "offered", "declined", "denied_mention", "denial",
                                       "denied_after", "compulsion", "approved"})
 # What staff are offered ("отказалась брать подарок", "refused the flowers"): a refusal next to one refuses a gift.
-_GIFT_STEMS = ("подар", "конверт", "сыйлык", "gift", "envelope", "цвет", "гулд", "flowers", "шоколад",
-               "конфет", "chocolate")
+_GIFT_STEMS = ("подар", "конверт", "сыйлык", "gift", "envelope", "цветы", "цветов", "букет", "гулд", "flowers",
+               "шоколад", "конфет", "chocolate")
+_KAZAKH_QUESTION = frozenset({"ма", "ме", "ба", "бе", "па", "пе"})
 _FRAME_BLOCKED_BEFORE = frozenset({"без", "without", "no", "not", "не", "нет"})
 # "чек жоқ", "чек не дали", "чек бермеді", "касса жабық": a receipt denied or a cash desk closed is the opposite of
 # official too, and in a Kazakh-Russian text the Russian lexicon's negators do not know the Kazakh ones.
 _FRAME_BLOCKED_AFTER = frozenset({"жоқ", "жок", "joq", "jok", "не", "нет", "бермеді", "бермеди", "бермей", "берілмеді",
-                                  "берилмеди", "never", "not", "жабық", "жабык", "закрыта", "закрыт", "closed", "was"})
+                                  "берилмеди", "never", "not"})
+_CLOSED = frozenset({"жабық", "жабык", "закрыта", "закрыт", "closed"})  # "касса закрыта", "the cash desk was closed"
 
 
 @dataclass(frozen=True)
@@ -281,6 +283,8 @@ class UrgencyRules:
                             or any(tokens[at].norm in _FRAME_BLOCKED_AFTER for at in range(first + 1, last + 1))
                             or (last + 1 < len(tokens) and tokens[last + 1].norm in _FRAME_BLOCKED_AFTER
                                 and tokens[last + 1].clause == tokens[last].clause)
+                            or any(token.norm in _CLOSED and token.clause == tokens[last].clause
+                                   for token in tokens[last + 1:last + 3])
                         ):
                             continue  # "без чека", "чек жоқ": the opposite of official
                         frames.setdefault(frame, []).append((first, last))
@@ -295,8 +299,11 @@ class UrgencyRules:
         gifts = frozenset(at for hit in hits_by_group.get("bribe", []) for first, last in hit.spans
                           for at in range(first, last + 1)) | {
             at for at, token in enumerate(tokens) if token.folded.startswith(_GIFT_STEMS)}
-        context = Scope(tokens, frames, question_sentences(text), frozenset(hits_by_group), frozenset(verb_final),
-                        gifts)
+        # A Kazakh question may end on its particle without a question mark ("тегін бе ақылы ма").
+        asked = question_sentences(text) | {
+            token.sentence for index, token in enumerate(tokens) if token.folded in _KAZAKH_QUESTION
+            and (index + 1 == len(tokens) or tokens[index + 1].sentence != token.sentence)}
+        context = Scope(tokens, frames, asked, frozenset(hits_by_group), frozenset(verb_final), gifts)
         found = []
         ignored: dict[tuple[str, str], list[str]] = {}
         for group_name, hits in hits_by_group.items():
@@ -320,7 +327,7 @@ class UrgencyRules:
                 continue  # the same words counted elsewhere in the text
             shown = ignored.setdefault(("negated", group_name), [])
             for hit in sorted(outermost(hits), key=lambda hit: hit.first):
-                words = f"«{' … '.join(text[tokens[f].start:tokens[l].end] for f, l in hit.spans)}»"
+                words = f"«{' … '.join(text[tokens[a].start:tokens[b].end] for a, b in hit.spans)}»"
                 if words not in shown:
                     shown.append(words)
         found.sort(key=lambda item: (-item[0].level, -item[0].points))

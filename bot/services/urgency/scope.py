@@ -14,7 +14,7 @@ _REFUSAL_GROUPS = frozenset({"refusal", "medicine_not_provided"})
 # Why a found word was set aside, in the order they are checked; each has a plain-words text in the locales.
 IGNORED_BECAUSE = (
     "negated", "figurative", "joke", "refused_gift", "question", "hypothetical", "fear", "rumour", "elsewhere",
-    "resolved", "official_payment", "paid_service", "justified", "peaceful", "saved", "model_veto",
+    "resolved", "official_payment", "paid_service", "justified", "own_refusal", "peaceful", "saved", "model_veto",
 )
 _PAYMENT_GROUPS = frozenset({"payment_demand", "money", "amount_demand"})
 _GIFT_GROUPS = frozenset({"bribe", "amount_demand", "money", "payment_demand"})
@@ -26,7 +26,7 @@ _COUNTERFACTUAL = frozenset({"бы", "would", "б"})
 # "or else" is the staff's ultimatum, not a supposition.
 _ULTIMATUM = frozenset({"әйтпесе", "айтпесе", "иначе", "otherwise", "aitpese", "äitpese"})
 # "asked if we want ...", "wondered if": an English "if" after these is "whether", not a condition.
-_IF_AS_WHETHER = frozenset({"asked", "asks", "ask", "asking", "wondered", "know"})
+_IF_AS_WHETHER = frozenset({"asked", "asks", "ask", "asking", "wondered"})
 
 
 class Scope:
@@ -89,7 +89,12 @@ class Scope:
         ):
             return "refused_gift"  # "врач отказался от конверта", "refused the envelope", "конверттен бас тартты"
         in_sentence = [token for token in tokens if token.sentence == sentence]
-        if sentence in self.asked and not any(token.past for token in in_sentence) and (
+        # The words of the question phrase itself are not a past event ("free or paid?").
+        asking = {at for first, last in self._in_sentence("question_generic", sentence)
+                  for at in range(first, last + 1)}
+        if sentence in self.asked and not any(
+            token.past for at, token in enumerate(tokens) if token.sentence == sentence and at not in asking
+        ) and (
             self._in_sentence("question_generic", sentence) or self._in_sentence("hypothetical", sentence)
         ) and not self._in_sentence("factive_question", sentence):
             return "question"  # "что делать, если врач просит взятку?"; but "почему с нас взяли 5000?" counts
@@ -97,11 +102,19 @@ class Scope:
             marker_clause = tokens[first].clause
             if not (clause == marker_clause or (clause == marker_clause + 1 and first < hit.first)):
                 continue
-            if any(_CONDITION_NEGATED.search(token.norm) for token in self._clause(marker_clause)) or (
-                self._in_sentence("reported_speech", sentence)
-            ) or any(token.norm in _ULTIMATUM for token in in_sentence) or (
-                tokens[first].norm == "if" and first > 0 and tokens[first - 1].norm in _IF_AS_WHETHER
-            ):
+            condition = self._clause(marker_clause)
+            # "если не заплатите" is a demand, but "если бы скорая не приехала" is a supposition.
+            # A harm after a negated condition is a warning, not a demand: "арықтамасаң жүрегің тоқтайды",
+            # "if you don't lose weight you'll drop dead".
+            demanded = group not in _HARM_GROUPS and any(
+                _CONDITION_NEGATED.search(token.norm) for token in condition) and not any(
+                token.norm in _COUNTERFACTUAL for token in condition)
+            # An "иначе" that opens its clause ("..., иначе ждите") is an ultimatum; "поступлю иначе" is not.
+            ultimatum = any(token.norm in _ULTIMATUM and self._clause(token.clause)[0] is token
+                            for token in in_sentence)
+            whether = tokens[first].norm == "if" and first > 0 and tokens[first - 1].norm in _IF_AS_WHETHER
+            quoted = group not in _HARM_GROUPS and self._in_sentence("reported_speech", sentence)
+            if demanded or quoted or ultimatum or whether:
                 continue  # "если не заплатите, не примут", "сказал: если ...", "..., иначе" is a demand
             own = self._clause(clause)
             if clause != marker_clause and any(t.past for t in own) and not any(t.norm in _COUNTERFACTUAL for t in own):
@@ -143,12 +156,14 @@ class Scope:
             return "official_payment"  # "сами купили импортную вакцину вместо бесплатной": a free choice
         if group in _PAID_GROUPS and "free_service" not in self.groups_found and not (
             self._in_sentence("compulsion", sentence) or self._in_sentence("reported_speech", sentence)
-            or self._in_sentence("paid_to_staff", sentence) or "bribe" in self.groups_found
+            or self._clause_has("paid_to_staff", clause) or "bribe" in self.groups_found
         ):
             # "оплатила анализы в лаборатории"; but "заставили заплатить" and "отдали 3000 медсестре" count
             return "paid_service"
         if group in _REFUSAL_GROUPS and self._in_sentence("approved", sentence):
             return "justified"  # "отказалась ставить капельницу без назначения, и правильно сделала"
+        if group in _REFUSAL_GROUPS | {"emergency_refusal"} and self._clause_has("own_refusal", clause):
+            return "own_refusal"  # "дед сам отказался от госпитализации", "signed a waiver": the patient's own choice
         if group in _DEATH_GROUPS and self._in_sentence("natural_death", sentence) and not self.frames.get("blame"):
             return "peaceful"  # "тётя умерла дома в 90 лет, врач пришёл констатировать": old age, no fault
         if group in _DEATH_GROUPS and self.frames.get("gratitude") and not self.frames.get("blame"):
