@@ -312,135 +312,104 @@ def test_the_development_sets_stay_above_the_bar_in_every_language(rules: Urgenc
         assert figures["precision"] >= 0.9 and figures["recall"] >= 0.9, (language, result["mistakes"])
 
 
-# --- Found on fresh texts: the words that meant the opposite (issue 15, fourth round) ----------------------------
+# --- Found on fresh texts in the fourth round: what the rules alone must read --------------------------------
 
-@pytest.mark.parametrize(("text", "alert"), [
+READ_BY_THE_RULES = [
+    # (what it checks, text, whether it is an alert)
     # A receipt denied, or a cash desk closed, is the opposite of an official payment, in either language.
-    ("Дәрігер бес мың теңге сұрады, чек жоқ.", True),
-    ("Врач взял 5000, чек жок.", True),
-    ("Медсестра 3000 взяла, чек не дали.", True),
-    ("Касса жабық, медбике 3000 теңге сұрады, чек бермеді.", True),
-    ("Оплатила 5000 в кассе, чек дали.", False),
-    ("Талдау үшін кассаға 4000 төледім, чек берді.", False),
-])
-def test_a_receipt_denied_is_no_official_payment(rules: UrgencyRules, text: str, alert: bool) -> None:
-    verdict = rules.classify_by_rules(text)
-    assert (verdict.urgency in ALERT) is alert, (verdict.reasons, set_aside(verdict))
-
-
-@pytest.mark.parametrize(("text", "alert"), [
+    ("receipt denied", "Дәрігер бес мың теңге сұрады, чек жоқ.", True),
+    ("receipt denied", "Врач взял 5000, чек жок.", True),
+    ("receipt denied", "Медсестра 3000 взяла, чек не дали.", True),
+    ("receipt denied", "Касса жабық, медбике 3000 теңге сұрады, чек бермеді.", True),
+    ("receipt denied", "Оплатила 5000 в кассе, чек дали.", False),
+    ("receipt denied", "Талдау үшін кассаға 4000 төледім, чек берді.", False),
     # Refusing the envelope is refusing a gift, not refusing care; refusing care without one still counts.
-    ("Врач отказался от конверта и принял нас.", False),
-    ("The doctor refused the envelope my father brought.", False),
-    ("Дәрігер конверттен бас тартты.", False),
-    ("Врач отказался принимать без конверта.", True),
-    ("Без конверта хирург отказался оперировать.", True),
-    ("The doctor refused to see us until we gave an envelope.", True),
-])
-def test_a_refused_envelope_is_no_refusal_of_care(rules: UrgencyRules, text: str, alert: bool) -> None:
-    verdict = rules.classify_by_rules(text)
-    assert (verdict.urgency in ALERT) is alert, (verdict.reasons, set_aside(verdict))
-
-
-@pytest.mark.parametrize(("text", "alert"), [
-    # A question that states its fact reports it: "is it normal that ..." is a complaint, not a question.
-    ("Is it normal that the nurse charges 1000 for every injection?", True),
-    ("Это нормально, что за направление пришлось отдать 3000 медсестре?", True),
-    ("Медбике әр укол үшін 1000 теңге алады, бұл қалыпты ма?", True),
-    ("Is it normal for a doctor to ask for money?", False),
-    # A condition with an "or else" is an ultimatum; "asked if" is "whether".
-    ("Үйге шақырсақ, дәрігер 3000 теңге сұрайды, әйтпесе келмейді.", True),
-    ("Если хотите капельницу вовремя, несите 5000 тенге, иначе ждите неделю.", True),
-    ("The anaesthetist asked if we want the good anaesthesia for 30,000 tenge.", True),
-    ("If the doctor asks for money, what should I do?", False),
-    # Money handed to a member of staff is no paid service.
-    ("We gave 5000 tenge to the nurse for the referral.", True),
-    ("Направление дали только после того, как отдали 4000 медсестре.", True),
-    ("Оплатила 5000 за анализ в лаборатории.", False),
-    # "без всяких конвертов", "without any envelope": a denial, whichever lexicon finds the word.
-    ("Больничный открыли сразу, всё по закону, без всяких конвертов.", False),
-    ("Без конверта хирург не оперирует.", True),
-])
-def test_questions_conditions_and_payments_that_report_an_event(rules: UrgencyRules, text: str, alert: bool) -> None:
-    verdict = rules.classify_by_rules(text)
-    assert (verdict.urgency in ALERT) is alert, (verdict.reasons, set_aside(verdict))
-
-
-@pytest.mark.parametrize(("failure", "text"), [
-    ("documents", "Медкнижку сделали за 10 тысяч, никаких анализов я не сдавал."),
-    ("documents", "Анықтаманы 8 мыңға жазып берді, дәрігерге кірмедім де."),
-    ("documents", "They stamped my medical book for 6,000 tenge with no tests at all."),
-    ("threat", "Заведующая сказала: будете жаловаться, я вам устрою."),
-    ("threat", "Шағым жазсаңыз, балаңызды қарамаймыз деді медбике."),
-    ("threat", "The doctor said if I complain she'll make sure my son is never seen here."),
-    ("sanitary", "Медсестра моет одноразовые катетеры и ставит их следующему больному."),
-    ("sanitary", "Бір реттік айнаны жай суға шайып, келесі әйелге қолданды."),
-    ("sanitary", "I saw the nurse rinse a used needle in the sink."),
-    ("neglect", "Бабушка упала с кровати ночью, поручней нет, медсестры не было до утра."),
-    ("neglect", "Атам төсектен құлап қалды, ешкім қарамады."),
-    ("neglect", "My father fell in the ward bathroom, no handrail and no nurse around."),
-])
-def test_reports_found_on_the_recall_set_alert_in_every_language(rules: UrgencyRules, failure: str,
-                                                                 text: str) -> None:
-    verdict = rules.classify_by_rules(text)
-    assert verdict.urgency in ALERT, (failure, verdict.reasons, set_aside(verdict))
-
-
-# Written by a second reader of the fourth round against its new words: innocent texts that some of them had
-# flagged, and reports that some of them had hidden.
-INNOCENT_WITH_NEW_WORDS = [
-    "The nurses take care of him very well.",
-    "I went to the pharmacy for the syringe and the nurse gave the injection.",
-    "They used good anesthesia and I felt nothing.",
-    "I donated blood at the donation department, everything was quick.",
-    "Хочу отблагодарить доктора Иванову, чтобы все знали, какой она специалист.",
-    "Бензинге ақша жетпей, такси шақыра алмадық.",
-    "Please repair the ramp or I'll have to carry my mother upstairs again.",
-    "The nurse said: I'll give you a shot for the pain, and it helped.",
-    "Пишу жалобу на проблему с записью к терапевту.",
-    "Жалоб не будет, всё отлично, врач внимательная.",
-    "The nurse washed her hands and put on disposable gloves.",
-    "The nurse used gloves and a new needle, then called the next patient.",
-    "The next patient had the same problem as me.",
-    "I came with food poisoning and was treated quickly.",
-    "Медсестра надела одноразовые перчатки и снова проверила давление.",
-    "С отравлением попал в больницу, лечили хорошо.",
-    "Баланың іші өтіп, ауруханаға түстік, жақсы емдеді.",
-    "Келесі науқасқа өтіңіз деді, сол кезде мен шықтым.",
-    "Кормят хорошо, пять раз в день.",
-    "Үйде құлап қалдым, телефонмен жедел жәрдем шақырдым, тез келді.",
-    "Взяла справку в регистратуре, в коридоре была большая очередь.",
-    "Дәрігер рецептке печать басып берді.",
-    "Анықтамаға мөр басып берді, бәрі тез болды.",
-    "My medical book was stamped after all the tests, great service.",
-    "The doctor said it was nothing serious, no need for hospital, and she was right.",
-    "Оплатила 5000 тенге за анализ, потом пошла в кабинет к терапевту.",
-    "Оплатила 5000 тенге за УЗИ, результат отдали врачу.",
-    "Дәрігерге бардым, талдау үшін 3000 теңге төледім.",
-    "The cash desk was open and I paid 5000 tenge for the MRI.",
-    "Is it normal for a doctor to demand a bribe?",
-    "Почему врачи берут взятки, если лечение бесплатное?",
-    "I want to know if doctors can demand a bribe for a referral.",
-    "Если врач потребует взятку, я поступлю иначе: сразу позвоню на горячую линию.",
-]
-REPORTS_NEAR_NEW_WORDS = [
-    "Кезек күтпей кіру үшін медбике 5000 теңге сұрады.",
-    "Nobody asked us, the nurse just charged 2000 tenge for the drip.",
-    "Сказали, можно и бесплатно, но через месяц, а за 10000 тенге сегодня.",
-    "Врач отказался смотреть родинку необычного цвета.",
+    ("refused envelope", "Врач отказался от конверта и принял нас.", False),
+    ("refused envelope", "The doctor refused the envelope my father brought.", False),
+    ("refused envelope", "Дәрігер конверттен бас тартты.", False),
+    ("refused envelope", "Врач отказался принимать без конверта.", True),
+    ("refused envelope", "Без конверта хирург отказался оперировать.", True),
+    ("refused envelope", "The doctor refused to see us until we gave an envelope.", True),
+    # A question that states its fact reports it; an "or else" is an ultimatum, "asked if" is "whether"; money
+    # handed to staff is no paid service; "без всяких конвертов" denies, whichever lexicon finds the word.
+    ("question, condition, payment", "Is it normal that the nurse charges 1000 for every injection?", True),
+    ("question, condition, payment", "Это нормально, что за направление пришлось отдать 3000 медсестре?", True),
+    ("question, condition, payment", "Медбике әр укол үшін 1000 теңге алады, бұл қалыпты ма?", True),
+    ("question, condition, payment", "Is it normal for a doctor to ask for money?", False),
+    ("question, condition, payment", "Үйге шақырсақ, дәрігер 3000 теңге сұрайды, әйтпесе келмейді.", True),
+    ("question, condition, payment", "Если хотите капельницу вовремя, несите 5000 тенге, иначе ждите неделю.", True),
+    ("question, condition, payment", "The anaesthetist asked if we want the good anaesthesia for 30,000 tenge.", True),
+    ("question, condition, payment", "If the doctor asks for money, what should I do?", False),
+    ("question, condition, payment", "We gave 5000 tenge to the nurse for the referral.", True),
+    ("question, condition, payment", "Направление дали только после того, как отдали 4000 медсестре.", True),
+    ("question, condition, payment", "Оплатила 5000 за анализ в лаборатории.", False),
+    ("question, condition, payment", "Больничный открыли сразу, всё по закону, без всяких конвертов.", False),
+    ("question, condition, payment", "Без конверта хирург не оперирует.", True),
+    # Reports of the recall set's classes, told in new words.
+    ("documents", "Медкнижку сделали за 10 тысяч, никаких анализов я не сдавал.", True),
+    ("documents", "Анықтаманы 8 мыңға жазып берді, дәрігерге кірмедім де.", True),
+    ("documents", "They stamped my medical book for 6,000 tenge with no tests at all.", True),
+    ("threat", "Заведующая сказала: будете жаловаться, я вам устрою.", True),
+    ("threat", "Шағым жазсаңыз, балаңызды қарамаймыз деді медбике.", True),
+    ("threat", "The doctor said if I complain she'll make sure my son is never seen here.", True),
+    ("sanitary", "Медсестра моет одноразовые катетеры и ставит их следующему больному.", True),
+    ("sanitary", "Бір реттік айнаны жай суға шайып, келесі әйелге қолданды.", True),
+    ("sanitary", "I saw the nurse rinse a used needle in the sink.", True),
+    ("neglect", "Бабушка упала с кровати ночью, поручней нет, медсестры не было до утра.", True),
+    ("neglect", "Атам төсектен құлап қалды, ешкім қарамады.", True),
+    ("neglect", "My father fell in the ward bathroom, no handrail and no nurse around.", True),
+    # Written by a second reader of the fourth round against its new words: innocent texts some of them had
+    # flagged, and reports some of them had hidden.
+    ("innocent", "The nurses take care of him very well.", False),
+    ("innocent", "I went to the pharmacy for the syringe and the nurse gave the injection.", False),
+    ("innocent", "They used good anesthesia and I felt nothing.", False),
+    ("innocent", "I donated blood at the donation department, everything was quick.", False),
+    ("innocent", "Хочу отблагодарить доктора Иванову, чтобы все знали, какой она специалист.", False),
+    ("innocent", "Бензинге ақша жетпей, такси шақыра алмадық.", False),
+    ("innocent", "Please repair the ramp or I'll have to carry my mother upstairs again.", False),
+    ("innocent", "The nurse said: I'll give you a shot for the pain, and it helped.", False),
+    ("innocent", "Пишу жалобу на проблему с записью к терапевту.", False),
+    ("innocent", "Жалоб не будет, всё отлично, врач внимательная.", False),
+    ("innocent", "The nurse washed her hands and put on disposable gloves.", False),
+    ("innocent", "The nurse used gloves and a new needle, then called the next patient.", False),
+    ("innocent", "The next patient had the same problem as me.", False),
+    ("innocent", "I came with food poisoning and was treated quickly.", False),
+    ("innocent", "Медсестра надела одноразовые перчатки и снова проверила давление.", False),
+    ("innocent", "С отравлением попал в больницу, лечили хорошо.", False),
+    ("innocent", "Баланың іші өтіп, ауруханаға түстік, жақсы емдеді.", False),
+    ("innocent", "Келесі науқасқа өтіңіз деді, сол кезде мен шықтым.", False),
+    ("innocent", "Кормят хорошо, пять раз в день.", False),
+    ("innocent", "Үйде құлап қалдым, телефонмен жедел жәрдем шақырдым, тез келді.", False),
+    ("innocent", "Взяла справку в регистратуре, в коридоре была большая очередь.", False),
+    ("innocent", "Дәрігер рецептке печать басып берді.", False),
+    ("innocent", "Анықтамаға мөр басып берді, бәрі тез болды.", False),
+    ("innocent", "My medical book was stamped after all the tests, great service.", False),
+    ("innocent", "The doctor said it was nothing serious, no need for hospital, and she was right.", False),
+    ("innocent", "Оплатила 5000 тенге за анализ, потом пошла в кабинет к терапевту.", False),
+    ("innocent", "Оплатила 5000 тенге за УЗИ, результат отдали врачу.", False),
+    ("innocent", "Дәрігерге бардым, талдау үшін 3000 теңге төледім.", False),
+    ("innocent", "The cash desk was open and I paid 5000 tenge for the MRI.", False),
+    ("innocent", "Is it normal for a doctor to demand a bribe?", False),
+    ("innocent", "Почему врачи берут взятки, если лечение бесплатное?", False),
+    ("innocent", "I want to know if doctors can demand a bribe for a referral.", False),
+    ("innocent", "Если врач потребует взятку, я поступлю иначе: сразу позвоню на горячую линию.", False),
+    ("hidden report", "Кезек күтпей кіру үшін медбике 5000 теңге сұрады.", True),
+    ("hidden report", "Nobody asked us, the nurse just charged 2000 tenge for the drip.", True),
+    ("hidden report", "Сказали, можно и бесплатно, но через месяц, а за 10000 тенге сегодня.", True),
+    ("hidden report", "Врач отказался смотреть родинку необычного цвета.", True),
+    # The precision pass keeps what is reported: her refusal is not theirs, a demand in reported speech counts.
+    ("precision pass", "I refused to pay the bribe, so they refused to see me.", True),
+    ("precision pass", "Врач сказал: если не заплатите, операции не будет.", True),
+    ("precision pass", "Где в Алматы можно анонимно сдать тест на ВИЧ?", False),
+    ("precision pass", "В роддоме ребёнка заразили ВИЧ.", True),
 ]
 
 
-@pytest.mark.parametrize("text", INNOCENT_WITH_NEW_WORDS)
-def test_innocent_texts_near_the_new_words_stay_normal(rules: UrgencyRules, text: str) -> None:
+@pytest.mark.parametrize(("case", "text", "alert"), READ_BY_THE_RULES,
+                         ids=[f"{row[0]}-{i}" for i, row in enumerate(READ_BY_THE_RULES)])
+def test_the_rules_alone_read_what_the_text_reports(rules: UrgencyRules, case: str, text: str, alert: bool) -> None:
     verdict = rules.classify_by_rules(text)
-    assert verdict.urgency == "normal", (verdict.reasons, set_aside(verdict))
-
-
-@pytest.mark.parametrize("text", REPORTS_NEAR_NEW_WORDS)
-def test_reports_near_the_new_words_still_alert(rules: UrgencyRules, text: str) -> None:
-    verdict = rules.classify_by_rules(text)
-    assert verdict.urgency in ALERT, (verdict.reasons, set_aside(verdict))
+    assert (verdict.urgency in ALERT) is alert, (case, verdict.reasons, set_aside(verdict))
 
 
 @pytest.mark.parametrize(("text", "why"), [
@@ -457,14 +426,3 @@ def test_own_refusals_warnings_and_price_questions_are_not_alerts(rules: Urgency
     verdict = rules.classify_by_rules(text)
     assert verdict.urgency == "normal", (verdict.reasons, set_aside(verdict))
     assert why in set_aside(verdict), set_aside(verdict)
-
-
-@pytest.mark.parametrize(("text", "alert"), [
-    ("I refused to pay the bribe, so they refused to see me.", True),  # her refusal is not theirs
-    ("Врач сказал: если не заплатите, операции не будет.", True),  # a demand in reported speech still counts
-    ("Где в Алматы можно анонимно сдать тест на ВИЧ?", False),
-    ("В роддоме ребёнка заразили ВИЧ.", True),
-])
-def test_the_precision_pass_keeps_what_is_reported(rules: UrgencyRules, text: str, alert: bool) -> None:
-    verdict = rules.classify_by_rules(text)
-    assert (verdict.urgency in ALERT) is alert, (verdict.reasons, set_aside(verdict))

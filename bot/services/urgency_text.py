@@ -182,8 +182,10 @@ NUMBER_WORDS = frozenset(
     "one two three four five six seven eight nine ten fifteen twenty thirty forty fifty sixty seventy eighty "
     "ninety hundred a".split()
 )
-# The same Kazakh numbers typed with the nearest Russian letters ("бир", "еки мын", "жуз", "токсан").
-NUMBER_WORDS |= {word.translate(str.maketrans("әіңғүұқөһ", "аингуукох")) for word in NUMBER_WORDS}
+# People without a Kazakh keyboard type the nearest Russian letter (urgency.fold_kazakh reads words through it).
+KAZAKH_FOLD = str.maketrans("әіңғүұқөһ", "аингуукох")
+# The same Kazakh numbers typed that way ("бир", "еки мын", "жуз", "токсан").
+NUMBER_WORDS |= {word.translate(KAZAKH_FOLD) for word in NUMBER_WORDS}
 _THOUSANDS = re.compile(
     r"^(тыс\w*|мың\w*|мын\w*|myñ\w*|myn\w*|thousand|grand|k|к|млн|миллион\w*|million|millions|mln)$"
 )

@@ -18,7 +18,7 @@ FRAMES = (
     "first_person", "offered", "declined", "denied_mention", "told_by_staff", "denial", "distant_past", "now_fine",
     "saved", "denied_after", "compulsion", "approved", "own_choice", "not_covered", "other_place", "about_others",
     "put_right", "counterfactual", "not_care", "natural_death", "not_happened", "paid_to_staff", "factive_question",
-    "own_refusal",
+    "own_refusal", "gift",
 )
 # A negation particle among one word's alternatives ("не выда|не дают") is a phrase written by mistake.
 _NEGATION_PARTICLES = frozenset({"не", "ни", "not", "no", "never"})

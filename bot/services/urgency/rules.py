@@ -40,11 +40,7 @@ from storage.models import ReviewKind
 
 # Frames whose words carry their own negation, or are about a denial: a "не" near them changes nothing.
 _FRAMES_WITHOUT_NEGATION = frozenset({"rumour", "refused_gift", "offered", "declined", "denied_mention", "denial",
-                                      "denied_after", "compulsion", "approved"})
-# What staff are offered ("отказалась брать подарок", "refused the flowers"): a refusal next to one refuses a gift.
-_GIFT_STEMS = ("подар", "конверт", "сыйлык", "gift", "envelope", "цветы", "цветов", "букет", "гулд", "flowers",
-               "шоколад", "конфет", "chocolate")
-_KAZAKH_QUESTION = frozenset({"ма", "ме", "ба", "бе", "па", "пе"})
+                                      "denied_after", "compulsion", "approved", "gift"})
 _FRAME_BLOCKED_BEFORE = frozenset({"без", "without", "no", "not", "не", "нет"})
 # "чек жоқ", "чек не дали", "чек бермеді", "касса жабық": a receipt denied or a cash desk closed is the opposite of
 # official too, and in a Kazakh-Russian text the Russian lexicon's negators do not know the Kazakh ones.
@@ -261,32 +257,26 @@ class UrgencyRules:
             present = Present.of(keys, lemmas)
             for group in lexicon.groups:
                 for term in group.terms:
-                    found_here = False
-                    for spans in occurrences(term, lexicon.negation, keys, tokens, self.phrase_gap, lemmas, present):
-                        found_here = True
-                        groups.setdefault(group.name, group)
-                        hits_by_group.setdefault(group.name, []).append(Hit(group, spans))
-                    if not found_here and group.level > 0:
+                    hits = [Hit(group, spans) for spans in
+                            occurrences(term, lexicon.negation, keys, tokens, self.phrase_gap, lemmas, present)]
+                    if not hits and group.level > 0:
                         # Found only when its negator is ignored: kept as set aside ("денег не просили"), so that
                         # the learned model needs more to overrule it than a text with no alarming word at all.
-                        for spans in occurrences(term, NO_NEGATION, keys, tokens, self.phrase_gap, lemmas, present):
+                        spans = next(occurrences(term, NO_NEGATION, keys, tokens, self.phrase_gap, lemmas, present),
+                                     None)
+                        if spans is not None:
                             groups.setdefault(group.name, group)
                             denied.setdefault(group.name, []).append(Hit(group, spans))
-                            break
+                    if hits:
+                        groups.setdefault(group.name, group)
+                        hits_by_group.setdefault(group.name, []).extend(hits)
             for frame, terms in lexicon.frames.items():
                 for term in terms:
                     negation = NO_NEGATION if frame in _FRAMES_WITHOUT_NEGATION else lexicon.negation
                     for spans in occurrences(term, negation, keys, tokens, self.phrase_gap, lemmas, present):
                         first, last = spans[0][0], max(end for _, end in spans)
-                        if frame == "official_payment" and (
-                            (first > 0 and keys[first - 1] in _FRAME_BLOCKED_BEFORE)
-                            or any(tokens[at].norm in _FRAME_BLOCKED_AFTER for at in range(first + 1, last + 1))
-                            or (last + 1 < len(tokens) and tokens[last + 1].norm in _FRAME_BLOCKED_AFTER
-                                and tokens[last + 1].clause == tokens[last].clause)
-                            or any(token.norm in _CLOSED and token.clause == tokens[last].clause
-                                   for token in tokens[last + 1:last + 3])
-                        ):
-                            continue  # "без чека", "чек жоқ": the opposite of official
+                        if frame == "official_payment" and _denied_official(keys, tokens, first, last):
+                            continue
                         frames.setdefault(frame, []).append((first, last))
                         if lexicon.fold:
                             verb_final.add(first)
@@ -296,14 +286,8 @@ class UrgencyRules:
             concessive = position + 1 < len(tokens) and tokens[position + 1].norm in ("да", "де", "та", "те")
             if mood is not None and not concessive:  # "жатса да" is "even though", not "if"
                 frames.setdefault(mood, []).append((position, position))
-        gifts = frozenset(at for hit in hits_by_group.get("bribe", []) for first, last in hit.spans
-                          for at in range(first, last + 1)) | {
-            at for at, token in enumerate(tokens) if token.folded.startswith(_GIFT_STEMS)}
-        # A Kazakh question may end on its particle without a question mark ("тегін бе ақылы ма").
-        asked = question_sentences(text) | {
-            token.sentence for index, token in enumerate(tokens) if token.folded in _KAZAKH_QUESTION
-            and (index + 1 == len(tokens) or tokens[index + 1].sentence != token.sentence)}
-        context = Scope(tokens, frames, asked, frozenset(hits_by_group), frozenset(verb_final), gifts)
+        asked = question_sentences(text, tokens)
+        context = Scope(tokens, frames, asked, frozenset(hits_by_group), frozenset(verb_final))
         found = []
         ignored: dict[tuple[str, str], list[str]] = {}
         for group_name, hits in hits_by_group.items():
@@ -314,27 +298,36 @@ class UrgencyRules:
             for hit in hits:
                 judged.setdefault(context.why_ignored(hit), []).append(hit)
             for why, same in judged.items():
-                target = words if why is None else ignored.setdefault((why, group_name), [])
-                for hit in sorted(outermost(same), key=lambda hit: hit.first):
-                    pieces = (text[tokens[first].start : tokens[last].end] for first, last in hit.spans)
-                    shown = f"«{' … '.join(pieces)}»"
-                    if shown not in target:
-                        target.append(shown)
+                _show(text, tokens, same, words if why is None else ignored.setdefault((why, group_name), []))
             if words:
                 found.append((groups[group_name], words))
         for group_name, hits in denied.items():
-            if group_name in hits_by_group:
-                continue  # the same words counted elsewhere in the text
-            shown = ignored.setdefault(("negated", group_name), [])
-            for hit in sorted(outermost(hits), key=lambda hit: hit.first):
-                words = f"«{' … '.join(text[tokens[a].start:tokens[b].end] for a, b in hit.spans)}»"
-                if words not in shown:
-                    shown.append(words)
+            if group_name not in hits_by_group:  # else the same words are judged above
+                _show(text, tokens, hits, ignored.setdefault(("negated", group_name), []))
         found.sort(key=lambda item: (-item[0].level, -item[0].points))
         set_aside = [(why, groups[name], words) for (why, name), words in ignored.items()]
         set_aside.sort(key=lambda item: (IGNORED_BECAUSE.index(item[0]), -item[1].level))
         return found, set_aside
 
+
+def _denied_official(keys: list[str], tokens: list[Token], first: int, last: int) -> bool:
+    """"без чека", "чек жоқ", "чек не дали", "касса закрыта": the words of an official payment, denied."""
+    clause = tokens[last].clause
+    return (
+        (first > 0 and keys[first - 1] in _FRAME_BLOCKED_BEFORE)
+        or any(tokens[at].norm in _FRAME_BLOCKED_AFTER for at in range(first + 1, last + 1))
+        or (last + 1 < len(tokens) and tokens[last + 1].norm in _FRAME_BLOCKED_AFTER
+            and tokens[last + 1].clause == clause)
+        or any(token.norm in _CLOSED and token.clause == clause for token in tokens[last + 1:last + 3])
+    )
+
+
+def _show(text: str, tokens: list[Token], hits: list[Hit], shown: list[str]) -> None:
+    """Add the hits' words, as the resident wrote them, to `shown`, in text order and without repeats."""
+    for hit in sorted(outermost(hits), key=lambda hit: hit.first):
+        words = f"«{' … '.join(text[tokens[first].start:tokens[last].end] for first, last in hit.spans)}»"
+        if words not in shown:
+            shown.append(words)
 
 
 def _check_input(text: Any, category: Any, rating: Any, language: Any, kind: Any, recent_complaints: Any) -> None:

@@ -33,9 +33,8 @@ class Scope:
     """Clause-level scope: whether a match reports something that happened here and now, or only mentions it."""
 
     def __init__(self, tokens: list[Token], frames: dict[str, list[tuple[int, int]]], asked: frozenset[int],
-                 groups_found: frozenset[str], verb_final: frozenset[int], gifts: frozenset[int] = frozenset()) -> None:
+                 groups_found: frozenset[str], verb_final: frozenset[int]) -> None:
         self.verb_final = verb_final
-        self.gifts = gifts  # where the bribe words are ("конверт", "envelope", "подарок")
         self.tokens = tokens
         self.frames = frames
         self.asked = asked
@@ -49,6 +48,18 @@ class Scope:
 
     def _clause_has(self, frame: str, clause: int) -> bool:
         return any(self.tokens[first].clause == clause for first, _ in self.frames.get(frame, []))
+
+    def _only_asks(self, sentence: int) -> bool:
+        """A question that reports no event: asked generically or as a supposition, with nothing in the past
+        (the question's own words aside: "free or paid?"), and not one that states its fact ("is it normal that")."""
+        if sentence not in self.asked or self._in_sentence("factive_question", sentence):
+            return False
+        generic = self._in_sentence("question_generic", sentence)
+        if not generic and not self._in_sentence("hypothetical", sentence):
+            return False
+        asking = {at for first, last in generic for at in range(first, last + 1)}
+        return not any(token.past for at, token in enumerate(self.tokens)
+                       if token.sentence == sentence and at not in asking)
 
     def why_ignored(self, hit: Hit) -> str | None:
         tokens = self.tokens
@@ -85,18 +96,14 @@ class Scope:
             # конверта" counts, and so does a refusal of care next to a demand.
             return "refused_gift"
         if group == "refusal" and not self._in_sentence("without", sentence) and any(
-            tokens[at].clause == clause and -3 <= at - hit.first and at - hit.last <= 4 for at in self.gifts
+            tokens[first].clause == clause and -3 <= first - hit.first and first - hit.last <= 4
+            for first, _ in self.frames.get("gift", [])
         ):
-            return "refused_gift"  # "врач отказался от конверта", "refused the envelope", "конверттен бас тартты"
+            # What staff are offered, next to the refusal: "врач отказался от конверта", "refused the flowers",
+            # "конверттен бас тартты", "отказалась от денег и подарков".
+            return "refused_gift"
         in_sentence = [token for token in tokens if token.sentence == sentence]
-        # The words of the question phrase itself are not a past event ("free or paid?").
-        asking = {at for first, last in self._in_sentence("question_generic", sentence)
-                  for at in range(first, last + 1)}
-        if sentence in self.asked and not any(
-            token.past for at, token in enumerate(tokens) if token.sentence == sentence and at not in asking
-        ) and (
-            self._in_sentence("question_generic", sentence) or self._in_sentence("hypothetical", sentence)
-        ) and not self._in_sentence("factive_question", sentence):
+        if self._only_asks(sentence):
             return "question"  # "что делать, если врач просит взятку?"; but "почему с нас взяли 5000?" counts
         for first, _ in self._in_sentence("hypothetical", sentence):
             marker_clause = tokens[first].clause

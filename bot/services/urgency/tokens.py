@@ -9,8 +9,6 @@ from dataclasses import dataclass
 from bot.services import urgency_text
 
 KAZAKH_LETTERS = frozenset("әіңғүұқөһ")
-# People without a Kazakh keyboard type the nearest Russian letter; lexicons that ask for it match through this fold.
-_KAZAKH_FOLD = str.maketrans("әіңғүұқөһ", "аингуукох")
 # Latin letters that look Cyrillic, typed by mistake inside a Cyrillic word ("взяткa" with a Latin "a").
 _LATIN_LOOKALIKES = str.maketrans("aeopcxyki", "аеорсхукі")
 # Matching Kazakh goes one step further than `fold_kazakh`: people also type ы for і and the reverse.
@@ -47,7 +45,7 @@ def normalise(word: str) -> str:
 
 
 def fold_kazakh(word: str) -> str:
-    return word.translate(_KAZAKH_FOLD)
+    return word.translate(urgency_text.KAZAKH_FOLD)  # lexicons that ask for it match through this fold
 
 
 def fold_kazakh_deep(word: str) -> str:
@@ -95,8 +93,12 @@ def tokenize(text: str, *, kazakh_latin: bool | None = None) -> list[Token]:
     return tokens
 
 
-def question_sentences(text: str) -> frozenset[int]:
-    """The sentences (numbered as `tokenize` numbers them) that end with a question mark."""
+_KAZAKH_QUESTION_PARTICLES = frozenset({"ма", "ме", "ба", "бе", "па", "пе"})
+
+
+def question_sentences(text: str, tokens: list[Token] | None = None) -> frozenset[int]:
+    """The sentences (numbered as `tokenize` numbers them) that end with a question mark; given the text's
+    tokens, also those that end on a Kazakh question particle without one ("тегін бе, ақылы ма")."""
     asked = set()
     sentence = 0
     for found in _TOKEN.finditer(text):
@@ -105,6 +107,9 @@ def question_sentences(text: str) -> frozenset[int]:
             if piece == "?":
                 asked.add(sentence)
             sentence += 1
+    for token, following in zip(tokens or (), [*(tokens or ())[1:], None], strict=True):
+        if token.folded in _KAZAKH_QUESTION_PARTICLES and (following is None or following.sentence != token.sentence):
+            asked.add(token.sentence)
     return frozenset(asked)
 
 
