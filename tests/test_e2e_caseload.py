@@ -108,6 +108,19 @@ async def test_a_kazakh_complaint_is_answered_disputed_reopened_and_closed_again
             await resident.say("Серікова Айгүл Бекқызы")  # the appellant's name: a formal appeal
             receipt = await resident.tap(KK("preview.submit"), "AL-")
             reference = reference_of(receipt["html"])
+
+            async def send_answer(preview: dict, card: dict, answer: str) -> dict:
+                """Send on the preview: the card is edited to show the case closed, and the resident gets the
+                answer in Kazakh; returns that message."""
+                mark = len(api.calls)
+                await clerk.tap(RU("case_draft.button_send"), RU("alert.done_close", reference=reference),
+                                message=preview)
+                await api.wait_for(lambda c: c.method == "editMessageText" and c.params.get("message_id")
+                                   == card["message_id"] and RU("case_status.closed") in c.params.get("text", ""),
+                                   since=mark, timeout=90)
+                told = resident.message_of(await api.wait_for(to_chat(RESIDENT, answer), since=mark, timeout=90))
+                assert told["html"] == KK("notify.answer", reference=reference, answer=answer)
+                return told
             assert KK("submitted.title_appeal") in receipt["html"], receipt["html"]
             # Ordinary: no card arrives at once (it would come with the morning's "new appeals").
             assert not [m for m in api.bot_messages(CHAT) if reference in (m.get("text") or "")]
@@ -133,16 +146,8 @@ async def test_a_kazakh_complaint_is_answered_disputed_reopened_and_closed_again
                                            RU("case_draft.button_cancel")]
             # Nothing reached the resident before Send.
             assert not [c for c in api.calls if to_chat(RESIDENT, FIRST_ANSWER)(c)]
-            mark = len(api.calls)
-            await clerk.tap(RU("case_draft.button_send"), RU("alert.done_close", reference=reference),
-                            message=preview)
             # The card shows the case closed, and the resident gets the answer in Kazakh with their two buttons.
-            await api.wait_for(lambda c: c.method == "editMessageText" and c.params.get("message_id")
-                               == card["message_id"] and RU("case_status.closed") in c.params.get("text", ""),
-                               since=mark, timeout=90)
-            answer_call = await api.wait_for(to_chat(RESIDENT, FIRST_ANSWER), since=mark, timeout=90)
-            answer = resident.message_of(answer_call)
-            assert answer["html"] == KK("notify.answer", reference=reference, answer=FIRST_ANSWER)
+            answer = await send_answer(preview, card, FIRST_ANSWER)
             assert buttons_of(answer) == [KK("case_notify.settled_button"), KK("case_notify.disagree_button")]
 
             # "I disagree", with a reason: the case opens again.
@@ -173,15 +178,7 @@ async def test_a_kazakh_complaint_is_answered_disputed_reopened_and_closed_again
             await clerk.tap(RU("alert.button_close"), message=reopened)
             preview = await clerk.say(SECOND_ANSWER, SECOND_ANSWER)
             assert preview["html"] == KK("notify.answer", reference=reference, answer=SECOND_ANSWER)
-            mark = len(api.calls)
-            await clerk.tap(RU("case_draft.button_send"), RU("alert.done_close", reference=reference),
-                            message=preview)
-            await api.wait_for(lambda c: c.method == "editMessageText" and c.params.get("message_id")
-                               == reopened["message_id"] and RU("case_status.closed") in c.params.get("text", ""),
-                               since=mark, timeout=90)
-            second_call = await api.wait_for(to_chat(RESIDENT, SECOND_ANSWER), since=mark, timeout=90)
-            second = resident.message_of(second_call)
-            assert second["html"] == KK("notify.answer", reference=reference, answer=SECOND_ANSWER)
+            second = await send_answer(preview, reopened, SECOND_ANSWER)
             done = await resident.tap(KK("case_notify.settled_button"), KK("case_resident.settled",
                                                                            reference=reference), message=second)
             assert done["html"] == KK("case_resident.settled", reference=reference)
