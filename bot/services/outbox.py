@@ -79,6 +79,11 @@ def shown_card(card: OutboxMessage | None) -> int | None:
     return None if (card.payload or {}).get("list_message_id") == card.sent_message_id else card.sent_message_id
 
 
+def _markup_of(payload: dict[str, Any]) -> InlineKeyboardMarkup | None:
+    """The buttons as queued (stored as JSON in the payload), ready to send again."""
+    return InlineKeyboardMarkup.model_validate(payload["reply_markup"]) if payload.get("reply_markup") else None
+
+
 def _file_of(item: dict[str, Any]) -> str | FSInputFile:
     """A media item names a file Telegram has (`file_id`) or one of ours to upload (`path`, e.g. a digest's chart)."""
     return FSInputFile(item["path"]) if item.get("path") else item["file_id"]
@@ -306,7 +311,7 @@ class Relay:
             return await self._edit_card(row)
         if payload.get("possible_repeat_of"):
             payload = await self._marked_as_repeat(row)
-        markup = InlineKeyboardMarkup.model_validate(payload["reply_markup"]) if payload.get("reply_markup") else None
+        markup = _markup_of(payload)
         reply = None
         if payload.get("reply_to_message_id"):
             # The card may have been deleted meanwhile: the message still goes out, just not as a reply.
@@ -342,7 +347,7 @@ class Relay:
             message_id = shown_card(card)
         if message_id is None:
             return None
-        markup = InlineKeyboardMarkup.model_validate(payload["reply_markup"]) if payload.get("reply_markup") else None
+        markup = _markup_of(payload)
         try:
             await self.bot.edit_message_text(payload["text"], chat_id=row.chat_id, message_id=message_id,
                                              reply_markup=markup)
