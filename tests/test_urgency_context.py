@@ -426,3 +426,9 @@ def test_own_refusals_warnings_and_price_questions_are_not_alerts(rules: Urgency
     verdict = rules.classify_by_rules(text)
     assert verdict.urgency == "normal", (verdict.reasons, set_aside(verdict))
     assert why in set_aside(verdict), set_aside(verdict)
+
+
+@pytest.mark.parametrize("text", ["", "😀😀", "?", "ма", "...", "не", "без всяких", "чек жоқ", "Тегін бе, ақылы ма"])
+def test_texts_of_nothing_or_of_bare_context_words_are_read_without_an_alert(rules: UrgencyRules, text: str) -> None:
+    # A photo sent with no caption is a complaint with an empty text; a lone particle or negator is no event.
+    assert rules.classify(text).urgency == "normal"

@@ -107,8 +107,10 @@ def question_sentences(text: str, tokens: list[Token] | None = None) -> frozense
             if piece == "?":
                 asked.add(sentence)
             sentence += 1
-    for token, following in zip(tokens or (), [*(tokens or ())[1:], None], strict=True):
-        if token.folded in _KAZAKH_QUESTION_PARTICLES and (following is None or following.sentence != token.sentence):
+    tokens = tokens or []
+    for index, token in enumerate(tokens):
+        last_in_sentence = index + 1 == len(tokens) or tokens[index + 1].sentence != token.sentence
+        if token.folded in _KAZAKH_QUESTION_PARTICLES and last_in_sentence:
             asked.add(token.sentence)
     return frozenset(asked)
 
