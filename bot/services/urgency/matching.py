@@ -13,20 +13,33 @@ def occurrences(
     present: Present | None = None,
 ) -> Iterable[tuple[tuple[int, int], ...]]:
     """Token spans, one per part, of each place the term occurs and is not negated."""
+    return occurrences_or_denied(term, negation, keys, tokens, gap, lemmas, present)[0]
+
+
+def occurrences_or_denied(
+    term: Term, negation: Negation, keys: list[str], tokens: list[Token], gap: int, lemmas: list[str] | None = None,
+    present: Present | None = None,
+) -> tuple[list[tuple[tuple[int, int], ...]], tuple[tuple[int, int], ...] | None]:
+    """The places the term occurs and is not negated, and, when there are none, the first place it would occur
+    if its negators were ignored ("денег никто не просил"), or None: one pass over the text for both."""
     if present is not None and not all(word.may_occur(present) for part in term.parts for word in part.words):
-        return
+        return [], None
     # A term that states a negative itself ("памперс & не меня") is about something not done: its other parts
     # are not negated by that same "не" ("памперсы не меняли").
     negative_term = any(part.negates_itself for part in term.parts)
-    found = [
-        [
-            span
-            for span in _phrase_spans(part, keys, tokens, gap, lemmas, present)
-            if negative_term
-            or not (negated(negation, keys, tokens, *span) or _negative_ending(negation, part, keys, span))
-        ]
-        for part in term.parts
+    everywhere = [list(_phrase_spans(part, keys, tokens, gap, lemmas, present)) for part in term.parts]
+    kept = everywhere if negative_term else [
+        [span for span in spans
+         if not (negated(negation, keys, tokens, *span) or _negative_ending(negation, part, keys, span))]
+        for part, spans in zip(term.parts, everywhere, strict=True)
     ]
+    counted = list(_places(kept, tokens))
+    if counted or kept == everywhere:
+        return counted, None
+    return [], next(_places(everywhere, tokens), None)
+
+
+def _places(found: list[list[tuple[int, int]]], tokens: list[Token]) -> Iterable[tuple[tuple[int, int], ...]]:
     if len(found) == 1:
         for span in found[0]:
             yield (span,)

@@ -31,7 +31,7 @@ from bot.services.urgency.lexicon import (
     toml_table,
     toml_words,
 )
-from bot.services.urgency.matching import occurrences, outermost
+from bot.services.urgency.matching import occurrences, occurrences_or_denied, outermost
 from bot.services.urgency.policy import ModelPolicy, combine, read_model_policy
 from bot.services.urgency.reasons import group_reason
 from bot.services.urgency.scope import IGNORED_BECAUSE, Scope
@@ -257,19 +257,16 @@ class UrgencyRules:
             present = Present.of(keys, lemmas)
             for group in lexicon.groups:
                 for term in group.terms:
-                    hits = [Hit(group, spans) for spans in
-                            occurrences(term, lexicon.negation, keys, tokens, self.phrase_gap, lemmas, present)]
-                    if not hits and group.level > 0:
+                    counted, negated = occurrences_or_denied(term, lexicon.negation, keys, tokens, self.phrase_gap,
+                                                             lemmas, present)
+                    if counted:
+                        groups.setdefault(group.name, group)
+                        hits_by_group.setdefault(group.name, []).extend(Hit(group, spans) for spans in counted)
+                    elif negated is not None and group.level > 0:
                         # Found only when its negator is ignored: kept as set aside ("денег не просили"), so that
                         # the learned model needs more to overrule it than a text with no alarming word at all.
-                        spans = next(occurrences(term, NO_NEGATION, keys, tokens, self.phrase_gap, lemmas, present),
-                                     None)
-                        if spans is not None:
-                            groups.setdefault(group.name, group)
-                            denied.setdefault(group.name, []).append(Hit(group, spans))
-                    if hits:
                         groups.setdefault(group.name, group)
-                        hits_by_group.setdefault(group.name, []).extend(hits)
+                        denied.setdefault(group.name, []).append(Hit(group, negated))
             for frame, terms in lexicon.frames.items():
                 for term in terms:
                     negation = NO_NEGATION if frame in _FRAMES_WITHOUT_NEGATION else lexicon.negation
