@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import sqlite3
 import time
 from collections.abc import Callable
+from contextlib import closing
 from contextvars import ContextVar
 from typing import Any
 
@@ -13,6 +16,8 @@ from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+log = logging.getLogger(__name__)
 
 
 def is_sqlite(url: str) -> bool:
@@ -24,8 +29,14 @@ def is_sqlite(url: str) -> bool:
 # the unit of work retries it on a fresh one (SQLAlchemy then replaces every connection older than the failure).
 PING_AFTER_IDLE_SECONDS = 10.0
 
+# A file database's write-ahead log is checkpointed (copied into the database file, with an fsync) after this many
+# commits, on a thread and a connection of its own. SQLite's own auto-checkpoint (every 1,000 pages) runs inside the
+# COMMIT that crosses the mark, and the COMMIT runs on the event loop (MostlyInlineConnection).
+CHECKPOINT_EVERY_COMMITS = 200
 
-def make_engine(url: str, *, ping_after_idle: float = PING_AFTER_IDLE_SECONDS, **kwargs: Any) -> AsyncEngine:
+
+def make_engine(url: str, *, ping_after_idle: float = PING_AFTER_IDLE_SECONDS,
+                checkpoint_every: int = CHECKPOINT_EVERY_COMMITS, **kwargs: Any) -> AsyncEngine:
     # hide_parameters: an error's message must not carry the values of the statement (residents' texts, ids).
     kwargs.setdefault("hide_parameters", True)
     if not is_sqlite(url):
@@ -48,9 +59,18 @@ def make_engine(url: str, *, ping_after_idle: float = PING_AFTER_IDLE_SECONDS, *
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
+        in_wal = (cursor.fetchone() or ("",))[0] == "wal"  # an in-memory database stays "memory"
         cursor.execute("PRAGMA busy_timeout=10000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        driver = dbapi_connection.driver_connection
+        if in_wal and isinstance(driver, MostlyInlineConnection):
+            cursor.execute("PRAGMA database_list")
+            path = next((row[2] for row in cursor.fetchall() if row[1] == "main"), "")
+            if path:
+                # SQLite's own checkpoint would run inside a COMMIT, on the loop (see MostlyInlineConnection).
+                cursor.execute("PRAGMA wal_autocheckpoint=0")
+                driver.checkpoint_elsewhere(path, checkpoint_every)
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -76,13 +96,27 @@ class MostlyInlineConnection(aiosqlite.Connection):
     the microseconds they take, and so does the pool's ROLLBACK of a connection with no transaction (it does
     nothing). BEGIN is tried here without waiting (busy_timeout 0 for that one statement) and, when another process
     holds the lock, goes to aiosqlite's thread to wait there as before, so the loop never sleeps in SQLite's busy
-    handler. COMMIT stays on the thread: now and then it checkpoints the WAL into the database file and waits for the
-    disk (run on the loop, that held up every request in flight: webhook p95 at 8 concurrent requests went from 2 to
-    7 times the echo bot's). Anything else (PRAGMAs at connect, statements outside a transaction, closing) goes to
-    the thread too. A statement that takes long inside a transaction (a rebuild from every review) holds the loop
-    as long; with the single pooled connection (above) every other update waits for it either way."""
+    handler. COMMIT runs here too when the connection's WAL is checkpointed elsewhere (`checkpoint_elsewhere`, a file
+    database): in WAL mode with synchronous=NORMAL a COMMIT only appends to the log, without an fsync. SQLite's own
+    checkpoint, which copies the log into the database file and waits for the disk, would run inside a COMMIT now and
+    then; on the loop that held up every request in flight (webhook p95 at 8 concurrent requests went from 2 to 7
+    times the echo bot's), so it is turned off and done every `checkpoint_every` commits on a thread with a
+    connection of its own (PASSIVE: it never waits for, nor blocks, this connection). Otherwise COMMIT goes to the
+    thread. Anything else (PRAGMAs at connect, statements outside a transaction, closing) goes to the thread too. A
+    statement that takes long inside a transaction (a rebuild from every review) holds the loop as long; with the
+    single pooled connection (above) every other update waits for it either way."""
 
     _CURSOR_CALLS = frozenset({"execute", "executemany", "fetchone", "fetchmany", "fetchall", "close"})
+    _checkpoint_path: str | None = None
+    _checkpoint_every = CHECKPOINT_EVERY_COMMITS
+    _commits_since_checkpoint = 0
+    _checkpointing: asyncio.Future[None] | None = None
+    checkpoints = 0  # how many were started: for tests and the curious
+
+    def checkpoint_elsewhere(self, path: str, every: int) -> None:
+        """This connection's auto-checkpoint is off (PRAGMA wal_autocheckpoint=0): commit on the loop and
+        checkpoint the database at `path` on a thread every `every` commits."""
+        self._checkpoint_path, self._checkpoint_every = path, max(1, every)
 
     def began_without_waiting(self) -> bool:
         """BEGIN IMMEDIATE if the write lock is free now; False (nothing begun) if it is not, or on any error, for
@@ -103,6 +137,10 @@ class MostlyInlineConnection(aiosqlite.Connection):
             if owner is connection:
                 if name == "cursor" or (name == "rollback" and not connection.in_transaction):
                     return fn(*args, **kwargs)  # an object made; a rollback of nothing
+                if name == "commit" and self._checkpoint_path is not None and connection.in_transaction:
+                    fn(*args, **kwargs)  # appends to the log; no checkpoint, no fsync (see the class doc)
+                    self._committed()
+                    return None
             elif isinstance(owner, sqlite3.Cursor) and name in self._CURSOR_CALLS:
                 if connection.in_transaction:
                     return fn(*args, **kwargs)
@@ -113,6 +151,27 @@ class MostlyInlineConnection(aiosqlite.Connection):
                         if error.sqlite_errorcode != sqlite3.SQLITE_BUSY:
                             raise
         return await super()._execute(fn, *args, **kwargs)
+
+
+    def _committed(self) -> None:
+        self._commits_since_checkpoint += 1
+        if self._commits_since_checkpoint < self._checkpoint_every:
+            return
+        if self._checkpointing is not None and not self._checkpointing.done():
+            return  # the last one is still copying: the next commit asks again
+        self._commits_since_checkpoint = 0
+        self.checkpoints += 1
+        self._checkpointing = asyncio.get_running_loop().run_in_executor(None, _checkpoint, self._checkpoint_path)
+
+
+def _checkpoint(path: str) -> None:
+    """Copy what it can of the log into the database file, waiting for no one (PASSIVE); a failure only leaves the
+    log longer until the next one."""
+    try:
+        with closing(sqlite3.connect(path, timeout=0, isolation_level=None)) as connection:
+            connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+    except sqlite3.Error:
+        log.warning("checkpoint of the write-ahead log failed; the next one will try again", exc_info=True)
 
 
 def _without_waiting(connection: sqlite3.Connection, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,7 +14,9 @@ from alembic.migration import MigrationContext
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
+from storage.engine import make_engine, make_session_pool
 from storage.fsm import DatabaseStorage
+from storage.migrate import upgrade
 from storage.models import Base, Clinic, District, Role, User
 from storage.repositories import Repositories
 from tests.conftest import BACKENDS
@@ -94,6 +97,44 @@ async def test_a_transaction_waits_for_another_process_lock_without_holding_up_t
     async with pool() as session, session.begin():  # then it was stored, and the next one takes the lock at once
         assert await Repositories(session).updates.mark_processed(901, NOW) is False
         assert (await session.execute(text("PRAGMA busy_timeout"))).scalar() == 10000
+
+
+async def test_a_commit_runs_on_the_loop_and_never_checkpoints_there(engine, pool) -> None:
+    """COMMIT only appends to the write-ahead log, so it runs on the loop (storage/engine.py); the checkpoint, which
+    waits for the disk, must then not run inside it."""
+    async with engine.connect() as connection:
+        assert (await connection.execute(text("PRAGMA wal_autocheckpoint"))).scalar() == 0
+        driver = (await connection.get_raw_connection()).driver_connection
+    threads: list[tuple[str, int]] = []
+    driver._conn.set_trace_callback(lambda statement: threads.append((statement, threading.get_ident())))
+    async with pool() as session, session.begin():
+        assert await Repositories(session).updates.mark_processed(902, NOW)
+    driver._conn.set_trace_callback(None)
+    commits = [thread for statement, thread in threads if statement.strip().upper() == "COMMIT"]
+    assert commits == [threading.get_ident()], threads
+
+
+async def test_the_write_ahead_log_is_checkpointed_on_a_thread_of_its_own(tmp_path) -> None:
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'wal.db'}", checkpoint_every=20)
+    await upgrade(engine)
+    pool = make_session_pool(engine)
+    for number in range(400):  # each commit appends at least one page to the log
+        async with pool() as session, session.begin():
+            await Repositories(session).updates.mark_processed(10_000 + number, NOW)
+    async with engine.connect() as connection:
+        driver = (await connection.get_raw_connection()).driver_connection
+    for _ in range(1000):  # the last checkpoint may still be copying
+        if driver._checkpointing is None or driver._checkpointing.done():
+            break
+        await asyncio.sleep(0.01)
+    assert driver.checkpoints >= 10
+    async with pool() as session, session.begin():  # a writer after a full checkpoint starts the log again
+        await Repositories(session).updates.mark_processed(99_999, NOW)
+    other = sqlite3.connect(tmp_path / "wal.db")
+    _busy, frames_in_log, _copied = other.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    other.close()
+    await engine.dispose()
+    assert frames_in_log < 100, frames_in_log  # 400 commits without checkpoints leave 400 or more
 
 
 @both_backends
