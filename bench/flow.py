@@ -3,6 +3,7 @@
     .venv/bin/python bench/flow.py                       # 40 residents per round, 3 rounds, SQLite (+ PostgreSQL)
     .venv/bin/python bench/flow.py --residents 10 --rounds 1
     .venv/bin/python bench/flow.py --profile flow.prof  # cProfile of the flow rounds
+    .venv/bin/python bench/flow.py --floor              # also the least any update costs: /help vs echo
 
 Each resident is a new person who goes /start → language → consent → leave feedback → types "поликлиника 17" (the
 one match is taken at once) → a doctor → specialty → the therapist → gratitude → 5 stars → a text → a photo → today →
@@ -127,6 +128,33 @@ def echo_dispatcher() -> Dispatcher:
     return dp
 
 
+async def measure_floor(app: App, flow_counter: Counted, echo_counter: Counted, echo: Dispatcher, echo_bot,
+                        echo_session: RecordingSession, rounds: int, updates: int = 300) -> None:
+    """What any update of the bot costs at the least: an onboarded person's /help (the update record and nothing
+    else in one transaction, one reply, no state to write), against as many echo updates, interleaved one by one."""
+    person = app.user(99_999, language_code="ru")
+    await person.command("start")
+    await person.press("Русский")
+    await person.press(T["ru"]("consent.accept"))
+    echo_person = UserClient(echo, echo_bot, echo_session, user_id=99_998, factory=UpdateFactory())
+    ratios = []
+    for number in range(rounds + 1):  # the first round warms up
+        flow_before, echo_before = flow_counter.mark(), echo_counter.mark()
+        for step in range(updates):
+            reply = await person.command("help")
+            assert "/start" in reply.text, reply.text
+            forget(app.session)
+            await echo_person.send(f"сообщение {step}")
+            forget(echo_session)
+        bot_ms = 1000 * (flow_counter.mark()[1] - flow_before[1]) / updates
+        echo_ms = 1000 * (echo_counter.mark()[1] - echo_before[1]) / updates
+        if number:
+            ratios.append(echo_ms / bot_ms)
+            print(f"floor round {number}: /help {bot_ms:.2f} ms an update, echo {echo_ms:.2f} ms, ratio "
+                  f"{echo_ms / bot_ms:.3f}", flush=True)
+    print(f"floor median ratio {statistics.median(ratios):.3f}: no update of the bot costs less than this")
+
+
 class Backend:
     def __init__(self, name: str, url: str, folder: Path) -> None:
         self.name, self.url, self.folder = name, url, folder
@@ -162,7 +190,8 @@ class Backend:
             await self.admin.dispose()
 
 
-async def run_backend(name: str, url: str, residents: int, rounds: int, profile: str | None) -> float:
+async def run_backend(name: str, url: str, residents: int, rounds: int, profile: str | None,
+                      floor: bool = False) -> float:
     folder = Path(tempfile.mkdtemp(prefix="bench-flow-"))
     if name == "sqlite":
         url = f"sqlite+aiosqlite:///{folder / 'bench.db'}"
@@ -239,6 +268,8 @@ async def run_backend(name: str, url: str, residents: int, rounds: int, profile:
                   f"{r['flow'] / r['echo']:.3f}; CPU time ratio {r['flow_cpu'] / r['echo_cpu']:.3f}; with the "
                   f"client's own time: flow {r['flow_wall']:.1f}, echo {r['echo_wall']:.1f} updates/s, ratio "
                   f"{r['wall_ratio']:.3f}", flush=True)
+        if floor:
+            await measure_floor(app, flow_counter, echo_counter, echo, echo_bot, echo_session, rounds)
         await bot.session.close()
         await echo_bot.session.close()
     if profiler:
@@ -258,12 +289,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--profile", help="write a cProfile of the flow rounds to this file")
     parser.add_argument("--sqlite-only", action="store_true")
+    parser.add_argument("--floor", action="store_true",
+                        help="also measure the least any update costs (an onboarded person's /help) against echo")
     args = parser.parse_args()
-    results = [("sqlite", asyncio.run(run_backend("sqlite", "", args.residents, args.rounds, args.profile)))]
+    results = [("sqlite", asyncio.run(run_backend("sqlite", "", args.residents, args.rounds, args.profile,
+                                                  args.floor)))]
     postgres = os.environ.get("MEDFEEDBACK_TEST_POSTGRES_URL")
     if postgres and not args.sqlite_only:
         results.append(("postgresql", asyncio.run(run_backend("postgresql", postgres, args.residents, args.rounds,
-                                                              args.profile))))
+                                                              args.profile, args.floor))))
     for name, ratio in results:
         print(f"flow ratio {ratio:.3f} ({name})")
 

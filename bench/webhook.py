@@ -7,8 +7,12 @@ Both are child processes (`python -m bot run` through tests/fakes/process.py, an
 SimpleRequestHandler with handle_in_background=False) talking to the tests' fake Bot API on 127.0.0.1, configured by
 the same environment variables. The bench POSTs /start updates of distinct people straight to each webhook with the
 secret, `concurrency` requests at a time, and times each request. For the bot it then counts the updates it answered
-200 but did not store (their update_id missing from processed_updates): that must be 0. Prints updates/s and p50/p95
-latency of both and their ratios per concurrency; the last line is `webhook ratio R (concurrency 8)`.
+200 but did not store (their update_id missing from processed_updates): that must be 0. Then the people of the
+concurrency-8 level press another language, 8 at a time: an answer and an edit each, in the bot and in the echo bot.
+Prints updates/s and p50/p95 latency of both and their ratios per concurrency and for the presses; the last line is
+`webhook ratio R (concurrency 8)`.
+
+    .venv/bin/python bench/webhook.py --api-latency-ms 50   # every Bot API call answers 50 ms later
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ from tests.fakes.process import BotProcess, free_port
 TOKEN = "123456:TEST-token"
 SECRET = "bench-secret_123"
 HERE = Path(__file__).resolve().parent
+PRESS_CONCURRENCY = 8
+PRESSES = -1  # the key of the presses' figures, beside the concurrency levels'
 
 
 class EchoProcess(BotProcess):
@@ -81,12 +87,31 @@ async def load(url: str, updates: list[dict], concurrency: int) -> tuple[float, 
         return time.perf_counter() - started, latencies, statuses
 
 
+def figures_of(name: str, workdir: Path, count: int, elapsed: float, latencies: list[float],
+               statuses: dict[int, int]) -> dict[str, float]:
+    ok = [update_id for update_id, status in statuses.items() if status == 200]
+    figures = {"rate": count / elapsed, "p50": percentile(latencies, 0.5), "p95": percentile(latencies, 0.95),
+               "ok": len(ok), "count": count}
+    if name == "bot":
+        with sqlite3.connect(workdir / "bot.db") as db:
+            stored = {row[0] for row in db.execute("SELECT update_id FROM processed_updates")}
+        figures["lost"] = sum(1 for update_id in ok if update_id not in stored)
+    return figures
+
+
+def report(what: str, figures: dict[str, float]) -> None:
+    lost = f", answered 200 but not stored: {figures['lost']}" if "lost" in figures else ""
+    print(f"{what}: {figures['rate']:.1f} updates/s, p50 {figures['p50'] * 1000:.0f} ms, p95 "
+          f"{figures['p95'] * 1000:.0f} ms, {figures['ok']} of {figures['count']} answered 200{lost}", flush=True)
+
+
 def percentile(samples: list[float], share: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
-async def measure(name: str, levels: list[tuple[int, int]], folder: Path) -> dict[int, dict[str, float]]:
+async def measure(name: str, levels: list[tuple[int, int]], folder: Path,
+                  api_latency: float = 0.0) -> dict[int, dict[str, float]]:
     workdir = folder / name
     port = free_port()
     environment = {
@@ -117,6 +142,7 @@ async def measure(name: str, levels: list[tuple[int, int]], folder: Path) -> dic
                     if "the urgency classifier is ready" in bot.output():
                         break
                     await asyncio.sleep(0.2)
+            api.latency = api_latency  # after the start, which would otherwise wait for it too
             next_id = 1
             # Warm-up: the first connections, compiled statements, imports on first use.
             warm = [start_update(next_id + i, 7_000_000 + next_id + i) for i in range(30)]
@@ -130,18 +156,25 @@ async def measure(name: str, levels: list[tuple[int, int]], folder: Path) -> dic
                 for update in updates:
                     api.add_user(update["message"]["from"]["id"], "Айгуль", "ru")
                 elapsed, latencies, statuses = await load(url, updates, concurrency)
-                ok = [update_id for update_id, status in statuses.items() if status == 200]
-                figures = {"rate": count / elapsed, "p50": percentile(latencies, 0.5),
-                           "p95": percentile(latencies, 0.95), "ok": len(ok), "count": count}
+                results[concurrency] = figures = figures_of(name, workdir, count, elapsed, latencies, statuses)
+                report(f"{name} concurrency {concurrency}", figures)
+                if concurrency == PRESS_CONCURRENCY:
+                    started_by = [update["message"]["from"]["id"] for update in updates]
+            # Then everyone who sent /start at that concurrency presses another language: an answer and an edit.
+            presses = []
+            for user_id in started_by:
+                [shown] = api.bot_messages(user_id)[-1:]
                 if name == "bot":
-                    with sqlite3.connect(workdir / "bot.db") as db:
-                        stored = {row[0] for row in db.execute("SELECT update_id FROM processed_updates")}
-                    figures["lost"] = sum(1 for update_id in ok if update_id not in stored)
-                results[concurrency] = figures
-                lost = f", answered 200 but not stored: {figures['lost']}" if name == "bot" else ""
-                print(f"{name} concurrency {concurrency}: {figures['rate']:.1f} updates/s, p50 "
-                      f"{figures['p50'] * 1000:.0f} ms, p95 {figures['p95'] * 1000:.0f} ms, {len(ok)} of {count} "
-                      f"answered 200{lost}", flush=True)
+                    other = next(b["text"] for b in shown["reply_markup"]["inline_keyboard"][0]
+                                 if not b["text"].startswith("✓"))
+                    query = api.callback_query(user_id, shown, other)
+                else:  # the echo bot's /start has no buttons: the same press, on its message
+                    query = api.callback_query(user_id, shown, None, data="language:kk")
+                presses.append({"update_id": next_id, "callback_query": query})
+                next_id += 1
+            elapsed, latencies, statuses = await load(url, presses, PRESS_CONCURRENCY)
+            results[PRESSES] = figures = figures_of(name, workdir, len(presses), elapsed, latencies, statuses)
+            report(f"{name} presses at concurrency {PRESS_CONCURRENCY}", figures)
         finally:
             code = await bot.stop()
             if code not in (0, None, -15):
@@ -153,22 +186,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0, help="multiplies the number of updates per level")
     parser.add_argument("--rounds", type=int, default=1, help="alternating echo/bot runs; figures are medians")
+    parser.add_argument("--api-latency-ms", type=float, default=0.0,
+                        help="each Bot API call answers this much later, as over the network to Telegram")
     args = parser.parse_args()
     levels = [(1, int(150 * args.scale)), (8, int(400 * args.scale)), (32, int(800 * args.scale))]
     runs: dict[str, list[dict[int, dict[str, float]]]] = {"echo": [], "bot": []}
     with tempfile.TemporaryDirectory(prefix="bench-webhook-") as folder:
         for number in range(args.rounds):
             for name in ("echo", "bot"):
-                runs[name].append(asyncio.run(measure(name, levels, Path(folder) / f"{number}")))
+                runs[name].append(asyncio.run(measure(name, levels, Path(folder) / f"{number}",
+                                                      args.api_latency_ms / 1000)))
     ratio_at_8 = 0.0
-    for concurrency, _ in levels:
+    for concurrency, _ in [*levels, (PRESSES, 0)]:
         def median(name: str, key: str, level: int = concurrency) -> float:
             return statistics.median(run[level][key] for run in runs[name])
 
         ratio = median("bot", "rate") / median("echo", "rate")
         p95 = median("bot", "p95") / median("echo", "p95")
         lost = sum(run[concurrency]["lost"] for run in runs["bot"])
-        print(f"concurrency {concurrency}: bot/echo updates/s {ratio:.2f}, p95 {p95:.1f}x echo's "
+        what = f"presses at concurrency {PRESS_CONCURRENCY}" if concurrency == PRESSES else f"concurrency {concurrency}"
+        print(f"{what}: bot/echo updates/s {ratio:.2f}, p95 {p95:.1f}x echo's "
               f"({median('bot', 'p95') * 1000:.0f} vs {median('echo', 'p95') * 1000:.0f} ms), "
               f"answered 200 but not stored: {lost}")
         if concurrency == 8:

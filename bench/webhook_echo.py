@@ -1,5 +1,7 @@
 """The bare aiogram webhook bot bench/webhook.py compares with: SimpleRequestHandler(handle_in_background=False),
-one handler answering /start, configured through the same environment variables as the bot."""
+answering /start with a text (as it always has: the baseline of every figure so far), and a press (the bench sends
+one on that message) with an answer and an edit, as the bot's language switch does; configured through the same
+environment variables as the bot."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from aiogram import Bot, Dispatcher, Router
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.filters import CommandStart
-from aiogram.types import Message
+from aiogram.types import CallbackQuery, Message
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
 
@@ -24,6 +26,11 @@ def main() -> None:
     @router.message(CommandStart())
     async def start(message: Message) -> None:
         await message.answer("Choose a language")
+
+    @router.callback_query()
+    async def chosen(query: CallbackQuery) -> None:  # the bot's language switch makes the same two calls
+        await query.answer()
+        await query.message.edit_text(f"Chosen: {query.data}")
 
     dp.include_router(router)
     secret = env["MEDFEEDBACK_TELEGRAM__WEBHOOK__SECRET_TOKEN"]

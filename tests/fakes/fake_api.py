@@ -230,6 +230,7 @@ class FakeTelegramAPI:
         self.downloads_started: list[str] = []
         # Telegram keeps trying an undelivered webhook update for a long while; tests of outages say how long.
         self.webhook_attempts, self.webhook_retry_delay = WEBHOOK_ATTEMPTS, WEBHOOK_RETRY_DELAY
+        self.latency = 0.0  # seconds each Bot API call waits before its answer, as the real one's network does
         self.webhook_timeout = 5.0  # Telegram waits about a minute; most tests want a dead bot noticed sooner
         self._group_limit: int | None = None  # messages a minute per group, counted per message (albums: items)
         self._group_sends: defaultdict[int, deque[float]] = defaultdict(deque)
@@ -434,16 +435,23 @@ class FakeTelegramAPI:
 
     def press(self, user_id: int, message: dict[str, Any], button_text: str) -> dict[str, Any]:
         """Press an inline button, found by its visible text in the message as it is now (after edits)."""
+        return self._emit("callback_query", self.callback_query(user_id, message, button_text))
+
+    def callback_query(self, user_id: int, message: dict[str, Any], button_text: str | None,
+                       data: str | None = None) -> dict[str, Any]:
+        """The callback query a press on the button would send, not delivered (a bench POSTs it itself); with
+        `data` instead of a button's text, a press on a button the message does not have (a bench's baseline)."""
         key = (message["chat"]["id"], message["message_id"])
         if (current := self._messages.get(key)) is None:
             raise AssertionError(f"message {key[1]} in chat {key[0]} was deleted; there is nothing to press")
-        button = next((b for b in _buttons(current) if b["text"] == button_text), None)
-        if button is None or "callback_data" not in button:
-            shown = [b["text"] for b in _buttons(current)]
-            raise AssertionError(f"no callback button {button_text!r}; the message shows {shown}")
-        query = {"id": self._open_query(), "from": self._user(user_id), "message": _public(current),
-                 "chat_instance": f"instance{key[0]}", "data": button["callback_data"]}
-        return self._emit("callback_query", query)
+        if data is None:
+            button = next((b for b in _buttons(current) if b["text"] == button_text), None)
+            if button is None or "callback_data" not in button:
+                shown = [b["text"] for b in _buttons(current)]
+                raise AssertionError(f"no callback button {button_text!r}; the message shows {shown}")
+            data = button["callback_data"]
+        return {"id": self._open_query(), "from": self._user(user_id), "message": _public(current),
+                "chat_instance": f"instance{key[0]}", "data": data}
 
     def inline_query(self, user_id: int, query: str, offset: str = "") -> dict[str, Any]:
         payload = {"id": self._open_query(), "from": self._user(user_id), "query": query, "offset": offset}
@@ -536,6 +544,8 @@ class FakeTelegramAPI:
             return error.response()
         method = self._record(request.match_info["method"], req)
         call = self.calls[-1]
+        if self.latency and method != "getUpdates":
+            await asyncio.sleep(self.latency)
         try:
             return await self._answer(method, req, request)
         finally:
