@@ -3,12 +3,13 @@ outages, poisoned updates, the flood guard and the membership cache, through the
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from aiogram.methods import GetChatMember, SendMessage
+from aiogram.methods import AnswerCallbackQuery, GetChatMember, SendMessage
 from sqlalchemy import event, select
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
@@ -125,6 +126,30 @@ async def test_a_short_outage_is_retried_inside_the_update_and_the_person_notice
     assert len(failed) == 2
     assert any("AL-" in text for text in reply.texts) and RU("errors.delayed") not in reply.texts
     assert len(await one(app, select(Review))) == 1
+
+
+@pytest.mark.usefixtures("demo_directory")
+async def test_a_button_is_answered_after_the_commit_and_once_though_its_update_was_tried_again(
+        app: App, tmp_path) -> None:
+    """The answer to a press (it stops the spinner) waits for the commit, so SQLite's one connection is not held
+    while Telegram answers it; what an attempt that rolled back answered is dropped with it."""
+    unit_of_work(app)
+    person = await resident(app, 4351)
+    await to_preview(app, person)
+    press = submit_update(app, person)
+    committed_when_answered: list[bool] = []
+
+    def answer(_params: object) -> bool:  # reads what is committed, beside the bot's own connection
+        with contextlib.closing(sqlite3.connect(tmp_path / "test.db")) as db:
+            stored = db.execute("SELECT count(*) FROM processed_updates WHERE update_id = ?", (press.update_id,))
+            committed_when_answered.append(stored.fetchone()[0] == 1)
+        return True
+
+    app.session.set_result(AnswerCallbackQuery, answer)
+    with commits_fail(app, times=2) as failed:
+        reply = await person.feed(press)
+    assert len(failed) == 2 and any("AL-" in text for text in reply.texts)
+    assert committed_when_answered == [True]  # before: answered in each of the three tries, each before its commit
 
 
 @pytest.mark.expect_errors
