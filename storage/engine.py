@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sqlite3
 import time
 from collections.abc import Callable
-from contextlib import closing
 from contextvars import ContextVar
 from typing import Any
 
@@ -29,9 +27,9 @@ def is_sqlite(url: str) -> bool:
 # the unit of work retries it on a fresh one (SQLAlchemy then replaces every connection older than the failure).
 PING_AFTER_IDLE_SECONDS = 10.0
 
-# A file database's write-ahead log is checkpointed (copied into the database file, with an fsync) after this many
-# commits, on a thread and a connection of its own. SQLite's own auto-checkpoint (every 1,000 pages) runs inside the
-# COMMIT that crosses the mark, and the COMMIT runs on the event loop (MostlyInlineConnection).
+# A file database's write-ahead log is checkpointed (copied into the database file, with an fsync) by every this
+# many-th COMMIT, which then runs on aiosqlite's thread; the others run on the event loop (MostlyInlineConnection).
+# SQLite's own auto-checkpoint (every 1,000 pages) would run inside whichever COMMIT crosses its mark, on the loop.
 CHECKPOINT_EVERY_COMMITS = 200
 
 
@@ -65,12 +63,9 @@ def make_engine(url: str, *, ping_after_idle: float = PING_AFTER_IDLE_SECONDS,
         cursor.execute("PRAGMA synchronous=NORMAL")
         driver = dbapi_connection.driver_connection
         if in_wal and isinstance(driver, MostlyInlineConnection):
-            cursor.execute("PRAGMA database_list")
-            path = next((row[2] for row in cursor.fetchall() if row[1] == "main"), "")
-            if path:
-                # SQLite's own checkpoint would run inside a COMMIT, on the loop (see MostlyInlineConnection).
-                cursor.execute("PRAGMA wal_autocheckpoint=0")
-                driver.checkpoint_elsewhere(path, checkpoint_every)
+            # SQLite's own checkpoint would run inside a COMMIT on the loop (see MostlyInlineConnection).
+            cursor.execute("PRAGMA wal_autocheckpoint=0")
+            driver.checkpoint_every(checkpoint_every)
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -96,27 +91,28 @@ class MostlyInlineConnection(aiosqlite.Connection):
     the microseconds they take, and so does the pool's ROLLBACK of a connection with no transaction (it does
     nothing). BEGIN is tried here without waiting (busy_timeout 0 for that one statement) and, when another process
     holds the lock, goes to aiosqlite's thread to wait there as before, so the loop never sleeps in SQLite's busy
-    handler. COMMIT runs here too when the connection's WAL is checkpointed elsewhere (`checkpoint_elsewhere`, a file
-    database): in WAL mode with synchronous=NORMAL a COMMIT only appends to the log, without an fsync. SQLite's own
+    handler. COMMIT runs here too when the connection checkpoints on its own schedule (`checkpoint_every`, a file
+    database in WAL mode): with synchronous=NORMAL a COMMIT only appends to the log, without an fsync. SQLite's own
     checkpoint, which copies the log into the database file and waits for the disk, would run inside a COMMIT now and
     then; on the loop that held up every request in flight (webhook p95 at 8 concurrent requests went from 2 to 7
-    times the echo bot's), so it is turned off and done every `checkpoint_every` commits on a thread with a
-    connection of its own (PASSIVE: it never waits for, nor blocks, this connection). Otherwise COMMIT goes to the
-    thread. Anything else (PRAGMAs at connect, statements outside a transaction, closing) goes to the thread too. A
-    statement that takes long inside a transaction (a rebuild from every review) holds the loop as long; with the
-    single pooled connection (above) every other update waits for it either way."""
+    times the echo bot's). So it is turned off, and every `checkpoint_every`-th COMMIT goes to the thread followed
+    by a PASSIVE checkpoint there, as SQLite's own did: while the connection is still checked out by that update, so
+    no writer of this process runs beside it and the checkpoint reaches the end of the log, which the next writer
+    then starts again from the beginning (a checkpoint on another connection, beside the loop's next commits, never
+    caught up: the log grew by 170 MB in 20,000 commits). Otherwise COMMIT goes to the thread. Anything else
+    (PRAGMAs at connect, statements outside a transaction, closing) goes to the thread too. A statement that takes
+    long inside a transaction (a rebuild from every review) holds the loop as long; with the single pooled
+    connection (above) every other update waits for it either way."""
 
     _CURSOR_CALLS = frozenset({"execute", "executemany", "fetchone", "fetchmany", "fetchall", "close"})
-    _checkpoint_path: str | None = None
-    _checkpoint_every = CHECKPOINT_EVERY_COMMITS
+    _checkpoint_every: int | None = None  # None: SQLite's own auto-checkpoint, every COMMIT on the thread
     _commits_since_checkpoint = 0
-    _checkpointing: asyncio.Future[None] | None = None
-    checkpoints = 0  # how many were started: for tests and the curious
+    checkpoints = 0  # how many this connection ran: for tests and the curious
 
-    def checkpoint_elsewhere(self, path: str, every: int) -> None:
-        """This connection's auto-checkpoint is off (PRAGMA wal_autocheckpoint=0): commit on the loop and
-        checkpoint the database at `path` on a thread every `every` commits."""
-        self._checkpoint_path, self._checkpoint_every = path, max(1, every)
+    def checkpoint_every(self, commits: int) -> None:
+        """This connection's auto-checkpoint is off (PRAGMA wal_autocheckpoint=0): commit on the loop, and
+        checkpoint on the thread with every `commits`-th COMMIT."""
+        self._checkpoint_every = max(1, commits)
 
     def began_without_waiting(self) -> bool:
         """BEGIN IMMEDIATE if the write lock is free now; False (nothing begun) if it is not, or on any error, for
@@ -137,10 +133,13 @@ class MostlyInlineConnection(aiosqlite.Connection):
             if owner is connection:
                 if name == "cursor" or (name == "rollback" and not connection.in_transaction):
                     return fn(*args, **kwargs)  # an object made; a rollback of nothing
-                if name == "commit" and self._checkpoint_path is not None and connection.in_transaction:
-                    fn(*args, **kwargs)  # appends to the log; no checkpoint, no fsync (see the class doc)
-                    self._committed()
-                    return None
+                if name == "commit" and self._checkpoint_every is not None and connection.in_transaction:
+                    self._commits_since_checkpoint += 1
+                    if self._commits_since_checkpoint < self._checkpoint_every:
+                        return fn(*args, **kwargs)  # appends to the log; no checkpoint, no fsync (see the class doc)
+                    self._commits_since_checkpoint = 0
+                    self.checkpoints += 1
+                    return await super()._execute(_commit_and_checkpoint, connection)
             elif isinstance(owner, sqlite3.Cursor) and name in self._CURSOR_CALLS:
                 if connection.in_transaction:
                     return fn(*args, **kwargs)
@@ -153,23 +152,15 @@ class MostlyInlineConnection(aiosqlite.Connection):
         return await super()._execute(fn, *args, **kwargs)
 
 
-    def _committed(self) -> None:
-        self._commits_since_checkpoint += 1
-        if self._commits_since_checkpoint < self._checkpoint_every:
-            return
-        if self._checkpointing is not None and not self._checkpointing.done():
-            return  # the last one is still copying: the next commit asks again
-        self._commits_since_checkpoint = 0
-        self.checkpoints += 1
-        self._checkpointing = asyncio.get_running_loop().run_in_executor(None, _checkpoint, self._checkpoint_path)
 
 
-def _checkpoint(path: str) -> None:
-    """Copy what it can of the log into the database file, waiting for no one (PASSIVE); a failure only leaves the
-    log longer until the next one."""
+def _commit_and_checkpoint(connection: sqlite3.Connection) -> None:
+    """On aiosqlite's thread: the COMMIT, then the log copied into the database file as far as other processes'
+    readers allow (PASSIVE, as SQLite's auto-checkpoint is). The commit stands whatever the checkpoint does: its
+    failure only leaves the log longer until the next one."""
+    connection.commit()
     try:
-        with closing(sqlite3.connect(path, timeout=0, isolation_level=None)) as connection:
-            connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
     except sqlite3.Error:
         log.warning("checkpoint of the write-ahead log failed; the next one will try again", exc_info=True)
 
