@@ -26,7 +26,7 @@ from aiogram.dispatcher.middlewares.user_context import EVENT_CONTEXT_KEY, EVENT
 from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
 from aiogram.fsm.middleware import FSMContextMiddleware
 from aiogram.fsm.storage.base import BaseEventIsolation, StorageKey
-from aiogram.methods import AnswerCallbackQuery, Response, TelegramMethod
+from aiogram.methods import AnswerCallbackQuery, TelegramMethod
 from aiogram.types import TelegramObject, Update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -100,22 +100,35 @@ class DeferredAnswers:
         self.open = True
 
     @staticmethod
-    async def middleware(make_request: NextRequestMiddlewareType[Any], bot: Bot,
-                         method: TelegramMethod[Any]) -> Response[Any]:
+    async def middleware(make_request: NextRequestMiddlewareType[Any], bot: Bot, method: TelegramMethod[Any]) -> Any:
         """The bot session's middleware (bot/factory.py) that queues the answers instead of sending them."""
         deferred = DeferredAnswers.current.get()
         if deferred is not None and deferred.open and isinstance(method, AnswerCallbackQuery):
             deferred.answers.append(method)
-            return Response[bool](ok=True, result=True)
+            return True  # what Telegram answers, and what the session's own request gives back
         return await make_request(bot, method)
 
+    def close(self) -> None:
+        """No more queueing: a task the handler left running answers directly from now on."""
+        self.open = False
+
     async def send(self, bot: Bot, update_id: int) -> None:
-        self.open = False  # a task the handler left running answers directly from now on
+        """After the commit. An alert told "too many requests" waits a little and is tried once more; any other
+        failure is logged: the spinner stops by itself within seconds, and the update is not tried again for it
+        (its effects are stored), so an alert's words can then be lost."""
         for answer in self.answers:
-            try:
-                await bot(answer)
-            except Exception:  # the spinner stops by itself; what the answer would say is on the screen or stored
-                log.info("update %s: a button's answer could not be sent", update_id, exc_info=True)
+            for attempt in (1, 2):
+                try:
+                    await bot(answer)
+                    break
+                except TelegramRetryAfter as error:
+                    if attempt == 2 or error.retry_after > 5:
+                        log.info("update %s: a button's answer was refused (429)", update_id)
+                        break
+                    await asyncio.sleep(error.retry_after)
+                except Exception:
+                    log.info("update %s: a button's answer could not be sent", update_id, exc_info=True)
+                    break
         self.answers.clear()
 
 
@@ -233,6 +246,7 @@ class UnitOfWork(BaseMiddleware):
         try:
             handled, result, outbox_added = await self._transaction(handler, event, data, context, now, promised)
         finally:
+            answers.close()  # committed or rolled back, nothing more joins this attempt's answers
             DeferredAnswers.current.reset(deferring)
         if not handled:
             return None

@@ -15,10 +15,17 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 
 from bot.middlewares import FloodGuard
-from bot.unit_of_work import ChatLocks, DelayNotices, InfrastructureUnavailable, UnitOfWork, is_infrastructure
+from bot.unit_of_work import (
+    ChatLocks,
+    DeferredAnswers,
+    DelayNotices,
+    InfrastructureUnavailable,
+    UnitOfWork,
+    is_infrastructure,
+)
 from storage.models import ProcessedUpdate, Review, User
 from tests.conftest import BACKENDS, App
-from tests.flows import RU, choose_kind, describe, one, resident, to_kind_step
+from tests.flows import RU, T, choose_kind, describe, one, resident, to_kind_step
 
 CHAT = -1001234567890  # the conftest settings' prosecutor chat
 
@@ -150,6 +157,55 @@ async def test_a_button_is_answered_after_the_commit_and_once_though_its_update_
         reply = await person.feed(press)
     assert len(failed) == 2 and any("AL-" in text for text in reply.texts)
     assert committed_when_answered == [True]  # before: answered in each of the three tries, each before its commit
+
+
+async def test_a_queued_answer_gives_back_what_telegram_would_and_a_closed_queue_takes_no_more(app: App) -> None:
+    deferred = DeferredAnswers()
+    token = DeferredAnswers.current.set(deferred)
+    try:
+        assert await app.bot.answer_callback_query("q1", text="Сохранено") is True  # as from Telegram: True
+        assert app.session.calls_of(AnswerCallbackQuery) == []
+        deferred.close()  # the attempt is over: a task it left behind answers straight away
+        await app.bot.answer_callback_query("q2")
+    finally:
+        DeferredAnswers.current.reset(token)
+    assert [call.callback_query_id for call in app.session.calls_of(AnswerCallbackQuery)] == ["q2"]
+    await deferred.send(app.bot, 1)
+    assert [call.callback_query_id for call in app.session.calls_of(AnswerCallbackQuery)] == ["q2", "q1"]
+
+
+async def test_a_buttons_answer_refused_for_a_moment_is_sent_again_after_the_commit(app: App) -> None:
+    person = await resident(app, 4361)
+    app.session.clear()
+    app.session.fail_next(AnswerCallbackQuery, error_code=429, description="Too Many Requests: retry after 1",
+                          retry_after=1)
+    reply = await person.press(RU("menu.language"))
+    assert reply.buttons  # the languages are shown
+    outcomes = [outcome for call, outcome in zip(app.session.calls, app.session.outcomes, strict=True)
+                if isinstance(call, AnswerCallbackQuery)]
+    assert len(outcomes) == 2 and isinstance(outcomes[0], Exception) and outcomes[1] is True
+
+
+@pytest.mark.expect_errors
+async def test_a_button_whose_update_keeps_failing_is_apologised_for_and_its_spinner_stopped(
+        app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    person = app.user(4451, language_code="ru")
+    await person.command("start")
+    await person.press("Русский")
+    tries: list[int] = []
+
+    async def broken(*_args: object, **_kwargs: object) -> None:
+        tries.append(1)
+        raise ValueError("a bug in a handler")
+
+    import handlers.start as start
+
+    monkeypatch.setattr(start, "show_menu", broken)
+    app.session.clear()
+    reply = await person.press(T["ru"]("consent.accept"))
+    assert len(tries) == 2 and reply.texts[-1] == RU("errors.generic")
+    # The two tries' own answers went with their transactions; the apology's answer stops the spinner, once.
+    assert [call.text for call in app.session.calls_of(AnswerCallbackQuery)] == [None]
 
 
 @pytest.mark.expect_errors
