@@ -31,6 +31,9 @@ PING_AFTER_IDLE_SECONDS = 10.0
 # many-th COMMIT, which then runs on aiosqlite's thread; the others run on the event loop (MostlyInlineConnection).
 # SQLite's own auto-checkpoint (every 1,000 pages) would run inside whichever COMMIT crosses its mark, on the loop.
 CHECKPOINT_EVERY_COMMITS = 200
+# While the log is longer than this many frames (readers kept it from starting again), every COMMIT checkpoints, as
+# SQLite's auto-checkpoint does past its 1,000 pages.
+LONG_LOG_FRAMES = 1000
 
 
 def make_engine(url: str, *, ping_after_idle: float = PING_AFTER_IDLE_SECONDS,
@@ -134,12 +137,16 @@ class MostlyInlineConnection(aiosqlite.Connection):
                 if name == "cursor" or (name == "rollback" and not connection.in_transaction):
                     return fn(*args, **kwargs)  # an object made; a rollback of nothing
                 if name == "commit" and self._checkpoint_every is not None and connection.in_transaction:
-                    self._commits_since_checkpoint += 1
-                    if self._commits_since_checkpoint < self._checkpoint_every:
-                        return fn(*args, **kwargs)  # appends to the log; no checkpoint, no fsync (see the class doc)
-                    self._commits_since_checkpoint = 0
+                    if self._commits_since_checkpoint + 1 < self._checkpoint_every:
+                        fn(*args, **kwargs)  # appends to the log; no checkpoint, no fsync (see the class doc)
+                        self._commits_since_checkpoint += 1
+                        return None
+                    frames = await super()._execute(_commit_and_checkpoint, connection)
                     self.checkpoints += 1
-                    return await super()._execute(_commit_and_checkpoint, connection)
+                    # A reader (the website's, on this loop) can keep the log from starting again: while it is long,
+                    # the next COMMIT checkpoints too, as SQLite's own auto-checkpoint does at every one.
+                    self._commits_since_checkpoint = self._checkpoint_every - 1 if frames > LONG_LOG_FRAMES else 0
+                    return None
             elif isinstance(owner, sqlite3.Cursor) and name in self._CURSOR_CALLS:
                 if connection.in_transaction:
                     return fn(*args, **kwargs)
@@ -154,15 +161,18 @@ class MostlyInlineConnection(aiosqlite.Connection):
 
 
 
-def _commit_and_checkpoint(connection: sqlite3.Connection) -> None:
-    """On aiosqlite's thread: the COMMIT, then the log copied into the database file as far as other processes'
-    readers allow (PASSIVE, as SQLite's auto-checkpoint is). The commit stands whatever the checkpoint does: its
-    failure only leaves the log longer until the next one."""
+def _commit_and_checkpoint(connection: sqlite3.Connection) -> int:
+    """On aiosqlite's thread: the COMMIT, then the log copied into the database file as far as readers allow
+    (PASSIVE, as SQLite's auto-checkpoint is); returns how long the log still is, in frames (it starts again from
+    the beginning only once a writer finds it all copied and no reader in it). The commit stands whatever the
+    checkpoint does: its failure only leaves the log longer until the next one."""
     connection.commit()
     try:
-        connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        _busy, frames, _copied = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
     except sqlite3.Error:
         log.warning("checkpoint of the write-ahead log failed; the next one will try again", exc_info=True)
+        return 0
+    return max(0, frames)
 
 
 def _without_waiting(connection: sqlite3.Connection, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

@@ -14,6 +14,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
+from storage import engine as storage_engine
 from storage.engine import make_engine, make_session_pool
 from storage.fsm import DatabaseStorage
 from storage.migrate import upgrade
@@ -142,6 +143,37 @@ async def test_the_write_ahead_log_stays_short_while_people_write_at_once(tmp_pa
     longest = (tmp_path / "wal.db-wal").stat().st_size // page
     await engine.dispose()
     assert longest < 400, longest  # 111 frames here; 1,691 with the checkpoint on another connection
+
+
+async def test_while_a_reader_keeps_the_log_from_starting_again_every_commit_checkpoints(
+        tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The website's readers share the loop: one in the log when a checkpoint is due keeps the log from starting
+    again. The next commits then checkpoint too (as SQLite's own auto-checkpoint would), not only every 20th."""
+    monkeypatch.setattr(storage_engine, "LONG_LOG_FRAMES", 100)  # a commit here adds 1 to 3 frames
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'wal.db'}", checkpoint_every=20)
+    await upgrade(engine)
+    pool = make_session_pool(engine)
+    async with engine.connect() as connection:
+        driver = (await connection.get_raw_connection()).driver_connection
+
+    async def commits(first: int) -> int:
+        before = driver.checkpoints
+        for number in range(first, first + 200):
+            async with pool() as session, session.begin():
+                await Repositories(session).updates.mark_processed(number, NOW)
+        return driver.checkpoints - before
+
+    reader = sqlite3.connect(tmp_path / "wal.db", isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM processed_updates").fetchone()  # a snapshot held open: the log stays
+    while_held = await commits(20_000)
+    reader.execute("ROLLBACK")
+    reader.close()
+    await commits(30_000)  # the log is copied, and starts again
+    afterwards = await commits(40_000)
+    await engine.dispose()
+    assert while_held > 100, while_held  # 10 with a checkpoint every 20th commit whatever it achieved
+    assert afterwards <= 12, afterwards
 
 
 @both_backends
