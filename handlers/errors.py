@@ -49,16 +49,17 @@ def make_router() -> Router:
         l10n = translator[translator.pick(getattr(person, "language_code", None))]
         message = update.message or (update.callback_query.message if update.callback_query else None)
         chat = message.chat if message else None
+        private = chat is not None and chat.type == "private"
+        if update.callback_query is not None and private:
+            # The failed tries' answers were dropped with their transactions (DeferredAnswers): stop the spinner.
+            with contextlib.suppress(Exception):
+                await update.callback_query.answer()
         try:
-            if chat is not None and chat.type == "private":
+            if private:
                 await bot.send_message(chat.id, l10n("errors.generic"))  # a message stays; an alert goes away
             elif update.callback_query is not None:
                 await update.callback_query.answer(l10n("errors.generic"), show_alert=True)
         except Exception:  # the apology itself must never take the bot down
             log.exception("could not tell user about the failure of update %s", update.update_id)
-        if update.callback_query is not None and chat is not None and chat.type == "private":
-            # The failed tries' answers were dropped with their transactions (DeferredAnswers): stop the spinner.
-            with contextlib.suppress(Exception):
-                await update.callback_query.answer()
 
     return router

@@ -3,6 +3,7 @@ outages, poisoned updates, the flood guard and the membership cache, through the
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sqlite3
 from collections.abc import Iterator
@@ -184,6 +185,34 @@ async def test_a_buttons_answer_refused_for_a_moment_is_sent_again_after_the_com
     outcomes = [outcome for call, outcome in zip(app.session.calls, app.session.outcomes, strict=True)
                 if isinstance(call, AnswerCallbackQuery)]
     assert len(outcomes) == 2 and isinstance(outcomes[0], Exception) and outcomes[1] is True
+    # Only the answer was tried again, after the commit: the update was not (an answer inside it would have been).
+    assert len([call for call in app.session.calls if not isinstance(call, AnswerCallbackQuery)]) == 1
+
+
+async def test_a_task_a_handler_leaves_running_answers_directly_once_its_update_is_over(
+        app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    person = await resident(app, 4371)
+    later = asyncio.Event()
+    left_running: list[asyncio.Task] = []
+
+    async def answer_later(bot) -> None:
+        await later.wait()
+        await bot.answer_callback_query("answered-later")
+
+    import handlers.start as start
+
+    show_menu = start.show_menu
+
+    async def show_menu_and_leave_a_task(message, l10n) -> None:
+        left_running.append(asyncio.create_task(answer_later(message.bot)))  # it inherits the update's context
+        await show_menu(message, l10n)
+
+    await person.press(RU("menu.rights"))  # a screen with the way home
+    monkeypatch.setattr(start, "show_menu", show_menu_and_leave_a_task)
+    await person.press(RU("menu.home"))
+    later.set()
+    await asyncio.wait_for(left_running[0], 30)
+    assert "answered-later" in [call.callback_query_id for call in app.session.calls_of(AnswerCallbackQuery)]
 
 
 @pytest.mark.expect_errors
