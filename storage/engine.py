@@ -101,8 +101,10 @@ class MostlyInlineConnection(aiosqlite.Connection):
     times the echo bot's). So it is turned off, and every `checkpoint_every`-th COMMIT goes to the thread followed
     by a PASSIVE checkpoint there, as SQLite's own did: while the connection is still checked out by that update, so
     no writer of this process runs beside it and the checkpoint reaches the end of the log, which the next writer
-    then starts again from the beginning (a checkpoint on another connection, beside the loop's next commits, never
-    caught up: the log grew by 170 MB in 20,000 commits). Otherwise COMMIT goes to the thread. Anything else
+    then starts again from the beginning, unless a reader is still in it; while the log stays longer than
+    LONG_LOG_FRAMES, every COMMIT checkpoints (a checkpoint on another connection, beside the loop's next commits,
+    never caught up: the log grew by 170 MB in 20,000 commits). Without a schedule of its own (an in-memory
+    database) COMMIT goes to the thread. Anything else
     (PRAGMAs at connect, statements outside a transaction, closing) goes to the thread too. A statement that takes
     long inside a transaction (a rebuild from every review) holds the loop as long; with the single pooled
     connection (above) every other update waits for it either way."""
@@ -157,8 +159,6 @@ class MostlyInlineConnection(aiosqlite.Connection):
                         if error.sqlite_errorcode != sqlite3.SQLITE_BUSY:
                             raise
         return await super()._execute(fn, *args, **kwargs)
-
-
 
 
 def _commit_and_checkpoint(connection: sqlite3.Connection) -> int:
