@@ -51,7 +51,7 @@ from tests.conftest import TEST_TOKEN, App, Clock
 from tests.fakes.client import UserClient
 from tests.fakes.session import RecordingSession
 from tests.fakes.updates import UpdateFactory
-from tests.flows import PHOTO_A, RU, T, clinic_17, therapist_of
+from tests.flows import PHOTO_A, RU, T, clinic_17, resident, therapist_of
 
 UPDATES_PER_RESIDENT = 18
 
@@ -132,10 +132,7 @@ async def measure_floor(app: App, flow_counter: Counted, echo_counter: Counted, 
                         echo_session: RecordingSession, rounds: int, updates: int = 300) -> None:
     """What any update of the bot costs at the least: an onboarded person's /help (the update record and nothing
     else in one transaction, one reply, no state to write), against as many echo updates, interleaved one by one."""
-    person = app.user(99_999, language_code="ru")
-    await person.command("start")
-    await person.press("Русский")
-    await person.press(T["ru"]("consent.accept"))
+    person = await resident(app, 99_999)
     echo_person = UserClient(echo, echo_bot, echo_session, user_id=99_998, factory=UpdateFactory())
     ratios = []
     for number in range(rounds + 1):  # the first round warms up
