@@ -29,7 +29,7 @@ from bot.ops.metrics import Metrics, UpdateObserver
 from bot.response_models import keep_response_models
 from bot.services.directory_index import DirectoryIndex
 from bot.services.media import EvidencePrefetch
-from bot.unit_of_work import ChatLocks, DeferredAnswers, UnitOfWork
+from bot.unit_of_work import ChatLocks, UnitOfWork, defer_button_answers
 from handlers import get_routers
 from storage.fsm import DatabaseStorage
 
@@ -47,7 +47,7 @@ def create_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
     if session is None:
         session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram.api_server))
     session.middleware(tolerate_repeated_effects)
-    session.middleware(DeferredAnswers.middleware)
+    session.middleware(defer_button_answers)
     return Bot(
         token=require_token(settings),
         session=session,

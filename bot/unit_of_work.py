@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from aiogram import BaseMiddleware, Bot
@@ -66,70 +67,65 @@ def is_infrastructure(error: BaseException) -> bool:
 
 
 class AfterCommit:
-    """Replies that state a stored fact ("registered, reference AL-…", "the answer was sent"): queued by the
-    handler, sent only once the update's transaction has committed, and never when it rolled back."""
+    """What goes out only once the update's transaction has committed, and never when it rolled back: replies that
+    state a stored fact ("registered, reference AL-…", "the answer was sent"), queued by the handler, and every
+    answer to a button press, queued by the session middleware `defer_button_answers`.
+
+    Sent in the order queued. One refused with "too many requests" waits (up to 5 s) and is tried once more; any
+    other failure is logged: the fact is stored either way (the person finds it in the menu), a button's spinner
+    stops by itself, and the update is not tried again for it, so an alert's words can then be lost."""
+
+    # The attempt now running in this context: the session middleware queues button answers into it.
+    current: ContextVar[AfterCommit | None] = ContextVar("after_commit", default=None)
 
     def __init__(self) -> None:
         self._sends: list[Send] = []
+        self.open = True  # False once the attempt is over: a task it left running sends directly
 
     def __call__(self, send: Send) -> None:
         self._sends.append(send)
 
+    def close(self) -> None:
+        self.open = False
+
     async def flush(self, update_id: int) -> None:
+        self.close()
         for send in self._sends:
-            try:
-                await send()
-            except Exception:  # the fact is stored either way; the person finds it in the menu
-                log.warning("update %s: a reply after the commit could not be sent", update_id, exc_info=True)
+            await _send_after_commit(send, update_id)
         self._sends.clear()
 
 
-class DeferredAnswers:
-    """Answers to button presses made while the update's transaction is open, sent once it has committed.
+async def _send_after_commit(send: Send, update_id: int) -> None:
+    for attempt in (1, 2):
+        try:
+            await send()
+            return
+        except TelegramRetryAfter as error:
+            if attempt == 1 and error.retry_after <= 5:
+                await asyncio.sleep(error.retry_after)
+                continue
+            failure: Exception = error
+        except Exception as error:
+            failure = error
+        log.warning("update %s: a reply after the commit could not be sent", update_id, exc_info=failure)
+        return
 
-    An answer only stops the button's spinner or shows an alert, and Telegram's result is always True, so nothing in a
-    handler waits for it. On SQLite the transaction holds the one pooled connection: every Bot API round trip made
-    inside it is time in which every other person's update waits (bench/webhook.py --api-latency-ms 50, 8 presses
-    at a time: 9.0 a second when the answer went out inside, 16.7 now). Answers of an attempt that rolled back are
-    dropped with it; the retry answers again."""
 
-    current: ContextVar[DeferredAnswers | None] = ContextVar("deferred_answers", default=None)
+async def defer_button_answers(make_request: NextRequestMiddlewareType[Any], bot: Bot,
+                               method: TelegramMethod[Any]) -> Any:
+    """The bot session's middleware (bot/factory.py): inside an update's unit of work, an answer to a button press
+    joins the replies sent after the commit.
 
-    def __init__(self) -> None:
-        self.answers: list[AnswerCallbackQuery] = []
-        self.open = True
-
-    @staticmethod
-    async def middleware(make_request: NextRequestMiddlewareType[Any], bot: Bot, method: TelegramMethod[Any]) -> Any:
-        """The bot session's middleware (bot/factory.py) that queues the answers instead of sending them."""
-        deferred = DeferredAnswers.current.get()
-        if deferred is not None and deferred.open and isinstance(method, AnswerCallbackQuery):
-            deferred.answers.append(method)
-            return True  # what Telegram answers, and what the session's own request gives back
-        return await make_request(bot, method)
-
-    def close(self) -> None:
-        """No more queueing: a task the handler left running answers directly from now on."""
-        self.open = False
-
-    async def send(self, bot: Bot, update_id: int) -> None:
-        """After the commit. An alert told "too many requests" waits a little and is tried once more; any other
-        failure is logged: the spinner stops by itself within seconds, and the update is not tried again for it
-        (its effects are stored), so an alert's words can then be lost."""
-        for answer in self.answers:
-            for attempt in (1, 2):
-                try:
-                    await bot(answer)
-                    break
-                except TelegramRetryAfter as error:
-                    if attempt == 2 or error.retry_after > 5:
-                        log.info("update %s: a button's answer was refused (429)", update_id)
-                        break
-                    await asyncio.sleep(error.retry_after)
-                except Exception:
-                    log.info("update %s: a button's answer could not be sent", update_id, exc_info=True)
-                    break
-        self.answers.clear()
+    An answer only stops the spinner or shows an alert, and Telegram's result is always True, so nothing in a handler
+    waits for it. On SQLite the transaction holds the one pooled connection: every Bot API round trip made inside it
+    is time in which every other person's update waits (bench/webhook.py --api-latency-ms 50, 8 presses at a time:
+    9.0 a second when the answer went out inside, 16.7 now). Answers of an attempt that rolled back are dropped with
+    it; the retry answers again."""
+    promised = AfterCommit.current.get()
+    if promised is not None and promised.open and isinstance(method, AnswerCallbackQuery):
+        promised(partial(bot, method))
+        return True  # what Telegram answers, and what the session's own request gives back
+    return await make_request(bot, method)
 
 
 class ChatLocks(BaseEventIsolation):
@@ -241,18 +237,16 @@ class UnitOfWork(BaseMiddleware):
     async def _once(self, handler: Handler, event: Update, data: dict[str, Any], context: Any) -> Any:
         now = self.clock()
         promised = AfterCommit()
-        answers = DeferredAnswers()
-        deferring = DeferredAnswers.current.set(answers)
+        token = AfterCommit.current.set(promised)
         try:
             handled, result, outbox_added = await self._transaction(handler, event, data, context, now, promised)
         finally:
-            answers.close()  # committed or rolled back, nothing more joins this attempt's answers
-            DeferredAnswers.current.reset(deferring)
+            promised.close()  # committed or rolled back, nothing more joins this attempt's sends
+            AfterCommit.current.reset(token)
         if not handled:
             return None
         if outbox_added and (relay := data.get("relay")) is not None:
             relay.wake()  # only now, after the commit, can the relay see the new rows
-        await answers.send(data["bot"], event.update_id)
         await promised.flush(event.update_id)
         return result
 

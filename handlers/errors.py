@@ -51,7 +51,7 @@ def make_router() -> Router:
         chat = message.chat if message else None
         private = chat is not None and chat.type == "private"
         if update.callback_query is not None and private:
-            # The failed tries' answers were dropped with their transactions (DeferredAnswers): stop the spinner.
+            # The failed tries' answers were dropped with their transactions (defer_button_answers): stop the spinner.
             with contextlib.suppress(Exception):
                 await update.callback_query.answer()
         try:

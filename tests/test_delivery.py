@@ -17,8 +17,8 @@ from sqlalchemy.engine import Engine
 
 from bot.middlewares import FloodGuard
 from bot.unit_of_work import (
+    AfterCommit,
     ChatLocks,
-    DeferredAnswers,
     DelayNotices,
     InfrastructureUnavailable,
     UnitOfWork,
@@ -161,17 +161,17 @@ async def test_a_button_is_answered_after_the_commit_and_once_though_its_update_
 
 
 async def test_a_queued_answer_gives_back_what_telegram_would_and_a_closed_queue_takes_no_more(app: App) -> None:
-    deferred = DeferredAnswers()
-    token = DeferredAnswers.current.set(deferred)
+    deferred = AfterCommit()
+    token = AfterCommit.current.set(deferred)
     try:
         assert await app.bot.answer_callback_query("q1", text="Сохранено") is True  # as from Telegram: True
         assert app.session.calls_of(AnswerCallbackQuery) == []
         deferred.close()  # the attempt is over: a task it left behind answers straight away
         await app.bot.answer_callback_query("q2")
     finally:
-        DeferredAnswers.current.reset(token)
+        AfterCommit.current.reset(token)
     assert [call.callback_query_id for call in app.session.calls_of(AnswerCallbackQuery)] == ["q2"]
-    await deferred.send(app.bot, 1)
+    await deferred.flush(1)
     assert [call.callback_query_id for call in app.session.calls_of(AnswerCallbackQuery)] == ["q2", "q1"]
 
 
