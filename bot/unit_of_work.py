@@ -11,6 +11,7 @@ or not at all, on one connection (one `BEGIN IMMEDIATE` on SQLite).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import OrderedDict
@@ -278,6 +279,10 @@ class UnitOfWork(BaseMiddleware):
             return True, result, bool(session.info.get("outbox_added"))
 
     async def _tell_about_delay(self, event: Update, data: dict[str, Any]) -> None:
+        if event.callback_query is not None:
+            # The tries' answers went with their transactions (defer_button_answers): stop the spinner at least.
+            with contextlib.suppress(Exception):
+                await event.callback_query.answer()
         context: EventContext | None = data.get(EVENT_CONTEXT_KEY)
         chat = context.chat if context else None
         if chat is None or chat.type != "private" or not self.delay_notices.should_tell(chat.id):

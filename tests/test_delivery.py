@@ -125,6 +125,18 @@ async def test_a_receipt_is_sent_only_after_its_commit_and_the_number_is_always_
 
 
 @pytest.mark.usefixtures("demo_directory")
+async def test_a_press_whose_update_waits_out_an_outage_has_its_spinner_stopped_once(app: App) -> None:
+    unit_of_work(app)
+    person = await resident(app, 4251)
+    await to_preview(app, person)
+    app.session.clear()
+    with commits_fail(app, times=10), pytest.raises(InfrastructureUnavailable):
+        await person.feed(submit_update(app, person))
+    assert texts_to(app, person.chat_id)[-1] == RU("errors.delayed")
+    assert [call.text for call in app.session.calls_of(AnswerCallbackQuery)] == [None]  # the tries' went with them
+
+
+@pytest.mark.usefixtures("demo_directory")
 async def test_a_short_outage_is_retried_inside_the_update_and_the_person_notices_nothing(app: App) -> None:
     unit_of_work(app)
     person = await resident(app, 4301)
