@@ -10,7 +10,6 @@ from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.base import BaseSession
 from aiogram.client.session.middlewares.base import NextRequestMiddlewareType
 from aiogram.client.telegram import TelegramAPIServer
@@ -29,6 +28,7 @@ from bot.ops.metrics import Metrics, UpdateObserver
 from bot.response_models import keep_response_models
 from bot.services.directory_index import DirectoryIndex
 from bot.services.media import EvidencePrefetch
+from bot.telegram_session import JsonBodySession
 from bot.unit_of_work import ChatLocks, UnitOfWork, defer_button_answers
 from handlers import get_routers
 from storage.fsm import DatabaseStorage
@@ -45,7 +45,7 @@ def utcnow() -> datetime:
 def create_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
     keep_response_models()
     if session is None:
-        session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram.api_server))
+        session = JsonBodySession(api=TelegramAPIServer.from_base(settings.telegram.api_server))
     session.middleware(tolerate_repeated_effects)
     session.middleware(defer_button_answers)
     return Bot(

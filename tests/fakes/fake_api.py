@@ -65,6 +65,7 @@ class Call:
     params: dict[str, Any]
     files: dict[str, bytes]
     at: float
+    content_type: str = ""  # how the call was sent: application/json, multipart/form-data, a urlencoded form
 
 
 class ApiError(Exception):
@@ -100,6 +101,7 @@ class _Request:
     params: _Params
     files: dict[str, bytes]  # multipart parts that have a filename; params point at them as attach://name
     filenames: dict[str, str]
+    content_type: str = ""
 
 
 @dataclass
@@ -139,7 +141,7 @@ async def _parse(headers: CIMultiDictProxy[str], content: Any, query: dict[str, 
             raise bad_request("can't parse JSON object") from None
     elif body:
         raw |= parse_qsl(body.decode(errors="replace"))
-    return _Request(_Params({key: _decode(key, value) for key, value in raw.items()}), files, filenames)
+    return _Request(_Params({key: _decode(key, value) for key, value in raw.items()}), files, filenames, content_type)
 
 
 def _visible_text(text: str, parse_mode: str | None) -> str:
@@ -587,7 +589,7 @@ class FakeTelegramAPI:
 
     def _record(self, name: str, req: _Request) -> str:
         method = self._methods.get(name.lower(), (name, None))[0]
-        self.calls.append(Call(method, dict(req.params), dict(req.files), time.monotonic()))
+        self.calls.append(Call(method, dict(req.params), dict(req.files), time.monotonic(), req.content_type))
         self._new_call.set()
         return method
 
