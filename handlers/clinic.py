@@ -52,7 +52,7 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
         """In a clinic's group the chat's language; in a private chat the person's own."""
         return l10n if chat_type == "private" else chat_l10n
 
-    @router.message(Command("link"), GroupChat())
+    @router.message(GroupChat(), Command("link"))
     async def link(message: Message, command: CommandObject, repo: Repositories, now: datetime) -> None:
         if not command.args:
             await message.reply(chat_l10n("link.usage"))
@@ -87,7 +87,7 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
                                               review=clinics.review_label(words, review, settings),
                                               limit=clinics.ANSWER_MAX_CHARS))
 
-    @router.message(Command("cancel"), StateFilter(ClinicAnswer.writing))
+    @router.message(StateFilter(ClinicAnswer.writing), Command("cancel"))
     async def cancel(message: Message, state: FSMContext, l10n: L10n) -> None:
         await state.clear()
         await message.reply(words_for(message.chat.type, l10n)("clinic_answer.cancelled"))

@@ -135,7 +135,7 @@ def make_router(settings: Settings) -> Router:
         await decided(query.message, repo, l10n, item,
                       moderation_queue.outcome_text(item, "rejected", l10n, reason=callback_data.reason))
 
-    @router.message(Command("cancel"), StateFilter(ModerationInput.editing))
+    @router.message(StateFilter(ModerationInput.editing), Command("cancel"))
     async def cancel_edit(message: Message, state: FSMContext, l10n: L10n) -> None:
         await state.clear()
         await message.answer(l10n("moderation.edit_cancelled"))

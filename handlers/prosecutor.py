@@ -98,7 +98,9 @@ def _drop_buttons(message: Message | None):
 def make_router(settings: Settings, memberships: Memberships | None = None) -> Router:
     router = Router(name="prosecutor")
     access = ProsecutorAccess(settings.prosecutor.chat_id, settings.prosecutor.membership_cache_seconds, memberships)
-    in_chat = InChat(settings.prosecutor.chat_id)
+    # Every message handler here is for the office's chat: one check of the router spares every other chat's
+    # messages (all of the residents') the checks of each handler's filters.
+    router.message.filter(InChat(settings.prosecutor.chat_id))
     l10n = alerts.chat_l10n(settings)
     office = settings.prosecutor.chat_id
 
@@ -319,18 +321,18 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
         await state.update_data(words=data["words"])
         await show_preview(bot, query.message.chat.id, view, data)
 
-    @router.message(in_chat, Command("cancel"))
+    @router.message(Command("cancel"))
     async def cancel(message: Message, state: FSMContext) -> None:
         await state.set_state(None)
         await state.update_data(action=None, case_id=None, words=None, file=None)
         await message.reply(l10n("case_draft.cancelled"))
 
-    @router.message(in_chat, StateFilter(ProsecutorInput.ask, ProsecutorInput.close, ProsecutorInput.reject,
+    @router.message(StateFilter(ProsecutorInput.ask, ProsecutorInput.close, ProsecutorInput.reject,
                                          ProsecutorInput.extend), HasText())
     async def words_given(message: Message, state: FSMContext, bot: Bot, repo: Repositories, now: datetime) -> None:
         await words_or_file(message, state, bot, repo, now, message.text.strip(), None)
 
-    @router.message(in_chat, StateFilter(ProsecutorInput.close), HasDocumentOrPhoto())
+    @router.message(StateFilter(ProsecutorInput.close), HasDocumentOrPhoto())
     async def file_given(message: Message, state: FSMContext, bot: Bot, repo: Repositories, now: datetime) -> None:
         attachment = ({"kind": "photo", "file_id": message.photo[-1].file_id} if message.photo
                       else {"kind": "document", "file_id": message.document.file_id})
@@ -410,7 +412,7 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
 
     # --- Discussion: a reply to a card is never an answer; it may be kept as an internal note ---------------
 
-    @router.message(in_chat, RepliesToSomething(), HasText())
+    @router.message(RepliesToSomething(), HasText())
     async def reply_to_card(message: Message, bot: Bot, repo: Repositories, state: FSMContext,
                             now: datetime) -> None:
         card = await repo.outbox.by_sent_message(message.chat.id, message.reply_to_message.message_id)
@@ -451,13 +453,13 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
 
     # --- Lists, one case, help ------------------------------------------------------------------------------
 
-    @router.message(in_chat, Command("help"))
+    @router.message(Command("help"))
     async def office_help(message: Message, bot: Bot, repo: Repositories, now: datetime) -> None:
         if not await allowed(bot, repo, message.from_user, now):
             return
         await message.answer(l10n("case_office.help", days=settings.prosecutor.remind_days_before))
 
-    @router.message(in_chat, Command("cases"))
+    @router.message(Command("cases"))
     async def list_cases(message: Message, command: CommandObject, bot: Bot, repo: Repositories,
                          now: datetime) -> None:
         if not await allowed(bot, repo, message.from_user, now):
@@ -477,7 +479,7 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
                                              local_date(now, settings.zone))
         await query.message.edit_text(text, reply_markup=markup)
 
-    @router.message(in_chat, Command("case"))
+    @router.message(Command("case"))
     async def one_case(message: Message, command: CommandObject, bot: Bot, repo: Repositories,
                        now: datetime) -> None:
         if not await allowed(bot, repo, message.from_user, now):

@@ -108,7 +108,7 @@ def register(private: Router, router: Router, settings: Settings) -> None:
             raise SkipHandler
         await begin(step_of(message, state, repo, l10n, user), now, preset, settings=settings)
 
-    @router.message(Command("review"), GroupChat())
+    @router.message(GroupChat(), Command("review"))
     async def review_in_group(message: Message, bot: Bot, l10n: L10n) -> None:
         # Nothing personal is collected in a group: the button opens the private chat.
         link = await create_start_link(bot, "review")
