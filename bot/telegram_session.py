@@ -1,10 +1,11 @@
 """The HTTP session to the Bot API: a call without files goes as one JSON body, a call with files as aiogram's form.
 
 aiogram posts every call as a form. Without files aiohttp url-encodes it, and `urllib.parse.quote` escapes each
-byte of Cyrillic or Kazakh text in a Python loop: the newcomer's screen (the language prompt and the consent,
-about 1,700 characters) cost about 0.15 ms of the bot's 2.6 ms per /start in the webhook bench, and the fake Bot
-API as much again to decode it. `json.dumps` does the same work in C. The Bot API takes `application/json` for
-every method except uploads; a call that uploads a file keeps aiogram's multipart form.
+byte of Cyrillic or Kazakh text in a Python loop: for the newcomer's screen (the language prompt and the consent,
+about 1,700 characters) that was about 7% of the bot's main thread per /start in the webhook bench (py-spy), and
+the fake Bot API on the same cores spent as much again decoding it; with JSON the bot handled about 15% more /start
+a second. `json.dumps` does the same work in C. The Bot API takes `application/json` for every method except
+uploads; a call that uploads a file keeps aiogram's multipart form.
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ class JsonBodySession(AiohttpSession):
             fields[key] = prepared
         if files:
             return None
-        return json.dumps(fields, ensure_ascii=False).encode()
+        # ASCII escapes, as aiogram writes nested values: a lone surrogate in a button's text then reaches Telegram,
+        # which refuses the call (TelegramBadRequest), instead of failing here to encode as UTF-8.
+        return json.dumps(fields).encode()
 
     async def make_request(self, bot: Bot, method: TelegramMethod[TelegramType],
                            timeout: int | None = None) -> TelegramType:  # noqa: ASYNC109 (aiogram's signature)

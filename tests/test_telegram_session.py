@@ -111,6 +111,18 @@ async def test_an_empty_text_is_left_out_as_the_form_leaves_it_out(api: FakeTele
     assert "text" not in api.calls_of("sendMessage")[-1].params
 
 
+async def test_a_lone_surrogate_in_a_button_reaches_telegram_as_the_form_sends_it(api: FakeTelegramAPI,
+                                                                                    bot: Bot) -> None:
+    # Half an emoji, as a broken client might leave it in a name the bot puts on a button: aiogram's form sends it
+    # escaped and Telegram decides; encoding the body as UTF-8 here would fail before anything was sent.
+    broken = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text="Әсем \ud83d", callback_data="x")]])
+    await bot.send_message(PERSON, "ok", reply_markup=broken)
+
+    call = api.calls_of("sendMessage")[-1]
+    assert call.content_type == "application/json"
+    assert call.params["reply_markup"]["inline_keyboard"][0][0]["text"] == "Әсем \ud83d"
+
+
 async def test_the_bot_is_built_with_this_session(tmp_path: Path) -> None:
     empty = tmp_path / "empty.toml"
     empty.write_text("")
