@@ -13,6 +13,10 @@ Prints updates/s and p50/p95 latency of both and their ratios per concurrency an
 `webhook ratio R (concurrency 8)`.
 
     .venv/bin/python bench/webhook.py --api-latency-ms 50   # every Bot API call answers 50 ms later
+    .venv/bin/python bench/webhook.py --database postgresql  # the bot on PostgreSQL (MEDFEEDBACK_TEST_POSTGRES_URL)
+
+With `--database postgresql` the bot runs on a database of its own on the server MEDFEEDBACK_TEST_POSTGRES_URL names,
+created for each round and dropped afterwards; the echo bot stores nothing either way.
 """
 
 from __future__ import annotations
@@ -25,9 +29,14 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
+import asyncpg
 from aiohttp import ClientSession, ClientTimeout, TCPConnector
+from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -87,14 +96,44 @@ async def load(url: str, updates: list[dict], concurrency: int) -> tuple[float, 
         return time.perf_counter() - started, latencies, statuses
 
 
-def figures_of(name: str, workdir: Path, count: int, elapsed: float, latencies: list[float],
-               statuses: dict[int, int]) -> dict[str, float]:
+@asynccontextmanager
+async def bot_database(kind: str, workdir: Path) -> AsyncIterator[str]:
+    """The bot's database URL: a SQLite file in its folder, or a PostgreSQL database made for it and then dropped."""
+    if kind == "sqlite":
+        yield f"sqlite+aiosqlite:///{workdir / 'bot.db'}"
+        return
+    server = make_url(os.environ["MEDFEEDBACK_TEST_POSTGRES_URL"])
+    name = f"bench_webhook_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(server.set(drivername="postgresql").render_as_string(hide_password=False))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield server.set(database=name).render_as_string(hide_password=False)
+        finally:
+            await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+async def stored_update_ids(database_url: str) -> set[int]:
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        with sqlite3.connect(url.database) as db:
+            return {row[0] for row in db.execute("SELECT update_id FROM processed_updates")}
+    connection = await asyncpg.connect(url.set(drivername="postgresql").render_as_string(hide_password=False))
+    try:
+        return {row[0] for row in await connection.fetch("SELECT update_id FROM processed_updates")}
+    finally:
+        await connection.close()
+
+
+async def figures_of(name: str, database_url: str, count: int, elapsed: float, latencies: list[float],
+                     statuses: dict[int, int]) -> dict[str, float]:
     ok = [update_id for update_id, status in statuses.items() if status == 200]
     figures = {"rate": count / elapsed, "p50": percentile(latencies, 0.5), "p95": percentile(latencies, 0.95),
                "ok": len(ok), "count": count}
     if name == "bot":
-        with sqlite3.connect(workdir / "bot.db") as db:
-            stored = {row[0] for row in db.execute("SELECT update_id FROM processed_updates")}
+        stored = await stored_update_ids(database_url)
         figures["lost"] = sum(1 for update_id in ok if update_id not in stored)
     return figures
 
@@ -110,16 +149,23 @@ def percentile(samples: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
-async def measure(name: str, levels: list[tuple[int, int]], folder: Path,
-                  api_latency: float = 0.0) -> dict[int, dict[str, float]]:
+async def measure(name: str, levels: list[tuple[int, int]], folder: Path, api_latency: float = 0.0,
+                  database: str = "sqlite") -> dict[int, dict[str, float]]:
     workdir = folder / name
+    workdir.mkdir(parents=True, exist_ok=True)
+    async with bot_database(database if name == "bot" else "sqlite", workdir) as database_url:
+        return await measure_with(name, levels, workdir, api_latency, database_url)
+
+
+async def measure_with(name: str, levels: list[tuple[int, int]], workdir: Path, api_latency: float,
+                       database_url: str) -> dict[int, dict[str, float]]:
     port = free_port()
     environment = {
         "MEDFEEDBACK_TELEGRAM__TOKEN": TOKEN, "MEDFEEDBACK_TELEGRAM__MODE": "webhook",
         "MEDFEEDBACK_TELEGRAM__WEBHOOK__URL": f"http://127.0.0.1:{port}/hook",
         "MEDFEEDBACK_TELEGRAM__WEBHOOK__PATH": "/hook", "MEDFEEDBACK_TELEGRAM__WEBHOOK__LISTEN_PORT": str(port),
         "MEDFEEDBACK_TELEGRAM__WEBHOOK__SECRET_TOKEN": SECRET,
-        "MEDFEEDBACK_DATABASE__URL": f"sqlite+aiosqlite:///{workdir / 'bot.db'}",
+        "MEDFEEDBACK_DATABASE__URL": database_url,
         "MEDFEEDBACK_MEDIA__DIR": str(workdir / "media"), "MEDFEEDBACK_FLOOD__MAX_UPDATES": "100000",
         "PYTHONPATH": str(HERE.parent),
     }
@@ -156,7 +202,8 @@ async def measure(name: str, levels: list[tuple[int, int]], folder: Path,
                 for update in updates:
                     api.add_user(update["message"]["from"]["id"], "Айгуль", "ru")
                 elapsed, latencies, statuses = await load(url, updates, concurrency)
-                results[concurrency] = figures = figures_of(name, workdir, count, elapsed, latencies, statuses)
+                results[concurrency] = figures = await figures_of(name, database_url, count, elapsed, latencies,
+                                                                  statuses)
                 report(f"{name} concurrency {concurrency}", figures)
                 if concurrency == PRESS_CONCURRENCY:
                     started_by = [update["message"]["from"]["id"] for update in updates]
@@ -173,7 +220,8 @@ async def measure(name: str, levels: list[tuple[int, int]], folder: Path,
                 presses.append({"update_id": next_id, "callback_query": query})
                 next_id += 1
             elapsed, latencies, statuses = await load(url, presses, PRESS_CONCURRENCY)
-            results[PRESSES] = figures = figures_of(name, workdir, len(presses), elapsed, latencies, statuses)
+            results[PRESSES] = figures = await figures_of(name, database_url, len(presses), elapsed, latencies,
+                                                         statuses)
             report(f"{name} presses at concurrency {PRESS_CONCURRENCY}", figures)
         finally:
             code = await bot.stop()
@@ -188,14 +236,19 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1, help="alternating echo/bot runs; figures are medians")
     parser.add_argument("--api-latency-ms", type=float, default=0.0,
                         help="each Bot API call answers this much later, as over the network to Telegram")
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite",
+                        help="the bot's database; postgresql needs MEDFEEDBACK_TEST_POSTGRES_URL")
     args = parser.parse_args()
+    if args.database == "postgresql" and not os.environ.get("MEDFEEDBACK_TEST_POSTGRES_URL"):
+        parser.error("--database postgresql needs MEDFEEDBACK_TEST_POSTGRES_URL (e.g. "
+                     "postgresql+asyncpg://postgres@127.0.0.1:5432/test)")
     levels = [(1, int(150 * args.scale)), (8, int(400 * args.scale)), (32, int(800 * args.scale))]
     runs: dict[str, list[dict[int, dict[str, float]]]] = {"echo": [], "bot": []}
     with tempfile.TemporaryDirectory(prefix="bench-webhook-") as folder:
         for number in range(args.rounds):
             for name in ("echo", "bot"):
                 runs[name].append(asyncio.run(measure(name, levels, Path(folder) / f"{number}",
-                                                      args.api_latency_ms / 1000)))
+                                                      args.api_latency_ms / 1000, args.database)))
     ratio_at_8 = 0.0
     for concurrency, _ in [*levels, (PRESSES, 0)]:
         def median(name: str, key: str, level: int = concurrency) -> float:
@@ -210,7 +263,8 @@ def main() -> None:
               f"answered 200 but not stored: {lost}")
         if concurrency == 8:
             ratio_at_8 = ratio
-    print(f"webhook ratio {ratio_at_8:.2f} (concurrency 8)")
+    suffix = "" if args.database == "sqlite" else ", postgresql"
+    print(f"webhook ratio {ratio_at_8:.2f} (concurrency 8{suffix})")
 
 
 if __name__ == "__main__":
