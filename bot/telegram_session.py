@@ -10,20 +10,24 @@ uploads; a call that uploads a file keeps aiogram's multipart form.
 
 from __future__ import annotations
 
-import json
-from typing import Any, cast
+from typing import Any
 
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.exceptions import TelegramNetworkError
 from aiogram.methods.base import TelegramMethod, TelegramType
-from aiohttp import ClientError
-
-JSON_HEADERS = {"Content-Type": "application/json"}
+from aiohttp import FormData, JsonPayload
 
 
 class JsonBodySession(AiohttpSession):
-    def json_body(self, bot: Bot, method: TelegramMethod[TelegramType]) -> bytes | None:
+    """aiogram's own request (its timeouts, its errors, its parsing of the answer), with another body: only the body
+    it posts is built here."""
+
+    def build_form_data(self, bot: Bot, method: TelegramMethod[TelegramType]) -> FormData:
+        body = self.json_body(bot, method)
+        # aiogram hands what this returns to aiohttp as the request's data, and aiohttp takes a payload there too.
+        return body if body is not None else super().build_form_data(bot, method)  # type: ignore[return-value]
+
+    def json_body(self, bot: Bot, method: TelegramMethod[TelegramType]) -> JsonPayload | None:
         """The call as a JSON body, or None when it carries a file (those go as a multipart form)."""
         files: dict[str, Any] = {}
         fields = {}
@@ -35,25 +39,6 @@ class JsonBodySession(AiohttpSession):
             fields[key] = prepared
         if files:
             return None
-        # ASCII escapes, as aiogram writes nested values: a lone surrogate in a button's text then reaches Telegram,
-        # which refuses the call (TelegramBadRequest), instead of failing here to encode as UTF-8.
-        return json.dumps(fields).encode()
-
-    async def make_request(self, bot: Bot, method: TelegramMethod[TelegramType],
-                           timeout: int | None = None) -> TelegramType:  # noqa: ASYNC109 (aiogram's signature)
-        body = self.json_body(bot, method)
-        if body is None:
-            return await super().make_request(bot, method, timeout)
-        session = await self.create_session()
-        url = self.api.api_url(token=bot.token, method=method.__api_method__)
-        # The same errors as aiogram's form request raises, so retries and the outbox see no difference.
-        try:
-            async with session.post(url, data=body, headers=JSON_HEADERS,
-                                    timeout=self.timeout if timeout is None else timeout) as resp:
-                raw_result = await resp.text()
-        except TimeoutError as error:
-            raise TelegramNetworkError(method=method, message="Request timeout error") from error
-        except ClientError as error:
-            raise TelegramNetworkError(method=method, message=f"{type(error).__name__}: {error}") from error
-        response = self.check_response(bot=bot, method=method, status_code=resp.status, content=raw_result)
-        return cast(TelegramType, response.result)
+        # json.dumps escapes non-ASCII, as aiogram writes nested values: a lone surrogate in a button's text then
+        # reaches Telegram, which refuses the call (TelegramBadRequest), instead of failing here to encode as UTF-8.
+        return JsonPayload(fields)

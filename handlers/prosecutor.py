@@ -328,7 +328,7 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
         await message.reply(l10n("case_draft.cancelled"))
 
     @router.message(StateFilter(ProsecutorInput.ask, ProsecutorInput.close, ProsecutorInput.reject,
-                                         ProsecutorInput.extend), HasText())
+                                ProsecutorInput.extend), HasText())
     async def words_given(message: Message, state: FSMContext, bot: Bot, repo: Repositories, now: datetime) -> None:
         await words_or_file(message, state, bot, repo, now, message.text.strip(), None)
 
