@@ -146,7 +146,8 @@ class ProsecutorSettings(_Section):
 
 
 class OutboxSettings(_Section):
-    # How long a relay owns a message it is sending; after a crash another relay resends it after this.
+    # How long a relay owns a chat's messages without renewing (renewed before each send); after a crash another
+    # relay resends the message in flight after this.
     lease_seconds: int = Field(60, ge=1, le=3600)
     # How often the queue is swept even when nothing woke the relay.
     sweep_seconds: int = Field(30, ge=1, le=3600)

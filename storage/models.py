@@ -327,6 +327,9 @@ class OutboxMessage(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime]
     lease_until: Mapped[datetime | None]
+    # Which relay the lease is for (Relay.holder): a relay renews only its own, and stops sending a chat whose rows
+    # another relay took over after that lease ran out.
+    lease_holder: Mapped[str | None] = mapped_column(String(32))
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_message_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime]

@@ -230,6 +230,9 @@ async def _until(condition, seconds: float = 60.0) -> None:
 async def test_alerts_after_a_kill_and_with_two_instances_arrive_marked_and_within_the_group_limit(
         api: FakeTelegramAPI, tmp_path: Path, backend: str) -> None:
     api.limit_groups(per_minute=20)
+    # Telegram answers slowly (as a busy CI machine once made it): a relay's pass over the chat outlasts its 2 s
+    # lease, and the other instance must still not send what that relay holds.
+    api.latency = 0.5
     async with database(backend, tmp_path) as db:
         first = await start_bot(api, tmp_path, db, name="first", MEDFEEDBACK_OUTBOX__LEASE_SECONDS="2")
         await first.stop()  # migrated; now queue 22 notices and an album of three, as a burst of cases would
@@ -251,8 +254,9 @@ async def test_alerts_after_a_kill_and_with_two_instances_arrive_marked_and_with
             assert await restarted.stop() == 0, restarted.output()
             assert await second.stop() == 0, second.output()
     texts = [m.get("text") or m.get("caption") or "" for m in api.sent_to(CHAT)]
-    for n in range(22):
-        assert sum(f"Уведомление №{n}." in text for text in texts) >= 1, n
+    assert sum("Уведомление №0." in text for text in texts) in (1, 2)  # the one in flight at the kill
+    for n in range(1, 22):
+        assert sum(f"Уведомление №{n}." in text for text in texts) == 1, n  # never sent by both instances
     repeats = [text for text in texts if text.startswith("⚠️")]
     assert len(repeats) == 1 and "Уведомление №0." in repeats[0]
     assert len(api.calls_of("sendMediaGroup")) >= 1

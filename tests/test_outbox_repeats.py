@@ -130,3 +130,65 @@ async def test_the_pace_holds_across_a_restart_and_two_relays(app: App, backend:
     assert len(sends) == 8
     for moment in sends:
         assert sum(1 for other in sends if moment - timedelta(minutes=1) < other <= moment) <= limit
+
+
+def card_relay(app: App) -> Relay:
+    """One card a message (no burst lists), within the group's limit: what is counted is who sends what."""
+    return Relay(app.bot, app.pool, app.clock, app.settings.admins, pacer=Pacer(group_per_minute=20))
+
+
+def alert_texts(app: App) -> list[str]:
+    return [text for text in group_texts(app) if "AL-" in text]
+
+
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+async def test_a_relay_slower_than_its_lease_keeps_its_chat_and_each_card_goes_out_once(
+        app: App, backend: str) -> None:
+    # Telegram answers slowly (25 s a card): the lease taken at the claim (60 s) runs out before the third card.
+    references = [await submit_violation(app, user_id, photos=False) for user_id in range(5401, 5406)]
+    slow, other = card_relay(app), card_relay(app)
+    other_sent: list[int] = []
+    woken = False
+
+    async def slow_telegram(make_request, bot, method):
+        nonlocal woken
+        if isinstance(method, SendMessage) and method.chat_id == CHAT and not woken:
+            app.clock.advance(seconds=25)
+            if len(group_texts(app)) == 2:  # the third card is on its way: a second instance's relay wakes up
+                woken = True
+                other_sent.append(await other.run_once())
+        return await make_request(bot, method)
+
+    app.session.middleware(slow_telegram)
+    await slow.run_once()
+    assert other_sent == [0]  # the chat was still the slow relay's: the other sent nothing of it
+    assert [reference_in(text) for text in alert_texts(app)] == references
+    assert not any(text.startswith("⚠️") for text in group_texts(app))
+
+
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+async def test_a_relay_that_stalled_past_its_lease_sends_nothing_the_next_one_took(app: App, backend: str) -> None:
+    # The first card's send hangs for longer than the lease; meanwhile another relay takes the chat over.
+    references = [await submit_violation(app, user_id, photos=False) for user_id in range(5501, 5505)]
+    stalled, other = card_relay(app), card_relay(app)
+    took_over: list[int] = []
+    hung = False
+
+    async def hung_send(make_request, bot, method):
+        nonlocal hung
+        if isinstance(method, SendMessage) and method.chat_id == CHAT and not hung:
+            hung = True
+            app.clock.advance(seconds=61)
+            took_over.append(await other.run_once())
+        return await make_request(bot, method)
+
+    app.session.middleware(hung_send)
+    await stalled.run_once()
+    assert took_over == [4]
+    texts = alert_texts(app)
+    # The hung card went out twice (the other relay could not know it would still arrive): the repeat says so.
+    # Every other card went out once, from the relay that held the chat.
+    assert sorted(reference_in(text) for text in texts) == sorted([references[0], *references])
+    assert [reference_in(text) for text in texts if text.startswith("⚠️")] == [references[0]]
+    rows = await one(app, select(OutboxMessage).where(OutboxMessage.kind == "alert"))
+    assert {row.status for row in rows} == {"sent"}

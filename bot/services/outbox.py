@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -178,6 +179,7 @@ class Relay:
         self._pass_lock = asyncio.Lock()
         self._stopping = False
         self.last_pass_at: datetime | None = None  # a heartbeat for health checks
+        self.holder = uuid.uuid4().hex  # whose lease a row's is (see OutboxRepo.claim_due)
 
     def wake(self) -> None:
         self._wake.set()
@@ -218,7 +220,7 @@ class Relay:
             now = self.clock()
             self.last_pass_at = now
             async with self.pool() as session, session.begin():
-                rows = await Repositories(session).outbox.claim_due(now, now + self.lease, BATCH)
+                rows = await Repositories(session).outbox.claim_due(now, now + self.lease, BATCH, self.holder)
             sent = 0
             by_chat: dict[int, list[OutboxMessage]] = defaultdict(list)
             for row in rows:
@@ -242,6 +244,8 @@ class Relay:
                 await self._postpone(rows[index:], slot, chat_id)
                 break
             outcome = await self._attempt(row)
+            if outcome == "taken over":  # the rest is the other relay's now: nothing to release either
+                break
             if outcome != "sent":
                 await self._release(rows[index + 1:])
                 break
@@ -279,8 +283,16 @@ class Relay:
         return [row for row in rows if row not in alerts or row is first]
 
     async def _attempt(self, row: OutboxMessage) -> str:
+        now = self.clock()
         async with self.pool() as session, session.begin():
-            await Repositories(session).outbox.begin_attempt(row.id, self.clock())
+            ours = await Repositories(session).outbox.begin_attempt(row.id, now, holder=self.holder,
+                                                                    lease_until=now + self.lease)
+        if not ours:
+            # This relay stopped for longer than its lease (a hung send, a paused process) and another relay
+            # claimed the chat: sending on would send its rows twice and break the chat's pace.
+            log.warning("outbox row %s (%s): taken over by another relay; this one stops sending to the chat",
+                        row.id, row.kind)
+            return "taken over"
         try:
             message = await self._deliver(row)
         except TelegramRetryAfter as error:
@@ -421,18 +433,13 @@ class Relay:
         async with self.pool() as session, session.begin():
             repo = Repositories(session)
             await repo.outbox.postpone_chat(chat_id, until)
-            for row in rows:
-                if (stored := await repo.outbox.get(row.id)) is not None:
-                    stored.lease_until = None
+            await repo.outbox.release([row.id for row in rows], self.holder)
 
     async def _release(self, rows: list[OutboxMessage]) -> None:
         if not rows:
             return
         async with self.pool() as session, session.begin():
-            repo = Repositories(session)
-            for row in rows:
-                if (stored := await repo.outbox.get(row.id)) is not None:
-                    stored.lease_until = None
+            await Repositories(session).outbox.release([row.id for row in rows], self.holder)
 
     async def _seconds_to_next(self, idle: float) -> float:
         try:

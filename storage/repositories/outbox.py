@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
@@ -34,17 +34,17 @@ class OutboxRepo:
         self.session.info["outbox_added"] = True
         return result.rowcount == 1
 
-    async def claim_due(self, now: datetime, lease_until: datetime, limit: int) -> Sequence[OutboxMessage]:
-        """Lease the oldest due rows so that no other relay sends them until the lease runs out.
+    async def claim_due(self, now: datetime, lease_until: datetime, limit: int,
+                        holder: str = "") -> Sequence[OutboxMessage]:
+        """Lease the oldest due rows to `holder` so that no other relay sends them until the lease runs out.
 
         A chat some relay is still sending to is left to it: one relay per chat at a time keeps the chat's order
-        and makes its pace countable. A row whose send began under an earlier lease that ran out unreleased may
-        have reached Telegram (the relay died mid-send): it is marked, and counted in the pace (`maybe_sent_at`).
+        and makes its pace countable. The holder renews the lease before each send (begin_attempt), so a chat is
+        taken over only from a relay that stopped for longer than a lease. A row whose send began under an earlier
+        lease that ran out unreleased may have reached Telegram (the relay died, or hung, mid-send): it is marked,
+        and counted in the pace (`maybe_sent_at`).
         """
-        if self.session.bind.dialect.name == "postgresql":
-            # Claims of several instances one after another (a transaction-scoped lock, gone at commit), so two
-            # relays cannot both see a chat as free. SQLite's single writer already does this.
-            await self.session.execute(select(func.pg_advisory_xact_lock(CLAIM_LOCK)))
+        await self._one_relay_at_a_time()
         busy_chats = select(OutboxMessage.chat_id).where(OutboxMessage.lease_until >= now,
                                                          OutboxMessage.status.not_in(_DONE))
         due = (OutboxMessage.status.not_in(_DONE) & (OutboxMessage.next_attempt_at <= now)
@@ -58,14 +58,47 @@ class OutboxRepo:
                 # began; the pace counts it as of now, since a request in flight may reach Telegram late.
                 row.payload = {**row.payload, "possible_repeat_of": row.attempted_at.isoformat()}
                 row.maybe_sent_at = now
-            row.lease_until, row.attempted_at = lease_until, None
+            row.lease_until, row.lease_holder, row.attempted_at = lease_until, holder, None
         await self.session.flush()
         return rows
 
-    async def begin_attempt(self, message_id: int, now: datetime) -> None:
-        """Recorded (and committed) before the send itself, so that a relay dying mid-send leaves a trace."""
+    async def _one_relay_at_a_time(self) -> None:
+        """Claims and lease renewals of several instances one after another (a transaction-scoped lock, gone at
+        commit), so that two relays cannot both see a chat as theirs. SQLite's single writer already does this."""
+        if self.session.bind.dialect.name == "postgresql":
+            await self.session.execute(select(func.pg_advisory_xact_lock(CLAIM_LOCK)))
+
+    @staticmethod
+    def _held_by(holder: str) -> ColumnElement[bool]:
+        return ((OutboxMessage.lease_holder == holder) & OutboxMessage.lease_until.is_not(None)
+                & OutboxMessage.status.not_in(_DONE))
+
+    async def begin_attempt(self, message_id: int, now: datetime, *, holder: str = "",
+                            lease_until: datetime | None = None) -> bool:
+        """Before a send: renew the holder's lease on every row of the chat it holds (to `lease_until`), and record
+        that this row's send begins, so that a relay dying mid-send leaves a trace. False, and nothing recorded,
+        when the row is no longer the holder's: its lease ran out while the relay was stalled and another relay
+        claimed the chat; that relay sends the rest."""
+        await self._one_relay_at_a_time()
+        chat_id = await self.session.scalar(select(OutboxMessage.chat_id).where(
+            OutboxMessage.id == message_id, self._held_by(holder)))
+        if chat_id is None:
+            return False
+        if lease_until is not None:
+            await self.session.execute(update(OutboxMessage).where(OutboxMessage.chat_id == chat_id,
+                                                                   self._held_by(holder))
+                                       .values(lease_until=lease_until).execution_options(synchronize_session=False))
         await self.session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id)
                                    .values(attempted_at=now).execution_options(synchronize_session=False))
+        return True
+
+    async def release(self, message_ids: Sequence[int], holder: str) -> None:
+        """End the holder's lease on these rows (not sent now, sent later by whichever relay claims them); rows
+        another relay has taken over meanwhile keep that relay's lease."""
+        if message_ids:
+            await self.session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(message_ids),
+                                                                   self._held_by(holder))
+                                       .values(lease_until=None).execution_options(synchronize_session=False))
 
     async def sent_weight_since(self, since: datetime, *, chat_id: int | None = None) -> tuple[int, datetime | None]:
         """Messages sent after `since` (to one chat, or in all) and the oldest such send: the pace so far. A send

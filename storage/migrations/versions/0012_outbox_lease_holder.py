@@ -1,0 +1,26 @@
+"""which relay holds an outbox row's lease, so that a relay slower than its lease cannot send what another took over
+
+Revision ID: 0012
+Revises: 0011
+Create Date: 2026-12-01 23:40:00
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0012"
+down_revision = "0011"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("outbox_messages", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("lease_holder", sa.String(length=32), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("outbox_messages", schema=None) as batch_op:
+        batch_op.drop_column("lease_holder")
