@@ -3,6 +3,7 @@ the same list, and the pace is counted from the outbox itself, so a restart or a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -141,25 +142,31 @@ def alert_texts(app: App) -> list[str]:
     return [text for text in group_texts(app) if "AL-" in text]
 
 
+def slow_group_sends(app: App, *, seconds: int, meanwhile: Relay, when: Callable[[], bool]) -> list[int]:
+    """Each send to the group takes `seconds` (the clock moves on while it is in flight) until `when()` holds
+    as a send begins: then, with that send still in flight, `meanwhile` (another instance's relay) runs a pass.
+    Returns what that pass sent, once it ran."""
+    sent_meanwhile: list[int] = []
+
+    async def slow_telegram(make_request, bot, method):
+        if isinstance(method, SendMessage) and method.chat_id == CHAT and not sent_meanwhile:
+            app.clock.advance(seconds=seconds)
+            if when():
+                sent_meanwhile.append(-1)  # its own sends are not slowed down, nor trigger it again
+                sent_meanwhile[0] = await meanwhile.run_once()
+        return await make_request(bot, method)
+
+    app.session.middleware(slow_telegram)
+    return sent_meanwhile
+
+
 @pytest.mark.parametrize("backend", BACKENDS, indirect=True)
 async def test_a_relay_slower_than_its_lease_keeps_its_chat_and_each_card_goes_out_once(
         app: App, backend: str) -> None:
     # Telegram answers slowly (25 s a card): the lease taken at the claim (60 s) runs out before the third card.
     references = [await submit_violation(app, user_id, photos=False) for user_id in range(5401, 5406)]
     slow, other = card_relay(app), card_relay(app)
-    other_sent: list[int] = []
-    woken = False
-
-    async def slow_telegram(make_request, bot, method):
-        nonlocal woken
-        if isinstance(method, SendMessage) and method.chat_id == CHAT and not woken:
-            app.clock.advance(seconds=25)
-            if len(group_texts(app)) == 2:  # the third card is on its way: a second instance's relay wakes up
-                woken = True
-                other_sent.append(await other.run_once())
-        return await make_request(bot, method)
-
-    app.session.middleware(slow_telegram)
+    other_sent = slow_group_sends(app, seconds=25, meanwhile=other, when=lambda: len(group_texts(app)) == 2)
     await slow.run_once()
     assert other_sent == [0]  # the chat was still the slow relay's: the other sent nothing of it
     assert [reference_in(text) for text in alert_texts(app)] == references
@@ -171,18 +178,7 @@ async def test_a_relay_that_stalled_past_its_lease_sends_nothing_the_next_one_to
     # The first card's send hangs for longer than the lease; meanwhile another relay takes the chat over.
     references = [await submit_violation(app, user_id, photos=False) for user_id in range(5501, 5505)]
     stalled, other = card_relay(app), card_relay(app)
-    took_over: list[int] = []
-    hung = False
-
-    async def hung_send(make_request, bot, method):
-        nonlocal hung
-        if isinstance(method, SendMessage) and method.chat_id == CHAT and not hung:
-            hung = True
-            app.clock.advance(seconds=61)
-            took_over.append(await other.run_once())
-        return await make_request(bot, method)
-
-    app.session.middleware(hung_send)
+    took_over = slow_group_sends(app, seconds=61, meanwhile=other, when=lambda: True)
     await stalled.run_once()
     assert took_over == [4]
     texts = alert_texts(app)
