@@ -3,7 +3,6 @@ the same list, and the pace is counted from the outbox itself, so a restart or a
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -25,11 +24,12 @@ RU = Translator()["ru"]
 async def die_mid_send(app: App, lease_seconds: int = 60) -> list[OutboxMessage]:
     """A relay claims what is due, begins to send the first row, and dies before anything else is recorded
     (kill -9 right after Telegram took it). The other claimed rows were never attempted."""
-    now = app.clock.now
+    now, lease_until = app.clock.now, app.clock.now + timedelta(seconds=lease_seconds)
     async with app.pool() as session, session.begin():
-        rows = list(await Repositories(session).outbox.claim_due(now, now + timedelta(seconds=lease_seconds), 50))
+        rows = list(await Repositories(session).outbox.claim_due(now, lease_until, 50, "dead relay"))
     async with app.pool() as session, session.begin():
-        await Repositories(session).outbox.begin_attempt(rows[0].id, now)
+        assert await Repositories(session).outbox.begin_attempt(rows[0].id, now, holder="dead relay",
+                                                                lease_until=lease_until) == "ours"
     return rows
 
 
@@ -131,60 +131,3 @@ async def test_the_pace_holds_across_a_restart_and_two_relays(app: App, backend:
     assert len(sends) == 8
     for moment in sends:
         assert sum(1 for other in sends if moment - timedelta(minutes=1) < other <= moment) <= limit
-
-
-def card_relay(app: App) -> Relay:
-    """One card a message (no burst lists), within the group's limit: what is counted is who sends what."""
-    return Relay(app.bot, app.pool, app.clock, app.settings.admins, pacer=Pacer(group_per_minute=20))
-
-
-def alert_texts(app: App) -> list[str]:
-    return [text for text in group_texts(app) if "AL-" in text]
-
-
-def slow_group_sends(app: App, *, seconds: int, meanwhile: Relay, when: Callable[[], bool]) -> list[int]:
-    """Each send to the group takes `seconds` (the clock moves on while it is in flight) until `when()` holds
-    as a send begins: then, with that send still in flight, `meanwhile` (another instance's relay) runs a pass.
-    Returns what that pass sent, once it ran."""
-    sent_meanwhile: list[int] = []
-
-    async def slow_telegram(make_request, bot, method):
-        if isinstance(method, SendMessage) and method.chat_id == CHAT and not sent_meanwhile:
-            app.clock.advance(seconds=seconds)
-            if when():
-                sent_meanwhile.append(-1)  # its own sends are not slowed down, nor trigger it again
-                sent_meanwhile[0] = await meanwhile.run_once()
-        return await make_request(bot, method)
-
-    app.session.middleware(slow_telegram)
-    return sent_meanwhile
-
-
-@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
-async def test_a_relay_slower_than_its_lease_keeps_its_chat_and_each_card_goes_out_once(
-        app: App, backend: str) -> None:
-    # Telegram answers slowly (25 s a card): the lease taken at the claim (60 s) runs out before the third card.
-    references = [await submit_violation(app, user_id, photos=False) for user_id in range(5401, 5406)]
-    slow, other = card_relay(app), card_relay(app)
-    other_sent = slow_group_sends(app, seconds=25, meanwhile=other, when=lambda: len(group_texts(app)) == 2)
-    await slow.run_once()
-    assert other_sent == [0]  # the chat was still the slow relay's: the other sent nothing of it
-    assert [reference_in(text) for text in alert_texts(app)] == references
-    assert not any(text.startswith("⚠️") for text in group_texts(app))
-
-
-@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
-async def test_a_relay_that_stalled_past_its_lease_sends_nothing_the_next_one_took(app: App, backend: str) -> None:
-    # The first card's send hangs for longer than the lease; meanwhile another relay takes the chat over.
-    references = [await submit_violation(app, user_id, photos=False) for user_id in range(5501, 5505)]
-    stalled, other = card_relay(app), card_relay(app)
-    took_over = slow_group_sends(app, seconds=61, meanwhile=other, when=lambda: True)
-    await stalled.run_once()
-    assert took_over == [4]
-    texts = alert_texts(app)
-    # The hung card went out twice (the other relay could not know it would still arrive): the repeat says so.
-    # Every other card went out once, from the relay that held the chat.
-    assert sorted(reference_in(text) for text in texts) == sorted([references[0], *references])
-    assert [reference_in(text) for text in texts if text.startswith("⚠️")] == [references[0]]
-    rows = await one(app, select(OutboxMessage).where(OutboxMessage.kind == "alert"))
-    assert {row.status for row in rows} == {"sent"}

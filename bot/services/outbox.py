@@ -244,6 +244,8 @@ class Relay:
                 await self._postpone(rows[index:], slot, chat_id)
                 break
             outcome = await self._attempt(row)
+            if outcome == "already done":  # sent meanwhile by a relay that had stalled, or deleted: the next one
+                continue
             if outcome == "taken over":  # the rest is the other relay's now: nothing to release either
                 break
             if outcome != "sent":
@@ -266,12 +268,16 @@ class Relay:
             free = await self.pacer.free_now(Repositories(session), chat_id, self.clock())
         if len(alerts) <= free:
             return rows
-        combined = self.group_alerts(alerts)
-        first = alerts[0]
-        first.payload = {**combined, "grouped": [row.id for row in alerts]}
-        first.weight = 1
         async with self.pool() as session, session.begin():
             repo = Repositories(session)
+            # The chat's lease may have run out while this pass sent to other chats, and another relay taken it:
+            # its rows are not this relay's to group (the first send then finds the chat taken over).
+            if await repo.outbox.still_held([row.id for row in alerts], self.holder) != {row.id for row in alerts}:
+                return rows
+            combined = self.group_alerts(alerts)
+            first = alerts[0]
+            first.payload = {**combined, "grouped": [row.id for row in alerts]}
+            first.weight = 1
             for row in alerts:
                 if (stored := await repo.outbox.get(row.id)) is None:
                     continue
@@ -285,9 +291,11 @@ class Relay:
     async def _attempt(self, row: OutboxMessage) -> str:
         now = self.clock()
         async with self.pool() as session, session.begin():
-            ours = await Repositories(session).outbox.begin_attempt(row.id, now, holder=self.holder,
-                                                                    lease_until=now + self.lease)
-        if not ours:
+            start = await Repositories(session).outbox.begin_attempt(row.id, now, holder=self.holder,
+                                                                     lease_until=now + self.lease)
+        if start == "done":
+            return "already done"
+        if start == "taken":
             # This relay stopped for longer than its lease (a hung send, a paused process) and another relay
             # claimed the chat: sending on would send its rows twice and break the chat's pace.
             log.warning("outbox row %s (%s): taken over by another relay; this one stops sending to the chat",
@@ -394,7 +402,11 @@ class Relay:
                 if stored is None:  # removed meanwhile (a person asked to be forgotten)
                     continue
                 stored.status, stored.sent_message_id, stored.sent_at = OutboxStatus.SENT, message_id, now
-                stored.lease_until, stored.last_error = None, None
+                stored.last_error = None
+                # A send that hung past the lease got through after all: it is recorded, but a relay that took the
+                # row over keeps its lease, and so the chat, until its own resend is recorded.
+                if stored.lease_holder == self.holder:
+                    stored.lease_until = None
                 if len(grouped) > 1:  # the message is a burst list, not this card (see shown_card)
                     stored.payload = {**stored.payload, "list_message_id": message_id}
                 if row_id != row.id:
@@ -411,6 +423,10 @@ class Relay:
             repo = Repositories(session)
             stored = await repo.outbox.get(row.id)
             if stored is None:  # removed meanwhile (a person asked to be forgotten)
+                return
+            if stored.lease_holder != self.holder:
+                # The send hung past the lease and another relay took the row over (it sends it again, marked):
+                # the row's bookkeeping and lease are that relay's now.
                 return
             stored.attempts += 1 if count else 0
             stored.next_attempt_at, stored.lease_until, stored.last_error = next_attempt, None, error[:1000]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Literal
 
 from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,6 +17,8 @@ from storage.repositories._shared import _insert_ignoring_duplicates
 
 # Rows the relay is done with: sent, or sent as part of another row's burst list.
 _DONE = (OutboxStatus.SENT, OutboxStatus.GROUPED)
+# What begin_attempt found: the send may begin; the row needs no send any more; another relay holds the chat.
+AttemptStart = Literal["ours", "done", "taken"]
 
 
 CLAIM_LOCK = 824_001  # pg_advisory_xact_lock key of outbox claims
@@ -35,7 +38,7 @@ class OutboxRepo:
         return result.rowcount == 1
 
     async def claim_due(self, now: datetime, lease_until: datetime, limit: int,
-                        holder: str = "") -> Sequence[OutboxMessage]:
+                        holder: str) -> Sequence[OutboxMessage]:
         """Lease the oldest due rows to `holder` so that no other relay sends them until the lease runs out.
 
         A chat some relay is still sending to is left to it: one relay per chat at a time keeps the chat's order
@@ -73,24 +76,46 @@ class OutboxRepo:
         return ((OutboxMessage.lease_holder == holder) & OutboxMessage.lease_until.is_not(None)
                 & OutboxMessage.status.not_in(_DONE))
 
-    async def begin_attempt(self, message_id: int, now: datetime, *, holder: str = "",
-                            lease_until: datetime | None = None) -> bool:
+    async def begin_attempt(self, message_id: int, now: datetime, *, holder: str,
+                            lease_until: datetime) -> AttemptStart:
         """Before a send: renew the holder's lease on every row of the chat it holds (to `lease_until`), and record
-        that this row's send begins, so that a relay dying mid-send leaves a trace. False, and nothing recorded,
-        when the row is no longer the holder's: its lease ran out while the relay was stalled and another relay
-        claimed the chat; that relay sends the rest."""
+        that this row's send begins, so that a relay dying mid-send leaves a trace.
+
+        Nothing is recorded when the row is not the holder's to send any more: "done" when it was sent meanwhile
+        (by a relay that had stalled past its lease and then got through) or deleted; "taken" when another relay
+        holds the chat now, having claimed it while this one was stalled: that relay sends the rest. A relay with a
+        live lease on any row of the chat counts, so a chat whose claim was cut short by the claim's limit is not
+        sent to by both."""
         await self._one_relay_at_a_time()
-        chat_id = await self.session.scalar(select(OutboxMessage.chat_id).where(
-            OutboxMessage.id == message_id, self._held_by(holder)))
-        if chat_id is None:
-            return False
-        if lease_until is not None:
-            await self.session.execute(update(OutboxMessage).where(OutboxMessage.chat_id == chat_id,
-                                                                   self._held_by(holder))
-                                       .values(lease_until=lease_until).execution_options(synchronize_session=False))
+        row = await self.session.get(OutboxMessage, message_id)
+        if row is None:
+            return "done"
+        if row.status in _DONE:
+            if row.lease_holder == holder:
+                row.lease_until = None
+            return "done"
+        # A row sent by a stalled relay after another had taken it over keeps the other's lease until that one's
+        # resend is recorded: it still counts here.
+        other = await self.session.scalar(select(OutboxMessage.id).where(
+            OutboxMessage.chat_id == row.chat_id, OutboxMessage.lease_until >= now,
+            OutboxMessage.lease_holder.is_(None) | (OutboxMessage.lease_holder != holder)).limit(1))
+        if row.lease_holder != holder or row.lease_until is None or other is not None:
+            return "taken"
+        await self.session.execute(update(OutboxMessage).where(OutboxMessage.chat_id == row.chat_id,
+                                                               self._held_by(holder))
+                                   .values(lease_until=lease_until).execution_options(synchronize_session=False))
         await self.session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id)
                                    .values(attempted_at=now).execution_options(synchronize_session=False))
-        return True
+        return "ours"
+
+    async def still_held(self, message_ids: Sequence[int], holder: str) -> set[int]:
+        """Which of these rows the holder still holds, in a transaction that then changes them before any other
+        relay can claim them (serialised as claims are)."""
+        await self._one_relay_at_a_time()
+        if not message_ids:
+            return set()
+        return set(await self.session.scalars(select(OutboxMessage.id).where(OutboxMessage.id.in_(message_ids),
+                                                                             self._held_by(holder))))
 
     async def release(self, message_ids: Sequence[int], holder: str) -> None:
         """End the holder's lease on these rows (not sent now, sent later by whichever relay claims them); rows

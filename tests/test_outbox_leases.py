@@ -1,0 +1,239 @@
+"""Two relays (two instances) and one chat: the relay that holds a chat renews its lease before each send, and a
+relay that stalled past its lease (a send that hung, a paused process) and lost the chat sends none of it after:
+no row goes out twice except the one in flight, which is marked; the chat's order and pace stay one relay's."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import pytest
+from aiogram.exceptions import TelegramNetworkError
+from aiogram.methods import SendMessage
+from sqlalchemy import select
+
+import bot.services.outbox as outbox
+from bot.services.outbox import Pacer, Relay, enqueue
+from storage.models import OutboxMessage
+from storage.repositories import Repositories
+from tests.conftest import BACKENDS, App
+from tests.flows import one
+from tests.test_alerts import CHAT, reference_in, relay_for, submit_violation
+
+pytestmark = pytest.mark.usefixtures("demo_directory")
+OTHER_GROUP = -1009999
+
+
+def card_relay(app: App) -> Relay:
+    """One card a message (no burst lists), within the group's limit: what is counted is who sends what."""
+    return Relay(app.bot, app.pool, app.clock, app.settings.admins, pacer=Pacer(group_per_minute=20))
+
+
+def group_texts(app: App) -> list[str]:
+    return [call.text for call in app.session.sent_messages(CHAT) if isinstance(call, SendMessage)]
+
+
+def alert_texts(app: App) -> list[str]:
+    return [text for text in group_texts(app) if "AL-" in text]
+
+
+async def alert_statuses(app: App) -> list[str]:
+    rows = await one(app, select(OutboxMessage).where(OutboxMessage.kind == "alert").order_by(OutboxMessage.id))
+    return [row.status for row in rows]
+
+
+def slow_group_sends(app: App, *, seconds: int, meanwhile: Relay, when: Callable[[], bool]) -> list[int]:
+    """Each send to the group takes `seconds` (the clock moves on while it is in flight) until `when()` holds
+    as a send begins: then, with that send still in flight, `meanwhile` (another instance's relay) runs a pass.
+    Returns what that pass sent, once it ran."""
+    sent_meanwhile: list[int] = []
+
+    async def slow_telegram(make_request, bot, method):
+        if isinstance(method, SendMessage) and method.chat_id == CHAT and not sent_meanwhile:
+            app.clock.advance(seconds=seconds)
+            if when():
+                sent_meanwhile.append(-1)  # its own sends are not slowed down, nor trigger it again
+                sent_meanwhile[0] = await meanwhile.run_once()
+        return await make_request(bot, method)
+
+    app.session.middleware(slow_telegram)
+    return sent_meanwhile
+
+
+class InFlight:
+    """Counts the sends to the group in flight at once, and the order in which they went through."""
+
+    def __init__(self) -> None:
+        self.now, self.most, self.order = 0, 0, []
+
+    async def through(self, make_request, bot, method):
+        self.now += 1
+        self.most = max(self.most, self.now)
+        try:
+            result = await make_request(bot, method)
+            self.order.append(reference_in(method.text))
+            return result
+        finally:
+            self.now -= 1
+
+
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+async def test_a_relay_slower_than_its_lease_keeps_its_chat_and_each_card_goes_out_once(
+        app: App, backend: str) -> None:
+    # Telegram answers slowly (25 s a card): the lease taken at the claim (60 s) runs out before the third card.
+    references = [await submit_violation(app, user_id, photos=False) for user_id in range(5401, 5406)]
+    slow, other = card_relay(app), card_relay(app)
+    other_sent = slow_group_sends(app, seconds=25, meanwhile=other, when=lambda: len(group_texts(app)) == 2)
+    await slow.run_once()
+    assert other_sent == [0]  # the chat was still the slow relay's: the other sent nothing of it
+    assert [reference_in(text) for text in alert_texts(app)] == references
+    assert not any(text.startswith("⚠️") for text in group_texts(app))
+
+
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+async def test_a_relay_that_stalled_past_its_lease_sends_nothing_the_next_one_took(app: App, backend: str) -> None:
+    # The first card's send hangs for longer than the lease; meanwhile another relay takes the chat over.
+    references = [await submit_violation(app, user_id, photos=False) for user_id in range(5501, 5505)]
+    stalled, other = card_relay(app), card_relay(app)
+    took_over = slow_group_sends(app, seconds=61, meanwhile=other, when=lambda: True)
+    await stalled.run_once()
+    assert took_over == [4]
+    texts = alert_texts(app)
+    # The hung card went out twice (the other relay could not know it would still arrive): the repeat says so.
+    # Every other card went out once, from the relay that held the chat.
+    assert sorted(reference_in(text) for text in texts) == sorted([references[0], *references])
+    assert [reference_in(text) for text in texts if text.startswith("⚠️")] == [references[0]]
+    assert await alert_statuses(app) == ["sent"] * 4
+
+
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+async def test_a_chat_whose_lease_ran_out_during_another_chats_send_is_not_grouped_by_the_relay_that_lost_it(
+        app: App, backend: str) -> None:
+    # One pass claims another group's notice and a burst of four alerts. The notice's send hangs past the lease;
+    # a relay that sends cards one by one takes the alerts' chat over and is sending the first card meanwhile.
+    async with app.pool() as session, session.begin():
+        await enqueue(Repositories(session), chat_id=OTHER_GROUP, kind="notice", dedupe_key="other", now=app.clock.now,
+                      text="another group's notice")
+    references = [await submit_violation(app, user_id, photos=False) for user_id in range(5601, 5605)]
+    grouping = relay_for(app, pacer=Pacer(group_per_minute=2))  # four alerts, two free: it would send a list
+    cards = card_relay(app)
+    card_in_flight, card_may_go = asyncio.Event(), asyncio.Event()
+    other_pass: list[asyncio.Task[int]] = []
+
+    async def telegram(make_request, bot, method):
+        if isinstance(method, SendMessage) and method.chat_id == OTHER_GROUP and not other_pass:
+            app.clock.advance(seconds=61)
+            other_pass.append(asyncio.create_task(cards.run_once()))
+            await card_in_flight.wait()
+        elif isinstance(method, SendMessage) and method.chat_id == CHAT and not card_in_flight.is_set():
+            card_in_flight.set()
+            await card_may_go.wait()
+        return await make_request(bot, method)
+
+    app.session.middleware(telegram)
+    await grouping.run_once()  # reaches the alerts' chat while the other relay's first card is in flight
+    card_may_go.set()
+    assert await other_pass[0] == 5  # the other group's notice again (it was in flight: marked), and four cards
+    assert [reference_in(text) for text in alert_texts(app)] == references  # one card each, none lost in a list
+    assert await alert_statuses(app) == ["sent"] * 4
+
+
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+async def test_a_hung_send_that_then_fails_leaves_the_row_to_the_relay_that_took_it_over(
+        app: App, backend: str) -> None:
+    reference = await submit_violation(app, 5701, photos=False)
+    hung, taking_over, third = card_relay(app), card_relay(app), card_relay(app)
+    resend_in_flight, resend_may_go = asyncio.Event(), asyncio.Event()
+    takeover: list[asyncio.Task[int]] = []
+    sends = InFlight()
+
+    async def telegram(make_request, bot, method):
+        if not (isinstance(method, SendMessage) and method.chat_id == CHAT):
+            return await make_request(bot, method)
+        if not takeover:  # the first send hangs past the lease, and then fails after all
+            app.clock.advance(seconds=61)
+            takeover.append(asyncio.create_task(taking_over.run_once()))
+            await resend_in_flight.wait()
+            raise TelegramNetworkError(method=method, message="Request timeout error")
+        if not resend_in_flight.is_set():  # the other relay's resend (marked), in flight for a while
+            resend_in_flight.set()
+            await resend_may_go.wait()
+        return await sends.through(make_request, bot, method)
+
+    app.session.middleware(telegram)
+    await hung.run_once()  # its failure is not recorded on a row another relay holds now
+    app.clock.advance(seconds=5)  # past the back-off the failure would have set
+    assert await third.run_once() == 0  # the row is still the other relay's: nobody sends it beside it
+    resend_may_go.set()
+    assert await takeover[0] == 1
+    assert sends.most == 1
+    [text] = alert_texts(app)
+    assert text.startswith("⚠️") and reference in text
+    assert await alert_statuses(app) == ["sent"]
+
+
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+async def test_a_claim_cut_short_by_its_limit_does_not_split_a_chat_between_two_relays(
+        app: App, backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    references = [await submit_violation(app, user_id, photos=False) for user_id in range(5801, 5804)]
+    stalled, taking_over = card_relay(app), card_relay(app)
+    resend_in_flight, resend_may_go = asyncio.Event(), asyncio.Event()
+    takeover: list[asyncio.Task[int]] = []
+    sends = InFlight()
+
+    async def telegram(make_request, bot, method):
+        if not (isinstance(method, SendMessage) and method.chat_id == CHAT):
+            return await make_request(bot, method)
+        if not takeover:  # the first card hangs past the lease; the other relay's claim takes that card only
+            app.clock.advance(seconds=61)
+            monkeypatch.setattr(outbox, "BATCH", 1)  # a busy queue: its batch ends inside this chat
+            takeover.append(asyncio.create_task(taking_over.run_once()))
+            await resend_in_flight.wait()
+            monkeypatch.setattr(outbox, "BATCH", 50)
+        elif not resend_in_flight.is_set():
+            resend_in_flight.set()
+            await resend_may_go.wait()
+        return await sends.through(make_request, bot, method)
+
+    app.session.middleware(telegram)
+    await stalled.run_once()  # its first card arrives; the next two are not its to send beside the other relay
+    resend_may_go.set()
+    assert await takeover[0] == 1
+    assert sends.most == 1 and sends.order == [references[0], references[0]]
+    await taking_over.run_once()  # the rest of the chat, in order, by whichever relay claims it next
+    assert sends.order == [references[0], *references]
+    assert await alert_statuses(app) == ["sent"] * 3
+
+
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+async def test_a_hung_send_that_gets_through_before_the_resend_begins_is_not_sent_again(
+        app: App, backend: str) -> None:
+    references = [await submit_violation(app, user_id, photos=False) for user_id in range(5901, 5904)]
+    claimed, may_attempt = asyncio.Event(), asyncio.Event()
+
+    class Paused(Relay):
+        """Another instance's relay that has claimed the chat and not yet begun its first send."""
+
+        async def _attempt(self, row: OutboxMessage) -> str:
+            claimed.set()
+            await may_attempt.wait()
+            return await super()._attempt(row)
+
+    hung = card_relay(app)
+    taking_over = Paused(app.bot, app.pool, app.clock, app.settings.admins, pacer=Pacer(group_per_minute=20))
+    takeover: list[asyncio.Task[int]] = []
+
+    async def telegram(make_request, bot, method):
+        if isinstance(method, SendMessage) and method.chat_id == CHAT and not takeover:
+            app.clock.advance(seconds=61)
+            takeover.append(asyncio.create_task(taking_over.run_once()))
+            await claimed.wait()
+        return await make_request(bot, method)  # the hung send gets through after all
+
+    app.session.middleware(telegram)
+    await hung.run_once()  # the first card is recorded as sent; the rest is the other relay's
+    may_attempt.set()
+    assert await takeover[0] == 2  # it skips the card that arrived and goes on at once, not after a lease
+    assert [reference_in(text) for text in alert_texts(app)] == references
+    assert not any(text.startswith("⚠️") for text in alert_texts(app))
+    assert await alert_statuses(app) == ["sent"] * 3
