@@ -314,7 +314,9 @@ class OutboxMessage(Base):
     __tablename__ = "outbox_messages"
     __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),
                       Index("ix_outbox_chat_sent", "chat_id", "sent_at"), Index("ix_outbox_sent", "sent_at"),
-                      Index("ix_outbox_maybe_sent", "maybe_sent_at"))
+                      Index("ix_outbox_maybe_sent", "maybe_sent_at"),
+                      # Leases: the chats some relay holds (claims), a chat's live leases (every send's renewal).
+                      Index("ix_outbox_lease", "lease_until"), Index("ix_outbox_chat_lease", "chat_id", "lease_until"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # Makes enqueueing idempotent (e.g. "alert:AL-2026-000123:-100123").

@@ -237,3 +237,11 @@ async def test_a_hung_send_that_gets_through_before_the_resend_begins_is_not_sen
     assert [reference_in(text) for text in alert_texts(app)] == references
     assert not any(text.startswith("⚠️") for text in alert_texts(app))
     assert await alert_statuses(app) == ["sent"] * 3
+
+
+def test_every_outbox_status_is_either_still_to_send_or_done() -> None:
+    # The relay's queries name the open statuses: a status added to neither would never be sent, nor count as sent.
+    from storage.models import OutboxStatus
+    from storage.repositories.outbox import _DONE, _OPEN
+
+    assert set(_OPEN) | set(_DONE) == set(OutboxStatus) and not set(_OPEN) & set(_DONE)

@@ -1,4 +1,5 @@
-"""which relay holds an outbox row's lease, so that a relay slower than its lease cannot send what another took over
+"""which relay holds an outbox row's lease, so that a relay slower than its lease cannot send what another took over;
+indexes for the leases, which every send now renews (the office's chat keeps every row it was ever sent)
 
 Revision ID: 0012
 Revises: 0011
@@ -19,8 +20,12 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("outbox_messages", schema=None) as batch_op:
         batch_op.add_column(sa.Column("lease_holder", sa.String(length=32), nullable=True))
+        batch_op.create_index("ix_outbox_lease", ["lease_until"], unique=False)
+        batch_op.create_index("ix_outbox_chat_lease", ["chat_id", "lease_until"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("outbox_messages", schema=None) as batch_op:
+        batch_op.drop_index("ix_outbox_chat_lease")
+        batch_op.drop_index("ix_outbox_lease")
         batch_op.drop_column("lease_holder")
