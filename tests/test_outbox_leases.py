@@ -8,11 +8,12 @@ import asyncio
 from collections.abc import Callable
 
 import pytest
-from aiogram.exceptions import TelegramNetworkError
+from aiogram.exceptions import TelegramForbiddenError, TelegramNetworkError
 from aiogram.methods import SendMessage
 from sqlalchemy import select
 
 import bot.services.outbox as outbox
+from bot.cases import cards
 from bot.services.outbox import Pacer, Relay, enqueue
 from storage.models import OutboxMessage
 from storage.repositories import Repositories
@@ -27,6 +28,11 @@ OTHER_GROUP = -1009999
 def card_relay(app: App) -> Relay:
     """One card a message (no burst lists), within the group's limit: what is counted is who sends what."""
     return Relay(app.bot, app.pool, app.clock, app.settings.admins, pacer=Pacer(group_per_minute=20))
+
+
+async def waited(event: asyncio.Event) -> None:
+    """A staged moment that never comes (the relay took another path) fails the test instead of hanging it."""
+    await asyncio.wait_for(event.wait(), timeout=60)
 
 
 def group_texts(app: App) -> list[str]:
@@ -124,10 +130,10 @@ async def test_a_chat_whose_lease_ran_out_during_another_chats_send_is_not_group
         if isinstance(method, SendMessage) and method.chat_id == OTHER_GROUP and not other_pass:
             app.clock.advance(seconds=61)
             other_pass.append(asyncio.create_task(cards.run_once()))
-            await card_in_flight.wait()
+            await waited(card_in_flight)
         elif isinstance(method, SendMessage) and method.chat_id == CHAT and not card_in_flight.is_set():
             card_in_flight.set()
-            await card_may_go.wait()
+            await waited(card_may_go)
         return await make_request(bot, method)
 
     app.session.middleware(telegram)
@@ -153,11 +159,11 @@ async def test_a_hung_send_that_then_fails_leaves_the_row_to_the_relay_that_took
         if not takeover:  # the first send hangs past the lease, and then fails after all
             app.clock.advance(seconds=61)
             takeover.append(asyncio.create_task(taking_over.run_once()))
-            await resend_in_flight.wait()
+            await waited(resend_in_flight)
             raise TelegramNetworkError(method=method, message="Request timeout error")
         if not resend_in_flight.is_set():  # the other relay's resend (marked), in flight for a while
             resend_in_flight.set()
-            await resend_may_go.wait()
+            await waited(resend_may_go)
         return await sends.through(make_request, bot, method)
 
     app.session.middleware(telegram)
@@ -188,11 +194,11 @@ async def test_a_claim_cut_short_by_its_limit_does_not_split_a_chat_between_two_
             app.clock.advance(seconds=61)
             monkeypatch.setattr(outbox, "BATCH", 1)  # a busy queue: its batch ends inside this chat
             takeover.append(asyncio.create_task(taking_over.run_once()))
-            await resend_in_flight.wait()
+            await waited(resend_in_flight)
             monkeypatch.setattr(outbox, "BATCH", 50)
         elif not resend_in_flight.is_set():
             resend_in_flight.set()
-            await resend_may_go.wait()
+            await waited(resend_may_go)
         return await sends.through(make_request, bot, method)
 
     app.session.middleware(telegram)
@@ -214,10 +220,10 @@ async def test_a_hung_send_that_gets_through_before_the_resend_begins_is_not_sen
     class Paused(Relay):
         """Another instance's relay that has claimed the chat and not yet begun its first send."""
 
-        async def _attempt(self, row: OutboxMessage) -> str:
+        async def _attempt(self, row: OutboxMessage, renew: list[int]) -> str:
             claimed.set()
-            await may_attempt.wait()
-            return await super()._attempt(row)
+            await waited(may_attempt)
+            return await super()._attempt(row, renew)
 
     hung = card_relay(app)
     taking_over = Paused(app.bot, app.pool, app.clock, app.settings.admins, pacer=Pacer(group_per_minute=20))
@@ -227,7 +233,7 @@ async def test_a_hung_send_that_gets_through_before_the_resend_begins_is_not_sen
         if isinstance(method, SendMessage) and method.chat_id == CHAT and not takeover:
             app.clock.advance(seconds=61)
             takeover.append(asyncio.create_task(taking_over.run_once()))
-            await claimed.wait()
+            await waited(claimed)
         return await make_request(bot, method)  # the hung send gets through after all
 
     app.session.middleware(telegram)
@@ -238,6 +244,107 @@ async def test_a_hung_send_that_gets_through_before_the_resend_begins_is_not_sen
     assert not any(text.startswith("⚠️") for text in alert_texts(app))
     assert await alert_statuses(app) == ["sent"] * 3
 
+
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+async def test_a_row_whose_send_may_be_in_flight_is_not_made_the_head_of_a_burst_list(
+        app: App, backend: str) -> None:
+    # A card's send hangs past its lease; a grouping relay claims the chat (five alerts, two free slots) and the
+    # hung card gets through before that relay begins to send. Every alert still reaches the chat.
+    references = [await submit_violation(app, user_id, photos=False) for user_id in range(6101, 6106)]
+    hung = card_relay(app)
+    grouped, may_attempt = asyncio.Event(), asyncio.Event()
+
+    class PausedGrouping(Relay):
+        async def _attempt(self, row: OutboxMessage, renew: list[int]) -> str:
+            grouped.set()
+            await waited(may_attempt)
+            return await super()._attempt(row, renew)
+
+    grouping = PausedGrouping(app.bot, app.pool, app.clock, app.settings.admins, pacer=Pacer(group_per_minute=2),
+                              group_alerts=cards.group_alerts_for(app.settings))
+    takeover: list[asyncio.Task[int]] = []
+
+    async def telegram(make_request, bot, method):
+        if isinstance(method, SendMessage) and method.chat_id == CHAT and not takeover:
+            app.clock.advance(seconds=61)
+            takeover.append(asyncio.create_task(grouping.run_once()))
+            await waited(grouped)
+        return await make_request(bot, method)  # the hung card gets through after all
+
+    app.session.middleware(telegram)
+    await hung.run_once()
+    may_attempt.set()
+    await takeover[0]
+    app.clock.advance(seconds=61)  # the group's pace: whatever still waits goes out now
+    await grouping.run_once()
+    shown = "\n".join(group_texts(app))
+    assert all(reference in shown for reference in references)
+    assert set(await alert_statuses(app)) <= {"sent", "grouped"}
+
+
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+async def test_the_rest_of_a_chat_is_sent_at_once_after_a_takeover_not_a_lease_later(
+        app: App, backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A claim cut short took only the hung card, and the hung send got through while the resend was in flight.
+    # The stalled relay's next pass must neither claim the rest of the chat while the resend holds it, nor sit on it.
+    references = [await submit_violation(app, user_id, photos=False) for user_id in range(6201, 6204)]
+    stalled, taking_over = card_relay(app), card_relay(app)
+    resend_in_flight, resend_may_go = asyncio.Event(), asyncio.Event()
+    takeover: list[asyncio.Task[int]] = []
+
+    async def telegram(make_request, bot, method):
+        if not (isinstance(method, SendMessage) and method.chat_id == CHAT):
+            return await make_request(bot, method)
+        if not takeover:
+            app.clock.advance(seconds=61)
+            monkeypatch.setattr(outbox, "BATCH", 1)
+            takeover.append(asyncio.create_task(taking_over.run_once()))
+            await waited(resend_in_flight)
+            monkeypatch.setattr(outbox, "BATCH", 50)
+        elif not resend_in_flight.is_set():
+            resend_in_flight.set()
+            await waited(resend_may_go)
+        return await make_request(bot, method)
+
+    app.session.middleware(telegram)
+    await stalled.run_once()  # its card got through; the chat is the other relay's
+    app.clock.advance(seconds=1)
+    assert await stalled.run_once() == 0  # the resend still holds the chat
+    resend_may_go.set()
+    assert await takeover[0] == 1
+    app.clock.advance(seconds=1)
+    assert await taking_over.run_once() + await stalled.run_once() == 2  # the resend recorded: the rest goes now
+    assert sorted(reference_in(text) for text in alert_texts(app)) == sorted([references[0], *references])
+    assert await alert_statuses(app) == ["sent"] * 3
+
+
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+async def test_a_resend_refused_after_the_hung_send_got_through_leaves_the_row_sent(app: App, backend: str) -> None:
+    reference = await submit_violation(app, 6301, photos=False)
+    hung, taking_over = card_relay(app), card_relay(app)
+    resend_in_flight, hung_through = asyncio.Event(), asyncio.Event()
+    takeover: list[asyncio.Task[int]] = []
+
+    async def telegram(make_request, bot, method):
+        if not (isinstance(method, SendMessage) and method.chat_id == CHAT):
+            return await make_request(bot, method)
+        if not takeover:
+            app.clock.advance(seconds=61)
+            takeover.append(asyncio.create_task(taking_over.run_once()))
+            await waited(resend_in_flight)
+            return await make_request(bot, method)  # got through after all
+        resend_in_flight.set()
+        await waited(hung_through)
+        raise TelegramForbiddenError(method=method, message="Forbidden: bot was kicked from the group chat")
+
+    app.session.middleware(telegram)
+    await hung.run_once()
+    hung_through.set()
+    await takeover[0]
+    [row] = await one(app, select(OutboxMessage).where(OutboxMessage.kind == "alert"))
+    assert row.status == "sent" and reference in row.payload["text"]
+    # Nobody is told of a delivery that failed, nor is the card sent a third time an hour later.
+    assert not await one(app, select(OutboxMessage).where(OutboxMessage.kind == "admin"))
 
 def test_every_outbox_status_is_either_still_to_send_or_done() -> None:
     # The relay's queries name the open statuses: a status added to neither would never be sent, nor count as sent.

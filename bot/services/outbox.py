@@ -243,10 +243,11 @@ class Relay:
                 # Not now: this row and every later one for the chat wait for the next free slot, in order.
                 await self._postpone(rows[index:], slot, chat_id)
                 break
-            outcome = await self._attempt(row)
+            outcome = await self._attempt(row, renew=[later.id for later in rows[index + 1:]])
             if outcome == "already done":  # sent meanwhile by a relay that had stalled, or deleted: the next one
                 continue
-            if outcome == "taken over":  # the rest is the other relay's now: nothing to release either
+            if outcome == "taken over":  # the other relay sends the chat now; rows this pass claimed and it did not
+                await self._release(rows[index:])  # (its claim was cut short) are free for the next claim
                 break
             if outcome != "sent":
                 await self._release(rows[index + 1:])
@@ -260,7 +261,10 @@ class Relay:
         The grouping is stored before the send, so that a relay that dies mid-send is followed by the same list
         (marked as a possible repeat), not by the alerts one by one.
         """
-        alerts = [row for row in rows if row.kind == "alert" and not (row.payload or {}).get("grouped")]
+        # Not a row whose earlier send may still be in flight (its relay stalled): it may yet be recorded as sent
+        # on its own, which would leave the others grouped into a list that never goes out.
+        alerts = [row for row in rows if row.kind == "alert" and not (row.payload or {}).get("grouped")
+                  and not (row.payload or {}).get("possible_repeat_of")]
         alerts = alerts[:GROUP_AT_MOST]
         if self.group_alerts is None or len(alerts) < 2:
             return rows
@@ -288,11 +292,12 @@ class Relay:
                     stored.payload = {**stored.payload, "grouped_into": first.id}
         return [row for row in rows if row not in alerts or row is first]
 
-    async def _attempt(self, row: OutboxMessage) -> str:
+    async def _attempt(self, row: OutboxMessage, renew: list[int]) -> str:
+        """Send one row; `renew`: the chat's later rows in this pass, whose lease is renewed with this row's."""
         now = self.clock()
         async with self.pool() as session, session.begin():
             start = await Repositories(session).outbox.begin_attempt(row.id, now, holder=self.holder,
-                                                                     lease_until=now + self.lease)
+                                                                     lease_until=now + self.lease, renew=renew)
         if start == "done":
             return "already done"
         if start == "taken":
@@ -423,6 +428,11 @@ class Relay:
             repo = Repositories(session)
             stored = await repo.outbox.get(row.id)
             if stored is None:  # removed meanwhile (a person asked to be forgotten)
+                return
+            if stored.status in (OutboxStatus.SENT, OutboxStatus.GROUPED):
+                # A relay that had stalled got the message through meanwhile: this failure changes nothing.
+                if stored.lease_holder == self.holder:
+                    stored.lease_until = None
                 return
             if stored.lease_holder != self.holder:
                 # The send hung past the lease and another relay took the row over (it sends it again, marked):

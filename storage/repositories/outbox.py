@@ -51,8 +51,9 @@ class OutboxRepo:
         and counted in the pace (`maybe_sent_at`).
         """
         await self._one_relay_at_a_time()
-        busy_chats = select(OutboxMessage.chat_id).where(OutboxMessage.lease_until >= now,
-                                                         OutboxMessage.status.in_(_OPEN))
+        # Any live lease, whatever the row's status (as begin_attempt counts them): a row a stalled relay got
+        # through keeps the lease of the relay resending it until that resend is recorded.
+        busy_chats = select(OutboxMessage.chat_id).where(OutboxMessage.lease_until >= now)
         due = (OutboxMessage.status.in_(_OPEN) & (OutboxMessage.next_attempt_at <= now)
                & (OutboxMessage.lease_until.is_(None) | (OutboxMessage.lease_until < now))
                & OutboxMessage.chat_id.not_in(busy_chats))
@@ -79,10 +80,11 @@ class OutboxRepo:
         return ((OutboxMessage.lease_holder == holder) & OutboxMessage.lease_until.is_not(None)
                 & OutboxMessage.status.in_(_OPEN))
 
-    async def begin_attempt(self, message_id: int, now: datetime, *, holder: str,
-                            lease_until: datetime) -> AttemptStart:
-        """Before a send: renew the holder's lease on every row of the chat it holds (to `lease_until`), and record
-        that this row's send begins, so that a relay dying mid-send leaves a trace.
+    async def begin_attempt(self, message_id: int, now: datetime, *, holder: str, lease_until: datetime,
+                            renew: Sequence[int] = ()) -> AttemptStart:
+        """Before a send: renew the holder's lease (to `lease_until`) on this row and on `renew`, the chat's other
+        rows it holds (the rest of its pass), and record that this row's send begins, so that a relay dying
+        mid-send leaves a trace. By id: a condition on the chat would read every row the chat was ever sent.
 
         Nothing is recorded when the row is not the holder's to send any more: "done" when it was sent meanwhile
         (by a relay that had stalled past its lease and then got through) or deleted; "taken" when another relay
@@ -104,7 +106,7 @@ class OutboxRepo:
             OutboxMessage.lease_holder.is_(None) | (OutboxMessage.lease_holder != holder)).limit(1))
         if row.lease_holder != holder or row.lease_until is None or other is not None:
             return "taken"
-        await self.session.execute(update(OutboxMessage).where(OutboxMessage.chat_id == row.chat_id,
+        await self.session.execute(update(OutboxMessage).where(OutboxMessage.id.in_({message_id, *renew}),
                                                                self._held_by(holder))
                                    .values(lease_until=lease_until).execution_options(synchronize_session=False))
         await self.session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id)
