@@ -346,6 +346,19 @@ async def test_a_resend_refused_after_the_hung_send_got_through_leaves_the_row_s
     # Nobody is told of a delivery that failed, nor is the card sent a third time an hour later.
     assert not await one(app, select(OutboxMessage).where(OutboxMessage.kind == "admin"))
 
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+async def test_a_relay_waits_for_the_end_of_another_relays_lease_instead_of_claiming_in_vain(
+        app: App, backend: str) -> None:
+    await submit_violation(app, 6401, photos=False)
+    holding, waiting = card_relay(app), card_relay(app)
+    async with app.pool() as session, session.begin():  # the holding relay is in the middle of its pass
+        [row] = await Repositories(session).outbox.claim_due(app.clock.now, app.clock.now + holding.lease, 50,
+                                                             holding.holder)
+    assert await waiting.run_once() == 0
+    assert await waiting._seconds_to_next(idle=300) == holding.lease.total_seconds()  # not 20 claims a second
+    await holding._release([row])
+    assert await waiting._seconds_to_next(idle=300) == 0.05  # due now: at once
+
 def test_every_outbox_status_is_either_still_to_send_or_done() -> None:
     # The relay's queries name the open statuses: a status added to neither would never be sent, nor count as sent.
     from storage.models import OutboxStatus
