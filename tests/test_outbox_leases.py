@@ -83,6 +83,59 @@ class InFlight:
             self.now -= 1
 
 
+class HungFirstSend:
+    """The first send to the group hangs past its lease. Meanwhile another instance's relay (`taking_over`) runs a
+    pass; once it is where `until` says, the hung send ends as `outcome` says: it gets through (None) or fails
+    (an exception). The other relay's resend, its first send, stays in flight until `resend_may_go` is set.
+    `cut_short`: the other relay's claim ends inside the chat (a busy queue: its batch is one row)."""
+
+    def __init__(self, app: App, taking_over: Relay, monkeypatch: pytest.MonkeyPatch | None = None, *,
+                 until: asyncio.Event | None = None, outcome: Exception | None = None,
+                 cut_short: bool = False) -> None:
+        self.resend_in_flight, self.resend_may_go = asyncio.Event(), asyncio.Event()
+        self.until = until or self.resend_in_flight
+        self.takeover: asyncio.Task[int] | None = None
+        self.sends = InFlight()
+        app.session.middleware(self._telegram)
+        self.app, self.taking_over, self.monkeypatch = app, taking_over, monkeypatch
+        self.outcome, self.cut_short = outcome, cut_short
+
+    async def _telegram(self, make_request, bot, method):
+        if not (isinstance(method, SendMessage) and method.chat_id == CHAT):
+            return await make_request(bot, method)
+        if self.takeover is None:
+            self.app.clock.advance(seconds=61)
+            if self.cut_short:
+                self.monkeypatch.setattr(outbox, "BATCH", 1)
+            self.takeover = asyncio.create_task(self.taking_over.run_once())
+            await waited(self.until)
+            if self.cut_short:
+                self.monkeypatch.setattr(outbox, "BATCH", 50)
+            if self.outcome is not None:
+                raise self.outcome
+        elif not self.resend_in_flight.is_set():
+            self.resend_in_flight.set()
+            await waited(self.resend_may_go)
+        return await self.sends.through(make_request, bot, method)
+
+    async def other_relay_sent(self) -> int:
+        self.resend_may_go.set()
+        return await self.takeover
+
+
+class PausedBeforeSending(Relay):
+    """Another instance's relay that stops after its claim, before its first send, until `may_send` is set."""
+
+    def __init__(self, app: App, **kwargs) -> None:
+        super().__init__(app.bot, app.pool, app.clock, app.settings.admins, **kwargs)
+        self.claimed, self.may_send = asyncio.Event(), asyncio.Event()
+
+    async def _attempt(self, row: OutboxMessage, renew: list[int]) -> str:
+        self.claimed.set()
+        await waited(self.may_send)
+        return await super()._attempt(row, renew)
+
+
 @pytest.mark.parametrize("backend", BACKENDS, indirect=True)
 async def test_a_relay_slower_than_its_lease_keeps_its_chat_and_each_card_goes_out_once(
         app: App, backend: str) -> None:
@@ -149,30 +202,13 @@ async def test_a_hung_send_that_then_fails_leaves_the_row_to_the_relay_that_took
         app: App, backend: str) -> None:
     reference = await submit_violation(app, 5701, photos=False)
     hung, taking_over, third = card_relay(app), card_relay(app), card_relay(app)
-    resend_in_flight, resend_may_go = asyncio.Event(), asyncio.Event()
-    takeover: list[asyncio.Task[int]] = []
-    sends = InFlight()
-
-    async def telegram(make_request, bot, method):
-        if not (isinstance(method, SendMessage) and method.chat_id == CHAT):
-            return await make_request(bot, method)
-        if not takeover:  # the first send hangs past the lease, and then fails after all
-            app.clock.advance(seconds=61)
-            takeover.append(asyncio.create_task(taking_over.run_once()))
-            await waited(resend_in_flight)
-            raise TelegramNetworkError(method=method, message="Request timeout error")
-        if not resend_in_flight.is_set():  # the other relay's resend (marked), in flight for a while
-            resend_in_flight.set()
-            await waited(resend_may_go)
-        return await sends.through(make_request, bot, method)
-
-    app.session.middleware(telegram)
+    staged = HungFirstSend(app, taking_over, outcome=TelegramNetworkError(method=SendMessage(chat_id=CHAT, text="."),
+                                                                          message="Request timeout error"))
     await hung.run_once()  # its failure is not recorded on a row another relay holds now
     app.clock.advance(seconds=5)  # past the back-off the failure would have set
     assert await third.run_once() == 0  # the row is still the other relay's: nobody sends it beside it
-    resend_may_go.set()
-    assert await takeover[0] == 1
-    assert sends.most == 1
+    assert await staged.other_relay_sent() == 1
+    assert staged.sends.most == 1
     [text] = alert_texts(app)
     assert text.startswith("⚠️") and reference in text
     assert await alert_statuses(app) == ["sent"]
@@ -183,31 +219,12 @@ async def test_a_claim_cut_short_by_its_limit_does_not_split_a_chat_between_two_
         app: App, backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
     references = [await submit_violation(app, user_id, photos=False) for user_id in range(5801, 5804)]
     stalled, taking_over = card_relay(app), card_relay(app)
-    resend_in_flight, resend_may_go = asyncio.Event(), asyncio.Event()
-    takeover: list[asyncio.Task[int]] = []
-    sends = InFlight()
-
-    async def telegram(make_request, bot, method):
-        if not (isinstance(method, SendMessage) and method.chat_id == CHAT):
-            return await make_request(bot, method)
-        if not takeover:  # the first card hangs past the lease; the other relay's claim takes that card only
-            app.clock.advance(seconds=61)
-            monkeypatch.setattr(outbox, "BATCH", 1)  # a busy queue: its batch ends inside this chat
-            takeover.append(asyncio.create_task(taking_over.run_once()))
-            await waited(resend_in_flight)
-            monkeypatch.setattr(outbox, "BATCH", 50)
-        elif not resend_in_flight.is_set():
-            resend_in_flight.set()
-            await waited(resend_may_go)
-        return await sends.through(make_request, bot, method)
-
-    app.session.middleware(telegram)
+    staged = HungFirstSend(app, taking_over, monkeypatch, cut_short=True)
     await stalled.run_once()  # its first card arrives; the next two are not its to send beside the other relay
-    resend_may_go.set()
-    assert await takeover[0] == 1
-    assert sends.most == 1 and sends.order == [references[0], references[0]]
+    assert await staged.other_relay_sent() == 1
+    assert staged.sends.most == 1 and staged.sends.order == [references[0], references[0]]
     await taking_over.run_once()  # the rest of the chat, in order, by whichever relay claims it next
-    assert sends.order == [references[0], *references]
+    assert staged.sends.order == [references[0], *references]
     assert await alert_statuses(app) == ["sent"] * 3
 
 
@@ -215,31 +232,12 @@ async def test_a_claim_cut_short_by_its_limit_does_not_split_a_chat_between_two_
 async def test_a_hung_send_that_gets_through_before_the_resend_begins_is_not_sent_again(
         app: App, backend: str) -> None:
     references = [await submit_violation(app, user_id, photos=False) for user_id in range(5901, 5904)]
-    claimed, may_attempt = asyncio.Event(), asyncio.Event()
-
-    class Paused(Relay):
-        """Another instance's relay that has claimed the chat and not yet begun its first send."""
-
-        async def _attempt(self, row: OutboxMessage, renew: list[int]) -> str:
-            claimed.set()
-            await waited(may_attempt)
-            return await super()._attempt(row, renew)
-
     hung = card_relay(app)
-    taking_over = Paused(app.bot, app.pool, app.clock, app.settings.admins, pacer=Pacer(group_per_minute=20))
-    takeover: list[asyncio.Task[int]] = []
-
-    async def telegram(make_request, bot, method):
-        if isinstance(method, SendMessage) and method.chat_id == CHAT and not takeover:
-            app.clock.advance(seconds=61)
-            takeover.append(asyncio.create_task(taking_over.run_once()))
-            await waited(claimed)
-        return await make_request(bot, method)  # the hung send gets through after all
-
-    app.session.middleware(telegram)
+    taking_over = PausedBeforeSending(app, pacer=Pacer(group_per_minute=20))
+    staged = HungFirstSend(app, taking_over, until=taking_over.claimed)  # the hung send gets through after all
     await hung.run_once()  # the first card is recorded as sent; the rest is the other relay's
-    may_attempt.set()
-    assert await takeover[0] == 2  # it skips the card that arrived and goes on at once, not after a lease
+    taking_over.may_send.set()
+    assert await staged.other_relay_sent() == 2  # it skips the card that arrived and goes on at once
     assert [reference_in(text) for text in alert_texts(app)] == references
     assert not any(text.startswith("⚠️") for text in alert_texts(app))
     assert await alert_statuses(app) == ["sent"] * 3
@@ -252,29 +250,12 @@ async def test_a_row_whose_send_may_be_in_flight_is_not_made_the_head_of_a_burst
     # hung card gets through before that relay begins to send. Every alert still reaches the chat.
     references = [await submit_violation(app, user_id, photos=False) for user_id in range(6101, 6106)]
     hung = card_relay(app)
-    grouped, may_attempt = asyncio.Event(), asyncio.Event()
-
-    class PausedGrouping(Relay):
-        async def _attempt(self, row: OutboxMessage, renew: list[int]) -> str:
-            grouped.set()
-            await waited(may_attempt)
-            return await super()._attempt(row, renew)
-
-    grouping = PausedGrouping(app.bot, app.pool, app.clock, app.settings.admins, pacer=Pacer(group_per_minute=2),
-                              group_alerts=cards.group_alerts_for(app.settings))
-    takeover: list[asyncio.Task[int]] = []
-
-    async def telegram(make_request, bot, method):
-        if isinstance(method, SendMessage) and method.chat_id == CHAT and not takeover:
-            app.clock.advance(seconds=61)
-            takeover.append(asyncio.create_task(grouping.run_once()))
-            await waited(grouped)
-        return await make_request(bot, method)  # the hung card gets through after all
-
-    app.session.middleware(telegram)
+    grouping = PausedBeforeSending(app, pacer=Pacer(group_per_minute=2),
+                                   group_alerts=cards.group_alerts_for(app.settings))
+    staged = HungFirstSend(app, grouping, until=grouping.claimed)
     await hung.run_once()
-    may_attempt.set()
-    await takeover[0]
+    grouping.may_send.set()
+    await staged.other_relay_sent()
     app.clock.advance(seconds=61)  # the group's pace: whatever still waits goes out now
     await grouping.run_once()
     shown = "\n".join(group_texts(app))
@@ -289,29 +270,11 @@ async def test_the_rest_of_a_chat_is_sent_at_once_after_a_takeover_not_a_lease_l
     # The stalled relay's next pass must neither claim the rest of the chat while the resend holds it, nor sit on it.
     references = [await submit_violation(app, user_id, photos=False) for user_id in range(6201, 6204)]
     stalled, taking_over = card_relay(app), card_relay(app)
-    resend_in_flight, resend_may_go = asyncio.Event(), asyncio.Event()
-    takeover: list[asyncio.Task[int]] = []
-
-    async def telegram(make_request, bot, method):
-        if not (isinstance(method, SendMessage) and method.chat_id == CHAT):
-            return await make_request(bot, method)
-        if not takeover:
-            app.clock.advance(seconds=61)
-            monkeypatch.setattr(outbox, "BATCH", 1)
-            takeover.append(asyncio.create_task(taking_over.run_once()))
-            await waited(resend_in_flight)
-            monkeypatch.setattr(outbox, "BATCH", 50)
-        elif not resend_in_flight.is_set():
-            resend_in_flight.set()
-            await waited(resend_may_go)
-        return await make_request(bot, method)
-
-    app.session.middleware(telegram)
+    staged = HungFirstSend(app, taking_over, monkeypatch, cut_short=True)
     await stalled.run_once()  # its card got through; the chat is the other relay's
     app.clock.advance(seconds=1)
     assert await stalled.run_once() == 0  # the resend still holds the chat
-    resend_may_go.set()
-    assert await takeover[0] == 1
+    assert await staged.other_relay_sent() == 1
     app.clock.advance(seconds=1)
     assert await taking_over.run_once() + await stalled.run_once() == 2  # the resend recorded: the rest goes now
     assert sorted(reference_in(text) for text in alert_texts(app)) == sorted([references[0], *references])
@@ -322,29 +285,16 @@ async def test_the_rest_of_a_chat_is_sent_at_once_after_a_takeover_not_a_lease_l
 async def test_a_resend_refused_after_the_hung_send_got_through_leaves_the_row_sent(app: App, backend: str) -> None:
     reference = await submit_violation(app, 6301, photos=False)
     hung, taking_over = card_relay(app), card_relay(app)
-    resend_in_flight, hung_through = asyncio.Event(), asyncio.Event()
-    takeover: list[asyncio.Task[int]] = []
-
-    async def telegram(make_request, bot, method):
-        if not (isinstance(method, SendMessage) and method.chat_id == CHAT):
-            return await make_request(bot, method)
-        if not takeover:
-            app.clock.advance(seconds=61)
-            takeover.append(asyncio.create_task(taking_over.run_once()))
-            await waited(resend_in_flight)
-            return await make_request(bot, method)  # got through after all
-        resend_in_flight.set()
-        await waited(hung_through)
-        raise TelegramForbiddenError(method=method, message="Forbidden: bot was kicked from the group chat")
-
-    app.session.middleware(telegram)
+    staged = HungFirstSend(app, taking_over)  # the hung send gets through once the resend is in flight
     await hung.run_once()
-    hung_through.set()
-    await takeover[0]
+    app.session.fail_next(SendMessage, error_code=403, description="Forbidden: bot was kicked from the group chat")
+    await staged.other_relay_sent()  # ... and the resend is refused
+    assert any(isinstance(outcome, TelegramForbiddenError) for outcome in app.session.outcomes)
     [row] = await one(app, select(OutboxMessage).where(OutboxMessage.kind == "alert"))
     assert row.status == "sent" and reference in row.payload["text"]
     # Nobody is told of a delivery that failed, nor is the card sent a third time an hour later.
     assert not await one(app, select(OutboxMessage).where(OutboxMessage.kind == "admin"))
+
 
 @pytest.mark.parametrize("backend", BACKENDS, indirect=True)
 async def test_a_relay_waits_for_the_end_of_another_relays_lease_instead_of_claiming_in_vain(
