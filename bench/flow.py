@@ -4,6 +4,7 @@
     .venv/bin/python bench/flow.py --residents 10 --rounds 1
     .venv/bin/python bench/flow.py --profile flow.prof  # cProfile of the flow rounds
     .venv/bin/python bench/flow.py --floor              # also the least any update costs: /help vs echo
+    .venv/bin/python bench/flow.py --ceiling            # also echo + the one transaction every update must have
 
 Each resident is a new person who goes /start → language → consent → leave feedback → types "поликлиника 17" (the
 one match is taken at once) → a doctor → specialty → the therapist → gratitude → 5 stars → a text → a photo → today →
@@ -26,6 +27,7 @@ import argparse
 import asyncio
 import cProfile
 import gc
+import itertools
 import os
 import statistics
 import sys
@@ -47,6 +49,7 @@ from bot.services import directory
 from storage.engine import make_engine, make_session_pool
 from storage.migrate import upgrade
 from storage.repositories import Repositories
+from storage.repositories.updates import UpdateRepo
 from tests.conftest import TEST_TOKEN, App, Clock
 from tests.fakes.client import UserClient
 from tests.fakes.session import RecordingSession
@@ -152,6 +155,53 @@ async def measure_floor(app: App, flow_counter: Counted, echo_counter: Counted, 
     print(f"floor median ratio {statistics.median(ratios):.3f}: no update of the bot costs less than this")
 
 
+def transactional_echo_dispatcher(pool, clock: Clock) -> Dispatcher:
+    """The echo bot plus the least that issue #12's design asks of every update and nothing else: one transaction
+    on the bot's own engine that records the update (reading the person, in the same statement, as the bot does)
+    and commits before the echo is sent. No FSM, no routers but the echo's, no middlewares but this one."""
+    dp = echo_dispatcher()
+
+    async def one_transaction(handler, update, data):
+        async with pool() as session, session.begin():
+            await UpdateRepo(session).mark_processed(update.update_id, clock(), person=update.message.from_user.id)
+        return await handler(update, data)
+
+    dp.update.outer_middleware(one_transaction)
+    return dp
+
+
+async def measure_ceiling(backend: Backend, clock: Clock, settings, echo_counter: Counted, echo: Dispatcher,
+                          echo_bot, echo_session: RecordingSession, rounds: int, updates: int = 300) -> None:
+    """What the bot could reach at the most if its handlers, routers and middlewares cost nothing: echo with the
+    update's one transaction against bare echo, interleaved one by one (issue #12's goals are ratios to bare echo)."""
+    session = RecordingSession()
+    bot = create_bot(settings, session=session)
+    dp = transactional_echo_dispatcher(backend.pool, clock)
+    counter = Counted(dp)
+    factory = UpdateFactory()
+    factory.update_ids = itertools.count(10**9)  # beside the flow's update ids in processed_updates
+    person = UserClient(dp, bot, session, user_id=99_997, factory=factory)
+    echo_person = UserClient(echo, echo_bot, echo_session, user_id=99_996, factory=UpdateFactory())
+    ratios = []
+    for number in range(rounds + 1):  # the first round warms up
+        before, echo_before = counter.mark(), echo_counter.mark()
+        for step in range(updates):
+            reply = await person.send(f"сообщение {step}")
+            assert reply.text == f"сообщение {step}", reply.text
+            forget(session)
+            await echo_person.send(f"сообщение {step}")
+            forget(echo_session)
+        with_transaction = 1000 * (counter.mark()[1] - before[1]) / updates
+        bare = 1000 * (echo_counter.mark()[1] - echo_before[1]) / updates
+        if number:
+            ratios.append(bare / with_transaction)
+            print(f"ceiling round {number}: echo with the update's transaction {with_transaction:.2f} ms an update, "
+                  f"bare echo {bare:.2f} ms, ratio {bare / with_transaction:.3f}", flush=True)
+    await bot.session.close()
+    print(f"ceiling median ratio {statistics.median(ratios):.3f}: no bot that stores each update in its own "
+          f"transaction on this engine reaches more than this")
+
+
 class Backend:
     def __init__(self, name: str, url: str, folder: Path) -> None:
         self.name, self.url, self.folder = name, url, folder
@@ -188,7 +238,7 @@ class Backend:
 
 
 async def run_backend(name: str, url: str, residents: int, rounds: int, profile: str | None,
-                      floor: bool = False) -> float:
+                      floor: bool = False, ceiling: bool = False) -> float:
     folder = Path(tempfile.mkdtemp(prefix="bench-flow-"))
     if name == "sqlite":
         url = f"sqlite+aiosqlite:///{folder / 'bench.db'}"
@@ -267,6 +317,8 @@ async def run_backend(name: str, url: str, residents: int, rounds: int, profile:
                   f"{r['wall_ratio']:.3f}", flush=True)
         if floor:
             await measure_floor(app, flow_counter, echo_counter, echo, echo_bot, echo_session, rounds)
+        if ceiling:
+            await measure_ceiling(backend, clock, settings, echo_counter, echo, echo_bot, echo_session, rounds)
         await bot.session.close()
         await echo_bot.session.close()
     if profiler:
@@ -288,13 +340,15 @@ def main() -> None:
     parser.add_argument("--sqlite-only", action="store_true")
     parser.add_argument("--floor", action="store_true",
                         help="also measure the least any update costs (an onboarded person's /help) against echo")
+    parser.add_argument("--ceiling", action="store_true",
+                        help="also measure echo with the one transaction each update needs, against bare echo")
     args = parser.parse_args()
     results = [("sqlite", asyncio.run(run_backend("sqlite", "", args.residents, args.rounds, args.profile,
-                                                  args.floor)))]
+                                                  args.floor, args.ceiling)))]
     postgres = os.environ.get("MEDFEEDBACK_TEST_POSTGRES_URL")
     if postgres and not args.sqlite_only:
         results.append(("postgresql", asyncio.run(run_backend("postgresql", postgres, args.residents, args.rounds,
-                                                              args.profile, args.floor))))
+                                                              args.profile, args.floor, args.ceiling))))
     for name, ratio in results:
         print(f"flow ratio {ratio:.3f} ({name})")
 
