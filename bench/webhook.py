@@ -15,6 +15,12 @@ Prints updates/s and p50/p95 latency of both and their ratios per concurrency an
     .venv/bin/python bench/webhook.py --api-latency-ms 50   # every Bot API call answers 50 ms later
     .venv/bin/python bench/webhook.py --database postgresql  # the bot on PostgreSQL (MEDFEEDBACK_TEST_POSTGRES_URL)
 
+    .venv/bin/python bench/webhook.py --ceiling   # also the echo bot with the bot's one transaction per update
+
+`--ceiling` runs a third process: the echo bot whose every update first gets the one transaction the bot gives each
+update (recorded, the person read, committed; bench/webhook_echo.py) on the bot's database: what any bot on this stack
+that stores each update could reach at the most. Its ratio to bare echo is printed per level, before the last line.
+
 With `--database postgresql` the bot runs on a database of its own on the server MEDFEEDBACK_TEST_POSTGRES_URL names,
 created for each round and dropped afterwards; the echo bot stores nothing either way.
 """
@@ -48,6 +54,8 @@ SECRET = "bench-secret_123"
 HERE = Path(__file__).resolve().parent
 PRESS_CONCURRENCY = 8
 PRESSES = -1  # the key of the presses' figures, beside the concurrency levels'
+CEILING = "echo with a transaction"
+STORING = ("bot", CEILING)  # what records each update in processed_updates
 
 
 class EchoProcess(BotProcess):
@@ -132,7 +140,7 @@ async def figures_of(name: str, database_url: str, count: int, elapsed: float, l
     ok = [update_id for update_id, status in statuses.items() if status == 200]
     figures = {"rate": count / elapsed, "p50": percentile(latencies, 0.5), "p95": percentile(latencies, 0.95),
                "ok": len(ok), "count": count}
-    if name == "bot":
+    if name in STORING:
         stored = await stored_update_ids(database_url)
         figures["lost"] = sum(1 for update_id in ok if update_id not in stored)
     return figures
@@ -151,9 +159,9 @@ def percentile(samples: list[float], share: float) -> float:
 
 async def measure(name: str, levels: list[tuple[int, int]], folder: Path, api_latency: float = 0.0,
                   database: str = "sqlite") -> dict[int, dict[str, float]]:
-    workdir = folder / name
+    workdir = folder / name.replace(" ", "-")
     workdir.mkdir(parents=True, exist_ok=True)
-    async with bot_database(database if name == "bot" else "sqlite", workdir) as database_url:
+    async with bot_database(database if name in STORING else "sqlite", workdir) as database_url:
         return await measure_with(name, levels, workdir, api_latency, database_url)
 
 
@@ -169,10 +177,12 @@ async def measure_with(name: str, levels: list[tuple[int, int]], workdir: Path, 
         "MEDFEEDBACK_MEDIA__DIR": str(workdir / "media"), "MEDFEEDBACK_FLOOD__MAX_UPDATES": "100000",
         "PYTHONPATH": str(HERE.parent),
     }
+    if name == CEILING:
+        environment["MEDFEEDBACK_BENCH_ECHO_TRANSACTION"] = "1"
     results: dict[int, dict[str, float]] = {}
     async with FakeTelegramAPI(TOKEN) as api:
         environment["MEDFEEDBACK_TELEGRAM__API_SERVER"] = api.base_url
-        process = EchoProcess if name == "echo" else BotProcess
+        process = BotProcess if name == "bot" else EchoProcess
         bot = await process(workdir, environment).start()
         try:
             await api.wait_for("setWebhook", timeout=60, since=0)
@@ -238,15 +248,18 @@ def main() -> None:
                         help="each Bot API call answers this much later, as over the network to Telegram")
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite",
                         help="the bot's database; postgresql needs MEDFEEDBACK_TEST_POSTGRES_URL")
+    parser.add_argument("--ceiling", action="store_true",
+                        help="also run the echo bot with the bot's one transaction per update on the same database")
     args = parser.parse_args()
     if args.database == "postgresql" and not os.environ.get("MEDFEEDBACK_TEST_POSTGRES_URL"):
         parser.error("--database postgresql needs MEDFEEDBACK_TEST_POSTGRES_URL (e.g. "
                      "postgresql+asyncpg://postgres@127.0.0.1:5432/test)")
     levels = [(1, int(150 * args.scale)), (8, int(400 * args.scale)), (32, int(800 * args.scale))]
-    runs: dict[str, list[dict[int, dict[str, float]]]] = {"echo": [], "bot": []}
+    names = ("echo", "bot", CEILING) if args.ceiling else ("echo", "bot")
+    runs: dict[str, list[dict[int, dict[str, float]]]] = {name: [] for name in names}
     with tempfile.TemporaryDirectory(prefix="bench-webhook-") as folder:
         for number in range(args.rounds):
-            for name in ("echo", "bot"):
+            for name in names:
                 runs[name].append(asyncio.run(measure(name, levels, Path(folder) / f"{number}",
                                                       args.api_latency_ms / 1000, args.database)))
     ratio_at_8 = 0.0
@@ -263,6 +276,11 @@ def main() -> None:
               f"answered 200 but not stored: {lost}")
         if concurrency == 8:
             ratio_at_8 = ratio
+        if args.ceiling:
+            lost = sum(run[concurrency]["lost"] for run in runs[CEILING])
+            print(f"{what}: ceiling ({CEILING})/echo updates/s {median(CEILING, 'rate') / median('echo', 'rate'):.2f}, "
+                  f"p95 {median(CEILING, 'p95') / median('echo', 'p95'):.1f}x echo's, answered 200 but not stored: "
+                  f"{lost}")
     suffix = "" if args.database == "sqlite" else ", postgresql"
     print(f"webhook ratio {ratio_at_8:.2f} (concurrency 8{suffix})")
 

@@ -1,11 +1,16 @@
 """The bare aiogram webhook bot bench/webhook.py compares with: SimpleRequestHandler(handle_in_background=False),
 answering /start with a text (as it always has: the baseline of every figure so far), and a press (the bench sends
 one on that message) with an answer and an edit, as the bot's language switch does; configured through the same
-environment variables as the bot."""
+environment variables as the bot.
+
+With MEDFEEDBACK_BENCH_ECHO_TRANSACTION=1 (`bench/webhook.py --ceiling`) every update first gets the one transaction
+the bot gives each update, on the bot's own engine and MEDFEEDBACK_DATABASE__URL, and nothing else of the bot: the
+update recorded with the person read in the same statement, committed before the handler answers."""
 
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 
 from aiogram import Bot, Dispatcher, Router
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -33,6 +38,8 @@ def main() -> None:
         await query.message.edit_text(f"Chosen: {query.data}")
 
     dp.include_router(router)
+    if env.get("MEDFEEDBACK_BENCH_ECHO_TRANSACTION") == "1":
+        record_every_update(dp, env["MEDFEEDBACK_DATABASE__URL"])
     secret = env["MEDFEEDBACK_TELEGRAM__WEBHOOK__SECRET_TOKEN"]
 
     async def on_startup(bot: Bot) -> None:
@@ -44,6 +51,31 @@ def main() -> None:
         app, path=env["MEDFEEDBACK_TELEGRAM__WEBHOOK__PATH"])
     setup_application(app, dp, bot=bot)
     web.run_app(app, host="127.0.0.1", port=int(env["MEDFEEDBACK_TELEGRAM__WEBHOOK__LISTEN_PORT"]), print=None)
+
+
+def record_every_update(dp: Dispatcher, database_url: str) -> None:
+    from storage.engine import make_engine, make_session_pool
+    from storage.migrate import upgrade
+    from storage.repositories.updates import UpdateRepo
+
+    engine = make_engine(database_url)
+    pool = make_session_pool(engine)
+
+    async def one_transaction(handler, update, data):
+        person = update.message.from_user if update.message else update.callback_query.from_user
+        async with pool() as session, session.begin():
+            await UpdateRepo(session).mark_processed(update.update_id, datetime.now(UTC), person=person.id)
+        return await handler(update, data)
+
+    async def migrate() -> None:
+        await upgrade(engine)
+
+    async def dispose() -> None:
+        await engine.dispose()
+
+    dp.update.outer_middleware(one_transaction)
+    dp.startup.register(migrate)
+    dp.shutdown.register(dispose)
 
 
 if __name__ == "__main__":
