@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+from aiogram.filters.callback_data import CallbackData
 from aiogram.types import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     KeyboardButton,
     ReplyKeyboardMarkup,
 )
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.callbacks import (
     BehalfPick,
@@ -45,26 +45,25 @@ from bot.l10n import LANGUAGES, L10n
 PAGE_SIZE = 8
 
 
+def one_per_row(buttons: Iterable[tuple[str, CallbackData]]) -> InlineKeyboardMarkup:
+    """One button a row, from (text, callback data) pairs. Built directly rather than with aiogram's
+    InlineKeyboardBuilder, which validates each button twice and deep-copies them all in `as_markup`: the five-item
+    main menu took 0.34 ms that way (the review flow's whole update costs about 5 ms), 0.05 ms like this."""
+    return InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text=text, callback_data=data.pack())]
+                                                 for text, data in buttons])
+
+
 def make_language_keyboard(l10n: L10n, preselected: str) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
     # The language Telegram reports comes first and is marked, so most people just press the top button.
-    for code in sorted(LANGUAGES, key=lambda code: code != preselected):
-        mark = "✓ " if code == preselected else ""
-        builder.button(text=mark + l10n(f"language.{code}"), callback_data=LanguageChoice(code=code))
-    builder.adjust(1)
-    return builder.as_markup()
+    return one_per_row((("✓ " if code == preselected else "") + l10n(f"language.{code}"), LanguageChoice(code=code))
+                       for code in sorted(LANGUAGES, key=lambda code: code != preselected))
 
 
 def make_consent_keyboard(l10n: L10n, version: str) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    builder.button(
-        text=l10n("consent.accept"), callback_data=ConsentChoice(action=ConsentAction.ACCEPT, version=version)
-    )
-    builder.button(
-        text=l10n("consent.decline"), callback_data=ConsentChoice(action=ConsentAction.DECLINE, version=version)
-    )
-    builder.adjust(1)
-    return builder.as_markup()
+    return one_per_row([
+        (l10n("consent.accept"), ConsentChoice(action=ConsentAction.ACCEPT, version=version)),
+        (l10n("consent.decline"), ConsentChoice(action=ConsentAction.DECLINE, version=version)),
+    ])
 
 
 def make_onboarding_keyboard(l10n: L10n, version: str) -> InlineKeyboardMarkup:
@@ -90,12 +89,8 @@ MENU_ITEMS = (
 
 
 def make_main_menu(l10n: L10n) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    for action, key in MENU_ITEMS:
-        builder.button(text=l10n(key), callback_data=MenuChoice(action=action))
     # One item per row: large targets for elderly residents on small phones.
-    builder.adjust(1)
-    return builder.as_markup()
+    return one_per_row((l10n(key), MenuChoice(action=action)) for action, key in MENU_ITEMS)
 
 
 # --- Leaving feedback ------------------------------------------------------------------------------------

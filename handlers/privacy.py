@@ -10,12 +10,11 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.callbacks import ConsentChange, ConsentManage, ForgetAction, ForgetChoice
 from bot.config import Settings
 from bot.filters import PrivateChat
-from bot.keyboards import make_home_keyboard
+from bot.keyboards import make_home_keyboard, one_per_row
 from bot.l10n import L10n
 from bot.services import people, privacy
 from handlers.start import show_consent
@@ -26,24 +25,19 @@ log = logging.getLogger(__name__)
 
 
 def make_forget_keyboard(l10n: L10n, user_id: int) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    builder.button(text=l10n("privacy.forget_button"),
-                   callback_data=ForgetChoice(action=ForgetAction.CONFIRM, user_id=user_id))
-    builder.button(text=l10n("privacy.keep_button"),
-                   callback_data=ForgetChoice(action=ForgetAction.CANCEL, user_id=user_id))
-    builder.adjust(1)
-    return builder.as_markup()
+    return one_per_row([
+        (l10n("privacy.forget_button"), ForgetChoice(action=ForgetAction.CONFIRM, user_id=user_id)),
+        (l10n("privacy.keep_button"), ForgetChoice(action=ForgetAction.CANCEL, user_id=user_id)),
+    ])
 
 
 def make_consent_state_keyboard(l10n: L10n, state: str) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    buttons = []
     if state in ("none", "withdrawn", "outdated"):
-        builder.button(text=l10n("privacy.give_button"), callback_data=ConsentManage(action=ConsentChange.GIVE))
+        buttons.append((l10n("privacy.give_button"), ConsentManage(action=ConsentChange.GIVE)))
     if state in ("given", "outdated"):
-        builder.button(text=l10n("privacy.withdraw_button"),
-                       callback_data=ConsentManage(action=ConsentChange.WITHDRAW))
-    builder.adjust(1)
-    return builder.as_markup()
+        buttons.append((l10n("privacy.withdraw_button"), ConsentManage(action=ConsentChange.WITHDRAW)))
+    return one_per_row(buttons)
 
 
 def consent_text(user: User | None, l10n: L10n, settings: Settings) -> str:
@@ -60,12 +54,10 @@ def consent_text(user: User | None, l10n: L10n, settings: Settings) -> str:
 
 
 def make_withdraw_keyboard(l10n: L10n) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    builder.button(text=l10n("privacy.withdraw_confirm_button"),
-                   callback_data=ConsentManage(action=ConsentChange.WITHDRAW_CONFIRMED))
-    builder.button(text=l10n("privacy.withdraw_keep_button"), callback_data=ConsentManage(action=ConsentChange.KEEP))
-    builder.adjust(1)
-    return builder.as_markup()
+    return one_per_row([
+        (l10n("privacy.withdraw_confirm_button"), ConsentManage(action=ConsentChange.WITHDRAW_CONFIRMED)),
+        (l10n("privacy.withdraw_keep_button"), ConsentManage(action=ConsentChange.KEEP)),
+    ])
 
 
 async def drop_buttons(query: CallbackQuery) -> None:
