@@ -24,10 +24,7 @@ import random
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
-
-from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -37,6 +34,7 @@ from bot.services.directory_index import DirectoryIndex
 from storage.engine import make_engine, make_session_pool
 from storage.migrate import upgrade
 from storage.repositories import Repositories
+from tests.databases import PostgresSchema
 
 SURNAMES = ("Ахметов", "Беков", "Жумабаев", "Иванов", "Касымов", "Нуржанов", "Омаров", "Петров", "Сейтов",
             "Тулегенов", "Утебаев", "Шарипов", "Есенов", "Абдрахманов", "Смагулов", "Кенжебаев", "Сулейменов",
@@ -82,22 +80,16 @@ class Database:
         if self.backend == "sqlite":
             self.engine = make_engine(f"sqlite+aiosqlite:///{self.folder / (self.name + '.db')}")
         else:
-            url = os.environ["MEDFEEDBACK_TEST_POSTGRES_URL"]
-            self.schema = f"bench_{uuid.uuid4().hex[:10]}"
-            self.admin = make_engine(url)
-            async with self.admin.begin() as connection:
-                await connection.execute(text(f'CREATE SCHEMA "{self.schema}"'))
-            self.engine = make_engine(url, connect_args={"server_settings": {"search_path": self.schema}})
+            self.schema = await PostgresSchema(os.environ["MEDFEEDBACK_TEST_POSTGRES_URL"], "bench").__aenter__()
+            self.engine = self.schema.engine()
         await upgrade(self.engine)
         self.pool = make_session_pool(self.engine)
         return self
 
     async def __aexit__(self, *exc) -> None:
         await self.engine.dispose()
-        if self.schema:
-            async with self.admin.begin() as connection:
-                await connection.execute(text(f'DROP SCHEMA "{self.schema}" CASCADE'))
-            await self.admin.dispose()
+        if self.schema is not None:
+            await self.schema.__aexit__(*exc)
 
 
 async def timed_import(pool, path: Path) -> tuple[float, str]:

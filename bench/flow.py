@@ -33,13 +33,12 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 from aiogram import Dispatcher, Router
 from aiogram.types import Message
-from sqlalchemy import event, text
+from sqlalchemy import event
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -51,6 +50,7 @@ from storage.migrate import upgrade
 from storage.repositories import Repositories
 from storage.repositories.updates import UpdateRepo
 from tests.conftest import TEST_TOKEN, App, Clock
+from tests.databases import PostgresSchema
 from tests.fakes.client import UserClient
 from tests.fakes.session import RecordingSession
 from tests.fakes.updates import UpdateFactory
@@ -205,17 +205,14 @@ async def measure_ceiling(backend: Backend, clock: Clock, settings, echo_counter
 class Backend:
     def __init__(self, name: str, url: str, folder: Path) -> None:
         self.name, self.url, self.folder = name, url, folder
-        self.schema: str | None = None
+        self.schema: PostgresSchema | None = None
 
     async def __aenter__(self):
         if self.name == "sqlite":
             self.engine = make_engine(self.url)
         else:
-            self.schema = f"bench_{uuid.uuid4().hex[:10]}"
-            self.admin = make_engine(self.url)
-            async with self.admin.begin() as connection:
-                await connection.execute(text(f'CREATE SCHEMA "{self.schema}"'))
-            self.engine = make_engine(self.url, connect_args={"server_settings": {"search_path": self.schema}})
+            self.schema = await PostgresSchema(self.url, "bench").__aenter__()
+            self.engine = self.schema.engine()
         await upgrade(self.engine)
         self.pool = make_session_pool(self.engine)
         async with self.pool() as session, session.begin():
@@ -232,9 +229,7 @@ class Backend:
     async def __aexit__(self, *exc) -> None:
         await self.engine.dispose()
         if self.schema is not None:
-            async with self.admin.begin() as connection:
-                await connection.execute(text(f'DROP SCHEMA "{self.schema}" CASCADE'))
-            await self.admin.dispose()
+            await self.schema.__aexit__(*exc)
 
 
 async def run_backend(name: str, url: str, residents: int, rounds: int, profile: str | None,

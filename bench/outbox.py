@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import statistics
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -36,6 +36,7 @@ from storage.engine import make_engine, make_session_pool
 from storage.migrate import upgrade
 from storage.models import OutboxMessage, OutboxStatus
 from storage.repositories import Repositories
+from tests.databases import PostgresSchema
 
 CHAT = -1001234567890
 QUEUED = 20
@@ -104,34 +105,29 @@ async def measure(engine, history: int, rounds: int) -> tuple[float, ...]:
 
 
 async def run(name: str, url: str, history: int, rounds: int) -> float:
-    schema = admin = None
-    if name == "postgresql":
-        schema = f"bench_{uuid.uuid4().hex[:10]}"
-        admin = make_engine(url)
-        async with admin.begin() as connection:
-            await connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        engine = make_engine(url, connect_args={"server_settings": {"search_path": schema}})
-    else:
-        engine = make_engine(url)
-    try:
-        await upgrade(engine)
-        figures = {}
-        for size in (0, history):
-            figures[size] = await measure(engine, size, rounds)
-            claim, busy, lookup, pace, begin = figures[size]
-            print(f"{name}: {size:>7,} sent rows in the chat: claim of {QUEUED} rows {claim:.2f} ms, a claim of the "
-                  f"held chat {busy:.2f} ms, the card a reply refers to {lookup:.2f} ms; before each send: its pace "
-                  f"{pace:.2f} ms, its begin (lease renewed) {begin:.2f} ms", flush=True)
-        ratio = sum(figures[history][3:]) / sum(figures[0][3:])
-        print(f"{name}: a send's pace and begin with {history:,} rows of history / with none: {ratio:.2f}; a claim: "
-              f"{figures[history][0] / figures[0][0]:.2f}")
-        return ratio
-    finally:
-        await engine.dispose()
-        if admin is not None:
-            async with admin.begin() as connection:
-                await connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-            await admin.dispose()
+    async with contextlib.AsyncExitStack() as stack:
+        if name == "postgresql":
+            engine = (await stack.enter_async_context(PostgresSchema(url, "bench"))).engine()
+        else:
+            engine = make_engine(url)
+        stack.push_async_callback(engine.dispose)
+        return await measure_both(name, engine, history, rounds)
+
+
+async def measure_both(name: str, engine, history: int, rounds: int) -> float:
+    """Both sizes of history on one engine; returns the ratio of a send's costs (with history / without)."""
+    await upgrade(engine)
+    figures = {}
+    for size in (0, history):
+        figures[size] = await measure(engine, size, rounds)
+        claim, busy, lookup, pace, begin = figures[size]
+        print(f"{name}: {size:>7,} sent rows in the chat: claim of {QUEUED} rows {claim:.2f} ms, a claim of the "
+              f"held chat {busy:.2f} ms, the card a reply refers to {lookup:.2f} ms; before each send: its pace "
+              f"{pace:.2f} ms, its begin (lease renewed) {begin:.2f} ms", flush=True)
+    ratio = sum(figures[history][3:]) / sum(figures[0][3:])
+    print(f"{name}: a send's pace and begin with {history:,} rows of history / with none: {ratio:.2f}; a claim: "
+          f"{figures[history][0] / figures[0][0]:.2f}")
+    return ratio
 
 
 def main() -> None:

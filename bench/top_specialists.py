@@ -22,19 +22,22 @@ import json
 import os
 import random
 import sqlite3
+import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import text
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ too, not only the installed packages
 
 from bot.config import Settings
 from bot.services import ratings
 from storage.engine import make_engine, make_session_pool
 from storage.migrate import upgrade
 from storage.repositories import Repositories
+from tests.databases import PostgresSchema
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 CRITERIA = ("attentiveness", "professionalism", "waiting", "conditions")
@@ -247,26 +250,14 @@ async def measure(open_engine, backend: str, settings: Settings, specialties: in
 
 
 async def run_postgresql(url: str, args, settings: Settings) -> list[float]:
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(url)
-    async with admin.begin() as connection:
-        await connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-
-    def open_engine():
-        return make_engine(url, connect_args={"server_settings": {"search_path": schema}})
-
-    try:
-        engine = open_engine()
+    async with PostgresSchema(url, "bench") as schema:
+        engine = schema.engine()
         await upgrade(engine)
         started = time.perf_counter()
         await load_postgresql(engine, args.reviews, args.doctors, args.specialties, args.seed)
         await engine.dispose()
         print(f"postgresql: loaded {args.reviews:,} reviews with COPY in {time.perf_counter() - started:.1f} s")
-        return await measure(open_engine, "postgresql", settings, args.specialties, args.rounds)
-    finally:
-        async with admin.begin() as connection:
-            await connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        await admin.dispose()
+        return await measure(schema.engine, "postgresql", settings, args.specialties, args.rounds)
 
 
 def main() -> None:

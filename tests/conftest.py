@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -12,13 +11,13 @@ from pathlib import Path
 
 import pytest
 from aiogram import Bot, Dispatcher
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import Settings, load_settings
 from bot.factory import create_bot, create_dispatcher
 from storage.engine import make_engine, make_session_pool
 from storage.migrate import upgrade
+from tests.databases import PostgresSchema
 from tests.fakes.client import UserClient
 from tests.fakes.session import RecordingSession
 from tests.fakes.updates import UpdateFactory
@@ -94,19 +93,13 @@ async def engine(backend: str, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
         await engine.dispose()
         return
     # Each test gets its own PostgreSQL schema, dropped afterwards, so tests never see each other's rows.
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(POSTGRES_URL)
-    async with admin.begin() as connection:
-        await connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = make_engine(POSTGRES_URL, connect_args={"server_settings": {"search_path": schema}})
-    try:
-        await upgrade(engine)
-        yield engine
-    finally:
-        await engine.dispose()
-        async with admin.begin() as connection:
-            await connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        await admin.dispose()
+    async with PostgresSchema(POSTGRES_URL) as schema:
+        engine = schema.engine()
+        try:
+            await upgrade(engine)
+            yield engine
+        finally:
+            await engine.dispose()
 
 
 @pytest.fixture
