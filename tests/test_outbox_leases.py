@@ -308,3 +308,10 @@ async def test_a_relay_waits_for_the_end_of_another_relays_lease_instead_of_clai
     assert await waiting._seconds_to_next(idle=300) == holding.lease.total_seconds()  # not 20 claims a second
     await holding._release([row])
     assert await waiting._seconds_to_next(idle=300) == 0.05  # due now: at once
+
+def test_every_outbox_status_is_either_still_to_send_or_done() -> None:
+    # The relay's queries name the open statuses: a status added to neither would never be sent, nor count as sent.
+    from storage.models import OutboxStatus
+    from storage.repositories.outbox import _DONE, _OPEN
+
+    assert set(_OPEN) | set(_DONE) == set(OutboxStatus) and not set(_OPEN) & set(_DONE)
