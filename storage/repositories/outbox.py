@@ -19,7 +19,8 @@ from storage.repositories._shared import _insert_ignoring_duplicates
 # Rows the relay is done with: sent, or sent as part of another row's burst list.
 _DONE = (OutboxStatus.SENT, OutboxStatus.GROUPED)
 # The others, still to send. Queries name these rather than "not done": the table keeps every row ever sent, and
-# an IN is a seek on the indexes that start with the status where a NOT IN scans them all.
+# an IN is a seek on the indexes that start with the status where a NOT IN scans them all. Listed, not derived from
+# _DONE: a status added later is sent only if whoever adds it says so here (a test fails until they decide).
 _OPEN = (OutboxStatus.PENDING, OutboxStatus.BLOCKED)
 # What begin_attempt found: the send may begin; the row needs no send any more; another relay holds the chat.
 AttemptStart = Literal["ours", "done", "taken"]
