@@ -74,22 +74,26 @@ def generate(clinics: int, doctors: int, seed: int) -> list[dict]:
 
 class Database:
     def __init__(self, backend: str, folder: Path, name: str) -> None:
-        self.backend, self.folder, self.name, self.schema = backend, folder, name, None
+        self.backend, self.folder, self.name = backend, folder, name
+        self._cleanup = contextlib.AsyncExitStack()
 
     async def __aenter__(self):
-        if self.backend == "sqlite":
-            self.engine = make_engine(f"sqlite+aiosqlite:///{self.folder / (self.name + '.db')}")
-        else:
-            self.schema = await PostgresSchema(os.environ["MEDFEEDBACK_TEST_POSTGRES_URL"], "bench").__aenter__()
-            self.engine = self.schema.engine()
-        await upgrade(self.engine)
+        try:
+            if self.backend == "sqlite":
+                self.engine = make_engine(f"sqlite+aiosqlite:///{self.folder / (self.name + '.db')}")
+            else:
+                schema = PostgresSchema(os.environ["MEDFEEDBACK_TEST_POSTGRES_URL"], "bench")
+                self.engine = (await self._cleanup.enter_async_context(schema)).engine()
+            self._cleanup.push_async_callback(self.engine.dispose)
+            await upgrade(self.engine)
+        except BaseException:
+            await self._cleanup.aclose()  # the schema dropped even when the set-up failed
+            raise
         self.pool = make_session_pool(self.engine)
         return self
 
     async def __aexit__(self, *exc) -> None:
-        await self.engine.dispose()
-        if self.schema is not None:
-            await self.schema.__aexit__(*exc)
+        await self._cleanup.aclose()
 
 
 async def timed_import(pool, path: Path) -> tuple[float, str]:

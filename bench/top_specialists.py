@@ -252,10 +252,12 @@ async def measure(open_engine, backend: str, settings: Settings, specialties: in
 async def run_postgresql(url: str, args, settings: Settings) -> list[float]:
     async with PostgresSchema(url, "bench") as schema:
         engine = schema.engine()
-        await upgrade(engine)
-        started = time.perf_counter()
-        await load_postgresql(engine, args.reviews, args.doctors, args.specialties, args.seed)
-        await engine.dispose()
+        try:
+            await upgrade(engine)
+            started = time.perf_counter()
+            await load_postgresql(engine, args.reviews, args.doctors, args.specialties, args.seed)
+        finally:
+            await engine.dispose()
         print(f"postgresql: loaded {args.reviews:,} reviews with COPY in {time.perf_counter() - started:.1f} s")
         return await measure(schema.engine, "postgresql", settings, args.specialties, args.rounds)
 

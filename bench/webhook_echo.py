@@ -5,7 +5,8 @@ environment variables as the bot.
 
 With MEDFEEDBACK_BENCH_ECHO_TRANSACTION=1 (`bench/webhook.py --ceiling`) every update first gets the one transaction
 the bot gives each update, on the bot's own engine and MEDFEEDBACK_DATABASE__URL, and nothing else of the bot: the
-update recorded with the person read in the same statement, committed before the handler answers."""
+update recorded with the person and their conversation read in the same statement, committed before the handler
+answers."""
 
 from __future__ import annotations
 
@@ -62,9 +63,11 @@ def record_every_update(dp: Dispatcher, database_url: str) -> None:
     pool = make_session_pool(engine)
 
     async def one_transaction(handler, update, data):
-        person = update.message.from_user if update.message else update.callback_query.from_user
+        # The person and their conversation read in the recording statement, as the bot reads them.
+        person = data["event_from_user"].id
         async with pool() as session, session.begin():
-            await UpdateRepo(session).mark_processed(update.update_id, datetime.now(UTC), person=person.id)
+            await UpdateRepo(session).mark_processed(update.update_id, datetime.now(UTC),
+                                                     conversation=f"bench:{person}", person=person)
         return await handler(update, data)
 
     async def migrate() -> None:

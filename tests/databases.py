@@ -22,8 +22,12 @@ class PostgresSchema:
 
     async def __aenter__(self) -> PostgresSchema:
         self._admin = make_engine(self.url)
-        async with self._admin.begin() as connection:
-            await connection.execute(text(f'CREATE SCHEMA "{self.name}"'))
+        try:
+            async with self._admin.begin() as connection:
+                await connection.execute(text(f'CREATE SCHEMA "{self.name}"'))
+        except BaseException:
+            await self._admin.dispose()
+            raise
         return self
 
     def engine(self, **kwargs: Any) -> AsyncEngine:
