@@ -5,11 +5,13 @@ no row goes out twice except the one in flight, which is marked; the chat's orde
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Callable
 
 import pytest
 from aiogram.exceptions import TelegramForbiddenError, TelegramNetworkError
 from aiogram.methods import SendMessage
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import select
 
 import bot.services.outbox as outbox
@@ -17,6 +19,7 @@ from bot.cases import cards
 from bot.services.outbox import Pacer, Relay, enqueue
 from storage.models import OutboxMessage
 from storage.repositories import Repositories
+from storage.repositories.outbox import OutboxRepo
 from tests.conftest import BACKENDS, App
 from tests.flows import one
 from tests.test_alerts import CHAT, reference_in, relay_for, submit_violation
@@ -308,6 +311,57 @@ async def test_a_relay_waits_for_the_end_of_another_relays_lease_instead_of_clai
     assert await waiting._seconds_to_next(idle=300) == holding.lease.total_seconds()  # not 20 claims a second
     await holding._release([row])
     assert await waiting._seconds_to_next(idle=300) == 0.05  # due now: at once
+
+
+def database_cut_at(monkeypatch: pytest.MonkeyPatch, owner: type, name: str, call: int) -> None:
+    """The `call`-th call of `owner.name` (a repository's or the relay's database step) fails as a dropped
+    connection would; the database is back for every later call."""
+    original, calls = getattr(owner, name), []
+
+    async def cut(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == call:
+            raise sa_exc.OperationalError("UPDATE outbox", None, sqlite3.OperationalError("disk I/O error"))
+        return await original(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, cut)
+
+
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+async def test_a_pass_cut_off_by_the_database_is_taken_up_by_the_next_pass_at_once_not_a_lease_later(
+        app: App, backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The connection drops as the second card's send begins: nothing of it has gone out.
+    references = [await submit_violation(app, user_id, photos=False) for user_id in range(6501, 6504)]
+    relay = card_relay(app)
+    database_cut_at(monkeypatch, OutboxRepo, "begin_attempt", call=2)
+    with pytest.raises(sa_exc.OperationalError):
+        await relay.run_once()
+    assert [reference_in(text) for text in alert_texts(app)] == references[:1]
+    app.clock.advance(seconds=1)  # the database is back
+    assert await relay._seconds_to_next(idle=300) == 0.05  # the relay tries again at once, not a minute later
+    assert await relay.run_once() == 2
+    assert [reference_in(text) for text in alert_texts(app)] == references  # each once, in order
+    assert not any(text.startswith("⚠️") for text in group_texts(app))
+    assert await alert_statuses(app) == ["sent"] * 3
+
+
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+async def test_a_card_telegram_took_but_the_database_did_not_record_goes_again_marked_and_at_once(
+        app: App, backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The first card reached the group, and the connection dropped before it was recorded as sent.
+    references = [await submit_violation(app, user_id, photos=False) for user_id in range(6601, 6603)]
+    relay = card_relay(app)
+    database_cut_at(monkeypatch, Relay, "_mark_sent", call=1)
+    with pytest.raises(sa_exc.OperationalError):
+        await relay.run_once()
+    app.clock.advance(seconds=1)
+    assert await relay.run_once() == 2
+    texts = alert_texts(app)
+    # The relay cannot know the first card arrived: it goes again, marked as a possible repeat; the second once.
+    assert [reference_in(text) for text in texts] == [references[0], references[0], references[1]]
+    assert [text.startswith("⚠️") for text in texts] == [False, True, False]
+    assert await alert_statuses(app) == ["sent"] * 2
+
 
 def test_every_outbox_status_is_either_still_to_send_or_done() -> None:
     # The relay's queries name the open statuses: a status added to neither would never be sent, nor count as sent.

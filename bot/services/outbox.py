@@ -470,7 +470,7 @@ class Relay:
     async def _seconds_to_next(self, idle: float) -> float:
         try:
             async with self.pool() as session:
-                upcoming = await Repositories(session).outbox.next_attempt(self.clock())
+                upcoming = await Repositories(session).outbox.next_attempt(self.clock(), self.holder)
         except Exception:  # the database is down: try again after a short while
             log.warning("outbox: cannot read the next due time; retrying in 5 s", exc_info=True)
             return min(idle, 5.0)

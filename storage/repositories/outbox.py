@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -46,18 +46,21 @@ class OutboxRepo:
                         holder: str) -> Sequence[OutboxMessage]:
         """Lease the oldest due rows to `holder` so that no other relay sends them until the lease runs out.
 
-        A chat some relay is still sending to is left to it: one relay per chat at a time keeps the chat's order
+        A chat another relay is still sending to is left to it: one relay per chat at a time keeps the chat's order
         and makes its pace countable. The holder renews the lease before each send (begin_attempt), so a chat is
-        taken over only from a relay that stopped for longer than a lease. A row whose send began under an earlier
-        lease that ran out unreleased may have reached Telegram (the relay died, or hung, mid-send): it is marked,
-        and counted in the pace (`maybe_sent_at`).
+        taken over only from a relay that stopped for longer than a lease. The holder's own leases are its last
+        pass's, which is over (a relay's passes run one after another): a pass the database cut off is taken up by
+        the next one at once, not a lease later. A row whose send began and was never recorded (under a lease that
+        ran out unreleased, or in the holder's own failed pass) may have reached Telegram: it is marked, and
+        counted in the pace (`maybe_sent_at`).
         """
         await self._one_relay_at_a_time()
-        # Any live lease, whatever the row's status (as begin_attempt counts them): a row a stalled relay got
-        # through keeps the lease of the relay resending it until that resend is recorded.
-        busy_chats = select(OutboxMessage.chat_id).where(OutboxMessage.lease_until >= now)
+        # Any other relay's live lease, whatever the row's status (as begin_attempt counts them): a row a stalled
+        # relay got through keeps the lease of the relay resending it until that resend is recorded.
+        busy_chats = select(OutboxMessage.chat_id).where(OutboxMessage.lease_until >= now, self._not_held_by(holder))
         due = (OutboxMessage.status.in_(_OPEN) & (OutboxMessage.next_attempt_at <= now)
-               & (OutboxMessage.lease_until.is_(None) | (OutboxMessage.lease_until < now))
+               & (OutboxMessage.lease_until.is_(None) | (OutboxMessage.lease_until < now)
+                  | (OutboxMessage.lease_holder == holder))
                & OutboxMessage.chat_id.not_in(busy_chats))
         rows = (await self.session.scalars(select(OutboxMessage).where(due).order_by(OutboxMessage.id)
                                            .limit(limit))).all()
@@ -76,6 +79,11 @@ class OutboxRepo:
         commit), so that two relays cannot both see a chat as theirs. SQLite's single writer already does this."""
         if self.session.bind.dialect.name == "postgresql":
             await self.session.execute(select(func.pg_advisory_xact_lock(CLAIM_LOCK)))
+
+    @staticmethod
+    def _not_held_by(holder: str, rows: Any = OutboxMessage) -> ColumnElement[bool]:
+        """A lease that is not `holder`'s (one taken before leases named their holder counts as another's)."""
+        return rows.lease_holder.is_(None) | (rows.lease_holder != holder)
 
     @staticmethod
     def _held_by(holder: str) -> ColumnElement[bool]:
@@ -190,13 +198,15 @@ class OutboxRepo:
         rows = await self.session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status))
         return {status: count for status, count in rows.all()}
 
-    async def next_attempt(self, now: datetime) -> datetime | None:
-        """The earliest moment a claim can take a row: its next attempt, or, while a relay holds its chat, the end
-        of that lease. A relay that waited for due rows only (other relays' ones) claimed in vain 20 times a
-        second, each time taking the claim lock that every send of the holder needs too."""
+    async def next_attempt(self, now: datetime, holder: str) -> datetime | None:
+        """The earliest moment `holder`'s claim can take a row: its next attempt, or, while another relay holds
+        its chat, the end of that lease. A relay that waited for due rows only (other relays' ones) claimed in vain
+        20 times a second, each time taking the claim lock that every send of the holder needs too. Its own leases
+        do not hold it back (see claim_due)."""
         other = aliased(OutboxMessage)
-        held_until = select(func.max(other.lease_until)).where(other.chat_id == OutboxMessage.chat_id,
-                                                               other.lease_until >= now).scalar_subquery()
+        held_until = select(func.max(other.lease_until)).where(
+            other.chat_id == OutboxMessage.chat_id, other.lease_until >= now,
+            self._not_held_by(holder, other)).scalar_subquery()
         claimable = case((held_until > OutboxMessage.next_attempt_at, held_until),
                          else_=OutboxMessage.next_attempt_at)
         return await self.session.scalar(select(func.min(claimable)).where(OutboxMessage.status.in_(_OPEN)))
