@@ -363,6 +363,40 @@ async def test_a_card_telegram_took_but_the_database_did_not_record_goes_again_m
     assert await alert_statuses(app) == ["sent"] * 2
 
 
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+async def test_a_relay_whose_passes_keep_failing_waits_longer_each_time_however_often_it_is_woken(
+        app: App, backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    relay = card_relay(app)
+    pauses: list[float] = []
+
+    async def failing_pass() -> int:
+        relay.wake()  # commits keep waking it (the pause must not end early for them)
+        raise sa_exc.OperationalError("SELECT", None, sqlite3.OperationalError("disk I/O error"))
+
+    async def recorded(seconds: float) -> None:
+        pauses.append(seconds)
+        if len(pauses) == 8:
+            relay._stopping = True
+
+    monkeypatch.setattr(relay, "run_once", failing_pass)
+    monkeypatch.setattr(relay, "_pause", recorded)
+    await asyncio.wait_for(relay.run_forever(), timeout=60)
+    assert pauses == [0.5, 1, 2, 4, 5, 5, 5, 5]
+
+
+async def test_a_pause_after_a_failed_pass_is_not_cut_short_by_a_wake_but_ends_when_the_relay_stops(
+        app: App) -> None:
+    relay = card_relay(app)
+    pause = asyncio.create_task(relay._pause(3600))
+    for _ in range(5):
+        relay.wake()
+        await asyncio.sleep(0.01)  # the pause runs meanwhile (no time is asserted)
+    assert not pause.done()
+    relay._stopping = True
+    relay.wake()
+    await asyncio.wait_for(pause, timeout=60)
+
+
 def test_every_outbox_status_is_either_still_to_send_or_done() -> None:
     # The relay's queries name the open statuses: a status added to neither would never be sent, nor count as sent.
     from storage.models import OutboxStatus

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections import defaultdict
@@ -44,6 +45,10 @@ LEASE = timedelta(seconds=60)
 MAX_BACKOFF = timedelta(minutes=5)
 BLOCKED_RETRY = timedelta(hours=1)
 BATCH = 50
+# After a pass that failed, the next one waits 0.5 s, then 1, 2, 4, and 5 s while they keep failing: a database back
+# within a second loses a second, one down for longer is tried every 5 s (as when it cannot even say when the next
+# row is due), and a fault that persists does not fill the log 20 times a second.
+FAILED_PASS_PAUSE = (0.5, 5.0)
 GROUP_AT_MOST = 25  # alerts listed in one burst message (it must stay within 4096 characters)
 TEXT_LIMIT, CAPTION_LIMIT = 4096, 1024
 ALMATY = ZoneInfo("Asia/Almaty")
@@ -201,18 +206,35 @@ class Relay:
 
     async def run_forever(self, idle: float = 30.0) -> None:
         """Woken after each commit that queued something; otherwise every `idle` seconds (and by the sweep)."""
+        failures = 0
         while not self._stopping:
             try:
                 await self.run_once()
+                failures = 0
             except Exception:  # the relay must outlive any one bad pass (the database may be down for a while)
+                failures += 1
                 log.exception("outbox pass failed")
             if self._stopping:
                 break
+            if failures:
+                # Not at once, woken or not: the rows of the failed pass are still due (see OutboxRepo.claim_due).
+                first, most = FAILED_PASS_PAUSE
+                await self._pause(min(first * 2 ** (failures - 1), most))
+                continue
             self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=await self._seconds_to_next(idle))
             except TimeoutError:
                 pass
+
+    async def _pause(self, seconds: float) -> None:
+        """Wait `seconds`, however often the relay is woken meanwhile; stopping ends the wait."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while not self._stopping and (left := deadline - loop.time()) > 0:
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=left)
 
     async def run_once(self) -> int:
         """One pass over due rows; returns how many were sent. Concurrent calls run one after another."""
