@@ -364,6 +364,24 @@ async def test_a_card_telegram_took_but_the_database_did_not_record_goes_again_m
 
 
 @pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+async def test_a_burst_list_the_database_cut_off_before_it_was_stored_goes_out_once_from_the_next_pass(
+        app: App, backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Five alerts, two free slots: the relay builds a list, and the connection drops inside that transaction.
+    references = [await submit_violation(app, user_id, photos=False) for user_id in range(6701, 6706)]
+    relay = Relay(app.bot, app.pool, app.clock, app.settings.admins, pacer=Pacer(group_per_minute=2),
+                  group_alerts=cards.group_alerts_for(app.settings))
+    database_cut_at(monkeypatch, OutboxRepo, "still_held", call=1)
+    with pytest.raises(sa_exc.OperationalError):
+        await relay.run_once()
+    assert group_texts(app) == [] and await alert_statuses(app) == ["pending"] * 5  # nothing half-grouped
+    app.clock.advance(seconds=1)
+    assert await relay.run_once() == 1  # the list, at once
+    [shown] = group_texts(app)
+    assert all(reference in shown for reference in references) and not shown.startswith("⚠️")
+    assert await alert_statuses(app) == ["sent"] * 5  # each as part of the list
+
+
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
 async def test_a_relay_whose_passes_keep_failing_waits_longer_each_time_however_often_it_is_woken(
         app: App, backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
     relay = card_relay(app)
