@@ -23,6 +23,7 @@ from handlers import (
     top,
     urgency_decisions,
 )
+from handlers.prosecutor import InChat
 
 
 def get_routers(settings: Settings) -> list[Router]:
@@ -30,11 +31,21 @@ def get_routers(settings: Settings) -> list[Router]:
     memberships = Memberships(min(settings.prosecutor.membership_cache_seconds,
                                   settings.clinics.membership_cache_seconds))
     # top before feedback: its start links to pages (page-doctor-<id>) must win over the feedback deep links.
-    return [membership.make_router(memberships),
-            prosecutor.make_router(settings, memberships), urgency_decisions.make_router(settings, memberships),
-            reports.make_router(settings, memberships), clinic.make_router(settings, memberships),
+    return [office_routers(settings, memberships), clinic.make_router(settings, memberships),
             admin.make_router(settings), moderation.make_router(settings), top.make_router(settings),
             inline.make_router(settings),
             feedback.make_router(settings), start.make_router(settings),
             my_reviews.make_router(settings), privacy.make_router(settings), case_reply.make_router(settings),
             feedback.make_fallback_router(settings), errors.make_router()]
+
+
+def office_routers(settings: Settings, memberships: Memberships) -> Router:
+    """The first four routers, under one whose only filter spares every other chat's messages (all of the
+    residents') a pass through each of them: of these, only the prosecutor's and the reports' routers take messages,
+    and both only from the office's chat. Callback queries and membership updates pass to the four as before."""
+    office = Router(name="office")
+    office.message.filter(InChat(settings.prosecutor.chat_id))
+    office.include_routers(membership.make_router(memberships), prosecutor.make_router(settings, memberships),
+                           urgency_decisions.make_router(settings, memberships),
+                           reports.make_router(settings, memberships))
+    return office

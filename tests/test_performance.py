@@ -8,6 +8,7 @@ import logging
 import uuid
 
 import pytest
+from aiogram import Router
 from aiogram.methods.base import Response
 from pydantic import BaseModel
 from pydantic._internal import _generics
@@ -172,3 +173,40 @@ async def test_a_dropped_postgresql_connection_is_replaced_and_the_update_still_
     finally:
         await ours.dispose()
         await admin.dispose()
+
+
+@pytest.fixture
+def routers_entered(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """(update type, router name) of every router an update is passed to, in order."""
+    entered: list[tuple[str, str]] = []
+    original = Router.propagate_event
+
+    async def recording(self, update_type, event, **kwargs):
+        entered.append((update_type, self.name))
+        return await original(self, update_type, event, **kwargs)
+
+    monkeypatch.setattr(Router, "propagate_event", recording)
+    return entered
+
+
+OFFICE_ROUTERS = {"membership", "prosecutor", "urgency_decisions", "reports"}
+
+
+async def test_a_residents_message_passes_one_office_router_not_four(
+        app: App, routers_entered: list[tuple[str, str]]) -> None:
+    reply = await app.user(7301, language_code="ru").command("start")
+    assert RU("consent.accept") in str(reply.buttons)
+    entered = [name for kind, name in routers_entered if kind == "message"]
+    assert "office" in entered and "start" in entered and not set(entered) & OFFICE_ROUTERS
+
+
+async def test_the_offices_chat_still_reaches_the_office_routers_and_presses_reach_them_from_anywhere(
+        app: App, routers_entered: list[tuple[str, str]]) -> None:
+    officer = app.user(7302, chat_id=app.settings.prosecutor.chat_id, first_name="Прокурор")
+    await officer.command("help")
+    assert {"office", "prosecutor"} <= {name for kind, name in routers_entered if kind == "message"}
+    routers_entered.clear()
+    person = await resident(app, 7303)
+    routers_entered.clear()
+    await person.press(RU("menu.language"))  # a resident's press: the office's callbacks are tried as before
+    assert OFFICE_ROUTERS <= {name for kind, name in routers_entered if kind == "callback_query"}
