@@ -32,6 +32,7 @@ from aiogram.types import (
     Message,
     ReplyParameters,
 )
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
@@ -45,9 +46,9 @@ LEASE = timedelta(seconds=60)
 MAX_BACKOFF = timedelta(minutes=5)
 BLOCKED_RETRY = timedelta(hours=1)
 BATCH = 50
-# After a pass that failed, the next one waits 0.5 s, then 1, 2, 4, and 5 s while they keep failing: a database back
-# within a second loses a second, one down for longer is tried every 5 s (as when it cannot even say when the next
-# row is due), and a fault that persists does not fill the log 20 times a second.
+# After a pass that failed, the next one waits 0.5 s, then 1, 2, 4, and 5 s while they keep failing (or until a commit
+# wakes the relay): a database back within a second loses a second, one down for longer is tried every 5 s (as when
+# it cannot even say when the next row is due), and a fault that persists does not fill the log 20 times a second.
 FAILED_PASS_PAUSE = (0.5, 5.0)
 GROUP_AT_MOST = 25  # alerts listed in one burst message (it must stay within 4096 characters)
 TEXT_LIMIT, CAPTION_LIMIT = 4096, 1024
@@ -217,24 +218,19 @@ class Relay:
             if self._stopping:
                 break
             if failures:
-                # Not at once, woken or not: the rows of the failed pass are still due (see OutboxRepo.claim_due).
+                # Not at once: the rows of the failed pass are due again at once (see OutboxRepo.claim_due). A
+                # commit's wake ends the pause: the database is back.
                 first, most = FAILED_PASS_PAUSE
-                await self._pause(min(first * 2 ** (failures - 1), most))
-                continue
-            self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=await self._seconds_to_next(idle))
-            except TimeoutError:
-                pass
+                seconds = min(first * 2 ** (failures - 1), most)
+            else:
+                seconds = await self._seconds_to_next(idle)
+            await self._wait(seconds)
 
-    async def _pause(self, seconds: float) -> None:
-        """Wait `seconds`, however often the relay is woken meanwhile; stopping ends the wait."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + seconds
-        while not self._stopping and (left := deadline - loop.time()) > 0:
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=left)
+    async def _wait(self, seconds: float) -> None:
+        """Until woken (by a commit that queued something, or by stop), at most `seconds`."""
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
 
     async def run_once(self) -> int:
         """One pass over due rows; returns how many were sent. Concurrent calls run one after another."""
@@ -300,7 +296,12 @@ class Relay:
             # its rows are not this relay's to group (the first send then finds the chat taken over).
             if await repo.outbox.still_held([row.id for row in alerts], self.holder) != {row.id for row in alerts}:
                 return rows
-            combined = self.group_alerts(alerts)
+            try:
+                combined = self.group_alerts(alerts)
+            except Exception:  # a bug in the list must not keep the alerts from going out one by one
+                log.exception("outbox: the burst list for chat %s could not be built; the alerts go one by one",
+                              chat_id)
+                return rows
             first = alerts[0]
             first.payload = {**combined, "grouped": [row.id for row in alerts]}
             first.weight = 1
@@ -349,6 +350,16 @@ class Relay:
             await self._record(row, next_attempt=self.clock() + delay, error=f"{type(error).__name__}: {error}",
                                hold_chat=True)
             return "later"
+        except sa_exc.SQLAlchemyError:
+            raise  # the database, not the row: the pass fails, and the next one takes the row up again
+        except Exception as error:
+            # A row that cannot be sent as stored (a payload an older version wrote, a bug): blocked like a bad
+            # request, the admins told. Left to fail the pass, it would fail every pass after it, and every chat
+            # queued behind it would wait for ever.
+            log.exception("outbox row %s (%s) cannot be sent", row.id, row.kind)
+            await self._record(row, next_attempt=self.clock() + BLOCKED_RETRY, error=f"{type(error).__name__}: {error}",
+                               blocked=True)
+            return "blocked"
         await self._mark_sent(row, message)
         return "sent"
 
