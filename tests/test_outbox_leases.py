@@ -5,6 +5,7 @@ no row goes out twice except the one in flight, which is marked; the chat's orde
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import Callable
 
@@ -379,6 +380,28 @@ async def test_a_burst_list_the_database_cut_off_before_it_was_stored_goes_out_o
     [shown] = group_texts(app)
     assert all(reference in shown for reference in references) and not shown.startswith("⚠️")
     assert await alert_statuses(app) == ["sent"] * 5  # each as part of the list
+
+
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+async def test_a_card_never_recorded_as_sent_goes_out_three_times_at_most_and_the_admins_are_told(
+        app: App, backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    reference = await submit_violation(app, 6851, photos=False)
+    relay = card_relay(app)
+
+    async def never_recorded(*args, **kwargs):
+        raise sa_exc.OperationalError("UPDATE outbox", None, sqlite3.OperationalError("disk I/O error"))
+
+    monkeypatch.setattr(relay, "_mark_sent", never_recorded)
+    for _ in range(6):  # each pass fails as its sent card is to be recorded; the next one takes the card up
+        with contextlib.suppress(sa_exc.OperationalError):
+            await relay.run_once()
+        app.clock.advance(seconds=1)
+    texts = alert_texts(app)
+    assert [reference_in(text) for text in texts] == [reference] * 3
+    assert [text.startswith("⚠️") for text in texts] == [False, True, True]
+    [row] = await one(app, select(OutboxMessage).where(OutboxMessage.kind == "alert"))
+    assert row.status == "blocked" and "never recorded" in row.last_error
+    assert await one(app, select(OutboxMessage).where(OutboxMessage.kind == "admin"))
 
 
 @pytest.mark.parametrize("backend", BACKENDS, indirect=True)

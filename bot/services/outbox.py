@@ -50,6 +50,10 @@ BATCH = 50
 # wakes the relay): a database back within a second loses a second, one down for longer is tried every 5 s (as when
 # it cannot even say when the next row is due), and a fault that persists does not fill the log 20 times a second.
 FAILED_PASS_PAUSE = (0.5, 5.0)
+# A row whose send began this many times and was never recorded as sent (the relay died, or the database failed,
+# each time after Telegram may have taken it) is blocked and the admins told, instead of going to the chat again
+# every few seconds for as long as whatever stops the record lasts.
+UNRECORDED_SENDS_AT_MOST = 3
 GROUP_AT_MOST = 25  # alerts listed in one burst message (it must stay within 4096 characters)
 TEXT_LIMIT, CAPTION_LIMIT = 4096, 1024
 ALMATY = ZoneInfo("Asia/Almaty")
@@ -329,6 +333,10 @@ class Relay:
             log.warning("outbox row %s (%s): taken over by another relay; this one stops sending to the chat",
                         row.id, row.kind)
             return "taken over"
+        if (row.payload or {}).get("unrecorded_sends", 0) >= UNRECORDED_SENDS_AT_MOST:
+            await self._record(row, next_attempt=self.clock() + BLOCKED_RETRY, blocked=True,
+                               error=f"sent {UNRECORDED_SENDS_AT_MOST} times, never recorded as sent: not sent again")
+            return "blocked"
         try:
             message = await self._deliver(row)
         except TelegramRetryAfter as error:

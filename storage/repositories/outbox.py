@@ -68,7 +68,8 @@ class OutboxRepo:
             if row.lease_until is not None and row.attempted_at is not None:
                 # Its send began and was never recorded: a relay died. The repeat's mark names when that send
                 # began; the pace counts it as of now, since a request in flight may reach Telegram late.
-                row.payload = {**row.payload, "possible_repeat_of": row.attempted_at.isoformat()}
+                row.payload = {**row.payload, "possible_repeat_of": row.attempted_at.isoformat(),
+                               "unrecorded_sends": row.payload.get("unrecorded_sends", 0) + 1}
                 row.maybe_sent_at = now
             row.lease_until, row.lease_holder, row.attempted_at = lease_until, holder, None
         await self.session.flush()
