@@ -34,6 +34,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -132,28 +133,42 @@ def echo_dispatcher() -> Dispatcher:
     return dp
 
 
+async def interleaved(label: str, step: Callable[[int], Awaitable[None]], counter: Counted, echo_counter: Counted,
+                      echo_person: UserClient, echo_session: RecordingSession, rounds: int, updates: int) -> float:
+    """`step(n)`, one update of the measured side, then one echo update, `updates` times a round, so that both meet
+    the same load; the first round warms up. Prints each round's milliseconds an update (time inside feed_update)
+    and the ratio; returns the median ratio (echo's time / the measured side's)."""
+    ratios = []
+    for number in range(rounds + 1):
+        before, echo_before = counter.mark(), echo_counter.mark()
+        for n in range(updates):
+            await step(n)
+            await echo_person.send(f"сообщение {n}")
+            forget(echo_session)
+        measured = 1000 * (counter.mark()[1] - before[1]) / updates
+        bare = 1000 * (echo_counter.mark()[1] - echo_before[1]) / updates
+        if number:
+            ratios.append(bare / measured)
+            print(f"{label} round {number}: {measured:.2f} ms an update, echo {bare:.2f} ms, ratio "
+                  f"{bare / measured:.3f}", flush=True)
+    return statistics.median(ratios)
+
+
 async def measure_floor(app: App, flow_counter: Counted, echo_counter: Counted, echo: Dispatcher, echo_bot,
                         echo_session: RecordingSession, rounds: int, updates: int = 300) -> None:
     """What any update of the bot costs at the least: an onboarded person's /help (the update record and nothing
     else in one transaction, one reply, no state to write), against as many echo updates, interleaved one by one."""
     person = await resident(app, 99_999)
     echo_person = UserClient(echo, echo_bot, echo_session, user_id=99_998, factory=UpdateFactory())
-    ratios = []
-    for number in range(rounds + 1):  # the first round warms up
-        flow_before, echo_before = flow_counter.mark(), echo_counter.mark()
-        for step in range(updates):
-            reply = await person.command("help")
-            assert "/start" in reply.text, reply.text
-            forget(app.session)
-            await echo_person.send(f"сообщение {step}")
-            forget(echo_session)
-        bot_ms = 1000 * (flow_counter.mark()[1] - flow_before[1]) / updates
-        echo_ms = 1000 * (echo_counter.mark()[1] - echo_before[1]) / updates
-        if number:
-            ratios.append(echo_ms / bot_ms)
-            print(f"floor round {number}: /help {bot_ms:.2f} ms an update, echo {echo_ms:.2f} ms, ratio "
-                  f"{echo_ms / bot_ms:.3f}", flush=True)
-    print(f"floor median ratio {statistics.median(ratios):.3f}: no update of the bot costs less than this")
+
+    async def help_asked(_n: int) -> None:
+        reply = await person.command("help")
+        assert "/start" in reply.text, reply.text
+        forget(app.session)
+
+    ratio = await interleaved("floor (/help)", help_asked, flow_counter, echo_counter, echo_person, echo_session,
+                              rounds, updates)
+    print(f"floor median ratio {ratio:.3f}: no update of the bot costs less than this")
 
 
 def transactional_echo_dispatcher(pool, clock: Clock) -> Dispatcher:
@@ -186,23 +201,16 @@ async def measure_ceiling(backend: Backend, clock: Clock, settings, echo_counter
     factory.update_ids = itertools.count(10**9)  # beside the flow's update ids in processed_updates
     person = UserClient(dp, bot, session, user_id=99_997, factory=factory)
     echo_person = UserClient(echo, echo_bot, echo_session, user_id=99_996, factory=UpdateFactory())
-    ratios = []
-    for number in range(rounds + 1):  # the first round warms up
-        before, echo_before = counter.mark(), echo_counter.mark()
-        for step in range(updates):
-            reply = await person.send(f"сообщение {step}")
-            assert reply.text == f"сообщение {step}", reply.text
-            forget(session)
-            await echo_person.send(f"сообщение {step}")
-            forget(echo_session)
-        with_transaction = 1000 * (counter.mark()[1] - before[1]) / updates
-        bare = 1000 * (echo_counter.mark()[1] - echo_before[1]) / updates
-        if number:
-            ratios.append(bare / with_transaction)
-            print(f"ceiling round {number}: echo with the update's transaction {with_transaction:.2f} ms an update, "
-                  f"bare echo {bare:.2f} ms, ratio {bare / with_transaction:.3f}", flush=True)
+
+    async def echoed(n: int) -> None:
+        reply = await person.send(f"сообщение {n}")
+        assert reply.text == f"сообщение {n}", reply.text
+        forget(session)
+
+    ratio = await interleaved("ceiling (echo with the update's transaction)", echoed, counter, echo_counter,
+                              echo_person, echo_session, rounds, updates)
     await bot.session.close()
-    print(f"ceiling median ratio {statistics.median(ratios):.3f}: no bot that stores each update in its own "
+    print(f"ceiling median ratio {ratio:.3f}: no bot that stores each update in its own "
           f"transaction on this engine reaches more than this")
 
 
