@@ -66,8 +66,9 @@ class OutboxRepo:
                                            .limit(limit))).all()
         for row in rows:
             if row.lease_until is not None and row.attempted_at is not None:
-                # Its send began and was never recorded: a relay died. The repeat's mark names when that send
-                # began; the pace counts it as of now, since a request in flight may reach Telegram late.
+                # Its send began and was never recorded (a relay died, or its pass failed). The repeat's mark names
+                # when that send began; the pace counts it as of now, since a request in flight may reach Telegram
+                # late. The sends so counted end at UNRECORDED_SENDS_AT_MOST (bot/services/outbox.py).
                 row.payload = {**row.payload, "possible_repeat_of": row.attempted_at.isoformat(),
                                "unrecorded_sends": row.payload.get("unrecorded_sends", 0) + 1}
                 row.maybe_sent_at = now
