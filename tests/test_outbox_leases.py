@@ -424,6 +424,44 @@ async def test_a_relay_whose_passes_keep_failing_waits_longer_each_time(
     assert waits == [0.5, 1, 2, 4, 5, 5, 5, 5]  # not 20 passes a second, each logged with its traceback
 
 
+@pytest.mark.parametrize("woken_by", ["a commit", "stop"])
+async def test_a_wake_while_the_relay_reads_when_to_pass_next_is_not_lost(
+        app: App, monkeypatch: pytest.MonkeyPatch, woken_by: str) -> None:
+    relay = card_relay(app)
+    passes, reading, read, second_pass = [], asyncio.Event(), asyncio.Event(), asyncio.Event()
+    original = relay.run_once
+
+    async def counted() -> int:
+        passes.append(1)
+        if len(passes) == 2:
+            second_pass.set()
+        return await original()
+
+    async def slow_read(idle: float) -> float:
+        reading.set()
+        await waited(read)
+        return 3600.0  # nothing due for an hour, as far as that read could tell
+
+    monkeypatch.setattr(relay, "run_once", counted)
+    monkeypatch.setattr(relay, "_seconds_to_next", slow_read)
+    running = asyncio.create_task(relay.run_forever())
+    await waited(reading)
+    if woken_by == "stop":
+        stopping = asyncio.create_task(relay.stop(running, grace=3600))
+        await asyncio.sleep(0)
+    else:
+        relay.wake()  # an alert committed just then
+    read.set()
+    if woken_by == "stop":
+        await asyncio.wait_for(stopping, timeout=60)  # not after the hour of the read, nor the grace
+        assert running.done() and not running.cancelled()
+    else:
+        await waited(second_pass)  # the alert's pass, not an hour later
+        relay._stopping = True
+        relay.wake()
+        await asyncio.wait_for(running, timeout=60)
+
+
 @pytest.mark.parametrize("backend", BACKENDS, indirect=True)
 async def test_a_row_that_cannot_be_sent_is_blocked_and_the_alert_queued_after_it_still_goes_out(
         app: App, backend: str) -> None:

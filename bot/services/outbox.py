@@ -221,6 +221,8 @@ class Relay:
                 log.exception("outbox pass failed")
             if self._stopping:
                 break
+            # Cleared before the next due time is read: a commit or a stop while it is read still wakes the wait.
+            self._wake.clear()
             if failures:
                 # Not at once: the rows of the failed pass are due again at once (see OutboxRepo.claim_due). A
                 # commit's wake ends the pause: the database is back.
@@ -232,7 +234,6 @@ class Relay:
 
     async def _wait(self, seconds: float) -> None:
         """Until woken (by a commit that queued something, or by stop), at most `seconds`."""
-        self._wake.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=seconds)
 
