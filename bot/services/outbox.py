@@ -38,7 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.config import Settings
 from bot.l10n import translator
 from storage.models import OutboxMessage, OutboxStatus
-from storage.repositories import Repositories
+from storage.repositories import _DONE, Repositories
 
 log = logging.getLogger(__name__)
 
@@ -471,7 +471,7 @@ class Relay:
             stored = await repo.outbox.get(row.id)
             if stored is None:  # removed meanwhile (a person asked to be forgotten)
                 return
-            if stored.status in (OutboxStatus.SENT, OutboxStatus.GROUPED):
+            if stored.status in _DONE:
                 # A relay that had stalled got the message through meanwhile: this failure changes nothing.
                 if stored.lease_holder == self.holder:
                     stored.lease_until = None

@@ -114,8 +114,7 @@ class OutboxRepo:
         # A row sent by a stalled relay after another had taken it over keeps the other's lease until that one's
         # resend is recorded: it still counts here.
         other = await self.session.scalar(select(OutboxMessage.id).where(
-            OutboxMessage.chat_id == row.chat_id, OutboxMessage.lease_until >= now,
-            OutboxMessage.lease_holder.is_(None) | (OutboxMessage.lease_holder != holder)).limit(1))
+            OutboxMessage.chat_id == row.chat_id, OutboxMessage.lease_until >= now, self._not_held_by(holder)).limit(1))
         if row.lease_holder != holder or row.lease_until is None or other is not None:
             return "taken"
         await self.session.execute(update(OutboxMessage).where(OutboxMessage.id.in_({message_id, *renew}),
