@@ -44,13 +44,14 @@ from sqlalchemy import event
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from webhook_echo import one_transaction_per_update  # bench/, the script's own folder
+
 from bot.config import load_settings
 from bot.factory import create_bot, create_dispatcher
 from bot.services import directory
 from storage.engine import make_engine, make_session_pool
 from storage.migrate import upgrade
 from storage.repositories import Repositories
-from storage.repositories.updates import UpdateRepo
 from tests.conftest import TEST_TOKEN, App, Clock
 from tests.databases import PostgresSchema
 from tests.fakes.client import UserClient
@@ -177,15 +178,7 @@ def transactional_echo_dispatcher(pool, clock: Clock) -> Dispatcher:
     statement as the bot does, and commits before the echo is sent. Neither exists (no User object is built, no
     state written): a little less than the bot's own least. No routers but the echo's, no middlewares but this one."""
     dp = echo_dispatcher()
-
-    async def one_transaction(handler, update, data):
-        person = data["event_from_user"].id
-        async with pool() as session, session.begin():
-            await UpdateRepo(session).mark_processed(update.update_id, clock(), conversation=f"bench:{person}",
-                                                     person=person)
-        return await handler(update, data)
-
-    dp.update.outer_middleware(one_transaction)
+    one_transaction_per_update(dp, pool, clock)
     return dp
 
 

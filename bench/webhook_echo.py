@@ -11,7 +11,9 @@ answers."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from aiogram import Bot, Dispatcher, Router
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -54,21 +56,28 @@ def main() -> None:
     web.run_app(app, host="127.0.0.1", port=int(env["MEDFEEDBACK_TELEGRAM__WEBHOOK__LISTEN_PORT"]), print=None)
 
 
+def one_transaction_per_update(dp: Dispatcher, pool: Any, clock: Callable[[], datetime]) -> None:
+    """Before the handler, the one transaction the bot gives each update, and nothing else of the bot: the update
+    recorded, the person and their conversation read in the same statement (`UpdateRepo.mark_processed`, as the
+    unit of work runs it), committed. Used here and by `bench/flow.py --ceiling`."""
+    from storage.repositories.updates import UpdateRepo
+
+    async def one_transaction(handler, update, data):
+        person = data["event_from_user"].id
+        async with pool() as session, session.begin():
+            await UpdateRepo(session).mark_processed(update.update_id, clock(), conversation=f"bench:{person}",
+                                                     person=person)
+        return await handler(update, data)
+
+    dp.update.outer_middleware(one_transaction)
+
+
 def record_every_update(dp: Dispatcher, database_url: str) -> None:
     from storage.engine import make_engine, make_session_pool
     from storage.migrate import upgrade
-    from storage.repositories.updates import UpdateRepo
 
     engine = make_engine(database_url)
-    pool = make_session_pool(engine)
-
-    async def one_transaction(handler, update, data):
-        # The person and their conversation read in the recording statement, as the bot reads them.
-        person = data["event_from_user"].id
-        async with pool() as session, session.begin():
-            await UpdateRepo(session).mark_processed(update.update_id, datetime.now(UTC),
-                                                     conversation=f"bench:{person}", person=person)
-        return await handler(update, data)
+    one_transaction_per_update(dp, make_session_pool(engine), lambda: datetime.now(UTC))
 
     async def migrate() -> None:
         await upgrade(engine)
@@ -76,7 +85,6 @@ def record_every_update(dp: Dispatcher, database_url: str) -> None:
     async def dispose() -> None:
         await engine.dispose()
 
-    dp.update.outer_middleware(one_transaction)
     dp.startup.register(migrate)
     dp.shutdown.register(dispose)
 
