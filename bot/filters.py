@@ -26,6 +26,17 @@ class GroupChat(Filter):
         return _chat_type(event) in (ChatType.GROUP, ChatType.SUPERGROUP)
 
 
+class InChat(Filter):
+    """A message in one chat (the office's): None, a chat not configured, matches nothing."""
+
+    def __init__(self, chat_id: int | None) -> None:
+        self.chat_id = chat_id
+
+    async def __call__(self, event: TelegramObject) -> bool:
+        chat = getattr(event, "chat", None)
+        return self.chat_id is not None and chat is not None and chat.id == self.chat_id
+
+
 class HasText(Filter):
     """Plain text that is not a command (commands are routed by Command filters)."""
 

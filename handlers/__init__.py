@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiogram import Router
 
 from bot.config import Settings
+from bot.filters import InChat
 from bot.services.access import Memberships
 from handlers import (
     admin,
@@ -23,7 +24,6 @@ from handlers import (
     top,
     urgency_decisions,
 )
-from handlers.prosecutor import InChat
 
 
 def get_routers(settings: Settings) -> list[Router]:

@@ -12,7 +12,7 @@ from aiogram import Bot, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject, Filter, StateFilter
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, TelegramObject
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.types import User as TelegramUser
 
 from bot.callbacks import (
@@ -31,7 +31,7 @@ from bot.cases import cards as alerts
 from bot.cases.cards import OPEN_STATUSES, CaseView
 from bot.cases.deadlines import local_date
 from bot.config import Settings
-from bot.filters import HasText
+from bot.filters import HasText, InChat
 from bot.keyboards import name_in
 from bot.l10n import translator
 from bot.services.access import Memberships, ProsecutorAccess
@@ -48,15 +48,6 @@ WRITING = {AlertAction.ASK: ProsecutorInput.ask, AlertAction.CLOSE: ProsecutorIn
 TEXT_PART = 3500
 WORDS_LIMIT = 3500  # the resident's notice adds a header; Telegram takes 4096 characters
 NOTES_KEPT = 10  # replies offered as notes, per person, that can still be saved
-
-
-class InChat(Filter):
-    def __init__(self, chat_id: int | None) -> None:
-        self.chat_id = chat_id
-
-    async def __call__(self, event: TelegramObject) -> bool:
-        chat = getattr(event, "chat", None)
-        return self.chat_id is not None and chat is not None and chat.id == self.chat_id
 
 
 class RepliesToSomething(Filter):

@@ -11,9 +11,9 @@ from aiogram.types import BufferedInputFile, Message
 
 from bot.cases import cards as alerts
 from bot.config import Settings
+from bot.filters import InChat
 from bot.services import reports
 from bot.services.access import Memberships, ProsecutorAccess
-from handlers.prosecutor import InChat
 from storage.repositories import Repositories
 
 
