@@ -14,6 +14,7 @@ from typing import Any
 
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.session.base import BaseSession
 from aiogram.methods.base import TelegramMethod, TelegramType
 from aiohttp import FormData, JsonPayload
 
@@ -29,16 +30,20 @@ class JsonBodySession(AiohttpSession):
 
     def json_body(self, bot: Bot, method: TelegramMethod[TelegramType]) -> JsonPayload | None:
         """The call as a JSON body, or None when it carries a file (those go as a multipart form)."""
-        files: dict[str, Any] = {}
-        fields = {}
-        for key, value in method.model_dump(warnings=False).items():
-            prepared = self.prepare_value(value, bot=bot, files=files, _dumps_json=False)
-            # The form leaves out empty values (None, ""), and so does the body: a call means the same either way.
-            if prepared is None or prepared == "":
-                continue
-            fields[key] = prepared
-        if files:
-            return None
+        fields = json_fields(self, bot, method)
         # json.dumps escapes non-ASCII, as aiogram writes nested values: a lone surrogate in a button's text then
         # reaches Telegram, which refuses the call (TelegramBadRequest), instead of failing here to encode as UTF-8.
-        return JsonPayload(fields)
+        return None if fields is None else JsonPayload(fields)
+
+
+def json_fields(session: BaseSession, bot: Bot, method: TelegramMethod[TelegramType]) -> dict[str, Any] | None:
+    """A call's parameters as JSON values, as the session would post them, or None when it carries a file."""
+    files: dict[str, Any] = {}
+    fields = {}
+    for key, value in method.model_dump(warnings=False).items():
+        prepared = session.prepare_value(value, bot=bot, files=files, _dumps_json=False)
+        # The form leaves out empty values (None, ""), and so does the body: a call means the same either way.
+        if prepared is None or prepared == "":
+            continue
+        fields[key] = prepared
+    return None if files else fields

@@ -34,6 +34,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.l10n import Translator
+from bot.telegram_session import json_fields
 from storage.engine import active_session
 from storage.fsm import DatabaseStorage
 from storage.repositories import Repositories
@@ -69,8 +70,9 @@ def is_infrastructure(error: BaseException) -> bool:
 
 class AfterCommit:
     """What goes out only once the update's transaction has committed, and never when it rolled back: replies that
-    state a stored fact ("registered, reference AL-…", "the answer was sent"), queued by the handler, and every
-    answer to a button press, queued by the session middleware `defer_button_answers`.
+    state a stored fact ("registered, reference AL-…", "the answer was sent"), queued by the handler, every answer
+    to a button press, queued by the session middleware `defer_button_answers`, and screens a handler would rather not
+    send inside the transaction (/start's).
 
     Sent in the order queued. One refused with "too many requests" waits (up to 5 s) and is tried once more; any
     other failure is logged: the fact is stored either way (the person finds it in the menu), a button's spinner
@@ -80,26 +82,63 @@ class AfterCommit:
     current: ContextVar[AfterCommit | None] = ContextVar("after_commit", default=None)
 
     def __init__(self) -> None:
-        self._sends: list[Send] = []
+        self._sends: list[tuple[Send, bool]] = []
         self.open = True  # False once the attempt is over: a task it left running sends directly
 
-    def __call__(self, send: Send) -> None:
-        self._sends.append(send)
+    def __call__(self, send: Send, *, repeatable: bool = False) -> None:
+        """`repeatable`: a screen or a button's answer the person gets again by asking again (/start, the button),
+        never a stated fact; only such a reply may go in a webhook answer, which nobody can follow (`WebhookReply`)."""
+        self._sends.append((send, repeatable))
 
     def close(self) -> None:
         self.open = False
 
-    async def flush(self, update_id: int) -> None:
+    async def flush(self, update_id: int, webhook_reply: WebhookReply | None = None) -> None:
+        """Send what was queued, in order. With `webhook_reply` (the update came by webhook), the last one may go as
+        the webhook request's answer instead: see `WebhookReply`."""
         self.close()
-        for send in self._sends:
-            await _send_after_commit(send, update_id)
-        self._sends.clear()
+        sends, self._sends = self._sends, []
+        for position, (send, repeatable) in enumerate(sends, start=1):
+            last = position == len(sends)
+            await send_after_commit(send, update_id, webhook_reply if last and repeatable else None)
 
 
-async def _send_after_commit(send: Send, update_id: int) -> None:
+class WebhookReply:
+    """The one Bot API call the answer to a webhook request may carry ("Making requests when getting updates" in the
+    Bot API): the update's last reply after the commit, which then costs the bot no request of its own. A newcomer's
+    /start reaches Telegram that way with no call from the bot, and a button press with one (bench/webhook.py).
+
+    Telegram says nothing about how such a call went. So only what may go unseen is taken: a reply queued as
+    `repeatable` (never a stated fact such as a receipt), a call with no file, that answers a button press or goes to
+    a private chat. In a group chat (the prosecutor's office) Telegram allows 20 messages a minute, and a refusal
+    there must be seen and tried again, as `send_after_commit` does. The endpoint sends the call itself when the
+    request's client has already gone (bot/webhook.py)."""
+
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+        self.call: TelegramMethod[Any] | None = None
+        self.body: dict[str, Any] | None = None  # the answer's JSON: the method's name and its parameters
+
+    def take(self, call: TelegramMethod[Any]) -> bool:
+        chat = getattr(call, "chat_id", None)
+        if not (isinstance(call, AnswerCallbackQuery) or (isinstance(chat, int) and chat > 0)):
+            return False
+        fields = json_fields(self.bot.session, self.bot, call)
+        if fields is None:
+            return False  # a file goes as a form; the answer is JSON
+        self.call, self.body = call, {"method": call.__api_method__, **fields}
+        return True
+
+
+async def send_after_commit(send: Send, update_id: int, webhook_reply: WebhookReply | None = None) -> None:
+    """One reply after the commit (see `AfterCommit`); with `webhook_reply`, its call may go as the webhook answer."""
     for attempt in (1, 2):
         try:
-            await send()
+            call = send()
+            if attempt == 1 and webhook_reply is not None and isinstance(call, TelegramMethod) and \
+                    webhook_reply.take(call):
+                return
+            await call
             return
         except TelegramRetryAfter as error:
             if attempt == 1 and error.retry_after <= 5:
@@ -124,7 +163,7 @@ async def defer_button_answers(make_request: NextRequestMiddlewareType[Any], bot
     it; the retry answers again."""
     promised = AfterCommit.current.get()
     if promised is not None and promised.open and isinstance(method, AnswerCallbackQuery):
-        promised(partial(bot, method))
+        promised(partial(method.as_, bot), repeatable=True)  # the call itself: it may be the webhook answer
         return True  # what Telegram answers, and what the session's own request gives back
     return await make_request(bot, method)
 
@@ -248,7 +287,7 @@ class UnitOfWork(BaseMiddleware):
             return None
         if outbox_added and (relay := data.get("relay")) is not None:
             relay.wake()  # only now, after the commit, can the relay see the new rows
-        await promised.flush(event.update_id)
+        await promised.flush(event.update_id, data.get("webhook_reply"))
         return result
 
     async def _transaction(self, handler: Handler, event: Update, data: dict[str, Any], context: Any,

@@ -3,7 +3,8 @@ delivers it again), 400 for a body that is not an update, 401 without the secret
 
 aiogram's SimpleRequestHandler answers 200 after 55 s whatever happens and lets a junk body raise a traceback;
 this handler awaits the update itself and says exactly what happened. While the process is stopping it takes no
-new updates (503), and `drain()` waits for those in flight.
+new updates (503), and `drain()` waits for those in flight. The 200 may carry the update's last reply as a Bot API
+call for Telegram to make (`WebhookReply` in bot/unit_of_work.py).
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ import asyncio
 import hmac
 import json
 import logging
+from functools import partial
 
 from aiogram import Bot, Dispatcher
 from aiogram.types import Update
 from aiohttp import web
 from pydantic import ValidationError
 
-from bot.unit_of_work import InfrastructureUnavailable
+from bot.unit_of_work import InfrastructureUnavailable, WebhookReply, send_after_commit
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +50,9 @@ class WebhookEndpoint:
             log.warning("webhook: a body that is not an update was refused (%s)", type(error).__name__)
             return web.Response(status=400, text="not an update")
         # A task of its own: a client that hangs up does not cancel an update half-way through its transaction.
-        task = asyncio.ensure_future(self.dp.feed_update(self.bot, update, dispatcher=self.dp, bots=[self.bot]))
+        reply = WebhookReply(self.bot)
+        task = asyncio.ensure_future(self.dp.feed_update(self.bot, update, dispatcher=self.dp, bots=[self.bot],
+                                                         webhook_reply=reply))
         self._in_flight.add(task)
         task.add_done_callback(self._in_flight.discard)
         try:
@@ -59,7 +63,13 @@ class WebhookEndpoint:
             return web.Response(status=503, text="try again", headers={"Retry-After": "5"})
         except Exception:  # the errors router itself failed: confirm, or Telegram retries a poisoned update forever
             log.exception("update %s failed and could not be answered; confirmed", update.update_id)
-        return web.json_response({})
+        if reply.call is None:
+            return web.json_response({})
+        if request.transport is None or request.transport.is_closing():
+            # The client hung up, so the answer would be written to nobody: the update is stored, send it now.
+            await send_after_commit(partial(self.bot, reply.call), update.update_id)
+            return web.json_response({})
+        return web.json_response(reply.body)
 
     async def drain(self, grace: float) -> None:
         """Stop taking updates, then wait (at most `grace` seconds) for the ones being handled."""

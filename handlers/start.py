@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import html
 from datetime import datetime
+from functools import partial
 
 from aiogram import F, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.fsm.context import FSMContext
+from aiogram.methods import SendMessage
 from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
 
 from bot.callbacks import ConsentAction, ConsentChoice, LanguageChoice, MenuAction, MenuChoice, OnboardAccept
@@ -23,6 +25,7 @@ from bot.keyboards import (
 )
 from bot.l10n import LANGUAGES, L10n, Translator
 from bot.services import people
+from bot.unit_of_work import AfterCommit
 from storage.models import User
 from storage.repositories import Repositories
 
@@ -36,10 +39,12 @@ def onboarding_text(l10n: L10n) -> str:
     return l10n("language.prompt_all") + "\n\n" + l10n("consent.text", version=people.CONSENT_VERSION)
 
 
-async def show_onboarding(message: Message, l10n: L10n) -> None:
-    """A newcomer's one screen: the consent in the language Telegram reports, languages to switch, and Agree."""
-    await message.answer(onboarding_text(l10n),
-                         reply_markup=make_onboarding_keyboard(l10n, people.CONSENT_VERSION))
+def show_onboarding(message: Message, l10n: L10n) -> SendMessage:
+    """A newcomer's one screen: the consent in the language Telegram reports, languages to switch, and Agree.
+
+    This and `show_menu` give the call itself: awaited, it is sent; queued after the commit, it may go as the webhook
+    request's answer (bot/unit_of_work.py, `WebhookReply`)."""
+    return message.answer(onboarding_text(l10n), reply_markup=make_onboarding_keyboard(l10n, people.CONSENT_VERSION))
 
 
 async def show_consent(message: Message, l10n: L10n) -> None:
@@ -49,8 +54,8 @@ async def show_consent(message: Message, l10n: L10n) -> None:
     )
 
 
-async def show_menu(message: Message, l10n: L10n) -> None:
-    await message.answer(l10n("menu.title"), reply_markup=make_main_menu(l10n))
+def show_menu(message: Message, l10n: L10n) -> SendMessage:
+    return message.answer(l10n("menu.title"), reply_markup=make_main_menu(l10n))
 
 
 def contacts_text(l10n: L10n, settings: Settings) -> str:
@@ -101,7 +106,7 @@ def make_router(settings: Settings) -> Router:
 
     @router.message(CommandStart())
     async def start(message: Message, state: FSMContext, user: User | None, l10n: L10n,
-                    translator: Translator, command: CommandObject) -> None:
+                    translator: Translator, command: CommandObject, after_commit: AfterCommit) -> None:
         if user is not None and user.language is not None and not people.needs_consent(user) and await unfinished(
                 state):
             # Starting again never drops a review in progress without a word.
@@ -112,11 +117,12 @@ def make_router(settings: Settings) -> Router:
             if command.args:
                 await state.set_data({"pending_link": command.args})
             if user is None or user.language is None:
-                await show_onboarding(message, translator[translator.pick(message.from_user.language_code)])
-            else:
-                await show_onboarding(message, l10n)
+                l10n = translator[translator.pick(message.from_user.language_code)]
+            # After the commit: no Bot API round trip inside the transaction (on SQLite every other update waits
+            # for it), a retried update shows its screen once, and by webhook it is the request's answer.
+            after_commit(partial(show_onboarding, message, l10n), repeatable=True)
         else:
-            await show_menu(message, l10n)
+            after_commit(partial(show_menu, message, l10n), repeatable=True)
 
     @router.message(Command("language"))
     async def language_command(message: Message, l10n: L10n) -> None:

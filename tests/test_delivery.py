@@ -261,7 +261,7 @@ async def test_a_poisoned_update_is_tried_twice_then_apologised_for_and_confirme
 
     import handlers.start as start
 
-    monkeypatch.setattr(start, "show_menu", broken)
+    monkeypatch.setattr(start, "unfinished", broken)  # /start asks it first, inside the transaction
     update = app.updates.text("/start", user=person.user, chat=person.chat)
     reply = await person.feed(update)  # does not raise: the errors router answered it
     assert len(tries) == 2

@@ -94,6 +94,7 @@ async def test_onboarding_over_http_in_polling_mode(api: FakeTelegramAPI, tmp_pa
     try:
         await onboard_over_http(api)
         await eventually_stored(tmp_path, "SELECT language, consent_version FROM users", [("ru", CONSENT_VERSION)])
+        assert not any(call.in_webhook_answer for call in api.calls)  # polling: the bot makes every call itself
     finally:
         assert await bot.stop() == 0, bot.output()
     output = bot.output()
@@ -124,6 +125,11 @@ async def test_onboarding_over_http_in_webhook_mode(api: FakeTelegramAPI, tmp_pa
         delivered = api.webhook_deliveries[refused:]
         # /start and "I agree": language and consent are one screen now.
         assert len(delivered) == 2 and all(status == 200 for _, status in delivered), delivered
+        # The newcomer's screen and the answer to the press came in the answers to Telegram's requests: Telegram made
+        # those calls, the bot none of its own.
+        assert [call.in_webhook_answer for call in api.calls_of("sendMessage")
+                if call.params["text"].startswith(RU("language.prompt_all"))] == [True]
+        assert [call.in_webhook_answer for call in api.calls_of("answerCallbackQuery")] == [True]
     finally:
         assert await bot.stop() == 0, bot.output()
     assert "mode=webhook" in bot.output()

@@ -15,10 +15,10 @@ from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import Message
-from aiohttp import ClientSession, web
+from aiohttp import ClientSession, ClientTimeout, web
 
 from bot.polling import Poller
-from bot.unit_of_work import InfrastructureUnavailable
+from bot.unit_of_work import InfrastructureUnavailable, WebhookReply
 from bot.webhook import WebhookEndpoint
 from tests.fakes.fake_api import FakeTelegramAPI
 
@@ -220,3 +220,46 @@ async def test_the_webhook_answers_what_happened(webhook) -> None:
         assert await post(url, junk) == 400, junk[:20]
     await endpoint.drain(grace=1)
     assert await post(url, json.dumps(update("late", 4))) == 503  # stopping: not taken, so not lost
+
+
+async def test_the_webhook_answer_carries_the_reply_and_one_for_a_client_gone_meanwhile_is_sent_by_the_bot(
+        api: FakeTelegramAPI, bot: Bot) -> None:
+    dispatcher = Dispatcher()
+    late = asyncio.Event()
+    requests: list[web.Request] = []
+
+    @dispatcher.message()
+    async def on_message(message: Message, webhook_reply: WebhookReply) -> None:
+        if message.text == "late":
+            await late.wait()
+        assert webhook_reply.take(message.answer(f"re: {message.text}"))
+
+    @web.middleware
+    async def remember(request: web.Request, handler):
+        requests.append(request)
+        return await handler(request)
+
+    endpoint = WebhookEndpoint(dispatcher, bot, "s3cret")
+    app = web.Application(middlewares=[remember])
+    endpoint.register(app, "/hook")
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    url, headers = f"http://127.0.0.1:{runner.addresses[0][1]}/hook", {"X-Telegram-Bot-Api-Secret-Token": "s3cret"}
+    try:
+        async with ClientSession() as client, client.post(url, json=update("now"), headers=headers) as response:
+            assert response.status == 200
+            body = await response.json()
+        assert (body["method"], body["chat_id"], body["text"]) == ("sendMessage", ALICE, "re: now")
+        assert api.calls_of("sendMessage") == []  # the bot made no call: Telegram makes it from the answer
+        # A client that hangs up before the answer would leave it unread: the bot sends the reply itself.
+        with pytest.raises(TimeoutError):
+            async with ClientSession(timeout=ClientTimeout(total=0.5)) as client:
+                await client.post(url, json=update("late", 2), headers=headers)
+        await until(lambda: len(requests) == 2 and (requests[1].transport is None
+                                                    or requests[1].transport.is_closing()))
+        late.set()
+        call = await api.wait_for("sendMessage")
+        assert call.params["text"] == "re: late" and not call.in_webhook_answer
+    finally:
+        await runner.cleanup()

@@ -157,7 +157,7 @@ def register(private: Router, settings: Settings) -> None:
         # receipt also takes the phone keyboard away, so nothing of the conversation lingers.
         after_commit(partial(query.message.answer, reviews.receipt(result, l10n, settings),
                              reply_markup=ReplyKeyboardRemove() if draft.get("reply_keyboard") else None))
-        after_commit(partial(show_menu, query.message, l10n))
+        after_commit(partial(show_menu, query.message, l10n), repeatable=True)
 
 
 __all__ = ["close_reply_keyboard", "register"]

@@ -10,6 +10,7 @@ from aiogram.dispatcher.event.bases import UNHANDLED
 from aiogram.methods import AnswerCallbackQuery, TelegramMethod
 from aiogram.types import InlineKeyboardButton, Message, MessageId, Update
 
+from bot.unit_of_work import WebhookReply
 from tests.fakes.session import RecordingSession, UnsupportedMethodError, button_rows
 from tests.fakes.updates import UpdateFactory
 
@@ -54,8 +55,12 @@ class UserClient:
         username: str | None = None,
         chat_id: int | None = None,
         factory: UpdateFactory | None = None,
+        by_webhook: bool = False,
     ) -> None:
         self.dp, self.bot, self.session = dp, bot, session
+        # By webhook, the answer to each update's request may carry a call, which Telegram then makes (kept here).
+        self.by_webhook = by_webhook
+        self.webhook_answers: list[TelegramMethod[Any]] = []
         self.factory = factory or UpdateFactory()
         # Users and the bot share one message id sequence in Telegram; a separate counter would let a
         # person's message and a bot message claim the same id in the same chat.
@@ -209,7 +214,12 @@ class UserClient:
             for message in (update.message, update.edited_message):
                 if message is not None:  # so the bot can copy or forward what people sent
                     self.session.remember(message, replace=message is update.edited_message)
-            handled |= await self.dp.feed_update(self.bot, update) is not UNHANDLED
+            answer = WebhookReply(self.bot) if self.by_webhook else None
+            extra = {} if answer is None else {"webhook_reply": answer}
+            handled |= await self.dp.feed_update(self.bot, update, **extra) is not UNHANDLED
+            if answer is not None and answer.call is not None:
+                self.webhook_answers.append(answer.call)
+                await self.bot(answer.call)  # as Telegram makes it, once it has the answer
         # An errors router may have swallowed the UnsupportedMethodError; a test setup gap must still fail.
         if missing := self.session.unsupported[unsupported:]:
             raise UnsupportedMethodError(f"the bot called methods RecordingSession cannot answer: {missing}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import dataclasses
 import functools
 import html
 import itertools
@@ -66,6 +67,7 @@ class Call:
     files: dict[str, bytes]
     at: float
     content_type: str = ""  # how the call was sent: application/json, multipart/form-data, a urlencoded form
+    in_webhook_answer: bool = False  # made by Telegram from the answer to a webhook request, not by the bot
 
 
 class ApiError(Exception):
@@ -529,7 +531,7 @@ class FakeTelegramAPI:
         self.webhook_deliveries.append((update["update_id"], status))
         if reply and (method := reply.params.pop("method", None)):
             name = self._record(method, reply)
-            call = self.calls[-1]
+            call = self.calls[-1] = dataclasses.replace(self.calls[-1], in_webhook_answer=True)
             await self._execute(name, reply)
             self._answered.add(id(call))
             self._new_call.set()
