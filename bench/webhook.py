@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import sqlite3
 import statistics
@@ -41,7 +42,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
-from aiohttp import ClientSession, ClientTimeout, TCPConnector
+from aiohttp import ClientResponse, ClientSession, ClientTimeout, MultipartReader, TCPConnector
 from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -78,8 +79,11 @@ def start_update(update_id: int, user_id: int) -> dict:
         "entities": [{"type": "bot_command", "offset": 0, "length": 6}]}}
 
 
-async def load(url: str, updates: list[dict], concurrency: int) -> tuple[float, list[float], dict[int, int]]:
-    """POST every update, `concurrency` at a time; returns elapsed seconds, latencies and each update's status."""
+async def load(url: str, updates: list[dict], concurrency: int,
+               api_url: str) -> tuple[float, list[float], dict[int, int]]:
+    """POST every update, `concurrency` at a time, and make the Bot API call a webhook answer carries, as Telegram
+    does (to `api_url`, the fake Bot API); returns elapsed seconds, latencies (to the end of that call, as a bot's own
+    call is inside its request) and each update's status."""
     queue: asyncio.Queue[dict] = asyncio.Queue()
     for update in updates:
         queue.put_nowait(update)
@@ -93,8 +97,11 @@ async def load(url: str, updates: list[dict], concurrency: int) -> tuple[float, 
                 started = time.perf_counter()
                 try:
                     async with client.post(url, json=update, headers=headers) as response:
-                        await response.read()
+                        call = await webhook_answer(response)
                         statuses[update["update_id"]] = response.status
+                    if method := call.pop("method", None):
+                        async with client.post(f"{api_url}/bot{TOKEN}/{method}", json=call) as answered:
+                            await answered.read()
                 except OSError:
                     statuses[update["update_id"]] = 0
                 latencies.append(time.perf_counter() - started)
@@ -102,6 +109,18 @@ async def load(url: str, updates: list[dict], concurrency: int) -> tuple[float, 
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         return time.perf_counter() - started, latencies, statuses
+
+
+async def webhook_answer(response: ClientResponse) -> dict:
+    """The Bot API call a webhook answer carries (the bot's as JSON, aiogram's as a form), or {}."""
+    if response.content_type == "multipart/form-data":
+        fields = {}
+        async for part in MultipartReader(response.headers, response.content):
+            value = await part.text()
+            fields[part.name] = json.loads(value) if value[:1] in "[{" else value
+        return fields
+    body = await response.read()
+    return json.loads(body) if response.status == 200 and body.startswith(b"{") else {}
 
 
 @asynccontextmanager
@@ -204,14 +223,14 @@ async def measure_with(name: str, levels: list[tuple[int, int]], workdir: Path, 
             warm = [start_update(next_id + i, 7_000_000 + next_id + i) for i in range(30)]
             for update in warm:
                 api.add_user(update["message"]["from"]["id"], "Айгуль", "ru")
-            await load(url, warm, 4)
+            await load(url, warm, 4, api.base_url)
             next_id += len(warm)
             for concurrency, count in levels:
                 updates = [start_update(next_id + i, 7_000_000 + next_id + i) for i in range(count)]
                 next_id += count
                 for update in updates:
                     api.add_user(update["message"]["from"]["id"], "Айгуль", "ru")
-                elapsed, latencies, statuses = await load(url, updates, concurrency)
+                elapsed, latencies, statuses = await load(url, updates, concurrency, api.base_url)
                 results[concurrency] = figures = await figures_of(name, database_url, count, elapsed, latencies,
                                                                   statuses)
                 report(f"{name} concurrency {concurrency}", figures)
@@ -229,7 +248,7 @@ async def measure_with(name: str, levels: list[tuple[int, int]], workdir: Path, 
                     query = api.callback_query(user_id, shown, None, data="language:kk")
                 presses.append({"update_id": next_id, "callback_query": query})
                 next_id += 1
-            elapsed, latencies, statuses = await load(url, presses, PRESS_CONCURRENCY)
+            elapsed, latencies, statuses = await load(url, presses, PRESS_CONCURRENCY, api.base_url)
             results[PRESSES] = figures = await figures_of(name, database_url, len(presses), elapsed, latencies,
                                                          statuses)
             report(f"{name} presses at concurrency {PRESS_CONCURRENCY}", figures)
