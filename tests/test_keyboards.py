@@ -74,3 +74,46 @@ def test_no_keyboard_is_built_with_aiograms_builder() -> None:
     users = [str(path.relative_to(ROOT)) for folder in ("bot", "handlers") for path in (ROOT / folder).rglob("*.py")
              if "aiogram.utils.keyboard" in path.read_text(encoding="utf-8")]
     assert users == []
+
+
+
+def shared_keyboards(l10n) -> dict[str, object]:
+    """The keyboards built once per language (`per_language`), as the handlers ask for them."""
+    from bot import keyboards as k
+    from bot.services.people import CONSENT_VERSION
+
+    return {
+        "language": k.make_language_keyboard(l10n, l10n.language),
+        "consent": k.make_consent_keyboard(l10n, CONSENT_VERSION),
+        "onboarding": k.make_onboarding_keyboard(l10n, CONSENT_VERSION), "menu": k.make_main_menu(l10n),
+        "target": k.make_target_keyboard(l10n), "back_cancel": k.make_back_cancel_keyboard(l10n),
+        "continue": k.make_continue_keyboard(l10n), "description": k.make_description_keyboard(l10n, reopened=False),
+        "add_text": k.make_add_text_keyboard(l10n), "return": k.make_return_keyboard(l10n),
+        "behalf": k.make_behalf_keyboard(l10n), "phone": k.make_phone_keyboard(l10n),
+        "unfinished": k.make_unfinished_keyboard(l10n), "discard": k.make_discard_keyboard(l10n),
+        "start_with": k.make_start_with_keyboard(l10n), "home": k.make_home_keyboard(l10n),
+    }
+
+
+@pytest.mark.usefixtures("demo_directory")
+async def test_a_keyboard_shared_by_every_message_of_a_language_stays_as_built(app) -> None:
+    """A `per_language` keyboard is one object, sent with every message in its language: a handler that added a row
+    to it would show that row to everybody after."""
+    from tests.flows import resident, to_kind_step
+
+    languages = [app.dp["translator"][language] for language in LANGUAGES]  # the handlers' own
+    built = {l10n.language: shared_keyboards(l10n) for l10n in languages}
+    assert all(shared_keyboards(l10n)[name] is keyboard for l10n in languages
+               for name, keyboard in built[l10n.language].items())  # one object, not one a message
+    as_built = {language: {name: keyboard.model_dump() for name, keyboard in keyboards.items()}
+                for language, keyboards in built.items()}
+    for number, (language, button) in enumerate((("ru", "Русский"), ("kk", "Қазақша"), ("en", "English"))):
+        person = await resident(app, 4910 + number, language, button)
+        if language == "ru":  # the flow's helpers press Russian buttons
+            await to_kind_step(app, person, about_doctor=False)
+        await person.command("start")  # a review unfinished: the offer to resume it or start over
+        await person.command("cancel")
+    for l10n in languages:
+        now = shared_keyboards(l10n)
+        assert {name: keyboard.model_dump() for name, keyboard in now.items()} == as_built[l10n.language]
+        assert all(now[name] is keyboard for name, keyboard in built[l10n.language].items())
