@@ -6,7 +6,9 @@
 Both are child processes (`python -m bot run` through tests/fakes/process.py, and bench/webhook_echo.py: aiogram's
 SimpleRequestHandler with handle_in_background=False) talking to the tests' fake Bot API on 127.0.0.1, configured by
 the same environment variables. The bench POSTs /start updates of distinct people straight to each webhook with the
-secret, `concurrency` requests at a time, and times each request. For the bot it then counts the updates it answered
+secret, `concurrency` requests at a time, and times each request. When an answer carries a Bot API call (the bot's
+`WebhookReply`), the bench makes that call to the fake Bot API as Telegram would, and the time counted runs to its
+end, as a bot's own call is inside its request. For the bot it then counts the updates it answered
 200 but did not store (their update_id missing from processed_updates): that must be 0. Then the people of the
 concurrency-8 level press another language, 8 at a time: an answer and an edit each, in the bot and in the echo bot.
 Prints updates/s and p50/p95 latency of both and their ratios per concurrency and for the presses; the last line is

@@ -6,7 +6,8 @@ environment variables as the bot.
 With MEDFEEDBACK_BENCH_ECHO_TRANSACTION=1 (`bench/webhook.py --ceiling`) every update first gets the one transaction
 the bot gives each update, on the bot's own engine and MEDFEEDBACK_DATABASE__URL, and nothing else of the bot: the
 update recorded with the person and their conversation read in the same statement, committed before the handler
-answers."""
+answers. Its reply then goes in the webhook answer, as JSON, as the bot's does (`WebhookReply`), and a press is
+answered there after the edit."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from aiogram.filters import CommandStart
 from aiogram.methods import AnswerCallbackQuery, SendMessage
 from aiogram.types import CallbackQuery, Message
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
-from aiohttp import web
+from aiohttp import JsonPayload, web
 
 
 def main() -> None:
@@ -59,10 +60,23 @@ def main() -> None:
 
     dp.startup.register(on_startup)
     app = web.Application()
-    SimpleRequestHandler(dp, bot, secret_token=secret, handle_in_background=False).register(
+    handler = JsonAnswers if ceiling else SimpleRequestHandler
+    handler(dp, bot, secret_token=secret, handle_in_background=False).register(
         app, path=env["MEDFEEDBACK_TELEGRAM__WEBHOOK__PATH"])
     setup_application(app, dp, bot=bot)
     web.run_app(app, host="127.0.0.1", port=int(env["MEDFEEDBACK_TELEGRAM__WEBHOOK__LISTEN_PORT"]), print=None)
+
+
+class JsonAnswers(SimpleRequestHandler):
+    """The ceiling's webhook answer as JSON, as the bot writes its own (bot/webhook.py): aiogram writes a multipart
+    form, which cost more than the call it saves, and the ceiling must be the most this stack can reach."""
+
+    def _build_response_writer(self, bot: Bot, result: Any) -> Any:
+        from bot.telegram_session import json_fields
+
+        if result is None:
+            return JsonPayload({})
+        return JsonPayload({"method": result.__api_method__, **json_fields(bot.session, bot, result)})
 
 
 def one_transaction_per_update(dp: Dispatcher, pool: Any, clock: Callable[[], datetime]) -> None:
