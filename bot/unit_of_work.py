@@ -74,9 +74,10 @@ class AfterCommit:
     to a button press, queued by the session middleware `defer_button_answers`, and screens a handler would rather not
     send inside the transaction (/start's).
 
-    Sent in the order queued. One refused with "too many requests" waits (up to 5 s) and is tried once more; any
-    other failure is logged: the fact is stored either way (the person finds it in the menu), a button's spinner
-    stops by itself, and the update is not tried again for it, so an alert's words can then be lost."""
+    Sent in the order queued. One refused with "too many requests" waits (up to 5 s) and is tried again, and so is one
+    that met a network error or Telegram's 5xx (0.5 s, then 1 s later): three tries in all. Any other failure, or the
+    third, is logged: the fact is stored either way (the person finds it in the menu), a button's spinner stops by
+    itself, and the update is not tried again for it, so an alert's words can then be lost."""
 
     # The attempt now running in this context: the session middleware queues button answers into it.
     current: ContextVar[AfterCommit | None] = ContextVar("after_commit", default=None)
@@ -118,8 +119,14 @@ class WebhookReply:
         self.bot = bot
         self.call: TelegramMethod[Any] | None = None
         self.body: dict[str, Any] | None = None  # the answer's JSON: the method's name and its parameters
+        self.abandoned = False  # no answer will be written (the request was cancelled): take nothing
+
+    def abandon(self) -> None:
+        self.abandoned = True
 
     def take(self, call: TelegramMethod[Any]) -> bool:
+        if self.abandoned:
+            return False
         chat = getattr(call, "chat_id", None)
         if not (isinstance(call, AnswerCallbackQuery) or (isinstance(chat, int) and chat > 0)):
             return False
@@ -130,21 +137,34 @@ class WebhookReply:
         return True
 
 
+# A reply after the commit meeting a network error or Telegram's 5xx is tried again after these pauses (the update is
+# not: it is stored). Before the reply waited for the commit, such a failure rolled the update back and it was retried
+# whole; /start's screen must not be lost to a moment's 502 now that it waits.
+AGAIN_AFTER = (0.5, 1.0)
+RETRY_AFTER_AT_MOST = 5  # "too many requests, retry after N": waited for when N is at most this many seconds
+
+
 async def send_after_commit(send: Send, update_id: int, webhook_reply: WebhookReply | None = None) -> None:
     """One reply after the commit (see `AfterCommit`); with `webhook_reply`, its call may go as the webhook answer."""
-    for attempt in (1, 2):
+    for attempt in range(len(AGAIN_AFTER) + 1):
+        last = attempt == len(AGAIN_AFTER)
         try:
             call = send()
-            if attempt == 1 and webhook_reply is not None and isinstance(call, TelegramMethod) and \
+            if attempt == 0 and webhook_reply is not None and isinstance(call, TelegramMethod) and \
                     webhook_reply.take(call):
                 return
             await call
             return
         except TelegramRetryAfter as error:
-            if attempt == 1 and error.retry_after <= 5:
+            if not last and error.retry_after <= RETRY_AFTER_AT_MOST:
                 await asyncio.sleep(error.retry_after)
                 continue
             failure: Exception = error
+        except (TelegramNetworkError, TelegramServerError) as error:
+            if not last:
+                await asyncio.sleep(AGAIN_AFTER[attempt])
+                continue
+            failure = error
         except Exception as error:
             failure = error
         log.warning("update %s: a reply after the commit could not be sent", update_id, exc_info=failure)
@@ -163,7 +183,9 @@ async def defer_button_answers(make_request: NextRequestMiddlewareType[Any], bot
     it; the retry answers again."""
     promised = AfterCommit.current.get()
     if promised is not None and promised.open and isinstance(method, AnswerCallbackQuery):
-        promised(partial(method.as_, bot), repeatable=True)  # the call itself: it may be the webhook answer
+        # An answer with no text only stops the spinner: it may go in the webhook answer. One with a text may state a
+        # fact ("approved"), which must not go where nobody sees whether it arrived.
+        promised(partial(method.as_, bot), repeatable=not method.text)
         return True  # what Telegram answers, and what the session's own request gives back
     return await make_request(bot, method)
 

@@ -14,6 +14,7 @@ import hmac
 import json
 import logging
 from functools import partial
+from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.types import Update
@@ -57,6 +58,13 @@ class WebhookEndpoint:
         task.add_done_callback(self._in_flight.discard)
         try:
             await asyncio.shield(task)
+        except asyncio.CancelledError:
+            # The server is stopping past its grace and cancelled this request: no answer will be written, so the
+            # update sends its reply itself, or, when it has already handed it over, the reply is sent from here.
+            reply.abandon()
+            if reply.call is not None:
+                self._send_in_background(reply.call, update.update_id)
+            raise
         except InfrastructureUnavailable as error:
             log.warning("update %s not handled (%s): 503, Telegram will deliver it again", update.update_id,
                         error.__cause__ or error)
@@ -69,7 +77,17 @@ class WebhookEndpoint:
             # The client hung up, so the answer would be written to nobody: the update is stored, send it now.
             await send_after_commit(partial(self.bot, reply.call), update.update_id)
             return web.json_response({})
-        return web.json_response(reply.body)
+        try:
+            return web.json_response(reply.body)
+        except (TypeError, ValueError):  # not JSON after all: a 500 now would leave a stored update unanswered
+            log.exception("update %s: its reply could not go in the webhook answer; sent by the bot", update.update_id)
+            await send_after_commit(partial(self.bot, reply.call), update.update_id)
+            return web.json_response({})
+
+    def _send_in_background(self, call: Any, update_id: int) -> None:
+        task = asyncio.ensure_future(send_after_commit(partial(self.bot, call), update_id))
+        self._in_flight.add(task)
+        task.add_done_callback(self._in_flight.discard)
 
     async def drain(self, grace: float) -> None:
         """Stop taking updates, then wait (at most `grace` seconds) for the ones being handled."""

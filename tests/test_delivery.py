@@ -201,6 +201,24 @@ async def test_a_buttons_answer_refused_for_a_moment_is_sent_again_after_the_com
     assert len([call for call in app.session.calls if not isinstance(call, AnswerCallbackQuery)]) == 1
 
 
+@pytest.mark.parametrize("failure", ["network", "502"])
+async def test_a_start_screen_after_the_commit_survives_a_moments_network_error_or_bad_gateway(
+        app: App, failure: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """/start's screen waits for the commit, so a failed send no longer rolls the update back to be tried whole:
+    it is tried again itself."""
+    monkeypatch.setattr("bot.unit_of_work.AGAIN_AFTER", (0.001, 0.001))
+    newcomer, known = app.user(4381, language_code="ru"), await resident(app, 4382)
+    for person, screen in ((newcomer, RU("language.prompt_all")), (known, RU("menu.title"))):
+        if failure == "network":
+            app.session.fail_next_network(SendMessage, times=2)
+        else:
+            app.session.fail_next(SendMessage, error_code=502, description="Bad Gateway")
+        reply = await person.command("start")
+        assert [text for text in reply.texts if text.startswith(screen)], reply.texts
+        tries = [call for call in reply.calls if isinstance(call, SendMessage)]
+        assert len(tries) == (3 if failure == "network" else 2)  # the failed tries, then the one that arrived
+
+
 async def test_a_task_a_handler_leaves_running_answers_directly_once_its_update_is_over(
         app: App, monkeypatch: pytest.MonkeyPatch) -> None:
     person = await resident(app, 4371)

@@ -7,6 +7,7 @@ flight. Handlers here are tiny on purpose: what is tested is the loop, not the b
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 
@@ -15,10 +16,10 @@ from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import Message
-from aiohttp import ClientSession, ClientTimeout, web
+from aiohttp import ClientError, ClientSession, ClientTimeout, web
 
 from bot.polling import Poller
-from bot.unit_of_work import InfrastructureUnavailable, WebhookReply
+from bot.unit_of_work import InfrastructureUnavailable, WebhookReply, send_after_commit
 from bot.webhook import WebhookEndpoint
 from tests.fakes.fake_api import FakeTelegramAPI
 
@@ -263,3 +264,36 @@ async def test_the_webhook_answer_carries_the_reply_and_one_for_a_client_gone_me
         assert call.params["text"] == "re: late" and not call.in_webhook_answer
     finally:
         await runner.cleanup()
+
+
+async def test_a_reply_whose_request_was_cancelled_by_a_stopping_server_is_sent_by_the_bot(
+        api: FakeTelegramAPI, bot: Bot) -> None:
+    dispatcher = Dispatcher()
+    late, began = asyncio.Event(), asyncio.Event()
+
+    @dispatcher.message()
+    async def on_message(message: Message, webhook_reply: WebhookReply) -> None:
+        began.set()
+        await late.wait()  # the update outlives its request, as one past the stopping grace does
+        await send_after_commit(lambda: message.answer("re: late"), 1, webhook_reply)
+
+    endpoint = WebhookEndpoint(dispatcher, bot, "s3cret")
+    app = web.Application()
+    endpoint.register(app, "/hook")
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    url, headers = f"http://127.0.0.1:{runner.addresses[0][1]}/hook", {"X-Telegram-Bot-Api-Secret-Token": "s3cret"}
+
+    async def deliver() -> None:
+        with contextlib.suppress(OSError, ClientError):
+            async with ClientSession() as client, client.post(url, json=update("late"), headers=headers) as response:
+                await response.read()
+
+    delivery = asyncio.create_task(deliver())
+    await asyncio.wait_for(began.wait(), 20)
+    await runner.cleanup()  # past its shutdown timeout the server cancels the request waiting for the update
+    late.set()
+    call = await api.wait_for("sendMessage")
+    assert call.params["text"] == "re: late" and not call.in_webhook_answer
+    await asyncio.wait_for(delivery, 20)

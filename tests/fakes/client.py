@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from aiogram import methods
 from aiogram.dispatcher.event.bases import UNHANDLED
 from aiogram.methods import AnswerCallbackQuery, TelegramMethod
 from aiogram.types import InlineKeyboardButton, Message, MessageId, Update
@@ -22,6 +24,17 @@ _FILE_PATHS = {
     "animation": "animations/{}.mp4", "sticker": "stickers/{}.webp", "audio": "music/{}",
     "video_note": "video_notes/{}.mp4",
 }  # fmt: skip
+
+
+_METHODS = {method.__api_method__.lower(): method for method in vars(methods).values()
+            if isinstance(method, type) and isinstance(getattr(method, "__api_method__", None), str)}
+
+
+def call_from_webhook_answer(body: dict[str, Any], bot: Bot) -> TelegramMethod[Any]:
+    """The call Telegram makes from a webhook answer, read back from the JSON the endpoint writes (bot/webhook.py)."""
+    params = json.loads(json.dumps(body))
+    method = _METHODS[params.pop("method").lower()]
+    return method.model_validate(params, context={"bot": bot}).as_(bot)
 
 
 @dataclass
@@ -217,9 +230,10 @@ class UserClient:
             answer = WebhookReply(self.bot) if self.by_webhook else None
             extra = {} if answer is None else {"webhook_reply": answer}
             handled |= await self.dp.feed_update(self.bot, update, **extra) is not UNHANDLED
-            if answer is not None and answer.call is not None:
-                self.webhook_answers.append(answer.call)
-                await self.bot(answer.call)  # as Telegram makes it, once it has the answer
+            if answer is not None and answer.body is not None:
+                call = call_from_webhook_answer(answer.body, self.bot)
+                self.webhook_answers.append(call)
+                await self.bot(call)  # as Telegram makes it, once it has the answer
         # An errors router may have swallowed the UnsupportedMethodError; a test setup gap must still fail.
         if missing := self.session.unsupported[unsupported:]:
             raise UnsupportedMethodError(f"the bot called methods RecordingSession cannot answer: {missing}")
