@@ -18,10 +18,14 @@ Prints updates/s and p50/p95 latency of both and their ratios per concurrency an
     .venv/bin/python bench/webhook.py --database postgresql  # the bot on PostgreSQL (MEDFEEDBACK_TEST_POSTGRES_URL)
 
     .venv/bin/python bench/webhook.py --ceiling   # also the echo bot with the bot's one transaction per update
+    .venv/bin/python bench/webhook.py --echo-answering   # also echo carrying its reply in the webhook answer
 
 `--ceiling` runs a third process: the echo bot whose every update first gets the one transaction the bot gives each
 update (recorded, the person read, committed; bench/webhook_echo.py) on the bot's database: what any bot on this stack
 that stores each update could reach at the most. Its ratio to bare echo is printed per level, before the last line.
+`--echo-answering` runs the bare echo bot once more with its reply carried in the webhook answer (as JSON, as the bot
+carries its own): the goal's echo bot makes its calls itself, so part of the bot's ratio to it is the call the bot no
+longer makes; the bot's ratio to this one shows the rest.
 
 With `--database postgresql` the bot runs on a database of its own on the server MEDFEEDBACK_TEST_POSTGRES_URL names,
 created for each round and dropped afterwards; the echo bot stores nothing either way.
@@ -58,6 +62,7 @@ HERE = Path(__file__).resolve().parent
 PRESS_CONCURRENCY = 8
 PRESSES = -1  # the key of the presses' figures, beside the concurrency levels'
 CEILING = "echo with a transaction"
+ECHO_ANSWERING = "echo answering in the answer"  # the bare echo bot, its reply carried in the webhook answer too
 STORING = ("bot", CEILING)  # what records each update in processed_updates
 
 
@@ -82,14 +87,14 @@ def start_update(update_id: int, user_id: int) -> dict:
 
 
 async def load(url: str, updates: list[dict], concurrency: int,
-               api_url: str) -> tuple[float, list[float], dict[int, int]]:
+               api_url: str) -> tuple[float, list[float], dict[int, int], int]:
     """POST every update, `concurrency` at a time, and make the Bot API call a webhook answer carries, as Telegram
     does (to `api_url`, the fake Bot API); returns elapsed seconds, latencies (to the end of that call, as a bot's own
-    call is inside its request) and each update's status."""
+    call is inside its request), each update's status, and how many carried calls the Bot API refused."""
     queue: asyncio.Queue[dict] = asyncio.Queue()
     for update in updates:
         queue.put_nowait(update)
-    latencies, statuses = [], {}
+    latencies, statuses, refused = [], {}, []
     headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
     async with ClientSession(connector=TCPConnector(limit=concurrency), timeout=ClientTimeout(total=120)) as client:
 
@@ -104,13 +109,15 @@ async def load(url: str, updates: list[dict], concurrency: int,
                     if method := call.pop("method", None):
                         async with client.post(f"{api_url}/bot{TOKEN}/{method}", json=call) as answered:
                             await answered.read()
+                            if answered.status != 200:
+                                refused.append(update["update_id"])
                 except OSError:
                     statuses[update["update_id"]] = 0
                 latencies.append(time.perf_counter() - started)
 
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return time.perf_counter() - started, latencies, statuses
+        return time.perf_counter() - started, latencies, statuses, len(refused)
 
 
 async def webhook_answer(response: ClientResponse) -> dict:
@@ -119,7 +126,7 @@ async def webhook_answer(response: ClientResponse) -> dict:
         fields = {}
         async for part in MultipartReader(response.headers, response.content):
             value = await part.text()
-            fields[part.name] = json.loads(value) if value[:1] in "[{" else value
+            fields[part.name] = json.loads(value) if value[:1] and value[0] in "[{" else value
         return fields
     body = await response.read()
     return json.loads(body) if response.status == 200 and body.startswith(b"{") else {}
@@ -157,10 +164,10 @@ async def stored_update_ids(database_url: str) -> set[int]:
 
 
 async def figures_of(name: str, database_url: str, count: int, elapsed: float, latencies: list[float],
-                     statuses: dict[int, int]) -> dict[str, float]:
+                     statuses: dict[int, int], refused: int) -> dict[str, float]:
     ok = [update_id for update_id, status in statuses.items() if status == 200]
     figures = {"rate": count / elapsed, "p50": percentile(latencies, 0.5), "p95": percentile(latencies, 0.95),
-               "ok": len(ok), "count": count}
+               "ok": len(ok), "count": count, "refused": refused}
     if name in STORING:
         stored = await stored_update_ids(database_url)
         figures["lost"] = sum(1 for update_id in ok if update_id not in stored)
@@ -169,8 +176,10 @@ async def figures_of(name: str, database_url: str, count: int, elapsed: float, l
 
 def report(what: str, figures: dict[str, float]) -> None:
     lost = f", answered 200 but not stored: {figures['lost']}" if "lost" in figures else ""
+    refused = f", calls carried in answers the Bot API refused: {figures['refused']}" if figures["refused"] else ""
     print(f"{what}: {figures['rate']:.1f} updates/s, p50 {figures['p50'] * 1000:.0f} ms, p95 "
-          f"{figures['p95'] * 1000:.0f} ms, {figures['ok']} of {figures['count']} answered 200{lost}", flush=True)
+          f"{figures['p95'] * 1000:.0f} ms, {figures['ok']} of {figures['count']} answered 200{lost}{refused}",
+          flush=True)
 
 
 def percentile(samples: list[float], share: float) -> float:
@@ -200,6 +209,8 @@ async def measure_with(name: str, levels: list[tuple[int, int]], workdir: Path, 
     }
     if name == CEILING:
         environment["MEDFEEDBACK_BENCH_ECHO_TRANSACTION"] = "1"
+    if name in (CEILING, ECHO_ANSWERING):
+        environment["MEDFEEDBACK_BENCH_ECHO_ANSWERS"] = "1"
     results: dict[int, dict[str, float]] = {}
     async with FakeTelegramAPI(TOKEN) as api:
         environment["MEDFEEDBACK_TELEGRAM__API_SERVER"] = api.base_url
@@ -232,9 +243,9 @@ async def measure_with(name: str, levels: list[tuple[int, int]], workdir: Path, 
                 next_id += count
                 for update in updates:
                     api.add_user(update["message"]["from"]["id"], "Айгуль", "ru")
-                elapsed, latencies, statuses = await load(url, updates, concurrency, api.base_url)
+                elapsed, latencies, statuses, refused = await load(url, updates, concurrency, api.base_url)
                 results[concurrency] = figures = await figures_of(name, database_url, count, elapsed, latencies,
-                                                                  statuses)
+                                                                  statuses, refused)
                 report(f"{name} concurrency {concurrency}", figures)
                 if concurrency == PRESS_CONCURRENCY:
                     started_by = [update["message"]["from"]["id"] for update in updates]
@@ -250,9 +261,9 @@ async def measure_with(name: str, levels: list[tuple[int, int]], workdir: Path, 
                     query = api.callback_query(user_id, shown, None, data="language:kk")
                 presses.append({"update_id": next_id, "callback_query": query})
                 next_id += 1
-            elapsed, latencies, statuses = await load(url, presses, PRESS_CONCURRENCY, api.base_url)
+            elapsed, latencies, statuses, refused = await load(url, presses, PRESS_CONCURRENCY, api.base_url)
             results[PRESSES] = figures = await figures_of(name, database_url, len(presses), elapsed, latencies,
-                                                         statuses)
+                                                         statuses, refused)
             report(f"{name} presses at concurrency {PRESS_CONCURRENCY}", figures)
         finally:
             code = await bot.stop()
@@ -271,12 +282,15 @@ def main() -> None:
                         help="the bot's database; postgresql needs MEDFEEDBACK_TEST_POSTGRES_URL")
     parser.add_argument("--ceiling", action="store_true",
                         help="also run the echo bot with the bot's one transaction per update on the same database")
+    parser.add_argument("--echo-answering", action="store_true",
+                        help="also run the echo bot carrying its reply in the webhook answer, as the bot does, and "
+                             "print the bot's ratio to it")
     args = parser.parse_args()
     if args.database == "postgresql" and not os.environ.get("MEDFEEDBACK_TEST_POSTGRES_URL"):
         parser.error("--database postgresql needs MEDFEEDBACK_TEST_POSTGRES_URL (e.g. "
                      "postgresql+asyncpg://postgres@127.0.0.1:5432/test)")
     levels = [(1, int(150 * args.scale)), (8, int(400 * args.scale)), (32, int(800 * args.scale))]
-    names = ("echo", "bot", CEILING) if args.ceiling else ("echo", "bot")
+    names = ("echo", "bot") + ((CEILING,) if args.ceiling else ()) + ((ECHO_ANSWERING,) if args.echo_answering else ())
     runs: dict[str, list[dict[int, dict[str, float]]]] = {name: [] for name in names}
     with tempfile.TemporaryDirectory(prefix="bench-webhook-") as folder:
         for number in range(args.rounds):
@@ -302,6 +316,11 @@ def main() -> None:
             print(f"{what}: ceiling ({CEILING})/echo updates/s {median(CEILING, 'rate') / median('echo', 'rate'):.2f}, "
                   f"p95 {median(CEILING, 'p95') / median('echo', 'p95'):.1f}x echo's, answered 200 but not stored: "
                   f"{lost}")
+        if args.echo_answering:
+            to_it = median("bot", "rate") / median(ECHO_ANSWERING, "rate")
+            print(f"{what}: bot/({ECHO_ANSWERING}) updates/s {to_it:.2f}"
+                  f", p95 {median('bot', 'p95') / median(ECHO_ANSWERING, 'p95'):.1f}x its; it/echo "
+                  f"{median(ECHO_ANSWERING, 'rate') / median('echo', 'rate'):.2f}")
     suffix = "" if args.database == "sqlite" else ", postgresql"
     print(f"webhook ratio {ratio_at_8:.2f} (concurrency 8{suffix})")
 

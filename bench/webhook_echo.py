@@ -7,7 +7,8 @@ With MEDFEEDBACK_BENCH_ECHO_TRANSACTION=1 (`bench/webhook.py --ceiling`) every u
 the bot gives each update, on the bot's own engine and MEDFEEDBACK_DATABASE__URL, and nothing else of the bot: the
 update recorded with the person and their conversation read in the same statement, committed before the handler
 answers. Its reply then goes in the webhook answer, as JSON, as the bot's does (`WebhookReply`), and a press is
-answered there after the edit."""
+answered there after the edit. MEDFEEDBACK_BENCH_ECHO_ANSWERS=1 alone (`bench/webhook.py --echo-answering`) gives the
+bare echo bot those answers, without the transaction."""
 
 from __future__ import annotations
 
@@ -33,17 +34,18 @@ def main() -> None:
     dp = Dispatcher()
     router = Router()
     ceiling = env.get("MEDFEEDBACK_BENCH_ECHO_TRANSACTION") == "1"
+    answers = env.get("MEDFEEDBACK_BENCH_ECHO_ANSWERS") == "1"  # the reply in the webhook answer, as the bot's
 
     @router.message(CommandStart())
     async def start(message: Message) -> SendMessage | None:
-        if ceiling:  # the bot's reply goes as the webhook answer, and so does this one
+        if answers:  # the bot's reply goes as the webhook answer, and so does this one
             return message.answer("Choose a language")
         await message.answer("Choose a language")
         return None
 
     @router.callback_query()
     async def chosen(query: CallbackQuery) -> AnswerCallbackQuery | None:  # the bot's language switch: the same calls
-        if ceiling:  # the bot edits, then answers the press in the webhook answer
+        if answers:  # the bot edits, then answers the press in the webhook answer
             await query.message.edit_text(f"Chosen: {query.data}")
             return query.answer()
         await query.answer()
@@ -60,7 +62,7 @@ def main() -> None:
 
     dp.startup.register(on_startup)
     app = web.Application()
-    handler = JsonAnswers if ceiling else SimpleRequestHandler
+    handler = JsonAnswers if answers else SimpleRequestHandler
     handler(dp, bot, secret_token=secret, handle_in_background=False).register(
         app, path=env["MEDFEEDBACK_TELEGRAM__WEBHOOK__PATH"])
     setup_application(app, dp, bot=bot)
