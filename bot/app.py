@@ -197,3 +197,5 @@ async def _serve_webhook(settings: Settings, bot: Bot, dp: Dispatcher, stopping:
         await endpoint.drain(settings.shutdown_grace_seconds)
     finally:
         await runner.cleanup()
+        # Requests the server cancelled past its timeout leave their replies to be sent from here (bot/webhook.py).
+        await endpoint.drain(grace=5)

@@ -75,8 +75,10 @@ class AfterCommit:
     send inside the transaction (/start's).
 
     Sent in the order queued. One refused with "too many requests" waits (up to 5 s) and is tried again, and so is one
-    that met a network error or Telegram's 5xx (0.5 s, then 1 s later): three tries in all. Any other failure, or the
-    third, is logged: the fact is stored either way (the person finds it in the menu), a button's spinner stops by
+    that met a network error or Telegram's 5xx (0.5 s, then 1 s later): three tries in all, none begun more than 10 s
+    after the first. A send Telegram took but did not answer may so arrive twice, as it did when such a failure
+    rolled the whole update back; a receipt shown twice is better than none. Any other failure, or the third, is
+    logged: the fact is stored either way (the person finds it in the menu), a button's spinner stops by
     itself, and the update is not tried again for it, so an alert's words can then be lost."""
 
     # The attempt now running in this context: the session middleware queues button answers into it.
@@ -107,7 +109,8 @@ class AfterCommit:
 class WebhookReply:
     """The one Bot API call the answer to a webhook request may carry ("Making requests when getting updates" in the
     Bot API): the update's last reply after the commit, which then costs the bot no request of its own. A newcomer's
-    /start reaches Telegram that way with no call from the bot, and a button press with one (bench/webhook.py).
+    /start reaches Telegram that way with no call from the bot, and a press whose answer has no text ("I agree")
+    with one call fewer.
 
     Telegram says nothing about how such a call went. So only what may go unseen is taken: a reply queued as
     `repeatable` (never a stated fact such as a receipt), a call with no file, that answers a button press or goes to
@@ -142,12 +145,16 @@ class WebhookReply:
 # whole; /start's screen must not be lost to a moment's 502 now that it waits.
 AGAIN_AFTER = (0.5, 1.0)
 RETRY_AFTER_AT_MOST = 5  # "too many requests, retry after N": waited for when N is at most this many seconds
+# No try starts later than this after the first began: a send that timed out (aiogram waits 60 s) is not tried again,
+# since the chat's lock, and by webhook Telegram's request, wait for it.
+TRYING_AT_MOST = 10.0
 
 
 async def send_after_commit(send: Send, update_id: int, webhook_reply: WebhookReply | None = None) -> None:
     """One reply after the commit (see `AfterCommit`); with `webhook_reply`, its call may go as the webhook answer."""
+    started = time.monotonic()
     for attempt in range(len(AGAIN_AFTER) + 1):
-        last = attempt == len(AGAIN_AFTER)
+        last = attempt == len(AGAIN_AFTER) or time.monotonic() - started > TRYING_AT_MOST
         try:
             call = send()
             if attempt == 0 and webhook_reply is not None and isinstance(call, TelegramMethod) and \
@@ -156,7 +163,8 @@ async def send_after_commit(send: Send, update_id: int, webhook_reply: WebhookRe
             await call
             return
         except TelegramRetryAfter as error:
-            if not last and error.retry_after <= RETRY_AFTER_AT_MOST:
+            if not last and error.retry_after <= RETRY_AFTER_AT_MOST and \
+                    time.monotonic() - started + error.retry_after <= TRYING_AT_MOST:
                 await asyncio.sleep(error.retry_after)
                 continue
             failure: Exception = error

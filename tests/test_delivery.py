@@ -219,6 +219,19 @@ async def test_a_start_screen_after_the_commit_survives_a_moments_network_error_
         assert len(tries) == (3 if failure == "network" else 2)  # the failed tries, then the one that arrived
 
 
+async def test_a_reply_after_the_commit_is_given_up_after_three_failed_tries_and_the_update_stays_handled(
+        app: App, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr("bot.unit_of_work.AGAIN_AFTER", (0.001, 0.001))
+    person = app.user(4383, language_code="ru")
+    app.session.fail_next_network(SendMessage, times=3)
+    update = app.updates.text("/start", user=person.user, chat=person.chat)
+    reply = await person.feed(update)
+    assert len([call for call in reply.calls if isinstance(call, SendMessage)]) == 3 and reply.texts == []
+    assert "a reply after the commit could not be sent" in caplog.text
+    assert await one(app, select(ProcessedUpdate).where(ProcessedUpdate.update_id == update.update_id)) != []
+    assert (await person.command("start")).text.startswith(RU("language.prompt_all"))  # asked again: shown
+
+
 async def test_a_task_a_handler_leaves_running_answers_directly_once_its_update_is_over(
         app: App, monkeypatch: pytest.MonkeyPatch) -> None:
     person = await resident(app, 4371)

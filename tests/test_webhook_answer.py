@@ -34,7 +34,7 @@ async def test_a_newcomers_start_by_webhook_is_the_requests_answer_and_the_bot_c
     [answer] = person.webhook_answers
     assert isinstance(answer, SendMessage) and answer.chat_id == person.chat_id
     # The one call was Telegram's, made from the answer: the person sees the same screen as by polling.
-    assert calls_made(app, before) == ["sendMessage"] and app.session.calls[before] == answer
+    assert calls_made(app, before) == ["sendMessage"]
     assert reply.text.startswith(RU("language.prompt_all")) and CONSENT_VERSION in reply.text
     assert RU("consent.accept") in str(reply.buttons)
 
@@ -58,7 +58,9 @@ async def test_by_webhook_a_press_is_answered_in_the_requests_answer_unless_the_
     reply = await person.press(KK("consent.accept"))
     assert KK("consent.accepted") in reply.texts and reply.callback_answers == [None]
     assert len(person.webhook_answers) == carried + 1 and isinstance(person.webhook_answers[-1], AnswerCallbackQuery)
-    assert app.session.calls[-1] == person.webhook_answers[-1] and calls_made(app, before)[-1] == "answerCallbackQuery"
+    # The bot's own calls: no answer among them (the one in the list came from the webhook answer, made last).
+    made = calls_made(app, before)
+    assert "answerCallbackQuery" not in made[:-1] and made[-1] == "answerCallbackQuery"
 
 
 @pytest.mark.usefixtures("demo_directory")
