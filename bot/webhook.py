@@ -13,6 +13,7 @@ import asyncio
 import hmac
 import json
 import logging
+from collections.abc import Coroutine
 from functools import partial
 from typing import Any
 
@@ -52,10 +53,8 @@ class WebhookEndpoint:
             return web.Response(status=400, text="not an update")
         # A task of its own: a client that hangs up does not cancel an update half-way through its transaction.
         reply = WebhookReply(self.bot)
-        task = asyncio.ensure_future(self.dp.feed_update(self.bot, update, dispatcher=self.dp, bots=[self.bot],
-                                                         webhook_reply=reply))
-        self._in_flight.add(task)
-        task.add_done_callback(self._in_flight.discard)
+        task = self._track(self.dp.feed_update(self.bot, update, dispatcher=self.dp, bots=[self.bot],
+                                               webhook_reply=reply))
         try:
             await asyncio.shield(task)
         except asyncio.CancelledError:
@@ -63,7 +62,7 @@ class WebhookEndpoint:
             # update sends its reply itself, or, when it has already handed it over, the reply is sent from here.
             reply.abandon()
             if reply.call is not None:
-                self._send_in_background(reply.call, update.update_id)
+                self._track(self._send(reply.call, update.update_id))
             raise
         except InfrastructureUnavailable as error:
             log.warning("update %s not handled (%s): 503, Telegram will deliver it again", update.update_id,
@@ -75,7 +74,7 @@ class WebhookEndpoint:
             return web.json_response({})
         if request.transport is None or request.transport.is_closing():
             # The client hung up, so the answer would be written to nobody: the update is stored, send it now.
-            await send_after_commit(partial(self.bot, reply.call), update.update_id)
+            await self._send(reply.call, update.update_id)
             return web.json_response({})
         try:
             return web.json_response(reply.body)
@@ -84,10 +83,16 @@ class WebhookEndpoint:
             log.exception("update %s: its reply could not be written as JSON and is not sent", update.update_id)
             return web.json_response({})
 
-    def _send_in_background(self, call: Any, update_id: int) -> None:
-        task = asyncio.ensure_future(send_after_commit(partial(self.bot, call), update_id))
+    async def _send(self, call: Any, update_id: int) -> None:
+        """The bot makes a reply's call itself, when no webhook answer will carry it."""
+        await send_after_commit(partial(self.bot, call), update_id)
+
+    def _track(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """A task `drain()` waits for."""
+        task = asyncio.ensure_future(work)
         self._in_flight.add(task)
         task.add_done_callback(self._in_flight.discard)
+        return task
 
     async def drain(self, grace: float) -> None:
         """Stop taking updates, then wait (at most `grace` seconds) for the ones being handled."""

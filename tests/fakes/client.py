@@ -68,11 +68,11 @@ class UserClient:
         username: str | None = None,
         chat_id: int | None = None,
         factory: UpdateFactory | None = None,
-        by_webhook: bool = False,
     ) -> None:
         self.dp, self.bot, self.session = dp, bot, session
-        # By webhook, the answer to each update's request may carry a call, which Telegram then makes (kept here).
-        self.by_webhook = by_webhook
+        # By webhook (a test sets it), the answer to each update's request may carry a call, which Telegram then makes
+        # (kept here).
+        self.by_webhook = False
         self.webhook_answers: list[TelegramMethod[Any]] = []
         self.factory = factory or UpdateFactory()
         # Users and the bot share one message id sequence in Telegram; a separate counter would let a
