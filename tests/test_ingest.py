@@ -297,3 +297,43 @@ async def test_a_reply_whose_request_was_cancelled_by_a_stopping_server_is_sent_
     call = await api.wait_for("sendMessage")
     assert call.params["text"] == "re: late" and not call.in_webhook_answer
     await asyncio.wait_for(delivery, 20)
+
+
+async def test_a_reply_taken_for_the_answer_of_a_request_the_stopping_server_cancelled_is_sent_before_the_end(
+        api: FakeTelegramAPI, bot: Bot) -> None:
+    """The update had committed and handed its reply to the answer when the server, past its grace, cancelled the
+    request: nobody will write that answer, so the endpoint sends the reply itself, and `drain()` (what the process
+    does after the server's cleanup) waits for that send, here through a 502 and the retry after it."""
+    dispatcher = Dispatcher()
+    late, taken = asyncio.Event(), asyncio.Event()
+
+    @dispatcher.message()
+    async def on_message(message: Message, webhook_reply: WebhookReply) -> None:
+        await send_after_commit(lambda: message.answer("re: taken"), 1, webhook_reply)
+        taken.set()
+        await late.wait()  # the update still finishing (its middlewares) when the request is cancelled
+
+    endpoint = WebhookEndpoint(dispatcher, bot, "s3cret")
+    app = web.Application()
+    endpoint.register(app, "/hook")
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    url, headers = f"http://127.0.0.1:{runner.addresses[0][1]}/hook", {"X-Telegram-Bot-Api-Secret-Token": "s3cret"}
+
+    async def deliver() -> None:
+        with contextlib.suppress(OSError, ClientError):
+            async with ClientSession() as client, client.post(url, json=update("taken"), headers=headers) as response:
+                await response.read()
+
+    delivery = asyncio.create_task(deliver())
+    await asyncio.wait_for(taken.wait(), 20)
+    assert api.calls_of("sendMessage") == []  # taken for the answer, not sent
+    api.fail_next("sendMessage", error_code=502, description="Bad Gateway")
+    await runner.cleanup()  # the request is cancelled with the reply in its hands: the endpoint sends it
+    await until(lambda: len(api.calls_of("sendMessage")) == 1)  # the 502: the send now waits to try again
+    late.set()
+    await endpoint.drain(grace=20)
+    assert [m["text"] for m in api.sent_to(ALICE)] == ["re: taken"]
+    assert not api.calls_of("sendMessage")[-1].in_webhook_answer
+    await asyncio.wait_for(delivery, 20)
