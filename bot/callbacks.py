@@ -68,6 +68,7 @@ class FlowAction(StrEnum):
     BEHALF = "behalf"  # on whose behalf: opens the choice
     NAME = "name"  # the appellant's full name: type it
     CLEAR_NAME = "clearname"
+    TAKE_NAME = "takename"  # a text sent at the preview is the appellant's full name, not part of the story
 
 
 class DistrictPick(CallbackData, prefix="fd"):

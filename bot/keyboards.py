@@ -307,6 +307,16 @@ def make_add_text_keyboard(l10n: L10n) -> InlineKeyboardMarkup:
 
 
 @per_language
+def make_name_or_text_keyboard(l10n: L10n) -> InlineKeyboardMarkup:
+    """Under a text at the preview that may be the appellant's full name: it is, or it goes to the description."""
+    return InlineKeyboardMarkup(inline_keyboard=[
+        [_flow_button(l10n, "preview.take_name", FlowAction.TAKE_NAME)],
+        [_flow_button(l10n, "description.add", FlowAction.ADD_TEXT),
+         _flow_button(l10n, "description.leave_out", FlowAction.DROP_TEXT)],
+    ])
+
+
+@per_language
 def make_return_keyboard(l10n: L10n) -> InlineKeyboardMarkup:
     """Under a question asked from the preview: back to the preview, or cancel."""
     return InlineKeyboardMarkup(inline_keyboard=[[

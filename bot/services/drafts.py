@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 Draft = dict[str, Any]
+
+# Telegram clients cut a text longer than 4,096 characters into messages of that size (or a little less, at a
+# space), sent at once: a part this long followed within a few seconds by another is one text, joined as it was cut.
+SPLIT_PART_CHARS = 3500
+SPLIT_WITHIN_SECONDS = 10
 
 CRITERIA = ("attentiveness", "professionalism", "waiting", "conditions")
 KINDS = ("gratitude", "complaint", "violation")
@@ -116,3 +122,10 @@ def join_parts(previous: str, part: str, *, together: bool) -> str:
     if not previous:
         return part
     return previous + part if together else previous + "\n\n" + part
+
+
+def continues_split(last: Mapping[str, Any] | None, sent_at: float) -> bool:
+    """Whether a text sent at `sent_at` (seconds) is the next part of a text Telegram split, `last` being the part
+    before it as {"length": characters, "at": seconds}."""
+    last = last or {}
+    return last.get("length", 0) >= SPLIT_PART_CHARS and 0 <= sent_at - last.get("at", 0) <= SPLIT_WITHIN_SECONDS

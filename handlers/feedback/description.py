@@ -14,7 +14,7 @@ from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
 from bot import keyboards
 from bot.callbacks import Flow, FlowAction, IncidentPick
@@ -28,10 +28,6 @@ from handlers.feedback.step import Step, ask_description, log, step_maker
 from storage.models import User
 from storage.repositories import Repositories
 
-# Telegram clients cut a text longer than 4,096 characters into messages of that size, sent at once: a part
-# this long followed within a few seconds by another is one text, to be joined as it was cut.
-SPLIT_PART_CHARS = 3500
-SPLIT_WITHIN_SECONDS = 10
 RECORDINGS = ("voice", "audio", "video_note")
 _DATE = re.compile(r"^\s*(\d{1,2})[./\-\s](\d{1,2})(?:[./\-\s](\d{2,4}))?\s*$")
 
@@ -76,8 +72,7 @@ def register(private: Router, settings: Settings) -> None:
         limit = settings.feedback.max_text_chars
         sent_at = message.date.timestamp()
         last = draft.get("last_part") or {}
-        together = (last.get("length", 0) >= SPLIT_PART_CHARS
-                    and 0 <= sent_at - last.get("at", 0) <= SPLIT_WITHIN_SECONDS)
+        together = drafts.continues_split(last, sent_at)
         previous = draft.get("text") or ""
         parts = last.get("parts", 1) + 1 if together else 1
         if together and last.get("refused"):
@@ -190,6 +185,7 @@ def register(private: Router, settings: Settings) -> None:
         step = step_of(query, state, repo, l10n, user)
         draft = await step.draft()
         pending = draft.pop("pending_text", None)
+        draft.pop("pending_part", None)
         if pending is None:
             await query.answer(l10n("errors.stale_button"), show_alert=True)
             return
@@ -206,9 +202,18 @@ def register(private: Router, settings: Settings) -> None:
         await step.advance(draft)
 
 
-async def offer_text(step: Step, text: str) -> None:
-    """A text that is not an answer to the current question: kept aside and offered to the description."""
-    draft = {**await step.draft(), "pending_text": text}
+async def offer_text(step: Step, text: str, *, question: str | None = None,
+                     markup: InlineKeyboardMarkup | None = None) -> None:
+    """A text that is not an answer to the current question: kept aside and offered to the description.
+
+    Texts sent before the resident decides join the one on offer (the parts of a text Telegram split, as they were
+    cut), and every offer's button decides for all of them: whichever is pressed, none of the texts is lost, and the
+    others then say they are out of date."""
+    draft = await step.draft()
+    pending, sent_at = draft.get("pending_text"), step.message.date.timestamp()
+    if pending is not None:
+        text = drafts.join_parts(pending, text, together=drafts.continues_split(draft.get("pending_part"), sent_at))
+    draft = {**draft, "pending_text": text, "pending_part": {"length": len(step.message.text or ""), "at": sent_at}}
     await step.save(draft)
-    await step.message.answer(step.l10n("description.offer_add", length=len(text)),
-                              reply_markup=keyboards.make_add_text_keyboard(step.l10n))
+    await step.message.answer(question or step.l10n("description.offer_add", length=len(text)),
+                              reply_markup=markup or keyboards.make_add_text_keyboard(step.l10n))

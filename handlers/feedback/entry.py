@@ -176,9 +176,14 @@ def register(private: Router, router: Router, settings: Settings) -> None:
     async def start_with(query: CallbackQuery, callback_data: StartWith, state: FSMContext, repo: Repositories,
                          l10n: L10n, user: User | None, now: datetime) -> None:
         offer = (await state.get_data()).get("menu_offer")
+        if offer is None or await state.get_state() is not None:
+            # An offer already answered (another of its prompts, or a review begun since): nothing of what the
+            # resident is doing now is touched.
+            await query.answer(l10n("errors.stale_button"), show_alert=True)
+            return
         await query.answer()
         await query.message.edit_reply_markup(reply_markup=None)
-        if not callback_data.start or offer is None:
+        if not callback_data.start:
             await state.set_data({})
             await show_menu(query.message, l10n)
             return
@@ -206,7 +211,12 @@ def register_fallback(fallback: Router, settings: Settings) -> None:
             await close_reply_keyboard(message, l10n)
             await show_menu(message, l10n)
             return
-        await state.set_data({"menu_offer": {"text": message.text}})
+        offer = await recent_offer(state, message)
+        sent_at = message.date.timestamp()
+        together = drafts.continues_split(offer.get("last_part"), sent_at)
+        text = drafts.join_parts(offer.get("text") or "", message.text, together=together)
+        await state.set_data({"menu_offer": {**offer, "text": text, "at": sent_at,
+                                             "last_part": {"length": len(message.text), "at": sent_at}}})
         await message.answer(l10n("menu_offer.prompt"), reply_markup=keyboards.make_start_with_keyboard(l10n))
 
     @fallback.message(StateFilter(None), HasEvidence())
@@ -214,9 +224,26 @@ def register_fallback(fallback: Router, settings: Settings) -> None:
         evidence = media.evidence_of(message)
         if people.needs_consent(user) or evidence is None:
             raise SkipHandler
-        # Only the reference is kept here; the file is downloaded once the review goes ahead.
-        await state.set_data({"menu_offer": {"media": [evidence.as_dict()]}})
-        await message.answer(l10n("menu_offer.prompt"), reply_markup=keyboards.make_start_with_keyboard(l10n))
+        offer = await recent_offer(state, message)
+        files = list(offer.get("media") or [])
+        same_album = message.media_group_id is not None and offer.get("album") == message.media_group_id
+        if len(files) < settings.feedback.max_media:  # past it, the description step says so when it opens
+            files.append(evidence.as_dict())  # only the reference: the file is downloaded once the review goes on
+        await state.set_data({"menu_offer": {**offer, "media": files, "album": message.media_group_id,
+                                             "at": message.date.timestamp(), "last_part": None}})
+        if not same_album:  # an album is one offer, not one for each of its items
+            await message.answer(l10n("menu_offer.prompt"), reply_markup=keyboards.make_start_with_keyboard(l10n))
+
+
+# Texts and files sent at the menu this close together make one offer (a text Telegram split, an album, a story and
+# its photo); after a longer pause a message starts a new one.
+OFFER_JOINS_WITHIN_SECONDS = 600
+
+
+async def recent_offer(state: FSMContext, message: Message) -> dict:
+    """The menu offer the message joins: the one not yet answered, unless it is older than a pause."""
+    offer = (await state.get_data()).get("menu_offer") or {}
+    return offer if 0 <= message.date.timestamp() - offer.get("at", 0) <= OFFER_JOINS_WITHIN_SECONDS else {}
 
 
 async def ask_cancel(step: Step) -> None:

@@ -29,16 +29,50 @@ from handlers.start import show_menu
 from storage.models import User
 from storage.repositories import Repositories
 
-# A full name: two to four words of letters (hyphens and apostrophes inside), as people write "Иванова Айгуль".
-_FULL_NAME = re.compile(r"^[^\W\d_]+(?:[-'’][^\W\d_]+)*(?:\s+[^\W\d_]+(?:[-'’][^\W\d_]+)*\.?){1,3}$")
+# A full name as people write it: two to four words of letters (hyphens and apostrophes inside), initials
+# ("Иванова А.С.", "Иванова А. С.", "А.С. Иванова") and a patronymic's separate "кызы"/"оглы"/"ұлы"
+# ("Мамедова Севиль Ахмед кызы").
+_WORD = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*")
+_INITIALS = re.compile(r"[^\W\d_]\.(?:[^\W\d_]\.?)?")
+_PARTICLES = frozenset({"кызы", "қызы", "оглы", "ұлы", "улы", "kyzy", "qyzy", "ogly", "uly"})
 OUTCOME_CHARS = 1000
 
 
+def _name_tokens(text: str) -> list[str] | None:
+    """The words of a text shaped as a full name, or None; "А. С." counts as one set of initials."""
+    text = re.sub(r"(?<=\.)\s+(?=[^\W\d_]\.)", "", " ".join(text.split()))
+    tokens = text.split()
+    names = [token for token in tokens if token.lower() not in _PARTICLES]
+    if len(text) > 120 or not 2 <= len(names) <= 4 or tokens[0].lower() in _PARTICLES:
+        return None
+    words = [token for token in names if _WORD.fullmatch(token.rstrip("."))]
+    if not words or not all(token in words or _INITIALS.fullmatch(token) for token in names):
+        return None  # a surname at least, beside initials ("А.С. Иванова", "Иванова А.С")
+    return tokens
+
+
 def looks_like_full_name(text: str) -> bool:
-    """Two to four capitalised words of letters: "Иванова Айгуль Сериковна", not "очень плохо" or "Очень плохо"."""
-    words = text.split()
-    return (len(text) <= 120 and _FULL_NAME.match(text.strip()) is not None
-            and all(word[0].isupper() for word in words))
+    """A full name written as one: "Иванова Айгуль Сериковна", "Иванова А.С.", not "очень плохо" or "Очень плохо"."""
+    tokens = _name_tokens(text)
+    return tokens is not None and all(token[0].isupper() for token in tokens if token.lower() not in _PARTICLES)
+
+
+def may_be_full_name(text: str) -> bool:
+    """Shaped as a full name but not capitalised as one ("иванова айгуль сериковна"): a name typed in a hurry, or
+    two words of a story; the resident is asked which."""
+    tokens = _name_tokens(text)
+    return tokens is not None and all(token == token.lower() for token in tokens)
+
+
+def as_full_name(text: str) -> str:
+    """A full name as it is written: each word capitalised (parts after a hyphen or apostrophe too), initials in
+    capitals, "кызы" and its kind as they are."""
+    def capitalised(token: str) -> str:
+        if token.lower() in _PARTICLES:
+            return token.lower()
+        return re.sub(r"(^|[-'’.])([^\W\d_])", lambda match: match[1] + match[2].upper(), token)
+
+    return " ".join(capitalised(token) for token in _name_tokens(text) or text.split())
 
 
 def register(private: Router, settings: Settings) -> None:
@@ -117,14 +151,33 @@ def register(private: Router, settings: Settings) -> None:
             return
         if drafts.is_formal_kind(draft) and (typing == FlowAction.NAME or (
                 not draft.get("appellant_name") and looks_like_full_name(text))):
-            if not looks_like_full_name(text):
+            if not (looks_like_full_name(text) or may_be_full_name(text)):  # asked for it: a name in any case
                 await message.answer(l10n("preview.name_invalid"))
                 await step.save({**draft, "typing": FlowAction.NAME.value})
                 return
-            await redraw(step, {**draft, "appellant_name": " ".join(text.split())}, new=True)
+            await redraw(step, {**draft, "appellant_name": as_full_name(text)}, new=True)
             return
         await step.save(draft)
+        if drafts.is_formal_kind(draft) and not draft.get("appellant_name") and may_be_full_name(text):
+            # The preview asks for the full name: "иванова айгуль сериковна" is most likely it, and offered to the
+            # description it would be published. The resident says which it is.
+            await offer_text(step, message.text, question=l10n("preview.name_or_text", name=as_full_name(text)),
+                             markup=keyboards.make_name_or_text_keyboard(l10n))
+            return
         await offer_text(step, message.text)
+
+    @private.callback_query(Flow.filter(F.action == FlowAction.TAKE_NAME), in_preview)
+    async def name_taken(query: CallbackQuery, state: FSMContext, repo: Repositories, l10n: L10n,
+                         user: User | None) -> None:
+        step = step_of(query, state, repo, l10n, user)
+        draft = await step.draft()
+        pending = draft.pop("pending_text", None)
+        draft.pop("pending_part", None)
+        if pending is None or not (looks_like_full_name(pending) or may_be_full_name(pending)):
+            await query.answer(l10n("errors.stale_button"), show_alert=True)  # decided already, or texts joined
+            return
+        await query.answer()
+        await redraw(step, {**draft, "appellant_name": as_full_name(pending)})
 
     @private.message(in_preview, HasContact())
     async def phone_shared(message: Message, state: FSMContext, repo: Repositories, l10n: L10n,

@@ -1,0 +1,172 @@
+"""What residents do in the review conversation that it was not first built for, found by a tester acting as them:
+a full name typed in lower case, texts and photos sent before the last offer was answered (a long text Telegram
+split, an album), an old button pressed in the middle of a new review."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from bot.callbacks import Flow, FlowAction
+from storage.models import Review, ReviewMedia
+from tests.conftest import App
+from tests.flows import (
+    PHOTO_A,
+    PHOTO_B,
+    RU,
+    choose_kind,
+    describe,
+    kind_button,
+    one,
+    resident,
+    to_description_step,
+    to_kind_step,
+)
+
+pytestmark = pytest.mark.usefixtures("demo_directory")
+ADD, LEAVE_OUT = RU("description.add"), RU("description.leave_out")
+YES, NO = RU("menu_offer.start"), RU("menu_offer.menu")
+
+
+async def complaint_at_preview(app: App, user_id: int):
+    """A complaint about polyclinic 17 in general, at the preview that asks for the full name."""
+    person = await resident(app, user_id)
+    await to_kind_step(app, person, about_doctor=False)
+    await choose_kind(person, "complaint")
+    reply = await describe(person, "Нагрубили в регистратуре")
+    assert RU("preview.appellant_missing", days=15) in reply.text
+    return person
+
+
+async def test_a_full_name_typed_in_lower_case_is_asked_about_and_never_offered_to_the_public_text(app: App) -> None:
+    person = await complaint_at_preview(app, 4001)
+    reply = await person.send("иванова айгуль сериковна")
+    assert reply.text == RU("preview.name_or_text", name="Иванова Айгуль Сериковна")
+    assert reply.buttons == [[RU("preview.take_name")], [ADD, LEAVE_OUT]]
+    question = person.last_message
+    reply = await person.press(RU("preview.take_name"))
+    assert RU("preview.appellant", name="Иванова Айгуль Сериковна", days=15) in reply.text
+    again = await person.press_data(Flow(action=FlowAction.TAKE_NAME).pack(), message=question)
+    assert again.callback_answers == [RU("errors.stale_button")]  # decided once
+    await person.press(RU("preview.submit"))
+    [review] = await one(app, select(Review))
+    assert review.appellant_name == "Иванова Айгуль Сериковна"
+    assert "иванова" not in review.text.lower() and "иванова" not in (review.public_text or "").lower()
+
+
+async def test_two_lower_case_words_of_a_story_go_to_the_description_when_the_resident_says_so(app: App) -> None:
+    person = await complaint_at_preview(app, 4002)
+    reply = await person.send("очень долго ждали")
+    assert reply.text == RU("preview.name_or_text", name="Очень Долго Ждали")
+    reply = await person.press(ADD)
+    assert "очень долго ждали" in reply.text and RU("preview.appellant_missing", days=15) in reply.text
+
+
+@pytest.mark.parametrize(("typed", "name"), [
+    ("Иванова А. С.", "Иванова А.С."),
+    ("Мамедова Севиль Ахмед кызы", "Мамедова Севиль Ахмед кызы"),
+    ("А.С. Иванова", "А.С. Иванова"),
+])
+async def test_a_full_name_with_initials_or_a_separate_kyzy_is_taken_at_once(app: App, typed: str, name: str) -> None:
+    person = await complaint_at_preview(app, 4003)
+    reply = await person.send(typed)
+    assert RU("preview.appellant", name=name, days=15) in reply.text
+
+
+async def test_a_name_asked_for_with_the_button_may_be_typed_in_lower_case(app: App) -> None:
+    person = await complaint_at_preview(app, 4004)
+    await person.press(RU("preview.enter_name"))
+    reply = await person.send("сейт-али жанна қайратқызы")
+    assert RU("preview.appellant", name="Сейт-Али Жанна Қайратқызы", days=15) in reply.text
+
+
+async def test_two_texts_sent_at_the_preview_before_deciding_are_added_together_by_either_offer(app: App) -> None:
+    person = await resident(app, 4005)
+    await to_description_step(app, person)
+    await describe(person, "Спасибо доктору")
+    await person.send("Она очень внимательная.")
+    first_offer = person.last_message
+    reply = await person.send("И медсестра тоже.")
+    assert reply.text == RU("description.offer_add", length=len("Она очень внимательная.\n\nИ медсестра тоже."))
+    reply = await person.press(ADD, message=first_offer)
+    assert "Она очень внимательная.\n\nИ медсестра тоже." in reply.text
+    reply = await person.press(ADD)  # the second offer: both texts are in already
+    assert reply.callback_answers == [RU("errors.stale_button")]
+    await person.press(RU("preview.submit"), message=first_offer)  # it became the preview
+    [review] = await one(app, select(Review))
+    assert review.text == "Спасибо доктору\n\nОна очень внимательная.\n\nИ медсестра тоже."
+
+
+async def test_a_long_text_telegram_split_at_the_preview_is_added_whole(app: App) -> None:
+    person = await resident(app, 4006)
+    await to_description_step(app, person)
+    await describe(person, "Спасибо доктору")
+    await person.send("б" * 4096)
+    await person.send("и ещё хочу добавить важное")  # the rest of the same paste, a second later
+    await person.press(ADD)
+    await person.press(RU("preview.submit"))
+    [review] = await one(app, select(Review))
+    assert review.text == "Спасибо доктору\n\n" + "б" * 4096 + "и ещё хочу добавить важное"
+
+
+async def test_a_long_text_telegram_split_at_the_menu_starts_the_review_whole(app: App) -> None:
+    person = await resident(app, 4007)
+    head = "Начало истории. " + "а" * 4080
+    await person.send(head)
+    reply = await person.send("конец истории про врача")
+    assert reply.text == RU("menu_offer.prompt")
+    await person.press(YES)
+    await person.send("17")
+    await person.press(RU("target.clinic"))
+    await person.press(kind_button("gratitude"))
+    await person.press("5⭐")
+    await person.press(RU("when.today"))
+    await person.press(RU("preview.submit"))
+    [review] = await one(app, select(Review))
+    assert review.text == head + "конец истории про врача"
+
+
+async def test_a_story_and_a_photo_at_the_menu_a_day_apart_are_two_offers_not_one(app: App) -> None:
+    app.updates.now = lambda: app.clock.now  # messages dated by the test's clock
+    person = await resident(app, 4008)
+    await person.send("Вчера писала, но передумала")
+    app.clock.advance(days=1)
+    await person.send("Хочу поблагодарить терапевта")
+    await person.press(YES)
+    await person.send("17")
+    await person.press(RU("target.clinic"))
+    await person.press(kind_button("gratitude"))
+    reply = await person.press("5⭐")
+    assert "Хочу поблагодарить терапевта" in reply.text and "передумала" not in reply.text
+
+
+async def test_an_album_at_the_menu_is_one_offer_keeping_every_photo_and_its_caption(app: App) -> None:
+    person = await resident(app, 4009)
+    reply = await person.album([PHOTO_A, PHOTO_B, PHOTO_A + b"x"], caption="Грязь в коридоре")
+    assert reply.texts.count(RU("menu_offer.prompt")) == 1
+    await person.press(YES)
+    await person.send("17")
+    await person.press(RU("target.clinic"))
+    await person.press(kind_button("complaint", "sanitary"))
+    await person.press("2⭐")
+    await describe(person, "Грязно")
+    await person.press(RU("preview.submit"))
+    media = await one(app, select(ReviewMedia).order_by(ReviewMedia.id))
+    assert len(media) == 3 and media[0].caption == "Грязь в коридоре"
+
+
+async def test_an_old_menu_offer_pressed_in_the_middle_of_a_review_leaves_the_review_alone(app: App) -> None:
+    person = await resident(app, 4010)
+    await person.send("Хочу пожаловаться")
+    old_offer = person.last_message
+    await person.command("review")
+    await person.send("17")
+    await person.press(RU("target.clinic"))
+    await person.press(kind_button("gratitude"))
+    await person.press("5⭐")
+    await person.send("Очень хорошая поликлиника, спасибо")
+    await person.photo(PHOTO_A)
+    for button in (NO, YES):
+        reply = await person.press(button, message=old_offer)
+        assert reply.callback_answers == [RU("errors.stale_button")] and reply.texts == []
+    assert (await person.command("start")).text == RU("unfinished.prompt")
