@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import partial
+from typing import Any
 
 from aiogram import Bot, Router
 from aiogram.exceptions import TelegramBadRequest
-from aiogram.filters import StateFilter
+from aiogram.filters import BaseFilter, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
@@ -25,8 +26,9 @@ from bot.cases.cards import OPEN_STATUSES
 from bot.config import Settings
 from bot.filters import HasEvidence, HasText, PrivateChat
 from bot.l10n import L10n
-from bot.states import AppealAddition, CaseReply, CaseVerdict
+from bot.states import AppealAddition, CaseReply, CaseVerdict, ReviewForm
 from bot.unit_of_work import AfterCommit
+from handlers.feedback.entry import offer_unfinished
 from handlers.feedback.files import receive
 from storage.models import CaseStatus, ReviewStatus, User
 from storage.repositories import Repositories
@@ -39,17 +41,90 @@ def done_keyboard(l10n: L10n, case_id: int) -> InlineKeyboardMarkup:
         text=l10n("reply.done"), callback_data=CaseReplyDone(case_id=case_id).pack())]])
 
 
+async def set_aside(state: FSMContext, side_state: Any, data: dict[str, Any]) -> None:
+    """Begin a side conversation (answering the office, adding to an appeal, disagreeing with an answer) without
+    losing a review being written: its step and draft are kept beside, and come back when the side one ends."""
+    current, kept = await state.get_state(), await state.get_data()
+    aside = kept.get("aside")  # a side conversation begun from another keeps the review kept by the first
+    if aside is None and (current or "").startswith(ReviewForm.__name__) and kept.get("draft"):
+        aside = {"state": current, "data": kept}
+    await state.set_state(side_state)
+    await state.set_data({**data, "aside": aside} if aside else data)
+
+
+async def come_back(state: FSMContext, message: Message, l10n: L10n) -> None:
+    """End the side conversation. A review set aside for it is the current one again, and the resident is offered
+    to continue it (or start over), as after any other detour."""
+    aside = (await state.get_data()).get("aside")
+    await state.clear()
+    if aside:
+        await state.set_state(aside["state"])
+        await state.set_data(aside["data"])
+        await offer_unfinished(message, l10n)
+
+
+class RepliesToCaseQuestion(BaseFilter):
+    """A message sent with Telegram's Reply on the office's question (the message with the ✍️ Reply button): the
+    answer to it, whatever the conversation is at. Gives the case's id."""
+
+    async def __call__(self, message: Message) -> bool | dict[str, Any]:
+        replied = message.reply_to_message
+        markup = replied.reply_markup if replied is not None else None
+        if markup is None or replied.from_user is None or not replied.from_user.is_bot:
+            return False
+        prefix = f"{CaseReplyStart.__prefix__}{CaseReplyStart.__separator__}"
+        for row in getattr(markup, "inline_keyboard", None) or []:
+            for button in row:
+                if button.callback_data and button.callback_data.startswith(prefix):
+                    return {"question_case_id": CaseReplyStart.unpack(button.callback_data).case_id}
+        return False
+
+
+async def waiting_case(repo: Repositories, case_id: int, user: User | None):
+    """The case if it waits for this resident's answer, else None."""
+    case = await repo.reviews.case(case_id)
+    if case is None or user is None or case.status != CaseStatus.WAITING_RESIDENT:
+        return None
+    review = await repo.reviews.get(case.review_id)
+    return case if review.user_id == user.id else None
+
+
+def make_question_reply_router(settings: Settings) -> Router:
+    """Tried before the review conversation's routers: a Reply to the office's question answers it even in the
+    middle of writing a review (which is set aside meanwhile) or at the menu (where it would start a review)."""
+    router = Router(name="case_question_reply")
+    router.message.filter(PrivateChat(), RepliesToCaseQuestion())
+
+    @router.message(HasText())
+    @router.message(HasEvidence())
+    async def replied_to_question(message: Message, question_case_id: int, state: FSMContext, repo: Repositories,
+                                  user: User | None, l10n: L10n, now: datetime, bot: Bot,
+                                  after_commit: AfterCommit) -> None:
+        if await waiting_case(repo, question_case_id, user) is None:
+            await message.answer(l10n("reply.not_waiting"))
+            return
+        media = None
+        if message.text is None:
+            evidence = await receive(bot, message, settings, l10n)
+            if evidence is None:
+                return
+            media = [evidence.as_dict()]
+        if await state.get_state() != CaseReply.adding.state:
+            await set_aside(state, CaseReply.adding, {"case_id": question_case_id})
+        else:
+            await state.update_data(case_id=question_case_id)
+        await resident.resident_added(repo, question_case_id, user.id, now, settings,
+                                      text=message.text or message.caption, media=media)
+        after_commit(partial(message.answer, l10n("reply.received"),
+                             reply_markup=done_keyboard(l10n, question_case_id)))
+
+    return router
+
+
 def make_router(settings: Settings) -> Router:
     router = Router(name="case_reply")
     router.message.filter(PrivateChat())
     router.callback_query.filter(PrivateChat())
-
-    async def waiting_case(repo: Repositories, case_id: int, user: User | None):
-        case = await repo.reviews.case(case_id)
-        if case is None or user is None or case.status != CaseStatus.WAITING_RESIDENT:
-            return None
-        review = await repo.reviews.get(case.review_id)
-        return case if review.user_id == user.id else None
 
     @router.callback_query(CaseReplyStart.filter())
     async def start(query: CallbackQuery, callback_data: CaseReplyStart, state: FSMContext, repo: Repositories,
@@ -58,8 +133,7 @@ def make_router(settings: Settings) -> Router:
             await query.answer(l10n("reply.not_waiting"), show_alert=True)
             return
         await query.answer()
-        await state.set_state(CaseReply.adding)
-        await state.set_data({"case_id": callback_data.case_id})
+        await set_aside(state, CaseReply.adding, {"case_id": callback_data.case_id})
         await query.message.answer(l10n("reply.prompt"), reply_markup=done_keyboard(l10n, callback_data.case_id))
 
     @router.message(StateFilter(CaseReply.adding), HasText())
@@ -67,8 +141,8 @@ def make_router(settings: Settings) -> Router:
                          l10n: L10n, now: datetime) -> None:
         case_id = (await state.get_data())["case_id"]
         if await resident.resident_added(repo, case_id, user.id, now, settings, text=message.text) is None:
-            await state.clear()
             await message.answer(l10n("reply.not_waiting"))
+            await come_back(state, message, l10n)
             return
         await message.answer(l10n("reply.received"), reply_markup=done_keyboard(l10n, case_id))
 
@@ -82,20 +156,20 @@ def make_router(settings: Settings) -> Router:
         added = await resident.resident_added(repo, case_id, user.id, now, settings, text=message.caption,
                                            media=[evidence.as_dict()])
         if added is None:
-            await state.clear()
             await message.answer(l10n("reply.not_waiting"))
+            await come_back(state, message, l10n)
             return
         await message.answer(l10n("reply.received"), reply_markup=done_keyboard(l10n, case_id))
 
     @router.callback_query(CaseReplyDone.filter(), StateFilter(CaseReply.adding))
     async def done(query: CallbackQuery, callback_data: CaseReplyDone, state: FSMContext, repo: Repositories,
                    l10n: L10n, now: datetime) -> None:
-        await state.clear()
         await resident.resident_finished(repo, callback_data.case_id, now)
         case = await repo.reviews.case(callback_data.case_id)
         review = await repo.reviews.get(case.review_id) if case else None
         await query.answer()
         await query.message.answer(l10n("reply.finished", reference=review.reference if review else ""))
+        await come_back(state, query.message, l10n)
 
     # --- Closing the loop on an answer ----------------------------------------------------------------------
 
@@ -119,8 +193,8 @@ def make_router(settings: Settings) -> Router:
             after_commit(partial(query.message.answer, l10n("case_resident.settled",
                                                             reference=view.review.reference)))
             return
-        await state.set_state(CaseVerdict.disagreeing)
-        await state.set_data({"case_id": callback_data.case_id, "answer": callback_data.answer})
+        await set_aside(state, CaseVerdict.disagreeing, {"case_id": callback_data.case_id,
+                                                         "answer": callback_data.answer})
         await query.answer()
         await query.message.answer(l10n("case_resident.disagree_prompt"))
 
@@ -132,12 +206,12 @@ def make_router(settings: Settings) -> Router:
             await message.answer(l10n("case_resident.too_long", limit=REASON_LIMIT))
             return
         data = await state.get_data()
-        await state.clear()
         view = await resident.reopen(repo, data["case_id"], user.id, data["answer"], reason, now, settings)
         if view is None:
             await message.answer(l10n("case_resident.verdict_stale"))
-            return
-        after_commit(partial(message.answer, l10n("case_resident.reopened", reference=view.review.reference)))
+        else:
+            after_commit(partial(message.answer, l10n("case_resident.reopened", reference=view.review.reference)))
+        await come_back(state, message, l10n)
 
     # --- From My reviews: add information, withdraw -----------------------------------------------------
 
@@ -152,8 +226,7 @@ def make_router(settings: Settings) -> Router:
             await query.answer(l10n("case_resident.not_open"), show_alert=True)
             return
         if callback_data.action == MyAppealAction.ADD:
-            await state.set_state(AppealAddition.adding)
-            await state.set_data({"case_id": case.id})
+            await set_aside(state, AppealAddition.adding, {"case_id": case.id})
             await query.answer()
             await query.message.answer(l10n("case_resident.add_prompt", reference=review.reference),
                                        reply_markup=done_keyboard(l10n, case.id))
@@ -177,8 +250,8 @@ def make_router(settings: Settings) -> Router:
         case_id = (await state.get_data())["case_id"]
         added = await resident.resident_added(repo, case_id, user.id, now, settings, text=message.text, asked=False)
         if added is None:
-            await state.clear()
             await message.answer(l10n("case_resident.not_open"))
+            await come_back(state, message, l10n)
             return
         after_commit(partial(message.answer, l10n("reply.received"), reply_markup=done_keyboard(l10n, case_id)))
 
@@ -192,18 +265,18 @@ def make_router(settings: Settings) -> Router:
         added = await resident.resident_added(repo, case_id, user.id, now, settings, text=message.caption,
                                            media=[evidence.as_dict()], asked=False)
         if added is None:
-            await state.clear()
             await message.answer(l10n("case_resident.not_open"))
+            await come_back(state, message, l10n)
             return
         after_commit(partial(message.answer, l10n("reply.received"), reply_markup=done_keyboard(l10n, case_id)))
 
     @router.callback_query(CaseReplyDone.filter(), StateFilter(AppealAddition.adding))
     async def addition_done(query: CallbackQuery, callback_data: CaseReplyDone, state: FSMContext,
                             repo: Repositories, l10n: L10n) -> None:
-        await state.clear()
         case = await repo.reviews.case(callback_data.case_id)
         review = await repo.reviews.get(case.review_id) if case else None
         await query.answer()
         await query.message.answer(l10n("reply.finished", reference=review.reference if review else ""))
+        await come_back(state, query.message, l10n)
 
     return router

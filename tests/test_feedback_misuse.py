@@ -22,6 +22,7 @@ from tests.flows import (
     to_description_step,
     to_kind_step,
 )
+from tests.test_alerts import CHAT, card_in_chat, prosecutor, relay_for, submit_violation, write_and_send
 
 pytestmark = pytest.mark.usefixtures("demo_directory")
 ADD, LEAVE_OUT = RU("description.add"), RU("description.leave_out")
@@ -170,3 +171,74 @@ async def test_an_old_menu_offer_pressed_in_the_middle_of_a_review_leaves_the_re
         reply = await person.press(button, message=old_offer)
         assert reply.callback_answers == [RU("errors.stale_button")] and reply.texts == []
     assert (await person.command("start")).text == RU("unfinished.prompt")
+
+
+async def office_asks(app: App, user_id: int):
+    """A violation report of the resident, and the office's question about it; returns the relay, the question."""
+    await submit_violation(app, user_id, photos=False)
+    relay = relay_for(app)
+    await relay.run_once()
+    await write_and_send(prosecutor(app), RU("alert.button_ask"), "Укажите дату приёма.", card_in_chat(app).message_id)
+    await relay.run_once()
+    question = [m for m in app.session.history(user_id) if m.text and "Укажите" in m.text][-1]
+    return relay, question
+
+
+def replying_to(person, text: str, question):
+    """A text sent with Telegram's own Reply on `question` (what many do instead of pressing its button)."""
+    update = person.factory.text(text, user=person.user, chat=person.chat)
+    return update.model_copy(update={"message": update.message.model_copy(update={"reply_to_message": question})})
+
+
+async def told_the_office(app: App, relay, words: str) -> bool:
+    app.clock.advance(seconds=5)
+    await relay.run_once()
+    return any(words in (getattr(call, "text", None) or "") for call in app.session.sent_messages(CHAT))
+
+
+async def test_answering_the_office_with_its_button_keeps_a_review_being_written(app: App) -> None:
+    relay, question = await office_asks(app, 4011)
+    person = app.user(4011)
+    await person.command("start")  # the menu, below the question
+    await to_description_step(app, person)
+    await person.send("Вторая история: медсестра была очень внимательна")
+    await person.photo(PHOTO_A)
+    await person.press(RU("notify.reply_button"), message=question.message_id)
+    await person.send("20 ноября")
+    reply = await person.press(RU("reply.done"))
+    assert reply.texts[-1] == RU("unfinished.prompt")  # the review set aside for the answer is offered back
+    assert await told_the_office(app, relay, "20 ноября")
+    reply = await person.press(RU("unfinished.resume"))
+    assert "Вторая история" in reply.text and "20 ноября" not in reply.text
+
+
+async def test_a_telegram_reply_to_the_offices_question_answers_it_at_the_menu_and_in_a_review(app: App) -> None:
+    relay, question = await office_asks(app, 4012)
+    person = app.user(4012)
+    reply = await person.feed(replying_to(person, "Приём был 20 ноября", question))
+    assert reply.text == RU("reply.received") and reply.buttons == [[RU("reply.done")]]
+    assert await told_the_office(app, relay, "Приём был 20 ноября")
+    await person.press(RU("reply.done"))
+    # Once more, in the middle of a review: the answer goes to the office, not into the review.
+    await write_and_send(prosecutor(app), RU("alert.button_ask"), "Укажите время.", card_in_chat(app).message_id)
+    await relay.run_once()
+    question = [m for m in app.session.history(4012) if m.text and "Укажите время" in m.text][-1]
+    await person.command("start")
+    await to_description_step(app, person)
+    await person.send("Отдельная благодарность врачу")
+    await person.feed(replying_to(person, "В 10 утра", question))
+    assert await told_the_office(app, relay, "В 10 утра")
+    reply = await person.press(RU("reply.done"))
+    assert reply.texts[-1] == RU("unfinished.prompt")
+    reply = await person.press(RU("unfinished.resume"))
+    assert "Отдельная благодарность врачу" in reply.text and "В 10 утра" not in reply.text
+
+
+async def test_a_telegram_reply_to_a_question_already_answered_says_so(app: App) -> None:
+    _relay, question = await office_asks(app, 4013)
+    person = app.user(4013)
+    await person.press(RU("notify.reply_button"), message=question.message_id)
+    await person.send("20 ноября")
+    await person.press(RU("reply.done"))
+    reply = await person.feed(replying_to(person, "и ещё кое-что", question))
+    assert reply.text == RU("reply.not_waiting")
