@@ -242,3 +242,69 @@ async def test_a_telegram_reply_to_a_question_already_answered_says_so(app: App)
     await person.press(RU("reply.done"))
     reply = await person.feed(replying_to(person, "и ещё кое-что", question))
     assert reply.text == RU("reply.not_waiting")
+
+
+async def test_a_photo_or_an_album_sent_at_the_preview_joins_the_files_and_the_preview_is_shown_again(
+        app: App) -> None:
+    person = await resident(app, 4014)
+    await to_description_step(app, person)
+    await describe(person, "Спасибо")
+    reply = await person.photo(PHOTO_A, caption="вот ещё фото")
+    assert RU("preview.evidence", count=1) in reply.text and RU("preview.submit") in str(reply.buttons)
+    reply = await person.album([PHOTO_B, PHOTO_B + b"y"])
+    sent = [call for call in reply.calls if type(call).__name__ == "SendMessage"]
+    assert len(sent) == 1  # one preview for the album, edited as its items arrive
+    assert RU("preview.evidence", count=3) in person.last_message.text
+    await person.press(RU("preview.submit"))
+    media = await one(app, select(ReviewMedia).order_by(ReviewMedia.id))
+    assert len(media) == 3 and media[0].caption == "вот ещё фото"
+
+
+async def test_a_photo_whose_caption_tells_the_story_is_the_description(app: App) -> None:
+    person = await resident(app, 4015)
+    await to_description_step(app, person)
+    story = "Врач очень внимательный, спасибо ей большое"
+    reply = await person.photo(PHOTO_A, caption=story)
+    assert RU("description.received", length=len(story), files=1, limit=10) in reply.text
+    reply = await person.press(RU("when.today"))
+    assert reply.callback_answers != [RU("description.required")]
+    await person.press(RU("preview.submit"))
+    [review] = await one(app, select(Review))
+    [photo] = await one(app, select(ReviewMedia))
+    assert review.text == story and photo.caption == story
+
+
+async def test_an_album_past_the_file_limit_says_what_was_left_out_once(app: App) -> None:
+    person = await resident(app, 4016)
+    await to_description_step(app, person)
+    await person.send("Текст жалобы")
+    for i in range(3):
+        await person.photo(PHOTO_A + bytes([i]))
+    reply = await person.album([PHOTO_B + bytes([i]) for i in range(10)])
+    assert reply.texts.count(RU("evidence.limit", limit=10)) == 1
+    assert len((await person.press(RU("when.today"))).text.split("\n   • ")) == 11  # the preview lists 10 files
+
+
+async def test_a_long_message_and_a_quick_second_one_are_joined_with_the_space_the_client_dropped(
+        app: App) -> None:
+    person = await resident(app, 4017)
+    await to_description_step(app, person)
+    long_text = ("Длинное письмо. " * 230).strip()  # 3,679 characters: a client cuts a longer text about here
+    await person.send(long_text)
+    await person.send("Прошу принять меры.")
+    await person.press(RU("when.today"))
+    await person.press(RU("preview.submit"))
+    [review] = await one(app, select(Review))
+    assert review.text == long_text + " Прошу принять меры."
+
+
+async def test_a_story_typed_where_the_polyclinic_is_asked_is_kept_for_the_description(app: App) -> None:
+    person = await resident(app, 4018)
+    await person.press(RU("menu.leave_feedback"))
+    story = "Я вчера была в 17 поликлинике у терапевта, она на меня накричала"
+    reply = await person.send(story)
+    assert reply.text.startswith("Городская поликлиника №17")
+    await person.press(RU("target.clinic"))
+    await person.press(kind_button("complaint", "rudeness"))
+    reply = await person.press("2⭐")
+    assert story in reply.text

@@ -9,6 +9,7 @@ Draft = dict[str, Any]
 
 # Telegram clients cut a text longer than 4,096 characters into messages of that size (or a little less, at a
 # space), sent at once: a part this long followed within a few seconds by another is one text, joined as it was cut.
+TELEGRAM_TEXT_CHARS = 4096
 SPLIT_PART_CHARS = 3500
 SPLIT_WITHIN_SECONDS = 10
 
@@ -116,12 +117,17 @@ def is_formal_appeal(draft: Draft) -> bool:
     return draft.get("kind") == "violation" or (draft.get("kind") == "complaint" and bool(draft.get("appellant_name")))
 
 
-def join_parts(previous: str, part: str, *, together: bool) -> str:
+def join_parts(previous: str, part: str, *, together: bool, previous_part: int = TELEGRAM_TEXT_CHARS) -> str:
     """The description with one more message. Parts of a text Telegram split arrive together and are joined as
-    they were cut; a message written later starts a new paragraph."""
+    they were cut; a message written later starts a new paragraph. A part shorter than Telegram's limit
+    (`previous_part` characters) was cut by the client at a space it dropped, given back here when neither side has
+    one ("…письмо." + "Прошу…"); a part of the full 4,096 was cut wherever it fell, mid-word too."""
     if not previous:
         return part
-    return previous + part if together else previous + "\n\n" + part
+    if not together:
+        return previous + "\n\n" + part
+    dropped_space = previous_part < TELEGRAM_TEXT_CHARS and previous[-1:].strip() and part[:1].strip()
+    return previous + (" " if dropped_space else "") + part
 
 
 def continues_split(last: Mapping[str, Any] | None, sent_at: float) -> bool:
@@ -129,3 +135,12 @@ def continues_split(last: Mapping[str, Any] | None, sent_at: float) -> bool:
     before it as {"length": characters, "at": seconds}."""
     last = last or {}
     return last.get("length", 0) >= SPLIT_PART_CHARS and 0 <= sent_at - last.get("at", 0) <= SPLIT_WITHIN_SECONDS
+
+
+def caption_as_text(draft: Draft) -> Draft:
+    """A draft with no text whose files carry captions: the captions are its description ("a photo, and the story
+    in its caption"), so it is not refused as wordless; each file keeps its caption too."""
+    captions = [item["caption"] for item in draft.get("media", []) if (item.get("caption") or "").strip()]
+    if draft.get("text") or not captions:
+        return draft
+    return {**draft, "text": "\n\n".join(captions)}

@@ -8,6 +8,7 @@ it happened. A text sent after the step was closed is offered to be added to the
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
 
 from aiogram import Bot, F, Router
@@ -24,7 +25,7 @@ from bot.l10n import L10n
 from bot.services import drafts
 from bot.states import ReviewForm
 from handlers.feedback.files import receive
-from handlers.feedback.step import Step, ask_description, log, step_maker
+from handlers.feedback.step import Step, ask_description, log, preview_text, step_maker
 from storage.models import User
 from storage.repositories import Repositories
 
@@ -85,7 +86,8 @@ def register(private: Router, settings: Settings) -> None:
             return
         # The parts of one split text are a run: the limit applies to the whole of it, not to each part.
         run_start = last.get("run_start", len(previous)) if together else len(previous)
-        combined = drafts.join_parts(previous, message.text, together=together)
+        combined = drafts.join_parts(previous, message.text, together=together,
+                                     previous_part=last.get("length", drafts.TELEGRAM_TEXT_CHARS))
         if len(combined) > limit:
             before = previous[:run_start].rstrip("\n")
             total = len(combined) - len(before) if together else len(message.text)
@@ -104,25 +106,46 @@ def register(private: Router, settings: Settings) -> None:
     @private.message(StateFilter(ReviewForm.description), HasEvidence())
     async def file_sent(message: Message, state: FSMContext, repo: Repositories, l10n: L10n,
                         user: User | None, bot: Bot) -> None:
-        await add_file(step_of(message, state, repo, l10n, user), message, bot)
+        step = step_of(message, state, repo, l10n, user)
 
-    async def add_file(step: Step, message: Message, bot: Bot) -> None:
+        async def acknowledged(draft: drafts.Draft) -> tuple[str, InlineKeyboardMarkup]:
+            return acknowledgement(draft, l10n, settings), keyboards.make_description_keyboard(l10n, reopened=False)
+
+        await add_file(step, message, bot, acknowledged)
+
+    @private.message(StateFilter(ReviewForm.preview), HasEvidence())
+    async def file_at_preview(message: Message, state: FSMContext, repo: Repositories, l10n: L10n,
+                              user: User | None, bot: Bot) -> None:
+        """A photo remembered at the last moment: it joins the files, and the preview is shown again with it."""
+        step = step_of(message, state, repo, l10n, user)
+
+        async def previewed(draft: drafts.Draft) -> tuple[str, InlineKeyboardMarkup]:
+            return await preview_text(step, draft), keyboards.make_preview_keyboard(l10n, draft)
+
+        await add_file(step, message, bot, previewed)
+
+    async def add_file(step: Step, message: Message, bot: Bot,
+                       answer: Callable[[drafts.Draft], Awaitable[tuple[str, InlineKeyboardMarkup]]]) -> None:
+        """The file joins the draft and is answered with `answer(draft)`: once for an album, whose one answer is
+        edited as its other items arrive. Past the limit a file is refused, said once for an album."""
         l10n = step.l10n
         draft = await step.draft()
         items = list(draft.get("media", []))
+        album, group = draft.get("album") or {}, message.media_group_id
         if len(items) >= settings.feedback.max_media:
-            if draft.get("album", {}).get("id") != message.media_group_id or not message.media_group_id:
+            if group is None or not (album.get("id") == group and album.get("limit_told")):
                 await message.answer(l10n("evidence.limit", limit=settings.feedback.max_media))
+                if group is not None:  # the album's other items past the limit are not told again
+                    await step.save({**draft, "album": {**(album if album.get("id") == group else {}),
+                                                        "id": group, "limit_told": True}})
             return
         evidence = await receive(bot, message, settings, l10n)
         if evidence is None:
             return
         items.append(evidence.as_dict())
-        draft = {**draft, "media": items, "last_part": None}
-        album = draft.get("album") or {}
-        text = acknowledgement(draft, l10n, settings)
-        markup = keyboards.make_description_keyboard(l10n, reopened=False)
-        if message.media_group_id and album.get("id") == message.media_group_id:
+        draft = drafts.caption_as_text({**draft, "media": items, "last_part": None})
+        text, markup = await answer(draft)
+        if group and album.get("id") == group and album.get("message_id"):
             # The same album: update its one acknowledgement instead of answering every item.
             try:
                 await message.bot.edit_message_text(text, chat_id=message.chat.id, message_id=album["message_id"],
@@ -131,14 +154,15 @@ def register(private: Router, settings: Settings) -> None:
                 log.info("album acknowledgement %s could not be edited", album.get("message_id"))
         else:
             sent = await message.answer(text, reply_markup=markup)
-            draft["album"] = {"id": message.media_group_id, "message_id": sent.message_id}
+            draft["album"] = {**(album if album.get("id") == group else {}), "id": group,
+                              "message_id": sent.message_id}
         await step.save(draft)
 
     @private.callback_query(IncidentPick.filter(F.when.in_(drafts.INCIDENT_WHEN)), StateFilter(ReviewForm.description))
     async def when_chosen(query: CallbackQuery, callback_data: IncidentPick, state: FSMContext, repo: Repositories,
                           l10n: L10n, user: User | None, now: datetime) -> None:
         step = step_of(query, state, repo, l10n, user)
-        draft = await step.draft()
+        draft = drafts.caption_as_text(await step.draft())  # files brought from the menu have their captions too
         has_words = bool(draft.get("text")) or any(item["kind"] in RECORDINGS for item in draft.get("media", []))
         if not has_words:
             await query.answer(l10n("description.required"), show_alert=True)
@@ -212,7 +236,9 @@ async def offer_text(step: Step, text: str, *, question: str | None = None,
     draft = await step.draft()
     pending, sent_at = draft.get("pending_text"), step.message.date.timestamp()
     if pending is not None:
-        text = drafts.join_parts(pending, text, together=drafts.continues_split(draft.get("pending_part"), sent_at))
+        last = draft.get("pending_part") or {}
+        text = drafts.join_parts(pending, text, together=drafts.continues_split(last, sent_at),
+                                 previous_part=last.get("length", drafts.TELEGRAM_TEXT_CHARS))
     draft = {**draft, "pending_text": text, "pending_part": {"length": len(step.message.text or ""), "at": sent_at}}
     await step.save(draft)
     await step.message.answer(question or step.l10n("description.offer_add", length=len(text)),

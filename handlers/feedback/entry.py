@@ -213,8 +213,9 @@ def register_fallback(fallback: Router, settings: Settings) -> None:
             return
         offer = await recent_offer(state, message)
         sent_at = message.date.timestamp()
-        together = drafts.continues_split(offer.get("last_part"), sent_at)
-        text = drafts.join_parts(offer.get("text") or "", message.text, together=together)
+        last = offer.get("last_part") or {}
+        text = drafts.join_parts(offer.get("text") or "", message.text, together=drafts.continues_split(last, sent_at),
+                                 previous_part=last.get("length", drafts.TELEGRAM_TEXT_CHARS))
         await state.set_data({"menu_offer": {**offer, "text": text, "at": sent_at,
                                              "last_part": {"length": len(message.text), "at": sent_at}}})
         await message.answer(l10n("menu_offer.prompt"), reply_markup=keyboards.make_start_with_keyboard(l10n))

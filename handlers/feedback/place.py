@@ -20,6 +20,9 @@ from handlers.feedback.step import ask_clinic, place_of, step_maker
 from storage.models import User
 from storage.repositories import Repositories
 
+# A text this many words long typed where the polyclinic is asked tells what happened, not only where.
+STORY_WORDS = 7
+
 
 def unique_match(matches: list[tuple[search.Place, float]]) -> search.Place | None:
     """The one clinic a query means: the only match, or an exact one clearly ahead of the rest."""
@@ -58,13 +61,19 @@ def register(private: Router, settings: Settings) -> None:
         # The index is built once per directory version and shared with inline mode (not rebuilt per message).
         directory = await directory_index.current(repo)
         matches = directory.index.places(message.text)
+        step = step_of(message, state, repo, l10n, user)
+        draft = await step.draft()
+        if len(message.text.split()) >= STORY_WORDS:
+            # "Я вчера была в 17 поликлинике у терапевта, она накричала": the story is the start of the description
+            # (shown at that step, where it can be cleared), whatever the search makes of it.
+            draft = {**draft, "text": drafts.join_parts(draft.get("text") or "", message.text, together=False)}
+            await step.save(draft)
         if not matches:
             await message.answer(l10n("clinic.not_found"))
             return
-        step = step_of(message, state, repo, l10n, user)
         if (place := unique_match(matches)) is not None:
             # One action fewer: the next step shows the address and a button to choose another.
-            await step.advance({**await step.draft(), "clinic_id": place.id})
+            await step.advance({**draft, "clinic_id": place.id})
             return
         by_id = directory.clinics
         buttons = [clinic_button(by_id[place.id], l10n.language, _address_suffix(by_id[place.id], l10n))
