@@ -33,8 +33,9 @@ def make_router() -> Router:
 
     @router.edited_message(PrivateChat())
     async def edited_message(message: Message, l10n: L10n) -> None:
-        # Edits cannot change what was already recorded; say so instead of silently ignoring them.
-        await message.answer(l10n("errors.unexpected_input"))
+        # Edits cannot change what was already recorded (a submitted review, an answer to the office): say so, and
+        # how to correct it, instead of a hint about buttons that leaves the person thinking the edit counted.
+        await message.answer(l10n("flow.edit_not_applied"))
 
     @router.callback_query()
     async def stale_button(query: CallbackQuery, l10n: L10n) -> None:

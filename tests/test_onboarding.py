@@ -114,7 +114,7 @@ async def test_unexpected_input_gets_a_hint_in_the_persons_language(app: App) ->
     # Words or a file at the menu are offered as the start of a review instead of a dead end.
     for reply in (await person.send("hello?"), await person.gif(), await person.photo()):
         assert reply.text == T["en"]("menu_offer.prompt")
-    assert (await person.edit(1, "changed my mind")).text == T["en"]("errors.unexpected_input")
+    assert (await person.edit(1, "changed my mind")).text == T["en"]("flow.edit_not_applied")
 
 
 async def test_stale_and_forged_buttons_are_explained_not_crashed(app: App) -> None:
