@@ -65,3 +65,8 @@ class TopSearch(StatesGroup):
     """The top list's specialty picker is shown: a typed word searches the specialties."""
 
     specialty = State()
+
+
+# The resident's side conversations about a case of theirs: a review being written is set aside while they last
+# (handlers/feedback/entry.py, `set_aside`), and /cancel ends them without touching it.
+SIDE_CONVERSATIONS = (CaseReply.adding, AppealAddition.adding, CaseVerdict.disagreeing)

@@ -8,6 +8,7 @@ from functools import partial
 from typing import Any
 
 from aiogram import Bot, Router
+from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import BaseFilter, StateFilter
 from aiogram.fsm.context import FSMContext
@@ -25,10 +26,10 @@ from bot.cases import resident
 from bot.cases.cards import OPEN_STATUSES
 from bot.config import Settings
 from bot.filters import HasEvidence, HasText, PrivateChat
-from bot.l10n import L10n
-from bot.states import AppealAddition, CaseReply, CaseVerdict, ReviewForm
+from bot.l10n import L10n, Translator
+from bot.states import SIDE_CONVERSATIONS, AppealAddition, CaseReply, CaseVerdict
 from bot.unit_of_work import AfterCommit
-from handlers.feedback.entry import offer_unfinished
+from handlers.feedback.entry import leave_side_conversation, offer_unfinished, restore_aside, set_aside
 from handlers.feedback.files import receive
 from storage.models import CaseStatus, ReviewStatus, User
 from storage.repositories import Repositories
@@ -41,26 +42,37 @@ def done_keyboard(l10n: L10n, case_id: int) -> InlineKeyboardMarkup:
         text=l10n("reply.done"), callback_data=CaseReplyDone(case_id=case_id).pack())]])
 
 
-async def set_aside(state: FSMContext, side_state: Any, data: dict[str, Any]) -> None:
-    """Begin a side conversation (answering the office, adding to an appeal, disagreeing with an answer) without
-    losing a review being written: its step and draft are kept beside, and come back when the side one ends."""
-    current, kept = await state.get_state(), await state.get_data()
-    aside = kept.get("aside")  # a side conversation begun from another keeps the review kept by the first
-    if aside is None and (current or "").startswith(ReviewForm.__name__) and kept.get("draft"):
-        aside = {"state": current, "data": kept}
-    await state.set_state(side_state)
-    await state.set_data({**data, "aside": aside} if aside else data)
-
-
-async def come_back(state: FSMContext, message: Message, l10n: L10n) -> None:
+async def come_back(state: FSMContext, message: Message, l10n: L10n, after_commit: AfterCommit | None = None) -> None:
     """End the side conversation. A review set aside for it is the current one again, and the resident is offered
-    to continue it (or start over), as after any other detour."""
-    aside = (await state.get_data()).get("aside")
-    await state.clear()
-    if aside:
-        await state.set_state(aside["state"])
-        await state.set_data(aside["data"])
+    to continue it (or start over), as after any other detour: after the commit when the side conversation's last
+    word is sent then, so the offer comes below it."""
+    if not await restore_aside(state):
+        await state.clear()
+        return
+    if after_commit is None:
         await offer_unfinished(message, l10n)
+    else:
+        after_commit(partial(offer_unfinished, message, l10n), repeatable=True)
+
+
+async def add_to_case(message: Message, state: FSMContext, case_id: int, repo: Repositories, user: User | None,
+                      l10n: L10n, now: datetime, bot: Bot, after_commit: AfterCommit, settings: Settings, *,
+                      asked: bool = True) -> None:
+    """A text or a file for the case: the office's question answered (`asked`), or information added from My
+    reviews. The receipt goes out once it is stored; a case no longer waiting for it ends the side conversation."""
+    media = None
+    if message.text is None:
+        evidence = await receive(bot, message, settings, l10n)
+        if evidence is None:
+            return
+        media = [evidence.as_dict()]
+    added = await resident.resident_added(repo, case_id, user.id, now, settings, text=message.text or message.caption,
+                                          media=media, asked=asked)
+    if added is None:
+        await message.answer(l10n("reply.not_waiting" if asked else "case_resident.not_open"))
+        await come_back(state, message, l10n)
+        return
+    after_commit(partial(message.answer, l10n("reply.received"), reply_markup=done_keyboard(l10n, case_id)))
 
 
 class RepliesToCaseQuestion(BaseFilter):
@@ -101,22 +113,15 @@ def make_question_reply_router(settings: Settings) -> Router:
                                   user: User | None, l10n: L10n, now: datetime, bot: Bot,
                                   after_commit: AfterCommit) -> None:
         if await waiting_case(repo, question_case_id, user) is None:
+            if await state.get_state() is not None:
+                raise SkipHandler  # in the middle of something (a review): the text is for it, not lost
             await message.answer(l10n("reply.not_waiting"))
             return
-        media = None
-        if message.text is None:
-            evidence = await receive(bot, message, settings, l10n)
-            if evidence is None:
-                return
-            media = [evidence.as_dict()]
         if await state.get_state() != CaseReply.adding.state:
             await set_aside(state, CaseReply.adding, {"case_id": question_case_id})
         else:
             await state.update_data(case_id=question_case_id)
-        await resident.resident_added(repo, question_case_id, user.id, now, settings,
-                                      text=message.text or message.caption, media=media)
-        after_commit(partial(message.answer, l10n("reply.received"),
-                             reply_markup=done_keyboard(l10n, question_case_id)))
+        await add_to_case(message, state, question_case_id, repo, user, l10n, now, bot, after_commit, settings)
 
     return router
 
@@ -125,6 +130,14 @@ def make_router(settings: Settings) -> Router:
     router = Router(name="case_reply")
     router.message.filter(PrivateChat())
     router.callback_query.filter(PrivateChat())
+
+    @router.message(StateFilter(*SIDE_CONVERSATIONS), HasText())
+    async def leftover_keyboard(message: Message, state: FSMContext, l10n: L10n, translator: Translator) -> None:
+        # A review's phone keyboard stays below a side conversation begun from its preview: its Back and Cancel
+        # end the side conversation, and are never sent to the office as an answer.
+        if message.text.strip() not in translator.every("flow.back") | translator.every("flow.cancel"):
+            raise SkipHandler
+        await leave_side_conversation(state, message, l10n)
 
     @router.callback_query(CaseReplyStart.filter())
     async def start(query: CallbackQuery, callback_data: CaseReplyStart, state: FSMContext, repo: Repositories,
@@ -137,29 +150,11 @@ def make_router(settings: Settings) -> Router:
         await query.message.answer(l10n("reply.prompt"), reply_markup=done_keyboard(l10n, callback_data.case_id))
 
     @router.message(StateFilter(CaseReply.adding), HasText())
-    async def text_added(message: Message, state: FSMContext, repo: Repositories, user: User | None,
-                         l10n: L10n, now: datetime) -> None:
-        case_id = (await state.get_data())["case_id"]
-        if await resident.resident_added(repo, case_id, user.id, now, settings, text=message.text) is None:
-            await message.answer(l10n("reply.not_waiting"))
-            await come_back(state, message, l10n)
-            return
-        await message.answer(l10n("reply.received"), reply_markup=done_keyboard(l10n, case_id))
-
     @router.message(StateFilter(CaseReply.adding), HasEvidence())
-    async def file_added(message: Message, state: FSMContext, repo: Repositories, user: User | None,
-                         l10n: L10n, now: datetime, bot: Bot) -> None:
+    async def answered(message: Message, state: FSMContext, repo: Repositories, user: User | None, l10n: L10n,
+                       now: datetime, bot: Bot, after_commit: AfterCommit) -> None:
         case_id = (await state.get_data())["case_id"]
-        evidence = await receive(bot, message, settings, l10n)
-        if evidence is None:
-            return
-        added = await resident.resident_added(repo, case_id, user.id, now, settings, text=message.caption,
-                                           media=[evidence.as_dict()])
-        if added is None:
-            await message.answer(l10n("reply.not_waiting"))
-            await come_back(state, message, l10n)
-            return
-        await message.answer(l10n("reply.received"), reply_markup=done_keyboard(l10n, case_id))
+        await add_to_case(message, state, case_id, repo, user, l10n, now, bot, after_commit, settings)
 
     @router.callback_query(CaseReplyDone.filter(), StateFilter(CaseReply.adding))
     async def done(query: CallbackQuery, callback_data: CaseReplyDone, state: FSMContext, repo: Repositories,
@@ -211,7 +206,7 @@ def make_router(settings: Settings) -> Router:
             await message.answer(l10n("case_resident.verdict_stale"))
         else:
             after_commit(partial(message.answer, l10n("case_resident.reopened", reference=view.review.reference)))
-        await come_back(state, message, l10n)
+        await come_back(state, message, l10n, after_commit)
 
     # --- From My reviews: add information, withdraw -----------------------------------------------------
 
@@ -245,30 +240,11 @@ def make_router(settings: Settings) -> Router:
         after_commit(partial(query.message.answer, l10n("case_resident.withdrawn", reference=review.reference)))
 
     @router.message(StateFilter(AppealAddition.adding), HasText())
-    async def addition_text(message: Message, state: FSMContext, repo: Repositories, user: User | None,
-                            l10n: L10n, now: datetime, after_commit: AfterCommit) -> None:
-        case_id = (await state.get_data())["case_id"]
-        added = await resident.resident_added(repo, case_id, user.id, now, settings, text=message.text, asked=False)
-        if added is None:
-            await message.answer(l10n("case_resident.not_open"))
-            await come_back(state, message, l10n)
-            return
-        after_commit(partial(message.answer, l10n("reply.received"), reply_markup=done_keyboard(l10n, case_id)))
-
     @router.message(StateFilter(AppealAddition.adding), HasEvidence())
-    async def addition_file(message: Message, state: FSMContext, repo: Repositories, user: User | None,
-                            l10n: L10n, now: datetime, bot: Bot, after_commit: AfterCommit) -> None:
+    async def added_to_appeal(message: Message, state: FSMContext, repo: Repositories, user: User | None,
+                              l10n: L10n, now: datetime, bot: Bot, after_commit: AfterCommit) -> None:
         case_id = (await state.get_data())["case_id"]
-        evidence = await receive(bot, message, settings, l10n)
-        if evidence is None:
-            return
-        added = await resident.resident_added(repo, case_id, user.id, now, settings, text=message.caption,
-                                           media=[evidence.as_dict()], asked=False)
-        if added is None:
-            await message.answer(l10n("case_resident.not_open"))
-            await come_back(state, message, l10n)
-            return
-        after_commit(partial(message.answer, l10n("reply.received"), reply_markup=done_keyboard(l10n, case_id)))
+        await add_to_case(message, state, case_id, repo, user, l10n, now, bot, after_commit, settings, asked=False)
 
     @router.callback_query(CaseReplyDone.filter(), StateFilter(AppealAddition.adding))
     async def addition_done(query: CallbackQuery, callback_data: CaseReplyDone, state: FSMContext,

@@ -25,6 +25,7 @@ from bot.keyboards import (
 )
 from bot.l10n import LANGUAGES, L10n, Translator
 from bot.services import people
+from bot.states import SIDE_CONVERSATIONS
 from bot.unit_of_work import AfterCommit
 from storage.models import User
 from storage.repositories import Repositories
@@ -135,8 +136,15 @@ def make_router(settings: Settings) -> Router:
 
     @router.message(Command("cancel"))
     async def cancel(message: Message, state: FSMContext, l10n: L10n) -> None:
-        if await state.get_state() is None:
+        current = await state.get_state()
+        if current is None:
             await message.answer(l10n("cancel.nothing"), reply_markup=ReplyKeyboardRemove())
+            return
+        if current in {side.state for side in SIDE_CONVERSATIONS}:
+            from handlers.feedback.entry import leave_side_conversation
+
+            # Answering the office or disagreeing with its answer: that ends, a review set aside for it comes back.
+            await leave_side_conversation(state, message, l10n)
             return
         data = await state.get_data()
         draft = data.get("draft") or {}

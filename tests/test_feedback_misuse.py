@@ -282,7 +282,9 @@ async def test_an_album_past_the_file_limit_says_what_was_left_out_once(app: App
         await person.photo(PHOTO_A + bytes([i]))
     reply = await person.album([PHOTO_B + bytes([i]) for i in range(10)])
     assert reply.texts.count(RU("evidence.limit", limit=10)) == 1
-    assert len((await person.press(RU("when.today"))).text.split("\n   • ")) == 11  # the preview lists 10 files
+    assert RU("preview.evidence", count=10) in (await person.press(RU("when.today"))).text
+    await person.press(RU("preview.submit"))
+    assert len(await one(app, select(ReviewMedia))) == 10
 
 
 async def test_a_long_message_and_a_quick_second_one_are_joined_with_the_space_the_client_dropped(
@@ -308,3 +310,152 @@ async def test_a_story_typed_where_the_polyclinic_is_asked_is_kept_for_the_descr
     await person.press(kind_button("complaint", "rudeness"))
     reply = await person.press("2⭐")
     assert story in reply.text
+
+
+# --- The second reading's cases: what the first mends still lost -------------------------------------------------
+
+
+async def test_yes_it_is_my_name_takes_the_name_alone_and_offers_the_other_texts_again(app: App) -> None:
+    person = await complaint_at_preview(app, 4019)
+    story = "мы очень долго ждали в коридоре"
+    await person.send(story)  # offered to the description, not yet decided
+    reply = await person.send("иванова айгуль сериковна")
+    assert reply.text == RU("preview.name_or_text", name="Иванова Айгуль Сериковна")
+    reply = await person.press(RU("preview.take_name"))
+    assert RU("preview.appellant", name="Иванова Айгуль Сериковна", days=15) in reply.texts[0]
+    assert reply.texts[-1] == RU("description.offer_add", length=len(story))  # the story is still on offer
+    await person.press(ADD)
+    await person.press(RU("preview.submit"))
+    [review] = await one(app, select(Review))
+    assert review.appellant_name == "Иванова Айгуль Сериковна"
+    assert story in review.text and "иванова" not in review.text.lower()
+
+
+async def test_a_name_typed_with_odd_capitals_after_enter_name_is_taken(app: App) -> None:
+    person = await complaint_at_preview(app, 4020)
+    await person.press(RU("preview.enter_name"))
+    reply = await person.send("Иванова айгуль")
+    assert RU("preview.appellant", name="Иванова Айгуль", days=15) in reply.text
+
+
+async def test_start_review_and_cancel_while_answering_the_office_keep_the_review_being_written(app: App) -> None:
+    relay, question = await office_asks(app, 4021)
+    person = app.user(4021)
+    await person.command("start")
+    await to_description_step(app, person)
+    await person.send("Третья история: врач был очень вежлив")
+    for leave in ("start", "review", "cancel"):
+        await person.press(RU("notify.reply_button"), message=question.message_id)
+        reply = await person.command(leave)
+        assert reply.texts[-1] == RU("unfinished.prompt"), leave
+        if leave == "cancel":
+            assert reply.texts[0] == RU("reply.left")
+    reply = await person.press(RU("unfinished.resume"))
+    assert "Третья история" in reply.text
+    app.clock.advance(seconds=5)
+    await relay.run_once()
+    added = RU("alert.resident_added", reference="AL", text="").split("AL")[-1].strip()
+    assert not [call for call in app.session.sent_messages(CHAT) if added in (getattr(call, "text", None) or "")]
+
+
+async def test_the_phone_keyboards_back_while_answering_the_office_goes_back_instead_of_to_the_office(
+        app: App) -> None:
+    relay, question = await office_asks(app, 4022)
+    person = app.user(4022)
+    await person.command("start")
+    await to_kind_step(app, person, about_doctor=False)
+    await choose_kind(person, "complaint")
+    await describe(person, "Нагрубили в регистратуре")  # the preview, with the phone keyboard below it
+    await person.press(RU("notify.reply_button"), message=question.message_id)
+    reply = await person.send(RU("flow.back"))
+    assert reply.texts == [RU("reply.left"), RU("unfinished.prompt")]
+    assert not await told_the_office(app, relay, RU("flow.back"))
+    reply = await person.press(RU("unfinished.resume"))
+    assert "Нагрубили в регистратуре" in reply.text
+
+
+async def test_a_telegram_reply_to_an_answered_question_in_the_middle_of_a_review_goes_into_the_review(
+        app: App) -> None:
+    _relay, question = await office_asks(app, 4023)
+    person = app.user(4023)
+    await person.press(RU("notify.reply_button"), message=question.message_id)
+    await person.send("20 ноября")
+    await person.press(RU("reply.done"))
+    await person.command("start")
+    await to_description_step(app, person)
+    reply = await person.feed(replying_to(person, "Врач был внимателен", question))
+    assert RU("description.received", length=len("Врач был внимателен"), files=0, limit=10) in reply.text
+
+
+async def test_texts_at_the_menu_past_the_limit_are_refused_there_and_the_rest_starts_the_review(app: App) -> None:
+    person = await resident(app, 4024)
+    first, second, third = "а" * 3000, "б" * 3000, "в" * 3000
+    await person.send(first)
+    await person.send(second)
+    reply = await person.send(third)
+    assert reply.text == RU("description.too_long", length=3000, limit=8000 - 6002)
+    reply = await person.press(YES)
+    await person.send("17")
+    await person.press(RU("target.clinic"))
+    await person.press(kind_button("gratitude"))
+    await person.press("5⭐")
+    await person.press(RU("when.today"))
+    await person.press(RU("preview.submit"))
+    [review] = await one(app, select(Review))
+    assert review.text == first + "\n\n" + second
+
+
+async def test_a_text_too_long_to_add_stays_on_offer_so_it_can_still_be_left_out(app: App) -> None:
+    person = await resident(app, 4025)
+    await to_description_step(app, person)
+    await describe(person, "д" * 7990)
+    await person.send("И ещё одна важная подробность о приёме")
+    reply = await person.press(ADD)
+    assert reply.callback_answers[0].startswith(RU("description.too_long_added", length=8030, limit=8000)[:20])
+    reply = await person.press(LEAVE_OUT)
+    assert reply.callback_answers != [RU("errors.stale_button")]
+
+
+async def test_a_story_typed_twice_where_the_polyclinic_is_asked_is_kept_once(app: App) -> None:
+    person = await resident(app, 4026)
+    await person.press(RU("menu.leave_feedback"))
+    story = "Была у терапевта вчера днём и она на меня накричала"
+    await person.send(story)
+    await person.send(story)
+    await person.send("17")
+    await person.press(RU("target.clinic"))
+    await person.press(kind_button("complaint", "rudeness"))
+    reply = await person.press("2⭐")
+    assert reply.text.count(story) == 1
+
+
+async def test_files_at_the_menu_past_the_limit_are_said_to_be_left_out(app: App) -> None:
+    person = await resident(app, 4027)
+    await person.album([PHOTO_A + bytes([i]) for i in range(10)])
+    reply = await person.album([PHOTO_B + bytes([i]) for i in range(2)])
+    assert reply.texts == [RU("evidence.limit", limit=10)]
+
+
+async def test_photos_sent_one_by_one_each_with_its_words_all_make_the_description(app: App) -> None:
+    person = await resident(app, 4028)
+    await to_description_step(app, person)
+    await person.photo(PHOTO_A, caption="Грязь в коридоре")
+    await person.photo(PHOTO_B, caption="И в туалете")
+    await person.press(RU("when.today"))
+    await person.press(RU("preview.submit"))
+    [review] = await one(app, select(Review))
+    assert review.text == "Грязь в коридоре\n\nИ в туалете"
+
+
+async def test_a_text_left_on_offer_before_an_edit_does_not_join_a_text_sent_after(app: App) -> None:
+    person = await resident(app, 4029)
+    await to_description_step(app, person)
+    await describe(person, "Спасибо доктору")
+    await person.send("Это я передумала писать")
+    old_offer = person.last_message
+    preview = [m for m in app.session.history(4029) if m.text and RU("preview.submit") in str(m.reply_markup)][-1]
+    await person.press(RU("preview.edit_description"), message=preview)  # the offer left unanswered
+    await person.press(RU("when.today"), message=preview)
+    reply = await person.send("Медсестра тоже молодец")
+    assert reply.text == RU("description.offer_add", length=len("Медсестра тоже молодец"))
+    assert (await person.press(ADD, message=old_offer)).callback_answers == [RU("errors.stale_button")]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 Draft = dict[str, Any]
@@ -32,8 +33,8 @@ FIELDS = {
     "category": ("category",),
     "rating": ("rating",),
     "criteria": ("criteria", "criteria_done"),
-    "description": ("text", "voice", "media", "description_done", "album", "last_part", "incident_when",
-                    "incident_date"),
+    "description": ("text", "voice", "media", "description_done", "album", "last_part", "text_from_captions",
+                    "incident_when", "incident_date"),
     "when": ("incident_when", "incident_date"),
     "preview": (),
 }
@@ -137,10 +138,87 @@ def continues_split(last: Mapping[str, Any] | None, sent_at: float) -> bool:
     return last.get("length", 0) >= SPLIT_PART_CHARS and 0 <= sent_at - last.get("at", 0) <= SPLIT_WITHIN_SECONDS
 
 
-def caption_as_text(draft: Draft) -> Draft:
-    """A draft with no text whose files carry captions: the captions are its description ("a photo, and the story
-    in its caption"), so it is not refused as wordless; each file keeps its caption too."""
-    captions = [item["caption"] for item in draft.get("media", []) if (item.get("caption") or "").strip()]
-    if draft.get("text") or not captions:
+@dataclass(frozen=True)
+class Appended:
+    """A text message added to a text (the description, a text on offer): what the text is now, and the part's
+    record (`last_part`) the next message is compared with. `refused` when the text would pass the limit: then
+    the text is as it was before the run of parts this one belongs to (none of a split text is kept)."""
+
+    text: str
+    last_part: dict[str, Any]
+    refused: bool
+
+    @property
+    def parts(self) -> int:
+        return self.last_part.get("parts", 1)
+
+    @property
+    def total(self) -> int:
+        """The refused characters: the whole run of parts, or the one message."""
+        return self.last_part.get("total", 0)
+
+
+def append_part(previous: str, last: Mapping[str, Any] | None, part: str, sent_at: float, limit: int) -> Appended:
+    """`previous` with one more text message, sent at `sent_at`; `last` is the record of the message before.
+
+    The parts of one split text are a run: the limit applies to the whole of it, not to each part, and the rest of
+    a run already refused is refused with it, never kept starting mid-word."""
+    last = last or {}
+    together = continues_split(last, sent_at)
+    parts = last.get("parts", 1) + 1 if together else 1
+    record = {"at": sent_at, "length": len(part), "parts": parts}
+    if together and last.get("refused"):
+        return Appended(previous, {**last, **record, "total": last.get("total", 0) + len(part)}, True)
+    run_start = last.get("run_start", len(previous)) if together else len(previous)
+    combined = join_parts(previous, part, together=together,
+                          previous_part=last.get("length", TELEGRAM_TEXT_CHARS))
+    if len(combined) > limit:
+        before = previous[:run_start].rstrip("\n")
+        total = len(combined) - len(before) if together else len(part)
+        return Appended(before, {**record, "run_start": len(before), "refused": True, "total": total}, True)
+    return Appended(combined, {**record, "run_start": run_start}, False)
+
+
+OFFER_FIELDS = ("pending_text", "pending_part", "name_offer", "offer_messages")
+
+
+def drop_offer(draft: Draft) -> Draft:
+    """The draft without a text on offer (answered, or left behind by Back or Edit: texts sent later start a new
+    offer instead of joining one whose buttons are long gone)."""
+    for field in OFFER_FIELDS:
+        draft.pop(field, None)
+    return draft
+
+
+def asks_about_offer(draft: Draft, message_id: int) -> bool:
+    """Whether the message is one of those asking about the texts on offer now (see `offer_messages`)."""
+    return message_id in draft.get("offer_messages", ())
+
+
+def with_clinic(draft: Draft, clinic_id: int) -> Draft:
+    """The draft with its polyclinic chosen. A story typed where the polyclinic was asked ("I was at polyclinic 17
+    yesterday, the therapist shouted") becomes the start of the description only now: kept aside until then, so a
+    story typed twice, or a longer query that was only the clinic's name typed again, is not added twice."""
+    chosen = {**draft, "clinic_id": clinic_id}
+    story = chosen.pop("clinic_story", None)
+    if story and story not in (chosen.get("text") or ""):
+        chosen["text"] = join_parts(chosen.get("text") or "", story, together=False)
+    return chosen
+
+
+def caption_as_text(draft: Draft, limit: int) -> Draft:
+    """A draft with no typed text whose files carry captions: the captions are its description ("a photo, and the
+    story in its caption"), so it is not refused as wordless; each file keeps its caption too. Every caption counts
+    (photos sent one by one, each with its words), up to `limit` characters; once the resident types, the text is
+    theirs."""
+    if draft.get("text") and not draft.get("text_from_captions"):
         return draft
-    return {**draft, "text": "\n\n".join(captions)}
+    text = ""
+    for item in draft.get("media", []):
+        caption = (item.get("caption") or "").strip()
+        joined = join_parts(text, caption, together=False) if caption else text
+        if len(joined) <= limit:
+            text = joined
+    if not text:
+        return draft
+    return {**draft, "text": text, "text_from_captions": True}

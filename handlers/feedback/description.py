@@ -58,6 +58,15 @@ def acknowledgement(draft: drafts.Draft, l10n: L10n, settings: Settings, joined:
     return "\n".join(lines)
 
 
+def too_long(l10n: L10n, joined: drafts.Appended, limit: int) -> str:
+    """What a resident is told of a text refused as too long: how long it (or its run of parts) was, and how much
+    fits beside what is kept."""
+    room = limit - len(joined.text)
+    if joined.parts > 1:
+        return l10n("description.too_long_parts", parts=joined.parts, length=joined.total, limit=room)
+    return l10n("description.too_long", length=joined.total, limit=room)
+
+
 def register(private: Router, settings: Settings) -> None:
     step_of = step_maker(settings)
 
@@ -70,38 +79,15 @@ def register(private: Router, settings: Settings) -> None:
                                 user: User | None) -> None:
         step = step_of(message, state, repo, l10n, user)
         draft = await step.draft()
-        limit = settings.feedback.max_text_chars
-        sent_at = message.date.timestamp()
-        last = draft.get("last_part") or {}
-        together = drafts.continues_split(last, sent_at)
-        previous = draft.get("text") or ""
-        parts = last.get("parts", 1) + 1 if together else 1
-        if together and last.get("refused"):
-            # The rest of a text already refused as too long: refused with it, never kept starting mid-word.
-            total = last.get("total", 0) + len(message.text)
-            await step.save({**draft, "last_part": {**last, "at": sent_at, "length": len(message.text),
-                                                    "parts": parts, "total": total}})
-            await message.answer(l10n("description.too_long_parts", parts=parts, length=total,
-                                      limit=limit - len(previous)))
-            return
-        # The parts of one split text are a run: the limit applies to the whole of it, not to each part.
-        run_start = last.get("run_start", len(previous)) if together else len(previous)
-        combined = drafts.join_parts(previous, message.text, together=together,
-                                     previous_part=last.get("length", drafts.TELEGRAM_TEXT_CHARS))
-        if len(combined) > limit:
-            before = previous[:run_start].rstrip("\n")
-            total = len(combined) - len(before) if together else len(message.text)
-            await step.save({**draft, "text": before, "last_part": {
-                "at": sent_at, "length": len(message.text), "run_start": len(before), "parts": parts,
-                "refused": True, "total": total}})
-            key = "description.too_long_parts" if parts > 1 else "description.too_long"
-            await message.answer(l10n(key, parts=parts, length=total, limit=limit - len(before)) if parts > 1
-                                 else l10n(key, length=total, limit=limit - len(before)))
-            return
-        draft = {**draft, "text": combined,
-                 "last_part": {"at": sent_at, "length": len(message.text), "run_start": run_start, "parts": parts}}
+        draft.pop("text_from_captions", None)  # what the resident types makes the text theirs
+        joined = drafts.append_part(draft.get("text") or "", draft.get("last_part"), message.text,
+                                    message.date.timestamp(), settings.feedback.max_text_chars)
+        draft = {**draft, "text": joined.text, "last_part": joined.last_part}
         await step.save(draft)
-        await acknowledge(step, draft, parts)
+        if joined.refused:
+            await message.answer(too_long(l10n, joined, settings.feedback.max_text_chars))
+            return
+        await acknowledge(step, draft, joined.parts)
 
     @private.message(StateFilter(ReviewForm.description), HasEvidence())
     async def file_sent(message: Message, state: FSMContext, repo: Repositories, l10n: L10n,
@@ -143,7 +129,8 @@ def register(private: Router, settings: Settings) -> None:
         if evidence is None:
             return
         items.append(evidence.as_dict())
-        draft = drafts.caption_as_text({**draft, "media": items, "last_part": None})
+        draft = drafts.caption_as_text({**draft, "media": items, "last_part": None},
+                                       settings.feedback.max_text_chars)
         text, markup = await answer(draft)
         if group and album.get("id") == group and album.get("message_id"):
             # The same album: update its one acknowledgement instead of answering every item.
@@ -162,7 +149,8 @@ def register(private: Router, settings: Settings) -> None:
     async def when_chosen(query: CallbackQuery, callback_data: IncidentPick, state: FSMContext, repo: Repositories,
                           l10n: L10n, user: User | None, now: datetime) -> None:
         step = step_of(query, state, repo, l10n, user)
-        draft = drafts.caption_as_text(await step.draft())  # files brought from the menu have their captions too
+        # Files brought from the menu have their captions too.
+        draft = drafts.caption_as_text(await step.draft(), settings.feedback.max_text_chars)
         has_words = bool(draft.get("text")) or any(item["kind"] in RECORDINGS for item in draft.get("media", []))
         if not has_words:
             await query.answer(l10n("description.required"), show_alert=True)
@@ -208,38 +196,55 @@ def register(private: Router, settings: Settings) -> None:
                                 l10n: L10n, user: User | None) -> None:
         step = step_of(query, state, repo, l10n, user)
         draft = await step.draft()
-        pending = draft.pop("pending_text", None)
-        draft.pop("pending_part", None)
-        if pending is None:
+        pending = draft.get("pending_text")
+        if pending is None or not drafts.asks_about_offer(draft, query.message.message_id):
             await query.answer(l10n("errors.stale_button"), show_alert=True)
             return
         limit = settings.feedback.max_text_chars
         if callback_data.action == FlowAction.ADD_TEXT:
             combined = drafts.join_parts(draft.get("text") or "", pending, together=False)
             if len(combined) > limit:
+                # The text stays on offer: the resident may still leave it out, or shorten the description first.
                 await query.answer(l10n("description.too_long_added", length=len(combined), limit=limit),
                                    show_alert=True)
-                await step.save(draft)
                 return
             draft["text"] = combined
+            draft.pop("text_from_captions", None)
+        drafts.drop_offer(draft)
         await query.answer(l10n("description.added") if callback_data.action == FlowAction.ADD_TEXT else None)
         await step.advance(draft)
 
 
 async def offer_text(step: Step, text: str, *, question: str | None = None,
-                     markup: InlineKeyboardMarkup | None = None) -> None:
+                     markup: InlineKeyboardMarkup | None = None) -> drafts.Draft | None:
     """A text that is not an answer to the current question: kept aside and offered to the description.
 
     Texts sent before the resident decides join the one on offer (the parts of a text Telegram split, as they were
     cut), and every offer's button decides for all of them: whichever is pressed, none of the texts is lost, and the
-    others then say they are out of date."""
+    others then say they are out of date. Returns the draft as saved, or None when the text was refused as too
+    long (what was on offer stays)."""
     draft = await step.draft()
-    pending, sent_at = draft.get("pending_text"), step.message.date.timestamp()
-    if pending is not None:
-        last = draft.get("pending_part") or {}
-        text = drafts.join_parts(pending, text, together=drafts.continues_split(last, sent_at),
-                                 previous_part=last.get("length", drafts.TELEGRAM_TEXT_CHARS))
-    draft = {**draft, "pending_text": text, "pending_part": {"length": len(step.message.text or ""), "at": sent_at}}
+    pending = draft.get("pending_text")
+    limit = step.settings.feedback.max_text_chars
+    joined = drafts.append_part(pending or "", draft.get("pending_part"), text, step.message.date.timestamp(), limit)
+    draft = {**draft, "pending_part": joined.last_part}
+    if joined.text:
+        draft["pending_text"] = joined.text
+    else:
+        draft.pop("pending_text", None)
     await step.save(draft)
-    await step.message.answer(question or step.l10n("description.offer_add", length=len(text)),
-                              reply_markup=markup or keyboards.make_add_text_keyboard(step.l10n))
+    if joined.refused:
+        await step.message.answer(too_long(step.l10n, joined, limit))
+        return None
+    return await ask_about_offer(step, draft, question, markup)
+
+
+async def ask_about_offer(step: Step, draft: drafts.Draft, question: str | None = None,
+                          markup: InlineKeyboardMarkup | None = None) -> drafts.Draft:
+    """The question under the texts on offer. The messages asking it are remembered: their buttons decide for the
+    offer, and those of an offer already decided (or left behind by Edit or Back) are out of date."""
+    sent = await step.message.answer(question or step.l10n("description.offer_add", length=len(draft["pending_text"])),
+                                     reply_markup=markup or keyboards.make_add_text_keyboard(step.l10n))
+    draft = {**draft, "offer_messages": [*draft.get("offer_messages", []), sent.message_id]}
+    await step.save(draft)
+    return draft

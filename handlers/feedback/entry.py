@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from aiogram import Bot, F, Router
 from aiogram.dispatcher.event.bases import SkipHandler
@@ -18,6 +19,7 @@ from bot.filters import GroupChat, HasEvidence, HasText
 from bot.l10n import L10n, Translator
 from bot.services import drafts, media, people, reviews, search
 from bot.states import ReviewForm
+from handlers.feedback.description import too_long
 from handlers.feedback.place import unique_match
 from handlers.feedback.step import (
     ASK,
@@ -33,8 +35,44 @@ from storage.models import User
 from storage.repositories import Repositories
 
 
+async def set_aside(state: FSMContext, side_state: Any, data: dict[str, Any]) -> None:
+    """Begin a side conversation (answering the office, adding to an appeal, disagreeing with an answer) without
+    losing a review being written: its step and draft are kept beside, and come back when the side one ends."""
+    current, kept = await state.get_state(), await state.get_data()
+    aside = kept.get("aside")  # a side conversation begun from another keeps the review kept by the first
+    if aside is None and (current or "").startswith(ReviewForm.__name__) and kept.get("draft"):
+        aside = {"state": current, "data": kept}
+    await state.set_state(side_state)
+    await state.set_data({**data, "aside": aside} if aside else data)
+
+
+async def restore_aside(state: FSMContext) -> bool:
+    """End a side conversation that set a review aside: the review is the current one again. False (and nothing
+    changed) when no review was set aside."""
+    aside = (await state.get_data()).get("aside")
+    if not aside:
+        return False
+    await state.set_state(aside["state"])
+    await state.set_data(aside["data"])
+    return True
+
+
+async def leave_side_conversation(state: FSMContext, message: Message, l10n: L10n) -> None:
+    """/cancel, or a leftover keyboard's Back or Cancel, in a side conversation: it ends (what was sent in it is
+    kept), and a review set aside for it is offered back."""
+    await message.answer(l10n("reply.left"))
+    if await restore_aside(state):
+        await offer_unfinished(message, l10n)
+        return
+    await state.clear()
+    await show_menu(message, l10n)
+
+
 async def has_unfinished(state: FSMContext) -> bool:
-    """A review in progress that holds something the resident chose or wrote."""
+    """A review in progress that holds something the resident chose or wrote. A side conversation left for
+    another start (/start, /review, the menu's button) gives back the review it set aside first, so that start
+    offers it instead of dropping it."""
+    await restore_aside(state)
     if not (await state.get_state() or "").startswith(ReviewForm.__name__):
         return False
     return bool((await state.get_data()).get("draft"))
@@ -167,7 +205,7 @@ def register(private: Router, router: Router, settings: Settings) -> None:
                         l10n: L10n, user: User | None) -> None:
         await query.answer()
         step = step_of(query, state, repo, l10n, user)
-        draft = drafts.clear(await step.draft(), callback_data.step)
+        draft = drafts.clear(drafts.drop_offer(await step.draft()), callback_data.step)
         if callback_data.step == "description":
             draft.pop("description_done", None)
         await step.advance(draft)
@@ -212,12 +250,14 @@ def register_fallback(fallback: Router, settings: Settings) -> None:
             await show_menu(message, l10n)
             return
         offer = await recent_offer(state, message)
-        sent_at = message.date.timestamp()
-        last = offer.get("last_part") or {}
-        text = drafts.join_parts(offer.get("text") or "", message.text, together=drafts.continues_split(last, sent_at),
-                                 previous_part=last.get("length", drafts.TELEGRAM_TEXT_CHARS))
-        await state.set_data({"menu_offer": {**offer, "text": text, "at": sent_at,
-                                             "last_part": {"length": len(message.text), "at": sent_at}}})
+        limit = settings.feedback.max_text_chars
+        joined = drafts.append_part(offer.get("text") or "", offer.get("last_part"), message.text,
+                                    message.date.timestamp(), limit)
+        await state.set_data({"menu_offer": {**offer, "text": joined.text, "at": message.date.timestamp(),
+                                             "last_part": joined.last_part}})
+        if joined.refused:  # the review would refuse it at its description step: said here, where it was sent
+            await message.answer(too_long(l10n, joined, limit))
+            return
         await message.answer(l10n("menu_offer.prompt"), reply_markup=keyboards.make_start_with_keyboard(l10n))
 
     @fallback.message(StateFilter(None), HasEvidence())
@@ -228,11 +268,16 @@ def register_fallback(fallback: Router, settings: Settings) -> None:
         offer = await recent_offer(state, message)
         files = list(offer.get("media") or [])
         same_album = message.media_group_id is not None and offer.get("album") == message.media_group_id
-        if len(files) < settings.feedback.max_media:  # past it, the description step says so when it opens
+        limit_told = same_album and offer.get("limit_told")
+        past_limit = len(files) >= settings.feedback.max_media
+        if not past_limit:
             files.append(evidence.as_dict())  # only the reference: the file is downloaded once the review goes on
         await state.set_data({"menu_offer": {**offer, "media": files, "album": message.media_group_id,
-                                             "at": message.date.timestamp(), "last_part": None}})
-        if not same_album:  # an album is one offer, not one for each of its items
+                                             "at": message.date.timestamp(), "last_part": None,
+                                             "limit_told": bool(limit_told or past_limit)}})
+        if past_limit and not limit_told:  # said once, for an album too
+            await message.answer(l10n("evidence.limit", limit=settings.feedback.max_media))
+        elif not same_album and not past_limit:  # an album is one offer, not one for each of its items
             await message.answer(l10n("menu_offer.prompt"), reply_markup=keyboards.make_start_with_keyboard(l10n))
 
 
@@ -266,7 +311,7 @@ async def discard(step: Step) -> None:
 
 
 async def go_back(step: Step) -> None:
-    draft = await step.draft()
+    draft = drafts.drop_offer(await step.draft())
     current = await step.current()
     previous = drafts.previous_step(draft, current) if current in drafts.STEPS else None
     if previous == "when" or (current == "when"):

@@ -65,15 +65,16 @@ def register(private: Router, settings: Settings) -> None:
         draft = await step.draft()
         if len(message.text.split()) >= STORY_WORDS:
             # "Я вчера была в 17 поликлинике у терапевта, она накричала": the story is the start of the description
-            # (shown at that step, where it can be cleared), whatever the search makes of it.
-            draft = {**draft, "text": drafts.join_parts(draft.get("text") or "", message.text, together=False)}
+            # (shown at that step, where it can be cleared), whatever the search makes of it. Kept aside until the
+            # polyclinic is chosen: a story typed again replaces it, and a short "17" after it keeps it.
+            draft = {**draft, "clinic_story": message.text}
             await step.save(draft)
         if not matches:
             await message.answer(l10n("clinic.not_found"))
             return
         if (place := unique_match(matches)) is not None:
             # One action fewer: the next step shows the address and a button to choose another.
-            await step.advance({**draft, "clinic_id": place.id})
+            await step.advance(drafts.with_clinic(draft, place.id))
             return
         by_id = directory.clinics
         buttons = [clinic_button(by_id[place.id], l10n.language, _address_suffix(by_id[place.id], l10n))
@@ -99,7 +100,7 @@ def register(private: Router, settings: Settings) -> None:
             return
         await query.answer()
         step = step_of(query, state, repo, l10n, user)
-        await step.advance({**await step.draft(), "clinic_id": clinic.id})
+        await step.advance(drafts.with_clinic(await step.draft(), clinic.id))
 
     @private.callback_query(Flow.filter(F.action == FlowAction.CHANGE_CLINIC), StateFilter(ReviewForm.target))
     async def another_clinic(query: CallbackQuery, state: FSMContext, repo: Repositories, l10n: L10n,

@@ -21,7 +21,7 @@ from bot.l10n import L10n, Translator
 from bot.services import drafts, people, reviews
 from bot.states import ReviewForm
 from bot.unit_of_work import AfterCommit
-from handlers.feedback.description import offer_text
+from handlers.feedback.description import ask_about_offer, offer_text
 from handlers.feedback.entry import ask_cancel, go_back
 from handlers.feedback.files import fetch_missing_evidence
 from handlers.feedback.step import Step, close_reply_keyboard, preview_text, step_maker
@@ -49,6 +49,11 @@ def _name_tokens(text: str) -> list[str] | None:
     if not words or not all(token in words or _INITIALS.fullmatch(token) for token in names):
         return None  # a surname at least, beside initials ("А.С. Иванова", "Иванова А.С")
     return tokens
+
+
+def is_name_shaped(text: str) -> bool:
+    """Two to four words (or a surname and initials) that can be a full name, however capitalised."""
+    return _name_tokens(text) is not None
 
 
 def looks_like_full_name(text: str) -> bool:
@@ -151,7 +156,7 @@ def register(private: Router, settings: Settings) -> None:
             return
         if drafts.is_formal_kind(draft) and (typing == FlowAction.NAME or (
                 not draft.get("appellant_name") and looks_like_full_name(text))):
-            if not (looks_like_full_name(text) or may_be_full_name(text)):  # asked for it: a name in any case
+            if not is_name_shaped(text):  # asked for it: a name in any case ("Иванова айгуль" too)
                 await message.answer(l10n("preview.name_invalid"))
                 await step.save({**draft, "typing": FlowAction.NAME.value})
                 return
@@ -161,8 +166,13 @@ def register(private: Router, settings: Settings) -> None:
         if drafts.is_formal_kind(draft) and not draft.get("appellant_name") and may_be_full_name(text):
             # The preview asks for the full name: "иванова айгуль сериковна" is most likely it, and offered to the
             # description it would be published. The resident says which it is.
-            await offer_text(step, message.text, question=l10n("preview.name_or_text", name=as_full_name(text)),
-                             markup=keyboards.make_name_or_text_keyboard(l10n))
+            offered = await offer_text(step, message.text, markup=keyboards.make_name_or_text_keyboard(l10n),
+                                       question=l10n("preview.name_or_text", name=as_full_name(text)))
+            if offered is not None:
+                # Where the name is in the texts on offer: "Yes, it is my name" takes it alone, whatever else was
+                # sent before or after it.
+                start = len(offered["pending_text"]) - len(message.text)
+                await step.save({**offered, "name_offer": {"text": message.text, "start": start}})
             return
         await offer_text(step, message.text)
 
@@ -171,13 +181,21 @@ def register(private: Router, settings: Settings) -> None:
                          user: User | None) -> None:
         step = step_of(query, state, repo, l10n, user)
         draft = await step.draft()
-        pending = draft.pop("pending_text", None)
-        draft.pop("pending_part", None)
-        if pending is None or not (looks_like_full_name(pending) or may_be_full_name(pending)):
-            await query.answer(l10n("errors.stale_button"), show_alert=True)  # decided already, or texts joined
+        pending, offer = draft.get("pending_text") or "", draft.get("name_offer") or {}
+        name, start = offer.get("text", ""), offer.get("start", -1)
+        if (not name or start < 0 or pending[start:start + len(name)] != name
+                or not drafts.asks_about_offer(draft, query.message.message_id)):
+            await query.answer(l10n("errors.stale_button"), show_alert=True)  # decided already
             return
         await query.answer()
-        await redraw(step, {**draft, "appellant_name": as_full_name(pending)})
+        # The other texts on offer stay on offer, and are asked about again below the preview.
+        rest = [piece for piece in (pending[:start].rstrip("\n"), pending[start + len(name):].lstrip("\n")) if piece]
+        draft = {**drafts.drop_offer(draft), "appellant_name": as_full_name(name)}
+        if rest:
+            draft = {**draft, "pending_text": "\n\n".join(rest)}
+        await redraw(step, draft)
+        if rest:
+            await ask_about_offer(step, draft)
 
     @private.message(in_preview, HasContact())
     async def phone_shared(message: Message, state: FSMContext, repo: Repositories, l10n: L10n,
