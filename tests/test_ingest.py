@@ -266,6 +266,26 @@ async def test_the_webhook_answer_carries_the_reply_and_one_for_a_client_gone_me
         await runner.cleanup()
 
 
+
+async def post_to_a_server_that_stops(dispatcher: Dispatcher, bot: Bot,
+                                      body: dict) -> tuple[WebhookEndpoint, web.AppRunner, asyncio.Task]:
+    """The webhook endpoint on a server with a short stopping grace, and a request posting `body` to it; the
+    request's end (an answer, or the connection cut by the stopping server) is the task's."""
+    endpoint = WebhookEndpoint(dispatcher, bot, "s3cret")
+    app = web.Application()
+    endpoint.register(app, "/hook")
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    url, headers = f"http://127.0.0.1:{runner.addresses[0][1]}/hook", {"X-Telegram-Bot-Api-Secret-Token": "s3cret"}
+
+    async def deliver() -> None:
+        with contextlib.suppress(OSError, ClientError):
+            async with ClientSession() as client, client.post(url, json=body, headers=headers) as response:
+                await response.read()
+
+    return endpoint, runner, asyncio.create_task(deliver())
+
 async def test_a_reply_whose_request_was_cancelled_by_a_stopping_server_is_sent_by_the_bot(
         api: FakeTelegramAPI, bot: Bot) -> None:
     dispatcher = Dispatcher()
@@ -277,20 +297,7 @@ async def test_a_reply_whose_request_was_cancelled_by_a_stopping_server_is_sent_
         await late.wait()  # the update outlives its request, as one past the stopping grace does
         await send_after_commit(lambda: message.answer("re: late"), 1, webhook_reply)
 
-    endpoint = WebhookEndpoint(dispatcher, bot, "s3cret")
-    app = web.Application()
-    endpoint.register(app, "/hook")
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    url, headers = f"http://127.0.0.1:{runner.addresses[0][1]}/hook", {"X-Telegram-Bot-Api-Secret-Token": "s3cret"}
-
-    async def deliver() -> None:
-        with contextlib.suppress(OSError, ClientError):
-            async with ClientSession() as client, client.post(url, json=update("late"), headers=headers) as response:
-                await response.read()
-
-    delivery = asyncio.create_task(deliver())
+    _endpoint, runner, delivery = await post_to_a_server_that_stops(dispatcher, bot, update("late"))
     await asyncio.wait_for(began.wait(), 20)
     await runner.cleanup()  # past its shutdown timeout the server cancels the request waiting for the update
     late.set()
@@ -313,20 +320,7 @@ async def test_a_reply_taken_for_the_answer_of_a_request_the_stopping_server_can
         taken.set()
         await late.wait()  # the update still finishing (its middlewares) when the request is cancelled
 
-    endpoint = WebhookEndpoint(dispatcher, bot, "s3cret")
-    app = web.Application()
-    endpoint.register(app, "/hook")
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    url, headers = f"http://127.0.0.1:{runner.addresses[0][1]}/hook", {"X-Telegram-Bot-Api-Secret-Token": "s3cret"}
-
-    async def deliver() -> None:
-        with contextlib.suppress(OSError, ClientError):
-            async with ClientSession() as client, client.post(url, json=update("taken"), headers=headers) as response:
-                await response.read()
-
-    delivery = asyncio.create_task(deliver())
+    endpoint, runner, delivery = await post_to_a_server_that_stops(dispatcher, bot, update("taken"))
     await asyncio.wait_for(taken.wait(), 20)
     assert api.calls_of("sendMessage") == []  # taken for the answer, not sent
     api.fail_next("sendMessage", error_code=502, description="Bad Gateway")
