@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiogram.enums import ChatType
 from aiogram.filters import Filter
 from aiogram.types import CallbackQuery, Message, TelegramObject
@@ -64,3 +66,16 @@ class HasEvidence(Filter):
 
     async def __call__(self, message: Message) -> bool:
         return evidence_of(message) is not None
+
+
+class LeftoverKeyboardButton(Filter):
+    """The Back or Cancel of a reply keyboard (the phone keyboard), in any language; they arrive as text, and may
+    be pressed long after the keyboard's own step, below another conversation. Gives `keyboard_button`: "back" or
+    "cancel"."""
+
+    async def __call__(self, message: Message, translator: Any) -> bool | dict[str, str]:
+        text = (message.text or "").strip()
+        for button in ("back", "cancel"):
+            if text and text in translator.every(f"flow.{button}"):
+                return {"keyboard_button": button}
+        return False

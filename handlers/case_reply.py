@@ -25,12 +25,13 @@ from bot.callbacks import (
 from bot.cases import resident
 from bot.cases.cards import OPEN_STATUSES
 from bot.config import Settings
-from bot.filters import HasEvidence, HasText, PrivateChat
-from bot.l10n import L10n, Translator
-from bot.states import SIDE_CONVERSATIONS, AppealAddition, CaseReply, CaseVerdict
+from bot.filters import HasEvidence, HasText, LeftoverKeyboardButton, PrivateChat
+from bot.l10n import L10n
+from bot.states import SIDE_CONVERSATIONS, AppealAddition, CaseReply, CaseVerdict, ReviewForm
 from bot.unit_of_work import AfterCommit
-from handlers.feedback.entry import leave_side_conversation, offer_unfinished, restore_aside, set_aside
 from handlers.feedback.files import receive
+from handlers.side_conversation import end_side_conversation, offer_unfinished, set_aside
+from handlers.start import leave_side_conversation
 from storage.models import CaseStatus, ReviewStatus, User
 from storage.repositories import Repositories
 
@@ -42,16 +43,12 @@ def done_keyboard(l10n: L10n, case_id: int) -> InlineKeyboardMarkup:
         text=l10n("reply.done"), callback_data=CaseReplyDone(case_id=case_id).pack())]])
 
 
-async def come_back(state: FSMContext, message: Message, l10n: L10n, after_commit: AfterCommit | None = None) -> None:
+async def come_back(state: FSMContext, message: Message, l10n: L10n, repo: Repositories, now: datetime,
+                    after_commit: AfterCommit) -> None:
     """End the side conversation. A review set aside for it is the current one again, and the resident is offered
-    to continue it (or start over), as after any other detour: after the commit when the side conversation's last
-    word is sent then, so the offer comes below it."""
-    if not await restore_aside(state):
-        await state.clear()
-        return
-    if after_commit is None:
-        await offer_unfinished(message, l10n)
-    else:
+    to continue it (or start over), as after any other detour: after the commit, below the side conversation's last
+    word, which is sent then too."""
+    if await end_side_conversation(state, repo, now):
         after_commit(partial(offer_unfinished, message, l10n), repeatable=True)
 
 
@@ -69,15 +66,27 @@ async def add_to_case(message: Message, state: FSMContext, case_id: int, repo: R
     added = await resident.resident_added(repo, case_id, user.id, now, settings, text=message.text or message.caption,
                                           media=media, asked=asked)
     if added is None:
-        await message.answer(l10n("reply.not_waiting" if asked else "case_resident.not_open"))
-        await come_back(state, message, l10n)
+        after_commit(partial(message.answer, l10n("reply.not_waiting" if asked else "case_resident.not_open")))
+        await come_back(state, message, l10n, repo, now, after_commit)
         return
+    if asked:
+        await state.update_data(answered=True)  # however the conversation ends now, the office gets the case back
     after_commit(partial(message.answer, l10n("reply.received"), reply_markup=done_keyboard(l10n, case_id)))
+
+
+async def say_finished(query: CallbackQuery, case_id: int, state: FSMContext, repo: Repositories, l10n: L10n,
+                       now: datetime, after_commit: AfterCommit) -> None:
+    """Done under a side conversation: thanked with the appeal's reference once stored, and back to a review."""
+    case = await repo.reviews.case(case_id)
+    review = await repo.reviews.get(case.review_id) if case else None
+    await query.answer()
+    after_commit(partial(query.message.answer, l10n("reply.finished", reference=review.reference if review else "")))
+    await come_back(state, query.message, l10n, repo, now, after_commit)
 
 
 class RepliesToCaseQuestion(BaseFilter):
     """A message sent with Telegram's Reply on the office's question (the message with the ✍️ Reply button): the
-    answer to it, whatever the conversation is at. Gives the case's id."""
+    answer to it while the case waits for one, whatever the conversation is at. Gives the case's id."""
 
     async def __call__(self, message: Message) -> bool | dict[str, Any]:
         replied = message.reply_to_message
@@ -113,8 +122,9 @@ def make_question_reply_router(settings: Settings) -> Router:
                                   user: User | None, l10n: L10n, now: datetime, bot: Bot,
                                   after_commit: AfterCommit) -> None:
         if await waiting_case(repo, question_case_id, user) is None:
-            if await state.get_state() is not None:
-                raise SkipHandler  # in the middle of something (a review): the text is for it, not lost
+            if (await state.get_state() or "").startswith(ReviewForm.__name__):
+                raise SkipHandler  # in the middle of a review: the text is for it, not lost
+            # At the menu, or answering another question: said, and never taken for an answer about another case.
             await message.answer(l10n("reply.not_waiting"))
             return
         if await state.get_state() != CaseReply.adding.state:
@@ -131,13 +141,12 @@ def make_router(settings: Settings) -> Router:
     router.message.filter(PrivateChat())
     router.callback_query.filter(PrivateChat())
 
-    @router.message(StateFilter(*SIDE_CONVERSATIONS), HasText())
-    async def leftover_keyboard(message: Message, state: FSMContext, l10n: L10n, translator: Translator) -> None:
+    @router.message(StateFilter(*SIDE_CONVERSATIONS), LeftoverKeyboardButton())
+    async def leftover_keyboard(message: Message, state: FSMContext, l10n: L10n, repo: Repositories,
+                                now: datetime) -> None:
         # A review's phone keyboard stays below a side conversation begun from its preview: its Back and Cancel
         # end the side conversation, and are never sent to the office as an answer.
-        if message.text.strip() not in translator.every("flow.back") | translator.every("flow.cancel"):
-            raise SkipHandler
-        await leave_side_conversation(state, message, l10n)
+        await leave_side_conversation(state, message, l10n, repo, now)
 
     @router.callback_query(CaseReplyStart.filter())
     async def start(query: CallbackQuery, callback_data: CaseReplyStart, state: FSMContext, repo: Repositories,
@@ -158,13 +167,10 @@ def make_router(settings: Settings) -> Router:
 
     @router.callback_query(CaseReplyDone.filter(), StateFilter(CaseReply.adding))
     async def done(query: CallbackQuery, callback_data: CaseReplyDone, state: FSMContext, repo: Repositories,
-                   l10n: L10n, now: datetime) -> None:
+                   l10n: L10n, now: datetime, after_commit: AfterCommit) -> None:
+        # Pressed with nothing sent too: the resident has nothing to add, and the case goes back to the office.
         await resident.resident_finished(repo, callback_data.case_id, now)
-        case = await repo.reviews.case(callback_data.case_id)
-        review = await repo.reviews.get(case.review_id) if case else None
-        await query.answer()
-        await query.message.answer(l10n("reply.finished", reference=review.reference if review else ""))
-        await come_back(state, query.message, l10n)
+        await say_finished(query, callback_data.case_id, state, repo, l10n, now, after_commit)
 
     # --- Closing the loop on an answer ----------------------------------------------------------------------
 
@@ -206,7 +212,7 @@ def make_router(settings: Settings) -> Router:
             await message.answer(l10n("case_resident.verdict_stale"))
         else:
             after_commit(partial(message.answer, l10n("case_resident.reopened", reference=view.review.reference)))
-        await come_back(state, message, l10n, after_commit)
+        await come_back(state, message, l10n, repo, now, after_commit)
 
     # --- From My reviews: add information, withdraw -----------------------------------------------------
 
@@ -248,11 +254,7 @@ def make_router(settings: Settings) -> Router:
 
     @router.callback_query(CaseReplyDone.filter(), StateFilter(AppealAddition.adding))
     async def addition_done(query: CallbackQuery, callback_data: CaseReplyDone, state: FSMContext,
-                            repo: Repositories, l10n: L10n) -> None:
-        case = await repo.reviews.case(callback_data.case_id)
-        review = await repo.reviews.get(case.review_id) if case else None
-        await query.answer()
-        await query.message.answer(l10n("reply.finished", reference=review.reference if review else ""))
-        await come_back(state, query.message, l10n)
+                            repo: Repositories, l10n: L10n, now: datetime, after_commit: AfterCommit) -> None:
+        await say_finished(query, callback_data.case_id, state, repo, l10n, now, after_commit)
 
     return router

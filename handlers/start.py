@@ -25,8 +25,8 @@ from bot.keyboards import (
 )
 from bot.l10n import LANGUAGES, L10n, Translator
 from bot.services import people
-from bot.states import SIDE_CONVERSATIONS
 from bot.unit_of_work import AfterCommit
+from handlers.side_conversation import end_side_conversation, in_side_conversation, offer_unfinished
 from storage.models import User
 from storage.repositories import Repositories
 
@@ -94,10 +94,15 @@ async def unfinished(state: FSMContext) -> bool:
     return await has_unfinished(state)
 
 
-async def offer_unfinished(message: Message, l10n: L10n) -> None:
-    from handlers.feedback.entry import offer_unfinished as offer
-
-    await offer(message, l10n)
+async def leave_side_conversation(state: FSMContext, message: Message, l10n: L10n, repo: Repositories,
+                                  now: datetime) -> None:
+    """/cancel, or a leftover keyboard's Back or Cancel, in a side conversation: it ends (what was sent in it is
+    kept), and a review set aside for it is offered back; else the menu."""
+    await message.answer(l10n("reply.left"))
+    if await end_side_conversation(state, repo, now):
+        await offer_unfinished(message, l10n)
+    else:
+        await show_menu(message, l10n)
 
 
 def make_router(settings: Settings) -> Router:
@@ -106,8 +111,10 @@ def make_router(settings: Settings) -> Router:
     router.callback_query.filter(PrivateChat())
 
     @router.message(CommandStart())
-    async def start(message: Message, state: FSMContext, user: User | None, l10n: L10n,
-                    translator: Translator, command: CommandObject, after_commit: AfterCommit) -> None:
+    async def start(message: Message, state: FSMContext, user: User | None, l10n: L10n, repo: Repositories,
+                    now: datetime, translator: Translator, command: CommandObject,
+                    after_commit: AfterCommit) -> None:
+        await end_side_conversation(state, repo, now)  # a review set aside for answering the office is offered
         if user is not None and user.language is not None and not people.needs_consent(user) and await unfinished(
                 state):
             # Starting again never drops a review in progress without a word.
@@ -135,16 +142,14 @@ def make_router(settings: Settings) -> Router:
                              reply_markup=make_home_keyboard(l10n))
 
     @router.message(Command("cancel"))
-    async def cancel(message: Message, state: FSMContext, l10n: L10n) -> None:
+    async def cancel(message: Message, state: FSMContext, l10n: L10n, repo: Repositories, now: datetime) -> None:
         current = await state.get_state()
         if current is None:
             await message.answer(l10n("cancel.nothing"), reply_markup=ReplyKeyboardRemove())
             return
-        if current in {side.state for side in SIDE_CONVERSATIONS}:
-            from handlers.feedback.entry import leave_side_conversation
-
+        if await in_side_conversation(state):
             # Answering the office or disagreeing with its answer: that ends, a review set aside for it comes back.
-            await leave_side_conversation(state, message, l10n)
+            await leave_side_conversation(state, message, l10n, repo, now)
             return
         data = await state.get_data()
         draft = data.get("draft") or {}

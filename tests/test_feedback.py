@@ -836,7 +836,7 @@ async def test_a_violation_report_asks_for_no_stars_and_counts_in_no_rating(app:
 
 
 def test_what_passes_for_a_full_name() -> None:
-    from handlers.feedback.preview import looks_like_full_name
+    from bot.services.names import looks_like_full_name
 
     for name in ("Иванова Айгуль Сериковна", "Нұрланұлы Ерлан", "Dana Abenova", "Сейт-Али Жанна Қайратқызы"):
         assert looks_like_full_name(name), name

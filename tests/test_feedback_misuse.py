@@ -413,17 +413,36 @@ async def test_a_text_too_long_to_add_stays_on_offer_so_it_can_still_be_left_out
     assert reply.callback_answers != [RU("errors.stale_button")]
 
 
-async def test_a_story_typed_twice_where_the_polyclinic_is_asked_is_kept_once(app: App) -> None:
-    person = await resident(app, 4026)
+async def stories_at_the_polyclinic_step(app: App, user_id: int, *texts: str) -> str:
+    """The texts typed where the polyclinic is asked, then "17": the description step's text."""
+    person = await resident(app, user_id)
     await person.press(RU("menu.leave_feedback"))
-    story = "Была у терапевта вчера днём и она на меня накричала"
-    await person.send(story)
-    await person.send(story)
+    for text in texts:
+        await person.send(text)
     await person.send("17")
     await person.press(RU("target.clinic"))
     await person.press(kind_button("complaint", "rudeness"))
-    reply = await person.press("2⭐")
-    assert reply.text.count(story) == 1
+    await person.press("2⭐")
+    await person.press(RU("when.today"))
+    await person.press(RU("preview.submit"))
+    [review] = await one(app, select(Review))
+    return review.text
+
+
+async def test_a_story_typed_twice_where_the_polyclinic_is_asked_is_kept_once(app: App) -> None:
+    story = "Была у терапевта вчера днём и она на меня накричала"
+    assert await stories_at_the_polyclinic_step(app, 4026, story, story) == story
+
+
+async def test_two_stories_typed_where_the_polyclinic_is_asked_are_both_kept(app: App) -> None:
+    first = "Была у терапевта вчера днём и она на меня накричала"
+    second = "Потом в регистратуре мне тоже очень нагрубили"
+    assert await stories_at_the_polyclinic_step(app, 4031, first, second) == first + "\n\n" + second
+
+
+async def test_a_long_story_telegram_split_where_the_polyclinic_is_asked_is_kept_whole(app: App) -> None:
+    head = ("Длинная история про приём. " * 160)[:4096]
+    assert await stories_at_the_polyclinic_step(app, 4032, head, "и конец") == head + "и конец"
 
 
 async def test_files_at_the_menu_past_the_limit_are_said_to_be_left_out(app: App) -> None:
@@ -444,15 +463,56 @@ async def test_photos_sent_one_by_one_each_with_its_words_all_make_the_descripti
     assert review.text == "Грязь в коридоре\n\nИ в туалете"
 
 
-async def test_a_text_left_on_offer_before_an_edit_does_not_join_a_text_sent_after(app: App) -> None:
+async def test_a_text_left_on_offer_by_an_edit_is_asked_about_again_on_the_preview_and_old_buttons_are_stale(
+        app: App) -> None:
     person = await resident(app, 4029)
     await to_description_step(app, person)
     await describe(person, "Спасибо доктору")
-    await person.send("Это я передумала писать")
+    await person.send("И медсестре Гульнаре отдельное спасибо")
     old_offer = person.last_message
     preview = [m for m in app.session.history(4029) if m.text and RU("preview.submit") in str(m.reply_markup)][-1]
     await person.press(RU("preview.edit_description"), message=preview)  # the offer left unanswered
-    await person.press(RU("when.today"), message=preview)
-    reply = await person.send("Медсестра тоже молодец")
-    assert reply.text == RU("description.offer_add", length=len("Медсестра тоже молодец"))
+    reply = await person.press(RU("when.today"), message=preview)
+    assert reply.texts[-1] == RU("description.offer_add", length=len("И медсестре Гульнаре отдельное спасибо"))
     assert (await person.press(ADD, message=old_offer)).callback_answers == [RU("errors.stale_button")]
+    await person.press(ADD)
+    await person.press(RU("preview.submit"), message=preview)
+    [review] = await one(app, select(Review))
+    assert review.text == "Спасибо доктору\n\nИ медсестре Гульнаре отдельное спасибо"
+
+
+async def test_an_older_question_cannot_publish_or_take_a_name_typed_after_it(app: App) -> None:
+    person = await complaint_at_preview(app, 4030)
+    await person.send("мы очень долго ждали в коридоре")
+    story_offer = person.last_message
+    await person.send("иванова айгуль")
+    first_name_question = person.last_message
+    await person.send("петрова анна")
+    for old in (story_offer, first_name_question):
+        for button in (ADD, RU("preview.take_name")) if old is first_name_question else (ADD,):
+            reply = await person.press(button, message=old)
+            assert reply.callback_answers == [RU("errors.stale_button")]
+    reply = await person.press(RU("preview.take_name"))
+    assert RU("preview.appellant", name="Петрова Анна", days=15) in reply.texts[0]
+    await person.press(LEAVE_OUT)  # the story and the first name, asked about again
+    await person.press(RU("preview.submit"))
+    [review] = await one(app, select(Review))
+    assert review.appellant_name == "Петрова Анна" and "иванова" not in review.text.lower()
+
+
+async def test_an_answer_to_the_office_left_by_cancel_or_start_goes_back_to_the_office_as_after_done(
+        app: App) -> None:
+    from storage.models import Case, CaseStatus
+
+    _relay, question = await office_asks(app, 4033)
+    person = app.user(4033)
+    await person.command("cancel")  # nothing sent yet: the question still waits for the answer
+    [case] = await one(app, select(Case))
+    assert case.status == CaseStatus.WAITING_RESIDENT
+    await person.press(RU("notify.reply_button"), message=question.message_id)
+    await person.send("20 ноября")
+    reply = await person.command("cancel")
+    assert reply.texts[0] == RU("reply.left")
+    [case] = await one(app, select(Case))
+    assert case.status != CaseStatus.WAITING_RESIDENT
+

@@ -286,6 +286,7 @@ async def post_to_a_server_that_stops(dispatcher: Dispatcher, bot: Bot,
 
     return endpoint, runner, asyncio.create_task(deliver())
 
+
 async def test_a_reply_whose_request_was_cancelled_by_a_stopping_server_is_sent_by_the_bot(
         api: FakeTelegramAPI, bot: Bot) -> None:
     dispatcher = Dispatcher()

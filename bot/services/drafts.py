@@ -183,11 +183,16 @@ OFFER_FIELDS = ("pending_text", "pending_part", "name_offer", "offer_messages")
 
 
 def drop_offer(draft: Draft) -> Draft:
-    """The draft without a text on offer (answered, or left behind by Back or Edit: texts sent later start a new
-    offer instead of joining one whose buttons are long gone)."""
+    """The draft without texts on offer, once the resident decided about them."""
     for field in OFFER_FIELDS:
         draft.pop(field, None)
     return draft
+
+
+def offer_left_behind(draft: Draft) -> Draft:
+    """The draft as the resident leaves the preview with texts on offer (Edit, Back): the texts stay, to be asked
+    about again when the preview is back; the questions asked so far are out of date."""
+    return {key: value for key, value in draft.items() if key != "offer_messages"}
 
 
 def asks_about_offer(draft: Draft, message_id: int) -> bool:
@@ -197,10 +202,11 @@ def asks_about_offer(draft: Draft, message_id: int) -> bool:
 
 def with_clinic(draft: Draft, clinic_id: int) -> Draft:
     """The draft with its polyclinic chosen. A story typed where the polyclinic was asked ("I was at polyclinic 17
-    yesterday, the therapist shouted") becomes the start of the description only now: kept aside until then, so a
-    story typed twice, or a longer query that was only the clinic's name typed again, is not added twice."""
+    yesterday, the therapist shouted") becomes part of the description only now: kept aside until then, so a story
+    typed twice is not added twice. Its length was checked against the limit when it was typed."""
     chosen = {**draft, "clinic_id": clinic_id}
     story = chosen.pop("clinic_story", None)
+    chosen.pop("clinic_story_part", None)
     if story and story not in (chosen.get("text") or ""):
         chosen["text"] = join_parts(chosen.get("text") or "", story, together=False)
     return chosen

@@ -25,7 +25,7 @@ from bot.l10n import L10n
 from bot.services import drafts
 from bot.states import ReviewForm
 from handlers.feedback.files import receive
-from handlers.feedback.step import Step, ask_description, log, preview_text, step_maker
+from handlers.feedback.step import Step, ask_about_offer, ask_description, log, preview_text, step_maker
 from storage.models import User
 from storage.repositories import Repositories
 
@@ -237,14 +237,3 @@ async def offer_text(step: Step, text: str, *, question: str | None = None,
         await step.message.answer(too_long(step.l10n, joined, limit))
         return None
     return await ask_about_offer(step, draft, question, markup)
-
-
-async def ask_about_offer(step: Step, draft: drafts.Draft, question: str | None = None,
-                          markup: InlineKeyboardMarkup | None = None) -> drafts.Draft:
-    """The question under the texts on offer. The messages asking it are remembered: their buttons decide for the
-    offer, and those of an offer already decided (or left behind by Edit or Back) are out of date."""
-    sent = await step.message.answer(question or step.l10n("description.offer_add", length=len(draft["pending_text"])),
-                                     reply_markup=markup or keyboards.make_add_text_keyboard(step.l10n))
-    draft = {**draft, "offer_messages": [*draft.get("offer_messages", []), sent.message_id]}
-    await step.save(draft)
-    return draft

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from aiogram import Bot, F, Router
 from aiogram.dispatcher.event.bases import SkipHandler
@@ -15,8 +14,8 @@ from aiogram.utils.deep_linking import create_start_link
 from bot import keyboards
 from bot.callbacks import EditPick, Flow, FlowAction, MenuAction, MenuChoice, StartWith
 from bot.config import Settings
-from bot.filters import GroupChat, HasEvidence, HasText
-from bot.l10n import L10n, Translator
+from bot.filters import GroupChat, HasEvidence, HasText, LeftoverKeyboardButton
+from bot.l10n import L10n
 from bot.services import drafts, media, people, reviews, search
 from bot.states import ReviewForm
 from handlers.feedback.description import too_long
@@ -30,56 +29,17 @@ from handlers.feedback.step import (
     step_maker,
     subject_label,
 )
+from handlers.side_conversation import end_side_conversation, offer_unfinished
 from handlers.start import show_consent, show_menu
 from storage.models import User
 from storage.repositories import Repositories
 
 
-async def set_aside(state: FSMContext, side_state: Any, data: dict[str, Any]) -> None:
-    """Begin a side conversation (answering the office, adding to an appeal, disagreeing with an answer) without
-    losing a review being written: its step and draft are kept beside, and come back when the side one ends."""
-    current, kept = await state.get_state(), await state.get_data()
-    aside = kept.get("aside")  # a side conversation begun from another keeps the review kept by the first
-    if aside is None and (current or "").startswith(ReviewForm.__name__) and kept.get("draft"):
-        aside = {"state": current, "data": kept}
-    await state.set_state(side_state)
-    await state.set_data({**data, "aside": aside} if aside else data)
-
-
-async def restore_aside(state: FSMContext) -> bool:
-    """End a side conversation that set a review aside: the review is the current one again. False (and nothing
-    changed) when no review was set aside."""
-    aside = (await state.get_data()).get("aside")
-    if not aside:
-        return False
-    await state.set_state(aside["state"])
-    await state.set_data(aside["data"])
-    return True
-
-
-async def leave_side_conversation(state: FSMContext, message: Message, l10n: L10n) -> None:
-    """/cancel, or a leftover keyboard's Back or Cancel, in a side conversation: it ends (what was sent in it is
-    kept), and a review set aside for it is offered back."""
-    await message.answer(l10n("reply.left"))
-    if await restore_aside(state):
-        await offer_unfinished(message, l10n)
-        return
-    await state.clear()
-    await show_menu(message, l10n)
-
-
 async def has_unfinished(state: FSMContext) -> bool:
-    """A review in progress that holds something the resident chose or wrote. A side conversation left for
-    another start (/start, /review, the menu's button) gives back the review it set aside first, so that start
-    offers it instead of dropping it."""
-    await restore_aside(state)
+    """A review in progress that holds something the resident chose or wrote."""
     if not (await state.get_state() or "").startswith(ReviewForm.__name__):
         return False
     return bool((await state.get_data()).get("draft"))
-
-
-async def offer_unfinished(message: Message, l10n: L10n) -> None:
-    await message.answer(l10n("unfinished.prompt"), reply_markup=keyboards.make_unfinished_keyboard(l10n))
 
 
 async def begin(step: Step, now: datetime, preset: drafts.Draft | None = None, *, settings: Settings,
@@ -93,6 +53,9 @@ async def begin(step: Step, now: datetime, preset: drafts.Draft | None = None, *
     if await reviews.submitted_today(step.repo, step.user, now, settings.zone) >= limit:
         await step.message.answer(step.l10n("limits.daily", limit=limit))
         return
+    # Another start in the middle of answering the office ends that answer, and gives back a review set aside for
+    # it: offered below, not dropped.
+    await end_side_conversation(step.state, step.repo, now)
     if not force and await has_unfinished(step.state):
         # Nothing is dropped without a word: the resident decides, and the link or text waits meanwhile.
         await step.state.update_data(pending_preset=preset or {})
@@ -205,7 +168,7 @@ def register(private: Router, router: Router, settings: Settings) -> None:
                         l10n: L10n, user: User | None) -> None:
         await query.answer()
         step = step_of(query, state, repo, l10n, user)
-        draft = drafts.clear(drafts.drop_offer(await step.draft()), callback_data.step)
+        draft = drafts.clear(drafts.offer_left_behind(await step.draft()), callback_data.step)
         if callback_data.step == "description":
             draft.pop("description_done", None)
         await step.advance(draft)
@@ -238,17 +201,17 @@ def register(private: Router, router: Router, settings: Settings) -> None:
 def register_fallback(fallback: Router, settings: Settings) -> None:
     """Tried after every feature router: what nobody else took while no review is in progress."""
 
+    @fallback.message(StateFilter(None), LeftoverKeyboardButton())
+    async def leftover_keyboard(message: Message, l10n: L10n) -> None:
+        # A button of a keyboard left over from an earlier conversation: it goes, and the menu is shown.
+        await close_reply_keyboard(message, l10n)
+        await show_menu(message, l10n)
+
     # Free text or a photo at the menu: offered as the start of a review instead of a dead end.
     @fallback.message(StateFilter(None), HasText())
-    async def text_at_menu(message: Message, state: FSMContext, l10n: L10n, user: User | None,
-                           translator: Translator) -> None:
+    async def text_at_menu(message: Message, state: FSMContext, l10n: L10n, user: User | None) -> None:
         if people.needs_consent(user):
             raise SkipHandler
-        if message.text.strip() in translator.every("flow.back") | translator.every("flow.cancel"):
-            # A button of a keyboard left over from an earlier conversation: it goes, and the menu is shown.
-            await close_reply_keyboard(message, l10n)
-            await show_menu(message, l10n)
-            return
         offer = await recent_offer(state, message)
         limit = settings.feedback.max_text_chars
         joined = drafts.append_part(offer.get("text") or "", offer.get("last_part"), message.text,
@@ -311,7 +274,7 @@ async def discard(step: Step) -> None:
 
 
 async def go_back(step: Step) -> None:
-    draft = drafts.drop_offer(await step.draft())
+    draft = drafts.offer_left_behind(await step.draft())
     current = await step.current()
     previous = drafts.previous_step(draft, current) if current in drafts.STEPS else None
     if previous == "when" or (current == "when"):

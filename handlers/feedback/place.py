@@ -16,6 +16,7 @@ from bot.l10n import L10n
 from bot.services import drafts, search
 from bot.services.directory_index import DirectoryIndex
 from bot.states import ReviewForm
+from handlers.feedback.description import too_long
 from handlers.feedback.step import ask_clinic, place_of, step_maker
 from storage.models import User
 from storage.repositories import Repositories
@@ -63,12 +64,22 @@ def register(private: Router, settings: Settings) -> None:
         matches = directory.index.places(message.text)
         step = step_of(message, state, repo, l10n, user)
         draft = await step.draft()
-        if len(message.text.split()) >= STORY_WORDS:
+        story = draft.get("clinic_story") or ""
+        sent_at = message.date.timestamp()
+        if message.text not in story and (len(message.text.split()) >= STORY_WORDS
+                                          or drafts.continues_split(draft.get("clinic_story_part"), sent_at)):
             # "Я вчера была в 17 поликлинике у терапевта, она накричала": the story is the start of the description
             # (shown at that step, where it can be cleared), whatever the search makes of it. Kept aside until the
-            # polyclinic is chosen: a story typed again replaces it, and a short "17" after it keeps it.
-            draft = {**draft, "clinic_story": message.text}
+            # polyclinic is chosen: the stories sent here join (a long one Telegram split, as it was cut), one
+            # typed again is kept once, and the limit counts what is already written.
+            written = draft.get("text") or ""
+            room = settings.feedback.max_text_chars - (len(written) + 2 if written else 0)
+            joined = drafts.append_part(story, draft.get("clinic_story_part"), message.text, sent_at, room)
+            draft = {**draft, "clinic_story": joined.text, "clinic_story_part": joined.last_part}
             await step.save(draft)
+            if joined.refused:
+                await message.answer(too_long(l10n, joined, room))
+                return
         if not matches:
             await message.answer(l10n("clinic.not_found"))
             return

@@ -3,7 +3,6 @@ name, the outcome wanted, the phone), and the submission with its receipt."""
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -16,68 +15,21 @@ from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
 from bot import keyboards
 from bot.callbacks import BehalfPick, Flow, FlowAction
 from bot.config import Settings
-from bot.filters import HasContact, HasText
-from bot.l10n import L10n, Translator
+from bot.filters import HasContact, HasText, LeftoverKeyboardButton
+from bot.l10n import L10n
 from bot.services import drafts, people, reviews
+from bot.services.names import as_full_name, is_name_shaped, looks_like_full_name, may_be_full_name
 from bot.states import ReviewForm
 from bot.unit_of_work import AfterCommit
-from handlers.feedback.description import ask_about_offer, offer_text
+from handlers.feedback.description import offer_text
 from handlers.feedback.entry import ask_cancel, go_back
 from handlers.feedback.files import fetch_missing_evidence
-from handlers.feedback.step import Step, close_reply_keyboard, preview_text, step_maker
+from handlers.feedback.step import Step, ask_about_offer, close_reply_keyboard, preview_text, step_maker
 from handlers.start import show_menu
 from storage.models import User
 from storage.repositories import Repositories
 
-# A full name as people write it: two to four words of letters (hyphens and apostrophes inside), initials
-# ("Иванова А.С.", "Иванова А. С.", "А.С. Иванова") and a patronymic's separate "кызы"/"оглы"/"ұлы"
-# ("Мамедова Севиль Ахмед кызы").
-_WORD = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*")
-_INITIALS = re.compile(r"[^\W\d_]\.(?:[^\W\d_]\.?)?")
-_PARTICLES = frozenset({"кызы", "қызы", "оглы", "ұлы", "улы", "kyzy", "qyzy", "ogly", "uly"})
 OUTCOME_CHARS = 1000
-
-
-def _name_tokens(text: str) -> list[str] | None:
-    """The words of a text shaped as a full name, or None; "А. С." counts as one set of initials."""
-    text = re.sub(r"(?<=\.)\s+(?=[^\W\d_]\.)", "", " ".join(text.split()))
-    tokens = text.split()
-    names = [token for token in tokens if token.lower() not in _PARTICLES]
-    if len(text) > 120 or not 2 <= len(names) <= 4 or tokens[0].lower() in _PARTICLES:
-        return None
-    words = [token for token in names if _WORD.fullmatch(token.rstrip("."))]
-    if not words or not all(token in words or _INITIALS.fullmatch(token) for token in names):
-        return None  # a surname at least, beside initials ("А.С. Иванова", "Иванова А.С")
-    return tokens
-
-
-def is_name_shaped(text: str) -> bool:
-    """Two to four words (or a surname and initials) that can be a full name, however capitalised."""
-    return _name_tokens(text) is not None
-
-
-def looks_like_full_name(text: str) -> bool:
-    """A full name written as one: "Иванова Айгуль Сериковна", "Иванова А.С.", not "очень плохо" or "Очень плохо"."""
-    tokens = _name_tokens(text)
-    return tokens is not None and all(token[0].isupper() for token in tokens if token.lower() not in _PARTICLES)
-
-
-def may_be_full_name(text: str) -> bool:
-    """Shaped as a full name but not capitalised as one ("иванова айгуль сериковна"): a name typed in a hurry, or
-    two words of a story; the resident is asked which."""
-    tokens = _name_tokens(text)
-    return tokens is not None and all(token == token.lower() for token in tokens)
-
-
-def as_full_name(text: str) -> str:
-    """A full name as it is written: each word capitalised (parts after a hyphen or apostrophe too), initials in
-    capitals, "кызы" and its kind as they are."""
-    def capitalised(token: str) -> str:
-        if token.lower() in _PARTICLES:
-            return token.lower()
-        return re.sub(r"(^|[-'’.])([^\W\d_])", lambda match: match[1] + match[2].upper(), token)
-
-    return " ".join(capitalised(token) for token in _name_tokens(text) or text.split())
 
 
 def register(private: Router, settings: Settings) -> None:
@@ -137,19 +89,19 @@ def register(private: Router, settings: Settings) -> None:
         draft.pop("appellant_name", None)
         await redraw(step, draft)
 
+    @private.message(in_preview, LeftoverKeyboardButton())
+    async def phone_keyboard_button(message: Message, keyboard_button: str, state: FSMContext, repo: Repositories,
+                                    l10n: L10n, user: User | None) -> None:
+        # The phone keyboard's own Back and Cancel buttons arrive as text.
+        step = step_of(message, state, repo, l10n, user)
+        await (go_back(step) if keyboard_button == "back" else ask_cancel(step))
+
     @private.message(in_preview, HasText())
     async def text_at_preview(message: Message, state: FSMContext, repo: Repositories, l10n: L10n,
-                              user: User | None, translator: Translator) -> None:
+                              user: User | None) -> None:
         step = step_of(message, state, repo, l10n, user)
         draft = await step.draft()
         text = message.text.strip()
-        # The phone keyboard's own Back and Cancel buttons arrive as text.
-        if text in translator.every("flow.back"):
-            await go_back(step)
-            return
-        if text in translator.every("flow.cancel"):
-            await ask_cancel(step)
-            return
         typing = draft.pop("typing", None)
         if typing == FlowAction.OUTCOME:
             await redraw(step, {**draft, "outcome": text[:OUTCOME_CHARS]}, new=True)
@@ -170,9 +122,11 @@ def register(private: Router, settings: Settings) -> None:
                                        question=l10n("preview.name_or_text", name=as_full_name(text)))
             if offered is not None:
                 # Where the name is in the texts on offer: "Yes, it is my name" takes it alone, whatever else was
-                # sent before or after it.
+                # sent before or after it. Only this question decides now: an earlier one's Add would publish the
+                # name, an earlier name question's Yes would take this name.
                 start = len(offered["pending_text"]) - len(message.text)
-                await step.save({**offered, "name_offer": {"text": message.text, "start": start}})
+                await step.save({**offered, "name_offer": {"text": message.text, "start": start},
+                                 "offer_messages": offered["offer_messages"][-1:]})
             return
         await offer_text(step, message.text)
 

@@ -17,6 +17,7 @@ from bot.config import Settings
 from bot.keyboards import address_in, name_in
 from bot.l10n import L10n
 from bot.services import drafts, search
+from bot.services.names import as_full_name
 from bot.states import ReviewForm, state_of
 from storage.models import Clinic, Doctor, Specialty, User
 from storage.repositories import Repositories
@@ -174,6 +175,26 @@ async def ask_preview(step: Step, draft: drafts.Draft) -> None:
         await step.save(draft)
         new = True
     await step.show(await preview_text(step, draft), keyboards.make_preview_keyboard(step.l10n, draft), new=new)
+    if draft.get("pending_text") and not draft.get("offer_messages"):
+        # Texts left on offer when the resident went to change something (Edit, Back) are asked about again here,
+        # where they were sent, rather than dropped or added without a word.
+        await ask_about_offer(step, draft)
+
+
+async def ask_about_offer(step: Step, draft: drafts.Draft, question: str | None = None,
+                          markup: InlineKeyboardMarkup | None = None) -> drafts.Draft:
+    """The question under the texts on offer (by default: add them to the description?; the name question when a
+    full name is among them). The messages asking it are remembered: their buttons
+    decide for the offer, and those of an offer already decided, or left behind by Edit or Back, are out of date."""
+    pending, name = draft["pending_text"], (draft.get("name_offer") or {}).get("text")
+    if question is None and name is not None:  # "Yes, my name" takes it alone; the rest is asked about after
+        question = step.l10n("preview.name_or_text", name=as_full_name(name))
+        markup = keyboards.make_name_or_text_keyboard(step.l10n)
+    sent = await step.message.answer(question or step.l10n("description.offer_add", length=len(pending)),
+                                     reply_markup=markup or keyboards.make_add_text_keyboard(step.l10n))
+    draft = {**draft, "offer_messages": [*draft.get("offer_messages", []), sent.message_id]}
+    await step.save(draft)
+    return draft
 
 
 ASK = {

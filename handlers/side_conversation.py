@@ -1,0 +1,58 @@
+"""The resident's side conversations about a case of theirs: answering the office's question, adding information
+to an appeal, disagreeing with an answer.
+
+They begin without losing a review being written, which is set aside beside them, and however they end (Done,
+/cancel, a leftover keyboard's Back, or another start: /start, /review, the menu) the review is the current one
+again, and an answer to the office that was begun counts as given."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from aiogram.fsm.context import FSMContext
+from aiogram.types import Message
+
+from bot import keyboards
+from bot.cases import resident
+from bot.l10n import L10n
+from bot.states import SIDE_CONVERSATIONS, CaseReply, ReviewForm
+from storage.repositories import Repositories
+
+_SIDE_STATES = frozenset(side.state for side in SIDE_CONVERSATIONS)
+
+
+async def set_aside(state: FSMContext, side_state: Any, data: dict[str, Any]) -> None:
+    """Begin a side conversation; a review being written is kept beside it (its step and draft)."""
+    current, kept = await state.get_state(), await state.get_data()
+    aside = kept.get("aside")  # a side conversation begun from another keeps the review kept by the first
+    if aside is None and (current or "").startswith(ReviewForm.__name__) and kept.get("draft"):
+        aside = {"state": current, "data": kept}
+    await state.set_state(side_state)
+    await state.set_data({**data, "aside": aside} if aside else data)
+
+
+async def in_side_conversation(state: FSMContext) -> bool:
+    return await state.get_state() in _SIDE_STATES
+
+
+async def end_side_conversation(state: FSMContext, repo: Repositories, now: datetime) -> bool:
+    """End the side conversation the resident is in, if any. An answer to the office's question that was begun
+    goes back to the office as after Done (else its list shows the case waiting for the resident, who thinks they
+    answered). True when a review set aside for it is the current one again."""
+    if not await in_side_conversation(state):
+        return False
+    current, data = await state.get_state(), await state.get_data()
+    if current == CaseReply.adding.state and data.get("answered"):
+        await resident.resident_finished(repo, data["case_id"], now)
+    await state.clear()
+    aside = data.get("aside")
+    if not aside:
+        return False
+    await state.set_state(aside["state"])
+    await state.set_data(aside["data"])
+    return True
+
+
+async def offer_unfinished(message: Message, l10n: L10n) -> None:
+    await message.answer(l10n("unfinished.prompt"), reply_markup=keyboards.make_unfinished_keyboard(l10n))
