@@ -6,6 +6,7 @@ import html
 from datetime import datetime
 
 from aiogram import Bot, Router
+from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.fsm.context import FSMContext
@@ -20,14 +21,27 @@ from aiogram.types import (
 
 from bot.callbacks import ClinicAnswerV1
 from bot.config import Settings
-from bot.filters import GroupChat, HasText, PrivateChat
+from bot.filters import GroupChat, HasEvidence, HasText, PrivateChat
 from bot.keyboards import name_in
 from bot.l10n import L10n
 from bot.services import clinics, moderation_queue
 from bot.services.access import ClinicAccess, Memberships
 from bot.states import ClinicAnswer
+from handlers.long_texts import refused_length
 from storage.models import PublicStatus, Role
 from storage.repositories import Repositories
+
+
+def replied_post(message: Message) -> int | None:
+    """The review whose post (the one with an Answer button) the message replies to with Telegram's Reply."""
+    replied = message.reply_to_message
+    markup = replied.reply_markup if replied is not None else None
+    prefix = f"{ClinicAnswerV1.__prefix__}{ClinicAnswerV1.__separator__}"
+    for row in getattr(markup, "inline_keyboard", None) or []:
+        for button in row:
+            if button.callback_data and button.callback_data.startswith(prefix):
+                return ClinicAnswerV1.unpack(button.callback_data).review_id
+    return None
 
 
 def make_router(settings: Settings, memberships: Memberships | None = None) -> Router:
@@ -97,10 +111,17 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
                              now: datetime) -> None:
         words = words_for(message.chat.type, l10n)
         text = message.text.strip()
-        if len(text) > clinics.ANSWER_MAX_CHARS:
-            await message.reply(words("clinic_answer.too_long", length=len(text), limit=clinics.ANSWER_MAX_CHARS))
-            return  # still writing: a shorter text is the answer
         data = await state.get_data()
+        other = replied_post(message)
+        if other is not None and other != data.get("review_id"):
+            # Telegram's Reply on another review's post: meant for that one, never stored under this one.
+            review = await repo.reviews.get(data.get("review_id", 0))
+            label = clinics.review_label(words, review, settings) if review else ""
+            await message.reply(words("clinic_answer.other_post", review=label))
+            return
+        if (length := await refused_length(state, message, clinics.ANSWER_MAX_CHARS)) is not None:
+            await message.reply(words("clinic_answer.too_long", length=length, limit=clinics.ANSWER_MAX_CHARS))
+            return  # still writing: a shorter text is the answer
         await state.clear()
         review = await repo.reviews.get(data.get("review_id", 0))
         # Checked again: the role may have been revoked, or the person may have left the chat, since the press.
@@ -117,6 +138,28 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
             # published number stays).
             reply += "\n" + words("case_clinic.masked")
         await message.reply(reply)
+
+    @router.message(StateFilter(ClinicAnswer.writing), HasEvidence())
+    async def file_for_answer(message: Message, l10n: L10n) -> None:
+        # The answer is published on the clinic's page and sent to the resident as text: a file would be lost.
+        await message.reply(words_for(message.chat.type, l10n)("clinic_answer.text_only"))
+
+    @router.message(GroupChat(), StateFilter(None), HasText())
+    async def reply_on_post(message: Message, bot: Bot, repo: Repositories, l10n: L10n) -> None:
+        # Telegram's Reply on a post, the way people answer in a chat: the staff are told how the resident gets an
+        # answer, instead of believing they answered. Others' replies there are the chat's own conversation.
+        review_id = replied_post(message)
+        review = await repo.reviews.get(review_id) if review_id is not None else None
+        if review is None or not await may_answer(bot, repo, message.from_user.id, review.clinic_id,
+                                                  message.chat.id):
+            raise SkipHandler
+        words = words_for(message.chat.type, l10n)
+        await message.reply(words("clinic_answer.press_answer", review=clinics.review_label(words, review, settings)))
+
+    @router.message(Command("reviews"), GroupChat())
+    async def staff_reviews_in_group(message: Message, l10n: L10n) -> None:
+        # The list is the person's own (every clinic they answer for): given in private, never to the group.
+        await message.reply(words_for(message.chat.type, l10n)("staff_reviews.in_private"))
 
     @router.message(Command("reviews"), PrivateChat())
     async def staff_reviews(message: Message, repo: Repositories, l10n: L10n) -> None:

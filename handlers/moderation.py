@@ -19,6 +19,7 @@ from bot.services import clinics, moderation_queue
 from bot.services.access import is_moderator
 from bot.services.moderation_queue import Item
 from bot.states import ModerationInput
+from handlers.long_texts import refused_length
 from storage.models import PublicStatus
 from storage.repositories import Repositories
 
@@ -143,8 +144,8 @@ def make_router(settings: Settings) -> Router:
     @router.message(StateFilter(ModerationInput.editing), HasText())
     async def new_text(message: Message, state: FSMContext, repo: Repositories, l10n: L10n, now: datetime) -> None:
         text = message.text.strip()
-        if len(text) > EDIT_MAX_CHARS:
-            await message.answer(l10n("moderation.edit_too_long", length=len(text), limit=EDIT_MAX_CHARS))
+        if (length := await refused_length(state, message, EDIT_MAX_CHARS)) is not None:
+            await message.answer(l10n("moderation.edit_too_long", length=length, limit=EDIT_MAX_CHARS))
             return  # still editing
         data = await state.get_data()
         await state.clear()

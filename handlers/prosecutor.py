@@ -9,6 +9,7 @@ from datetime import datetime
 from functools import partial
 
 from aiogram import Bot, Router
+from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject, Filter, StateFilter
 from aiogram.fsm.context import FSMContext
@@ -29,7 +30,7 @@ from bot.callbacks import (
 from bot.cases import actions, lists, templates
 from bot.cases import cards as alerts
 from bot.cases.cards import OPEN_STATUSES, CaseView
-from bot.cases.deadlines import local_date
+from bot.cases.deadlines import local_date, max_extension_date
 from bot.config import Settings
 from bot.filters import HasText, InChat
 from bot.keyboards import name_in
@@ -39,6 +40,7 @@ from bot.services.outbox import shown_card
 from bot.services.reviews import work_calendar
 from bot.states import ProsecutorInput
 from bot.unit_of_work import AfterCommit
+from handlers.long_texts import refused_length
 from storage.repositories import Repositories
 
 log = logging.getLogger(__name__)
@@ -198,6 +200,11 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
             if action == AlertAction.EXTEND and (not case.formal_appeal or case.extended):
                 await query.answer(l10n("cases.cannot_extend"), show_alert=True)
                 return
+            if action == AlertAction.EXTEND and actions.too_late_to_extend(view.review, now, settings):
+                # Said before the reason is typed, not after.
+                last = max_extension_date(view.review.created_at, settings.zone).strftime("%d.%m.%Y")
+                await query.answer(l10n("cases.too_late_to_extend", date=last), show_alert=True)
+                return
             await state.set_state(WRITING[action])
             await state.update_data(action=action.value, case_id=case.id, card_message=query.message.message_id,
                                     words=None, file=None)
@@ -321,6 +328,14 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
     @router.message(StateFilter(ProsecutorInput.ask, ProsecutorInput.close, ProsecutorInput.reject,
                                 ProsecutorInput.extend), HasText())
     async def words_given(message: Message, state: FSMContext, bot: Bot, repo: Repositories, now: datetime) -> None:
+        if message.reply_to_message is not None:
+            card = await repo.outbox.by_sent_message(message.chat.id, message.reply_to_message.message_id)
+            case = await repo.reviews.case((await state.get_data()).get("case_id") or 0)
+            if card is not None and card.kind == "alert" and case is not None and card.review_id != case.review_id:
+                raise SkipHandler  # a remark on another case's card is discussion, never this draft's words
+        if (length := await refused_length(state, message, WORDS_LIMIT)) is not None:
+            await message.reply(l10n("case_draft.too_long", length=length, limit=WORDS_LIMIT))
+            return
         await words_or_file(message, state, bot, repo, now, message.text.strip(), None)
 
     @router.message(StateFilter(ProsecutorInput.close), HasDocumentOrPhoto())

@@ -16,7 +16,7 @@ from bot.keyboards import name_in
 from bot.l10n import L10n, translator
 from bot.ops.logs import bind_reference
 from bot.services import clinics
-from storage.models import CaseStatus, Response, ReviewStatus, Role
+from storage.models import CaseStatus, Response, Review, ReviewStatus, Role
 from storage.repositories import Repositories
 
 FORWARD_WORKING_DAYS = 3  # APPK art. 76: an appeal outside the body's competence is forwarded within 3 working days
@@ -123,8 +123,10 @@ async def forward(repo: Repositories, case_id: int, actor: int, now: datetime, s
     resident_l10n = translator()[view.review.language]
     where = (html.escape(name_in(view.clinic, resident_l10n.language)) if destination == "clinic"
              else alerts.destination_name(destination, resident_l10n))
+    # Each forwarding is told (to the polyclinic, then from it to another body): the second is not a repeat.
+    number = await repo.audit.count("case.forwarded", "review", view.review.id)
     await notices.forwarded(repo, view.review, view.author, where,
-                            now.astimezone(settings.zone).strftime("%d.%m.%Y"), now)
+                            now.astimezone(settings.zone).strftime("%d.%m.%Y"), now, number=number)
     if reachable:
         await clinics.forwarded(repo, view.review, now, settings)
     return await alerts.load(repo, view.case)
@@ -173,12 +175,21 @@ async def reject(repo: Repositories, case_id: int, actor: int, reason: str, now:
     return await alerts.load(repo, view.case)
 
 
+def too_late_to_extend(review: Review, now: datetime, settings: Settings) -> bool:
+    """Past two months from registration the term cannot be extended: the "new" due date would already be past,
+    and the resident would be told of a deadline that has gone."""
+    return max_extension_date(review.created_at, settings.zone) < now.astimezone(settings.zone).date()
+
+
 async def extend(repo: Repositories, case_id: int, actor: int, reason: str, now: datetime,
                  settings: Settings) -> CaseView:
     """Once, to at most two months from registration; the resident is told the same day."""
     view = await _open_view(repo, case_id)
     if not view.case.formal_appeal or view.case.extended:
         raise CaseActionRefused("cases.cannot_extend")
+    if too_late_to_extend(view.review, now, settings):
+        raise CaseActionRefused("cases.too_late_to_extend",
+                                date=max_extension_date(view.review.created_at, settings.zone).strftime("%d.%m.%Y"))
     view.case.due_date = max_extension_date(view.review.created_at, settings.zone)
     view.case.extended, view.case.extension_reason = True, reason
     view.case.due_provisional = False  # two calendar months: no working days are counted

@@ -76,10 +76,11 @@ async def answered(repo: Repositories, review: Review, author: User, answer: str
 
 
 async def forwarded(repo: Repositories, review: Review, author: User, destination: str, day: str,
-                    now: datetime) -> bool:
-    """Where the appeal went and when (APPK art. 76: the applicant is told of a forwarding)."""
+                    now: datetime, number: int = 1) -> bool:
+    """Where the appeal went and when (APPK art. 76: the applicant is told of each forwarding; `number` tells the
+    second from the first)."""
     return await to_resident(repo, review, author, "status:forwarded", now, key="case_notify.forwarded",
-                             destination=destination, day=day)
+                             occurrence=number if number > 1 else None, destination=destination, day=day)
 
 
 async def rejected(repo: Repositories, review: Review, author: User, reason: str, now: datetime) -> bool:

@@ -3,7 +3,6 @@ answer (disagreeing reopens the case in the office's chat), and withdrawing an o
 
 from __future__ import annotations
 
-import html
 from datetime import datetime
 
 from bot.cases import cards as alerts
@@ -12,7 +11,7 @@ from bot.cases.cards import OPEN_STATUSES, CaseView
 from bot.cases.lists import office_card_text
 from bot.config import Settings
 from bot.ops.logs import bind_reference
-from bot.services import outbox, ratings
+from bot.services import outbox, pages, ratings
 from storage.models import CaseStatus, Review, ReviewMedia, ReviewStatus, User
 from storage.repositories import Repositories
 
@@ -51,10 +50,14 @@ async def resident_added(repo: Repositories, case_id: int, user_id: int, now: da
     await repo.audit.record(now, view.author.telegram_id, "case.resident_added", "review", view.review.id,
                             text=text or "", files=len(media or []), asked=asked)
     if chat_id is not None and text:
-        await outbox.enqueue(repo, chat_id=chat_id, kind="resident_reply", now=now, dedupe_key=f"{key}:text",
-                             review_id=view.review.id, reply_to_message_id=reply_to,
-                             text=l10n("alert.resident_added" if asked else "case_office.resident_added_unasked",
-                                       reference=view.review.reference, text=html.escape(text)))
+        # The resident may write as much as Telegram takes (4,096 characters): with the header that is more than
+        # one message, so it goes in as many as it needs, never refused by Telegram and lost.
+        header = l10n("alert.resident_added" if asked else "case_office.resident_added_unasked",
+                      reference=view.review.reference, text="").rstrip("\n")
+        for number_of_piece, piece in enumerate(pages.text_block(header + "\n", text)):
+            await outbox.enqueue(repo, chat_id=chat_id, kind="resident_reply", now=now, text=piece,
+                                 dedupe_key=f"{key}:text" + (f":{number_of_piece}" if number_of_piece else ""),
+                                 review_id=view.review.id, reply_to_message_id=reply_to)
     # The files join the case whether or not a prosecutor's chat is configured; the chat gets them when it is.
     rows = [_media_row(view.review.id, len(view.media) + index, item, now) for index, item in enumerate(media or [])]
     repo.reviews.add(*rows)

@@ -1,0 +1,193 @@
+"""What the office's officers, the polyclinics' staff and the moderators do that the first build did not plan,
+found by a tester acting as them: a long paste Telegram splits, Telegram's Reply on another post or card, a file
+where text is wanted, a command with the bot's name in a group, a second forwarding, an extension asked for too late.
+Each asserts what the person sees and what is stored."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+from aiogram.methods import SendMessage
+from sqlalchemy import select
+
+from storage.models import Case, OutboxMessage, Response, Review
+from tests.conftest import App
+from tests.flows import RU, one, resident
+from tests.test_alerts import CHAT, card_in_chat, submit_violation
+from tests.test_alerts import prosecutor as office_member
+from tests.test_clinics import CLINIC_CHAT, RESIDENT, link_group, posts_in, submit_about_clinic
+from tests.test_clinics import deliver as deliver_all
+
+pytestmark = pytest.mark.usefixtures("demo_directory")
+
+
+def replying_to(app: App, person, text: str, message):
+    """A text sent with Telegram's own Reply on `message`."""
+    update = app.updates.text(text, user=person.user, chat=person.chat)
+    return update.model_copy(update={"message": update.message.model_copy(update={"reply_to_message": message})})
+
+
+async def clinic_post(app: App, text: str = "Нагрубили в регистратуре.", user_id: int = RESIDENT):
+    person = await resident(app, user_id)
+    reference = await submit_about_clinic(app, person, text=text)
+    await deliver_all(app)
+    return reference, next(m for m in posts_in(app, CLINIC_CHAT) if reference in m.text)
+
+
+async def office_card(app: App, user_id: int = 3001, text: str = "Врач требовал взятку 30000 тенге."):
+    reference = await submit_violation(app, user_id, text=text, photos=False)
+    await deliver_all(app)
+    return reference, card_in_chat(app)
+
+
+def chat_texts(app: App, chat_id: int) -> list[str]:
+    return [call.text for call in app.session.sent_messages(chat_id) if isinstance(call, SendMessage)]
+
+
+# --- A long paste, which Telegram delivers as several messages -------------------------------------------------
+
+
+async def test_a_residents_answer_as_long_as_telegram_allows_reaches_the_office_whole(app: App) -> None:
+    _reference, card = await office_card(app)
+    officer = office_member(app)
+    await officer.press(RU("alert.button_ask"), message=card.message_id)
+    await officer.send("Опишите подробно, что произошло на приёме.")
+    await officer.press(RU("case_draft.button_send"))
+    await deliver_all(app)
+    person = app.user(3001)
+    question = [m for m in app.session.history(3001) if m.text and "Опишите подробно" in m.text][-1]
+    await person.press(RU("notify.reply_button"), message=question.message_id)
+    story = ("Я пришла к врачу в 10 утра, он сказал, что без оплаты направление не даст. " * 60)[:4095] + "!"
+    assert RU("reply.received") in (await person.send(story)).texts
+    await deliver_all(app)
+    office = "".join(text.replace("\n", "") for text in chat_texts(app, CHAT))
+    assert story.replace("\n", "")[:300] in office and story[-60:] in office  # its beginning and its end
+    assert await one(app, select(OutboxMessage).where(OutboxMessage.status == "blocked")) == []
+
+
+async def test_a_clinic_answer_split_by_telegram_is_refused_whole_not_published_as_its_last_part(app: App) -> None:
+    staff = await link_group(app)
+    _reference, post = await clinic_post(app)
+    await staff.press(RU("clinic_post.answer_button"), message=post.message_id)
+    head = ("Уважаемый заявитель! По вашему обращению проведена служебная проверка. " * 60)[:4096]
+    tail = "Итог: администратору объявлен выговор."
+    await staff.send(head)
+    reply = await staff.send(tail)
+    assert reply.text == RU("clinic_answer.too_long", length=4096 + len(tail), limit=3500)
+    assert await one(app, select(Response)) == []
+    await staff.send("Приносим извинения, администратору объявлен выговор.")  # a shorter one is the answer
+    assert [r.text for r in await one(app, select(Response))] == [
+        "Приносим извинения, администратору объявлен выговор."]
+
+
+async def test_an_officers_answer_split_by_telegram_is_refused_whole_not_drafted_as_its_last_part(app: App) -> None:
+    _reference, card = await office_card(app)
+    officer = office_member(app)
+    await officer.press(RU("alert.button_close"), message=card.message_id)
+    head = ("По результатам проверки установлено следующее: врач требовал оплату за бесплатную услугу. " * 50)[:4096]
+    tail = "На основании изложенного врачу внесено представление."
+    await officer.send(head)
+    reply = await officer.send(tail)
+    assert reply.texts == [RU("case_draft.too_long", length=4096 + len(tail), limit=3500)]
+
+
+async def test_a_moderators_long_edit_split_by_telegram_is_refused_whole(app: App) -> None:
+    app.settings.moderation.queue = True
+    person = await resident(app, RESIDENT)
+    story = ("Регистратура работает плохо, очередь по два часа, талонов нет, никто ничего не объясняет. " * 60)[:5000]
+    await submit_about_clinic(app, person, text=story)
+    moderator = app.user(9001)
+    await moderator.command("moderation")
+    await moderator.press(RU("moderation.button_ed"))
+    corrected = story.replace("плохо", "неудовлетворительно")
+    await moderator.send(corrected[:4096])
+    reply = await moderator.send(corrected[4096:])
+    assert reply.text == RU("moderation.edit_too_long", length=len(corrected), limit=3500)
+    [review] = await one(app, select(Review))
+    assert review.public_text != corrected[4096:].strip()
+
+
+# --- Telegram's Reply on another post or card ------------------------------------------------------------------
+
+
+async def test_a_clinic_answer_sent_as_a_reply_to_another_post_is_not_stored_under_the_first(app: App) -> None:
+    staff = await link_group(app)
+    first, post_a = await clinic_post(app, "Нагрубили в регистратуре.", RESIDENT)
+    _second, post_b = await clinic_post(app, "Потеряли мою карту.", RESIDENT + 1)
+    await staff.press(RU("clinic_post.answer_button"), message=post_a.message_id)
+    reply = await staff.feed(replying_to(app, staff, "Карта нашлась, она в кабинете 12.", post_b))
+    assert reply.text.startswith(RU("clinic_answer.other_post", review="")[:20])
+    assert await one(app, select(Response)) == []
+    await staff.send("Приносим извинения.")  # still answering the first
+    [review_a] = await one(app, select(Review).where(Review.reference == first))
+    assert [r.review_id for r in await one(app, select(Response))] == [review_a.id]
+
+
+async def test_a_reply_on_a_post_without_pressing_answer_tells_the_staff_how_to_answer(app: App) -> None:
+    staff = await link_group(app)
+    _reference, post = await clinic_post(app)
+    reply = await staff.feed(replying_to(app, staff, "Приносим извинения.", post))
+    assert reply.text.startswith(RU("clinic_answer.press_answer", review="")[:20])
+    assert await one(app, select(Response)) == []
+
+
+async def test_a_file_sent_as_the_clinics_answer_is_said_to_be_not_taken(app: App) -> None:
+    staff = await link_group(app)
+    _reference, post = await clinic_post(app)
+    await staff.press(RU("clinic_post.answer_button"), message=post.message_id)
+    reply = await staff.document(b"%PDF-1.4 answer", file_name="otvet.pdf", caption="Ответ во вложении.")
+    assert reply.text == RU("clinic_answer.text_only")
+    await staff.send("Приносим извинения.")  # still answering
+    assert len(await one(app, select(Response))) == 1
+
+
+async def test_a_remark_replied_to_another_card_while_drafting_is_discussion_not_the_draft(app: App) -> None:
+    first, card_a = await office_card(app, 3001)
+    _second, card_b = await office_card(app, 3002, text="Медсестра требовала деньги за укол, 5000 тенге.")
+    officer = office_member(app)
+    await officer.press(RU("alert.button_close"), message=card_a.message_id)
+    reply = await officer.feed(replying_to(app, officer, "Коллеги, кто выезжал? Я завтра в суде.", card_b))
+    assert reply.texts == [RU("case_note.offer")]  # the reply to a card, offered as its note
+    reply = await officer.send("Проверка проведена, нарушений нет.")  # still drafting the first one's answer
+    assert first in "\n".join(reply.texts) and "Я завтра в суде" not in "\n".join(reply.texts)
+
+
+# --- The law: each forwarding told, no extension to a day already past ---------------------------------------
+
+
+async def test_a_second_forwarding_is_told_to_the_resident_too(app: App) -> None:
+    reference, card = await office_card(app)
+    officer = office_member(app)
+    await officer.press(RU("alert.button_fwd"), message=card.message_id)
+    await officer.press("Городская поликлиника №17")
+    await officer.press(RU("case_forward.confirm_button"))
+    chooser = await officer.press(RU("alert.button_fwd"), message=card.message_id)
+    await officer.press(RU("forward_body.police"), message=chooser.messages[-1].message_id)
+    await deliver_all(app)
+    told = [text for text in chat_texts(app, 3001) if reference in text and "↪️" in text]
+    assert len(told) == 2 and RU("forward_body.police") in told[-1]
+
+
+async def test_an_extension_asked_for_past_two_months_is_refused_before_the_reason_is_typed(app: App) -> None:
+    _reference, card = await office_card(app)  # registered 26.11.2026: two months end 26.01.2027
+    app.clock.now = datetime(2027, 2, 3, 5, 0, tzinfo=UTC)
+    pressed = await office_member(app).press(RU("alert.button_extend"), message=card.message_id)
+    assert pressed.callback_answers == [RU("cases.too_late_to_extend", date="26.01.2027")]
+    [case] = await one(app, select(Case))
+    assert not case.extended and case.due_date < date(2027, 2, 3)
+
+
+# --- Groups -------------------------------------------------------------------------------------------------------
+
+
+async def test_reviews_with_the_bots_name_in_the_clinics_group_says_where_the_list_is(app: App) -> None:
+    staff = await link_group(app)
+    reply = await staff.send("/reviews@medfeedback_test_bot")
+    assert reply.text == RU("staff_reviews.in_private")
+
+
+async def test_a_cards_reasons_are_in_the_chats_words_never_the_classifiers_codes(app: App) -> None:
+    _reference, card = await office_card(app, text="Врач требовал 30000 тенге за направление на МРТ.")
+    assert "amount demand" not in card.text and "amount_demand" not in card.text
+    assert RU("case_reason.group_amount_demand", words="")[:15] in card.text
