@@ -191,3 +191,19 @@ async def test_a_cards_reasons_are_in_the_chats_words_never_the_classifiers_code
     _reference, card = await office_card(app, text="Врач требовал 30000 тенге за направление на МРТ.")
     assert "amount demand" not in card.text and "amount_demand" not in card.text
     assert RU("case_reason.group_amount_demand", words="")[:15] in card.text
+
+
+def test_every_word_group_of_the_urgency_rules_has_a_card_reason_in_every_language() -> None:
+    import tomllib
+    from pathlib import Path
+
+    from bot.l10n import Translator
+
+    folder = Path(__file__).resolve().parents[1] / "bot" / "data" / "urgency"
+    groups = {name for path in folder.glob("lexicon_*.toml")
+              for name in tomllib.loads(path.read_text(encoding="utf-8")).get("groups", {})}
+    assert {"amount_demand", "bribe"} <= groups
+    translator = Translator()
+    missing = [(language, group) for language in ("kk", "ru", "en") for group in sorted(groups)
+               if not translator[language].has(f"case_reason.group_{group}")]
+    assert missing == []
