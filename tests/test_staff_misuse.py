@@ -207,3 +207,23 @@ def test_every_word_group_of_the_urgency_rules_has_a_card_reason_in_every_langua
     missing = [(language, group) for language in ("kk", "ru", "en") for group in sorted(groups)
                if not translator[language].has(f"case_reason.group_{group}")]
     assert missing == []
+
+
+async def test_an_extended_deadline_on_a_saturday_is_reminded_on_the_working_days_before_it(app: App) -> None:
+    from tests.test_caseload import morning
+
+    app.clock.now = datetime(2026, 11, 30, 5, 0, tzinfo=UTC)  # a Monday: two months later is Saturday 30.01.2027
+    reference, card = await office_card(app)
+    officer = office_member(app)
+    await officer.press(RU("alert.button_extend"), message=card.message_id)
+    await officer.send("Назначена экспертиза.")
+    await officer.press(RU("case_draft.button_send"))
+    [case] = await one(app, select(Case))
+    assert case.due_date == date(2027, 1, 30)
+    mornings = {}
+    for day in (25, 26, 27, 28, 29):  # the working days of the week before it
+        before = len(chat_texts(app, CHAT))
+        await morning(app, date(2027, 1, day))
+        mornings[day] = [text for text in chat_texts(app, CHAT)[before:] if reference in text]
+    assert mornings[26] and RU("reminders.section_soon", days=3, due="29.01.2027") in mornings[26][0]
+    assert mornings[29] and RU("reminders.section_today", due="29.01.2027") in mornings[29][0]

@@ -66,11 +66,14 @@ async def remind(repo: Repositories, settings: Settings, calendar: WorkCalendar,
             sections["escalated"].append(view)
         if due is None:
             continue
+        # An extended appeal is due two calendar months after registration, which may be a Saturday or a holiday:
+        # no morning falls on it, so it is reminded on the working days before it as if due on the last of them.
+        reminded_on = due if calendar.is_working_day(due) else calendar.subtract_working_days(due, 1)
         if due < today:
             sections["overdue"].append(view)
-        elif due == today:
+        elif reminded_on <= today:
             sections["today"].append(view)
-        elif due == soon_day:
+        elif reminded_on == soon_day:
             sections["soon"].append(view)
     if not any(sections.values()):
         return 0
