@@ -227,3 +227,21 @@ async def test_an_extended_deadline_on_a_saturday_is_reminded_on_the_working_day
         mornings[day] = [text for text in chat_texts(app, CHAT)[before:] if reference in text]
     assert mornings[26] and RU("reminders.section_soon", days=3, due="29.01.2027") in mornings[26][0]
     assert mornings[29] and RU("reminders.section_today", due="29.01.2027") in mornings[29][0]
+
+
+async def test_a_long_disagreement_reaches_the_office_whole(app: App) -> None:
+    reference, card = await office_card(app, text="Врач требовал взятку 30000 тенге за направление. " * 30)
+    officer = office_member(app)
+    await officer.press(RU("alert.button_close"), message=card.message_id)
+    await officer.send("Проверка проведена, факты не подтвердились.")
+    await officer.press(RU("case_draft.button_send"))
+    await deliver_all(app)
+    person = app.user(3001)
+    answer = [m for m in app.session.history(3001) if m.text and "факты не подтвердились" in m.text][-1]
+    await person.press(RU("case_notify.disagree_button"), message=answer.message_id)
+    reason = ("Проверяющий со мной не связался, свидетелей не опросил, запись в журнале исправлена. " * 25)[:2300]
+    reason += " Главное: у меня есть аудиозапись разговора, прошу её запросить."
+    await person.send(reason)
+    await deliver_all(app)
+    office = "".join(text.replace("\n", "") for text in chat_texts(app, CHAT))
+    assert reason.replace("\n", "") in office
