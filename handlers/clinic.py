@@ -8,7 +8,7 @@ from datetime import datetime
 from aiogram import Bot, Router
 from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.exceptions import TelegramAPIError
-from aiogram.filters import Command, CommandObject, StateFilter
+from aiogram.filters import Command, CommandObject, Filter, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import (
     CallbackQuery,
@@ -30,6 +30,11 @@ from bot.states import ClinicAnswer
 from handlers.long_texts import refused_length
 from storage.models import PublicStatus, Role
 from storage.repositories import Repositories
+
+
+class ChatMigrated(Filter):
+    async def __call__(self, message: Message) -> bool:
+        return bool(message.migrate_to_chat_id or message.migrate_from_chat_id)
 
 
 def replied_post(message: Message) -> int | None:
@@ -138,6 +143,14 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
             # published number stays).
             reply += "\n" + words("case_clinic.masked")
         await message.reply(reply)
+
+    @router.message(GroupChat(), ChatMigrated())
+    async def group_upgraded(message: Message, repo: Repositories, now: datetime) -> None:
+        # Telegram's two service messages of an upgrade to a supergroup, one in each chat: whichever comes first
+        # moves the link.
+        old, new = ((message.chat.id, message.migrate_to_chat_id) if message.migrate_to_chat_id
+                    else (message.migrate_from_chat_id, message.chat.id))
+        await clinics.chat_moved(repo, old, new, now)
 
     @router.message(StateFilter(ClinicAnswer.writing), HasEvidence())
     async def file_for_answer(message: Message, l10n: L10n) -> None:

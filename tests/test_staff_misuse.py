@@ -230,7 +230,7 @@ async def test_an_extended_deadline_on_a_saturday_is_reminded_on_the_working_day
 
 
 async def test_a_long_disagreement_reaches_the_office_whole(app: App) -> None:
-    reference, card = await office_card(app, text="Врач требовал взятку 30000 тенге за направление. " * 30)
+    _reference, card = await office_card(app, text="Врач требовал взятку 30000 тенге за направление. " * 30)
     officer = office_member(app)
     await officer.press(RU("alert.button_close"), message=card.message_id)
     await officer.send("Проверка проведена, факты не подтвердились.")
@@ -245,3 +245,23 @@ async def test_a_long_disagreement_reaches_the_office_whole(app: App) -> None:
     await deliver_all(app)
     office = "".join(text.replace("\n", "") for text in chat_texts(app, CHAT))
     assert reason.replace("\n", "") in office
+
+
+async def test_a_clinic_group_upgraded_to_a_supergroup_can_still_answer(app: App) -> None:
+    """Telegram turns a basic group into a supergroup (a new chat id) when its admins change some settings."""
+    from tests.test_clinics import STAFF
+
+    old, new = -5000017, -1005000017
+    await link_group(app, chat_id=old)
+    app.session.set_chat_member(new, STAFF, "administrator")
+    staff = app.user(STAFF, chat_id=new, first_name="Гульнара")
+    await app.user(STAFF, chat_id=old).feed(app.updates.update(message=app.updates.message(  # in the old chat
+        user=staff.user, chat=app.updates.chat(old, user=staff.user), migrate_to_chat_id=new)))
+    person = await resident(app, RESIDENT)
+    reference = await submit_about_clinic(app, person, text="Нагрубили в регистратуре.")
+    await deliver_all(app)
+    [post] = [m for m in app.session.history(new) if m.text and reference in m.text]
+    pressed = await staff.press(RU("clinic_post.answer_button"), message=post.message_id)
+    assert pressed.callback_answers != [RU("clinic_answer.refused")]
+    await staff.send("Приносим извинения.")
+    assert [r.text for r in await one(app, select(Response))] == ["Приносим извинения."]

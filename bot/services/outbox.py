@@ -484,6 +484,7 @@ class Relay:
             stored.next_attempt_at, stored.lease_until, stored.last_error = next_attempt, None, error[:1000]
             if new_chat is not None:
                 stored.chat_id = new_chat
+                await repo.clinics.chat_moved(row.chat_id, new_chat)  # a clinic's group: its link follows
             if blocked and stored.status != OutboxStatus.BLOCKED:
                 stored.status = OutboxStatus.BLOCKED
                 if row.kind != "admin":

@@ -71,6 +71,16 @@ class ClinicRepo:
         await self.session.flush()
         return linked
 
+    async def chat_moved(self, old_chat_id: int, new_chat_id: int) -> ClinicChat | None:
+        """Telegram made the group a supergroup, with a new id: the link follows it (None when the old id was not
+        linked, or the new one already is, e.g. the other of the two service messages came first)."""
+        linked = await self.chat(old_chat_id)
+        if linked is None or await self.chat(new_chat_id) is not None:
+            return None
+        linked.chat_id = new_chat_id
+        await self.session.flush()
+        return linked
+
     async def active_chats(self, clinic_id: int) -> Sequence[ClinicChat]:
         query = (select(ClinicChat).where(ClinicChat.clinic_id == clinic_id, ClinicChat.active.is_(True))
                  .order_by(ClinicChat.id))
