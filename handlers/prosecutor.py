@@ -338,11 +338,28 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
             return
         await words_or_file(message, state, bot, repo, now, message.text.strip(), None)
 
-    @router.message(StateFilter(ProsecutorInput.close), HasDocumentOrPhoto())
+    @router.message(StateFilter(ProsecutorInput.close, ProsecutorInput.preview), HasDocumentOrPhoto())
     async def file_given(message: Message, state: FSMContext, bot: Bot, repo: Repositories, now: datetime) -> None:
+        data = await state.get_data()
+        if await state.get_state() == ProsecutorInput.preview.state and (
+                message.media_group_id is None or data.get("file_album") != message.media_group_id):
+            raise SkipHandler  # a file posted in the chat while the draft is shown: the chat's own conversation
+        if message.media_group_id is not None and data.get("file_album") == message.media_group_id:
+            # An album's other pages: the answer carries one file (the first, with the caption), said once.
+            if not data.get("file_album_told"):
+                await state.update_data(file_album_told=True)
+                await message.reply(l10n("case_draft.one_file"))
+            return
+        await state.update_data(file_album=message.media_group_id, file_album_told=False)
         attachment = ({"kind": "photo", "file_id": message.photo[-1].file_id} if message.photo
                       else {"kind": "document", "file_id": message.document.file_id})
         await words_or_file(message, state, bot, repo, now, (message.caption or "").strip(), attachment)
+
+    @router.message(StateFilter(ProsecutorInput.ask, ProsecutorInput.reject, ProsecutorInput.extend),
+                    HasDocumentOrPhoto())
+    async def file_where_text_is_wanted(message: Message) -> None:
+        # A question, a reason for rejecting or for extending reaches the resident as text: a file would be lost.
+        await message.reply(l10n("case_draft.text_only"))
 
     async def words_or_file(message: Message, state: FSMContext, bot: Bot, repo: Repositories, now: datetime,
                             words: str, attachment: dict | None) -> None:

@@ -265,3 +265,28 @@ async def test_a_clinic_group_upgraded_to_a_supergroup_can_still_answer(app: App
     assert pressed.callback_answers != [RU("clinic_answer.refused")]
     await staff.send("Приносим извинения.")
     assert [r.text for r in await one(app, select(Response))] == ["Приносим извинения."]
+
+
+async def test_an_answer_sent_as_an_album_says_one_file_goes_and_sends_the_first_with_its_caption(app: App) -> None:
+    from aiogram.methods import SendPhoto
+
+    from tests.flows import PHOTO_A, PHOTO_B
+
+    _reference, card = await office_card(app)
+    officer = office_member(app)
+    await officer.press(RU("alert.button_close"), message=card.message_id)
+    reply = await officer.album([PHOTO_A, PHOTO_B], caption="Акт проверки, две страницы.")
+    assert reply.texts.count(RU("case_draft.one_file")) == 1
+    await officer.press(RU("case_draft.button_send"))
+    await deliver_all(app)
+    assert len([call for call in app.session.sent_messages(3001) if isinstance(call, SendPhoto)]) == 1
+
+
+async def test_a_photo_sent_as_the_offices_question_is_said_to_be_not_taken(app: App) -> None:
+    from tests.flows import PHOTO_A
+
+    _reference, card = await office_card(app)
+    officer = office_member(app)
+    await officer.press(RU("alert.button_ask"), message=card.message_id)
+    reply = await officer.photo(PHOTO_A, caption="Это ваша справка?")
+    assert reply.text == RU("case_draft.text_only")
