@@ -382,9 +382,27 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
             await message.reply(l10n("case_draft.file_kept"))  # a file alone is no answer: its text comes next
             return
         data["words"] = words or data["words"]
-        await state.update_data(words=data["words"])
+        await state.update_data(words=data["words"], words_message=message.message_id if words else
+                                data.get("words_message"))
         await state.set_state(ProsecutorInput.preview)
         await show_preview(bot, message.chat.id, await alerts.load(repo, case), data)
+
+    @router.edited_message(InChat(settings.prosecutor.chat_id), StateFilter(ProsecutorInput.preview), HasText())
+    async def words_edited(message: Message, state: FSMContext, bot: Bot, repo: Repositories) -> None:
+        # The officer corrects the message that gave the draft's words before pressing Send: the draft follows
+        # (else Send would send the words they corrected), and the preview is shown again.
+        data = await state.get_data()
+        if data.get("words_message") != message.message_id:
+            return
+        words = message.text.strip()
+        if len(words) > WORDS_LIMIT:
+            await message.reply(l10n("case_draft.too_long", length=len(words), limit=WORDS_LIMIT))
+            return
+        case = await repo.reviews.case(data.get("case_id") or 0)
+        if case is None or case.status not in OPEN_STATUSES:
+            return
+        await state.update_data(words=words)
+        await show_preview(bot, message.chat.id, await alerts.load(repo, case), {**data, "words": words})
 
     @router.callback_query(CaseDraftV1.filter())
     async def draft_decided(query: CallbackQuery, callback_data: CaseDraftV1, bot: Bot, repo: Repositories,

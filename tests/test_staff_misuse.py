@@ -290,3 +290,16 @@ async def test_a_photo_sent_as_the_offices_question_is_said_to_be_not_taken(app:
     await officer.press(RU("alert.button_ask"), message=card.message_id)
     reply = await officer.photo(PHOTO_A, caption="Это ваша справка?")
     assert reply.text == RU("case_draft.text_only")
+
+
+async def test_an_officer_correcting_the_answer_before_send_sends_the_corrected_words(app: App) -> None:
+    _reference, card = await office_card(app)
+    officer = office_member(app)
+    await officer.press(RU("alert.button_close"), message=card.message_id)
+    await officer.send("Врачу назначен штраф 5 МРП.")
+    typed = [m for m in app.session.history(CHAT) if m.text == "Врачу назначен штраф 5 МРП."][-1]
+    edited = await officer.edit(typed.message_id, "Врачу назначен штраф 50 МРП.")
+    assert any("50 МРП" in text for text in edited.texts)  # the preview again, with the corrected words
+    await officer.press(RU("case_draft.button_send"))
+    [response] = await one(app, select(Response))
+    assert response.text == "Врачу назначен штраф 50 МРП."
