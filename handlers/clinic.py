@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 from datetime import datetime
+from functools import partial
 
 from aiogram import Bot, Router
 from aiogram.dispatcher.event.bases import SkipHandler
@@ -27,6 +28,7 @@ from bot.l10n import L10n
 from bot.services import clinics, moderation_queue
 from bot.services.access import ClinicAccess, Memberships
 from bot.states import ClinicAnswer
+from bot.unit_of_work import AfterCommit
 from handlers.long_texts import refused_length
 from storage.models import PublicStatus, Role
 from storage.repositories import Repositories
@@ -113,7 +115,7 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
 
     @router.message(StateFilter(ClinicAnswer.writing), HasText())
     async def answer_written(message: Message, state: FSMContext, bot: Bot, repo: Repositories, l10n: L10n,
-                             now: datetime) -> None:
+                             now: datetime, after_commit: AfterCommit) -> None:
         words = words_for(message.chat.type, l10n)
         text = message.text.strip()
         data = await state.get_data()
@@ -142,7 +144,16 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
             # Told, so that the staff know the resident will not see a number they wrote (their own clinic's
             # published number stays).
             reply += "\n" + words("case_clinic.masked")
-        await message.reply(reply)
+        # Remembered, so that a correction made to it with Telegram's edit is answered: it cannot change what the
+        # resident already got.
+        await state.set_data({"answered": {"message_id": message.message_id, "review_id": review.id}})
+        after_commit(partial(message.reply, reply))  # "published" is a stored fact: said once it is committed
+
+    @router.edited_message(GroupChat(), HasText())
+    async def answer_edited(message: Message, state: FSMContext, l10n: L10n) -> None:
+        if ((await state.get_data()).get("answered") or {}).get("message_id") != message.message_id:
+            raise SkipHandler
+        await message.reply(words_for(message.chat.type, l10n)("clinic_answer.edit_not_applied"))
 
     @router.message(GroupChat(), ChatMigrated())
     async def group_upgraded(message: Message, repo: Repositories, now: datetime) -> None:

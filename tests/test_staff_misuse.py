@@ -303,3 +303,16 @@ async def test_an_officer_correcting_the_answer_before_send_sends_the_corrected_
     await officer.press(RU("case_draft.button_send"))
     [response] = await one(app, select(Response))
     assert response.text == "Врачу назначен штраф 50 МРП."
+
+
+async def test_a_clinic_answer_corrected_after_it_was_sent_is_told_the_correction_is_not_taken(app: App) -> None:
+    staff = await link_group(app)
+    _reference, post = await clinic_post(app)
+    await staff.press(RU("clinic_post.answer_button"), message=post.message_id)
+    sent = await staff.send("Приходите на приём 5 декабря в 10:00.")
+    assert sent.text.startswith(RU("clinic_answer.published", review="")[:10])
+    typed = [m for m in app.session.history(CLINIC_CHAT) if m.text == "Приходите на приём 5 декабря в 10:00."][-1]
+    reply = await staff.edit(typed.message_id, "Приходите на приём 7 декабря в 10:00.")
+    assert reply.text == RU("clinic_answer.edit_not_applied")
+    other = await staff.send("Коллеги, кто сегодня в регистратуре?")
+    assert other.texts == []  # the chat's own conversation, untouched
