@@ -29,6 +29,17 @@ ADD, LEAVE_OUT = RU("description.add"), RU("description.leave_out")
 YES, NO = RU("menu_offer.start"), RU("menu_offer.menu")
 
 
+async def gratitude_to_polyclinic_17_submitted(person) -> None:
+    """From the polyclinic step with the description already written: "17", the clinic itself, a gratitude, five
+    stars, today, submitted."""
+    await person.send("17")
+    await person.press(RU("target.clinic"))
+    await person.press(kind_button("gratitude"))
+    await person.press("5⭐")
+    await person.press(RU("when.today"))
+    await person.press(RU("preview.submit"))
+
+
 async def complaint_at_preview(app: App, user_id: int):
     """A complaint about polyclinic 17 in general, at the preview that asks for the full name."""
     person = await resident(app, user_id)
@@ -121,12 +132,7 @@ async def test_a_long_text_telegram_split_at_the_menu_starts_the_review_whole(ap
     reply = await person.send("конец истории про врача")
     assert reply.text == RU("menu_offer.prompt")
     await person.press(YES)
-    await person.send("17")
-    await person.press(RU("target.clinic"))
-    await person.press(kind_button("gratitude"))
-    await person.press("5⭐")
-    await person.press(RU("when.today"))
-    await person.press(RU("preview.submit"))
+    await gratitude_to_polyclinic_17_submitted(person)
     [review] = await one(app, select(Review))
     assert review.text == head + "конец истории про врача"
 
@@ -391,13 +397,8 @@ async def test_texts_at_the_menu_past_the_limit_are_refused_there_and_the_rest_s
     await person.send(second)
     reply = await person.send(third)
     assert reply.text == RU("description.too_long", length=3000, limit=8000 - 6002)
-    reply = await person.press(YES)
-    await person.send("17")
-    await person.press(RU("target.clinic"))
-    await person.press(kind_button("gratitude"))
-    await person.press("5⭐")
-    await person.press(RU("when.today"))
-    await person.press(RU("preview.submit"))
+    await person.press(YES)
+    await gratitude_to_polyclinic_17_submitted(person)
     [review] = await one(app, select(Review))
     assert review.text == first + "\n\n" + second
 

@@ -41,6 +41,15 @@ async def office_card(app: App, user_id: int = 3001, text: str = "Врач тр�
     return reference, card_in_chat(app)
 
 
+async def office_sends(app: App, card, button: str, words: str) -> None:
+    """An officer presses `button` on the card, writes `words`, sends the draft; it is delivered."""
+    officer = office_member(app)
+    await officer.press(RU(button), message=card.message_id)
+    await officer.send(words)
+    await officer.press(RU("case_draft.button_send"))
+    await deliver_all(app)
+
+
 def chat_texts(app: App, chat_id: int) -> list[str]:
     return [call.text for call in app.session.sent_messages(chat_id) if isinstance(call, SendMessage)]
 
@@ -50,11 +59,7 @@ def chat_texts(app: App, chat_id: int) -> list[str]:
 
 async def test_a_residents_answer_as_long_as_telegram_allows_reaches_the_office_whole(app: App) -> None:
     _reference, card = await office_card(app)
-    officer = office_member(app)
-    await officer.press(RU("alert.button_ask"), message=card.message_id)
-    await officer.send("Опишите подробно, что произошло на приёме.")
-    await officer.press(RU("case_draft.button_send"))
-    await deliver_all(app)
+    await office_sends(app, card, "alert.button_ask", "Опишите подробно, что произошло на приёме.")
     person = app.user(3001)
     question = [m for m in app.session.history(3001) if m.text and "Опишите подробно" in m.text][-1]
     await person.press(RU("notify.reply_button"), message=question.message_id)
@@ -231,11 +236,7 @@ async def test_an_extended_deadline_on_a_saturday_is_reminded_on_the_working_day
 
 async def test_a_long_disagreement_reaches_the_office_whole(app: App) -> None:
     _reference, card = await office_card(app, text="Врач требовал взятку 30000 тенге за направление. " * 30)
-    officer = office_member(app)
-    await officer.press(RU("alert.button_close"), message=card.message_id)
-    await officer.send("Проверка проведена, факты не подтвердились.")
-    await officer.press(RU("case_draft.button_send"))
-    await deliver_all(app)
+    await office_sends(app, card, "alert.button_close", "Проверка проведена, факты не подтвердились.")
     person = app.user(3001)
     answer = [m for m in app.session.history(3001) if m.text and "факты не подтвердились" in m.text][-1]
     await person.press(RU("case_notify.disagree_button"), message=answer.message_id)
