@@ -25,7 +25,7 @@ from bot.config import Settings
 from bot.filters import GroupChat, HasEvidence, HasText, PrivateChat
 from bot.keyboards import name_in
 from bot.l10n import L10n
-from bot.services import clinics, moderation_queue
+from bot.services import clinic_links, clinics, moderation_queue
 from bot.services.access import ClinicAccess, Memberships
 from bot.states import ClinicAnswer
 from bot.unit_of_work import AfterCommit
@@ -40,15 +40,15 @@ class ChatMigrated(Filter):
 
 
 def replied_post(message: Message) -> int | None:
-    """The review whose post (the one with an Answer button) the message replies to with Telegram's Reply."""
+    """The review whose post (the message with its one Answer button) the message replies to with Telegram's
+    Reply; None for a list of several (/reviews), which names no one review."""
     replied = message.reply_to_message
     markup = replied.reply_markup if replied is not None else None
     prefix = f"{ClinicAnswerV1.__prefix__}{ClinicAnswerV1.__separator__}"
-    for row in getattr(markup, "inline_keyboard", None) or []:
-        for button in row:
-            if button.callback_data and button.callback_data.startswith(prefix):
-                return ClinicAnswerV1.unpack(button.callback_data).review_id
-    return None
+    reviews = {ClinicAnswerV1.unpack(button.callback_data).review_id
+               for row in getattr(markup, "inline_keyboard", None) or [] for button in row
+               if button.callback_data and button.callback_data.startswith(prefix)}
+    return reviews.pop() if len(reviews) == 1 else None
 
 
 def make_router(settings: Settings, memberships: Memberships | None = None) -> Router:
@@ -144,16 +144,20 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
             # Told, so that the staff know the resident will not see a number they wrote (their own clinic's
             # published number stays).
             reply += "\n" + words("case_clinic.masked")
-        # Remembered, so that a correction made to it with Telegram's edit is answered: it cannot change what the
-        # resident already got.
-        await state.set_data({"answered": {"message_id": message.message_id, "review_id": review.id}})
+        if message.chat.type != "private":
+            # Remembered, so that a correction made to it with Telegram's edit is answered: it cannot change what
+            # the resident already got, or what the moderator was given.
+            await state.set_data({"answered": {"message_id": message.message_id, "review_id": review.id,
+                                               "published": response.public_status == PublicStatus.PUBLISHED}})
         after_commit(partial(message.reply, reply))  # "published" is a stored fact: said once it is committed
 
     @router.edited_message(GroupChat(), HasText())
     async def answer_edited(message: Message, state: FSMContext, l10n: L10n) -> None:
-        if ((await state.get_data()).get("answered") or {}).get("message_id") != message.message_id:
+        answered = (await state.get_data()).get("answered") or {}
+        if answered.get("message_id") != message.message_id:
             raise SkipHandler
-        await message.reply(words_for(message.chat.type, l10n)("clinic_answer.edit_not_applied"))
+        key = "clinic_answer.edit_not_applied" if answered.get("published") else "clinic_answer.edit_not_applied_held"
+        await message.reply(words_for(message.chat.type, l10n)(key))
 
     @router.message(GroupChat(), ChatMigrated())
     async def group_upgraded(message: Message, repo: Repositories, now: datetime) -> None:
@@ -161,7 +165,7 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
         # moves the link.
         old, new = ((message.chat.id, message.migrate_to_chat_id) if message.migrate_to_chat_id
                     else (message.migrate_from_chat_id, message.chat.id))
-        await clinics.chat_moved(repo, old, new, now)
+        await clinic_links.chat_moved(repo, old, new, now)
 
     @router.message(StateFilter(ClinicAnswer.writing), HasEvidence())
     async def file_for_answer(message: Message, l10n: L10n) -> None:
@@ -169,20 +173,26 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
         await message.reply(words_for(message.chat.type, l10n)("clinic_answer.text_only"))
 
     @router.message(GroupChat(), StateFilter(None), HasText())
-    async def reply_on_post(message: Message, bot: Bot, repo: Repositories, l10n: L10n) -> None:
+    async def reply_on_post(message: Message, state: FSMContext, bot: Bot, repo: Repositories, l10n: L10n) -> None:
         # Telegram's Reply on a post, the way people answer in a chat: the staff are told how the resident gets an
-        # answer, instead of believing they answered. Others' replies there are the chat's own conversation.
+        # answer, instead of believing they answered; once a post and person, so that colleagues talking under it
+        # are not told again and again. Others' replies there are the chat's own conversation.
         review_id = replied_post(message)
         review = await repo.reviews.get(review_id) if review_id is not None else None
-        if review is None or not await may_answer(bot, repo, message.from_user.id, review.clinic_id,
-                                                  message.chat.id):
+        told = list((await state.get_data()).get("told_how_to_answer") or [])
+        if review is None or review.id in told or not await may_answer(bot, repo, message.from_user.id,
+                                                                      review.clinic_id, message.chat.id):
             raise SkipHandler
+        await state.update_data(told_how_to_answer=[*told, review.id][-20:])
         words = words_for(message.chat.type, l10n)
         await message.reply(words("clinic_answer.press_answer", review=clinics.review_label(words, review, settings)))
 
     @router.message(Command("reviews"), GroupChat())
-    async def staff_reviews_in_group(message: Message, l10n: L10n) -> None:
-        # The list is the person's own (every clinic they answer for): given in private, never to the group.
+    async def staff_reviews_in_group(message: Message, repo: Repositories, l10n: L10n) -> None:
+        # The list is the person's own (every clinic they answer for): given in private, never to the group. Said
+        # in a clinic's own group; elsewhere (the office's chat) the command is not the clinics'.
+        if await repo.clinics.chat(message.chat.id) is None:
+            raise SkipHandler
         await message.reply(words_for(message.chat.type, l10n)("staff_reviews.in_private"))
 
     @router.message(Command("reviews"), PrivateChat())

@@ -207,7 +207,7 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
                 return
             await state.set_state(WRITING[action])
             await state.update_data(action=action.value, case_id=case.id, card_message=query.message.message_id,
-                                    words=None, file=None)
+                                    words=None, words_message=None, file=None)
             await query.answer()
             await prompt_for_words(query.message, view, action, query.from_user)
             return
@@ -316,13 +316,13 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
         # In the appeal's language, whatever the chat's: the law wants the answer in it.
         data.update(words=chosen.texts[view.review.language])
         await state.set_state(ProsecutorInput.preview)
-        await state.update_data(words=data["words"])
+        await state.update_data(words=data["words"], words_message=None)  # a template's words: no message gave them
         await show_preview(bot, query.message.chat.id, view, data)
 
     @router.message(Command("cancel"))
     async def cancel(message: Message, state: FSMContext) -> None:
         await state.set_state(None)
-        await state.update_data(action=None, case_id=None, words=None, file=None)
+        await state.update_data(action=None, case_id=None, words=None, words_message=None, file=None)
         await message.reply(l10n("case_draft.cancelled"))
 
     @router.message(StateFilter(ProsecutorInput.ask, ProsecutorInput.close, ProsecutorInput.reject,
@@ -357,8 +357,13 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
 
     @router.message(StateFilter(ProsecutorInput.ask, ProsecutorInput.reject, ProsecutorInput.extend),
                     HasDocumentOrPhoto())
-    async def file_where_text_is_wanted(message: Message) -> None:
+    async def file_where_text_is_wanted(message: Message, state: FSMContext) -> None:
         # A question, a reason for rejecting or for extending reaches the resident as text: a file would be lost.
+        # Said once for an album.
+        if message.media_group_id is not None:
+            if (await state.get_data()).get("file_album") == message.media_group_id:
+                return
+            await state.update_data(file_album=message.media_group_id)
         await message.reply(l10n("case_draft.text_only"))
 
     async def words_or_file(message: Message, state: FSMContext, bot: Bot, repo: Repositories, now: datetime,
@@ -382,19 +387,22 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
             await message.reply(l10n("case_draft.file_kept"))  # a file alone is no answer: its text comes next
             return
         data["words"] = words or data["words"]
-        await state.update_data(words=data["words"], words_message=message.message_id if words else
-                                data.get("words_message"))
+        # Which message gave the words, for this case: a correction of it before Send updates this draft only.
+        given_by = {"message_id": message.message_id, "case_id": case.id} if words else data.get("words_message")
+        await state.update_data(words=data["words"], words_message=given_by)
         await state.set_state(ProsecutorInput.preview)
         await show_preview(bot, message.chat.id, await alerts.load(repo, case), data)
 
-    @router.edited_message(InChat(settings.prosecutor.chat_id), StateFilter(ProsecutorInput.preview), HasText())
+    @router.edited_message(InChat(settings.prosecutor.chat_id), StateFilter(ProsecutorInput.preview))
     async def words_edited(message: Message, state: FSMContext, bot: Bot, repo: Repositories) -> None:
-        # The officer corrects the message that gave the draft's words before pressing Send: the draft follows
-        # (else Send would send the words they corrected), and the preview is shown again.
+        # The officer corrects the message that gave the draft's words (a text, or a file's caption) before
+        # pressing Send: the draft follows (else Send would send the words they corrected), and the preview is
+        # shown again. Only that message, for the draft of its own case.
         data = await state.get_data()
-        if data.get("words_message") != message.message_id:
+        given_by = data.get("words_message") or {}
+        words = (message.text or message.caption or "").strip()
+        if given_by != {"message_id": message.message_id, "case_id": data.get("case_id")} or not words:
             return
-        words = message.text.strip()
         if len(words) > WORDS_LIMIT:
             await message.reply(l10n("case_draft.too_long", length=len(words), limit=WORDS_LIMIT))
             return
@@ -417,14 +425,14 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
         action = AlertAction(data["action"])
         if callback_data.action == DraftAction.CANCEL:
             await state.set_state(None)
-            await state.update_data(action=None, case_id=None, words=None, file=None)
+            await state.update_data(action=None, case_id=None, words=None, words_message=None, file=None)
             await query.answer()
             after_commit(_drop_buttons(query.message))
             after_commit(partial(query.message.answer, l10n("case_draft.cancelled")))
             return
         if callback_data.action == DraftAction.EDIT:
             await state.set_state(WRITING[action])
-            await state.update_data(words=None)
+            await state.update_data(words=None, words_message=None)
             await query.answer()
             await query.message.edit_reply_markup(reply_markup=None)
             await query.message.answer(l10n("case_draft.edit"))
@@ -444,7 +452,7 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
             await query.answer(l10n(refusal.key, **refusal.values), show_alert=True)
             return
         await state.set_state(None)
-        await state.update_data(action=None, case_id=None, words=None, file=None)
+        await state.update_data(action=None, case_id=None, words=None, words_message=None, file=None)
         await query.answer()
         after_commit(_drop_buttons(query.message))
         after_commit(partial(query.message.answer, l10n(f"alert.done_{action.value}",

@@ -11,12 +11,13 @@ import pytest
 from aiogram.methods import SendMessage
 from sqlalchemy import select
 
-from storage.models import Case, OutboxMessage, Response, Review
+from bot.cases import templates
+from storage.models import AuditLog, Case, OutboxMessage, Response, Review
 from tests.conftest import App
 from tests.flows import RU, one, resident
 from tests.test_alerts import CHAT, card_in_chat, submit_violation
 from tests.test_alerts import prosecutor as office_member
-from tests.test_clinics import CLINIC_CHAT, RESIDENT, link_group, posts_in, submit_about_clinic
+from tests.test_clinics import ADMIN, CLINIC_CHAT, RESIDENT, STAFF, link_group, posts_in, submit_about_clinic
 from tests.test_clinics import deliver as deliver_all
 
 pytestmark = pytest.mark.usefixtures("demo_directory")
@@ -317,3 +318,117 @@ async def test_a_clinic_answer_corrected_after_it_was_sent_is_told_the_correctio
     assert reply.text == RU("clinic_answer.edit_not_applied")
     other = await staff.send("Коллеги, кто сегодня в регистратуре?")
     assert other.texts == []  # the chat's own conversation, untouched
+
+
+# --- The second reading of these mends ----------------------------------------------------------------------------
+
+
+async def test_correcting_an_answer_already_sent_for_one_case_never_rewrites_another_cases_draft(app: App) -> None:
+    """The message that gave case A's words is edited after A was sent and B's draft (a template) is shown: B's
+    resident gets the template, never A's words."""
+    _ref_a, card_a = await office_card(app, 3001)
+    _ref_b, card_b = await office_card(app, 3002, text="Медсестра требовала деньги за укол, 5000 тенге.")
+    officer = office_member(app)
+    await officer.press(RU("alert.button_close"), message=card_a.message_id)
+    words_a = "Ответ по первому делу: Иванову И. И. объявлен выговор."
+    await officer.send(words_a)
+    typed = [m for m in app.session.history(CHAT) if m.text == words_a][-1]
+    await officer.press(RU("case_draft.button_send"))
+    await officer.press(RU("alert.button_close"), message=card_b.message_id)
+    template = templates.template("not_confirmed")
+    preview = await officer.press(template.titles["ru"])
+    template_preview = preview.messages[-1]
+    # The officer fixes a typo in the answer already sent for A (the edit changes nothing there) ...
+    await officer.edit(typed.message_id, words_a.replace("выговор", "строгий выговор"))
+    # ... and then presses Send on B's template preview, which they had read.
+    await officer.press(RU("case_draft.button_send"), message=template_preview.message_id)
+    responses = {r.text for r in await one(app, select(Response))}
+    assert template.texts["ru"] in responses, responses
+
+
+async def test_a_short_disagreement_shown_whole_on_the_card_is_not_posted_again(app: App) -> None:
+    _reference, card = await office_card(app)
+    officer = office_member(app)
+    await officer.press(RU("alert.button_close"), message=card.message_id)
+    await officer.send("Проверка проведена, факты не подтвердились.")
+    await officer.press(RU("case_draft.button_send"))
+    await deliver_all(app)
+    person = app.user(3001)
+    answer = [m for m in app.session.history(3001) if m.text and "факты не подтвердились" in m.text][-1]
+    await person.press(RU("case_notify.disagree_button"), message=answer.message_id)
+    before = len(chat_texts(app, CHAT))
+    await person.send("Со мной никто не связался.")
+    await deliver_all(app)
+    with_reason = [t for t in chat_texts(app, CHAT)[before:] if "Со мной никто не связался." in t]
+    assert len(with_reason) == 1, with_reason
+
+
+async def test_an_edit_of_an_answer_held_for_the_moderator_is_not_told_it_was_published(app: App) -> None:
+    app.settings.moderation.queue = True
+    staff = await link_group(app)
+    person = await resident(app, RESIDENT)
+    await submit_about_clinic(app, person, text="Долго ждали в регистратуре.")
+    moderator = app.user(ADMIN)
+    await moderator.command("moderation")
+    await moderator.press(RU("moderation.button_ok"))
+    await deliver_all(app)
+    [post] = posts_in(app, CLINIC_CHAT)
+    await staff.press(RU("clinic_post.answer_button"), message=post.message_id)
+    await staff.send("Приходите 5 декабря.")
+    [response] = await one(app, select(Response))
+    assert response.public_status == "pending"  # nobody has it, nothing is published
+    typed = [m for m in app.session.history(CLINIC_CHAT) if m.text == "Приходите 5 декабря."][-1]
+    reply = await staff.edit(typed.message_id, "Приходите 7 декабря.")
+    assert reply.text == RU("clinic_answer.edit_not_applied_held")  # not "the author has it, it is published"
+
+
+async def test_reviews_in_the_offices_chat_is_not_answered_with_the_clinics_words(app: App) -> None:
+    reply = await office_member(app).send("/reviews")
+    assert RU("staff_reviews.in_private") not in reply.texts
+
+
+async def test_a_reply_on_the_private_list_answering_its_second_review_is_taken(app: App) -> None:
+    await link_group(app)
+    await app.user(ADMIN).command("grant", f"{STAFF} clinic_staff 17")
+    await submit_about_clinic(app, await resident(app, RESIDENT), text="Грубость в кабинете 12.")
+    await submit_about_clinic(app, await resident(app, RESIDENT + 1), text="Потеряли карту.")
+    staff = app.user(STAFF)
+    listing = (await staff.command("reviews")).messages[-1]
+    await staff.press(RU("staff_reviews.answer_button", number=2), message=listing.message_id)
+    reply = await staff.feed(replying_to(app, staff, "Карта нашлась, она в кабинете 12.", listing))
+    assert not reply.text.startswith(RU("clinic_answer.other_post", review="")[:20]), reply.text
+    assert len(await one(app, select(Response))) == 1
+
+
+async def test_forwarding_to_the_same_polyclinic_again_is_not_told_twice(app: App) -> None:
+    reference, card = await office_card(app)
+    await link_group(app)
+    officer = office_member(app)
+    for _ in range(2):
+        chooser = await officer.press(RU("alert.button_fwd"), message=card.message_id)
+        await officer.press("Городская поликлиника №17", message=chooser.messages[-1].message_id)
+    await deliver_all(app)
+    told = [text for text in chat_texts(app, 3001) if reference in text and "↪️" in text]
+    assert len(told) == 1, told
+
+
+async def test_a_link_moved_by_telegrams_refusal_of_the_old_id_is_audited(app: App) -> None:
+    from aiogram.exceptions import TelegramMigrateToChat
+
+    from storage.models import ClinicChat
+
+    old, new = -5000017, -1005000017
+    await link_group(app, chat_id=old)
+    original = app.session._answer
+
+    async def migrating(bot, method):
+        if method.__api_method__ == "sendMessage" and method.chat_id == old:
+            raise TelegramMigrateToChat(method=method, message="group chat was upgraded to a supergroup chat",
+                                        migrate_to_chat_id=new)
+        return await original(bot, method)
+
+    app.session._answer = migrating
+    await submit_about_clinic(app, await resident(app, RESIDENT), text="Нагрубили в регистратуре.")
+    await deliver_all(app)
+    assert [c.chat_id for c in await one(app, select(ClinicChat))] == [new]  # the link did move
+    assert await one(app, select(AuditLog).where(AuditLog.action == "clinic.chat_moved")) != []

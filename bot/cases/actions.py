@@ -123,10 +123,8 @@ async def forward(repo: Repositories, case_id: int, actor: int, now: datetime, s
     resident_l10n = translator()[view.review.language]
     where = (html.escape(name_in(view.clinic, resident_l10n.language)) if destination == "clinic"
              else alerts.destination_name(destination, resident_l10n))
-    # Each forwarding is told (to the polyclinic, then from it to another body): the second is not a repeat.
-    number = await repo.audit.count("case.forwarded", "review", view.review.id)
     await notices.forwarded(repo, view.review, view.author, where,
-                            now.astimezone(settings.zone).strftime("%d.%m.%Y"), now, number=number)
+                            now.astimezone(settings.zone).strftime("%d.%m.%Y"), now, body=destination)
     if reachable:
         await clinics.forwarded(repo, view.review, now, settings)
     return await alerts.load(repo, view.case)

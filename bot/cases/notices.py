@@ -76,11 +76,13 @@ async def answered(repo: Repositories, review: Review, author: User, answer: str
 
 
 async def forwarded(repo: Repositories, review: Review, author: User, destination: str, day: str,
-                    now: datetime, number: int = 1) -> bool:
-    """Where the appeal went and when (APPK art. 76: the applicant is told of each forwarding; `number` tells the
-    second from the first)."""
-    return await to_resident(repo, review, author, "status:forwarded", now, key="case_notify.forwarded",
-                             occurrence=number if number > 1 else None, destination=destination, day=day)
+                    now: datetime, body: str = "clinic") -> bool:
+    """Where the appeal went and when (APPK art. 76: the applicant is told of each forwarding). One notice per body
+    it went to (`body`, a forward_bodies id or "clinic"): to the polyclinic, then to the police, are two; the same
+    polyclinic pressed again is not a new forwarding."""
+    event = "status:forwarded" if body == "clinic" else f"status:forwarded:{body}"
+    return await to_resident(repo, review, author, event, now, key="case_notify.forwarded",
+                             destination=destination, day=day)
 
 
 async def rejected(repo: Repositories, review: Review, author: User, reason: str, now: datetime) -> bool:

@@ -3,6 +3,7 @@ answer (disagreeing reopens the case in the office's chat), and withdrawing an o
 
 from __future__ import annotations
 
+import html
 from datetime import datetime
 
 from bot.cases import cards as alerts
@@ -124,13 +125,14 @@ async def reopen(repo: Repositories, case_id: int, user_id: int, answer: int, re
                              case_id=case.id, reference=view.review.reference,
                              summary=alerts.summary_line(view, l10n),
                              dedupe_key=f"alert:{view.review.reference}:{chat_id}:reopened:{case.reopened_count}")
-        # The card keeps what fits one message, and a long reason may not: it follows the card whole, in as many
-        # messages as it needs, so the office reads all of what the resident disagrees with.
-        header = f"<b>{view.review.reference}</b> " + l10n("case_office.disagreement", reason="").rstrip()
-        for number, piece in enumerate(pages.text_block(header, reason)):
-            await outbox.enqueue(repo, chat_id=chat_id, kind="resident_reply", now=now, text=piece,
-                                 review_id=view.review.id,
-                                 dedupe_key=f"reason:{view.review.reference}:{case.reopened_count}:{number}")
+        # The card keeps what fits one message, and a long reason may not: then it follows the card whole, in as
+        # many messages as it needs, so the office reads all of what the resident disagrees with.
+        if html.escape(reason) not in text:
+            header = f"<b>{view.review.reference}</b> " + l10n("case_office.disagreement", reason="").rstrip()
+            for number, piece in enumerate(pages.text_block(header, reason)):
+                await outbox.enqueue(repo, chat_id=chat_id, kind="resident_reply", now=now, text=piece,
+                                     review_id=view.review.id,
+                                     dedupe_key=f"reason:{view.review.reference}:{case.reopened_count}:{number}")
     return view
 
 

@@ -100,16 +100,6 @@ async def link_chat(repo: Repositories, text: str, chat_id: int, actor: int, now
     return await repo.directory.clinic(clinic_id)
 
 
-async def chat_moved(repo: Repositories, old_chat_id: int, new_chat_id: int, now: datetime) -> bool:
-    """A linked group upgraded to a supergroup keeps its link under the new id: its posts go there and its
-    administrators answer there (with the old id they were refused under their own clinic's posts)."""
-    moved = await repo.clinics.chat_moved(old_chat_id, new_chat_id)
-    if moved is not None:
-        await repo.audit.record(now, None, "clinic.chat_moved", "clinic", moved.clinic_id, old_chat=old_chat_id,
-                                chat=new_chat_id)
-    return moved is not None
-
-
 # --- Staff roles --------------------------------------------------------------------------------------------
 
 

@@ -37,6 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.l10n import translator
+from bot.services import clinic_links
 from storage.models import OutboxMessage, OutboxStatus
 from storage.repositories import _DONE, Repositories
 
@@ -484,7 +485,7 @@ class Relay:
             stored.next_attempt_at, stored.lease_until, stored.last_error = next_attempt, None, error[:1000]
             if new_chat is not None:
                 stored.chat_id = new_chat
-                await repo.clinics.chat_moved(row.chat_id, new_chat)  # a clinic's group: its link follows
+                await clinic_links.chat_moved(repo, row.chat_id, new_chat, self.clock())  # a clinic's group
             if blocked and stored.status != OutboxStatus.BLOCKED:
                 stored.status = OutboxStatus.BLOCKED
                 if row.kind != "admin":
