@@ -20,6 +20,7 @@ from handlers import (
     privacy,
     prosecutor,
     reports,
+    side_conversation,
     start,
     top,
     urgency_decisions,
@@ -31,7 +32,8 @@ def get_routers(settings: Settings) -> list[Router]:
     memberships = Memberships(min(settings.prosecutor.membership_cache_seconds,
                                   settings.clinics.membership_cache_seconds))
     # top before feedback: its start links to pages (page-doctor-<id>) must win over the feedback deep links.
-    return [office_routers(settings, memberships), clinic.make_router(settings, memberships),
+    return [office_routers(settings, memberships), side_conversation.make_exits_router(),
+            clinic.make_router(settings, memberships),
             admin.make_router(settings), moderation.make_router(settings), top.make_router(settings),
             inline.make_router(settings), case_reply.make_question_reply_router(settings),
             feedback.make_router(settings), start.make_router(settings),

@@ -214,6 +214,12 @@ def make_router(settings: Settings) -> Router:
             after_commit(partial(message.answer, l10n("case_resident.reopened", reference=view.review.reference)))
         await come_back(state, message, l10n, repo, now, after_commit)
 
+    @router.message(StateFilter(CaseVerdict.disagreeing))
+    async def reason_not_text(message: Message, l10n: L10n) -> None:
+        # A voice note, a photo or a sticker for the reason: it is asked for in words (the office reads it on the
+        # case's card), and the buttons the generic hint would point to are not there.
+        await message.answer(l10n("case_resident.reason_in_words"))
+
     # --- From My reviews: add information, withdraw -----------------------------------------------------
 
     @router.callback_query(MyAppeal.filter())
@@ -227,7 +233,10 @@ def make_router(settings: Settings) -> Router:
             await query.answer(l10n("case_resident.not_open"), show_alert=True)
             return
         if callback_data.action == MyAppealAction.ADD:
-            await set_aside(state, AppealAddition.adding, {"case_id": case.id})
+            # While the office waits for the resident's answer, what they add from My appeals is that answer: the
+            # case goes back to the office with Done, as from the question's own button.
+            waiting = case.status == CaseStatus.WAITING_RESIDENT
+            await set_aside(state, CaseReply.adding if waiting else AppealAddition.adding, {"case_id": case.id})
             await query.answer()
             await query.message.answer(l10n("case_resident.add_prompt", reference=review.reference),
                                        reply_markup=done_keyboard(l10n, case.id))

@@ -16,7 +16,7 @@ from bot.keyboards import PAGE_SIZE, make_back_to_list_keyboard, make_my_reviews
 from bot.l10n import L10n
 from bot.services import pages
 from bot.services.privacy import INTERNAL_ACTIONS
-from storage.models import Review, ReviewStatus, User
+from storage.models import PublicStatus, Review, ReviewStatus, Role, User
 from storage.repositories import Repositories
 
 
@@ -29,6 +29,10 @@ async def list_text_and_keyboard(repo: Repositories, user: User | None, l10n: L1
     pages = (total + PAGE_SIZE - 1) // PAGE_SIZE
     return (l10n("my.title", total=total, page=page + 1, pages=pages),
             make_my_reviews_keyboard(l10n, reviews, page, total))
+
+
+# The history entries whose words were sent to the resident, and the detail that holds them.
+TOLD_THE_RESIDENT = {"case.asked": "question", "case.rejected": "reason", "case.extended": "reason"}
 
 
 async def card_parts(repo: Repositories, review: Review, l10n: L10n, settings: Settings) -> list[str]:
@@ -56,10 +60,20 @@ async def card_parts(repo: Repositories, review: Review, l10n: L10n, settings: S
         lines.append(l10n("my.history_line", when=entry.at.astimezone(zone).strftime("%d.%m.%Y %H:%M"),
                           event=l10n(f"history.{entry.action}") if l10n.has(f"history.{entry.action}")
                           else l10n("history.other")))
+        # What the office said to the resident (its question, why it rejected or extended): theirs to read again a
+        # week later, when the notice is far up the chat.
+        said = (entry.details or {}).get(TOLD_THE_RESIDENT.get(entry.action, ""))
+        if said:
+            lines.append(l10n("my.history_words", text=html.escape(str(said))))
     for response in await repo.reviews.responses_to(review.id):
+        if response.author_role == Role.CLINIC_STAFF and response.public_status != PublicStatus.PUBLISHED:
+            continue  # held for the moderator or rejected: never sent to the resident, so not shown here either
+        # As the resident received it: a clinic's answer with others' personal data masked.
+        text = response.public_text if response.author_role == Role.CLINIC_STAFF and response.public_text else \
+            response.text
         lines.append(l10n("my.answer", who=l10n(f"role.{response.author_role}"),
                           when=response.created_at.astimezone(zone).strftime("%d.%m.%Y"),
-                          text=html.escape(response.text)))
+                          text=html.escape(text)))
     header = "\n".join(lines)
     if not review.text:
         return [header]

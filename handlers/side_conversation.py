@@ -10,11 +10,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from aiogram import Router
+from aiogram.dispatcher.event.bases import SkipHandler
+from aiogram.filters import Filter, StateFilter
 from aiogram.fsm.context import FSMContext
-from aiogram.types import Message
+from aiogram.types import CallbackQuery, Message
 
 from bot import keyboards
+from bot.callbacks import MenuChoice
 from bot.cases import resident
+from bot.filters import PrivateChat
 from bot.l10n import L10n
 from bot.states import SIDE_CONVERSATIONS, CaseReply, ReviewForm
 from storage.repositories import Repositories
@@ -56,3 +61,33 @@ async def end_side_conversation(state: FSMContext, repo: Repositories, now: date
 
 async def offer_unfinished(message: Message, l10n: L10n) -> None:
     await message.answer(l10n("unfinished.prompt"), reply_markup=keyboards.make_unfinished_keyboard(l10n))
+
+
+class _Command(Filter):
+    async def __call__(self, message: Message) -> bool:
+        return (message.text or "").startswith("/") and not (message.text or "").startswith("/cancel")
+
+
+def make_exits_router() -> Router:
+    """Tried before every other private router: a command (/top, /language, /my…) or a menu button in the middle
+    of a side conversation ends it, said so, before doing what was asked; else what is typed next would still go
+    to the office as an answer, or reopen a case as the reason for disagreeing. /cancel ends it by itself."""
+    router = Router(name="side_conversation_exits")
+    router.message.filter(PrivateChat(), StateFilter(*SIDE_CONVERSATIONS))
+    router.callback_query.filter(PrivateChat(), StateFilter(*SIDE_CONVERSATIONS))
+
+    @router.message(_Command())
+    async def command(message: Message, state: FSMContext, l10n: L10n, repo: Repositories, now: datetime) -> None:
+        await message.answer(l10n("reply.left"))
+        await end_side_conversation(state, repo, now)
+        raise SkipHandler
+
+    @router.callback_query(MenuChoice.filter())
+    async def menu_button(query: CallbackQuery, state: FSMContext, l10n: L10n, repo: Repositories,
+                          now: datetime) -> None:
+        if isinstance(query.message, Message):
+            await query.message.answer(l10n("reply.left"))
+        await end_side_conversation(state, repo, now)
+        raise SkipHandler
+
+    return router

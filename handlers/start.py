@@ -25,6 +25,7 @@ from bot.keyboards import (
 )
 from bot.l10n import LANGUAGES, L10n, Translator
 from bot.services import people
+from bot.states import TopSearch
 from bot.unit_of_work import AfterCommit
 from handlers.side_conversation import end_side_conversation, in_side_conversation, offer_unfinished
 from storage.models import User
@@ -236,9 +237,13 @@ def make_router(settings: Settings) -> Router:
 
     @router.callback_query(MenuChoice.filter(F.action.in_({MenuAction.RIGHTS, MenuAction.LANGUAGE,
                                                            MenuAction.HOME})))
-    async def menu_chosen(query: CallbackQuery, callback_data: MenuChoice, l10n: L10n) -> None:
+    async def menu_chosen(query: CallbackQuery, callback_data: MenuChoice, l10n: L10n, state: FSMContext) -> None:
         await query.answer()
         if callback_data.action == MenuAction.HOME:
+            if await state.get_state() == TopSearch.specialty.state:
+                # Back at the menu, words are words again: a story is offered as a review, not searched for as
+                # a specialty.
+                await state.clear()
             await show_menu(query.message, l10n)
         elif callback_data.action == MenuAction.RIGHTS:
             await query.message.answer(l10n("rights.text", contacts=contacts_text(l10n, settings)),

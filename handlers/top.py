@@ -36,7 +36,7 @@ from bot.rating_keyboards import (
     make_top_scope_keyboard,
     make_top_specialties_keyboard,
 )
-from bot.services import pages, search
+from bot.services import pages, reviews, search
 from bot.states import TopSearch
 from handlers.feedback.step import place_of
 from storage.models import Clinic, Doctor
@@ -50,18 +50,20 @@ SECTIONS = {ClinicSection.REVIEWS: pages.clinic_reviews, ClinicSection.ANSWERS: 
 def page_target(payload: str | None) -> tuple[str, int] | None:
     """("doctor" | "clinic", id) of a `page-doctor-<id>` / `page-clinic-<id>` start payload, else None."""
     parts = (payload or "").split("-")
-    if len(parts) != 3 or parts[0] != "page" or parts[1] not in ("doctor", "clinic") or not parts[2].isdigit():
+    if len(parts) != 3 or parts[0] != "page" or parts[1] not in ("doctor", "clinic"):
         return None
-    return parts[1], int(parts[2])
+    number = reviews.link_number(parts[2])
+    return (parts[1], number) if number is not None else None
 
 
 def top_target(payload: str | None) -> tuple[int, int] | None:
     """(specialty id, district id or 0) of a `page-top-<specialty>[-<district>]` start payload (the website's
     "Open in the bot" on a top list), else None."""
     parts = (payload or "").split("-")
-    if len(parts) not in (3, 4) or parts[:2] != ["page", "top"] or not all(part.isdigit() for part in parts[2:]):
+    numbers = [reviews.link_number(part) for part in parts[2:]]
+    if len(parts) not in (3, 4) or parts[:2] != ["page", "top"] or None in numbers:
         return None
-    return int(parts[2]), int(parts[3]) if len(parts) == 4 else 0
+    return numbers[0], numbers[1] if len(numbers) == 2 else 0
 
 
 async def show(event: Message | CallbackQuery, parts: list[str], markup: InlineKeyboardMarkup | None, *,

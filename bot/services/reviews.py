@@ -61,18 +61,25 @@ async def previous_of_doctor(repo: Repositories, user: User | None, doctor_id: i
     return await repo.reviews.latest_for_doctor(user.id, doctor_id, now - timedelta(days=days), kinds)
 
 
+def link_number(text: str) -> int | None:
+    """An id in a deep link: digits that fit the database's 64-bit ids (a forged "99999999999999999999" overflowed
+    SQLite and reached the person as "something went wrong")."""
+    return int(text) if text.isdigit() and len(text) <= 18 else None
+
+
 async def preset_from_link(repo: Repositories, payload: str) -> drafts.Draft | None:
     """The draft a deep link starts with: `review`, `clinic-<id>` or `doctor-<id>`; None for anything else."""
     if payload == "review":
         return {}
-    kind, _, number = payload.partition("-")
-    if not number.isdigit():
+    kind, _, text = payload.partition("-")
+    number = link_number(text)
+    if number is None:
         return None
     if kind == "clinic":
-        clinic = await repo.directory.clinic(int(number))
+        clinic = await repo.directory.clinic(number)
         return {"clinic_id": clinic.id} if clinic and clinic.active else None
     if kind == "doctor":
-        doctor = await repo.directory.doctor(int(number))
+        doctor = await repo.directory.doctor(number)
         if doctor and doctor.active:
             return {"clinic_id": doctor.clinic_id, "target": "doctor", "doctor_id": doctor.id,
                     "specialty_id": doctor.specialty_id}

@@ -1,0 +1,210 @@
+"""What residents do outside the review conversation that the first build did not plan, found by a tester acting
+as them: leaving an answer to the office by another command, opening an appeal a week later in My appeals, a story
+typed after looking at the top list, a forged link, a voice note where the reason is asked for."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from bot.l10n import Translator
+from bot.services import moderation_queue
+from storage.models import Case, PublicStatus, Response, Review, Role
+from storage.repositories import Repositories
+from tests.conftest import App
+from tests.flows import RU, one, resident, submit_quick_review
+from tests.test_alerts import CHAT, card_in_chat, prosecutor, relay_for, submit_violation, write_and_send
+
+pytestmark = pytest.mark.usefixtures("demo_directory")
+T = Translator()
+KK = T["kk"]
+
+
+async def my_card(person, reference: str):
+    await person.command("my")
+    return await person.press(reference)
+
+
+# --- My appeals --------------------------------------------------------------------------------------------
+
+
+async def test_my_appeals_card_never_shows_a_clinic_answer_the_moderator_rejected(app: App) -> None:
+    """A polyclinic answered rudely; the moderator rejected the answer (the resident was never sent it). Opening
+    the appeal in My appeals must not show the rejected words either."""
+    person = await resident(app, 5001)
+    await submit_quick_review(app, person, kind="gratitude")
+    [review] = await one(app, select(Review))
+    app.settings.moderation.queue = True  # every clinic answer waits for a moderator
+    async with app.pool() as session, session.begin():
+        repo = Repositories(session)
+        stored = await repo.reviews.get(review.id)
+        response = await moderation_queue.answer_given(repo, stored, 777, "Сами вы дурак, не пишите сюда",
+                                                       now=app.clock.now, settings=app.settings)
+    async with app.pool() as session, session.begin():
+        await moderation_queue.reject(Repositories(session), moderation_queue.ANSWER, response.id,
+                                      app.settings.moderation.reject_reasons[0], 9001, app.clock.now, app.settings)
+    async with app.pool() as session:
+        assert (await session.get(Response, response.id)).public_status == PublicStatus.HIDDEN
+    reply = await my_card(person, review.reference)
+    assert "дурак" not in " ".join(reply.texts)
+
+
+async def test_my_appeals_card_keeps_the_masking_the_answer_notice_had(app: App) -> None:
+    """The clinic's answer named another patient's phone; the notice the resident got masked it (the clinic is told
+    so). The card in My appeals must mask it too, not print the original."""
+    person = await resident(app, 5002)
+    await submit_quick_review(app, person, kind="gratitude")
+    [review] = await one(app, select(Review))
+    async with app.pool() as session, session.begin():
+        session.add(Response(review_id=review.id, author_role=Role.CLINIC_STAFF,
+                             text="Спасибо! Позвоните нашей пациентке Асель: +7 701 555 44 33",
+                             public_text=f"Спасибо! Позвоните нашей пациентке Асель: {RU('masking.phone')}",
+                             public_status=PublicStatus.PUBLISHED, created_at=app.clock.now))
+    reply = await my_card(person, review.reference)
+    assert "555 44 33" not in " ".join(reply.texts)
+
+
+# --- Top specialists and search ----------------------------------------------------------------------------
+
+
+async def test_a_story_typed_after_looking_at_the_top_is_offered_as_a_review(app: App) -> None:
+    """She looked at the top list, went back to the main menu, then typed what happened to her. She should get the
+    usual offer to start a review with it, not a specialty search."""
+    person = await resident(app, 5010)
+    await person.command("top")
+    await person.press(RU("menu.home"))
+    reply = await person.send("Вчера в поликлинике 17 мне нагрубили в регистратуре, хочу пожаловаться")
+    assert reply.text == RU("menu_offer.prompt")
+
+
+# --- Deep links ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("payload", ["page-doctor-99999999999999999999", "doctor-99999999999999999999",
+                                     "page-clinic-99999999999999999999"])
+async def test_a_forged_link_with_a_huge_number_is_answered_politely(app: App, payload: str) -> None:
+    person = await resident(app, 5021)
+    reply = await person.command("start", payload)
+    assert reply.texts and RU("errors.generic") not in reply.texts
+
+
+# --- Voice notes and stickers where text is expected ------------------------------------------------------
+
+
+async def answered_violation(app: App, user_id: int):
+    reference = await submit_violation(app, user_id, photos=False)
+    relay = relay_for(app)
+    await relay.run_once()
+    await write_and_send(prosecutor(app), RU("alert.button_close"), "Проверка проведена, нарушений не выявлено.",
+                         card_in_chat(app).message_id)
+    app.clock.advance(seconds=5)
+    await relay.run_once()
+    person = app.user(user_id)
+    return person, reference, relay
+
+
+async def test_a_voice_note_as_the_reason_for_disagreeing_is_asked_for_in_words(app: App) -> None:
+    person, _reference, _ = await answered_violation(app, 5030)
+    answer = [m for m in person.bot_messages() if m.reply_markup and "Проверка проведена" in (m.text or "")][-1]
+    await person.press(RU("case_notify.disagree_button") if RU.has("case_resident.disagree_button")
+                       else [b.text for row in answer.reply_markup.inline_keyboard for b in row][-1], message=answer)
+    reply = await person.voice()
+    # There are no buttons under the question: "use the buttons" leaves an elderly person stuck. She must be told
+    # to write the reason (or the voice taken).
+    assert reply.texts == [RU("case_resident.reason_in_words")]
+
+
+
+async def case_of(app: App, review_id: int) -> Case:
+    async with app.pool() as session:
+        return await session.scalar(select(Case).where(Case.review_id == review_id))
+
+
+async def appeal_card(app: App, user_id: int):
+    reference = await submit_violation(app, user_id, photos=False)
+    relay = relay_for(app)
+    await relay.run_once()
+    person = app.user(user_id)
+    await person.command("my")
+    card = await person.press(reference)
+    return person, reference, relay, card
+
+
+async def test_after_add_information_then_top_a_typed_specialty_is_not_sent_to_the_prosecutor(app: App) -> None:
+    """She pressed "Add information" on her appeal, changed her mind, opened Top specialists from the menu and
+    typed the specialty she wanted. That word must search the specialties, not be filed with her appeal."""
+    person, _reference, relay, _card = await appeal_card(app, 5040)
+    await person.press(RU("case_resident.add_button"))
+    await person.command("top")
+    reply = await person.send("кардиолог")
+    app.clock.advance(seconds=5)
+    await relay.run_once()
+    to_office = [getattr(call, "text", "") or "" for call in app.session.sent_messages(CHAT)]
+    assert not any("кардиолог" in text for text in to_office), "the specialty was sent to the prosecutor's office"
+    assert reply.text == RU("top_search.found"), reply.texts
+
+
+async def test_after_i_disagree_then_language_change_a_thank_you_does_not_reopen_the_case(app: App) -> None:
+    """She pressed "I disagree", then thought better of it and changed the language from the menu; the bot showed
+    the main menu. Her next words ("рахмет") must not reopen the case as her reason for disagreeing."""
+    person, _reference, _relay = await answered_violation(app, 5041)
+    answer = [m for m in person.bot_messages() if m.reply_markup and "Проверка проведена" in (m.text or "")][-1]
+    await person.press(RU("case_notify.disagree_button"), message=answer)
+    await person.command("language")
+    reply = await person.press("Қазақша")
+    assert KK("menu.title") in reply.texts
+    [review] = await one(app, select(Review))
+    assert (await case_of(app, review.id)).status == "closed"
+    await person.send("Рахмет, бәрі жақсы")
+    assert (await case_of(app, review.id)).status == "closed", "her thanks reopened the case as a disagreement"
+
+
+# --- Opening an old appeal a week later ---------------------------------------------------------------------
+
+
+async def test_a_week_later_the_card_shows_the_question_the_office_asked(app: App) -> None:
+    """The office asked her something; the message is lost among a week of chats. She opens My appeals: the card
+    says information was requested, and must say what was asked."""
+    reference = await submit_violation(app, 5090, photos=False)
+    relay = relay_for(app)
+    await relay.run_once()
+    await write_and_send(prosecutor(app), RU("alert.button_ask"), "Укажите ФИО врача и номер кабинета.",
+                         card_in_chat(app).message_id)
+    await relay.run_once()
+    app.clock.advance(days=7)
+    person = app.user(5090)
+    card = await my_card(person, reference)
+    assert "Укажите ФИО врача и номер кабинета." in " ".join(card.texts), card.texts
+
+
+async def test_answering_the_question_from_my_appeals_gives_the_case_back_to_the_office(app: App) -> None:
+    """...so she answers from the card with "Add information" and presses Done. The office asked and she answered:
+    the case must no longer wait for her."""
+    reference = await submit_violation(app, 5091, photos=False)
+    relay = relay_for(app)
+    await relay.run_once()
+    await write_and_send(prosecutor(app), RU("alert.button_ask"), "Укажите номер кабинета.",
+                         card_in_chat(app).message_id)
+    await relay.run_once()
+    [review] = await one(app, select(Review))
+    assert (await case_of(app, review.id)).status == "waiting_resident"
+    person = app.user(5091)
+    card = await my_card(person, reference)
+    await person.press(RU("case_resident.add_button"), message=card.messages[-1])
+    await person.send("Кабинет 214")
+    await person.press(RU("reply.done"))
+    assert (await case_of(app, review.id)).status != "waiting_resident"
+
+
+async def test_a_week_later_the_card_of_a_rejected_appeal_says_why(app: App) -> None:
+    reference = await submit_violation(app, 5092, photos=False)
+    relay = relay_for(app)
+    await relay.run_once()
+    await write_and_send(prosecutor(app), RU("alert.button_reject"), "Доводы не подтвердились: приём был бесплатным.",
+                         card_in_chat(app).message_id)
+    await relay.run_once()
+    app.clock.advance(days=7)
+    person = app.user(5092)
+    card = await my_card(person, reference)
+    assert "Доводы не подтвердились" in " ".join(card.texts), card.texts
+
