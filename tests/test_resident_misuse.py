@@ -9,10 +9,10 @@ from sqlalchemy import select
 
 from bot.l10n import Translator
 from bot.services import moderation_queue
-from storage.models import Case, PublicStatus, Response, Review, Role
+from storage.models import Case, Clinic, Doctor, PublicStatus, Response, Review, Role
 from storage.repositories import Repositories
 from tests.conftest import App
-from tests.flows import RU, one, resident, submit_quick_review
+from tests.flows import RU, clinic_17, one, resident, submit_quick_review, therapist_of
 from tests.test_alerts import CHAT, card_in_chat, prosecutor, relay_for, submit_violation, write_and_send
 
 pytestmark = pytest.mark.usefixtures("demo_directory")
@@ -208,3 +208,17 @@ async def test_a_week_later_the_card_of_a_rejected_appeal_says_why(app: App) -> 
     card = await my_card(person, reference)
     assert "Доводы не подтвердились" in " ".join(card.texts), card.texts
 
+
+
+@pytest.mark.parametrize("kind", ["doctor", "clinic"])
+async def test_a_review_link_to_a_doctor_or_clinic_no_longer_listed_says_so(app: App, kind: str) -> None:
+    """A shared "Leave a review about this doctor" link from last year; the doctor has left the polyclinic (or the
+    polyclinic was taken off the directory)."""
+    clinic = await clinic_17(app)
+    doctor = await therapist_of(app, clinic)
+    async with app.pool() as session, session.begin():
+        row = await session.get(Doctor, doctor.id) if kind == "doctor" else await session.get(Clinic, clinic.id)
+        row.active = False
+    person = await resident(app, 5020)
+    reply = await person.command("start", f"{kind}-{doctor.id if kind == 'doctor' else clinic.id}")
+    assert reply.texts == [RU(f"{kind}_page.gone"), RU("menu.title")]

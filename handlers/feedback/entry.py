@@ -103,7 +103,15 @@ def register(private: Router, router: Router, settings: Settings) -> None:
     async def deep_link(message: Message, command: CommandObject, state: FSMContext, repo: Repositories,
                         l10n: L10n, user: User | None, now: datetime) -> None:
         preset = await reviews.preset_from_link(repo, command.args or "")
-        if preset is None or user is None or user.language is None or people.needs_consent(user):
+        onboarded = user is not None and user.language is not None and not people.needs_consent(user)
+        kind, _, number = (command.args or "").partition("-")
+        if preset is None and onboarded and kind in ("doctor", "clinic") and reviews.link_number(number) is not None:
+            # A shared "review this doctor" link from last year, the doctor gone from the directory: said, rather
+            # than the plain menu leaving the person to guess why the link did nothing.
+            await message.answer(l10n(f"{kind}_page.gone"))
+            await show_menu(message, l10n)
+            return
+        if preset is None or not onboarded:
             # Unknown payload, or a newcomer who must be onboarded first: plain /start handles it, and keeps
             # the link's purpose for after the consent.
             raise SkipHandler
