@@ -116,6 +116,14 @@ def make_router(settings: Settings) -> Router:
         parts = await card_parts(repo, review, l10n, settings)
         for part in parts[:-1]:
             await query.message.answer(part)
+        # The office's answers' documents (an official letter, an act), which the notice carried: given again.
+        caption = l10n("case_notify.attachment", reference=review.reference)
+        for entry in await repo.reviews.history(review.id):
+            details = entry.details or {}
+            if entry.action == "case.closed" and details.get("attachment_file_id"):
+                send = (query.message.answer_photo if details.get("attachment") == "photo"
+                        else query.message.answer_document)
+                await send(details["attachment_file_id"], caption=caption)
         markup = make_back_to_list_keyboard(l10n, callback_data.page)
         case = await repo.reviews.case_of(review.id)
         if review.status != ReviewStatus.WITHDRAWN and case is not None and case.status in OPEN_STATUSES:

@@ -222,3 +222,21 @@ async def test_a_review_link_to_a_doctor_or_clinic_no_longer_listed_says_so(app:
     person = await resident(app, 5020)
     reply = await person.command("start", f"{kind}-{doctor.id if kind == 'doctor' else clinic.id}")
     assert reply.texts == [RU(f"{kind}_page.gone"), RU("menu.title")]
+
+
+async def test_a_week_later_the_card_of_an_answered_appeal_gives_the_attached_document_again(app: App) -> None:
+    reference = await submit_violation(app, 5093, photos=False)
+    relay = relay_for(app)
+    await relay.run_once()
+    clerk = prosecutor(app)
+    await clerk.press(RU("alert.button_close"), message=card_in_chat(app).message_id)
+    await clerk.document(b"%PDF-1.4 official answer letter", file_name="answer.pdf")
+    await clerk.send("Проверка проведена, ответ во вложении.")
+    await clerk.press(RU("case_draft.button_send"))
+    app.clock.advance(seconds=5)
+    await relay.run_once()
+    app.clock.advance(days=7)
+    card = await my_card(app.user(5093), reference)
+    assert "ответ во вложении" in " ".join(card.texts)
+    [document] = [call for call in card.calls if type(call).__name__ == "SendDocument"]
+    assert document.caption == RU("case_notify.attachment", reference=reference)

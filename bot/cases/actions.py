@@ -156,8 +156,10 @@ async def close(repo: Repositories, case_id: int, actor: int, answer: str, now: 
     repo.reviews.add(Response(review_id=view.review.id, author_telegram_id=actor, author_role=Role.PROSECUTOR,
                               text=answer, created_at=now))
     number = await answers_given(repo, view.review.id) + 1
+    # The file's id is kept with the answer, so that My appeals can give the document again a week later.
     await audit_case(repo, view, actor, "case.closed", now, answer=answer,
-                 attachment=attachment["kind"] if attachment else None)
+                 attachment=attachment["kind"] if attachment else None,
+                 attachment_file_id=attachment["file_id"] if attachment else None)
     await notices.answered(repo, view.review, view.author, answer, now, case_id=view.case.id, number=number,
                            attachment=attachment)
     return await alerts.load(repo, view.case)
