@@ -159,18 +159,24 @@ async def test_after_i_disagree_then_language_change_a_thank_you_does_not_reopen
     assert (await case_of(app, review.id)).status == "closed", "her thanks reopened the case as a disagreement"
 
 
+async def office_did(app: App, user_id: int, button: str, words: str) -> str:
+    """A violation report of the resident's, and the office's question, rejection or answer (`button`) with
+    `words`, delivered; returns the reference."""
+    reference = await submit_violation(app, user_id, photos=False)
+    relay = relay_for(app)
+    await relay.run_once()
+    await write_and_send(prosecutor(app), RU(button), words, card_in_chat(app).message_id)
+    await relay.run_once()
+    return reference
+
+
 # --- Opening an old appeal a week later ---------------------------------------------------------------------
 
 
 async def test_a_week_later_the_card_shows_the_question_the_office_asked(app: App) -> None:
     """The office asked her something; the message is lost among a week of chats. She opens My appeals: the card
     says information was requested, and must say what was asked."""
-    reference = await submit_violation(app, 5090, photos=False)
-    relay = relay_for(app)
-    await relay.run_once()
-    await write_and_send(prosecutor(app), RU("alert.button_ask"), "Укажите ФИО врача и номер кабинета.",
-                         card_in_chat(app).message_id)
-    await relay.run_once()
+    reference = await office_did(app, 5090, "alert.button_ask", "Укажите ФИО врача и номер кабинета.")
     app.clock.advance(days=7)
     person = app.user(5090)
     card = await my_card(person, reference)
@@ -180,12 +186,7 @@ async def test_a_week_later_the_card_shows_the_question_the_office_asked(app: Ap
 async def test_answering_the_question_from_my_appeals_gives_the_case_back_to_the_office(app: App) -> None:
     """...so she answers from the card with "Add information" and presses Done. The office asked and she answered:
     the case must no longer wait for her."""
-    reference = await submit_violation(app, 5091, photos=False)
-    relay = relay_for(app)
-    await relay.run_once()
-    await write_and_send(prosecutor(app), RU("alert.button_ask"), "Укажите номер кабинета.",
-                         card_in_chat(app).message_id)
-    await relay.run_once()
+    reference = await office_did(app, 5091, "alert.button_ask", "Укажите номер кабинета.")
     [review] = await one(app, select(Review))
     assert (await case_of(app, review.id)).status == "waiting_resident"
     person = app.user(5091)
@@ -197,17 +198,11 @@ async def test_answering_the_question_from_my_appeals_gives_the_case_back_to_the
 
 
 async def test_a_week_later_the_card_of_a_rejected_appeal_says_why(app: App) -> None:
-    reference = await submit_violation(app, 5092, photos=False)
-    relay = relay_for(app)
-    await relay.run_once()
-    await write_and_send(prosecutor(app), RU("alert.button_reject"), "Доводы не подтвердились: приём был бесплатным.",
-                         card_in_chat(app).message_id)
-    await relay.run_once()
+    reference = await office_did(app, 5092, "alert.button_reject", "Доводы не подтвердились: приём был бесплатным.")
     app.clock.advance(days=7)
     person = app.user(5092)
     card = await my_card(person, reference)
     assert "Доводы не подтвердились" in " ".join(card.texts), card.texts
-
 
 
 @pytest.mark.parametrize("kind", ["doctor", "clinic"])
