@@ -168,7 +168,13 @@ def make_router(settings: Settings) -> Router:
     @router.callback_query(CaseReplyDone.filter(), StateFilter(CaseReply.adding))
     async def done(query: CallbackQuery, callback_data: CaseReplyDone, state: FSMContext, repo: Repositories,
                    l10n: L10n, now: datetime, after_commit: AfterCommit) -> None:
-        # Pressed with nothing sent too: the resident has nothing to add, and the case goes back to the office.
+        if not (await state.get_data()).get("answered"):
+            # Nothing was sent: the office still waits for the answer, and the resident is told so (not thanked for
+            # information that never came); the question's Reply button still works.
+            await query.answer()
+            after_commit(partial(query.message.answer, l10n("reply.nothing_sent")))
+            await come_back(state, query.message, l10n, repo, now, after_commit)
+            return
         await resident.resident_finished(repo, callback_data.case_id, now)
         await say_finished(query, callback_data.case_id, state, repo, l10n, now, after_commit)
 
@@ -216,6 +222,8 @@ def make_router(settings: Settings) -> Router:
 
     @router.message(StateFilter(CaseVerdict.disagreeing))
     async def reason_not_text(message: Message, l10n: L10n) -> None:
+        if message.text is not None:
+            raise SkipHandler  # a command: its own handler, or the generic hint
         # A voice note, a photo or a sticker for the reason: it is asked for in words (the office reads it on the
         # case's card), and the buttons the generic hint would point to are not there.
         await message.answer(l10n("case_resident.reason_in_words"))
@@ -238,8 +246,8 @@ def make_router(settings: Settings) -> Router:
             waiting = case.status == CaseStatus.WAITING_RESIDENT
             await set_aside(state, CaseReply.adding if waiting else AppealAddition.adding, {"case_id": case.id})
             await query.answer()
-            await query.message.answer(l10n("case_resident.add_prompt", reference=review.reference),
-                                       reply_markup=done_keyboard(l10n, case.id))
+            prompt = l10n("reply.prompt") if waiting else l10n("case_resident.add_prompt", reference=review.reference)
+            await query.message.answer(prompt, reply_markup=done_keyboard(l10n, case.id))
             return
         if callback_data.action == MyAppealAction.WITHDRAW:
             await query.answer()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 
 from aiogram import F, Router
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
@@ -14,7 +15,7 @@ from bot.config import Settings
 from bot.filters import PrivateChat
 from bot.keyboards import PAGE_SIZE, make_back_to_list_keyboard, make_my_reviews_keyboard, name_in
 from bot.l10n import L10n
-from bot.services import pages
+from bot.services import moderation, pages
 from bot.services.privacy import INTERNAL_ACTIONS
 from storage.models import PublicStatus, Review, ReviewStatus, Role, User
 from storage.repositories import Repositories
@@ -54,32 +55,46 @@ async def card_parts(repo: Repositories, review: Review, l10n: L10n, settings: S
     if case is not None and case.due_date is not None:
         lines.append(l10n("my.card_due", due=case.due_date.strftime("%d.%m.%Y")))
     lines.append(l10n("my.card_history"))
+    # Every entry, answer and the text are blocks of their own: whole in one message where they fit, a long one
+    # (the office may write 3,500 characters each time) cut at a space, never making a message Telegram refuses.
+    blocks: list[str] = []
     for entry in await repo.reviews.history(review.id):
         if entry.action in INTERNAL_ACTIONS:  # the office's internal notes are not the resident's to read
             continue
-        lines.append(l10n("my.history_line", when=entry.at.astimezone(zone).strftime("%d.%m.%Y %H:%M"),
-                          event=l10n(f"history.{entry.action}") if l10n.has(f"history.{entry.action}")
-                          else l10n("history.other")))
+        line = l10n("my.history_line", when=entry.at.astimezone(zone).strftime("%d.%m.%Y %H:%M"),
+                    event=l10n(f"history.{entry.action}") if l10n.has(f"history.{entry.action}")
+                    else l10n("history.other"))
         # What the office said to the resident (its question, why it rejected or extended): theirs to read again a
         # week later, when the notice is far up the chat.
         said = (entry.details or {}).get(TOLD_THE_RESIDENT.get(entry.action, ""))
-        if said:
-            lines.append(l10n("my.history_words", text=html.escape(str(said))))
+        blocks += pages.text_block(line, str(said)) if said else [line]
     for response in await repo.reviews.responses_to(review.id):
-        if response.author_role == Role.CLINIC_STAFF and response.public_status != PublicStatus.PUBLISHED:
+        clinics_answer = response.author_role == Role.CLINIC_STAFF
+        if clinics_answer and response.public_status != PublicStatus.PUBLISHED:
             continue  # held for the moderator or rejected: never sent to the resident, so not shown here either
         # As the resident received it: a clinic's answer with others' personal data masked.
-        text = response.public_text if response.author_role == Role.CLINIC_STAFF and response.public_text else \
-            response.text
-        lines.append(l10n("my.answer", who=l10n(f"role.{response.author_role}"),
-                          when=response.created_at.astimezone(zone).strftime("%d.%m.%Y"),
-                          text=html.escape(text)))
-    header = "\n".join(lines)
-    if not review.text:
-        return [header]
-    # The same paging as the public pages: whole blocks per message, a long text cut at a space, never mid-entity.
-    text_title = l10n("my.card_text", text="").rstrip()
-    return pages.pack(header, pages.text_block(text_title, review.text))
+        text = moderation.public_text_of(response, l10n) if clinics_answer else response.text
+        title = l10n("my.answer", who=l10n(f"role.{response.author_role}"),
+                     when=response.created_at.astimezone(zone).strftime("%d.%m.%Y"), text="").rstrip("\n")
+        blocks += pages.text_block(title, text)
+    if review.text:
+        blocks += pages.text_block(l10n("my.card_text", text="").rstrip(), review.text)
+    return pages.pack("\n".join(lines), blocks)
+
+
+async def answer_files(query: CallbackQuery, repo: Repositories, review: Review, l10n: L10n) -> None:
+    """The office's answers' documents (an official letter, an act), which the notices carried: given again, below
+    the card. One Telegram no longer has is said to be unavailable; the card is already there either way."""
+    caption = l10n("case_notify.attachment", reference=review.reference)
+    for entry in await repo.reviews.history(review.id):
+        details = entry.details or {}
+        if entry.action != "case.closed" or not details.get("attachment_file_id"):
+            continue
+        send = query.message.answer_photo if details.get("attachment") == "photo" else query.message.answer_document
+        try:
+            await send(details["attachment_file_id"], caption=caption)
+        except TelegramBadRequest:
+            await query.message.answer(l10n("my.file_unavailable"))
 
 
 def make_router(settings: Settings) -> Router:
@@ -116,14 +131,6 @@ def make_router(settings: Settings) -> Router:
         parts = await card_parts(repo, review, l10n, settings)
         for part in parts[:-1]:
             await query.message.answer(part)
-        # The office's answers' documents (an official letter, an act), which the notice carried: given again.
-        caption = l10n("case_notify.attachment", reference=review.reference)
-        for entry in await repo.reviews.history(review.id):
-            details = entry.details or {}
-            if entry.action == "case.closed" and details.get("attachment_file_id"):
-                send = (query.message.answer_photo if details.get("attachment") == "photo"
-                        else query.message.answer_document)
-                await send(details["attachment_file_id"], caption=caption)
         markup = make_back_to_list_keyboard(l10n, callback_data.page)
         case = await repo.reviews.case_of(review.id)
         if review.status != ReviewStatus.WITHDRAWN and case is not None and case.status in OPEN_STATUSES:
@@ -134,5 +141,6 @@ def make_router(settings: Settings) -> Router:
                 InlineKeyboardButton(text=l10n("case_resident.withdraw_button"), callback_data=MyAppeal(
                     review_id=review.id, action=MyAppealAction.WITHDRAW).pack())], *markup.inline_keyboard])
         await query.message.answer(parts[-1], reply_markup=markup)
+        await answer_files(query, repo, review, l10n)
 
     return router

@@ -10,14 +10,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from aiogram import Router
+from aiogram import F, Router
 from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.filters import Filter, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
 from bot import keyboards
-from bot.callbacks import MenuChoice
+from bot.callbacks import MenuAction, MenuChoice
 from bot.cases import resident
 from bot.filters import PrivateChat
 from bot.l10n import L10n
@@ -63,9 +63,15 @@ async def offer_unfinished(message: Message, l10n: L10n) -> None:
     await message.answer(l10n("unfinished.prompt"), reply_markup=keyboards.make_unfinished_keyboard(l10n))
 
 
+# Commands that only show something (and /cancel, which ends a side conversation itself) leave it going: an answer
+# half-written to the office is not handed back for a look at the help.
+_STAYING = ("/cancel", "/help")
+
+
 class _Command(Filter):
     async def __call__(self, message: Message) -> bool:
-        return (message.text or "").startswith("/") and not (message.text or "").startswith("/cancel")
+        text = message.text or ""
+        return text.startswith("/") and text.split(maxsplit=1)[0].split("@")[0] not in _STAYING
 
 
 def make_exits_router() -> Router:
@@ -82,7 +88,7 @@ def make_exits_router() -> Router:
         await end_side_conversation(state, repo, now)
         raise SkipHandler
 
-    @router.callback_query(MenuChoice.filter())
+    @router.callback_query(MenuChoice.filter(F.action != MenuAction.RIGHTS))  # the rights page only shows
     async def menu_button(query: CallbackQuery, state: FSMContext, l10n: L10n, repo: Repositories,
                           now: datetime) -> None:
         if isinstance(query.message, Message):

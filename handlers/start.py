@@ -86,6 +86,8 @@ async def after_onboarding(message: Message, state: FSMContext, l10n: L10n, repo
             await state.set_data({})
             await begin(Step(message, state, repo, l10n, settings, user), now, preset, settings=settings)
             return
+        if (gone := reviews.link_gone(link)) is not None:
+            await message.answer(l10n(f"{gone}_page.gone"))
     await show_menu(message, l10n)
 
 

@@ -5,6 +5,7 @@ typed after looking at the top list, a forged link, a voice note where the reaso
 from __future__ import annotations
 
 import pytest
+from aiogram.methods import SendDocument
 from sqlalchemy import select
 
 from bot.l10n import Translator
@@ -12,7 +13,7 @@ from bot.services import moderation_queue
 from storage.models import Case, Clinic, Doctor, PublicStatus, Response, Review, Role
 from storage.repositories import Repositories
 from tests.conftest import App
-from tests.flows import RU, clinic_17, one, resident, submit_quick_review, therapist_of
+from tests.flows import RU, clinic_17, one, resident, submit_quick_review, therapist_of, to_kind_step
 from tests.test_alerts import CHAT, card_in_chat, prosecutor, relay_for, submit_violation, write_and_send
 
 pytestmark = pytest.mark.usefixtures("demo_directory")
@@ -91,20 +92,9 @@ async def test_a_forged_link_with_a_huge_number_is_answered_politely(app: App, p
 # --- Voice notes and stickers where text is expected ------------------------------------------------------
 
 
-async def answered_violation(app: App, user_id: int):
-    reference = await submit_violation(app, user_id, photos=False)
-    relay = relay_for(app)
-    await relay.run_once()
-    await write_and_send(prosecutor(app), RU("alert.button_close"), "Проверка проведена, нарушений не выявлено.",
-                         card_in_chat(app).message_id)
-    app.clock.advance(seconds=5)
-    await relay.run_once()
-    person = app.user(user_id)
-    return person, reference, relay
-
-
 async def test_a_voice_note_as_the_reason_for_disagreeing_is_asked_for_in_words(app: App) -> None:
-    person, _reference, _ = await answered_violation(app, 5030)
+    await office_did(app, 5030, "alert.button_close", "Проверка проведена, нарушений не выявлено.")
+    person = app.user(5030)
     answer = [m for m in person.bot_messages() if m.reply_markup and "Проверка проведена" in (m.text or "")][-1]
     await person.press(RU("case_notify.disagree_button") if RU.has("case_resident.disagree_button")
                        else [b.text for row in answer.reply_markup.inline_keyboard for b in row][-1], message=answer)
@@ -147,7 +137,8 @@ async def test_after_add_information_then_top_a_typed_specialty_is_not_sent_to_t
 async def test_after_i_disagree_then_language_change_a_thank_you_does_not_reopen_the_case(app: App) -> None:
     """She pressed "I disagree", then thought better of it and changed the language from the menu; the bot showed
     the main menu. Her next words ("рахмет") must not reopen the case as her reason for disagreeing."""
-    person, _reference, _relay = await answered_violation(app, 5041)
+    await office_did(app, 5041, "alert.button_close", "Проверка проведена, нарушений не выявлено.")
+    person = app.user(5041)
     answer = [m for m in person.bot_messages() if m.reply_markup and "Проверка проведена" in (m.text or "")][-1]
     await person.press(RU("case_notify.disagree_button"), message=answer)
     await person.command("language")
@@ -166,6 +157,7 @@ async def office_did(app: App, user_id: int, button: str, words: str) -> str:
     relay = relay_for(app)
     await relay.run_once()
     await write_and_send(prosecutor(app), RU(button), words, card_in_chat(app).message_id)
+    app.clock.advance(seconds=5)
     await relay.run_once()
     return reference
 
@@ -235,3 +227,129 @@ async def test_a_week_later_the_card_of_an_answered_appeal_gives_the_attached_do
     assert "ответ во вложении" in " ".join(card.texts)
     [document] = [call for call in card.calls if type(call).__name__ == "SendDocument"]
     assert document.caption == RU("case_notify.attachment", reference=reference)
+
+
+# --- The second reading of these mends ----------------------------------------------------------------------
+
+
+async def gone_doctor(app: App) -> int:
+    doctor = await therapist_of(app, await clinic_17(app))
+    async with app.pool() as session, session.begin():
+        (await session.get(Doctor, doctor.id)).active = False
+    return doctor.id
+
+
+async def test_gone_link_in_the_middle_of_a_review_offers_the_unfinished_review(app: App) -> None:
+    person = await resident(app, 6001)
+    await to_kind_step(app, person)  # a draft with a clinic and a doctor
+    doctor_id = await gone_doctor(app)
+    reply = await person.command("start", f"doctor-{doctor_id}")
+    # README: "a deep link in the middle of a review asks: You have an unfinished review"
+    assert RU("unfinished.prompt") in reply.texts, reply.texts
+
+
+async def test_gone_link_for_a_newcomer_says_so_after_consent(app: App) -> None:
+    doctor_id = await gone_doctor(app)
+    person = app.user(6002, language_code="ru")
+    await person.command("start", f"doctor-{doctor_id}")
+    await person.press("Русский")
+    reply = await person.press(RU("consent.accept"))
+    # README: "a link to a doctor or polyclinic no longer in the directory says so, then shows the menu"
+    assert RU("doctor_page.gone") in reply.texts, reply.texts
+
+
+@pytest.mark.parametrize("payload", ["doctor-²", "page-clinic-²", "page-top-²"])
+async def test_a_superscript_digit_in_a_link_is_unknown_not_a_crash(app: App, payload: str) -> None:
+    person = await resident(app, 6003)
+    reply = await person.command("start", payload)
+    assert RU("errors.generic") not in reply.texts, reply.texts
+
+
+async def test_an_unknown_command_while_disagreeing_ends_it_and_is_not_asked_for_a_reason(app: App) -> None:
+    await office_did(app, 6004, "alert.button_close", "Проверка проведена, нарушений не выявлено.")
+    person = app.user(6004)
+    answer = [m for m in person.bot_messages() if m.reply_markup and "Проверка проведена" in (m.text or "")][-1]
+    await person.press(RU("case_notify.disagree_button"), message=answer)
+    reply = await person.send("/hepl")
+    assert reply.texts == [RU("reply.left"), RU("errors.unexpected_input")], reply.texts
+
+
+async def test_a_document_telegram_no_longer_has_does_not_lose_the_card(app: App) -> None:
+    reference = await submit_violation(app, 6005, photos=False)
+    relay = relay_for(app)
+    await relay.run_once()
+    clerk = prosecutor(app)
+    await clerk.press(RU("alert.button_close"), message=card_in_chat(app).message_id)
+    await clerk.document(b"%PDF-1.4 official answer letter", file_name="answer.pdf")
+    await clerk.send("Проверка проведена, ответ во вложении.")
+    await clerk.press(RU("case_draft.button_send"))
+    app.clock.advance(seconds=5)
+    await relay.run_once()
+    app.session.fail_next(SendDocument, error_code=400,
+                          description="Bad Request: wrong file identifier/HTTP URL specified", times=5)
+    card = await my_card(app.user(6005), reference)
+    assert RU("errors.generic") not in card.texts, card.texts
+    assert any("ответ во вложении" in text for text in card.texts), card.texts
+
+
+async def test_the_document_comes_after_the_card_it_belongs_to(app: App) -> None:
+    reference = await submit_violation(app, 6006, photos=False)
+    relay = relay_for(app)
+    await relay.run_once()
+    clerk = prosecutor(app)
+    await clerk.press(RU("alert.button_close"), message=card_in_chat(app).message_id)
+    await clerk.document(b"%PDF-1.4 official answer letter", file_name="answer.pdf")
+    await clerk.send("Проверка проведена, ответ во вложении.")
+    await clerk.press(RU("case_draft.button_send"))
+    app.clock.advance(seconds=5)
+    await relay.run_once()
+    card = await my_card(app.user(6006), reference)
+    names = [type(call).__name__ for call in card.calls if type(call).__name__.startswith("Send")]
+    assert names.index("SendDocument") > names.index("SendMessage"), names
+
+
+async def test_an_old_unscreened_clinic_answer_is_masked_on_the_card(app: App) -> None:
+    person = await resident(app, 6007)
+    await submit_quick_review(app, person, kind="gratitude")
+    [review] = await one(app, select(Review))
+    async with app.pool() as session, session.begin():
+        session.add(Response(review_id=review.id, author_role=Role.CLINIC_STAFF,
+                             text="Позвоните пациентке Асель: +7 701 555 44 33", public_text=None,
+                             public_status=PublicStatus.PUBLISHED, created_at=app.clock.now))
+    reply = await my_card(person, review.reference)
+    assert "555 44 33" not in " ".join(reply.texts), reply.texts
+
+
+async def test_help_while_answering_the_office_does_not_end_the_answer(app: App) -> None:
+    await office_did(app, 6008, "alert.button_ask", "Пришлите фото талона.")
+    [review] = await one(app, select(Review))
+    person = app.user(6008)
+    notice = [m for m in person.bot_messages() if m.reply_markup and "талона" in (m.text or "")][-1]
+    await person.press(RU("notify.reply_button"), message=notice)
+    await person.send("Талон был на 10:00")
+    reply = await person.command("help")
+    status = (await case_of(app, review.id)).status
+    assert RU("reply.left") not in reply.texts and status == "waiting_resident", (status, reply.texts[0])
+
+
+async def test_add_information_then_done_with_nothing_sent_keeps_the_case_waiting(app: App) -> None:
+    reference = await office_did(app, 6009, "alert.button_ask", "Укажите номер кабинета.")
+    [review] = await one(app, select(Review))
+    person = app.user(6009)
+    card = await my_card(person, reference)
+    await person.press(RU("case_resident.add_button"), message=card.messages[-1])
+    reply = await person.press(RU("reply.done"))
+    assert (await case_of(app, review.id)).status == "waiting_resident", reply.texts
+
+
+async def test_a_long_question_and_a_long_answer_still_open_the_card(app: App) -> None:
+    from tests.test_alerts import write_and_send
+    question = "Уточните, пожалуйста, обстоятельства. " * 60  # ~2300 characters, under the office's 3500
+    reference = await office_did(app, 6010, "alert.button_ask", question.strip())
+    relay = relay_for(app)
+    await write_and_send(prosecutor(app), RU("alert.button_close"), ("Проверка проведена. " * 110).strip(),
+                         card_in_chat(app).message_id)
+    app.clock.advance(seconds=5)
+    await relay.run_once()
+    card = await my_card(app.user(6010), reference)
+    assert RU("errors.generic") not in card.texts, card.texts

@@ -64,7 +64,14 @@ async def previous_of_doctor(repo: Repositories, user: User | None, doctor_id: i
 def link_number(text: str) -> int | None:
     """An id in a deep link: digits that fit the database's 64-bit ids (a forged "99999999999999999999" overflowed
     SQLite and reached the person as "something went wrong")."""
-    return int(text) if text.isdigit() and len(text) <= 18 else None
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None  # not "²", which int refuses
+
+
+def link_gone(payload: str) -> str | None:
+    """"doctor" or "clinic" for a review link naming one by a well-formed id, asked about when it leads nowhere: the
+    doctor or polyclinic is no longer in the directory, and the person is told so."""
+    kind, _, text = payload.partition("-")
+    return kind if kind in ("doctor", "clinic") and link_number(text) is not None else None
 
 
 async def preset_from_link(repo: Repositories, payload: str) -> drafts.Draft | None:

@@ -104,12 +104,12 @@ def register(private: Router, router: Router, settings: Settings) -> None:
                         l10n: L10n, user: User | None, now: datetime) -> None:
         preset = await reviews.preset_from_link(repo, command.args or "")
         onboarded = user is not None and user.language is not None and not people.needs_consent(user)
-        kind, _, number = (command.args or "").partition("-")
-        if preset is None and onboarded and kind in ("doctor", "clinic") and reviews.link_number(number) is not None:
+        if preset is None and onboarded and (gone := reviews.link_gone(command.args or "")) is not None:
             # A shared "review this doctor" link from last year, the doctor gone from the directory: said, rather
-            # than the plain menu leaving the person to guess why the link did nothing.
-            await message.answer(l10n(f"{kind}_page.gone"))
-            await show_menu(message, l10n)
+            # than the plain menu leaving the person to guess why the link did nothing; a review in progress is
+            # offered as after any other start.
+            await message.answer(l10n(f"{gone}_page.gone"))
+            await (offer_unfinished(message, l10n) if await has_unfinished(state) else show_menu(message, l10n))
             return
         if preset is None or not onboarded:
             # Unknown payload, or a newcomer who must be onboarded first: plain /start handles it, and keeps
