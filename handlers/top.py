@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
-
 from aiogram import Bot, F, Router
 from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.exceptions import TelegramBadRequest
@@ -36,7 +34,7 @@ from bot.rating_keyboards import (
     make_top_scope_keyboard,
     make_top_specialties_keyboard,
 )
-from bot.services import pages, reviews, search
+from bot.services import pages, reviews, search, specialty_words
 from bot.states import TopSearch
 from handlers.feedback.step import place_of
 from storage.models import Clinic, Doctor
@@ -116,15 +114,8 @@ def make_router(settings: Settings) -> Router:
 
     @router.message(StateFilter(TopSearch.specialty), HasText())
     async def specialty_typed(message: Message, repo: Repositories, l10n: L10n) -> None:
-        wanted = search.normalise(message.text)
-        specialties = await ordered_specialties(repo, l10n)
-        found = [specialty for specialty in specialties
-                 if wanted and any(wanted in search.normalise(name) or search.normalise(name) in wanted
-                                   for name in (specialty.name_kk, specialty.name_ru, specialty.name_en))]
-        if not found:
-            close = difflib.get_close_matches(wanted, {search.normalise(name_in(s, l10n.language)): s
-                                                       for s in specialties}, n=5, cutoff=0.7)
-            found = [s for s in specialties if search.normalise(name_in(s, l10n.language)) in close]
+        # By an official name, by what people call it ("окулист", "көз дәрігері"), or by a close spelling.
+        found = specialty_words.find(message.text, await ordered_specialties(repo, l10n))
         if not found:
             await message.answer(l10n("top_search.not_found"))
             return

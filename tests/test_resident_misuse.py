@@ -353,3 +353,37 @@ async def test_a_long_question_and_a_long_answer_still_open_the_card(app: App) -
     await relay.run_once()
     card = await my_card(app.user(6010), reference)
     assert RU("errors.generic") not in card.texts, card.texts
+
+
+# --- What people call a specialty -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("typed", "expected", "language"), [
+    ("окулист", "офтальмолог", "ru"),
+    ("зубной врач", "стоматолог", "ru"),
+    ("көз дәрігері", "офтальмолог", "kk"),
+    ("тіс дәрігері", "стоматолог", "kk"),
+    ("детский хирург", "балалар хирургы", "kk"),  # the entry of more words wins over "детский"
+])
+async def test_everyday_names_of_specialties_find_them(app: App, typed: str, expected: str, language: str) -> None:
+    button = {"ru": "Русский", "kk": "Қазақша"}[language]
+    person = await resident(app, 5011, language, button)
+    await person.command("top")
+    reply = await person.send(typed)
+    assert reply.buttons and reply.buttons[0] == [expected], (reply.text, reply.buttons)
+
+
+def test_a_short_everyday_word_is_a_whole_word_and_a_word_in_many_names_finds_none() -> None:
+    from types import SimpleNamespace
+
+    from bot.services import specialty_words
+
+    def specialty(external_id: str, name: str):
+        return SimpleNamespace(external_id=external_id, name_kk=name, name_ru=name, name_en=name)
+
+    names = [specialty("specialty:otolaryngologist", "оториноларинголог"), specialty("specialty:surgeon", "хирург"),
+             specialty("specialty:general-practitioner", "врач общей практики"),
+             specialty("specialty:laboratory-physician", "врач лаборатории")]
+    assert [s.external_id for s in specialty_words.find("болит ухо", names)] == ["specialty:otolaryngologist"]
+    assert specialty_words.find("уход за лежачим", names) == []  # "ухо" is not "уход"
+    assert specialty_words.find("vrach", names) == []  # in two names: tells neither apart
