@@ -364,6 +364,7 @@ async def test_a_long_question_and_a_long_answer_still_open_the_card(app: App) -
     ("көз дәрігері", "офтальмолог", "kk"),
     ("тіс дәрігері", "стоматолог", "kk"),
     ("детский хирург", "балалар хирургы", "kk"),  # the entry of more words wins over "детский"
+    ("хирург для ребенка", "детский хирург", "ru"),  # asked for a child: the children's specialty
 ])
 async def test_everyday_names_of_specialties_find_them(app: App, typed: str, expected: str, language: str) -> None:
     button = {"ru": "Русский", "kk": "Қазақша"}[language]
@@ -387,3 +388,5 @@ def test_a_short_everyday_word_is_a_whole_word_and_a_word_in_many_names_finds_no
     assert [s.external_id for s in specialty_words.find("болит ухо", names)] == ["specialty:otolaryngologist"]
     assert specialty_words.find("уход за лежачим", names) == []  # "ухо" is not "уход"
     assert specialty_words.find("vrach", names) == []  # in two names: tells neither apart
+    assert specialty_words.find("нужен хороший врач", names) == []  # no specialty named at all
+    assert specialty_words.find("best doctor near me", names) == []
