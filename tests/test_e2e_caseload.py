@@ -80,6 +80,22 @@ class Person:
         return await self._after(lambda: self.api.press(self.user, message, button), *words, count=count)
 
 
+async def complain_about_17(resident: Person, l10n, clinic_name: str, text: str, full_name: str) -> dict:
+    """From /start in the resident's language: a formal complaint about waiting at polyclinic No. 17, with the
+    appellant's full name, submitted; returns the receipt."""
+    await resident.say("/start")
+    await resident.tap(l10n("consent.accept"), l10n("menu.title"))
+    await resident.tap(l10n("menu.leave_feedback"))
+    await resident.say("17", clinic_name)
+    await resident.tap(l10n("target.clinic"))
+    await resident.tap(l10n("kind.complaint_about", category=l10n("category.waiting")))
+    await resident.tap("3⭐")
+    await resident.say(text)
+    await resident.tap(l10n("when.today"), count=2)  # the phone keyboard, then the preview
+    await resident.say(full_name)  # the appellant's name: a formal appeal
+    return await resident.tap(l10n("preview.submit"), "AL-")
+
+
 def reference_of(text: str) -> str:
     return re.search(r"AL-\d{4}-\d{6}", text).group()
 
@@ -96,17 +112,7 @@ async def test_a_kazakh_complaint_is_answered_disputed_reopened_and_closed_again
             resident, clerk = Person(api, RESIDENT), Person(api, OFFICER, CHAT)
 
             # The resident, in Kazakh from the first screen: an ordinary complaint about polyclinic No. 17.
-            await resident.say("/start")
-            await resident.tap(KK("consent.accept"), KK("menu.title"))
-            await resident.tap(KK("menu.leave_feedback"))
-            await resident.say("17", "№17 қалалық емхана")
-            await resident.tap(KK("target.clinic"))
-            await resident.tap(KK("kind.complaint_about", category=KK("category.waiting")))
-            await resident.tap("3⭐")
-            await resident.say(COMPLAINT)
-            await resident.tap(KK("when.today"), count=2)  # the phone keyboard, then the preview
-            await resident.say("Серікова Айгүл Бекқызы")  # the appellant's name: a formal appeal
-            receipt = await resident.tap(KK("preview.submit"), "AL-")
+            receipt = await complain_about_17(resident, KK, "№17 қалалық емхана", COMPLAINT, "Серікова Айгүл Бекқызы")
             reference = reference_of(receipt["html"])
 
             async def send_answer(preview: dict, card: dict, answer: str) -> dict:

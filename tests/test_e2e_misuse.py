@@ -12,7 +12,7 @@ import pytest
 from tests.e2e_support import CHAT, database, load_directory, start_bot, webhook_settings
 from tests.fakes.fake_api import FakeTelegramAPI
 from tests.fakes.process import free_port
-from tests.test_e2e_caseload import RU, Person, reference_of, to_chat
+from tests.test_e2e_caseload import RU, Person, complain_about_17, reference_of, to_chat
 
 RESIDENT, OFFICER = 6201, 7201
 
@@ -38,17 +38,9 @@ async def test_a_long_answer_reaches_the_office_whole_and_a_command_after_it_end
             api.add_user(RESIDENT, "Айгуль", "ru")
             api.add_user(OFFICER, "Ержан", "ru", username="erzhan_p")
             resident, clerk = Person(api, RESIDENT), Person(api, OFFICER, CHAT)
-            await resident.say("/start")
-            await resident.tap(RU("consent.accept"), RU("menu.title"))
-            await resident.tap(RU("menu.leave_feedback"))
-            await resident.say("17", "Городская поликлиника №17")
-            await resident.tap(RU("target.clinic"))
-            await resident.tap(RU("kind.complaint_about", category=RU("category.waiting")))
-            await resident.tap("3⭐")
-            await resident.say("Два часа в очереди у регистратуры.")
-            await resident.tap(RU("when.today"), count=2)  # the phone keyboard, then the preview
-            await resident.say("Серикова Айгуль Бековна")
-            reference = reference_of((await resident.tap(RU("preview.submit"), "AL-"))["html"])
+            receipt = await complain_about_17(resident, RU, "Городская поликлиника №17",
+                                              "Два часа в очереди у регистратуры.", "Серикова Айгуль Бековна")
+            reference = reference_of(receipt["html"])
 
             listing = await clerk.say("/cases", reference)
             card = await clerk.tap(RU("alert.button_open", reference=reference), reference, message=listing)

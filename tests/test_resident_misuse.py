@@ -162,6 +162,21 @@ async def office_did(app: App, user_id: int, button: str, words: str) -> str:
     return reference
 
 
+async def answered_with_a_document(app: App, user_id: int) -> str:
+    """A violation report of the resident's, answered by the office with a PDF and a text; returns the reference."""
+    reference = await submit_violation(app, user_id, photos=False)
+    relay = relay_for(app)
+    await relay.run_once()
+    clerk = prosecutor(app)
+    await clerk.press(RU("alert.button_close"), message=card_in_chat(app).message_id)
+    await clerk.document(b"%PDF-1.4 official answer letter", file_name="answer.pdf")
+    await clerk.send("Проверка проведена, ответ во вложении.")
+    await clerk.press(RU("case_draft.button_send"))
+    app.clock.advance(seconds=5)
+    await relay.run_once()
+    return reference
+
+
 # --- Opening an old appeal a week later ---------------------------------------------------------------------
 
 
@@ -212,16 +227,7 @@ async def test_a_review_link_to_a_doctor_or_clinic_no_longer_listed_says_so(app:
 
 
 async def test_a_week_later_the_card_of_an_answered_appeal_gives_the_attached_document_again(app: App) -> None:
-    reference = await submit_violation(app, 5093, photos=False)
-    relay = relay_for(app)
-    await relay.run_once()
-    clerk = prosecutor(app)
-    await clerk.press(RU("alert.button_close"), message=card_in_chat(app).message_id)
-    await clerk.document(b"%PDF-1.4 official answer letter", file_name="answer.pdf")
-    await clerk.send("Проверка проведена, ответ во вложении.")
-    await clerk.press(RU("case_draft.button_send"))
-    app.clock.advance(seconds=5)
-    await relay.run_once()
+    reference = await answered_with_a_document(app, 5093)
     app.clock.advance(days=7)
     card = await my_card(app.user(5093), reference)
     assert "ответ во вложении" in " ".join(card.texts)
@@ -275,16 +281,7 @@ async def test_an_unknown_command_while_disagreeing_ends_it_and_is_not_asked_for
 
 
 async def test_a_document_telegram_no_longer_has_does_not_lose_the_card(app: App) -> None:
-    reference = await submit_violation(app, 6005, photos=False)
-    relay = relay_for(app)
-    await relay.run_once()
-    clerk = prosecutor(app)
-    await clerk.press(RU("alert.button_close"), message=card_in_chat(app).message_id)
-    await clerk.document(b"%PDF-1.4 official answer letter", file_name="answer.pdf")
-    await clerk.send("Проверка проведена, ответ во вложении.")
-    await clerk.press(RU("case_draft.button_send"))
-    app.clock.advance(seconds=5)
-    await relay.run_once()
+    reference = await answered_with_a_document(app, 6005)
     app.session.fail_next(SendDocument, error_code=400,
                           description="Bad Request: wrong file identifier/HTTP URL specified", times=5)
     card = await my_card(app.user(6005), reference)
@@ -293,16 +290,7 @@ async def test_a_document_telegram_no_longer_has_does_not_lose_the_card(app: App
 
 
 async def test_the_document_comes_after_the_card_it_belongs_to(app: App) -> None:
-    reference = await submit_violation(app, 6006, photos=False)
-    relay = relay_for(app)
-    await relay.run_once()
-    clerk = prosecutor(app)
-    await clerk.press(RU("alert.button_close"), message=card_in_chat(app).message_id)
-    await clerk.document(b"%PDF-1.4 official answer letter", file_name="answer.pdf")
-    await clerk.send("Проверка проведена, ответ во вложении.")
-    await clerk.press(RU("case_draft.button_send"))
-    app.clock.advance(seconds=5)
-    await relay.run_once()
+    reference = await answered_with_a_document(app, 6006)
     card = await my_card(app.user(6006), reference)
     names = [type(call).__name__ for call in card.calls if type(call).__name__.startswith("Send")]
     assert names.index("SendDocument") > names.index("SendMessage"), names
