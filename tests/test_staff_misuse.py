@@ -432,3 +432,24 @@ async def test_a_link_moved_by_telegrams_refusal_of_the_old_id_is_audited(app: A
     await deliver_all(app)
     assert [c.chat_id for c in await one(app, select(ClinicChat))] == [new]  # the link did move
     assert await one(app, select(AuditLog).where(AuditLog.action == "clinic.chat_moved")) != []
+
+
+async def test_the_offices_chat_upgraded_to_a_supergroup_is_delivered_to_and_the_admins_are_told_to_set_it(
+        app: App) -> None:
+    from aiogram.exceptions import TelegramMigrateToChat
+
+    new = -1009999999999
+    original = app.session._answer
+
+    async def migrating(bot, method):
+        if method.__api_method__ == "sendMessage" and method.chat_id == CHAT:
+            raise TelegramMigrateToChat(method=method, message="group chat was upgraded to a supergroup chat",
+                                        migrate_to_chat_id=new)
+        return await original(bot, method)
+
+    app.session._answer = migrating
+    reference = await submit_violation(app, 3001, text="Врач требовал взятку 30000 тенге.", photos=False)
+    await deliver_all(app)
+    assert any(reference in text for text in chat_texts(app, new))  # the card reached the new chat
+    told = [text for text in chat_texts(app, ADMIN) if str(new) in text]
+    assert told == [RU("admin.chat_migrated", old=CHAT, new=new)]

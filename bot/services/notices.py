@@ -25,6 +25,16 @@ async def blocked_delivery(repo: Repositories, admin: int, row: OutboxMessage, e
     await _to_admin(repo, admin, text, f"blocked:{row.id}:{admin}", now)
 
 
+async def chat_migrated(repo: Repositories, admins: list[int], old_chat_id: int, new_chat_id: int,
+                        now: datetime) -> None:
+    """Telegram upgraded a group to a supergroup: messages follow by themselves, but a chat id in the configuration
+    (the prosecutor's) must be changed by hand, so the admins are told, once for the move."""
+    l10n = translator()[None]
+    for admin in admins:
+        await _to_admin(repo, admin, l10n("admin.chat_migrated", old=old_chat_id, new=new_chat_id),
+                        f"migrated:{old_chat_id}:{new_chat_id}:{admin}", now)
+
+
 async def cannot_post(repo: Repositories, admins: list[int], chat_id: int, reason: str, now: datetime) -> None:
     l10n = translator()[None]
     day = now.date().isoformat()

@@ -486,6 +486,9 @@ class Relay:
             if new_chat is not None:
                 stored.chat_id = new_chat
                 await clinic_links.chat_moved(repo, row.chat_id, new_chat, self.clock())  # a clinic's group
+                from bot.services import notices  # the wording lives with the other notices
+
+                await notices.chat_migrated(repo, self.admins, row.chat_id, new_chat, self.clock())
             if blocked and stored.status != OutboxStatus.BLOCKED:
                 stored.status = OutboxStatus.BLOCKED
                 if row.kind != "admin":
