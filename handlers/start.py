@@ -114,10 +114,10 @@ def make_router(settings: Settings) -> Router:
     router.callback_query.filter(PrivateChat())
 
     @router.message(CommandStart())
-    async def start(message: Message, state: FSMContext, user: User | None, l10n: L10n, repo: Repositories,
-                    now: datetime, translator: Translator, command: CommandObject,
-                    after_commit: AfterCommit) -> None:
-        await end_side_conversation(state, repo, now)  # a review set aside for answering the office is offered
+    async def start(message: Message, state: FSMContext, user: User | None, l10n: L10n,
+                    translator: Translator, command: CommandObject, after_commit: AfterCommit) -> None:
+        # In the middle of answering the office, the exits router (handlers/side_conversation.py) has already
+        # ended that and given back the review it set aside.
         if user is not None and user.language is not None and not people.needs_consent(user) and await unfinished(
                 state):
             # Starting again never drops a review in progress without a word.

@@ -51,6 +51,21 @@ async def office_sends(app: App, card, button: str, words: str) -> None:
     await deliver_all(app)
 
 
+def telegram_migrates(app: App, old: int, new: int) -> None:
+    """From now on Telegram refuses messages to chat `old`: it was upgraded to the supergroup `new`."""
+    from aiogram.exceptions import TelegramMigrateToChat
+
+    original = app.session._answer
+
+    async def migrating(bot, method):
+        if method.__api_method__ == "sendMessage" and method.chat_id == old:
+            raise TelegramMigrateToChat(method=method, message="group chat was upgraded to a supergroup chat",
+                                        migrate_to_chat_id=new)
+        return await original(bot, method)
+
+    app.session._answer = migrating
+
+
 def chat_texts(app: App, chat_id: int) -> list[str]:
     return [call.text for call in app.session.sent_messages(chat_id) if isinstance(call, SendMessage)]
 
@@ -413,21 +428,11 @@ async def test_forwarding_to_the_same_polyclinic_again_is_not_told_twice(app: Ap
 
 
 async def test_a_link_moved_by_telegrams_refusal_of_the_old_id_is_audited(app: App) -> None:
-    from aiogram.exceptions import TelegramMigrateToChat
-
     from storage.models import ClinicChat
 
     old, new = -5000017, -1005000017
     await link_group(app, chat_id=old)
-    original = app.session._answer
-
-    async def migrating(bot, method):
-        if method.__api_method__ == "sendMessage" and method.chat_id == old:
-            raise TelegramMigrateToChat(method=method, message="group chat was upgraded to a supergroup chat",
-                                        migrate_to_chat_id=new)
-        return await original(bot, method)
-
-    app.session._answer = migrating
+    telegram_migrates(app, old, new)
     await submit_about_clinic(app, await resident(app, RESIDENT), text="Нагрубили в регистратуре.")
     await deliver_all(app)
     assert [c.chat_id for c in await one(app, select(ClinicChat))] == [new]  # the link did move
@@ -436,18 +441,8 @@ async def test_a_link_moved_by_telegrams_refusal_of_the_old_id_is_audited(app: A
 
 async def test_the_offices_chat_upgraded_to_a_supergroup_is_delivered_to_and_the_admins_are_told_to_set_it(
         app: App) -> None:
-    from aiogram.exceptions import TelegramMigrateToChat
-
     new = -1009999999999
-    original = app.session._answer
-
-    async def migrating(bot, method):
-        if method.__api_method__ == "sendMessage" and method.chat_id == CHAT:
-            raise TelegramMigrateToChat(method=method, message="group chat was upgraded to a supergroup chat",
-                                        migrate_to_chat_id=new)
-        return await original(bot, method)
-
-    app.session._answer = migrating
+    telegram_migrates(app, CHAT, new)
     reference = await submit_violation(app, 3001, text="Врач требовал взятку 30000 тенге.", photos=False)
     await deliver_all(app)
     assert any(reference in text for text in chat_texts(app, new))  # the card reached the new chat

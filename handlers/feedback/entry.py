@@ -29,7 +29,7 @@ from handlers.feedback.step import (
     step_maker,
     subject_label,
 )
-from handlers.side_conversation import end_side_conversation, offer_unfinished
+from handlers.side_conversation import offer_unfinished
 from handlers.start import show_consent, show_menu
 from storage.models import User
 from storage.repositories import Repositories
@@ -53,9 +53,6 @@ async def begin(step: Step, now: datetime, preset: drafts.Draft | None = None, *
     if await reviews.submitted_today(step.repo, step.user, now, settings.zone) >= limit:
         await step.message.answer(step.l10n("limits.daily", limit=limit))
         return
-    # Another start in the middle of answering the office ends that answer, and gives back a review set aside for
-    # it: offered below, not dropped.
-    await end_side_conversation(step.state, step.repo, now)
     if not force and await has_unfinished(step.state):
         # Nothing is dropped without a word: the resident decides, and the link or text waits meanwhile.
         await step.state.update_data(pending_preset=preset or {})
