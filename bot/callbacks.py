@@ -3,8 +3,20 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any, TypeVar
 
 from aiogram.filters.callback_data import CallbackData
+
+Data = TypeVar("Data", bound=CallbackData)
+
+
+def buttons_under(message: Any, kind: type[Data]) -> list[Data]:
+    """The `kind` buttons under a message (the bot's own, from a reply's reply_to_message), unpacked: which case a
+    question asks about, which review a post shows, when a person answers it with Telegram's Reply."""
+    markup = getattr(message, "reply_markup", None) if message is not None else None
+    prefix = f"{kind.__prefix__}{kind.__separator__}"
+    return [kind.unpack(button.callback_data) for row in getattr(markup, "inline_keyboard", None) or []
+            for button in row if button.callback_data and button.callback_data.startswith(prefix)]
 
 
 class MenuAction(StrEnum):

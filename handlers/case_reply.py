@@ -21,6 +21,7 @@ from bot.callbacks import (
     MyAppealAction,
     ResidentVerdict,
     VerdictAction,
+    buttons_under,
 )
 from bot.cases import resident
 from bot.cases.cards import OPEN_STATUSES
@@ -93,12 +94,8 @@ class RepliesToCaseQuestion(BaseFilter):
         markup = replied.reply_markup if replied is not None else None
         if markup is None or replied.from_user is None or not replied.from_user.is_bot:
             return False
-        prefix = f"{CaseReplyStart.__prefix__}{CaseReplyStart.__separator__}"
-        for row in getattr(markup, "inline_keyboard", None) or []:
-            for button in row:
-                if button.callback_data and button.callback_data.startswith(prefix):
-                    return {"question_case_id": CaseReplyStart.unpack(button.callback_data).case_id}
-        return False
+        questions = buttons_under(replied, CaseReplyStart)
+        return {"question_case_id": questions[0].case_id} if questions else False
 
 
 async def waiting_case(repo: Repositories, case_id: int, user: User | None):

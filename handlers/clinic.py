@@ -20,7 +20,7 @@ from aiogram.types import (
     Message,
 )
 
-from bot.callbacks import ClinicAnswerV1
+from bot.callbacks import ClinicAnswerV1, buttons_under
 from bot.config import Settings
 from bot.filters import GroupChat, HasEvidence, HasText, PrivateChat
 from bot.keyboards import name_in
@@ -42,12 +42,7 @@ class ChatMigrated(Filter):
 def replied_post(message: Message) -> int | None:
     """The review whose post (the message with its one Answer button) the message replies to with Telegram's
     Reply; None for a list of several (/reviews), which names no one review."""
-    replied = message.reply_to_message
-    markup = replied.reply_markup if replied is not None else None
-    prefix = f"{ClinicAnswerV1.__prefix__}{ClinicAnswerV1.__separator__}"
-    reviews = {ClinicAnswerV1.unpack(button.callback_data).review_id
-               for row in getattr(markup, "inline_keyboard", None) or [] for button in row
-               if button.callback_data and button.callback_data.startswith(prefix)}
+    reviews = {button.review_id for button in buttons_under(message.reply_to_message, ClinicAnswerV1)}
     return reviews.pop() if len(reviews) == 1 else None
 
 

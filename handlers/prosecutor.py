@@ -50,6 +50,8 @@ WRITING = {AlertAction.ASK: ProsecutorInput.ask, AlertAction.CLOSE: ProsecutorIn
 TEXT_PART = 3500
 WORDS_LIMIT = 3500  # the resident's notice adds a header; Telegram takes 4096 characters
 NOTES_KEPT = 10  # replies offered as notes, per person, that can still be saved
+# An officer's draft forgotten (sent, cancelled, or the case closed meanwhile): every field a draft keeps.
+NO_DRAFT = {"action": None, "case_id": None, "words": None, "words_message": None, "file": None}
 
 
 class RepliesToSomething(Filter):
@@ -206,8 +208,8 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
                 await query.answer(l10n("cases.too_late_to_extend", date=last), show_alert=True)
                 return
             await state.set_state(WRITING[action])
-            await state.update_data(action=action.value, case_id=case.id, card_message=query.message.message_id,
-                                    words=None, words_message=None, file=None)
+            await state.update_data({**NO_DRAFT, "action": action.value, "case_id": case.id,
+                                     "card_message": query.message.message_id})
             await query.answer()
             await prompt_for_words(query.message, view, action, query.from_user)
             return
@@ -322,7 +324,7 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
     @router.message(Command("cancel"))
     async def cancel(message: Message, state: FSMContext) -> None:
         await state.set_state(None)
-        await state.update_data(action=None, case_id=None, words=None, words_message=None, file=None)
+        await state.update_data(**NO_DRAFT)
         await message.reply(l10n("case_draft.cancelled"))
 
     @router.message(StateFilter(ProsecutorInput.ask, ProsecutorInput.close, ProsecutorInput.reject,
@@ -425,7 +427,7 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
         action = AlertAction(data["action"])
         if callback_data.action == DraftAction.CANCEL:
             await state.set_state(None)
-            await state.update_data(action=None, case_id=None, words=None, words_message=None, file=None)
+            await state.update_data(**NO_DRAFT)
             await query.answer()
             after_commit(_drop_buttons(query.message))
             after_commit(partial(query.message.answer, l10n("case_draft.cancelled")))
@@ -452,7 +454,7 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
             await query.answer(l10n(refusal.key, **refusal.values), show_alert=True)
             return
         await state.set_state(None)
-        await state.update_data(action=None, case_id=None, words=None, words_message=None, file=None)
+        await state.update_data(**NO_DRAFT)
         await query.answer()
         after_commit(_drop_buttons(query.message))
         after_commit(partial(query.message.answer, l10n(f"alert.done_{action.value}",
