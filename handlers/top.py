@@ -114,12 +114,17 @@ def make_router(settings: Settings) -> Router:
 
     @router.message(StateFilter(TopSearch.specialty), HasText())
     async def specialty_typed(message: Message, repo: Repositories, l10n: L10n) -> None:
-        # By an official name, by what people call it ("окулист", "көз дәрігері"), or by a close spelling.
-        found = specialty_words.find(message.text, await ordered_specialties(repo, l10n))
-        if not found:
-            await message.answer(l10n("top_search.not_found"))
+        # By an official name, by what people call it ("окулист", "көз дәрігері"), by a complaint ("болит колено"),
+        # or by a close spelling; what may be an emergency is told to call the ambulance before any doctor is shown.
+        finding = specialty_words.read(message.text, await ordered_specialties(repo, l10n))
+        if finding.emergency:
+            await message.answer(l10n("ambulance.call_now"))
+        if not finding.specialties:
+            if not finding.emergency:
+                await message.answer(l10n("top_search.not_found"))
             return
-        await message.answer(l10n("top_search.found"), reply_markup=make_top_specialties_keyboard(l10n, found, 0))
+        await message.answer(l10n("top_search.by_complaint" if finding.from_complaint else "top_search.found"),
+                             reply_markup=make_top_specialties_keyboard(l10n, finding.specialties, 0))
 
     async def show_doctor(event: Message | CallbackQuery, repo: Repositories, l10n: L10n, bot: Bot, doctor: Doctor,
                           page: int, replace: bool) -> None:

@@ -22,7 +22,7 @@ from bot.callbacks import Flow, FlowAction, IncidentPick
 from bot.config import Settings
 from bot.filters import HasEvidence, HasText
 from bot.l10n import L10n
-from bot.services import drafts
+from bot.services import drafts, specialty_words
 from bot.states import ReviewForm
 from handlers.feedback.files import receive
 from handlers.feedback.step import Step, ask_about_offer, ask_description, log, preview_text, step_maker
@@ -83,7 +83,13 @@ def register(private: Router, settings: Settings) -> None:
         joined = drafts.append_part(draft.get("text") or "", draft.get("last_part"), message.text,
                                     message.date.timestamp(), settings.feedback.max_text_chars)
         draft = {**draft, "text": joined.text, "last_part": joined.last_part}
+        # "Мама без сознания, скорая не едет": the office is alerted, but a life now is the ambulance's (once).
+        ambulance = not draft.get("told_ambulance") and specialty_words.is_emergency(joined.text)
+        if ambulance:
+            draft["told_ambulance"] = True
         await step.save(draft)
+        if ambulance:
+            await message.answer(l10n("ambulance.call_now"))
         if joined.refused:
             await message.answer(too_long(l10n, joined, settings.feedback.max_text_chars))
             return
