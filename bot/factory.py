@@ -31,6 +31,7 @@ from bot.services.media import EvidencePrefetch
 from bot.telegram_session import JsonBodySession
 from bot.unit_of_work import ChatLocks, UnitOfWork, defer_button_answers
 from handlers import get_routers
+from handlers.side_conversation import EndIdleSideConversation
 from storage.fsm import DatabaseStorage
 
 log = logging.getLogger(__name__)
@@ -114,6 +115,7 @@ def create_dispatcher(
     dp.update.outer_middleware(UnitOfWork(session_pool, clock, dp.fsm, translator, on_retry=on_retry))
     dp.update.outer_middleware(LanguageMiddleware(translator))
     dp.update.outer_middleware(FloodGuard(settings.flood.max_updates, settings.flood.window_seconds))
+    dp.message.outer_middleware(EndIdleSideConversation())
     dp.include_routers(*get_routers(settings))
     dp.startup.register(register_commands)
     return dp

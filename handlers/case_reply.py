@@ -31,7 +31,8 @@ from bot.l10n import L10n
 from bot.states import SIDE_CONVERSATIONS, AppealAddition, CaseReply, CaseVerdict, ReviewForm
 from bot.unit_of_work import AfterCommit
 from handlers.feedback.files import receive
-from handlers.side_conversation import end_side_conversation, offer_unfinished, set_aside
+from handlers.long_texts import refused_length
+from handlers.side_conversation import end_side_conversation, offer_unfinished, set_aside, went_on
 from handlers.start import leave_side_conversation
 from storage.models import CaseStatus, ReviewStatus, User
 from storage.repositories import Repositories
@@ -70,6 +71,7 @@ async def add_to_case(message: Message, state: FSMContext, case_id: int, repo: R
         after_commit(partial(message.answer, l10n("reply.not_waiting" if asked else "case_resident.not_open")))
         await come_back(state, message, l10n, repo, now, after_commit)
         return
+    await went_on(state, now)
     if asked:
         await state.update_data(answered=True)  # however the conversation ends now, the office gets the case back
     after_commit(partial(message.answer, l10n("reply.received"), reply_markup=done_keyboard(l10n, case_id)))
@@ -124,10 +126,7 @@ def make_question_reply_router(settings: Settings) -> Router:
             # At the menu, or answering another question: said, and never taken for an answer about another case.
             await message.answer(l10n("reply.not_waiting"))
             return
-        if await state.get_state() != CaseReply.adding.state:
-            await set_aside(state, CaseReply.adding, {"case_id": question_case_id})
-        else:
-            await state.update_data(case_id=question_case_id)
+        await set_aside(state, CaseReply.adding, {"case_id": question_case_id}, repo, now)
         await add_to_case(message, state, question_case_id, repo, user, l10n, now, bot, after_commit, settings)
 
     return router
@@ -147,12 +146,12 @@ def make_router(settings: Settings) -> Router:
 
     @router.callback_query(CaseReplyStart.filter())
     async def start(query: CallbackQuery, callback_data: CaseReplyStart, state: FSMContext, repo: Repositories,
-                    user: User | None, l10n: L10n) -> None:
+                    user: User | None, l10n: L10n, now: datetime) -> None:
         if await waiting_case(repo, callback_data.case_id, user) is None:
             await query.answer(l10n("reply.not_waiting"), show_alert=True)
             return
         await query.answer()
-        await set_aside(state, CaseReply.adding, {"case_id": callback_data.case_id})
+        await set_aside(state, CaseReply.adding, {"case_id": callback_data.case_id}, repo, now)
         await query.message.answer(l10n("reply.prompt"), reply_markup=done_keyboard(l10n, callback_data.case_id))
 
     @router.message(StateFilter(CaseReply.adding), HasText())
@@ -198,7 +197,7 @@ def make_router(settings: Settings) -> Router:
                                                             reference=view.review.reference)))
             return
         await set_aside(state, CaseVerdict.disagreeing, {"case_id": callback_data.case_id,
-                                                         "answer": callback_data.answer})
+                                                         "answer": callback_data.answer}, repo, now)
         await query.answer()
         await query.message.answer(l10n("case_resident.disagree_prompt"))
 
@@ -206,7 +205,9 @@ def make_router(settings: Settings) -> Router:
     async def disagreement(message: Message, state: FSMContext, repo: Repositories, user: User | None, l10n: L10n,
                            now: datetime, after_commit: AfterCommit) -> None:
         reason = message.text.strip()
-        if len(reason) > REASON_LIMIT:
+        # A long paste arrives in parts: the rest of one refused is refused with it, never reopening the case with
+        # a fragment that begins mid-word as the whole reason.
+        if await refused_length(state, message, REASON_LIMIT) is not None:
             await message.answer(l10n("case_resident.too_long", limit=REASON_LIMIT))
             return
         data = await state.get_data()
@@ -241,7 +242,8 @@ def make_router(settings: Settings) -> Router:
             # While the office waits for the resident's answer, what they add from My appeals is that answer: the
             # case goes back to the office with Done, as from the question's own button.
             waiting = case.status == CaseStatus.WAITING_RESIDENT
-            await set_aside(state, CaseReply.adding if waiting else AppealAddition.adding, {"case_id": case.id})
+            await set_aside(state, CaseReply.adding if waiting else AppealAddition.adding, {"case_id": case.id},
+                            repo, now)
             await query.answer()
             prompt = l10n("reply.prompt") if waiting else l10n("case_resident.add_prompt", reference=review.reference)
             await query.message.answer(prompt, reply_markup=done_keyboard(l10n, case.id))

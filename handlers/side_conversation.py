@@ -7,10 +7,11 @@ again, and an answer to the office that was begun counts as given."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from typing import Any
 
-from aiogram import F, Router
+from aiogram import BaseMiddleware, F, Router
 from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.filters import Filter, StateFilter
 from aiogram.fsm.context import FSMContext
@@ -25,16 +26,53 @@ from bot.states import SIDE_CONVERSATIONS, CaseReply, ReviewForm
 from storage.repositories import Repositories
 
 _SIDE_STATES = frozenset(side.state for side in SIDE_CONVERSATIONS)
+# A side conversation nobody wrote in for this long is over: the next text is not an answer to the office (nor a
+# reason to reopen a case) but what the resident writes now, a thank-you ten days later, say.
+IDLE_ENDS_AFTER = timedelta(hours=24)
 
 
-async def set_aside(state: FSMContext, side_state: Any, data: dict[str, Any]) -> None:
-    """Begin a side conversation; a review being written is kept beside it (its step and draft)."""
+async def set_aside(state: FSMContext, side_state: Any, data: dict[str, Any], repo: Repositories,
+                    now: datetime) -> None:
+    """Begin a side conversation; a review being written is kept beside it (its step and draft). The same one
+    begun again (Reply pressed twice on one question) goes on as it was; another begun while one goes ends that one
+    as every other way out does: an answer to the office already given gives the case back to the office (else it
+    waited for the resident for good, who had answered)."""
     current, kept = await state.get_state(), await state.get_data()
+    if current == side_state.state and kept.get("case_id") == data.get("case_id"):
+        await state.set_data({**kept, **data, "last_at": now.timestamp()})
+        return
+    if current == CaseReply.adding.state and kept.get("answered"):
+        await resident.resident_finished(repo, kept["case_id"], now)
     aside = kept.get("aside")  # a side conversation begun from another keeps the review kept by the first
     if aside is None and (current or "").startswith(ReviewForm.__name__) and kept.get("draft"):
         aside = {"state": current, "data": kept}
     await state.set_state(side_state)
+    data = {**data, "last_at": now.timestamp()}
     await state.set_data({**data, "aside": aside} if aside else data)
+
+
+async def went_on(state: FSMContext, now: datetime) -> None:
+    """The resident wrote in the side conversation: it is idle from now."""
+    await state.update_data(last_at=now.timestamp())
+
+
+class EndIdleSideConversation(BaseMiddleware):
+    """On every message: a side conversation idle for `IDLE_ENDS_AFTER` ends before the message is routed (an
+    answer given goes back to the office, a review set aside is the current one again), so the message is handled
+    as what it is now. Registered on the dispatcher's messages, after the update's transaction has read the state:
+    `raw_state` is read again for every router's StateFilter."""
+
+    async def __call__(self, handler: Callable[[Any, dict[str, Any]], Awaitable[Any]], event: Message,
+                       data: dict[str, Any]) -> Any:
+        state: FSMContext | None = data.get("state")
+        now: datetime | None = data.get("now")
+        if state is not None and now is not None and data.get("raw_state") in _SIDE_STATES:
+            last_at = (await state.get_data()).get("last_at")
+            # (one begun before conversations kept the time has none: left to end as before)
+            if last_at is not None and now.timestamp() - last_at > IDLE_ENDS_AFTER.total_seconds():
+                await end_side_conversation(state, data["repo"], now)
+                data["raw_state"] = await state.get_state()
+        return await handler(event, data)
 
 
 async def in_side_conversation(state: FSMContext) -> bool:
