@@ -366,9 +366,9 @@ def test_which_notices_still_go_out_after_withdrawal() -> None:
     complaint, gratitude = Review(kind="complaint"), Review(kind="gratitude")
     assert privacy.may_notify(complaint, given, "status:in_progress")
     assert not privacy.may_notify(complaint, forgotten, "answer")
-    assert [event for event in ("answer", "rejected", "extended", "status:forwarded", "status:in_progress",
-                                "ask:1") if privacy.may_notify(complaint, withdrawn, event)] == [
-        "answer", "rejected", "extended", "status:forwarded"]
+    assert [event for event in ("answer", "answer:2", "rejected", "extended", "status:forwarded",
+                                "status:in_progress", "ask:1") if privacy.may_notify(complaint, withdrawn, event)] == [
+        "answer", "answer:2", "rejected", "extended", "status:forwarded", "ask:1"]
     assert not privacy.may_notify(gratitude, withdrawn, "answer")
 
 
@@ -379,3 +379,74 @@ async def test_the_commands_are_in_the_menu_in_each_language(app: App) -> None:
     for language in ("kk", "ru", "en"):
         for command in ("mydata", "forget", "consent"):
             assert by_language[language][command] == T[language](f"commands.{command}")
+
+
+# --- Consent withdrawn, or the person forgotten, while the office still works (a tester acting as residents) -------
+
+
+def _texts_to(app: App, chat_id: int, since: int = 0) -> list[str]:
+    return [call.text for call in app.session.sent_messages(chat_id)[since:] if isinstance(call, SendMessage)]
+
+
+async def _withdraw_consent(person: UserClient) -> None:
+    await person.command("consent")
+    await person.press(RU("privacy.withdraw_button"))
+    await person.press(RU("privacy.withdraw_confirm_button"))
+
+
+async def test_the_offices_question_reaches_an_applicant_who_withdrew_consent(app: App) -> None:
+    """Her formal appeal is still being considered: the office's question is part of that, like its answer (before,
+    the office was told "sent to the applicant" and the case waited while nothing went to her)."""
+    from tests.test_alerts import relay_for
+
+    person = await resident(app, PERSON)
+    await submit_named_violation(app, person, evidence=False)
+    relay = relay_for(app)
+    await relay.run_once()
+    await _withdraw_consent(person)
+    before = len(app.session.sent_messages(PERSON))
+    question = "Уточните, пожалуйста, дату и время приёма."
+    await prosecutor_acts(app, "alert.button_ask", question)
+    app.clock.advance(seconds=5)
+    await relay.run_once()
+    assert [text for text in _texts_to(app, PERSON, before) if question in text]
+
+
+async def test_the_office_cannot_ask_an_applicant_who_was_forgotten_and_is_told_so(app: App) -> None:
+    from tests.test_alerts import relay_for
+
+    person = await resident(app, PERSON)
+    reference = await submit_named_violation(app, person, evidence=False)
+    await relay_for(app).run_once()
+    await person.command("forget")
+    await person.press(RU("privacy.forget_button"))
+    await prosecutor_acts(app, "alert.button_take")
+    officer = app.user(PROSECUTOR, chat_id=CHAT, first_name="Прокурор")
+    await officer.press(RU("alert.button_ask"), message=card_in_chat(app).message_id)
+    await officer.send("Уточните дату приёма.")
+    reply = await officer.press(RU("case_draft.button_send"))
+    assert reply.callback_answers == [RU("cases.cannot_ask")], reply
+    assert RU("alert.done_ask", reference=reference) not in [m.text for m in app.session.history(CHAT)]
+    [case] = await one(app, select(Case))
+    assert case.status != "waiting_resident"
+
+
+async def test_a_notice_queued_before_consent_was_withdrawn_is_not_delivered_after_it(app: App) -> None:
+    """"Taken in work" was queued when she withdrew consent and was told no such news would come: it does not come.
+    The office's answer, which the law requires, still does."""
+    from tests.test_alerts import relay_for
+
+    person = await resident(app, PERSON)
+    reference = await submit_named_violation(app, person, evidence=False)
+    relay = relay_for(app)
+    await relay.run_once()
+    await prosecutor_acts(app, "alert.button_take")  # queued for her, not sent yet
+    await _withdraw_consent(person)
+    before = len(app.session.sent_messages(PERSON))
+    app.clock.advance(seconds=5)
+    await relay.run_once()
+    assert not [text for text in _texts_to(app, PERSON, before) if RU("status.in_progress") in text]
+    await prosecutor_acts(app, "alert.button_close", "Проверка проведена, нарушение подтвердилось.")
+    app.clock.advance(seconds=5)
+    await relay.run_once()
+    assert [text for text in _texts_to(app, PERSON, before) if "нарушение подтвердилось" in text], reference

@@ -23,8 +23,10 @@ EXPORT_FORMAT = "medfeedback-personal-data/1"
 PSEUDONYM_PREFIX = "forgotten-"
 # Answering a formal appeal is a legal duty (Administrative Procedure Code, art. 76: the decision, a refusal, an
 # extension of the term, a forwarding to another body are told to the applicant), so these notices still go out
-# after consent is withdrawn; everything else (taken in work, questions, moderation news) does not.
-LEGAL_NOTICES = frozenset({"answer", "rejected", "extended", "status:forwarded"})
+# after consent is withdrawn, and so does the office's question ("ask:N"), without which the appeal it is
+# considering cannot be answered (else the office was told "sent" and waited in vain); everything else (taken in
+# work, moderation news) does not.
+LEGAL_NOTICES = frozenset({"answer", "rejected", "extended", "status:forwarded", "ask"})
 FORMAL_KINDS = frozenset({ReviewKind.COMPLAINT, ReviewKind.VIOLATION})
 INTERNAL_ACTIONS = frozenset({"case.note"})  # the office's internal notes (handlers.my_reviews hides them too)
 # Audit details under such names may identify someone else (staff, chats): they never leave in a person's copy.
@@ -50,7 +52,22 @@ async def withdraw_consent(repo: Repositories, user: User, now: datetime) -> boo
     user.consent_withdrawn_at = now
     await repo.audit.record(now, user.telegram_id, "consent.withdrawn", "user", user.id,
                             version=user.consent_version)
+    # What was queued before and consent no longer covers ("taken in work") is not delivered after "no more news".
+    waiting = await repo.privacy.notices_waiting_for(user.telegram_id, now)
+    await repo.privacy.drop_messages([message for message, review in waiting
+                                      if not may_notify(review, user, _event_of(message.dedupe_key))])
     return True
+
+
+def _event_of(dedupe_key: str | None) -> str:
+    """The event a notice's dedupe key names ("notify:AL-2026-000123:status:taken" -> "status:taken")."""
+    return (dedupe_key or "").split(":", 2)[-1]
+
+
+def _is_legal(event: str) -> bool:
+    """"answer", "answer:2", "ask:1", "status:forwarded" are; "status:taken" is not (see LEGAL_NOTICES)."""
+    parts = event.split(":")
+    return any(":".join(parts[:size]) in LEGAL_NOTICES for size in range(1, len(parts) + 1))
 
 
 def may_notify(review: Review, author: User, event: str) -> bool:
@@ -59,7 +76,7 @@ def may_notify(review: Review, author: User, event: str) -> bool:
         return False
     if author.consent_withdrawn_at is None:
         return True
-    return review.kind in FORMAL_KINDS and event in LEGAL_NOTICES
+    return review.kind in FORMAL_KINDS and _is_legal(event)
 
 
 # --- The person's copy (/mydata) ---------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from storage.models import (
     Case,
     FsmRecord,
     OutboxMessage,
+    OutboxStatus,
     Response,
     Review,
     StaffRole,
@@ -81,6 +82,18 @@ class PrivacyRepo:
                                         OutboxMessage.lease_until.is_(None) | (OutboxMessage.lease_until < now))
             .execution_options(synchronize_session=False))
         return result.rowcount
+
+    async def notices_waiting_for(self, chat_id: int, now: datetime) -> Sequence[tuple[OutboxMessage, Review]]:
+        """The notices about reviews still queued for this chat, but one the relay is sending right now."""
+        query = (select(OutboxMessage, Review).join(Review, Review.id == OutboxMessage.review_id)
+                 .where(OutboxMessage.chat_id == chat_id, OutboxMessage.kind == "notify",
+                        OutboxMessage.status == OutboxStatus.PENDING,
+                        OutboxMessage.lease_until.is_(None) | (OutboxMessage.lease_until < now)))
+        return [(message, review) for message, review in (await self.session.execute(query)).all()]
+
+    async def drop_messages(self, messages: Sequence[OutboxMessage]) -> None:
+        for message in messages:
+            await self.session.delete(message)
 
     async def alert_cards_of(self, review_ids: Sequence[int]) -> Sequence[OutboxMessage]:
         query = select(OutboxMessage).where(OutboxMessage.review_id.in_(review_ids), OutboxMessage.kind == "alert")
