@@ -132,7 +132,8 @@ async def forward(repo: Repositories, case_id: int, actor: int, now: datetime, s
 
 async def ask(repo: Repositories, case_id: int, actor: int, question: str, now: datetime) -> CaseView:
     view = await _open_view(repo, case_id)
-    if getattr(view.author, "telegram_id", None) is None:  # forgotten (/forget): nobody to ask, and the office must not wait for them
+    # Forgotten (/forget): nobody to ask, and the office must not wait for them.
+    if getattr(view.author, "telegram_id", None) is None:
         raise CaseActionRefused("cases.cannot_ask")
     view.case.status = CaseStatus.WAITING_RESIDENT
     view.case.assignee_telegram_id = view.case.assignee_telegram_id or actor
