@@ -378,3 +378,20 @@ def test_a_short_everyday_word_is_a_whole_word_and_a_word_in_many_names_finds_no
     assert specialty_words.find("vrach", names) == []  # in two names: tells neither apart
     assert specialty_words.find("нужен хороший врач", names) == []  # no specialty named at all
     assert specialty_words.find("best doctor near me", names) == []
+
+
+async def test_an_appeal_written_in_kazakh_from_a_russian_phone_is_answered_in_kazakh(app: App) -> None:
+    """Her phone is in Russian, so the bot speaks Russian, but she writes the complaint in Kazakh: the law wants
+    the answer in the appeal's language, and the office's card said "written in Russian: answer in Russian"."""
+    from tests.test_alerts import card_in_chat, relay_for, submit_violation
+
+    text = "Дәрігер анамнан анықтама үшін 20000 теңге пара сұрады, әйтпесе қабылдамаймын деді."
+    await submit_violation(app, 5100, text=text, photos=False)
+    await relay_for(app).run_once()
+    card = card_in_chat(app).text
+    assert text in card and RU("case_card.language", language=RU("case_language.kk")) in card, card
+    # A Russian text naming a Kazakh place stays Russian.
+    await submit_violation(app, 5101, text="Врач на приёме в Әуезов ауданы требовал у меня деньги за справку.",
+                           photos=False)
+    await relay_for(app).run_once()
+    assert RU("case_card.language", language=RU("case_language.ru")) in card_in_chat(app).text

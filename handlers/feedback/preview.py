@@ -17,7 +17,7 @@ from bot.callbacks import BehalfPick, Flow, FlowAction
 from bot.config import Settings
 from bot.filters import HasContact, HasText, LeftoverKeyboardButton
 from bot.l10n import L10n
-from bot.services import drafts, people, reviews
+from bot.services import drafts, people, reviews, text_language
 from bot.services.names import as_full_name, is_name_shaped, looks_like_full_name, may_be_full_name
 from bot.states import ReviewForm
 from bot.unit_of_work import AfterCommit
@@ -174,7 +174,10 @@ def register(private: Router, settings: Settings) -> None:
             await query.answer(l10n("limits.daily", limit=settings.feedback.daily_limit), show_alert=True)
             return
         await fetch_missing_evidence(bot, draft, Path(settings.media.dir))
-        result = await reviews.submit(repo, user, draft, now=now, settings=settings, language=l10n.language)
+        # The answer is owed in the language the appeal is written in, not the screens' (a Kazakh text sent from a
+        # phone in Russian is answered in Kazakh; the office's card says so).
+        language = text_language.written_in(draft.get("text"), l10n.language)
+        result = await reviews.submit(repo, user, draft, now=now, settings=settings, language=language)
         await state.clear()
         await query.answer()
         await query.message.edit_reply_markup(reply_markup=None)
