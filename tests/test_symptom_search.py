@@ -146,11 +146,20 @@ async def test_a_complaint_of_a_life_in_danger_now_is_told_the_ambulance_once_an
     assert visible(RU("ambulance.call_now")) not in reply.texts, reply.texts
 
 
-def test_the_first_sets_emergencies_stay_told_and_its_calm_complaints_untold(specialties) -> None:
-    """A guard on the set the rules were mended on (tests/data/symptom_eval_1.tsv): a change to the words that
-    stops telling one of its emergencies to call 103, or starts telling a mild complaint so, is seen here."""
-    lines = [line.split("\t") for line in (Path(__file__).parent / "data" / "symptom_eval_1.tsv")
+@pytest.mark.parametrize(("name", "size"), [("symptom_eval_1.tsv", 180), ("symptom_eval_2.tsv", 190)])
+def test_the_mended_sets_emergencies_stay_told_and_their_calm_complaints_untold(specialties, name: str,
+                                                                               size: int) -> None:
+    """A guard on the sets the rules were mended on (tests/data/symptom_eval_1.tsv, _2.tsv): a change to the words
+    that stops telling one of their emergencies to call 103, or starts telling a mild complaint so, is seen here."""
+    lines = [line.split("\t") for line in (Path(__file__).parent / "data" / name)
              .read_text(encoding="utf-8").splitlines() if line and not line.startswith("#")]
     wrong = [query for query, _, _, urgent in lines
              if specialty_words.read(query, specialties).emergency != (urgent.strip() == "yes")]
-    assert len(lines) == 180 and wrong == []
+    assert len(lines) == size and wrong == []
+
+
+def test_a_bare_after_is_not_calm_and_a_childs_emergency_offers_the_pediatrician(specialties) -> None:
+    assert specialty_words.read("throat closing up after eating peanuts", specialties).emergency
+    assert not specialty_words.read("had a seizure years ago, need a check", specialties).emergency
+    assert offered("ребенок подавился не дышит", specialties) == ["pediatrician"]
+    assert offered("муж без сознания", specialties) == []  # an adult's: 103 alone

@@ -103,9 +103,11 @@ def read(typed: str, specialties: Sequence[Named]) -> Finding:
     found, from_complaint = named if named is not None else _by_entries(words, specialties)
     if not found:
         found = _misspelt(words, specialties)
-    if found and from_complaint:
-        first = next((specialty for specialty in specialties if specialty.external_id == FIRST_STEP), None)
-        found = [*found, *([first] if first is not None and first not in found else [])]
+    first = next((specialty for specialty in specialties if specialty.external_id == FIRST_STEP), None)
+    if not found and finding.emergency and first is not None and _begins_any(words, _data()["child"]):
+        found, from_complaint = [first], True  # "ребенок подавился": after 103, the child's own doctor (below)
+    if found and from_complaint and first is not None and first not in found:
+        found = [*found, first]
     finding.specialties, finding.from_complaint = _for_a_child(found, words, specialties), from_complaint
     return finding
 
