@@ -126,10 +126,12 @@ def _generic() -> frozenset[str]:
 
 
 def _named(typed: str, words: list[str], specialties: Sequence[Named]) -> tuple[list[Named], bool] | None:
-    """By an official name, when that name is all or part of what was typed (or what was typed is part of it)."""
+    """By an official name, when that name is all or part of what was typed, or what was typed begins a word of it
+    ("психиат", "врач общей"; three letters at least: "hi" is in "psychiatrist", and is a greeting)."""
     wanted = " ".join(words)
     official = [specialty for specialty in specialties
-                if any(wanted in name or name in wanted
+                if any(f" {name} " in f" {wanted} "
+                       or (len(wanted) >= WHOLE_WORD_AT_MOST and f" {wanted}" in f" {name}")
                        for name in (" ".join(_words(text)) for text in
                                     (specialty.name_kk, specialty.name_ru, specialty.name_en)))]
     return (official, False) if official else None
