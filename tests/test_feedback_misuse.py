@@ -4,6 +4,8 @@ split, an album), an old button pressed in the middle of a new review."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from sqlalchemy import select
 
@@ -517,3 +519,20 @@ async def test_an_answer_to_the_office_left_by_cancel_or_start_goes_back_to_the_
     [case] = await one(app, select(Case))
     assert case.status != CaseStatus.WAITING_RESIDENT
 
+
+# --- Days typed around New Year ---------------------------------------------------------------------------------
+
+
+async def test_a_day_typed_without_the_year_in_early_january_is_last_december(app: App) -> None:
+    """On 3 January 2027 she reports a visit on 30 December, typing "30.12" at "📅 Другой день", as the bot's
+    example (day and month) allows. Read as 30.12.2027 it was refused as a future day ("Это не похоже на прошедшую
+    дату"): a day and month still to come this year is last year's, 30.12.2026."""
+    app.clock.now = datetime(2027, 1, 3, 6, 0, tzinfo=UTC)
+    person = await resident(app, 2001)
+    await to_kind_step(app, person)
+    await choose_kind(person, "complaint")
+    await person.send("Врач не принял маму, хотя мы были записаны.")
+    await person.press(RU("when.date"))
+    reply = await person.send("30.12")
+    assert RU("when.not_a_date") not in reply.texts, reply.texts
+    assert "30.12.2026" in " ".join([*reply.texts, person.last_text or ""])

@@ -34,7 +34,8 @@ _DATE = re.compile(r"^\s*(\d{1,2})[./\-\s](\d{1,2})(?:[./\-\s](\d{2,4}))?\s*$")
 
 
 def parse_day(text: str, today: date) -> date | None:
-    """A typed day, "26.11.2026", "26.11.26" or "26.11" (this year); None if it is no day or in the future."""
+    """A typed day, "26.11.2026", "26.11.26" or "26.11" (the last such day up to today); None if it is no day or
+    in the future."""
     match = _DATE.match(text)
     if match is None:
         return None
@@ -43,8 +44,15 @@ def parse_day(text: str, today: date) -> date | None:
     try:
         typed = date(year_number, month, day)
     except ValueError:
-        return None
-    return typed if typed <= today else None
+        typed = None
+    if year is None and (typed is None or typed > today):
+        # "30.12" typed on 3 January is the visit of last week, not a day still to come; so is "29.02" typed
+        # in a year without one, if last year had it.
+        try:
+            typed = date(year_number - 1, month, day)
+        except ValueError:
+            return None
+    return typed if typed is not None and typed <= today else None
 
 
 def acknowledgement(draft: drafts.Draft, l10n: L10n, settings: Settings, joined: int = 0) -> str:
