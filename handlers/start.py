@@ -84,7 +84,7 @@ async def after_onboarding(message: Message, state: FSMContext, l10n: L10n, repo
         preset = await reviews.preset_from_link(repo, link)
         if preset is not None:
             await state.set_data({})
-            await begin(Step(message, state, repo, l10n, settings, user), now, preset, settings=settings)
+            await begin(Step(message, state, repo, l10n, settings, user, now), preset, settings=settings)
             return
         if (gone := reviews.link_gone(link)) is not None:
             await message.answer(l10n(f"{gone}_page.gone"))

@@ -520,7 +520,36 @@ async def test_an_answer_to_the_office_left_by_cancel_or_start_goes_back_to_the_
     assert case.status != CaseStatus.WAITING_RESIDENT
 
 
-# --- Days typed around New Year ---------------------------------------------------------------------------------
+# --- Coming back days later, and days typed around New Year --------------------------------------------------------
+
+
+async def test_a_review_resumed_a_week_later_does_not_call_last_week_today(app: App) -> None:
+    """On Thursday she wrote a thank-you and pressed "Сегодня"; at the preview she put the phone down. A week later
+    she comes back and would read "📅 Когда: Сегодня, 26.11.2026" on 3 December: an elderly reader takes "Сегодня"
+    at its word. The preview names the day alone once it is past."""
+    person = await resident(app, 2001)
+    await to_kind_step(app, person)
+    await choose_kind(person, "gratitude", stars="5⭐")
+    await describe(person, "Спасибо доктору, очень внимательная")
+    app.clock.advance(days=7)
+    await person.command("start")
+    reply = await person.press(RU("unfinished.resume"))
+    preview = reply.text or person.last_text
+    assert "26.11.2026" in preview
+    assert RU("when.today") not in preview, preview
+
+
+async def test_a_review_resumed_the_next_day_calls_it_yesterday(app: App) -> None:
+    """"Сегодня" pressed in the evening is "Вчера" the next morning, as long as that is true."""
+    person = await resident(app, 2002)
+    await to_kind_step(app, person)
+    await choose_kind(person, "gratitude", stars="5⭐")
+    await describe(person, "Спасибо доктору, очень внимательная")
+    app.clock.advance(days=1)
+    await person.command("start")
+    reply = await person.press(RU("unfinished.resume"))
+    preview = reply.text or person.last_text
+    assert RU("preview.when_day", label=RU("when.yesterday"), day="26.11.2026") in preview, preview
 
 
 async def test_a_day_typed_without_the_year_in_early_january_is_last_december(app: App) -> None:

@@ -8,6 +8,8 @@ files keeps evidence in the media store.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from aiogram import Router
 from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
@@ -49,8 +51,8 @@ def make_fallback_router(settings: Settings) -> Router:
     # Anything else while a review is in progress: a hint, and the step stays where it was.
     @router.message(in_flow)
     async def unexpected(message: Message, state: FSMContext, repo: Repositories, l10n: L10n,
-                         user: User | None) -> None:
-        await hint(step_of(message, state, repo, l10n, user))
+                         user: User | None, now: datetime) -> None:
+        await hint(step_of(message, state, repo, l10n, user, now))
 
     @router.edited_message(in_flow)
     async def edited(message: Message, state: FSMContext, repo: Repositories, l10n: L10n,

@@ -84,8 +84,8 @@ def register(private: Router, settings: Settings) -> None:
 
     @private.message(StateFilter(ReviewForm.description), HasText())
     async def description_typed(message: Message, state: FSMContext, repo: Repositories, l10n: L10n,
-                                user: User | None) -> None:
-        step = step_of(message, state, repo, l10n, user)
+                                user: User | None, now: datetime) -> None:
+        step = step_of(message, state, repo, l10n, user, now)
         draft = await step.draft()
         draft.pop("text_from_captions", None)  # what the resident types makes the text theirs
         joined = drafts.append_part(draft.get("text") or "", draft.get("last_part"), message.text,
@@ -105,8 +105,8 @@ def register(private: Router, settings: Settings) -> None:
 
     @private.message(StateFilter(ReviewForm.description), HasEvidence())
     async def file_sent(message: Message, state: FSMContext, repo: Repositories, l10n: L10n,
-                        user: User | None, bot: Bot) -> None:
-        step = step_of(message, state, repo, l10n, user)
+                        user: User | None, bot: Bot, now: datetime) -> None:
+        step = step_of(message, state, repo, l10n, user, now)
 
         async def acknowledged(draft: drafts.Draft) -> tuple[str, InlineKeyboardMarkup]:
             return acknowledgement(draft, l10n, settings), keyboards.make_description_keyboard(l10n, reopened=False)
@@ -115,9 +115,9 @@ def register(private: Router, settings: Settings) -> None:
 
     @private.message(StateFilter(ReviewForm.preview), HasEvidence())
     async def file_at_preview(message: Message, state: FSMContext, repo: Repositories, l10n: L10n,
-                              user: User | None, bot: Bot) -> None:
+                              user: User | None, bot: Bot, now: datetime) -> None:
         """A photo remembered at the last moment: it joins the files, and the preview is shown again with it."""
-        step = step_of(message, state, repo, l10n, user)
+        step = step_of(message, state, repo, l10n, user, now)
 
         async def previewed(draft: drafts.Draft) -> tuple[str, InlineKeyboardMarkup]:
             return await preview_text(step, draft), keyboards.make_preview_keyboard(l10n, draft)
@@ -162,7 +162,7 @@ def register(private: Router, settings: Settings) -> None:
     @private.callback_query(IncidentPick.filter(F.when.in_(drafts.INCIDENT_WHEN)), StateFilter(ReviewForm.description))
     async def when_chosen(query: CallbackQuery, callback_data: IncidentPick, state: FSMContext, repo: Repositories,
                           l10n: L10n, user: User | None, now: datetime) -> None:
-        step = step_of(query, state, repo, l10n, user)
+        step = step_of(query, state, repo, l10n, user, now)
         # Files brought from the menu have their captions too.
         draft = drafts.caption_as_text(await step.draft(), settings.feedback.max_text_chars)
         has_words = bool(draft.get("text")) or any(item["kind"] in RECORDINGS for item in draft.get("media", []))
@@ -170,7 +170,7 @@ def register(private: Router, settings: Settings) -> None:
             await query.answer(l10n("description.required"), show_alert=True)
             return
         await query.answer()
-        today = now.astimezone(settings.zone).date()
+        today = step.today
         when = callback_data.when
         incident = {"today": today, "yesterday": today - timedelta(days=1)}.get(when)
         draft = {**draft, "description_done": True, "incident_when": when,
@@ -181,9 +181,9 @@ def register(private: Router, settings: Settings) -> None:
 
     @private.callback_query(Flow.filter(F.action == FlowAction.CLEAR_TEXT), StateFilter(ReviewForm.description))
     async def clear_text(query: CallbackQuery, state: FSMContext, repo: Repositories, l10n: L10n,
-                         user: User | None) -> None:
+                         user: User | None, now: datetime) -> None:
         await query.answer()
-        step = step_of(query, state, repo, l10n, user)
+        step = step_of(query, state, repo, l10n, user, now)
         draft = {**await step.draft(), "text": "", "last_part": None}
         await step.save(draft)
         await ask_description(step, draft)
@@ -191,8 +191,8 @@ def register(private: Router, settings: Settings) -> None:
     @private.message(StateFilter(ReviewForm.when), HasText())
     async def date_typed(message: Message, state: FSMContext, repo: Repositories, l10n: L10n,
                          user: User | None, now: datetime) -> None:
-        step = step_of(message, state, repo, l10n, user)
-        day = parse_day(message.text, now.astimezone(settings.zone).date())
+        step = step_of(message, state, repo, l10n, user, now)
+        day = parse_day(message.text, step.today)
         draft = await step.draft()
         if day is None:
             if len(message.text.strip()) > 12:
@@ -207,8 +207,8 @@ def register(private: Router, settings: Settings) -> None:
     @private.callback_query(Flow.filter(F.action.in_({FlowAction.ADD_TEXT, FlowAction.DROP_TEXT})),
                             StateFilter(ReviewForm.when, ReviewForm.preview))
     async def late_text_decided(query: CallbackQuery, callback_data: Flow, state: FSMContext, repo: Repositories,
-                                l10n: L10n, user: User | None) -> None:
-        step = step_of(query, state, repo, l10n, user)
+                                l10n: L10n, user: User | None, now: datetime) -> None:
+        step = step_of(query, state, repo, l10n, user, now)
         draft = await step.draft()
         pending = draft.get("pending_text")
         if pending is None or not drafts.asks_about_offer(draft, query.message.message_id):

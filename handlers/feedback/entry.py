@@ -42,15 +42,14 @@ async def has_unfinished(state: FSMContext) -> bool:
     return bool((await state.get_data()).get("draft"))
 
 
-async def begin(step: Step, now: datetime, preset: drafts.Draft | None = None, *, settings: Settings,
-                force: bool = False) -> None:
+async def begin(step: Step, preset: drafts.Draft | None = None, *, settings: Settings, force: bool = False) -> None:
     """Start (or restart) a review, after checking consent, the daily limit and an unfinished draft."""
     if people.needs_consent(step.user):
         await step.message.answer(step.l10n("consent.required"))
         await show_consent(step.message, step.l10n)
         return
     limit = settings.feedback.daily_limit
-    if await reviews.submitted_today(step.repo, step.user, now, settings.zone) >= limit:
+    if await reviews.submitted_today(step.repo, step.user, step.now, settings.zone) >= limit:
         await step.message.answer(step.l10n("limits.daily", limit=limit))
         return
     if not force and await has_unfinished(step.state):
@@ -73,7 +72,7 @@ async def ask_again(step: Step) -> None:
     """The current step once more, as a new message (after a detour such as a confirmation)."""
     draft = await step.draft()
     current = await step.current()
-    again = Step(step.message, step.state, step.repo, step.l10n, step.settings, step.user)
+    again = step.anew()
     if current == "preview":
         await again.show(await preview_text(again, draft), keyboards.make_preview_keyboard(step.l10n, draft),
                          new=True)
@@ -89,12 +88,12 @@ def register(private: Router, router: Router, settings: Settings) -> None:
     async def from_menu(query: CallbackQuery, state: FSMContext, repo: Repositories, l10n: L10n,
                         user: User | None, now: datetime) -> None:
         await query.answer()
-        await begin(step_of(query, state, repo, l10n, user), now, settings=settings)
+        await begin(step_of(query, state, repo, l10n, user, now), settings=settings)
 
     @private.message(Command("review"))
     async def review_command(message: Message, state: FSMContext, repo: Repositories, l10n: L10n,
                              user: User | None, now: datetime) -> None:
-        await begin(step_of(message, state, repo, l10n, user), now, settings=settings)
+        await begin(step_of(message, state, repo, l10n, user, now), settings=settings)
 
     @private.message(CommandStart(deep_link=True))
     async def deep_link(message: Message, command: CommandObject, state: FSMContext, repo: Repositories,
@@ -112,7 +111,7 @@ def register(private: Router, router: Router, settings: Settings) -> None:
             # Unknown payload, or a newcomer who must be onboarded first: plain /start handles it, and keeps
             # the link's purpose for after the consent.
             raise SkipHandler
-        await begin(step_of(message, state, repo, l10n, user), now, preset, settings=settings)
+        await begin(step_of(message, state, repo, l10n, user, now), preset, settings=settings)
 
     @router.message(GroupChat(), Command("review"))
     async def review_in_group(message: Message, bot: Bot, l10n: L10n) -> None:
@@ -124,11 +123,11 @@ def register(private: Router, router: Router, settings: Settings) -> None:
     # An unfinished review: continue it, or start over (with what the resident asked for meanwhile).
     @private.callback_query(Flow.filter(F.action == FlowAction.RESUME), in_flow)
     async def resume(query: CallbackQuery, state: FSMContext, repo: Repositories, l10n: L10n,
-                     user: User | None) -> None:
+                     user: User | None, now: datetime) -> None:
         await query.answer()
         await state.update_data(pending_preset=None)
         await query.message.edit_reply_markup(reply_markup=None)
-        await ask_again(step_of(query, state, repo, l10n, user))
+        await ask_again(step_of(query, state, repo, l10n, user, now))
 
     @private.callback_query(Flow.filter(F.action == FlowAction.START_OVER), in_flow)
     async def start_over(query: CallbackQuery, state: FSMContext, repo: Repositories, l10n: L10n,
@@ -136,26 +135,26 @@ def register(private: Router, router: Router, settings: Settings) -> None:
         await query.answer()
         preset = (await state.get_data()).get("pending_preset") or {}
         await query.message.edit_reply_markup(reply_markup=None)
-        await begin(step_of(query, state, repo, l10n, user), now, preset, settings=settings, force=True)
+        await begin(step_of(query, state, repo, l10n, user, now), preset, settings=settings, force=True)
 
     # Cancel: a draft with text or files is discarded only once the resident confirms.
     @private.callback_query(Flow.filter(F.action == FlowAction.CANCEL), in_flow)
     async def cancel(query: CallbackQuery, state: FSMContext, repo: Repositories, l10n: L10n,
-                     user: User | None) -> None:
+                     user: User | None, now: datetime) -> None:
         await query.answer()
-        await ask_cancel(step_of(query, state, repo, l10n, user))
+        await ask_cancel(step_of(query, state, repo, l10n, user, now))
 
     @private.callback_query(Flow.filter(F.action == FlowAction.DISCARD), in_flow)
     async def discard_confirmed(query: CallbackQuery, state: FSMContext, repo: Repositories, l10n: L10n,
-                                user: User | None) -> None:
+                                user: User | None, now: datetime) -> None:
         await query.answer()
-        await discard(step_of(query, state, repo, l10n, user))
+        await discard(step_of(query, state, repo, l10n, user, now))
 
     @private.callback_query(Flow.filter(F.action == FlowAction.KEEP), in_flow)
     async def keep_writing(query: CallbackQuery, state: FSMContext, repo: Repositories, l10n: L10n,
-                           user: User | None) -> None:
+                           user: User | None, now: datetime) -> None:
         await query.answer()
-        step = step_of(query, state, repo, l10n, user)
+        step = step_of(query, state, repo, l10n, user, now)
         draft = await step.draft()
         draft.pop("typing", None)
         await step.save(draft)
@@ -164,15 +163,15 @@ def register(private: Router, router: Router, settings: Settings) -> None:
 
     @private.callback_query(Flow.filter(F.action == FlowAction.BACK), in_flow)
     async def back(query: CallbackQuery, state: FSMContext, repo: Repositories, l10n: L10n,
-                   user: User | None) -> None:
+                   user: User | None, now: datetime) -> None:
         await query.answer()
-        await go_back(step_of(query, state, repo, l10n, user))
+        await go_back(step_of(query, state, repo, l10n, user, now))
 
     @private.callback_query(EditPick.filter(F.step.in_(keyboards.EDITABLE)), StateFilter(ReviewForm.preview))
     async def edit_part(query: CallbackQuery, callback_data: EditPick, state: FSMContext, repo: Repositories,
-                        l10n: L10n, user: User | None) -> None:
+                        l10n: L10n, user: User | None, now: datetime) -> None:
         await query.answer()
-        step = step_of(query, state, repo, l10n, user)
+        step = step_of(query, state, repo, l10n, user, now)
         draft = drafts.clear(drafts.offer_left_behind(await step.draft()), callback_data.step)
         if callback_data.step == "description":
             draft.pop("description_done", None)
@@ -200,7 +199,7 @@ def register(private: Router, router: Router, settings: Settings) -> None:
             place = unique_match(search.find_places(preset["text"], [place_of(clinic) for clinic in clinics]))
             if place is not None:
                 preset["clinic_id"] = place.id
-        await begin(step_of(query, state, repo, l10n, user), now, preset, settings=settings)
+        await begin(step_of(query, state, repo, l10n, user, now), preset, settings=settings)
 
 
 def register_fallback(fallback: Router, settings: Settings) -> None:

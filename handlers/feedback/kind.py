@@ -34,7 +34,7 @@ def register(private: Router, settings: Settings) -> None:
             await query.answer(l10n("errors.stale_button"), show_alert=True)
             return
         await query.answer()
-        step = step_of(query, state, repo, l10n, user)
+        step = step_of(query, state, repo, l10n, user, now)
         draft = {**drafts.clear(await step.draft(), "kind"), "kind": kind}
         if category:
             draft["category"] = category
@@ -54,8 +54,8 @@ def register(private: Router, settings: Settings) -> None:
     @private.callback_query(Flow.filter(F.action.in_({FlowAction.UPDATE_PREVIOUS, FlowAction.OTHER_DOCTOR})),
                             StateFilter(ReviewForm.kind))
     async def previous_decided(query: CallbackQuery, callback_data: Flow, state: FSMContext, repo: Repositories,
-                               l10n: L10n, user: User | None) -> None:
-        step = step_of(query, state, repo, l10n, user)
+                               l10n: L10n, user: User | None, now: datetime) -> None:
+        step = step_of(query, state, repo, l10n, user, now)
         draft = await step.draft()
         previous_id = draft.pop("pending_previous", None)
         if previous_id is None:
@@ -70,23 +70,23 @@ def register(private: Router, settings: Settings) -> None:
     @private.callback_query(CategoryPick.filter(F.category.in_(settings.feedback.categories)),
                             StateFilter(ReviewForm.category))
     async def category_chosen(query: CallbackQuery, callback_data: CategoryPick, state: FSMContext,
-                              repo: Repositories, l10n: L10n, user: User | None) -> None:
+                              repo: Repositories, l10n: L10n, user: User | None, now: datetime) -> None:
         await query.answer()
-        step = step_of(query, state, repo, l10n, user)
+        step = step_of(query, state, repo, l10n, user, now)
         await step.advance({**await step.draft(), "category": callback_data.category})
 
     @private.callback_query(StarsPick.filter((F.criterion == "overall") & F.stars.in_(range(1, 6))),
                             StateFilter(ReviewForm.rating))
     async def rating_chosen(query: CallbackQuery, callback_data: StarsPick, state: FSMContext, repo: Repositories,
-                            l10n: L10n, user: User | None) -> None:
+                            l10n: L10n, user: User | None, now: datetime) -> None:
         await query.answer()
-        step = step_of(query, state, repo, l10n, user)
+        step = step_of(query, state, repo, l10n, user, now)
         await step.advance({**await step.draft(), "rating": callback_data.stars})
 
     @private.message(StateFilter(ReviewForm.rating), HasText())
     async def rating_typed(message: Message, state: FSMContext, repo: Repositories, l10n: L10n,
-                           user: User | None) -> None:
-        step = step_of(message, state, repo, l10n, user)
+                           user: User | None, now: datetime) -> None:
+        step = step_of(message, state, repo, l10n, user, now)
         digits = message.text.strip().rstrip("⭐*")
         if digits in {"1", "2", "3", "4", "5"}:
             await step.advance({**await step.draft(), "rating": int(digits)})
@@ -96,8 +96,8 @@ def register(private: Router, settings: Settings) -> None:
     @private.callback_query(StarsPick.filter(F.criterion.in_(drafts.CRITERIA) & F.stars.in_(range(6))),
                             StateFilter(ReviewForm.criteria))
     async def criterion_chosen(query: CallbackQuery, callback_data: StarsPick, state: FSMContext,
-                               repo: Repositories, l10n: L10n, user: User | None) -> None:
-        step = step_of(query, state, repo, l10n, user)
+                               repo: Repositories, l10n: L10n, user: User | None, now: datetime) -> None:
+        step = step_of(query, state, repo, l10n, user, now)
         draft = await step.draft()
         answered = dict(draft.get("criteria", {}))
         expected = next((name for name in drafts.CRITERIA if name not in answered), None)
@@ -111,7 +111,7 @@ def register(private: Router, settings: Settings) -> None:
 
     @private.callback_query(Flow.filter(F.action == FlowAction.SKIP), StateFilter(ReviewForm.criteria))
     async def criteria_skipped(query: CallbackQuery, state: FSMContext, repo: Repositories, l10n: L10n,
-                               user: User | None) -> None:
+                               user: User | None, now: datetime) -> None:
         await query.answer()
-        step = step_of(query, state, repo, l10n, user)
+        step = step_of(query, state, repo, l10n, user, now)
         await step.advance({**await step.draft(), "criteria_done": True})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from aiogram import F, Router
 from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
@@ -39,30 +41,30 @@ def register(private: Router, settings: Settings) -> None:
 
     @private.callback_query(Flow.filter(F.action == FlowAction.DISTRICTS), StateFilter(ReviewForm.clinic))
     async def districts_again(query: CallbackQuery, state: FSMContext, repo: Repositories, l10n: L10n,
-                              user: User | None) -> None:
+                              user: User | None, now: datetime) -> None:
         await query.answer()
-        await ask_clinic(step_of(query, state, repo, l10n, user), {})
+        await ask_clinic(step_of(query, state, repo, l10n, user, now), {})
 
     @private.callback_query(DistrictPick.filter(), StateFilter(ReviewForm.clinic))
     async def district_chosen(query: CallbackQuery, callback_data: DistrictPick, state: FSMContext,
-                              repo: Repositories, l10n: L10n, user: User | None) -> None:
+                              repo: Repositories, l10n: L10n, user: User | None, now: datetime) -> None:
         district = await repo.directory.district(callback_data.district_id)
         clinics = await repo.directory.active_clinics(callback_data.district_id)
         if district is None or not clinics:
             await query.answer(l10n("errors.stale_button"), show_alert=True)
             return
         await query.answer()
-        step = step_of(query, state, repo, l10n, user)
+        step = step_of(query, state, repo, l10n, user, now)
         await step.show(l10n("clinic.in_district", district=name_in(district, l10n.language)),
                         keyboards.make_clinics_keyboard(l10n, clinics, district.id, callback_data.page))
 
     @private.message(StateFilter(ReviewForm.clinic), HasText())
     async def clinic_typed(message: Message, state: FSMContext, repo: Repositories, l10n: L10n,
-                           user: User | None, directory_index: DirectoryIndex) -> None:
+                           user: User | None, directory_index: DirectoryIndex, now: datetime) -> None:
         # The index is built once per directory version and shared with inline mode (not rebuilt per message).
         directory = await directory_index.current(repo)
         matches = directory.index.places(message.text)
-        step = step_of(message, state, repo, l10n, user)
+        step = step_of(message, state, repo, l10n, user, now)
         draft = await step.draft()
         story = draft.get("clinic_story") or ""
         sent_at = message.date.timestamp()
@@ -104,20 +106,20 @@ def register(private: Router, settings: Settings) -> None:
 
     @private.callback_query(ClinicPick.filter(), StateFilter(ReviewForm.clinic))
     async def clinic_chosen(query: CallbackQuery, callback_data: ClinicPick, state: FSMContext,
-                            repo: Repositories, l10n: L10n, user: User | None) -> None:
+                            repo: Repositories, l10n: L10n, user: User | None, now: datetime) -> None:
         clinic = await repo.directory.clinic(callback_data.clinic_id)
         if clinic is None or not clinic.active:
             await query.answer(l10n("errors.stale_button"), show_alert=True)
             return
         await query.answer()
-        step = step_of(query, state, repo, l10n, user)
+        step = step_of(query, state, repo, l10n, user, now)
         await step.advance(drafts.with_clinic(await step.draft(), clinic.id))
 
     @private.callback_query(Flow.filter(F.action == FlowAction.CHANGE_CLINIC), StateFilter(ReviewForm.target))
     async def another_clinic(query: CallbackQuery, state: FSMContext, repo: Repositories, l10n: L10n,
-                             user: User | None) -> None:
+                             user: User | None, now: datetime) -> None:
         await query.answer()
-        step = step_of(query, state, repo, l10n, user)
+        step = step_of(query, state, repo, l10n, user, now)
         await step.advance(drafts.clear(await step.draft(), "clinic"))
 
 

@@ -43,63 +43,63 @@ def register(private: Router, settings: Settings) -> None:
 
     @private.callback_query(Flow.filter(F.action == FlowAction.SHOW_NAME), in_preview)
     async def show_name_toggled(query: CallbackQuery, state: FSMContext, repo: Repositories, l10n: L10n,
-                                user: User | None) -> None:
+                                user: User | None, now: datetime) -> None:
         await query.answer()
-        step = step_of(query, state, repo, l10n, user)
+        step = step_of(query, state, repo, l10n, user, now)
         draft = await step.draft()
         await redraw(step, {**draft, "show_name": not draft.get("show_name")})
 
     @private.callback_query(Flow.filter(F.action == FlowAction.CRITERIA), in_preview)
     async def criteria_asked(query: CallbackQuery, state: FSMContext, repo: Repositories, l10n: L10n,
-                             user: User | None) -> None:
+                             user: User | None, now: datetime) -> None:
         await query.answer()
-        step = step_of(query, state, repo, l10n, user)
+        step = step_of(query, state, repo, l10n, user, now)
         draft = await step.draft()
         await step.advance({**draft, "criteria_wanted": True, "criteria_done": False, "criteria": {}})
 
     @private.callback_query(Flow.filter(F.action == FlowAction.BEHALF), in_preview)
     async def behalf_asked(query: CallbackQuery, state: FSMContext, repo: Repositories, l10n: L10n,
-                           user: User | None) -> None:
+                           user: User | None, now: datetime) -> None:
         await query.answer()
-        step = step_of(query, state, repo, l10n, user)
+        step = step_of(query, state, repo, l10n, user, now)
         await step.show(l10n("behalf.prompt"), keyboards.make_behalf_keyboard(l10n))
 
     @private.callback_query(BehalfPick.filter(F.who.in_(drafts.BEHALF)), in_preview)
     async def behalf_chosen(query: CallbackQuery, callback_data: BehalfPick, state: FSMContext, repo: Repositories,
-                            l10n: L10n, user: User | None) -> None:
+                            l10n: L10n, user: User | None, now: datetime) -> None:
         await query.answer()
-        step = step_of(query, state, repo, l10n, user)
+        step = step_of(query, state, repo, l10n, user, now)
         await redraw(step, {**await step.draft(), "on_behalf": callback_data.who})
 
     @private.callback_query(Flow.filter(F.action.in_({FlowAction.OUTCOME, FlowAction.NAME})), in_preview)
     async def typing_asked(query: CallbackQuery, callback_data: Flow, state: FSMContext, repo: Repositories,
-                           l10n: L10n, user: User | None) -> None:
+                           l10n: L10n, user: User | None, now: datetime) -> None:
         await query.answer()
-        step = step_of(query, state, repo, l10n, user)
+        step = step_of(query, state, repo, l10n, user, now)
         await step.save({**await step.draft(), "typing": callback_data.action.value})
         key = "preview.outcome_prompt" if callback_data.action == FlowAction.OUTCOME else "preview.name_prompt"
         await step.show(l10n(key), keyboards.make_return_keyboard(l10n), new=True)
 
     @private.callback_query(Flow.filter(F.action == FlowAction.CLEAR_NAME), in_preview)
     async def name_cleared(query: CallbackQuery, state: FSMContext, repo: Repositories, l10n: L10n,
-                           user: User | None) -> None:
+                           user: User | None, now: datetime) -> None:
         await query.answer()
-        step = step_of(query, state, repo, l10n, user)
+        step = step_of(query, state, repo, l10n, user, now)
         draft = await step.draft()
         draft.pop("appellant_name", None)
         await redraw(step, draft)
 
     @private.message(in_preview, LeftoverKeyboardButton())
     async def phone_keyboard_button(message: Message, keyboard_button: str, state: FSMContext, repo: Repositories,
-                                    l10n: L10n, user: User | None) -> None:
+                                    l10n: L10n, user: User | None, now: datetime) -> None:
         # The phone keyboard's own Back and Cancel buttons arrive as text.
-        step = step_of(message, state, repo, l10n, user)
+        step = step_of(message, state, repo, l10n, user, now)
         await (go_back(step) if keyboard_button == "back" else ask_cancel(step))
 
     @private.message(in_preview, HasText())
     async def text_at_preview(message: Message, state: FSMContext, repo: Repositories, l10n: L10n,
-                              user: User | None) -> None:
-        step = step_of(message, state, repo, l10n, user)
+                              user: User | None, now: datetime) -> None:
+        step = step_of(message, state, repo, l10n, user, now)
         draft = await step.draft()
         text = message.text.strip()
         typing = draft.pop("typing", None)
@@ -132,8 +132,8 @@ def register(private: Router, settings: Settings) -> None:
 
     @private.callback_query(Flow.filter(F.action == FlowAction.TAKE_NAME), in_preview)
     async def name_taken(query: CallbackQuery, state: FSMContext, repo: Repositories, l10n: L10n,
-                         user: User | None) -> None:
-        step = step_of(query, state, repo, l10n, user)
+                         user: User | None, now: datetime) -> None:
+        step = step_of(query, state, repo, l10n, user, now)
         draft = await step.draft()
         pending, offer = draft.get("pending_text") or "", draft.get("name_offer") or {}
         name, start = offer.get("text", ""), offer.get("start", -1)
@@ -157,7 +157,7 @@ def register(private: Router, settings: Settings) -> None:
         if message.contact.user_id != message.from_user.id:
             await message.answer(l10n("phone.not_yours"))
             return
-        step = step_of(message, state, repo, l10n, user)
+        step = step_of(message, state, repo, l10n, user, now)
         await reviews.remember_phone(repo, user, message.contact.phone_number, now)
         await message.answer(l10n("phone.thanks"), reply_markup=ReplyKeyboardRemove())
         await redraw(step, {**await step.draft(), "phone_shared": True, "reply_keyboard": False}, new=True)
@@ -165,7 +165,7 @@ def register(private: Router, settings: Settings) -> None:
     @private.callback_query(Flow.filter(F.action == FlowAction.SUBMIT), in_preview)
     async def submit(query: CallbackQuery, state: FSMContext, repo: Repositories, l10n: L10n, user: User | None,
                      now: datetime, bot: Bot, after_commit: AfterCommit) -> None:
-        step = step_of(query, state, repo, l10n, user)
+        step = step_of(query, state, repo, l10n, user, now)
         draft = await step.draft()
         if drafts.next_step(draft) != "preview" or people.needs_consent(user):
             await query.answer(l10n("errors.stale_button"), show_alert=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import logging
 from collections import Counter
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from aiogram.exceptions import TelegramBadRequest
@@ -30,12 +30,20 @@ COMMON_SPECIALTIES = 6
 
 
 class Step:
-    """What a step handler needs to talk to the resident and move the draft on."""
+    """What a step handler needs to talk to the resident and move the draft on; `now` is the update's moment."""
 
     def __init__(self, event: Message | CallbackQuery, state: FSMContext, repo: Repositories, l10n: L10n,
-                 settings: Settings, user: User | None) -> None:
-        self.event, self.state, self.repo, self.l10n, self.settings, self.user = (
-            event, state, repo, l10n, settings, user)
+                 settings: Settings, user: User | None, now: datetime) -> None:
+        self.event, self.state, self.repo, self.l10n, self.settings, self.user, self.now = (
+            event, state, repo, l10n, settings, user, now)
+
+    @property
+    def today(self) -> date:
+        return self.now.astimezone(self.settings.zone).date()
+
+    def anew(self) -> Step:
+        """The same step answering with new messages (after a detour such as a confirmation or a hint)."""
+        return Step(self.message, self.state, self.repo, self.l10n, self.settings, self.user, self.now)
 
     @property
     def message(self) -> Message:
@@ -212,13 +220,17 @@ def format_day(day: date, l10n: L10n) -> str:
     return day.strftime("%d.%m.%Y")
 
 
-def when_label(draft: drafts.Draft, l10n: L10n) -> str:
+def when_label(draft: drafts.Draft, l10n: L10n, today: date) -> str:
+    """When it happened, as the preview says it on `today`: "Today" and "Yesterday" only while they are true (a
+    draft left at the preview for a week would call last week today), the date alone otherwise."""
     when = draft.get("incident_when")
-    day = format_day(date.fromisoformat(draft["incident_date"]), l10n) if draft.get("incident_date") else None
-    if when == "date" and day:
-        return day
-    label = l10n(f"when.{when}") if when in drafts.INCIDENT_WHEN else "—"
-    return l10n("preview.when_day", label=label, day=day) if day else label
+    incident = date.fromisoformat(draft["incident_date"]) if draft.get("incident_date") else None
+    if incident is None:
+        return l10n(f"when.{when}") if when in drafts.INCIDENT_WHEN else "—"
+    relative = {today: "today", today - timedelta(days=1): "yesterday"}.get(incident)
+    if when not in ("today", "yesterday") or relative is None:
+        return format_day(incident, l10n)
+    return l10n("preview.when_day", label=l10n(f"when.{relative}"), day=format_day(incident, l10n))
 
 
 def files_lines(draft: drafts.Draft, l10n: L10n) -> list[str]:
@@ -253,7 +265,7 @@ async def preview_text(step: Step, draft: drafts.Draft) -> str:
     for name, stars in draft.get("criteria", {}).items():
         if stars:
             lines.append(l10n("preview.criterion", name=l10n(f"criteria.{name}"), value=l10n("flow.stars", n=stars)))
-    lines.append(l10n("preview.when", value=when_label(draft, l10n)))
+    lines.append(l10n("preview.when", value=when_label(draft, l10n, step.today)))
     if formal_kind:
         lines.append(l10n("preview.behalf", value=l10n(f"behalf.{draft.get('on_behalf', 'self')}")))
         if draft.get("outcome"):
@@ -294,7 +306,7 @@ async def hint(step: Step) -> None:
     await step.message.answer(step.l10n(f"hint.{current}"))
     draft = await step.draft()
     if current in ASK:
-        again = Step(step.message, step.state, step.repo, step.l10n, step.settings, step.user)
+        again = step.anew()
         if current == "preview":
             await again.show(await preview_text(again, draft), keyboards.make_preview_keyboard(step.l10n, draft))
         else:
@@ -303,8 +315,8 @@ async def hint(step: Step) -> None:
 
 def step_maker(settings: Settings):
     def step_of(event: Message | CallbackQuery, state: FSMContext, repo: Repositories, l10n: L10n,
-                user: User | None) -> Step:
-        return Step(event, state, repo, l10n, settings, user)
+                user: User | None, now: datetime) -> Step:
+        return Step(event, state, repo, l10n, settings, user, now)
 
     return step_of
 

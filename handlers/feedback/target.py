@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from aiogram import Router
 from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
@@ -25,9 +27,9 @@ def register(private: Router, settings: Settings) -> None:
 
     @private.callback_query(TargetPick.filter(), StateFilter(ReviewForm.target))
     async def target_chosen(query: CallbackQuery, callback_data: TargetPick, state: FSMContext,
-                            repo: Repositories, l10n: L10n, user: User | None) -> None:
+                            repo: Repositories, l10n: L10n, user: User | None, now: datetime) -> None:
         await query.answer()
-        step = step_of(query, state, repo, l10n, user)
+        step = step_of(query, state, repo, l10n, user, now)
         draft = {**drafts.clear(await step.draft(), "target"), "target": callback_data.target.value}
         if callback_data.target == Target.CLINIC:
             await step.advance(draft)
@@ -37,15 +39,15 @@ def register(private: Router, settings: Settings) -> None:
 
     @private.callback_query(SpecialtyPage.filter(), StateFilter(ReviewForm.target))
     async def specialty_page(query: CallbackQuery, callback_data: SpecialtyPage, state: FSMContext,
-                             repo: Repositories, l10n: L10n, user: User | None) -> None:
+                             repo: Repositories, l10n: L10n, user: User | None, now: datetime) -> None:
         await query.answer()
-        step = step_of(query, state, repo, l10n, user)
+        step = step_of(query, state, repo, l10n, user, now)
         await ask_specialty(step, await step.draft(), max(callback_data.page, 0))
 
     @private.callback_query(SpecialtyPick.filter(), StateFilter(ReviewForm.target))
     async def specialty_chosen(query: CallbackQuery, callback_data: SpecialtyPick, state: FSMContext,
-                               repo: Repositories, l10n: L10n, user: User | None) -> None:
-        step = step_of(query, state, repo, l10n, user)
+                               repo: Repositories, l10n: L10n, user: User | None, now: datetime) -> None:
+        step = step_of(query, state, repo, l10n, user, now)
         draft = await step.draft()
         specialties = {s.id for s in await repo.directory.specialties_in_clinic(draft.get("clinic_id", -1))}
         if callback_data.specialty_id not in specialties or draft.get("target") not in (Target.DOCTOR, Target.UNKNOWN):
@@ -64,15 +66,15 @@ def register(private: Router, settings: Settings) -> None:
 
     @private.callback_query(DoctorPage.filter(), StateFilter(ReviewForm.target))
     async def doctor_page(query: CallbackQuery, callback_data: DoctorPage, state: FSMContext,
-                          repo: Repositories, l10n: L10n, user: User | None) -> None:
+                          repo: Repositories, l10n: L10n, user: User | None, now: datetime) -> None:
         await query.answer()
-        step = step_of(query, state, repo, l10n, user)
+        step = step_of(query, state, repo, l10n, user, now)
         await show_doctors(step, await step.draft(), callback_data.specialty_id, callback_data.page)
 
     @private.message(StateFilter(ReviewForm.target), HasText())
     async def doctor_typed(message: Message, state: FSMContext, repo: Repositories, l10n: L10n,
-                           user: User | None) -> None:
-        step = step_of(message, state, repo, l10n, user)
+                           user: User | None, now: datetime) -> None:
+        step = step_of(message, state, repo, l10n, user, now)
         draft = await step.draft()
         doctors = await repo.directory.doctors_in_clinic(draft["clinic_id"])
         specialties = {s.id: s for s in await repo.directory.specialties_in_clinic(draft["clinic_id"])}
@@ -88,8 +90,8 @@ def register(private: Router, settings: Settings) -> None:
 
     @private.callback_query(DoctorPick.filter(), StateFilter(ReviewForm.target))
     async def doctor_chosen(query: CallbackQuery, callback_data: DoctorPick, state: FSMContext,
-                            repo: Repositories, l10n: L10n, user: User | None) -> None:
-        step = step_of(query, state, repo, l10n, user)
+                            repo: Repositories, l10n: L10n, user: User | None, now: datetime) -> None:
+        step = step_of(query, state, repo, l10n, user, now)
         draft = await step.draft()
         doctor = await repo.directory.doctor(callback_data.doctor_id)
         if doctor is None or not doctor.active or doctor.clinic_id != draft.get("clinic_id"):
