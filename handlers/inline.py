@@ -14,7 +14,7 @@ from bot.config import Settings
 from bot.keyboards import address_in, name_in
 from bot.l10n import L10n
 from bot.rating_keyboards import make_inline_card_keyboard
-from bot.services import pages, search
+from bot.services import pages, search, specialty_words
 from bot.services.directory_index import DirectoryIndex, Snapshot
 from storage.repositories import Repositories
 
@@ -24,6 +24,9 @@ BEST_CLINICS = 10
 BEST_DOCTORS = 40
 RESULTS_TTL = 30  # seconds: our cache of a query's hits, and Telegram's (cache_time)
 CACHE_SIZE = 512
+# A doctor the index matched on every word typed (a name, an official specialty): the query is theirs, and is not
+# read again for what people call a specialty.
+WHOLE_MATCH = 0.95
 
 Hit = tuple[str, int]  # ("clinic" | "doctor", id)
 
@@ -60,7 +63,14 @@ async def find(repo: Repositories, directory: Snapshot, query: str, settings: Se
             ("clinic", clinic.id) for clinic in sorted(directory.clinics.values(),
                                                        key=lambda clinic: (clinic.number or 10**6, clinic.id))]
     scored = [(score, 0, "clinic", place.id) for place, score in directory.index.places(query, limit=10)]
-    scored += [(score, 1, "doctor", person.id) for person, score in directory.index.people(query, limit=MAX_RESULTS)]
+    people = directory.index.people(query, limit=MAX_RESULTS)
+    by_specialty = [] if any(score >= WHOLE_MATCH for _, score in people) else doctors_by_specialty(directory, query)
+    if by_specialty:
+        # What people call a specialty ("көз дәрігері", "окулист") or what is wrong ("тізем ауырады"), as the bot's
+        # own search reads them: the index knows official names only, and read "көз" as the surname Козлова.
+        scored += [(1.0, 1, "doctor", doctor_id) for doctor_id in by_specialty]
+    else:
+        scored += [(score, 1, "doctor", person.id) for person, score in people]
     # Equally good matches ("терапевт" matches every therapist) are ordered by their rating: ranked ones by score,
     # then those without enough reviews.
     minimum = settings.ratings.min_reviews
@@ -75,6 +85,13 @@ async def find(repo: Repositories, directory: Snapshot, query: str, settings: Se
 
     scored.sort(key=rank)
     return [(kind, entity_id) for _, _, kind, entity_id in scored[:MAX_RESULTS]]
+
+
+def doctors_by_specialty(directory: Snapshot, query: str) -> list[int]:
+    """The doctors of the specialties `query` names or its complaint suggests (specialty_words.read), of the
+    polyclinic whose number it gives ("окулист 17"), if any."""
+    found = specialty_words.read(query, list(directory.specialties.values())).specialties
+    return directory.doctors_of(found, search.clinic_numbers(query)) if found else []
 
 
 async def articles(repo: Repositories, directory: Snapshot, hits: list[Hit], l10n: L10n, bot: Bot,

@@ -492,6 +492,37 @@ async def test_inline_matches_are_ordered_by_score_with_the_unranked_after(app: 
     assert titles.index(doctors[5].full_name) > 1
 
 
+
+async def active_doctors_of(app: App, specialty: str) -> set[str]:
+    return set(await rows(app, select(Doctor.full_name).join(Specialty).where(Specialty.external_id == specialty,
+                                                                              Doctor.active)))
+
+
+@pytest.mark.parametrize(("typed", "specialty"), [
+    ("көз дәрігері", "specialty:ophthalmologist"),  # "eye doctor": found Kozlova, a therapist, instead
+    ("окулист", "specialty:ophthalmologist"),
+    ("тіс дәрігері", "specialty:dentist"),
+    ("жүрек дәрігері", "specialty:cardiologist"),
+])
+async def test_inline_everyday_names_of_specialties_find_those_doctors(app: App, typed: str, specialty: str) -> None:
+    """In the family chat a grandmother types "@bot көз дәрігері" (eye doctor) to share a good one. Inline mode
+    offered therapists named Козлова ("көз" read as a surname), or nothing for "окулист", "тіс дәрігері", "жүрек
+    дәрігері", while /top in the bot understands every one of these words: the doctors of that specialty."""
+    person = app.user(3107, language_code="kk")
+    await person.inline(typed)
+    titles = [result.title for result in answers(app)[-1].results]
+    assert titles and set(titles) <= await active_doctors_of(app, specialty), titles[:5]
+
+
+async def test_inline_everyday_name_of_a_specialty_lists_its_best_first(app: App) -> None:
+    doctors = await cardiologists(app)
+    await seed(app, doctors[4], [4, 4, 4])
+    await seed(app, doctors[3], [5, 5, 5, 5])
+    person = app.user(3108, language_code="kk")
+    await person.inline("жүрек дәрігері")
+    titles = [result.title for result in answers(app)[-1].results]
+    assert titles[:2] == [doctors[3].full_name, doctors[4].full_name], titles[:3]
+
 async def test_clinic_card_and_inline_results_give_the_address_in_the_readers_language(app: App) -> None:
     clinic = (await rows(app, select(Clinic).where(Clinic.number == 17)))[0]
     person = await resident(app, 3020, "kk", "Қазақша")

@@ -4,6 +4,7 @@ the conversation's clinic search and inline mode of one dispatcher, and holding 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,7 @@ class ClinicEntry:
 @dataclass(frozen=True, slots=True)
 class SpecialtyEntry:
     id: int
+    external_id: str  # what bot/data/specialty_words.toml calls it by
     name_kk: str
     name_ru: str
     name_en: str
@@ -55,6 +57,12 @@ class Snapshot:
 
     def has(self, kind: str, entity_id: int) -> bool:
         return entity_id in (self.clinics if kind == "clinic" else self.doctors)
+
+    def doctors_of(self, specialties: Iterable[SpecialtyEntry], clinic_numbers: Collection[int] = ()) -> list[int]:
+        """The doctors of these specialties, of the clinics with these numbers if any are given."""
+        wanted = {specialty.id for specialty in specialties}
+        return [doctor.id for doctor in self.doctors.values() if doctor.specialty_id in wanted
+                and (not clinic_numbers or self.clinics[doctor.clinic_id].number in clinic_numbers)]
 
 
 def build(version: int, rows: dict[str, list[Any]]) -> Snapshot:

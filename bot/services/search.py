@@ -197,6 +197,11 @@ class _Query:
     words: tuple[str, ...]  # skeletons
 
 
+def clinic_numbers(query: str) -> tuple[int, ...]:
+    """The numbers in a query for doctors, which are clinic numbers ("окулист 17")."""
+    return _parse(query, _GENERIC_PERSON).numbers
+
+
 def _parse(query: str, generic: _Generic) -> _Query:
     numbers: list[int] = []
     words: list[str] = []

@@ -69,7 +69,8 @@ class DirectoryRepo:
     async def search_rows(self) -> dict[str, list[Any]]:
         """What the search index needs of the active directory, as plain rows (no ORM objects)."""
         specialties = (await self.session.execute(
-            select(Specialty.id, Specialty.name_kk, Specialty.name_ru, Specialty.name_en))).all()
+            select(Specialty.id, Specialty.external_id, Specialty.name_kk, Specialty.name_ru,
+                   Specialty.name_en))).all()
         clinics = (await self.session.execute(
             select(Clinic.id, Clinic.number, Clinic.name_kk, Clinic.name_ru, Clinic.name_en, Clinic.address,
                    Clinic.address_kk, Clinic.address_en, Clinic.latitude, Clinic.longitude, Clinic.district_id)
