@@ -13,7 +13,18 @@ from bot.services import moderation_queue
 from storage.models import Case, Clinic, Doctor, PublicStatus, Response, Review, Role
 from storage.repositories import Repositories
 from tests.conftest import App
-from tests.flows import RU, clinic_17, one, resident, submit_quick_review, therapist_of, to_kind_step
+from tests.flows import (
+    RU,
+    choose_kind,
+    clinic_17,
+    describe,
+    one,
+    plain,
+    resident,
+    submit_quick_review,
+    therapist_of,
+    to_kind_step,
+)
 from tests.test_alerts import CHAT, card_in_chat, prosecutor, relay_for, submit_violation, write_and_send
 
 pytestmark = pytest.mark.usefixtures("demo_directory")
@@ -263,6 +274,44 @@ async def test_gone_link_for_a_newcomer_says_so_after_consent(app: App) -> None:
     # README: "a link to a doctor or polyclinic no longer in the directory says so, then shows the menu"
     assert RU("doctor_page.gone") in reply.texts, reply.texts
 
+
+
+async def test_submitting_a_week_later_about_a_doctor_removed_meanwhile_says_so(app: App) -> None:
+    """She wrote a thank-you to the therapist of No. 17 and left it at the preview. Meanwhile the admins removed
+    that doctor from the directory (left the polyclinic). A week later she presses ✅ Отправить: she was told "Ваша
+    благодарность ... будет учтена в рейтинге врача", of a doctor no page, list or search shows any more. She is
+    told, as a shared link to that doctor is, that the doctor is no longer listed, before anything is promised."""
+    person = await resident(app, 6004)
+    await to_kind_step(app, person)
+    await choose_kind(person, "gratitude", stars="5⭐")
+    await describe(person, "Спасибо доктору, очень внимательная")
+    await gone_doctor(app)
+    app.clock.advance(days=8)
+    reply = await person.press(RU("preview.submit"))
+    said = " ".join(reply.texts)
+    assert RU("doctor_page.gone") in said and "рейтинге врача" not in said, reply.texts
+    assert await one(app, select(Review)) == []
+    # What she wrote is kept: she says whom it is about again (the polyclinic itself), its kind and stars, and sends.
+    assert [RU("target.clinic")] in reply.buttons, reply.buttons
+    await person.press(RU("target.clinic"))
+    preview = await choose_kind(person, "gratitude", stars="5⭐")
+    assert "Спасибо доктору, очень внимательная" in preview.text, preview.text
+    await person.press(RU("preview.submit"))
+    [review] = await one(app, select(Review))
+    assert (review.doctor_id, review.text) == (None, "Спасибо доктору, очень внимательная")
+
+
+async def test_submitting_about_a_polyclinic_removed_meanwhile_asks_for_another(app: App) -> None:
+    person = await resident(app, 6005)
+    await to_kind_step(app, person, about_doctor=False)
+    await choose_kind(person, "gratitude", stars="5⭐")
+    await describe(person, "Спасибо всем в регистратуре")
+    clinic = await clinic_17(app)
+    async with app.pool() as session, session.begin():
+        (await session.get(Clinic, clinic.id)).active = False
+    reply = await person.press(RU("preview.submit"))
+    assert "\n".join([RU("clinic_page.gone"), RU("preview.clinic_gone")]) in reply.texts, reply.texts
+    assert reply.texts[-1] == plain(RU("clinic.prompt")) and await one(app, select(Review)) == []
 
 @pytest.mark.parametrize("payload", ["doctor-²", "page-clinic-²", "page-top-²"])
 async def test_a_superscript_digit_in_a_link_is_unknown_not_a_crash(app: App, payload: str) -> None:

@@ -44,6 +44,15 @@ class Submitted:
         return self.case.due_date if self.case else None
 
 
+class SubjectGone(Exception):
+    """The draft's doctor or polyclinic ("doctor" or "clinic", in `kind`) left the directory while the draft waited:
+    nothing was stored, and the resident chooses whom the review is about again."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind
+
+
 def start_of_local_day(now: datetime, zone: ZoneInfo) -> datetime:
     return datetime.combine(now.astimezone(zone).date(), time(), tzinfo=zone)
 
@@ -100,11 +109,18 @@ async def remember_phone(repo: Repositories, user: User, phone: str, now: dateti
 
 async def submit(repo: Repositories, user: User, draft: drafts.Draft, *, now: datetime, settings: Settings,
                  language: str) -> Submitted:
-    """Store the review, its evidence and its case; the caller's transaction commits them together."""
+    """Store the review, its evidence and its case; the caller's transaction commits them together. Raises
+    SubjectGone, storing nothing, when its doctor or polyclinic is no longer in the directory (a draft left for a
+    week): a receipt would promise a rating no page shows."""
+    clinic = await repo.directory.clinic(draft["clinic_id"])
+    if clinic is None or not clinic.active:
+        raise SubjectGone("clinic")
+    doctor = await repo.directory.doctor(draft["doctor_id"]) if draft.get("doctor_id") else None
+    if draft.get("doctor_id") and (doctor is None or not doctor.active):
+        raise SubjectGone("doctor")
     zone = settings.zone
     year = now.astimezone(zone).year
     number = await repo.reviews.next_reference_number(year)
-    doctor = await repo.directory.doctor(draft["doctor_id"]) if draft.get("doctor_id") else None
     kind = ReviewKind(draft["kind"])
     text = draft.get("text") or ""
     formal_kind = kind in (ReviewKind.COMPLAINT, ReviewKind.VIOLATION)

@@ -41,6 +41,14 @@ def register(private: Router, settings: Settings) -> None:
         await step.state.set_state(ReviewForm.preview)
         await step.show(await preview_text(step, draft), keyboards.make_preview_keyboard(step.l10n, draft), new=new)
 
+    async def subject_gone(query: CallbackQuery, step: Step, draft: drafts.Draft, kind: str) -> None:
+        """Said as a shared link to them says it; what was written and sent stays, and whom the review is about is
+        asked again (another doctor's kind and stars too, as after changing the doctor)."""
+        await query.answer()
+        await query.message.edit_reply_markup(reply_markup=None)
+        await query.message.answer("\n".join([step.l10n(f"{kind}_page.gone"), step.l10n(f"preview.{kind}_gone")]))
+        await step.anew().advance(drafts.clear(draft, "clinic" if kind == "clinic" else "target"))
+
     @private.callback_query(Flow.filter(F.action == FlowAction.SHOW_NAME), in_preview)
     async def show_name_toggled(query: CallbackQuery, state: FSMContext, repo: Repositories, l10n: L10n,
                                 user: User | None, now: datetime) -> None:
@@ -177,7 +185,11 @@ def register(private: Router, settings: Settings) -> None:
         # The answer is owed in the language the appeal is written in, not the screens' (a Kazakh text sent from a
         # phone in Russian is answered in Kazakh; the office's card says so).
         language = text_language.written_in(draft.get("text"), l10n.language)
-        result = await reviews.submit(repo, user, draft, now=now, settings=settings, language=language)
+        try:
+            result = await reviews.submit(repo, user, draft, now=now, settings=settings, language=language)
+        except reviews.SubjectGone as gone:
+            await subject_gone(query, step, draft, gone.kind)
+            return
         await state.clear()
         await query.answer()
         await query.message.edit_reply_markup(reply_markup=None)
