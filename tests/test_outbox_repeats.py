@@ -10,12 +10,15 @@ from aiogram.methods import SendMessage
 from sqlalchemy import select
 
 from bot.l10n import Translator
+from bot.services import pages
 from bot.services.outbox import Pacer, Relay
+from bot.telegram_limits import TEXT_LIMIT, telegram_length
 from storage.models import OutboxMessage
 from storage.repositories import Repositories
 from tests.conftest import BACKENDS, App
 from tests.flows import one
 from tests.test_alerts import CHAT, reference_in, relay_for, submit_violation
+from tests.test_staff_misuse import office_card, office_sends
 
 pytestmark = pytest.mark.usefixtures("demo_directory")
 RU = Translator()["ru"]
@@ -131,3 +134,45 @@ async def test_the_pace_holds_across_a_restart_and_two_relays(app: App, backend:
     assert len(sends) == 8
     for moment in sends:
         assert sum(1 for other in sends if moment - timedelta(minutes=1) < other <= moment) <= limit
+
+
+async def residents_longest_answer(app: App, user_id: int = 3001) -> str:
+    """The office asks; the resident answers with as much as Telegram takes in one message (4,096 characters),
+    which is queued for the office as two messages (with its header it fills more than one)."""
+    _reference, card = await office_card(app, user_id)
+    await office_sends(app, card, "alert.button_ask", "Опишите подробно, что произошло на приёме.")
+    person = app.user(user_id)
+    question = [m for m in app.session.history(user_id) if m.text and "Опишите подробно" in m.text][-1]
+    await person.press(RU("notify.reply_button"), message=question.message_id)
+    story = " ".join(f"Фраза {n}: врач сказал, что без оплаты направление не даст." for n in range(1, 200))
+    story = story[:TEXT_LIMIT].rstrip()
+    assert RU("reply.received") in (await person.send(story)).texts
+    return story
+
+
+async def test_a_part_of_a_split_answer_sent_again_after_a_crash_keeps_all_of_its_words(app: App) -> None:
+    # The first part fills its message: the mark cannot join it, so it goes just before it instead of cutting it.
+    story = await residents_longest_answer(app)
+    parts = await one(app, select(OutboxMessage).where(OutboxMessage.kind == "resident_reply")
+                      .order_by(OutboxMessage.id))
+    assert len(parts) == 2
+    [dying, *_] = await die_mid_send(app)
+    assert dying.id == parts[0].id
+    first_try = app.clock.now.astimezone(app.settings.zone)
+    app.clock.advance(seconds=61)
+    await relay_for(app).run_once()
+    mark, first, second = group_texts(app)[-3:]
+    assert mark == RU("outbox.possible_repeat", time=first_try.strftime("%H:%M"), date=first_try.strftime("%d.%m.%Y"))
+    assert [first, second] == [part.payload["text"] for part in parts]
+    office = "".join(text.replace("\n", "").replace(" ", "") for text in group_texts(app))
+    missing = [n for n in range(1, 200) if f"Фраза {n}:" in story and f"Фраза{n}:" not in office]
+    assert missing == [], f"phrases of the resident's answer never reached the office: {missing}"
+    stored = await one(app, select(OutboxMessage).where(OutboxMessage.id == parts[0].id))
+    assert [row.weight for row in stored] == [2]  # the pace counts the mark's message too
+
+
+def test_a_long_text_is_split_as_telegram_counts_it_emoji_taking_two() -> None:
+    text = "Спасибо врачу 🙏 " * 400  # 6,400 characters, 6,800 as Telegram may count them
+    parts = pages.text_block("<b>Отзыв</b>", text)
+    assert all(telegram_length(part) <= TEXT_LIMIT for part in parts)
+    assert "".join(parts).replace(" ", "").replace("\n", "") == "<b>Отзыв</b>" + text.replace(" ", "")

@@ -38,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.config import Settings
 from bot.l10n import translator
 from bot.services import clinic_links
+from bot.telegram_limits import CAPTION_LIMIT, TEXT_LIMIT, telegram_length
 from storage.models import OutboxMessage, OutboxStatus
 from storage.repositories import _DONE, Repositories
 
@@ -56,7 +57,6 @@ FAILED_PASS_PAUSE = (0.5, 5.0)
 # every few seconds for as long as whatever stops the record lasts.
 UNRECORDED_SENDS_AT_MOST = 3
 GROUP_AT_MOST = 25  # alerts listed in one burst message (it must stay within 4096 characters)
-TEXT_LIMIT, CAPTION_LIMIT = 4096, 1024
 ALMATY = ZoneInfo("Asia/Almaty")
 
 
@@ -377,13 +377,19 @@ class Relay:
         payload = row.payload
         if payload.get("edit_card_of") is not None:  # an edit repeated is harmless: never marked as a repeat
             return await self._edit_card(row)
+        mark_alone = None
         if payload.get("possible_repeat_of"):
-            payload = await self._marked_as_repeat(row)
+            payload, mark_alone = await self._marked_as_repeat(row)
         markup = _markup_of(payload)
         reply = None
         if payload.get("reply_to_message_id"):
             # The card may have been deleted meanwhile: the message still goes out, just not as a reply.
             reply = ReplyParameters(message_id=payload["reply_to_message_id"], allow_sending_without_reply=True)
+        if mark_alone is not None:
+            await self.bot.send_message(row.chat_id, mark_alone, reply_parameters=reply)
+            # Counted in the pace from the record of the send on (_mark_sent). The slot was reserved for one
+            # message less: a rare repeat of a full message may meet a 429, and then waits and goes again, mark and all.
+            row.weight = (row.weight or 1) + 1
         media = payload.get("media") or []
         if not media:
             return await self.bot.send_message(row.chat_id, payload["text"], reply_markup=markup,
@@ -423,8 +429,12 @@ class Relay:
             log.info("card %s in chat %s not edited: %s", message_id, row.chat_id, error.message[:80])
         return message_id
 
-    async def _marked_as_repeat(self, row: OutboxMessage) -> dict[str, Any]:
-        """The payload with "possible repeat of a message sent at HH:MM" on top, in the chat's language."""
+    async def _marked_as_repeat(self, row: OutboxMessage) -> tuple[dict[str, Any], str | None]:
+        """The payload with "possible repeat of a message sent at HH:MM" on top, in the chat's language; or, when the
+        message is too long to carry the mark too, the payload as it is and the mark to send just before it.
+
+        Never cut to make room: a part of a long text (the resident's answer, split to fill whole messages) would
+        lose its last words, which nobody would ever see."""
         payload = dict(row.payload)
         first_try = datetime.fromisoformat(payload["possible_repeat_of"]).astimezone(self.zone)
         async with self.pool() as session:
@@ -434,11 +444,17 @@ class Relay:
         media = [dict(item) for item in payload.get("media") or []]
         if media:
             caption = media[0].get("caption")
-            media[0]["caption"] = _within(f"{mark}\n\n{caption}" if caption else mark, CAPTION_LIMIT)
+            marked = f"{mark}\n\n{caption}" if caption else mark
+            if telegram_length(marked) > CAPTION_LIMIT:
+                return payload, mark
+            media[0]["caption"] = marked
             payload["media"] = media
         else:
-            payload["text"] = _within(f"{mark}\n\n{payload.get('text') or ''}".rstrip(), TEXT_LIMIT)
-        return payload
+            marked = f"{mark}\n\n{payload.get('text') or ''}".rstrip()
+            if telegram_length(marked) > TEXT_LIMIT:
+                return payload, mark
+            payload["text"] = marked
+        return payload, None
 
     async def _mark_sent(self, row: OutboxMessage, message: Message | int | None) -> None:
         now = self.clock()
@@ -461,6 +477,7 @@ class Relay:
                     stored.payload = {**stored.payload, "grouped_into": row.id}
                 else:
                     stored.attempts += 1
+                    stored.weight = row.weight  # one more when a repeat's mark went as a message of its own
 
     async def _record(self, row: OutboxMessage, *, next_attempt: datetime, error: str, count: bool = True,
                       blocked: bool = False, hold_chat: bool = False, new_chat: int | None = None) -> None:
@@ -525,11 +542,3 @@ class Relay:
             return idle
         return min(idle, max(0.05, (upcoming - self.clock()).total_seconds()))
 
-
-def _within(text: str, limit: int) -> str:
-    """Telegram's limit, counted as it counts (UTF-16 code units): cut with an ellipsis rather than be refused."""
-    if len(text.encode("utf-16-le")) // 2 <= limit:
-        return text
-    while len(text.encode("utf-16-le")) // 2 > limit - 1:
-        text = text[: max(0, len(text) - max(1, (len(text.encode("utf-16-le")) // 2 - limit) // 2 + 1))]
-    return text + "…"

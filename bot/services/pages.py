@@ -12,10 +12,10 @@ from bot.config import Settings
 from bot.keyboards import address_in, name_in
 from bot.l10n import L10n
 from bot.services import moderation
+from bot.telegram_limits import TEXT_LIMIT, telegram_length
 from storage.models import CRITERIA, Clinic, Doctor, Review, Role, Specialty
 from storage.repositories import Repositories
 
-TEXT_LIMIT = 4096  # Telegram's limit for a message's visible text
 TOP_PAGE = 10
 REVIEWS_PAGE = 5
 DOCTORS_PAGE = 10
@@ -97,8 +97,8 @@ def _split_escaped(raw: str, first_budget: int, budget: int) -> list[str]:
     pieces, start, limit = [], 0, first_budget
     while start < len(raw):
         size, end = 0, start
-        while end < len(raw) and size + len(html.escape(raw[end])) <= limit:
-            size += len(html.escape(raw[end]))
+        while end < len(raw) and size + telegram_length(html.escape(raw[end])) <= limit:
+            size += telegram_length(html.escape(raw[end]))
             end += 1
         if end < len(raw):
             cut = max(raw.rfind("\n", start, end), raw.rfind(" ", start, end))
@@ -112,9 +112,9 @@ def _split_escaped(raw: str, first_budget: int, budget: int) -> list[str]:
 def text_block(header: str, raw: str) -> list[str]:
     """A header line and a person's text: one block, or several when it cannot fit one message."""
     block = f"{header}\n{html.escape(raw)}"
-    if len(block) <= TEXT_LIMIT:
+    if telegram_length(block) <= TEXT_LIMIT:
         return [block]
-    pieces = _split_escaped(raw, TEXT_LIMIT - len(header) - 1, TEXT_LIMIT)
+    pieces = _split_escaped(raw, TEXT_LIMIT - telegram_length(header) - 1, TEXT_LIMIT)
     return [f"{header}\n{pieces[0]}", *pieces[1:]]
 
 
@@ -123,7 +123,7 @@ def pack(header: str, blocks: Sequence[str]) -> list[str]:
     parts, current = [], header
     for block in blocks:
         candidate = f"{current}\n\n{block}" if current else block
-        if len(candidate) <= TEXT_LIMIT:
+        if telegram_length(candidate) <= TEXT_LIMIT:
             current = candidate
         else:
             parts.append(current)
