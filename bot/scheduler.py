@@ -3,9 +3,11 @@ tables)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -13,14 +15,43 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cases import morning
+from bot.cases.deadlines import local_date
 from bot.config import Settings
 from bot.ops.health import Health
 from bot.services import clinics, ratings, reports
 from bot.services.outbox import Relay
 from bot.services.reviews import work_calendar
+from bot.unit_of_work import is_infrastructure
 from storage.repositories import Repositories
 
 log = logging.getLogger(__name__)
+
+Result = TypeVar("Result")
+
+# A job that the database (or Telegram) failed is tried again after 0.5 s, 1, 2, 4 … and then every 5 minutes: a lock
+# held for a moment costs a second; APScheduler alone would wait for the job's next run, a day later for a daily one.
+JOB_RETRY_PAUSE = (0.5, 300.0)
+
+
+async def tried_until_done_that_day(job: Callable[[], Awaitable[Result]], what: str, settings: Settings,
+                                    clock: Callable[[], datetime]) -> Result:
+    """`job` again after each failure nobody caused (bot.unit_of_work.is_infrastructure), for as long as it is
+    still the day it ran for: a morning's message is still worth having at noon, and the next day has its own run.
+    The job must be safe to repeat (its transaction rolled back, or its dedupe keys). A bug fails at once, as
+    before: APScheduler logs it."""
+    first, most = JOB_RETRY_PAUSE
+    day, failures = local_date(clock(), settings.zone), 0
+    while True:
+        try:
+            return await job()
+        except Exception as error:
+            if not is_infrastructure(error) or local_date(clock(), settings.zone) != day:
+                raise
+            pause = min(first * 2 ** failures, most)
+            failures += 1
+            # The error's type only: its text may hold a failed statement's values.
+            log.warning("%s failed (%s); trying again in %s s", what, type(error).__name__, pause)
+            await asyncio.sleep(pause)
 
 
 async def morning_reminders(pool: async_sessionmaker[AsyncSession], settings: Settings,
@@ -28,7 +59,25 @@ async def morning_reminders(pool: async_sessionmaker[AsyncSession], settings: Se
     """The office's morning: provisional due dates counted again (a table may have been added), the calendar's
     end warned of, cases the polyclinic left unanswered escalated, the day's "new appeals" and the one morning
     message (escalations are a section of it). Idempotent for the day (dedupe keys name the date, a listed or
-    escalated case is marked), so a late or repeated run sends nothing twice."""
+    escalated case is marked, the new appeals are those registered before the morning's time), so a late or
+    repeated run sends nothing twice, and a run the database failed is tried again (tried_until_done_that_day)."""
+    queued = await tried_until_done_that_day(lambda: _morning(pool, settings, clock), "the office's morning",
+                                             settings, clock)
+    if queued and relay is not None:
+        relay.wake()
+    return queued
+
+
+async def missed_morning(pool: async_sessionmaker[AsyncSession], settings: Settings,
+                         clock: Callable[[], datetime], relay: Relay | None = None) -> int:
+    """Once, at start-up: the office's morning, if today's time for it has passed (the process may have been down
+    then; if it was not, the repeat sends nothing)."""
+    if clock() < morning.this_morning(settings, clock()):
+        return 0  # today's run is still to come
+    return await morning_reminders(pool, settings, clock, relay)
+
+
+async def _morning(pool: async_sessionmaker[AsyncSession], settings: Settings, clock: Callable[[], datetime]) -> int:
     calendar, now = work_calendar(), clock()
     async with pool() as session, session.begin():
         repo = Repositories(session)
@@ -37,8 +86,6 @@ async def morning_reminders(pool: async_sessionmaker[AsyncSession], settings: Se
         await morning.check_calendar(repo, settings, calendar, now)
         queued = await morning.list_new_appeals(repo, settings, calendar, now)
         queued += await morning.remind(repo, settings, calendar, now)
-    if queued and relay is not None:
-        relay.wake()
     return queued
 
 
@@ -115,10 +162,11 @@ def make_scheduler(settings: Settings, pool: async_sessionmaker[AsyncSession], r
         "coalesce": True, "max_instances": 1, "misfire_grace_time": 3600})
     sweep = settings.outbox.sweep_seconds
     scheduler.add_job(relay.run_once, IntervalTrigger(seconds=sweep), id="outbox-sweep", misfire_grace_time=sweep)
-    hour, minute = (int(part) for part in settings.prosecutor.morning_time.split(":"))
+    morning_at = morning.morning_time(settings)
     # Every day: the job itself skips days off, and so also runs on a Saturday made a working day. It also escalates
     # what the polyclinics left unanswered past clinics.answer_working_days, and lists those in its one message.
-    scheduler.add_job(morning_reminders, CronTrigger(hour=hour, minute=minute, timezone=settings.zone),
+    scheduler.add_job(morning_reminders, CronTrigger(hour=morning_at.hour, minute=morning_at.minute,
+                                                     timezone=settings.zone),
                       args=(pool, settings, clock, relay), id="deadline-reminders")
     scheduler.add_job(forget_old_updates, CronTrigger(hour=3, minute=30, timezone=settings.zone), args=(pool, clock),
                       id="forget-updates")
@@ -145,4 +193,6 @@ def make_scheduler(settings: Settings, pool: async_sessionmaker[AsyncSession], r
     # Once, at start-up: the digests that fell due while the bot was down (the job queues only what is missing).
     scheduler.add_job(weekly_digests, args=(pool, settings, clock, relay), kwargs={"on_schedule": False},
                       id="missed-digests")
+    # And today's morning, if the bot was down at its time: a due date's last reminder is that morning's message.
+    scheduler.add_job(missed_morning, args=(pool, settings, clock, relay), id="missed-morning")
     return scheduler

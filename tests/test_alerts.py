@@ -427,7 +427,7 @@ async def test_scheduler_jobs_are_safe_to_run_late_and_twice(app: App) -> None:
     finally:
         scheduler.shutdown(wait=False)
     assert set(jobs) == {"outbox-sweep", "deadline-reminders", "forget-updates", "weekly-digests", "missed-digests",
-                         "calendar-at-start", "retention"}  # escalation runs inside deadline-reminders
+                         "missed-morning", "calendar-at-start", "retention"}  # escalating is in deadline-reminders
     assert all(job.coalesce and job.max_instances == 1 and job.misfire_grace_time >= 30 for job in jobs.values())
     # Morning jobs run at the configured time in Almaty, not at the machine's (UTC) 09:00.
     assert str(jobs["deadline-reminders"].trigger.timezone) == "Asia/Almaty"

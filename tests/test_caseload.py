@@ -184,6 +184,22 @@ async def test_an_ordinary_complaint_is_listed_each_morning_once_and_opens_as_a_
     assert card_row.sent_message_id == card.messages[-1].message_id
 
 
+async def test_an_appeal_registered_after_the_mornings_time_waits_for_the_next_morning_if_the_job_runs_again(
+        app: App) -> None:
+    # The morning job runs again the same day when it is tried again after an outage, or at a start-up after 09:00
+    # (bot.scheduler.missed_morning): the office still gets one "new appeals" list a day.
+    first, _ = await submit(app, 4019)
+    await morning(app, date(2026, 11, 27))
+    app.clock.advance(hours=1)
+    later, _ = await submit(app, 4020)
+    await morning_reminders(app.pool, app.settings, app.clock)
+    await relay_for(app).run_once()
+    [listing] = [text for text in texts_to(app, CHAT) if text.startswith(RU("case_office.new_appeals", count=1))]
+    assert first in listing and later not in listing
+    await morning(app, date(2026, 11, 30))
+    assert later in texts_to(app, CHAT)[-1] and first not in texts_to(app, CHAT)[-1]
+
+
 async def test_new_appeals_come_grouped_by_polyclinic_in_the_chats_language(app: App) -> None:
     first, _ = await submit(app, 4011)
     other, _ = await submit(app, 4012, clinic=5)

@@ -230,10 +230,9 @@ def test_every_word_group_of_the_urgency_rules_has_a_card_reason_in_every_langua
     assert missing == []
 
 
-async def test_an_extended_deadline_on_a_saturday_is_reminded_on_the_working_days_before_it(app: App) -> None:
-    from tests.test_caseload import morning
-
-    app.clock.now = datetime(2026, 11, 30, 5, 0, tzinfo=UTC)  # a Monday: two months later is Saturday 30.01.2027
+async def extended_to_a_saturday(app: App) -> str:
+    """An appeal extended on Monday 30.11.2026, so due two months later, on Saturday 30.01.2027; its reference."""
+    app.clock.now = datetime(2026, 11, 30, 5, 0, tzinfo=UTC)
     reference, card = await office_card(app)
     officer = office_member(app)
     await officer.press(RU("alert.button_extend"), message=card.message_id)
@@ -241,6 +240,13 @@ async def test_an_extended_deadline_on_a_saturday_is_reminded_on_the_working_day
     await officer.press(RU("case_draft.button_send"))
     [case] = await one(app, select(Case))
     assert case.due_date == date(2027, 1, 30)
+    return reference
+
+
+async def test_an_extended_deadline_on_a_saturday_is_reminded_on_the_working_days_before_it(app: App) -> None:
+    from tests.test_caseload import morning
+
+    reference = await extended_to_a_saturday(app)
     mornings = {}
     for day in (25, 26, 27, 28, 29):  # the working days of the week before it
         before = len(chat_texts(app, CHAT))
@@ -248,6 +254,40 @@ async def test_an_extended_deadline_on_a_saturday_is_reminded_on_the_working_day
         mornings[day] = [text for text in chat_texts(app, CHAT)[before:] if reference in text]
     assert mornings[26] and RU("reminders.section_soon", days=3, due="29.01.2027") in mornings[26][0]
     assert mornings[29] and RU("reminders.section_today", due="29.01.2027") in mornings[29][0]
+
+
+async def test_a_momentary_database_lock_at_nine_on_the_last_working_day_does_not_cost_the_reminder(
+        app: App) -> None:
+    # The database refuses the job's commit once at 09:00 on Friday 29.01 (as an update is simply tried again after):
+    # the job tries again, and the office reads the case under "due today" that morning, not as overdue on Monday.
+    from bot.scheduler import morning_reminders
+    from tests.test_delivery import commits_fail
+
+    reference = await extended_to_a_saturday(app)
+    app.clock.now = datetime(2027, 1, 29, 4, 0, tzinfo=UTC)  # 09:00 in Almaty
+    before = len(chat_texts(app, CHAT))
+    with commits_fail(app, times=1) as failed:
+        assert await morning_reminders(app.pool, app.settings, app.clock) == 1
+    assert failed == [1]
+    await deliver_all(app)
+    [friday] = [text for text in chat_texts(app, CHAT)[before:] if reference in text]
+    assert RU("reminders.section_today", due="29.01.2027") in friday
+
+
+async def test_the_morning_missed_while_the_bot_was_down_is_sent_at_start_up_once(app: App) -> None:
+    from bot.scheduler import missed_morning
+
+    reference = await extended_to_a_saturday(app)
+    app.clock.now = datetime(2027, 1, 29, 2, 0, tzinfo=UTC)  # started at 07:00: the morning is still to come
+    assert await missed_morning(app.pool, app.settings, app.clock) == 0
+    app.clock.now = datetime(2027, 1, 29, 6, 30, tzinfo=UTC)  # down at 09:00, started again at 11:30
+    before = len(chat_texts(app, CHAT))
+    assert await missed_morning(app.pool, app.settings, app.clock) == 1
+    await deliver_all(app)
+    [friday] = [text for text in chat_texts(app, CHAT)[before:] if reference in text]
+    assert RU("reminders.section_today", due="29.01.2027") in friday
+    app.clock.advance(hours=2)  # started once more the same day: nothing twice
+    assert await missed_morning(app.pool, app.settings, app.clock) == 0
 
 
 async def test_a_long_disagreement_reaches_the_office_whole(app: App) -> None:

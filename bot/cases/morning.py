@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import html
 import logging
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time
 
 from aiogram.types import InlineKeyboardMarkup
 
@@ -27,6 +27,16 @@ log = logging.getLogger(__name__)
 
 MORNING_SECTIONS = ("today", "soon", "overdue", "escalated", "forward")  # in the morning message, in this order
 OPEN_BUTTONS = 30  # Open buttons under one morning or "new appeals" message
+
+
+def morning_time(settings: Settings) -> time:
+    hour, minute = (int(part) for part in settings.prosecutor.morning_time.split(":"))
+    return time(hour, minute)
+
+
+def this_morning(settings: Settings, now: datetime) -> datetime:
+    """When the office's morning falls on the day of `now` (prosecutor.morning_time in the city's zone)."""
+    return datetime.combine(local_date(now, settings.zone), morning_time(settings), tzinfo=settings.zone)
 
 
 async def open_views(repo: Repositories) -> list[CaseView]:
@@ -95,12 +105,17 @@ async def remind(repo: Repositories, settings: Settings, calendar: WorkCalendar,
 
 async def list_new_appeals(repo: Repositories, settings: Settings, calendar: WorkCalendar, now: datetime) -> int:
     """Ordinary (not urgent) appeals arrive once, in one daily "new appeals" message with an Open button each
-    (urgent ones came as cards at once). Each case is listed once (Case.listed_at)."""
+    (urgent ones came as cards at once). Each case is listed once (Case.listed_at).
+
+    The list is of the appeals registered before the morning's time, whenever the job runs: a run tried again
+    later, or repeated at start-up, finds them listed and lists nothing (those registered since wait for the
+    next morning, as they would have at 09:00), so the office gets one list a day."""
     chat_id = settings.prosecutor.chat_id
     today = local_date(now, settings.zone)
     if chat_id is None or not calendar.is_working_day(today):
         return 0
-    cases = await repo.caseload.unlisted_ordinary(OPEN_STATUSES)
+    cases = await repo.caseload.unlisted_ordinary(OPEN_STATUSES,
+                                                  registered_before=this_morning(settings, now).astimezone(UTC))
     if not cases:
         return 0
     l10n = alerts.chat_l10n(settings)

@@ -42,9 +42,11 @@ class CaseloadRepo:
         rows = await self.session.scalars(select(OfficePerson).where(OfficePerson.telegram_id.in_(telegram_ids)))
         return {person.telegram_id: person for person in rows}
 
-    async def unlisted_ordinary(self, statuses: Sequence[str]) -> Sequence[Case]:
-        """Open ordinary (not urgent) cases that no daily "new appeals" message has listed yet, oldest first."""
-        query = (select(Case).where(Case.urgency == "normal", Case.listed_at.is_(None), Case.status.in_(statuses))
+    async def unlisted_ordinary(self, statuses: Sequence[str], registered_before: datetime) -> Sequence[Case]:
+        """Open ordinary (not urgent) cases registered before the moment that no daily "new appeals" message has
+        listed yet, oldest first."""
+        query = (select(Case).where(Case.urgency == "normal", Case.listed_at.is_(None), Case.status.in_(statuses),
+                                    Case.created_at < registered_before)
                  .order_by(Case.created_at, Case.id))
         return (await self.session.scalars(query)).all()
 
