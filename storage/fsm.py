@@ -51,6 +51,21 @@ class DatabaseStorage(BaseStorage):
             yield records
             await records.write_changes(self.clock())
 
+    async def chat_moved(self, old_chat_id: int, new_chat_id: int) -> int:
+        """The conversations held in a chat go on under its new id (Telegram upgraded a group to a supergroup), in
+        the update's transaction when there is one; returns how many moved."""
+        async with self._records() as records:
+            return await records.move(self._chat_prefix(old_chat_id), self._chat_prefix(new_chat_id))
+
+    def _chat_prefix(self, chat_id: int) -> str:
+        """How every key of the chat's conversations begins: DefaultKeyBuilder puts the chat's id first after its
+        prefix, unless the key names the bot or a business connection first (this storage's keys do not)."""
+        builder = self.key_builder
+        if not isinstance(builder, DefaultKeyBuilder) or builder.with_bot_id or builder.with_business_connection_id:
+            raise NotImplementedError("conversations can be moved to a chat's new id only with DefaultKeyBuilder "
+                                      "keys that begin with the chat")
+        return f"{builder.prefix}{builder.separator}{chat_id}{builder.separator}"
+
     async def set_state(self, key: StorageKey, state: StateType = None) -> None:
         value = state.state if isinstance(state, State) else state
         async with self._records() as records:

@@ -324,6 +324,30 @@ async def test_a_clinic_group_upgraded_to_a_supergroup_can_still_answer(app: App
     assert [r.text for r in await one(app, select(Response))] == ["Приносим извинения."]
 
 
+async def test_an_answer_begun_just_before_the_clinic_group_became_a_supergroup_is_taken_in_the_supergroup(
+        app: App) -> None:
+    # She presses Answer in the group and is asked for the answer; Telegram upgrades the group (a service message in
+    # each chat); she sends the answer in the supergroup. Her conversation moved with the link: it is published.
+    from tests.test_clinics import STAFF
+
+    old, new = -5000017, -1005000017
+    await link_group(app, chat_id=old)
+    reference = await submit_about_clinic(app, await resident(app, RESIDENT), text="Нагрубили в регистратуре.")
+    await deliver_all(app)
+    [post] = [m for m in posts_in(app, old) if reference in m.text]
+    asked = await app.user(STAFF, chat_id=old, first_name="Гульнара").press(RU("clinic_post.answer_button"),
+                                                                          message=post.message_id)
+    assert reference in asked.text
+    app.session.set_chat_member(new, STAFF, "administrator")
+    staff = app.user(STAFF, chat_id=new, first_name="Гульнара")
+    for chat, upgrade in ((old, {"migrate_to_chat_id": new}), (new, {"migrate_from_chat_id": old})):
+        await staff.feed(app.updates.update(message=app.updates.message(
+            user=staff.user, chat=app.updates.chat(chat, user=staff.user), **upgrade)))
+    await staff.send("Приносим извинения, администратор получил выговор.")
+    assert [response.text for response in await one(app, select(Response))] == [
+        "Приносим извинения, администратор получил выговор."]
+
+
 async def test_an_answer_sent_as_an_album_says_one_file_goes_and_sends_the_first_with_its_caption(app: App) -> None:
     from aiogram.methods import SendPhoto
 

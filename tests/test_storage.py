@@ -217,6 +217,26 @@ async def test_database_fsm_survives_a_new_storage(pool) -> None:
 
 
 @both_backends
+async def test_a_chats_conversations_move_to_its_new_id_and_one_begun_there_is_kept(pool) -> None:
+    storage = DatabaseStorage(pool)
+    old, new, neighbour = -5000017, -1005000017, -50000170  # the neighbour's id begins with the old one's digits
+    await storage.set_state(StorageKey(bot_id=1, chat_id=old, user_id=7), "ClinicAnswer:writing")
+    await storage.set_data(StorageKey(bot_id=1, chat_id=old, user_id=7), {"review_id": 3})
+    await storage.set_state(StorageKey(bot_id=1, chat_id=old, user_id=8, thread_id=5), "ClinicAnswer:writing")
+    await storage.set_state(StorageKey(bot_id=1, chat_id=old, user_id=9), "ClinicAnswer:writing")
+    await storage.set_state(StorageKey(bot_id=1, chat_id=new, user_id=9), "ClinicAnswer:editing")  # begun since
+    await storage.set_state(StorageKey(bot_id=1, chat_id=neighbour, user_id=7), "ClinicAnswer:writing")
+    assert await storage.chat_moved(old, new) == 2
+    assert await storage.get_state(StorageKey(bot_id=1, chat_id=new, user_id=7)) == "ClinicAnswer:writing"
+    assert await storage.get_data(StorageKey(bot_id=1, chat_id=new, user_id=7)) == {"review_id": 3}
+    assert await storage.get_state(StorageKey(bot_id=1, chat_id=new, user_id=8, thread_id=5)) == "ClinicAnswer:writing"
+    assert await storage.get_state(StorageKey(bot_id=1, chat_id=new, user_id=9)) == "ClinicAnswer:editing"
+    assert [await storage.get_state(StorageKey(bot_id=1, chat_id=old, user_id=user)) for user in (7, 9)] == [None] * 2
+    assert await storage.get_state(StorageKey(bot_id=1, chat_id=neighbour, user_id=7)) == "ClinicAnswer:writing"
+    assert await storage.chat_moved(old, new) == 0  # the other of Telegram's two service messages
+
+
+@both_backends
 async def test_old_processed_updates_can_be_forgotten(pool) -> None:
     async with pool() as session, session.begin():
         repo = Repositories(session)

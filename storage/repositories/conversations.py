@@ -8,7 +8,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -81,6 +81,29 @@ class FsmRepo:
         cached = self._cached()
         for key in keys:
             cached[key] = Conversation()
+
+    async def move(self, old_prefix: str, new_prefix: str) -> int:
+        """Every conversation whose key starts with `old_prefix` goes on under `new_prefix` instead (a chat's new
+        id), at once, in this transaction; one already under the new key (begun there since) is the one kept.
+        Returns how many were moved."""
+        old_keys = list(await self.session.scalars(
+            select(FsmRecord.key).where(FsmRecord.key.startswith(old_prefix, autoescape=True))))
+        renamed = {key: new_prefix + key[len(old_prefix):] for key in old_keys}
+        cached = self._cached()
+        taken = set(await self.session.scalars(select(FsmRecord.key).where(FsmRecord.key.in_(renamed.values()))))
+        taken |= {key for key in renamed.values() if key in cached and cached[key].changed}
+        moved = 0
+        for old_key, new_key in renamed.items():
+            if new_key in taken:
+                await self.session.execute(delete(FsmRecord).where(FsmRecord.key == old_key)
+                                           .execution_options(synchronize_session=False))
+            else:
+                await self.session.execute(update(FsmRecord).where(FsmRecord.key == old_key).values(key=new_key)
+                                           .execution_options(synchronize_session=False))
+                cached.pop(new_key, None)  # read as absent earlier in this transaction: read again when asked
+                moved += 1
+            cached.pop(old_key, None)
+        return moved
 
     async def write_changes(self, now: datetime) -> int:
         """Store every changed conversation (one statement each); returns how many statements were run."""
