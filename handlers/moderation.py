@@ -20,7 +20,6 @@ from bot.services.access import is_moderator
 from bot.services.moderation_queue import Item
 from bot.states import ModerationInput
 from handlers.long_texts import refused_length
-from storage.models import PublicStatus
 from storage.repositories import Repositories
 
 KINDS = {QueueItem.REVIEW: moderation_queue.REVIEW, QueueItem.ANSWER: moderation_queue.ANSWER}
@@ -99,8 +98,8 @@ def make_router(settings: Settings) -> Router:
             await query.answer()
             await show(query.message, repo, l10n, await moderation_queue.next_item(repo, after=item), replace=True)
             return
-        if item.public_status != PublicStatus.PENDING:
-            await query.answer(l10n("moderation.already_decided"), show_alert=True)
+        if (refusal := moderation_queue.refusal(item)) is not None:
+            await query.answer(l10n(refusal), show_alert=True)
             await show(query.message, repo, l10n, await moderation_queue.next_item(repo, after=item), replace=True)
             return
         if action == ModerationVerdict.SHOW:

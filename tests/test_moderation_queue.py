@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from bot.callbacks import MyReviewOpen
 from bot.config import ConfigError, load_settings
 from bot.l10n import Translator
 from bot.services import ratings
@@ -48,6 +49,14 @@ async def moderator(app: App):
 
 async def review_of(app: App, reference: str) -> Review:
     return (await one(app, select(Review).where(Review.reference == reference)))[0]
+
+
+async def withdraw(person, review: Review) -> None:
+    """The author withdraws the review from "My reviews", as a resident does."""
+    opened = await person.press_data(MyReviewOpen(review_id=review.id).pack())
+    await person.press(RU("case_resident.withdraw_button"), message=opened.messages[-1])
+    reply = await person.press(RU("case_resident.withdraw_yes"))
+    assert RU("case_resident.withdrawn", reference=review.reference) in reply.texts
 
 
 # --- Personal data -----------------------------------------------------------------------------------------------
@@ -244,6 +253,44 @@ async def test_only_moderators_may_moderate(app: App) -> None:
     reply = await checker.press_data(f"mqr:r:{review.id}:insults")
     assert reply.callback_answers == [RU("moderation.already_decided")]
     assert (await review_of(app, reference)).public_status == "published"
+
+
+@with_directory
+async def test_a_card_approved_after_its_author_withdrew_the_review_publishes_nothing(app: App) -> None:
+    """The moderator's card was on screen while the author withdrew the complaint from "My reviews"."""
+    await link_group(app)
+    person = await resident(app, 2101)
+    reference = await submit_about_clinic(app, person, text="Регистратор — сука, нахамила мне.")
+    checker = await moderator(app)
+    card = await checker.command("moderation")
+    assert reference in card.text
+    await withdraw(person, await review_of(app, reference))
+    reply = await checker.press(RU("moderation.button_ok"), message=card.messages[-1])
+    assert reply.callback_answers == [RU("moderation.withdrawn")]
+    assert reply.text == RU("moderation.empty")  # the queue moved on: it no longer lists the withdrawn review
+    assert (await review_of(app, reference)).public_status == "pending"
+    await deliver(app)
+    assert posts_in(app, CLINIC_CHAT) == []
+    assert not [text for text in texts_to(app, 2101) if "опубликован" in text]
+
+
+@with_directory
+async def test_an_edit_sent_after_its_author_withdrew_the_review_publishes_nothing(app: App) -> None:
+    """The moderator pressed Edit and was typing the cleaned text when the author withdrew the complaint."""
+    await link_group(app)
+    person = await resident(app, 2102)
+    reference = await submit_about_clinic(app, person, text="Регистратор — сука, нахамила мне.")
+    checker = await moderator(app)
+    await checker.command("moderation")
+    await checker.press(RU("moderation.button_ed"))
+    await withdraw(person, await review_of(app, reference))
+    reply = await checker.send("Регистратор нахамила мне.")
+    assert reply.texts == [RU("moderation.withdrawn")]
+    review = await review_of(app, reference)
+    assert (review.public_status, review.public_text) == ("pending", "Регистратор — с***, нахамила мне.")
+    await deliver(app)
+    assert posts_in(app, CLINIC_CHAT) == []
+    assert not [text for text in texts_to(app, 2102) if "опубликован" in text]
 
 
 # --- Ratings ----------------------------------------------------------------------------------------------------

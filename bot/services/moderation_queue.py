@@ -13,7 +13,7 @@ from bot.config import Settings
 from bot.keyboards import name_in
 from bot.l10n import L10n, translator
 from bot.services import clinics, moderation, ratings
-from storage.models import PublicStatus, Response, Review, Role, User
+from storage.models import PublicStatus, Response, Review, ReviewStatus, Role, User
 from storage.repositories import Repositories
 
 REVIEW, ANSWER = "review", "answer"
@@ -136,12 +136,23 @@ async def next_item(repo: Repositories, after: Item | None = None) -> Item | Non
     return await load(repo, kind, item_id)
 
 
+def refusal(item: Item | None) -> str | None:
+    """Why no decision can be made on the item any more (the text's key), or None while it waits. A review its
+    author withdrew stays pending but is out of the queue: a card or an edit begun before the withdrawal must not
+    publish it, post it to the clinic or tell the author it is public."""
+    if item is None:
+        return "moderation.gone"
+    if item.response is None and item.review.status == ReviewStatus.WITHDRAWN:
+        return "moderation.withdrawn"
+    if item.public_status != PublicStatus.PENDING:
+        return "moderation.already_decided"
+    return None
+
+
 async def _waiting(repo: Repositories, kind: str, item_id: int) -> Item:
     item = await load(repo, kind, item_id)
-    if item is None:
-        raise QueueRefused("moderation.gone")
-    if item.public_status != PublicStatus.PENDING:
-        raise QueueRefused("moderation.already_decided")
+    if (key := refusal(item)) is not None:
+        raise QueueRefused(key)
     return item
 
 
