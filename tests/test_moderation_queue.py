@@ -12,13 +12,14 @@ from bot.callbacks import MyReviewOpen
 from bot.config import ConfigError, load_settings
 from bot.l10n import Translator
 from bot.services import ratings
-from storage.models import AuditLog, ClinicStats, CountedReview, OutboxMessage, Response, Review
+from storage.models import AuditLog, Case, ClinicStats, CountedReview, OutboxMessage, Response, Review
 from storage.repositories import Repositories
 from tests.conftest import BACKENDS, App
 from tests.flows import RU, choose_clinic_17, clinic_17, describe, one, plain, resident
 from tests.test_clinics import (
     ADMIN,
     CLINIC_CHAT,
+    OFFICE,
     STAFF,
     deliver,
     link_group,
@@ -291,6 +292,46 @@ async def test_an_edit_sent_after_its_author_withdrew_the_review_publishes_nothi
     await deliver(app)
     assert posts_in(app, CLINIC_CHAT) == []
     assert not [text for text in texts_to(app, 2102) if "опубликован" in text]
+
+
+@with_directory
+@pytest.mark.parametrize("queue", [False, True])
+async def test_a_violation_report_waits_for_no_moderator_and_is_never_called_published(app: App, queue: bool) -> None:
+    """A report of a violation is never public (not on the pages, not posted to the polyclinic): a swear word in it,
+    or the queue being on, holds nothing, and its author is never told their words were published."""
+    app.settings.moderation.queue = queue
+    await link_group(app)
+    person = await resident(app, 2104)
+    text = "Врач, сука, требовал деньги за направление."
+    reference = await submit_about_clinic(app, person, kind="violation", category="extortion", text=text)
+    checker = await moderator(app)
+    assert (await checker.command("moderation")).text == RU("moderation.empty")
+    review = await review_of(app, reference)
+    [case] = await one(app, select(Case).where(Case.review_id == review.id))
+    assert case.formal_appeal and review.text == text  # the office's appeal, as written
+    await deliver(app)
+    assert any(reference in message.text for message in app.session.history(OFFICE))
+    assert posts_in(app, CLINIC_CHAT) == []
+    assert not [notice for notice in texts_to(app, 2104) if "опубликован" in notice]
+
+
+@with_directory
+async def test_a_violation_report_held_before_such_reports_stopped_waiting_is_not_decided_from_its_card(
+        app: App) -> None:
+    """One stored as waiting by an earlier version: out of the queue, and a card still on screen changes nothing."""
+    person = await resident(app, 2108)
+    reference = await submit_about_clinic(app, person, kind="violation", category="extortion",
+                                          text="Врач требовал деньги за направление.")
+    async with app.pool() as session, session.begin():
+        stored = await session.scalar(select(Review).where(Review.reference == reference))
+        stored.public_status = "pending"
+    checker = await moderator(app)
+    assert (await checker.command("moderation")).text == RU("moderation.empty")
+    reply = await checker.press_data(f"mq:r:{stored.id}:ok")
+    assert reply.callback_answers == [RU("moderation.gone")]
+    assert (await review_of(app, reference)).public_status == "pending"
+    await deliver(app)
+    assert not [text for text in texts_to(app, 2108) if "опубликован" in text]
 
 
 # --- Ratings ----------------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from bot.config import Settings
 from bot.keyboards import name_in
 from bot.l10n import L10n, translator
 from bot.services import clinics, moderation, ratings
+from bot.services.pages import PUBLIC_KINDS
 from storage.models import PublicStatus, Response, Review, ReviewStatus, Role, User
 from storage.repositories import Repositories
 
@@ -46,10 +47,13 @@ def held(public: moderation.Public, settings: Settings) -> bool:
 
 
 async def prepare_review(review: Review, settings: Settings) -> moderation.Public:
-    """Before the review is stored: its public text and whether the public may see it yet."""
+    """Before the review is stored: its public text and whether the public may see it yet. A kind the public never
+    sees (a report of a violation: the office's alone) waits for no moderator; it passes as a clean one always did,
+    and nothing shows it (pages and clinic posts take only PUBLIC_KINDS)."""
     public = await screened(review.text or "", review.language)
     review.public_text = public.text
-    review.public_status = PublicStatus.PENDING if held(public, settings) else PublicStatus.PUBLISHED
+    waits = review.kind in PUBLIC_KINDS and held(public, settings)
+    review.public_status = PublicStatus.PENDING if waits else PublicStatus.PUBLISHED
     return public
 
 
@@ -120,12 +124,12 @@ async def load(repo: Repositories, kind: str, item_id: int) -> Item | None:
 
 
 async def waiting_count(repo: Repositories) -> int:
-    return len(await repo.moderation.waiting())
+    return len(await repo.moderation.waiting(PUBLIC_KINDS))
 
 
 async def next_item(repo: Repositories, after: Item | None = None) -> Item | None:
     """The oldest waiting item; with `after`, the one after it (round to the start at the end)."""
-    waiting = await repo.moderation.waiting()
+    waiting = await repo.moderation.waiting(PUBLIC_KINDS)
     if not waiting:
         return None
     chosen = waiting[0]
@@ -140,8 +144,8 @@ def refusal(item: Item | None) -> str | None:
     """Why no decision can be made on the item any more (the text's key), or None while it waits. A review its
     author withdrew stays pending but is out of the queue: a card or an edit begun before the withdrawal must not
     publish it, post it to the clinic or tell the author it is public."""
-    if item is None:
-        return "moderation.gone"
+    if item is None or (item.response is None and item.review.kind not in PUBLIC_KINDS):
+        return "moderation.gone"  # a violation report held before such reports stopped waiting: never public
     if item.response is None and item.review.status == ReviewStatus.WITHDRAWN:
         return "moderation.withdrawn"
     if item.public_status != PublicStatus.PENDING:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import select
@@ -22,12 +23,13 @@ class ModerationRepo:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def waiting(self) -> list[tuple[datetime, str, int]]:
+    async def waiting(self, review_kinds: Sequence[str]) -> list[tuple[datetime, str, int]]:
         """(created_at, "review" or "answer", id) of everything waiting, oldest first (ids only: the queue may be
-        long, a moderator sees one item at a time)."""
+        long, a moderator sees one item at a time); reviews only of `review_kinds`, the ones the public may see."""
         reviews = await self.session.execute(
             select(Review.created_at, Review.id).where(Review.public_status == PublicStatus.PENDING,
-                                                       Review.status != ReviewStatus.WITHDRAWN))
+                                                       Review.status != ReviewStatus.WITHDRAWN,
+                                                       Review.kind.in_(review_kinds)))
         answers = await self.session.execute(
             select(Response.created_at, Response.id).where(Response.public_status == PublicStatus.PENDING,
                                                            Response.author_role == Role.CLINIC_STAFF))
