@@ -76,11 +76,18 @@ def make_router(settings: Settings) -> Router:
             await message.answer(text)
         await show(message, repo, l10n, await moderation_queue.next_item(repo, after=item))
 
+    async def end_unfinished_edit(state: FSMContext) -> None:
+        """Moving on in the queue ends an edit left unfinished (the item keeps waiting): otherwise the moderator's
+        next stray message would become the public text of an item no longer on screen, and publish it."""
+        if await state.get_state() == ModerationInput.editing.state:
+            await state.clear()
+
     @router.message(Command("moderation"))
-    async def open_queue(message: Message, repo: Repositories, l10n: L10n) -> None:
+    async def open_queue(message: Message, repo: Repositories, state: FSMContext, l10n: L10n) -> None:
         if not await is_moderator(repo, settings.admins, message.from_user.id):
             await message.answer(l10n("moderation.refused"))
             return
+        await end_unfinished_edit(state)
         await show(message, repo, l10n, await moderation_queue.next_item(repo))
 
     @router.callback_query(ModerationAction.filter())
@@ -89,6 +96,7 @@ def make_router(settings: Settings) -> Router:
         if not await is_moderator(repo, settings.admins, query.from_user.id):
             await query.answer(l10n("moderation.refused"), show_alert=True)
             return
+        await end_unfinished_edit(state)
         kind, action = KINDS[callback_data.item], callback_data.action
         item = await moderation_queue.load(repo, kind, callback_data.item_id)
         if item is None:
@@ -113,18 +121,20 @@ def make_router(settings: Settings) -> Router:
             await state.set_state(ModerationInput.editing)
             await state.set_data({"kind": kind, "item_id": item.id})
             await query.answer()
-            await query.message.answer(l10n("moderation.edit_prompt", limit=EDIT_MAX_CHARS))
+            await query.message.answer(l10n("moderation.edit_prompt", item=l10n(f"moderation.item_{kind}"),
+                                            reference=item.review.reference, limit=EDIT_MAX_CHARS))
         else:
             item = await moderation_queue.approve(repo, kind, item.id, query.from_user.id, now, settings)
             await query.answer(l10n("moderation.approved"))
             await decided(query.message, repo, l10n, item, moderation_queue.outcome_text(item, "approved", l10n))
 
     @router.callback_query(ModerationReason.filter())
-    async def reason_chosen(query: CallbackQuery, callback_data: ModerationReason, repo: Repositories, l10n: L10n,
-                            now: datetime) -> None:
+    async def reason_chosen(query: CallbackQuery, callback_data: ModerationReason, repo: Repositories,
+                            state: FSMContext, l10n: L10n, now: datetime) -> None:
         if not await is_moderator(repo, settings.admins, query.from_user.id):
             await query.answer(l10n("moderation.refused"), show_alert=True)
             return
+        await end_unfinished_edit(state)
         try:
             item = await moderation_queue.reject(repo, KINDS[callback_data.item], callback_data.item_id,
                                                  callback_data.reason, query.from_user.id, now, settings)

@@ -295,6 +295,24 @@ async def test_an_edit_sent_after_its_author_withdrew_the_review_publishes_nothi
 
 
 @with_directory
+async def test_moving_on_in_the_queue_ends_an_unfinished_edit_and_a_stray_message_changes_nothing(app: App) -> None:
+    """Edit pressed on review A, then Next, then Approve on B: the remark typed afterwards is not A's new text."""
+    app.settings.moderation.queue = True
+    first = await submit_about_clinic(app, await resident(app, 2105), kind="gratitude", text="Спасибо А.")
+    await submit_about_clinic(app, await resident(app, 2106), kind="gratitude", text="Спасибо Б.")
+    checker = await moderator(app)
+    card = await checker.command("moderation")
+    prompt = await checker.press(RU("moderation.button_ed"), message=card.messages[-1])
+    assert prompt.texts == [RU("moderation.edit_prompt", item=RU("moderation.item_review"), reference=first,
+                               limit=3500)]  # which item the next message will change
+    await checker.press(RU("moderation.button_nx"), message=card.messages[-1])
+    await checker.press(RU("moderation.button_ok"), message=card.messages[-1])
+    await checker.send("а где второй?")
+    review = await review_of(app, first)
+    assert (review.public_status, review.public_text) == ("pending", "Спасибо А.")
+
+
+@with_directory
 @pytest.mark.parametrize("queue", [False, True])
 async def test_a_violation_report_waits_for_no_moderator_and_is_never_called_published(app: App, queue: bool) -> None:
     """A report of a violation is never public (not on the pages, not posted to the polyclinic): a swear word in it,
