@@ -237,6 +237,29 @@ async def test_a_rejected_answer_is_not_published_and_the_clinic_is_told_why(app
 
 
 @with_directory
+async def test_a_clinic_whose_answer_a_moderator_rewrote_is_told_so_with_the_text_published(app: App) -> None:
+    """Not "the moderator approved your answer": the staff must know the resident read other words than theirs."""
+    app.settings.moderation.queue = True
+    staff = await link_group(app)
+    reference = await submit_about_clinic(app, await resident(app, 2107), text="Нагрубили в регистратуре.")
+    checker = await moderator(app)
+    await checker.command("moderation")
+    await checker.press(RU("moderation.button_ok"))
+    await deliver(app)
+    [post] = posts_in(app, CLINIC_CHAT)
+    await staff.press(RU("clinic_post.answer_button"), message=post.message_id)
+    await staff.send("Пациентка сама виновата, но мы проведём беседу с регистратором.")
+    await checker.command("moderation")
+    await checker.press(RU("moderation.button_ed"))
+    await checker.send("Мы проведём беседу с регистратором.")
+    await deliver(app)
+    told = texts_to(app, CLINIC_CHAT)
+    assert RU("clinic_chat.answer_published_edited", review=reference,
+              answer="Мы проведём беседу с регистратором.") in told
+    assert RU("clinic_chat.answer_published", review=reference) not in told
+
+
+@with_directory
 async def test_only_moderators_may_moderate(app: App) -> None:
     person = await resident(app, 2031)
     reference = await submit_about_clinic(app, person, text="Регистратор — сука.")

@@ -268,16 +268,20 @@ async def tell_clinic(repo: Repositories, review: Review, response: Response, ev
 
 
 async def answer_published(repo: Repositories, response: Response, review: Review, now: datetime,
-                           settings: Settings, *, moderated: bool = False) -> None:
+                           settings: Settings, *, moderated: bool = False, edited: bool = False) -> None:
     """The answer is on the clinic's page now (pages read published responses): the resident gets it, the
-    prosecutor's office too when it had forwarded the case, and the clinic hears when a moderator let it through."""
+    prosecutor's office too when it had forwarded the case, and the clinic hears when a moderator let it through;
+    when the moderator rewrote it (`edited`), with the words the resident now reads, which are no longer theirs."""
     author = await repo.users.get(review.user_id)
     clinic = await repo.directory.clinic(review.clinic_id)
     resident_l10n = translator(settings.locale.default)[review.language]
     await notices.to_resident(repo, review, author, f"clinic-answer:{response.id}", now, key="clinic_notify.answer",
                               clinic=html.escape(name_in(clinic, resident_l10n.language)),
                               answer=html.escape(response.public_text or ""))
-    if moderated:
+    if edited:
+        await tell_clinic(repo, review, response, "answer-edited", "clinic_chat.answer_published_edited", now,
+                          settings, answer=html.escape(response.public_text or ""))
+    elif moderated:
         await tell_clinic(repo, review, response, "answer-published", "clinic_chat.answer_published", now, settings)
     case = await repo.reviews.case_of(review.id)
     office = settings.prosecutor.chat_id

@@ -221,7 +221,7 @@ async def edit(repo: Repositories, kind: str, item_id: int, text: str, actor: in
     target.public_status = PublicStatus.PUBLISHED
     await _audit(repo, item, actor, "moderation.edited", now, before=before, after=target.public_text)
     if item.response is not None:
-        await clinics.answer_published(repo, item.response, item.review, now, settings, moderated=True)
+        await clinics.answer_published(repo, item.response, item.review, now, settings, moderated=True, edited=True)
         return item
     review = item.review
     review.updated_at = now
