@@ -76,7 +76,7 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
             await message.reply(chat_l10n("link.usage"))
             return
         try:
-            clinic = await clinics.link_chat(repo, command.args, message.chat.id, message.from_user.id, now)
+            clinic = await clinics.link_chat(repo, command.args, message.chat.id, message.from_user.id, now, settings)
         except clinics.Refused as refusal:
             await message.reply(chat_l10n(refusal.key, **refusal.values))
             return

@@ -126,6 +126,20 @@ async def test_an_admins_one_time_code_links_a_group_once(app: App, backend: str
     assert actions == ["clinic.link_code_made", "clinic.chat_linked", "clinic.link_code_made"]
 
 
+async def test_a_link_code_sent_in_the_prosecutors_chat_links_nothing_and_still_links_the_clinics_group(
+        app: App) -> None:
+    """Pasted in the office's group by mistake: linked, the office would get No. 17's posts with an Answer button
+    its administrators could use in the polyclinic's name."""
+    code = await link_code(app)
+    reply = await app.user(7001, chat_id=OFFICE).command("link", code)
+    assert reply.texts == [RU("link.office_chat")]
+    assert await one(app, select(ClinicChat)) == []
+    [stored] = await one(app, select(LinkCode))
+    assert stored.used_at is None
+    reply = await app.user(STAFF, chat_id=CLINIC_CHAT).command("link", code)
+    assert reply.text == plain(RU("link.done", clinic="Городская поликлиника №17", days=5))
+
+
 # --- Reviews reach the clinic without the resident's identity ---------------------------------------------------
 
 

@@ -86,8 +86,13 @@ async def make_link_code(repo: Repositories, clinic: Clinic, actor: int, now: da
     return code
 
 
-async def link_chat(repo: Repositories, text: str, chat_id: int, actor: int, now: datetime) -> Clinic:
+async def link_chat(repo: Repositories, text: str, chat_id: int, actor: int, now: datetime,
+                    settings: Settings) -> Clinic:
     """Link the chat to the code's clinic; a wrong, used or expired code changes nothing (Refused says which)."""
+    if chat_id == settings.prosecutor.chat_id:
+        # Refused before the code is used (it still links the clinic's own group): linked, the office's chat would
+        # get the clinic's posts with an Answer button its administrators could use in the clinic's name.
+        raise Refused("link.office_chat")
     code = typed_code(text)
     clinic_id = await repo.clinics.claim_code(code, chat_id, now) if code else None
     if clinic_id is None:
