@@ -364,6 +364,14 @@ async def test_grant_and_revoke_roles(app: App) -> None:
         ("staff.granted", ADMIN, STAFF), ("staff.granted", ADMIN, 8200), ("staff.revoked", ADMIN, STAFF)]
 
 
+@pytest.mark.parametrize("telegram_id", ["99999999999999999999", "12³"])
+async def test_grant_with_a_number_no_telegram_id_can_be_shows_the_format(app: App, telegram_id: str) -> None:
+    """A mistyped 20-digit id (beyond 64 bits) or a superscript digit is a wrong argument, not a crash."""
+    reply = await app.user(ADMIN).command("grant", f"{telegram_id} moderator")
+    assert reply.texts == [plain(RU("admin.grant_usage"))]
+    assert await one(app, select(StaffRole)) == []
+
+
 # --- The prosecutor's office forwards a case -----------------------------------------------------------------
 
 

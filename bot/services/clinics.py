@@ -33,6 +33,7 @@ CODE_LENGTH = 10
 POST_TEXT_CHARS = 3000  # of the public text in a post: the rest of the message is at most a few hundred characters
 ANSWER_MAX_CHARS = 3500  # the resident's notice adds a header; Telegram takes 4096 characters
 LIST_TEXT_CHARS = 200
+TELEGRAM_ID_MAX = 2**63 - 1
 
 
 class Refused(Exception):
@@ -115,11 +116,17 @@ class Grant:
     clinic: Clinic | None
 
 
+def is_telegram_id(word: str) -> bool:
+    """ASCII digits within the 64 bits a Telegram id (and the database's integer) has: a mistyped 20-digit number
+    or a superscript digit is a wrong argument, not a crash when stored."""
+    return word.isascii() and word.isdigit() and int(word) <= TELEGRAM_ID_MAX
+
+
 async def parse_grant(repo: Repositories, args: str | None) -> Grant:
     """`<telegram id> clinic_staff <clinic number or external id>` or `<telegram id> moderator|prosecutor|admin`."""
     parts = (args or "").split()
     roles = {role.value: role for role in Role}
-    if len(parts) not in (2, 3) or not parts[0].isdigit() or parts[1] not in roles:
+    if len(parts) not in (2, 3) or not is_telegram_id(parts[0]) or parts[1] not in roles:
         raise Refused("admin.grant_usage")
     role = roles[parts[1]]
     if (role == Role.CLINIC_STAFF) != (len(parts) == 3):
