@@ -15,6 +15,7 @@ from bot.keyboards import name_in
 from bot.l10n import L10n
 from bot.services import clinics
 from bot.services.access import is_admin
+from storage.models import Role
 from storage.repositories import Repositories
 
 
@@ -57,6 +58,11 @@ def make_router(settings: Settings) -> Router:
             return
         act = clinics.grant if granting else clinics.revoke
         changed = await act(repo, given, message.from_user.id, now)
+        if not granting and given.role == Role.ADMIN and given.telegram_id in settings.admins:
+            # The role the settings give outlives any revocation (a stored grant, if any, went above): saying
+            # "done" would leave them administering while the sender believes otherwise.
+            await message.answer(l10n("admin.admin_by_settings", telegram_id=given.telegram_id))
+            return
         scope = (l10n("admin.scope_clinic", clinic=html.escape(name_in(given.clinic, l10n.language)))
                  if given.clinic else l10n("admin.scope_city"))
         verb = "granted" if granting else "revoked"

@@ -372,6 +372,17 @@ async def test_grant_with_a_number_no_telegram_id_can_be_shows_the_format(app: A
     assert await one(app, select(StaffRole)) == []
 
 
+async def test_revoking_admin_from_an_admin_listed_in_the_settings_says_the_role_stays_there(app: App) -> None:
+    """9001 is in `admins`: /revoke takes away the role a mistaken /grant stored, and says they stay admin."""
+    await app.user(ADMIN).command("grant", "9002 admin")
+    other = app.user(9002)
+    await other.command("grant", f"{ADMIN} admin")
+    reply = await other.command("revoke", f"{ADMIN} admin")
+    assert reply.texts == [RU("admin.admin_by_settings", telegram_id=ADMIN)]
+    assert await one(app, select(StaffRole.telegram_id)) == [9002]  # the stored grant went
+    assert (await app.user(ADMIN).command("grant", "8300 moderator")).texts != [RU("admin.refused")]
+
+
 # --- The prosecutor's office forwards a case -----------------------------------------------------------------
 
 
