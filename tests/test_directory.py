@@ -163,6 +163,14 @@ def test_json_rows_report_their_line_numbers(tmp_path: Path) -> None:
     assert len(rows) == DEMO_COUNT
 
 
+
+def test_a_json_file_saved_with_a_byte_order_mark_is_read_as_without_it(tmp_path: Path) -> None:
+    """Windows Notepad saves UTF-8 with a byte order mark: the same rows, on the same lines."""
+    path = tmp_path / "registry.json"
+    path.write_bytes(b"\xef\xbb\xbf" + DEMO.read_bytes())
+    assert directory.read_rows(path) == directory.read_rows(DEMO)
+
+
 @pytest.mark.parametrize("backend", BACKENDS, indirect=True)
 async def test_import_service_on_each_backend(pool, backend: str) -> None:
     rows = directory.read_rows(DEMO)

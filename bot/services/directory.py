@@ -66,7 +66,8 @@ def read_rows(path: Path) -> list[Row]:
         if suffix == ".xlsx":
             return list(_xlsx_rows(path))
         if suffix == ".json":
-            return list(_json_rows(path.read_text(encoding="utf-8")))
+            # utf-8-sig: Windows Notepad saves UTF-8 with a byte order mark, which is no JSON (CSV is read so too).
+            return list(_json_rows(path.read_text(encoding="utf-8-sig")))
     except (UnicodeDecodeError, csv.Error) as exc:
         raise DirectoryFileError(f"{path}: cannot be read: {exc}") from None
     except RecursionError:
