@@ -171,6 +171,19 @@ def test_a_json_file_saved_with_a_byte_order_mark_is_read_as_without_it(tmp_path
     assert directory.read_rows(path) == directory.read_rows(DEMO)
 
 
+
+async def test_a_csv_with_empty_rows_below_the_data_and_spaced_header_cells_is_imported(pool, tmp_path: Path) -> None:
+    """A spreadsheet saves its formatted but empty rows as ",,,,", and a hand-written header may have spaces."""
+    path = tmp_path / "directory.csv"
+    path.write_text("type, external_id ,name_kk,name_ru,name_en\n"
+                    "district,district:new,Жаңа,Новый,New\n,,,,\n , ,,,,,\n", encoding="utf-8")
+    rows = directory.read_rows(path)
+    assert [row.line for row in rows] == [2]
+    async with pool() as session, session.begin():
+        report = await directory.import_rows(Repositories(session), rows)
+    assert (report.created, report.rejected) == (1, [])
+
+
 @pytest.mark.parametrize("backend", BACKENDS, indirect=True)
 async def test_import_service_on_each_backend(pool, backend: str) -> None:
     rows = directory.read_rows(DEMO)

@@ -78,9 +78,21 @@ def read_rows(path: Path) -> list[Row]:
 def _csv_rows(path: Path) -> Iterator[Row]:
     with path.open(encoding="utf-8-sig", newline="") as file:
         reader = csv.DictReader(file)
+        if reader.fieldnames is not None:
+            reader.fieldnames = [name.strip() for name in reader.fieldnames]  # "type, external_id" is still "type"
         _check_header(reader.fieldnames, path)
         for values in reader:
+            # A spreadsheet saves the formatted but empty rows below the data as ",,,,": skipped, as in XLSX.
+            if not any(_cell_text(value) for value in values.values()):
+                continue
             yield Row(reader.line_num, {key: cells.unescaped(value) for key, value in values.items() if key})
+
+
+def _cell_text(value: str | list[str] | None) -> str:
+    """A CSV cell's text; the cells past the header's columns come as one list (csv.DictReader's restkey)."""
+    if isinstance(value, list):
+        return "".join(value).strip()
+    return (value or "").strip()
 
 
 def _xlsx_rows(path: Path) -> Iterator[Row]:
