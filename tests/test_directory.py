@@ -199,6 +199,40 @@ async def test_import_service_on_each_backend(pool, backend: str) -> None:
     assert sum(counts.values()) == DEMO_COUNT
 
 
+def clinic_row(line: int, external_id: str, number: int, active: bool = True) -> directory.Row:
+    return directory.Row(line, {
+        "type": "clinic", "external_id": external_id, "number": str(number), "name_kk": "№17 қалалық емхана",
+        "name_ru": "Городская поликлиника №17", "name_en": "City Polyclinic No. 17", "district": "district:bostandyk",
+        "address": "ул. Басенова, 2", "active": str(active).lower()})
+
+
+async def import_after_demo(pool, rows: list[directory.Row]) -> directory.ImportReport:
+    async with pool() as session, session.begin():
+        await directory.import_rows(Repositories(session), directory.read_rows(DEMO))
+    async with pool() as session, session.begin():
+        return await directory.import_rows(Repositories(session), rows)
+
+
+async def test_a_clinic_number_another_active_clinic_holds_is_rejected_with_its_line(pool) -> None:
+    """The registry renamed its ids: "clinic:almaty-17" would be a second No. 17 beside the stored "clinic:gp-17",
+    splitting its reviews, and /linkclinic 17 or /grant … clinic_staff 17 would act on either."""
+    report = await import_after_demo(pool, [clinic_row(2, "clinic:almaty-17", 17)])
+    [(line, reason)] = report.rejected
+    assert line == 2 and "number 17" in reason and "'clinic:gp-17'" in reason
+
+
+async def test_a_clinic_number_repeated_in_the_file_is_rejected_on_the_later_line(pool) -> None:
+    report = await import_after_demo(pool, [clinic_row(2, "clinic:new-a", 900), clinic_row(3, "clinic:new-b", 900)])
+    [(line, reason)] = report.rejected
+    assert line == 3 and "'clinic:new-a' of line 2" in reason
+
+
+async def test_a_number_freed_in_the_same_file_may_go_to_another_clinic(pool) -> None:
+    report = await import_after_demo(pool, [clinic_row(2, "clinic:gp-17", 17, active=False),
+                                            clinic_row(3, "clinic:almaty-17", 17)])
+    assert (report.rejected, report.created, report.updated) == ([], 1, 1)
+
+
 def test_export_keeps_formulas_as_text_and_imports_back_unchanged(cli, capsys, tmp_path: Path) -> None:
     hostile = tmp_path / "hostile.csv"
     hostile.write_text(

@@ -275,13 +275,17 @@ async def import_rows(repo: Repositories, rows: list[Row], now: datetime | None 
     for kind in KINDS:
         existing = await repo.directory.by_external_ids(kind, COLUMNS_OF[kind])
         new, changed = [], []
+        accepted: list[tuple[Row, str, dict[str, Any]]] = []
         for row in by_kind[kind]:
-            external_id = str(row.values["external_id"]).strip()
             try:
-                fields = _fields(kind, row.values, ids)
+                accepted.append((row, str(row.values["external_id"]).strip(), _fields(kind, row.values, ids)))
             except RowError as exc:
                 report.rejected.append((row.line, str(exc)))
-                continue
+        if kind == "clinic":
+            clashes = _number_clashes(accepted, existing)
+            report.rejected += [(row.line, clashes[row.line]) for row, _, _ in accepted if row.line in clashes]
+            accepted = [entry for entry in accepted if entry[0].line not in clashes]
+        for _row, external_id, fields in accepted:
             known = existing.get(external_id)
             if known is None:
                 new.append({"external_id": external_id, **fields})
@@ -299,6 +303,29 @@ async def import_rows(repo: Repositories, rows: list[Row], now: datetime | None 
     if report.created or report.updated:
         await repo.directory.bump_version(now or datetime.now(UTC))
     return report
+
+
+def _number_clashes(rows: list[tuple[Row, str, dict[str, Any]]],
+                    stored: dict[str, tuple[int, dict[str, Any]]]) -> dict[int, str]:
+    """line -> why, for each active clinic whose number another active clinic holds, in the file (the later line
+    is named) or stored and left so by the file. Residents, /linkclinic and /grant find a clinic by its number:
+    two would split its reviews and ratings, and the commands would act on either."""
+    holders: dict[int, str] = {}  # number -> who holds it: "line N (external id)" or the stored external id
+    in_file = {external_id for _, external_id, _ in rows}
+    for external_id, (_, columns) in stored.items():
+        if external_id not in in_file and columns["active"] and columns["number"] is not None:
+            holders.setdefault(columns["number"], f"stored clinic {external_id!r}")
+    clashes: dict[int, str] = {}
+    for row, external_id, fields in rows:
+        number = fields["number"]
+        if not fields["active"] or number is None:
+            continue
+        if number in holders:
+            clashes[row.line] = (f"number {number} is already {holders[number]}: set active to false on one of "
+                                 f"them, or keep that external id")
+        else:
+            holders[number] = f"clinic {external_id!r} of line {row.line}"
+    return clashes
 
 
 # --- Export ----------------------------------------------------------------------------------------------
