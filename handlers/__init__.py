@@ -34,8 +34,8 @@ def get_routers(settings: Settings) -> list[Router]:
     # top before feedback: its start links to pages (page-doctor-<id>) must win over the feedback deep links.
     return [office_routers(settings, memberships), side_conversation.make_exits_router(),
             clinic.make_router(settings, memberships),
-            admin.make_router(settings), moderation.make_router(settings), top.make_router(settings),
-            inline.make_router(settings), case_reply.make_question_reply_router(settings),
+            admin.make_router(settings), admin.make_group_router(), moderation.make_router(settings),
+            top.make_router(settings), inline.make_router(settings), case_reply.make_question_reply_router(settings),
             feedback.make_router(settings), start.make_router(settings),
             my_reviews.make_router(settings), privacy.make_router(settings), case_reply.make_router(settings),
             feedback.make_fallback_router(settings), errors.make_router()]

@@ -10,13 +10,16 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
 from bot.config import Settings
-from bot.filters import PrivateChat
+from bot.filters import GroupChat, PrivateChat
 from bot.keyboards import name_in
 from bot.l10n import L10n
 from bot.services import clinics
 from bot.services.access import is_admin
 from storage.models import Role
 from storage.repositories import Repositories
+
+# Sent in a group (the office's, a clinic's), these get one line saying where they work, instead of silence.
+PRIVATE_COMMANDS = ("grant", "revoke", "linkclinic", "moderation")
 
 
 def make_router(settings: Settings) -> Router:
@@ -79,5 +82,16 @@ def make_router(settings: Settings) -> Router:
     async def revoke(message: Message, command: CommandObject, repo: Repositories, l10n: L10n,
                      now: datetime) -> None:
         await change_role(message, command, repo, l10n, now, granting=False)
+
+    return router
+
+
+def make_group_router() -> Router:
+    router = Router(name="admin_in_group")
+    router.message.filter(GroupChat())
+
+    @router.message(Command(*PRIVATE_COMMANDS))
+    async def only_in_private(message: Message, l10n: L10n) -> None:
+        await message.reply(l10n("admin.only_in_private"))
 
     return router

@@ -383,6 +383,15 @@ async def test_revoking_admin_from_an_admin_listed_in_the_settings_says_the_role
     assert (await app.user(ADMIN).command("grant", "8300 moderator")).texts != [RU("admin.refused")]
 
 
+@pytest.mark.parametrize("command", ["grant 8101 moderator", "linkclinic 17", "moderation"])
+@pytest.mark.parametrize("chat_id", [OFFICE, CLINIC_CHAT])
+async def test_an_admins_command_sent_in_a_group_says_it_works_in_a_private_chat(
+        app: App, command: str, chat_id: int) -> None:
+    reply = await app.user(ADMIN, chat_id=chat_id).send("/" + command)
+    assert reply.texts == [RU("admin.only_in_private")]
+    assert await one(app, select(StaffRole)) == [] and await one(app, select(LinkCode)) == []
+
+
 # --- The prosecutor's office forwards a case -----------------------------------------------------------------
 
 
