@@ -149,8 +149,12 @@ async def weekly_digests(pool: async_sessionmaker[AsyncSession], settings: Setti
 
 async def apply_retention(pool: async_sessionmaker[AsyncSession], settings: Settings,
                           clock: Callable[[], datetime]) -> None:
+    from bot.cases import resident
     from bot.ops import retention
 
+    async with pool() as session, session.begin():
+        await resident.answers_left_count_as_given(
+            Repositories(session), clock() - timedelta(days=settings.retention.draft_days), clock())
     await retention.run(pool, settings, clock)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from bot.ops import retention
+from bot.scheduler import apply_retention
 from storage.models import Case
 from tests.conftest import App
 from tests.flows import RU, one
@@ -97,7 +97,7 @@ async def test_an_answer_to_the_office_without_done_leaves_the_case_waiting_for_
     await person.press(RU("notify.reply_button"))
     await person.send("Кабинет 214.")
     app.clock.advance(days=31)
-    await retention.run(app.pool, app.settings, app.clock)
+    await apply_retention(app.pool, app.settings, app.clock)
     [case] = await one(app, select(Case))
     assert case.status != "waiting_resident", "the case waits for an answer she gave a month ago"
 

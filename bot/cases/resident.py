@@ -13,8 +13,9 @@ from bot.cases.lists import office_card_text
 from bot.config import Settings
 from bot.ops.logs import bind_reference
 from bot.services import outbox, pages, ratings
+from bot.states import CaseReply
 from storage.models import CaseStatus, Review, ReviewMedia, ReviewStatus, User
-from storage.repositories import Repositories
+from storage.repositories import OpsRepo, Repositories
 
 
 async def _own_case(repo: Repositories, case_id: int, user_id: int) -> CaseView | None:
@@ -83,6 +84,13 @@ async def resident_finished(repo: Repositories, case_id: int, now: datetime) -> 
         case.status = CaseStatus.TAKEN if case.assignee_telegram_id else CaseStatus.OPEN
         review = await repo.reviews.get(case.review_id)
         review.status, review.updated_at = ReviewStatus.IN_PROGRESS, now
+
+
+async def answers_left_count_as_given(repo: Repositories, before: datetime, now: datetime) -> None:
+    """An answer to the office in a conversation left without Done since `before`, which retention is about to
+    drop, counts as given, as every other way out of it does (else the case waited for an answer she gave)."""
+    for case_id in await OpsRepo(repo.session).answered_in_stale(before, CaseReply.adding.state):
+        await resident_finished(repo, case_id, now)
 
 
 async def verdict_applies(repo: Repositories, case_id: int, user_id: int, answer: int) -> CaseView | None:

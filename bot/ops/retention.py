@@ -25,9 +25,7 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.cases import resident
 from bot.config import Settings
-from bot.states import CaseReply
 from storage.models import Case, Review
 from storage.repositories import OpsRepo, Repositories
 
@@ -89,11 +87,8 @@ async def run(pool: async_sessionmaker[AsyncSession], settings: Settings,
             break
     async with pool() as session, session.begin():
         ops = OpsRepo(session)
-        stale = now - timedelta(days=retention.draft_days)
-        # An answer to the office left without Done counts as given, as every other way out of it does.
-        for case_id in await ops.answered_in_stale(stale, CaseReply.adding.state):
-            await resident.resident_finished(Repositories(session), case_id, now)
-        done.drafts = await ops.drop_stale_drafts(stale)
+        # An answer to the office left without Done was counted as given just before (bot.scheduler.apply_retention).
+        done.drafts = await ops.drop_stale_drafts(now - timedelta(days=retention.draft_days))
         done.messages = await ops.clear_delivered(now - timedelta(days=retention.delivered_days))
     if done.reviews or done.drafts or done.messages:
         log.info("retention: content of %s review(s) and %s file(s) removed, %s draft(s) dropped, %s delivered "
