@@ -90,7 +90,9 @@ async def find(repo: Repositories, directory: Snapshot, query: str, settings: Se
 def doctors_by_specialty(directory: Snapshot, query: str) -> list[int]:
     """The doctors of the specialties `query` names or its complaint suggests (specialty_words.read), of the
     polyclinic whose number it gives ("окулист 17"), if any."""
-    found = specialty_words.read(query, list(directory.specialties.values())).specialties
+    # Without the therapist added as the first step for a complaint: "болит колено" lists traumatologists, not
+    # fifteen therapists before them (the first step is /top's button of its own).
+    found = specialty_words.read(query, list(directory.specialties.values())).read_specialties
     return directory.doctors_of(found, search.clinic_numbers(query)) if found else []
 
 

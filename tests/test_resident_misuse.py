@@ -444,3 +444,10 @@ async def test_an_appeal_written_in_kazakh_from_a_russian_phone_is_answered_in_k
                            photos=False)
     await relay_for(app).run_once()
     assert RU("case_card.language", language=RU("case_language.ru")) in card_in_chat(app).text
+
+
+def test_names_in_kazakh_letters_do_not_make_a_russian_text_kazakh() -> None:
+    from bot.services.text_language import written_in
+
+    assert written_in("Терапевт Жұмабекова Гүлнұр Сәкенқызы грубо разговаривала и отказалась принять", "ru") == "ru"
+    assert written_in("Жұмабекова дәрігер маған дөрекі сөйледі, анама көмектеспеді", "ru") == "kk"

@@ -544,3 +544,15 @@ async def test_clinic_card_and_inline_results_give_the_address_in_the_readers_la
     assert report.updated == 1
     await reader.inline("poliklinika 17")
     assert answers(app)[-1].results[0].description.startswith("ул. Басенова, 2 · ")
+
+
+@pytest.mark.parametrize(("typed", "specialty"), [("болит колено", "травматолог-ортопед"),
+                                                  ("kidney stones", "уролог")])
+async def test_inline_a_complaint_lists_its_specialists_not_the_first_steps_therapists(app: App, typed: str,
+                                                                                      specialty: str) -> None:
+    """The therapist /top offers as a first-step button of its own is not mixed into inline mode's list, where the
+    city's many therapists filled it (15 of 20 for "болит колено") and came first (a second reading found it)."""
+    person = app.user(81_006, language_code="ru")
+    await person.inline(typed)
+    shown = [result.description.split(" · ")[0] for result in answers(app)[-1].results]
+    assert shown and shown[0] == specialty and "терапевт" not in shown, shown

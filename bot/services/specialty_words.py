@@ -39,6 +39,12 @@ class Finding:
     specialties: list[Named] = field(default_factory=list)
     from_complaint: bool = False
     emergency: bool = False
+    added_first_step: bool = False  # the last of `specialties` is the first step added to a complaint's, not read
+
+    @property
+    def read_specialties(self) -> list[Named]:
+        """The specialties read from the text, without the first step added (inline mode lists doctors by them)."""
+        return self.specialties[:-1] if self.added_first_step and len(self.specialties) > 1 else self.specialties
 
 
 def _words(text: str) -> tuple[str, ...]:
@@ -107,7 +113,7 @@ def read(typed: str, specialties: Sequence[Named]) -> Finding:
     if not found and finding.emergency and first is not None and _begins_any(words, _data()["child"]):
         found, from_complaint = [first], True  # "ребенок подавился": after 103, the child's own doctor (below)
     if found and from_complaint and first is not None and first not in found:
-        found = [*found, first]
+        found, finding.added_first_step = [*found, first], True
     finding.specialties, finding.from_complaint = _for_a_child(found, words, specialties), from_complaint
     return finding
 

@@ -21,7 +21,12 @@ SURE_FROM = 3  # words of one language, and more than twice the other's, before 
 def written_in(text: str | None, screens: str) -> str:
     """"kk", "ru" or "en" for what the text is written in; the screens' language when the text is short, mixed or
     names only ("Әуезов" in a Russian text keeps it Russian)."""
-    words = _WORD.findall((text or "").casefold())
+    text = text or ""
+    # A capitalised word inside a sentence is a name ("Терапевт Жұмабекова Гүлнұр грубила"): its letters tell
+    # nothing of the language the sentence is in.
+    names = {match.start() for match in _WORD.finditer(text)
+             if match.group()[0].isupper() and text[:match.start()].rstrip()[-1:] not in ("", ".", "!", "?", "\n")}
+    words = [match.group().casefold() for match in _WORD.finditer(text) if match.start() not in names]
     kazakh = sum(1 for word in words if word in _KAZAKH_WORDS or _KAZAKH_LETTERS.intersection(word))
     russian = sum(1 for word in words if word in _RUSSIAN_WORDS)
     latin = sum(1 for word in words if word.isascii())
