@@ -163,3 +163,26 @@ def test_a_bare_after_is_not_calm_and_a_childs_emergency_offers_the_pediatrician
     assert not specialty_words.read("had a seizure years ago, need a check", specialties).emergency
     assert offered("ребенок подавился не дышит", specialties) == ["pediatrician"]
     assert offered("муж без сознания", specialties) == []  # an adult's: 103 alone
+
+
+async def test_an_emergency_typed_at_the_menu_or_as_a_caption_is_told_the_ambulance_once(app: App) -> None:
+    """The most likely way a frightened person writes: straight into the chat, or under a photo. Both are told 103
+    (found by a second reading: only the description step checked); the review that starts from it is not told
+    again."""
+    from tests.flows import PHOTO_A
+    from tests.flows import resident as flow_resident
+
+    person = await flow_resident(app, 71_020)
+    reply = await person.send("Маме плохо, она без сознания, а терапевт отказался прийти")
+    assert reply.texts[0] == visible(RU("ambulance.call_now")), reply.texts
+    assert reply.texts[-1] == RU("menu_offer.prompt"), reply.texts
+    reply = await person.press(RU("menu_offer.start"))
+    assert visible(RU("ambulance.call_now")) not in reply.texts, reply.texts
+    other = await flow_resident(app, 71_021)
+    from tests.flows import kind_button, to_kind_step
+
+    await to_kind_step(app, other)
+    if RU("rating.prompt") in ((await other.press(kind_button("complaint", "refusal"))).text or ""):
+        await other.press("1⭐")
+    reply = await other.photo(PHOTO_A, caption="Папа без сознания, врач не пришёл на вызов")
+    assert visible(RU("ambulance.call_now")) in reply.texts, reply.texts

@@ -75,6 +75,15 @@ def too_long(l10n: L10n, joined: drafts.Appended, limit: int) -> str:
     return l10n("description.too_long", length=joined.total, limit=room)
 
 
+def ambulance_due(holder: dict, text: str | None) -> bool:
+    """Whether the ambulance's line is to be said now for `text` joining a draft or an offer ("Мама без сознания,
+    скорая не едет": the office is alerted, but a life now is the ambulance's): once per `holder`, marked in it."""
+    if holder.get("told_ambulance") or not text or not specialty_words.is_emergency(text):
+        return False
+    holder["told_ambulance"] = True
+    return True
+
+
 def register(private: Router, settings: Settings) -> None:
     step_of = step_maker(settings)
 
@@ -91,10 +100,7 @@ def register(private: Router, settings: Settings) -> None:
         joined = drafts.append_part(draft.get("text") or "", draft.get("last_part"), message.text,
                                     message.date.timestamp(), settings.feedback.max_text_chars)
         draft = {**draft, "text": joined.text, "last_part": joined.last_part}
-        # "Мама без сознания, скорая не едет": the office is alerted, but a life now is the ambulance's (once).
-        ambulance = not draft.get("told_ambulance") and specialty_words.is_emergency(joined.text)
-        if ambulance:
-            draft["told_ambulance"] = True
+        ambulance = ambulance_due(draft, joined.text)
         await step.save(draft)
         if ambulance:
             await message.answer(l10n("ambulance.call_now"))
@@ -145,6 +151,8 @@ def register(private: Router, settings: Settings) -> None:
         items.append(evidence.as_dict())
         draft = drafts.caption_as_text({**draft, "media": items, "last_part": None},
                                        settings.feedback.max_text_chars)
+        if ambulance_due(draft, message.caption):
+            await message.answer(l10n("ambulance.call_now"))
         text, markup = await answer(draft)
         if group and album.get("id") == group and album.get("message_id"):
             # The same album: update its one acknowledgement instead of answering every item.

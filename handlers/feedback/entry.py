@@ -18,7 +18,7 @@ from bot.filters import GroupChat, HasEvidence, HasText, LeftoverKeyboardButton
 from bot.l10n import L10n
 from bot.services import drafts, media, people, reviews, search
 from bot.states import ReviewForm
-from handlers.feedback.description import too_long
+from handlers.feedback.description import ambulance_due, too_long
 from handlers.feedback.place import unique_match
 from handlers.feedback.step import (
     ASK,
@@ -192,7 +192,7 @@ def register(private: Router, router: Router, settings: Settings) -> None:
             await state.set_data({})
             await show_menu(query.message, l10n)
             return
-        preset = {key: value for key, value in offer.items() if key in ("text", "media")}
+        preset = {key: value for key, value in offer.items() if key in ("text", "media", "told_ambulance")}
         if preset.get("text"):
             # "…the therapist at polyclinic 17": a polyclinic the words name alone is taken (and can be changed).
             clinics = await repo.directory.active_clinics()
@@ -220,8 +220,11 @@ def register_fallback(fallback: Router, settings: Settings) -> None:
         limit = settings.feedback.max_text_chars
         joined = drafts.append_part(offer.get("text") or "", offer.get("last_part"), message.text,
                                     message.date.timestamp(), limit)
-        await state.set_data({"menu_offer": {**offer, "text": joined.text, "at": message.date.timestamp(),
-                                             "last_part": joined.last_part}})
+        offer = {**offer, "text": joined.text, "at": message.date.timestamp(), "last_part": joined.last_part}
+        ambulance = ambulance_due(offer, joined.text)
+        await state.set_data({"menu_offer": offer})
+        if ambulance:
+            await message.answer(l10n("ambulance.call_now"))
         if joined.refused:  # the review would refuse it at its description step: said here, where it was sent
             await message.answer(too_long(l10n, joined, limit))
             return
