@@ -152,9 +152,10 @@ async def apply_retention(pool: async_sessionmaker[AsyncSession], settings: Sett
     from bot.cases import resident
     from bot.ops import retention
 
+    now = clock()
     async with pool() as session, session.begin():
-        await resident.answers_left_count_as_given(
-            Repositories(session), clock() - timedelta(days=settings.retention.draft_days), clock())
+        await resident.answers_left_count_as_given(Repositories(session),
+                                                   now - timedelta(days=settings.retention.draft_days), now)
     await retention.run(pool, settings, clock)
 
 

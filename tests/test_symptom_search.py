@@ -9,8 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from bot.services import directory, specialty_words
-from storage.repositories import Repositories
+from bot.services import specialty_words
 from tests.conftest import App
 from tests.flows import T
 from tests.test_top import resident, visible
@@ -19,12 +18,7 @@ RU, KK, EN = T["ru"], T["kk"], T["en"]
 DIRECTORY = Path(__file__).resolve().parents[1] / "storage" / "data" / "almaty_directory.json"
 
 
-@pytest.fixture
-async def app(app: App) -> App:
-    async with app.pool() as session, session.begin():
-        report = await directory.import_rows(Repositories(session), directory.read_rows(directory.DEMO_DIRECTORY))
-    assert report.ok
-    return app
+pytestmark = pytest.mark.usefixtures("demo_directory")
 
 
 @pytest.fixture(scope="module")
