@@ -31,7 +31,7 @@ from bot.services.access import ClinicAccess, Memberships
 from bot.states import ClinicAnswer
 from bot.unit_of_work import AfterCommit
 from handlers.long_texts import refused_length
-from storage.fsm import DatabaseStorage
+from storage.fsm import move_chat_conversations
 from storage.models import PublicStatus, Role
 from storage.repositories import Repositories
 
@@ -157,15 +157,15 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
         await message.reply(words_for(message.chat.type, l10n)(key))
 
     @router.message(GroupChat(), ChatMigrated())
-    async def group_upgraded(message: Message, repo: Repositories, now: datetime, fsm_storage: BaseStorage) -> None:
+    async def group_upgraded(message: Message, bot: Bot, repo: Repositories, now: datetime,
+                             fsm_storage: BaseStorage) -> None:
         # Telegram's two service messages of an upgrade to a supergroup, one in each chat: whichever comes first
         # moves the link, and the conversations begun in the group with it (an answer asked for just before is
-        # sent in the supergroup, under its new id). Both in this update's transaction.
+        # sent in the supergroup, under its new id). In this update's transaction, or at once when Redis keeps them.
         old, new = ((message.chat.id, message.migrate_to_chat_id) if message.migrate_to_chat_id
                     else (message.migrate_from_chat_id, message.chat.id))
         await clinic_links.chat_moved(repo, old, new, now)
-        if isinstance(fsm_storage, DatabaseStorage):
-            await fsm_storage.chat_moved(old, new)
+        await move_chat_conversations(fsm_storage, bot.id, old, new)
 
     @router.message(StateFilter(ClinicAnswer.writing), HasEvidence())
     async def file_for_answer(message: Message, l10n: L10n) -> None:

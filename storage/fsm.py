@@ -85,3 +85,30 @@ class DatabaseStorage(BaseStorage):
 
     async def close(self) -> None:
         """The pool belongs to the application, which disposes of it."""
+
+
+async def move_chat_conversations(storage: BaseStorage, bot_id: int, old_chat_id: int, new_chat_id: int) -> int:
+    """The conversations held in a chat go on under its new id (a group upgraded to a supergroup), whichever
+    storage keeps them; returns how many keys moved.
+
+    In Redis (several instances) the move is not part of the update's transaction: it is done at once, and doing it
+    again (the update retried) finds nothing left to move. A conversation already begun under the new id is kept."""
+    if isinstance(storage, DatabaseStorage):
+        return await storage.chat_moved(old_chat_id, new_chat_id)
+    from aiogram.fsm.storage.redis import RedisStorage  # only when Redis is configured: it needs the redis package
+
+    if not isinstance(storage, RedisStorage):
+        return 0
+    builder = storage.key_builder
+    if not isinstance(builder, DefaultKeyBuilder) or builder.with_business_connection_id:
+        raise NotImplementedError("conversations can be moved to a chat's new id only with DefaultKeyBuilder keys")
+    head = [builder.prefix, *([str(bot_id)] if builder.with_bot_id else [])]
+    old_prefix = builder.separator.join([*head, str(old_chat_id)]) + builder.separator
+    new_prefix = builder.separator.join([*head, str(new_chat_id)]) + builder.separator
+    moved = 0
+    async for key in storage.redis.scan_iter(match=old_prefix + "*"):  # ids are digits and "-": nothing to escape
+        name = key.decode() if isinstance(key, bytes) else key
+        if name.endswith(builder.separator + "lock"):
+            continue  # RedisEventIsolation's lock, held by this very update: moving it would lose it
+        moved += bool(await storage.redis.renamenx(name, new_prefix + name[len(old_prefix):]))
+    return moved

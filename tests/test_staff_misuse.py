@@ -512,3 +512,32 @@ async def test_the_offices_chat_upgraded_to_a_supergroup_is_delivered_to_and_the
     assert any(reference in text for text in chat_texts(app, new))  # the card reached the new chat
     told = [text for text in chat_texts(app, ADMIN) if str(new) in text]
     assert told == [RU("admin.chat_migrated", old=CHAT, new=new)]
+
+
+@pytest.mark.redis
+async def test_an_answer_begun_before_the_upgrade_is_taken_in_the_supergroup_when_redis_keeps_conversations(
+        app: App) -> None:
+    # Several instances keep conversations in Redis: they must follow the group to its new id as the database's do.
+    from bot.factory import create_dispatcher
+    from tests.conftest import REDIS_URL
+
+    settings = app.settings.model_copy(update={"fsm": app.settings.fsm.model_copy(update={"storage": REDIS_URL})})
+    dispatcher = create_dispatcher(settings, session_pool=app.pool, clock=app.clock)
+    old = -5000000 - int(app.clock.now.timestamp()) % 1_000_000  # chats of their own in a shared Redis
+    new = -1000000000000 + old
+    app = App(settings, app.pool, app.bot, dispatcher, app.session, app.updates, app.clock)
+    try:
+        await link_group(app, chat_id=old)
+        reference = await submit_about_clinic(app, await resident(app, RESIDENT), text="Нагрубили в регистратуре.")
+        await deliver_all(app)
+        [post] = [m for m in posts_in(app, old) if reference in m.text]
+        await app.user(STAFF, chat_id=old, first_name="Гульнара").press(RU("clinic_post.answer_button"),
+                                                                       message=post.message_id)
+        app.session.set_chat_member(new, STAFF, "administrator")
+        staff = app.user(STAFF, chat_id=new, first_name="Гульнара")
+        await staff.feed(app.updates.update(message=app.updates.message(
+            user=staff.user, chat=app.updates.chat(old, user=staff.user), migrate_to_chat_id=new)))
+        await staff.send("Приносим извинения.")
+        assert [response.text for response in await one(app, select(Response))] == ["Приносим извинения."]
+    finally:
+        await dispatcher.storage.close()
