@@ -16,7 +16,7 @@ from bot.config import Settings, load_settings
 from bot.factory import create_bot
 from bot.ops import doctor
 from storage.engine import make_engine
-from storage.models import ClinicChat
+from storage.models import Clinic, ClinicChat
 from tests.conftest import TEST_TOKEN, App
 from tests.fakes.fake_api import FakeTelegramAPI
 from tests.flows import clinic_17
@@ -206,3 +206,18 @@ async def test_the_redis_of_the_conversations_must_answer(api: FakeTelegramAPI, 
     checks = await checks_of(settings_for(api, engine, tmp_path, fsm={"storage": nowhere}), engine)
     [line] = failed(checks)
     assert line.startswith(f"fsm.storage {nowhere} does not answer: ConnectionError")
+
+
+@pytest.mark.usefixtures("demo_directory")
+async def test_two_active_clinics_stored_with_one_number_fail(app: App, api: FakeTelegramAPI, engine: AsyncEngine,
+                                                              tmp_path: Path) -> None:
+    # A directory imported before imports refused a second No. 17 (a registry that renamed its ids) still holds
+    # both: residents' reviews and ratings are split between them, and /linkclinic 17 acts on either.
+    clinic = await clinic_17(app)
+    async with app.pool() as session, session.begin():
+        session.add(Clinic(external_id="renamed-17", number=17, name_kk="17", name_ru="17", name_en="17"))
+        session.add(Clinic(external_id="closed-17", number=17, name_kk="17", name_ru="17", name_en="17",
+                           active=False))  # an inactive one may keep the number
+    checks = await checks_of(settings_for(api, engine, tmp_path), engine)
+    assert failed(checks) == [f"active clinics share a number (No. 17: {clinic.external_id!r}, 'renamed-17'): "
+                              "keep one active (import it with active = false on the others)"]

@@ -102,6 +102,19 @@ async def check_database(engine: AsyncEngine, url: str) -> list[Check]:
     return [reached, Check(True, "database migrations are current")]
 
 
+async def check_clinic_numbers(engine: AsyncEngine) -> Check:
+    """Residents, /linkclinic and /grant find a clinic by its number: two active clinics with one number split its
+    reviews and ratings. Imports refuse that now; a directory stored before may still hold such a pair."""
+    async with make_session_pool(engine)() as session:
+        held = await OpsRepo(session).clinic_numbers_held_twice()
+    if held:
+        pairs = "; ".join(f"No. {number}: {', '.join(repr(external_id) for external_id in ids)}"
+                          for number, ids in held.items())
+        return Check(False, f"active clinics share a number ({pairs})"[:300] +
+                     ": keep one active (import it with active = false on the others)")
+    return Check(True, "every active clinic has a number of its own")
+
+
 async def check_redis(url: str) -> Check:
     """Several instances keep conversations and per-chat locks there: it must answer."""
     from redis.asyncio import Redis
@@ -145,6 +158,8 @@ async def run_checks(settings: Settings, *, engine: AsyncEngine, bot: Bot | None
     database = await check_database(engine, settings.database.url)
     for check in database:
         add(check)
+    if all(check.ok for check in database):
+        add(await check_clinic_numbers(engine))
     if settings.fsm.storage != "database":
         add(await check_redis(settings.fsm.storage))
     add(check_media(settings.media.dir, settings.ops.min_free_mb))

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.models import (
     AuditLog,
     Case,
+    Clinic,
     ClinicChat,
     FsmRecord,
     OutboxMessage,
@@ -65,6 +66,18 @@ class OpsRepo:
     async def linked_clinic_chats(self) -> Sequence[ClinicChat]:
         return (await self.session.scalars(select(ClinicChat).where(ClinicChat.active.is_(True))
                                            .order_by(ClinicChat.id))).all()
+
+    async def clinic_numbers_held_twice(self) -> dict[int, list[str]]:
+        """number -> the external ids of the active clinics that share it (stored before imports refused that)."""
+        shared = (select(Clinic.number).where(Clinic.active.is_(True), Clinic.number.is_not(None))
+                  .group_by(Clinic.number).having(func.count() > 1))
+        rows = await self.session.execute(select(Clinic.number, Clinic.external_id)
+                                          .where(Clinic.active.is_(True), Clinic.number.in_(shared))
+                                          .order_by(Clinic.number, Clinic.external_id))
+        held: dict[int, list[str]] = {}
+        for number, external_id in rows:
+            held.setdefault(number, []).append(external_id)
+        return held
 
     async def expired_reviews(self, cutoff: datetime, limit: int) -> Sequence[Review]:
         """Reviews kept long enough: their case closed (or rejected) before `cutoff`, or, without a case,
