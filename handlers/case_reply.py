@@ -73,7 +73,9 @@ async def add_to_case(message: Message, state: FSMContext, case_id: int, repo: R
         return
     await went_on(state, now)
     if asked:
-        await state.update_data(answered=True)  # however the conversation ends now, the office gets the case back
+        # However the conversation ends now, the office gets the case back, unless it asks again meanwhile: the
+        # answer is to this question, and the next one needs its own.
+        await state.update_data(answered=await resident.open_question(repo, case_id))
     after_commit(partial(message.answer, l10n("reply.received"), reply_markup=done_keyboard(l10n, case_id)))
 
 
@@ -164,7 +166,13 @@ def make_router(settings: Settings) -> Router:
     @router.callback_query(CaseReplyDone.filter(), StateFilter(CaseReply.adding))
     async def done(query: CallbackQuery, callback_data: CaseReplyDone, state: FSMContext, repo: Repositories,
                    l10n: L10n, now: datetime, after_commit: AfterCommit) -> None:
-        if not (await state.get_data()).get("answered"):
+        data = await state.get_data()
+        if data.get("case_id") != callback_data.case_id:
+            # Done under an answer about another case, pressed in this one: it neither ends this conversation nor
+            # gives that case back to the office unanswered.
+            await query.answer(l10n("errors.stale_button"), show_alert=True)
+            return
+        if not await resident.answer_stands(repo, callback_data.case_id, data.get("answered")):
             # Nothing was sent: the office still waits for the answer, and the resident is told so (not thanked for
             # information that never came); the question's Reply button still works.
             await query.answer()
@@ -271,6 +279,9 @@ def make_router(settings: Settings) -> Router:
     @router.callback_query(CaseReplyDone.filter(), StateFilter(AppealAddition.adding))
     async def addition_done(query: CallbackQuery, callback_data: CaseReplyDone, state: FSMContext,
                             repo: Repositories, l10n: L10n, now: datetime, after_commit: AfterCommit) -> None:
+        if (await state.get_data()).get("case_id") != callback_data.case_id:
+            await query.answer(l10n("errors.stale_button"), show_alert=True)
+            return
         await say_finished(query, callback_data.case_id, state, repo, l10n, now, after_commit)
 
     return router

@@ -34,15 +34,16 @@ IDLE_ENDS_AFTER = timedelta(hours=24)
 async def set_aside(state: FSMContext, side_state: Any, data: dict[str, Any], repo: Repositories,
                     now: datetime) -> None:
     """Begin a side conversation; a review being written is kept beside it (its step and draft). The same one
-    begun again (Reply pressed twice on one question) goes on as it was; another begun while one goes ends that one
-    as every other way out does: an answer to the office already given gives the case back to the office (else it
-    waited for the resident for good, who had answered)."""
+    begun again (Reply pressed twice on one question, or under the case's next question) goes on as it was, an
+    answer given in it being to the question open when it was sent (`answered` holds its number); another begun
+    while one goes ends that one as every other way out does: an answer to the office's open question gives the
+    case back to the office (else it waited for the resident for good, who had answered)."""
     current, kept = await state.get_state(), await state.get_data()
     if current == side_state.state and kept.get("case_id") == data.get("case_id"):
         await state.set_data({**kept, **data, "last_at": now.timestamp()})
         return
-    if current == CaseReply.adding.state and kept.get("answered"):
-        await resident.resident_finished(repo, kept["case_id"], now)
+    if current == CaseReply.adding.state:
+        await resident.finish_if_answered(repo, kept["case_id"], kept.get("answered"), now)
     aside = kept.get("aside")  # a side conversation begun from another keeps the review kept by the first
     if aside is None and (current or "").startswith(ReviewForm.__name__) and kept.get("draft"):
         aside = {"state": current, "data": kept}
@@ -86,8 +87,8 @@ async def end_side_conversation(state: FSMContext, repo: Repositories, now: date
     if not await in_side_conversation(state):
         return False
     current, data = await state.get_state(), await state.get_data()
-    if current == CaseReply.adding.state and data.get("answered"):
-        await resident.resident_finished(repo, data["case_id"], now)
+    if current == CaseReply.adding.state:
+        await resident.finish_if_answered(repo, data["case_id"], data.get("answered"), now)
     await state.clear()
     aside = data.get("aside")
     if not aside:

@@ -11,7 +11,8 @@ from bot.scheduler import apply_retention
 from storage.models import Case
 from tests.conftest import App
 from tests.flows import RU, one
-from tests.test_alerts import CHAT, relay_for
+from tests.test_alerts import CHAT, card_in_chat, prosecutor, relay_for, write_and_send
+from tests.test_feedback_misuse import office_asks
 from tests.test_resident_misuse import office_did
 from tests.test_staff_misuse import chat_texts, office_card, office_sends
 
@@ -116,3 +117,65 @@ async def test_an_answer_going_on_within_the_day_still_reaches_the_office(app: A
     await person.press(RU("reply.done"))
     [case] = await one(app, select(Case))
     assert case.status != "waiting_resident"
+
+
+# --- A second question in the same case ---------------------------------------------------------------------
+
+
+async def test_a_second_question_has_its_own_answer_and_done_with_nothing_new_says_so(app: App) -> None:
+    """Done: the office asks for the room number; she presses ✍️ Reply, answers, and leaves without Done. The office
+    asks a second question (the doctor's name); she presses ✍️ Reply under it, thinks, and presses Done.
+    Seen: "Thank you, your information was added"; the case went back to the office as if the name were given.
+    Expected: the second question is unanswered: "you sent nothing", and the case still waits for her."""
+    relay, question = await office_asks(app, 4108)
+    person = app.user(4108)
+    await person.press(RU("notify.reply_button"), message=question.message_id)
+    await person.send("Кабинет 214")
+    await write_and_send(prosecutor(app), RU("alert.button_ask"), "Укажите ФИО врача.", card_in_chat(app).message_id)
+    app.clock.advance(seconds=5)
+    await relay.run_once()
+    second = [m for m in app.session.history(4108) if m.text and "ФИО врача" in m.text][-1]
+    await person.press(RU("notify.reply_button"), message=second.message_id)
+    done = await person.press(RU("reply.done"))
+    assert RU("reply.nothing_sent") in done.texts, done.texts
+    [case] = await one(app, select(Case))
+    assert case.status == "waiting_resident"
+    # Answered now, the case goes back.
+    await person.press(RU("notify.reply_button"), message=second.message_id)
+    await person.send("Иванова А. С.")
+    done = await person.press(RU("reply.done"))
+    [case] = await one(app, select(Case))
+    assert case.status != "waiting_resident" and RU("reply.nothing_sent") not in done.texts
+
+
+async def test_an_answer_to_the_first_question_left_open_is_not_given_for_the_second_when_dropped(
+        app: App) -> None:
+    """The first question answered without Done, a second question asked, and the conversation dropped by the
+    retention job a month later: the second question was never answered, so the case still waits for her."""
+    relay, question = await office_asks(app, 4109)
+    person = app.user(4109)
+    await person.press(RU("notify.reply_button"), message=question.message_id)
+    await person.send("Кабинет 214")
+    await write_and_send(prosecutor(app), RU("alert.button_ask"), "Укажите ФИО врача.", card_in_chat(app).message_id)
+    app.clock.advance(seconds=5)
+    await relay.run_once()
+    app.clock.advance(days=31)
+    await apply_retention(app.pool, app.settings, app.clock)
+    [case] = await one(app, select(Case))
+    assert case.status == "waiting_resident"
+
+
+async def test_a_late_answer_going_on_after_the_second_question_answers_it(app: App) -> None:
+    """She stays in the conversation: the office asks again and she writes the name straight away (no Reply
+    pressed again); Done hands the case back."""
+    relay, question = await office_asks(app, 4110)
+    person = app.user(4110)
+    await person.press(RU("notify.reply_button"), message=question.message_id)
+    await person.send("Кабинет 214")
+    await write_and_send(prosecutor(app), RU("alert.button_ask"), "Укажите ФИО врача.", card_in_chat(app).message_id)
+    app.clock.advance(seconds=5)
+    await relay.run_once()
+    await person.send("Иванова А. С.")
+    done = await person.press(RU("reply.done"))
+    [case] = await one(app, select(Case))
+    assert case.status != "waiting_resident" and RU("reply.nothing_sent") not in done.texts

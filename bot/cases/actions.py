@@ -139,13 +139,18 @@ async def ask(repo: Repositories, case_id: int, actor: int, question: str, now: 
     view.case.assignee_telegram_id = view.case.assignee_telegram_id or actor
     view.review.status, view.review.updated_at = ReviewStatus.NEEDS_INFO, now
     await audit_case(repo, view, actor, "case.asked", now, question=question)
-    asked_before = await repo.audit.count("case.asked", "review", view.review.id)
+    asked_before = await questions_asked(repo, view.review.id)
     await notices.asked_for_more(repo, view.review, view.author, view.case.id, question, asked_before, now)
     return await alerts.load(repo, view.case)
 
 
 async def answers_given(repo: Repositories, review_id: int) -> int:
     return await repo.audit.count("case.closed", "review", review_id)
+
+
+async def questions_asked(repo: Repositories, review_id: int) -> int:
+    """How many questions the office asked in the case: the number of the latest, the one an answer now is to."""
+    return await repo.audit.count("case.asked", "review", review_id)
 
 
 async def close(repo: Repositories, case_id: int, actor: int, answer: str, now: datetime, *,

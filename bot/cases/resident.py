@@ -7,7 +7,7 @@ import html
 from datetime import datetime
 
 from bot.cases import cards as alerts
-from bot.cases.actions import answers_given, audit_case
+from bot.cases.actions import answers_given, audit_case, questions_asked
 from bot.cases.cards import OPEN_STATUSES, CaseView
 from bot.cases.lists import office_card_text
 from bot.config import Settings
@@ -86,11 +86,33 @@ async def resident_finished(repo: Repositories, case_id: int, now: datetime) -> 
         review.status, review.updated_at = ReviewStatus.IN_PROGRESS, now
 
 
+async def open_question(repo: Repositories, case_id: int) -> int:
+    """The number of the office's question an answer in the case is to now (its latest; 0 for none)."""
+    case = await repo.reviews.case(case_id)
+    return await questions_asked(repo, case.review_id) if case is not None else 0
+
+
+async def answer_stands(repo: Repositories, case_id: int, answered: object) -> bool:
+    """An answer recorded in a conversation (`answered`: the number of the question it was to) is to the question
+    open now. A second question of the same case needs its own: the first's answer does not give the case back.
+    True, kept by a conversation begun before questions were told apart, counts as it did then."""
+    if answered is True:
+        return True
+    return bool(answered) and answered == await open_question(repo, case_id)
+
+
+async def finish_if_answered(repo: Repositories, case_id: int, answered: object, now: datetime) -> None:
+    """A conversation with the office's open question answered ends some other way than Done: the case is the
+    office's again, as after Done (else it waited for the resident, who had answered)."""
+    if await answer_stands(repo, case_id, answered):
+        await resident_finished(repo, case_id, now)
+
+
 async def answers_left_count_as_given(repo: Repositories, before: datetime, now: datetime) -> None:
     """An answer to the office in a conversation left without Done since `before`, which retention is about to
     drop, counts as given, as every other way out of it does (else the case waited for an answer she gave)."""
-    for case_id in await OpsRepo(repo.session).answered_in_stale(before, CaseReply.adding.state):
-        await resident_finished(repo, case_id, now)
+    for case_id, answered in await OpsRepo(repo.session).answered_in_stale(before, CaseReply.adding.state):
+        await finish_if_answered(repo, case_id, answered, now)
 
 
 async def verdict_applies(repo: Repositories, case_id: int, user_id: int, answer: int) -> CaseView | None:

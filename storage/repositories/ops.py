@@ -129,12 +129,13 @@ class OpsRepo:
                 entry.details = kept
         return sorted({path for path in paths if path not in still_used}), answers.rowcount
 
-    async def answered_in_stale(self, before: datetime, answering_state: str) -> list[int]:
+    async def answered_in_stale(self, before: datetime, answering_state: str) -> list[tuple[int, object]]:
         """The cases whose resident answered the office in a conversation last touched before `before` and never
-        pressed Done: dropping the conversation must not leave them waiting for an answer given."""
+        pressed Done, each with the conversation's `answered` (which question): dropping the conversation must
+        not leave them waiting for an answer given."""
         rows = await self.session.scalars(select(FsmRecord.data).where(FsmRecord.updated_at < before,
                                                                       FsmRecord.state == answering_state))
-        return [data["case_id"] for data in rows if data.get("answered") and data.get("case_id")]
+        return [(data["case_id"], data["answered"]) for data in rows if data.get("answered") and data.get("case_id")]
 
     async def drop_stale_drafts(self, before: datetime) -> int:
         result = await self.session.execute(delete(FsmRecord).where(FsmRecord.updated_at < before)
