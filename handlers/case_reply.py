@@ -21,7 +21,6 @@ from bot.callbacks import (
     MyAppealAction,
     ResidentVerdict,
     VerdictAction,
-    buttons_under,
 )
 from bot.cases import resident
 from bot.cases.cards import OPEN_STATUSES
@@ -32,7 +31,7 @@ from bot.states import SIDE_CONVERSATIONS, AppealAddition, CaseReply, CaseVerdic
 from bot.unit_of_work import AfterCommit
 from handlers.feedback.files import receive
 from handlers.long_texts import refused_length
-from handlers.side_conversation import end_side_conversation, offer_unfinished, set_aside, went_on
+from handlers.side_conversation import end_side_conversation, offer_unfinished, question_replied_to, set_aside, went_on
 from handlers.start import leave_side_conversation
 from storage.models import CaseStatus, ReviewStatus, User
 from storage.repositories import Repositories
@@ -94,21 +93,13 @@ class RepliesToCaseQuestion(BaseFilter):
     answer to it while the case waits for one, whatever the conversation is at. Gives the case's id."""
 
     async def __call__(self, message: Message) -> bool | dict[str, Any]:
-        replied = message.reply_to_message
-        markup = replied.reply_markup if replied is not None else None
-        if markup is None or replied.from_user is None or not replied.from_user.is_bot:
-            return False
-        questions = buttons_under(replied, CaseReplyStart)
-        return {"question_case_id": questions[0].case_id} if questions else False
+        case_id = question_replied_to(message)
+        return {"question_case_id": case_id} if case_id is not None else False
 
 
-async def waiting_case(repo: Repositories, case_id: int, user: User | None):
-    """The case if it waits for this resident's answer, else None."""
-    case = await repo.reviews.case(case_id)
-    if case is None or user is None or case.status != CaseStatus.WAITING_RESIDENT:
-        return None
-    review = await repo.reviews.get(case.review_id)
-    return case if review.user_id == user.id else None
+async def waiting_case(repo: Repositories, case_id: int, user: User | None) -> bool:
+    """The case waits for this resident's answer."""
+    return user is not None and await resident.awaits_answer(repo, case_id, user.id)
 
 
 def make_question_reply_router(settings: Settings) -> Router:
@@ -122,7 +113,7 @@ def make_question_reply_router(settings: Settings) -> Router:
     async def replied_to_question(message: Message, question_case_id: int, state: FSMContext, repo: Repositories,
                                   user: User | None, l10n: L10n, now: datetime, bot: Bot,
                                   after_commit: AfterCommit) -> None:
-        if await waiting_case(repo, question_case_id, user) is None:
+        if not await waiting_case(repo, question_case_id, user):
             if (await state.get_state() or "").startswith(ReviewForm.__name__):
                 raise SkipHandler  # in the middle of a review: the text is for it, not lost
             # At the menu, or answering another question: said, and never taken for an answer about another case.
@@ -149,7 +140,7 @@ def make_router(settings: Settings) -> Router:
     @router.callback_query(CaseReplyStart.filter())
     async def start(query: CallbackQuery, callback_data: CaseReplyStart, state: FSMContext, repo: Repositories,
                     user: User | None, l10n: L10n, now: datetime) -> None:
-        if await waiting_case(repo, callback_data.case_id, user) is None:
+        if not await waiting_case(repo, callback_data.case_id, user):
             await query.answer(l10n("reply.not_waiting"), show_alert=True)
             return
         await query.answer()

@@ -18,7 +18,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
 from bot import keyboards
-from bot.callbacks import MenuAction, MenuChoice
+from bot.callbacks import CaseReplyStart, MenuAction, MenuChoice, buttons_under
 from bot.cases import resident
 from bot.filters import PrivateChat
 from bot.l10n import L10n
@@ -57,23 +57,46 @@ async def went_on(state: FSMContext, now: datetime) -> None:
     await state.update_data(last_at=now.timestamp())
 
 
+def question_replied_to(message: Message) -> int | None:
+    """The case whose question from the office (the message with the ✍️ Reply button) the message quotes with
+    Telegram's own Reply, if it does."""
+    replied = message.reply_to_message
+    if replied is None or replied.reply_markup is None or replied.from_user is None or not replied.from_user.is_bot:
+        return None
+    questions = buttons_under(replied, CaseReplyStart)
+    return questions[0].case_id if questions else None
+
+
 class EndIdleSideConversation(BaseMiddleware):
     """On every message: a side conversation idle for `IDLE_ENDS_AFTER` ends before the message is routed (an
     answer given goes back to the office, a review set aside is the current one again), so the message is handled
     as what it is now. Registered on the dispatcher's messages, after the update's transaction has read the state:
-    `raw_state` is read again for every router's StateFilter."""
+    `raw_state` is read again for every router's StateFilter.
+
+    A message quoting the office's question the conversation answers, while the case still waits for it, says what
+    it is: the answer, however late (a name remembered the next evening), so the conversation goes on."""
 
     async def __call__(self, handler: Callable[[Any, dict[str, Any]], Awaitable[Any]], event: Message,
                        data: dict[str, Any]) -> Any:
         state: FSMContext | None = data.get("state")
         now: datetime | None = data.get("now")
         if state is not None and now is not None and data.get("raw_state") in _SIDE_STATES:
-            last_at = (await state.get_data()).get("last_at")
+            kept = await state.get_data()
+            last_at = kept.get("last_at")
             # (one begun before conversations kept the time has none: left to end as before)
-            if last_at is not None and now.timestamp() - last_at > IDLE_ENDS_AFTER.total_seconds():
+            if (last_at is not None and now.timestamp() - last_at > IDLE_ENDS_AFTER.total_seconds()
+                    and not await self._answers_its_question(event, data, kept)):
                 await end_side_conversation(state, data["repo"], now)
                 data["raw_state"] = await state.get_state()
         return await handler(event, data)
+
+    @staticmethod
+    async def _answers_its_question(message: Message, data: dict[str, Any], kept: dict[str, Any]) -> bool:
+        user = data.get("user")
+        case_id = question_replied_to(message)
+        return (data.get("raw_state") == CaseReply.adding.state and case_id is not None
+                and case_id == kept.get("case_id") and user is not None
+                and await resident.awaits_answer(data["repo"], case_id, user.id))
 
 
 async def in_side_conversation(state: FSMContext) -> bool:

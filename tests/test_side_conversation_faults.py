@@ -12,7 +12,7 @@ from storage.models import Case
 from tests.conftest import App
 from tests.flows import RU, one
 from tests.test_alerts import CHAT, card_in_chat, prosecutor, relay_for, write_and_send
-from tests.test_feedback_misuse import office_asks
+from tests.test_feedback_misuse import office_asks, replying_to, told_the_office
 from tests.test_resident_misuse import office_did
 from tests.test_staff_misuse import chat_texts, office_card, office_sends
 
@@ -114,6 +114,30 @@ async def test_an_answer_going_on_within_the_day_still_reaches_the_office(app: A
     assert RU("reply.received") in (await person.send("И ещё: в кабинете 214.")).texts
     app.clock.advance(hours=20)  # a day from her last word, not from the first
     assert RU("reply.received") in (await person.send("Врач был один.")).texts
+    await person.press(RU("reply.done"))
+    [case] = await one(app, select(Case))
+    assert case.status != "waiting_resident"
+
+
+# --- A day idle, then the resident writes again: what they wrote is never joined silently, nor lost -------------
+
+
+async def test_a_telegram_reply_to_the_open_question_a_day_later_is_still_the_answer(app: App) -> None:
+    """Done: she pressed ✍️ Reply and answered "Кабинет 214" but not Done; the next evening she remembers the
+    doctor's name, and answers with Telegram's own Reply on the office's question.
+    Seen: the idle rule ended the conversation (handing the case back), then "nothing is asked now": the name lost.
+    Expected: the question is still open (the case waits for her, Done was never pressed), so a reply quoting it is
+    its answer: received, in the office's chat, and Done hands the case back."""
+    relay, question = await office_asks(app, 4103)
+    person = app.user(4103)
+    await person.press(RU("notify.reply_button"), message=question.message_id)
+    await person.send("Кабинет 214")
+    app.clock.advance(days=2)
+    reply = await person.feed(replying_to(person, "Врач: Иванова А. С.", question))
+    assert reply.texts == [RU("reply.received")], reply.texts
+    assert await told_the_office(app, relay, "Врач: Иванова А. С.")
+    [case] = await one(app, select(Case))
+    assert case.status == "waiting_resident"
     await person.press(RU("reply.done"))
     [case] = await one(app, select(Case))
     assert case.status != "waiting_resident"

@@ -86,6 +86,15 @@ async def resident_finished(repo: Repositories, case_id: int, now: datetime) -> 
         review.status, review.updated_at = ReviewStatus.IN_PROGRESS, now
 
 
+async def awaits_answer(repo: Repositories, case_id: int, user_id: int) -> bool:
+    """The case is this resident's and waits for their answer to the office's question."""
+    case = await repo.reviews.case(case_id)
+    if case is None or case.status != CaseStatus.WAITING_RESIDENT:
+        return False
+    review = await repo.reviews.get(case.review_id)
+    return review.user_id == user_id
+
+
 async def open_question(repo: Repositories, case_id: int) -> int:
     """The number of the office's question an answer in the case is to now (its latest; 0 for none)."""
     case = await repo.reviews.case(case_id)
