@@ -1,4 +1,5 @@
-"""Inline mode: `@bot query` in any chat finds doctors and polyclinics; an empty query shows the city's best."""
+"""Inline mode: `@bot query` in any chat finds doctors and polyclinics; an empty query shows the city's best, and
+one that may be an emergency happening now shows the ambulance's number first."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ BEST_CLINICS = 10
 BEST_DOCTORS = 40
 RESULTS_TTL = 30  # seconds: our cache of a query's hits, and Telegram's (cache_time)
 CACHE_SIZE = 512
+AMBULANCE_RESULT = "ambulance"  # the id of the ambulance line's result (1-64 bytes; doctors' and clinics' are d1, c1)
 # A doctor the index matched on every word typed (a name, an official specialty): the query is theirs, and is not
 # read again for what people call a specialty.
 WHOLE_MATCH = 0.95
@@ -132,6 +134,14 @@ async def articles(repo: Repositories, directory: Snapshot, hits: list[Hit], l10
     return results
 
 
+def ambulance_article(l10n: L10n) -> InlineQueryResultArticle:
+    """The ambulance line as a result of its own: its title and description say the number in the list itself, and
+    choosing it posts the bot's ambulance text into the chat (for the person beside the one who is unwell)."""
+    return InlineQueryResultArticle(
+        id=AMBULANCE_RESULT, title=l10n("inline.ambulance_title"), description=l10n("inline.ambulance_description"),
+        input_message_content=InputTextMessageContent(message_text=l10n("ambulance.call_now")))
+
+
 def make_router(settings: Settings) -> Router:
     router = Router(name="inline")
     # One per dispatcher: every test and every bot process gets its own.
@@ -150,7 +160,11 @@ def make_router(settings: Settings) -> Router:
         # Hits may name entries a newer index no longer has (deactivated meanwhile): those are left out.
         shown = [hit for hit in hits[offset:offset + PAGE] if directory.has(*hit)]
         more = offset + PAGE < len(hits)
-        await query.answer(await articles(repo, directory, shown, l10n, bot, settings), cache_time=RESULTS_TTL,
+        results = await articles(repo, directory, shown, l10n, bot, settings)
+        # As the bot's own search does: 103 before any doctor, once (on the first page, not on each one scrolled to).
+        if offset == 0 and specialty_words.is_emergency(query.query):
+            results.insert(0, ambulance_article(l10n))
+        await query.answer(results, cache_time=RESULTS_TTL,
                            is_personal=True, next_offset=str(offset + PAGE) if more else "")
 
     return router

@@ -180,3 +180,40 @@ async def test_an_emergency_typed_at_the_menu_or_as_a_caption_is_told_the_ambula
         await other.press("1⭐")
     reply = await other.photo(PHOTO_A, caption="Папа без сознания, врач не пришёл на вызов")
     assert visible(RU("ambulance.call_now")) in reply.texts, reply.texts
+
+
+async def test_inline_an_emergency_is_told_the_ambulance_before_any_doctor(app: App) -> None:
+    """A daughter types "@bot папе плохо давит в груди" in the family chat: inline mode listed cardiologists only,
+    with no word of 103, while the bot's own search says it first. Now the first result is the ambulance line, in
+    her language, and sending it posts the number into the chat; a calm query shows no such line."""
+    person = app.user(71_101, language_code="ru")
+    answer = (await person.inline("папе плохо давит в груди отдает в левую руку")).calls[-1]
+    first, *doctors = answer.results
+    assert first.title == RU("inline.ambulance_title") and "103" in first.title
+    assert first.description == RU("inline.ambulance_description")
+    assert first.input_message_content.message_text == RU("ambulance.call_now")
+    assert first.reply_markup is None
+    assert doctors and doctors[0].description.startswith("кардиолог · "), [d.description for d in doctors[:3]]
+    # Scrolling on does not repeat it.
+    if answer.next_offset:
+        more = (await person.inline("папе плохо давит в груди отдает в левую руку", answer.next_offset)).calls[-1]
+        assert all(result.title != RU("inline.ambulance_title") for result in more.results)
+    # With no specialty to read from it, the ambulance line still comes first.
+    results = (await person.inline("мама упала и не приходит в себя")).calls[-1].results
+    assert results[0].title == RU("inline.ambulance_title")
+
+    # In the language the person chose in the bot, Kazakh typed on a Russian keyboard too.
+    kazakh = await resident(app, 71_102, "kk", "Қазақша")
+    first = (await kazakh.inline("кеудем кысып тур")).calls[-1].results[0]
+    assert (first.title, first.input_message_content.message_text) == (KK("inline.ambulance_title"),
+                                                                       KK("ambulance.call_now"))
+    english = app.user(71_103, language_code="en")
+    first = (await english.inline("my husband has crushing chest pain")).calls[-1].results[0]
+    assert first.title == EN("inline.ambulance_title")
+
+
+@pytest.mark.parametrize("typed", ["восстановление после инсульта", "иногда колет в груди", "кардиолог", ""])
+async def test_inline_a_calm_query_shows_no_ambulance_line(app: App, typed: str) -> None:
+    person = app.user(71_104, language_code="ru")
+    results = (await person.inline(typed)).calls[-1].results
+    assert results and all(result.title != RU("inline.ambulance_title") for result in results), typed
