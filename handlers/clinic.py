@@ -32,7 +32,7 @@ from bot.states import ClinicAnswer
 from bot.unit_of_work import AfterCommit
 from handlers.long_texts import refused_length
 from storage.fsm import move_chat_conversations
-from storage.models import PublicStatus, Role
+from storage.models import PublicStatus, ReviewStatus, Role
 from storage.repositories import Repositories
 
 
@@ -98,6 +98,10 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
                 or not await may_answer(bot, repo, query.from_user.id, review.clinic_id, chat.id)):
             await query.answer(words("clinic_answer.refused"), show_alert=True)
             return
+        if review.status == ReviewStatus.WITHDRAWN:  # the post stays in the chat after its author withdrew it
+            await query.answer(words("clinic_answer.withdrawn", review=clinics.review_label(words, review, settings)),
+                               show_alert=True)
+            return
         await state.set_state(ClinicAnswer.writing)
         await state.set_data({"review_id": review.id})
         await query.answer()
@@ -132,6 +136,9 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
         if review is None or not await may_answer(bot, repo, message.from_user.id, review.clinic_id,
                                                   message.chat.id):
             await message.reply(words("clinic_answer.refused"))
+            return
+        if review.status == ReviewStatus.WITHDRAWN:  # withdrawn while the answer was being written
+            await message.reply(words("clinic_answer.withdrawn", review=clinics.review_label(words, review, settings)))
             return
         response = await moderation_queue.answer_given(repo, review, message.from_user.id, text, now=now,
                                                        settings=settings)

@@ -298,6 +298,88 @@ async def test_a_card_approved_after_its_author_withdrew_the_review_publishes_no
     assert not [text for text in texts_to(app, 2101) if "опубликован" in text]
 
 
+async def _answer_held_for_moderation(app: App, resident_id: int, answer: str):
+    """A complaint published by a moderator and posted to the clinic, and the clinic's answer to it held for one."""
+    app.settings.moderation.queue = True
+    staff = await link_group(app)
+    person = await resident(app, resident_id)
+    reference = await submit_about_clinic(app, person, text="Нагрубили в регистратуре.")
+    checker = await moderator(app)
+    await checker.command("moderation")
+    await checker.press(RU("moderation.button_ok"))
+    await deliver(app)
+    [post] = posts_in(app, CLINIC_CHAT)
+    await staff.press(RU("clinic_post.answer_button"), message=post.message_id)
+    await staff.send(answer)
+    [response] = await one(app, select(Response))
+    assert response.public_status == "pending"
+    return person, staff, checker, reference, post
+
+
+@with_directory
+@pytest.mark.parametrize("decision", ["approve", "reject", "edit"])
+async def test_an_answer_to_a_review_its_author_withdrew_is_never_published_nor_sent(app: App, decision: str) -> None:
+    """The clinic answered a complaint, the answer waited for a moderator, and the resident withdrew the complaint
+    meanwhile: the moderator's card still approved the answer, which was published and sent to the resident who had
+    withdrawn (and to the office). Now the decision is refused with a word of why, nothing is stored or sent, and
+    the answer leaves the queue."""
+    person, _, checker, reference, _ = await _answer_held_for_moderation(app, 2111, "Это неправда, всё было вежливо.")
+    card = await checker.command("moderation")
+    assert plain(RU("moderation.answer_header", reference=reference, kind=RU("kind.complaint") + " · "
+              + RU("category.rudeness"), stars=RU("flow.stars", n=2))) in card.text
+    # Begun on the card before the withdrawal (Edit, Reject), or pressed on it after.
+    if decision == "edit":
+        await checker.press(RU("moderation.button_ed"), message=card.messages[-1])
+        await withdraw(person, await review_of(app, reference))
+        reply = await checker.send("Всё было вежливо.")
+        assert reply.texts == [RU("moderation.review_withdrawn")]
+    elif decision == "reject":
+        reasons = await checker.press(RU("moderation.button_no"), message=card.messages[-1])
+        await withdraw(person, await review_of(app, reference))
+        reply = await checker.press(RU("moderation_reason.insults"), message=reasons.messages[-1])
+        assert reply.callback_answers == [RU("moderation.review_withdrawn")]
+    else:
+        await withdraw(person, await review_of(app, reference))
+        reply = await checker.press(RU("moderation.button_ok"), message=card.messages[-1])
+        assert reply.callback_answers == [RU("moderation.review_withdrawn")]
+        assert reply.text == RU("moderation.empty")  # the queue moved on
+    [response] = await one(app, select(Response))
+    assert (response.public_status, response.public_text) == ("pending", "Это неправда, всё было вежливо.")
+    assert (await checker.command("moderation")).text == RU("moderation.empty")
+    await deliver(app)
+    assert not [text for text in texts_to(app, 2111) if "неправда" in text or "вежливо" in text]
+    assert not [text for text in texts_to(app, CLINIC_CHAT) if reference in text and (
+        "одобрил" in text or "отклонил" in text)]
+    assert not [text for text in texts_to(app, OFFICE) if "вежливо" in text]
+    assert await one(app, select(AuditLog).where(AuditLog.action.in_(
+        ["moderation.approved", "moderation.rejected", "moderation.edited"]), AuditLog.details["item"].as_string()
+        == "answer")) == []
+
+
+@with_directory
+async def test_a_withdrawn_review_cannot_be_answered_from_its_old_post(app: App) -> None:
+    """The clinic's post of the complaint stays in its chat after the resident withdrew it: its Answer button, or an
+    answer begun before the withdrawal, stored an answer to a withdrawn review and sent it to the resident."""
+    await link_group(app)
+    staff = app.user(STAFF, chat_id=CLINIC_CHAT, first_name="Гульнара")
+    person = await resident(app, 2112)
+    reference = await submit_about_clinic(app, person, text="Нагрубили в регистратуре.")
+    await deliver(app)
+    [post] = posts_in(app, CLINIC_CHAT)
+    # Begun before the withdrawal, sent after it.
+    await staff.press(RU("clinic_post.answer_button"), message=post.message_id)
+    await withdraw(person, await review_of(app, reference))
+    reply = await staff.send("Приносим извинения.")
+    assert reply.texts == [RU("clinic_answer.withdrawn", review=reference)]
+    # Pressed after it.
+    reply = await staff.press(RU("clinic_post.answer_button"), message=post.message_id)
+    assert reply.callback_answers == [RU("clinic_answer.withdrawn", review=reference)]
+    assert not [text for text in reply.texts if "Приносим" in text]
+    assert await one(app, select(Response)) == []
+    await deliver(app)
+    assert not [text for text in texts_to(app, 2112) if "извинения" in text]
+
+
 @with_directory
 async def test_an_edit_sent_after_its_author_withdrew_the_review_publishes_nothing(app: App) -> None:
     """The moderator pressed Edit and was typing the cleaned text when the author withdrew the complaint."""

@@ -143,11 +143,12 @@ async def next_item(repo: Repositories, after: Item | None = None) -> Item | Non
 def refusal(item: Item | None) -> str | None:
     """Why no decision can be made on the item any more (the text's key), or None while it waits. A review its
     author withdrew stays pending but is out of the queue: a card or an edit begun before the withdrawal must not
-    publish it, post it to the clinic or tell the author it is public."""
+    publish it, post it to the clinic or tell the author it is public. Nor may a clinic's answer to it, held
+    before the withdrawal: it would be published and sent to the resident who withdrew (and to the office)."""
     if item is None or (item.response is None and item.review.kind not in PUBLIC_KINDS):
         return "moderation.gone"  # a violation report held before such reports stopped waiting: never public
-    if item.response is None and item.review.status == ReviewStatus.WITHDRAWN:
-        return "moderation.withdrawn"
+    if item.review.status == ReviewStatus.WITHDRAWN:
+        return "moderation.withdrawn" if item.response is None else "moderation.review_withdrawn"
     if item.public_status != PublicStatus.PENDING:
         return "moderation.already_decided"
     return None
