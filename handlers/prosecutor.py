@@ -52,6 +52,9 @@ WORDS_LIMIT = 3500  # the resident's notice adds a header; Telegram takes 4096 c
 NOTES_KEPT = 10  # replies offered as notes, per person, that can still be saved
 # An officer's draft forgotten (sent, cancelled, or the case closed meanwhile): every field a draft keeps.
 NO_DRAFT = {"action": None, "case_id": None, "words": None, "words_message": None, "file": None}
+# The bot's messages in the chat that are about one case: its card, its evidence, and what the resident sent or did
+# (answers, additions, a withdrawal). A Reply on any of them is talk about that case, never a word to the resident.
+CASE_MESSAGE_KINDS = ("alert", "alert_media", "resident_reply")
 
 
 class RepliesToSomething(Filter):
@@ -333,7 +336,8 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
         if message.reply_to_message is not None:
             card = await repo.outbox.by_sent_message(message.chat.id, message.reply_to_message.message_id)
             case = await repo.reviews.case((await state.get_data()).get("case_id") or 0)
-            if card is not None and card.kind == "alert" and case is not None and card.review_id != case.review_id:
+            if (card is not None and card.kind in CASE_MESSAGE_KINDS and case is not None
+                    and card.review_id != case.review_id):
                 raise SkipHandler  # a remark on another case's card is discussion, never this draft's words
         if (length := await refused_length(state, message, WORDS_LIMIT)) is not None:
             await message.reply(l10n("case_draft.too_long", length=length, limit=WORDS_LIMIT))
@@ -467,7 +471,7 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
     async def reply_to_card(message: Message, bot: Bot, repo: Repositories, state: FSMContext,
                             now: datetime) -> None:
         card = await repo.outbox.by_sent_message(message.chat.id, message.reply_to_message.message_id)
-        if card is None or card.kind != "alert" or card.review_id is None:
+        if card is None or card.kind not in CASE_MESSAGE_KINDS or card.review_id is None:
             return  # an ordinary conversation in the chat
         if not await allowed(bot, repo, message.from_user, now):
             return  # discussion among others: nothing to offer
