@@ -35,6 +35,7 @@ from bot.config import Settings
 from bot.filters import HasText, InChat
 from bot.keyboards import name_in
 from bot.l10n import translator
+from bot.services import text_language
 from bot.services.access import Memberships, ProsecutorAccess
 from bot.services.outbox import shown_card
 from bot.services.reviews import work_calendar
@@ -157,6 +158,12 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
         """Exactly what the resident will receive, with the appeal's language and a reminder to answer in it."""
         await bot.send_message(chat_id, l10n("case_draft.preview_head", reference=view.review.reference,
                                              language=language_of(view)))
+        # The law wants the answer in the appeal's language: words plainly in another are pointed out before Send
+        # (short words, names and mixed texts are not judged; the officer decides).
+        written = text_language.official_text_in(data["words"], view.review.language)
+        if written != view.review.language:
+            await bot.send_message(chat_id, l10n("case_draft.language_mismatch", written=l10n(
+                f"case_language.{written}"), language=language_of(view)))
         attachment = data.get("file")
         if attachment:
             caption = alerts_caption(view)

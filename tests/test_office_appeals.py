@@ -5,12 +5,10 @@ answered and reopened. Each asserts what the person sees and what is stored."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 from sqlalchemy import select
 
-from storage.models import Case, Response
+from storage.models import Response
 from tests.conftest import App
 from tests.flows import RU, one
 from tests.test_alerts import CHAT
@@ -39,3 +37,38 @@ async def test_a_reply_on_the_residents_answer_in_the_chat_is_discussion_and_say
     await deliver_all(app)
     assert not any("проверим и ответим" in text for text in chat_texts(app, 3001))
     assert await one(app, select(Response)) == []
+
+
+KAZAKH_COMPLAINT = "Тіркеу бөлімінде екі сағат күттім, ешкім көмектеспеді, дәрігер маған дөрекі сөйледі."
+
+
+async def kazakh_appeal_open_in_chat(app: App):
+    """A formal complaint written in Kazakh, opened in the office's chat with /case: (reference, the card)."""
+    from tests.test_caseload import submit
+
+    reference, _receipt = await submit(app, 4101, language="kk", text=KAZAKH_COMPLAINT)
+    shown = await office_member(app).command("case", reference)
+    return reference, shown.messages[-1]
+
+
+async def test_an_answer_typed_in_russian_to_a_kazakh_appeal_is_flagged_in_the_preview(app: App) -> None:
+    _reference, card = await kazakh_appeal_open_in_chat(app)
+    officer = office_member(app)
+    await officer.press(RU("alert.button_close"), message=card.message_id)
+    preview = await officer.send("По вашему обращению проведена проверка, нарушения подтвердились, врач наказан.")
+    warning = RU("case_draft.language_mismatch", written=RU("case_language.ru"), language=RU("case_language.kk"))
+    assert warning in preview.texts
+    # Written again in Kazakh, the preview has no warning; nothing went to the resident before Send.
+    await officer.press(RU("case_draft.button_edit"))
+    preview = await officer.send("Сіздің өтінішіңіз бойынша тексеру жүргізілді, дәрігер жазаланды.")
+    assert warning not in preview.texts and preview.texts[0].startswith("👁")
+    await deliver_all(app)
+    assert not any("проведена проверка" in text for text in chat_texts(app, 4101))
+
+
+async def test_a_short_answer_or_names_alone_raise_no_language_warning(app: App) -> None:
+    _reference, card = await kazakh_appeal_open_in_chat(app)
+    officer = office_member(app)
+    await officer.press(RU("alert.button_close"), message=card.message_id)
+    preview = await officer.send("Жұмабекова Г. С.")  # too short to tell: the officer knows best
+    assert not any("⚠️" in text for text in preview.texts)

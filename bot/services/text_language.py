@@ -15,18 +15,22 @@ _KAZAKH_WORDS = frozenset("""мен сен ол біз бар жоқ емес ж
 _RUSSIAN_WORDS = frozenset("""и в во не на что я с со он она а как по это мне меня был была было были врач
     врача у к из за от но же только уже очень сказал сказала нет да его её ее их когда где который которая
     поликлиника поликлинике после без для при""".split())
+OFFICIAL_WORDS = 6  # an answer this long in Cyrillic without a Kazakh letter is not Kazakh (official_text_in)
 SURE_FROM = 3  # words of one language, and more than twice the other's, before the screens' language is overruled
+
+
+def _words(text: str) -> list[str]:
+    # A capitalised word inside a sentence is a name ("Терапевт Жұмабекова Гүлнұр грубила"): its letters tell
+    # nothing of the language the sentence is in.
+    names = {match.start() for match in _WORD.finditer(text)
+             if match.group()[0].isupper() and text[:match.start()].rstrip()[-1:] not in ("", ".", "!", "?", "\n")}
+    return [match.group().casefold() for match in _WORD.finditer(text) if match.start() not in names]
 
 
 def written_in(text: str | None, screens: str) -> str:
     """"kk", "ru" or "en" for what the text is written in; the screens' language when the text is short, mixed or
     names only ("Әуезов" in a Russian text keeps it Russian)."""
-    text = text or ""
-    # A capitalised word inside a sentence is a name ("Терапевт Жұмабекова Гүлнұр грубила"): its letters tell
-    # nothing of the language the sentence is in.
-    names = {match.start() for match in _WORD.finditer(text)
-             if match.group()[0].isupper() and text[:match.start()].rstrip()[-1:] not in ("", ".", "!", "?", "\n")}
-    words = [match.group().casefold() for match in _WORD.finditer(text) if match.start() not in names]
+    words = _words(text or "")
     kazakh = sum(1 for word in words if word in _KAZAKH_WORDS or _KAZAKH_LETTERS.intersection(word))
     russian = sum(1 for word in words if word in _RUSSIAN_WORDS)
     latin = sum(1 for word in words if word.isascii())
@@ -36,3 +40,18 @@ def written_in(text: str | None, screens: str) -> str:
     if counts[best] >= SURE_FROM and counts[best] > 2 * others:
         return best
     return screens
+
+
+def official_text_in(text: str | None, appeal: str) -> str:
+    """The language of the office's words to the resident, told against the appeal's (`appeal` when unsure).
+
+    Official Russian has few of the everyday words written_in counts ("По результатам проверки нарушения
+    подтвердились"), but Kazakh is never written long without a letter of its own: a Cyrillic text of
+    OFFICIAL_WORDS words or more with no Kazakh letter or word is Russian."""
+    found = written_in(text, appeal)
+    if found != appeal or appeal != "kk":
+        return found
+    words = _words(text or "")
+    cyrillic = [word for word in words if not word.isascii()]
+    kazakh = [word for word in words if word in _KAZAKH_WORDS or _KAZAKH_LETTERS.intersection(word)]
+    return "ru" if len(cyrillic) >= OFFICIAL_WORDS and not kazakh else found
