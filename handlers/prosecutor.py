@@ -232,8 +232,10 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
                 (body, alerts.destination_name(body, l10n)) for body in settings.prosecutor.forward_bodies]
             rows = [[InlineKeyboardButton(text=name, callback_data=CaseForwardV1(
                 case_id=case.id, destination=destination).pack())] for destination, name in destinations]
-            by = actions.forward_by(view, settings, work_calendar()).strftime("%d.%m.%Y")
-            await query.message.answer(l10n("case_forward.choose", reference=view.review.reference, by=by),
+            by = actions.forward_by(view, settings, work_calendar())
+            # Past the last day the prompt says so, rather than showing a day gone as one still to come.
+            key = "case_forward.choose_late" if by < local_date(now, settings.zone) else "case_forward.choose"
+            await query.message.answer(l10n(key, reference=view.review.reference, by=by.strftime("%d.%m.%Y")),
                                        reply_markup=InlineKeyboardMarkup(inline_keyboard=rows))
             return
 

@@ -5,10 +5,12 @@ answered and reopened. Each asserts what the person sees and what is stored."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from sqlalchemy import select
 
-from storage.models import Response
+from storage.models import AuditLog, Case, Response
 from tests.conftest import App
 from tests.flows import RU, one
 from tests.test_alerts import CHAT
@@ -72,3 +74,21 @@ async def test_a_short_answer_or_names_alone_raise_no_language_warning(app: App)
     await officer.press(RU("alert.button_close"), message=card.message_id)
     preview = await officer.send("Жұмабекова Г. С.")  # too short to tell: the officer knows best
     assert not any("⚠️" in text for text in preview.texts)
+
+
+async def test_forward_pressed_after_its_three_working_days_says_the_last_day_has_passed(app: App) -> None:
+    reference, card = await office_card(app)  # registered Thu 26.11.2026: the last day to forward is Tue 01.12
+    officer = office_member(app)
+    chooser = await officer.press(RU("alert.button_fwd"), message=card.message_id)
+    assert chooser.texts == [RU("case_forward.choose", reference=reference, by="01.12.2026")]
+    app.clock.now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)  # the last day itself: still in time
+    chooser = await officer.press(RU("alert.button_fwd"), message=card.message_id)
+    assert chooser.texts == [RU("case_forward.choose", reference=reference, by="01.12.2026")]
+    app.clock.now = datetime(2026, 12, 3, 5, 0, tzinfo=UTC)  # Thursday: two working days late
+    chooser = await officer.press(RU("alert.button_fwd"), message=card.message_id)
+    assert chooser.texts == [RU("case_forward.choose_late", reference=reference, by="01.12.2026")]
+    await officer.press(RU("forward_body.police"), message=chooser.messages[-1].message_id)
+    [case] = await one(app, select(Case))
+    assert case.status == "transferred"
+    [entry] = await one(app, select(AuditLog).where(AuditLog.action == "case.forwarded"))
+    assert entry.details["late_working_days"] == 2  # the office's own record of the delay

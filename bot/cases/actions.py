@@ -10,7 +10,7 @@ from bot.callbacks import AlertAction
 from bot.cases import cards as alerts
 from bot.cases import notices
 from bot.cases.cards import OPEN_STATUSES, CaseView
-from bot.cases.deadlines import WorkCalendar, local_date, max_extension_date
+from bot.cases.deadlines import WorkCalendar, local_date, max_extension_date, work_calendar
 from bot.config import Settings
 from bot.keyboards import name_in
 from bot.l10n import L10n, translator
@@ -118,8 +118,11 @@ async def forward(repo: Repositories, case_id: int, actor: int, now: datetime, s
     else:
         view.case.status, view.case.closed_at = CaseStatus.TRANSFERRED, now
     view.review.status, view.review.updated_at = ReviewStatus.FORWARDED, now
+    # Working days past the last day to forward (APPK art. 76: 3 working days): the office's record of a delay.
+    calendar = work_calendar()
+    late = max(0, calendar.working_days_between(forward_by(view, settings, calendar), local_date(now, settings.zone)))
     await audit_case(repo, view, actor, "case.forwarded", now, destination=destination,
-                 delivered_another_way=destination == "clinic" and not reachable)
+                 delivered_another_way=destination == "clinic" and not reachable, late_working_days=late)
     resident_l10n = translator()[view.review.language]
     where = (html.escape(name_in(view.clinic, resident_l10n.language)) if destination == "clinic"
              else alerts.destination_name(destination, resident_l10n))
