@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from storage.models import AuditLog, Case, Response
+from storage.models import AuditLog, Case, Response, Review
 from tests.conftest import App
 from tests.flows import RU, one
 from tests.test_alerts import CHAT
@@ -92,3 +92,25 @@ async def test_forward_pressed_after_its_three_working_days_says_the_last_day_ha
     assert case.status == "transferred"
     [entry] = await one(app, select(AuditLog).where(AuditLog.action == "case.forwarded"))
     assert entry.details["late_working_days"] == 2  # the office's own record of the delay
+
+
+async def withdraw_from_my_reviews(app: App, user_id: int) -> None:
+    from bot.callbacks import MyReviewOpen
+
+    [review] = await one(app, select(Review))
+    person = app.user(user_id)
+    opened = await person.press_data(MyReviewOpen(review_id=review.id).pack())
+    await person.press(RU("case_resident.withdraw_button"), message=opened.messages[-1])
+    await person.press(RU("case_resident.withdraw_yes"))
+
+
+async def test_a_withdrawn_appeals_card_shows_it_withdrawn_without_the_buttons_to_act(app: App) -> None:
+    _reference, card = await office_card(app)
+    officer = office_member(app)
+    await officer.press(RU("alert.button_take"), message=card.message_id)
+    await withdraw_from_my_reviews(app, 3001)
+    await deliver_all(app)
+    [shown] = [m for m in app.session.history(CHAT) if m.message_id == card.message_id]
+    assert RU("case_status.withdrawn") in shown.text
+    buttons = [button.text for row in shown.reply_markup.inline_keyboard for button in row]
+    assert RU("alert.button_take") not in buttons and RU("alert.button_close") not in buttons

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -16,6 +16,7 @@ from bot.config import Settings
 from bot.keyboards import name_in
 from bot.l10n import L10n
 from bot.ops.logs import bind_reference
+from bot.services import outbox
 from storage.models import AuditLog, Case, CaseStatus
 from storage.repositories import Repositories
 
@@ -236,3 +237,20 @@ async def office_card_text(repo: Repositories, view: CaseView, l10n: L10n, setti
     lines = ["", l10n("case_office.disagreement", reason=html.escape(str(reason))), "", l10n("cases.history"),
              *await history_lines(repo, view, l10n, settings)]
     return bounded(text, lines, l10n)
+
+
+async def show_on_card(repo: Repositories, settings: Settings, case: Case, now: datetime, change: str,
+                       detail: str = "") -> None:
+    """The card already in the office's chat shows a change made outside a button press (a due date counted again,
+    the resident's withdrawal): the edit goes through the outbox, since no press edits it. `change` and `detail` name
+    the change in the dedupe key, so each is shown once."""
+    chat_id = settings.prosecutor.chat_id
+    if chat_id is None or await repo.outbox.card_of(case.review_id, chat_id) is None:
+        return  # an ordinary case never opened in the chat has no card to correct
+    view = await alerts.load(repo, case)
+    l10n = alerts.chat_l10n(settings)
+    await outbox.edit_card(repo, chat_id=chat_id, review_id=case.review_id, now=now,
+                           dedupe_key=f"card-{change}:{view.review.reference}:{chat_id}"
+                                      + (f":{detail}" if detail else ""),
+                           text=await office_card_text(repo, view, l10n, settings),
+                           reply_markup=alerts.card_keyboard(view, l10n))

@@ -15,12 +15,12 @@ from bot.cases import notices
 from bot.cases.actions import forward_by
 from bot.cases.cards import OPEN_STATUSES, URGENCY_MARK, CaseView
 from bot.cases.deadlines import WorkCalendar, appeal_due_date, local_date
-from bot.cases.lists import URGENCY_ORDER, bounded, case_line, office_card_text, open_button
+from bot.cases.lists import URGENCY_ORDER, bounded, case_line, open_button, show_on_card
 from bot.config import Settings
 from bot.keyboards import name_in
 from bot.l10n import L10n
 from bot.services import outbox
-from storage.models import Case, CaseStatus
+from storage.models import CaseStatus
 from storage.repositories import Repositories
 
 log = logging.getLogger(__name__)
@@ -199,21 +199,8 @@ async def recompute_provisional(repo: Repositories, settings: Settings, calendar
             author = await repo.users.get(review.user_id)
             await notices.to_resident(repo, review, author, f"due:{due.isoformat()}", now,
                                       key="case_notify.due_changed", due=due.strftime("%d.%m.%Y"))
-        await _show_due_on_card(repo, settings, case, now)
+        # The card already in the chat shows the recounted date, no longer provisional.
+        await show_on_card(repo, settings, case, now, "due",
+                           f"{case.due_date.isoformat()}:{int(bool(case.due_provisional))}")
         changed += 1
     return changed
-
-
-async def _show_due_on_card(repo: Repositories, settings: Settings, case: Case, now: datetime) -> None:
-    """The card already in the office's chat shows the recounted due date, no longer provisional (the edit goes
-    through the outbox: no button was pressed, so nobody else edits it)."""
-    chat_id = settings.prosecutor.chat_id
-    if chat_id is None or await repo.outbox.card_of(case.review_id, chat_id) is None:
-        return  # an ordinary case never opened in the chat has no card to correct
-    view = await alerts.load(repo, case)
-    l10n = alerts.chat_l10n(settings)
-    await outbox.edit_card(repo, chat_id=chat_id, review_id=case.review_id, now=now,
-                           dedupe_key=f"card-due:{view.review.reference}:{chat_id}:{case.due_date.isoformat()}:"
-                                      f"{int(bool(case.due_provisional))}",
-                           text=await office_card_text(repo, view, l10n, settings),
-                           reply_markup=alerts.card_keyboard(view, l10n))

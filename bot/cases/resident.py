@@ -9,7 +9,7 @@ from datetime import datetime
 from bot.cases import cards as alerts
 from bot.cases.actions import answers_given, audit_case, questions_asked
 from bot.cases.cards import OPEN_STATUSES, CaseView
-from bot.cases.lists import office_card_text
+from bot.cases.lists import office_card_text, show_on_card
 from bot.config import Settings
 from bot.ops.logs import bind_reference
 from bot.services import outbox, pages, ratings
@@ -188,6 +188,8 @@ async def withdraw(repo: Repositories, review: Review, user: User, now: datetime
     if case is None:
         return True
     case.status, case.closed_at = CaseStatus.WITHDRAWN, now
+    # The card in the office's chat says so, and offers no more actions: nobody is left to answer.
+    await show_on_card(repo, settings, case, now, "withdrawn")
     chat_id = settings.prosecutor.chat_id
     if chat_id is not None:
         view = await alerts.load(repo, case)
