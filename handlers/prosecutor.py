@@ -52,7 +52,8 @@ TEXT_PART = 3500
 WORDS_LIMIT = 3500  # the resident's notice adds a header; Telegram takes 4096 characters
 NOTES_KEPT = 10  # replies offered as notes, per person, that can still be saved
 # An officer's draft forgotten (sent, cancelled, or the case closed meanwhile): every field a draft keeps.
-NO_DRAFT = {"action": None, "case_id": None, "words": None, "words_message": None, "file": None}
+NO_DRAFT = {"action": None, "case_id": None, "words": None, "words_message": None, "file": None,
+            "answers_before": None}
 # The bot's messages in the chat that are about one case: its card, its evidence, and what the resident sent or did
 # (answers, additions, a withdrawal). A Reply on any of them is talk about that case, never a word to the resident.
 CASE_MESSAGE_KINDS = ("alert", "alert_media", "resident_reply")
@@ -218,8 +219,11 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
                 await query.answer(l10n("cases.too_late_to_extend", date=last), show_alert=True)
                 return
             await state.set_state(WRITING[action])
+            # The answers given so far: a draft overtaken by a colleague's answer (and the resident's disagreement,
+            # which opened the case again) is not sent as if nothing had happened since.
             await state.update_data({**NO_DRAFT, "action": action.value, "case_id": case.id,
-                                     "card_message": query.message.message_id})
+                                     "card_message": query.message.message_id,
+                                     "answers_before": await actions.answers_given(repo, case.review_id)})
             await query.answer()
             await prompt_for_words(query.message, view, action, query.from_user)
             return
@@ -451,6 +455,15 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
             await query.answer()
             await query.message.edit_reply_markup(reply_markup=None)
             await query.message.answer(l10n("case_draft.edit"))
+            return
+        case = await repo.reviews.case(callback_data.case_id)
+        if (case is not None and data.get("answers_before") is not None
+                and await actions.answers_given(repo, case.review_id) != data["answers_before"]):
+            await state.set_state(None)
+            await state.update_data(**NO_DRAFT)
+            reference = (await repo.reviews.get(case.review_id)).reference
+            await query.answer(l10n("case_draft.overtaken", reference=reference), show_alert=True)
+            after_commit(_drop_buttons(query.message))
             return
         actor, words = query.from_user.id, data["words"]
         try:

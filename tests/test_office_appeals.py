@@ -13,7 +13,7 @@ from sqlalchemy import select
 from storage.models import AuditLog, Case, Response, Review
 from tests.conftest import App
 from tests.flows import RU, one
-from tests.test_alerts import CHAT
+from tests.test_alerts import CHAT, card_in_chat
 from tests.test_alerts import prosecutor as office_member
 from tests.test_staff_misuse import chat_texts, deliver_all, office_card, office_sends, replying_to
 
@@ -114,3 +114,36 @@ async def test_a_withdrawn_appeals_card_shows_it_withdrawn_without_the_buttons_t
     assert RU("case_status.withdrawn") in shown.text
     buttons = [button.text for row in shown.reply_markup.inline_keyboard for button in row]
     assert RU("alert.button_take") not in buttons and RU("alert.button_close") not in buttons
+
+
+async def test_a_draft_left_while_a_colleague_answered_and_the_resident_disagreed_is_not_sent(app: App) -> None:
+    reference, card = await office_card(app)
+    first, colleague = office_member(app), office_member(app, 7003, "Асель")
+    await first.press(RU("alert.button_close"), message=card.message_id)
+    left = await first.send("Проверка назначена, ответ будет позже.")  # the preview, then lunch
+    left_preview = left.messages[-1]
+    await office_sends_as(colleague, card, "alert.button_close", "Проверка проведена, врач наказан.")
+    await deliver_all(app)
+    person = app.user(3001)
+    answer = [m for m in app.session.history(3001) if m.text and "врач наказан" in m.text][-1]
+    await person.press(RU("case_notify.disagree_button"), message=answer.message_id)
+    await person.send("Врача не наказали, он по-прежнему принимает.")
+    [case] = await one(app, select(Case))
+    assert case.status == "taken" and case.reopened_count == 1
+    # Back from lunch, the first officer presses Send on the preview written before all that.
+    stale = await first.press(RU("case_draft.button_send"), message=left_preview)
+    assert stale.callback_answers == [RU("case_draft.overtaken", reference=reference)]
+    assert [r.text for r in await one(app, select(Response))] == ["Проверка проведена, врач наказан."]
+    await deliver_all(app)
+    assert not any("ответ будет позже" in text for text in chat_texts(app, 3001))
+    # Written again now, on the reopened case's new card, it goes.
+    reopened = card_in_chat(app)
+    assert RU("case_card.reopened", count=1) in reopened.text
+    await office_sends_as(first, reopened, "alert.button_close", "Повторная проверка назначена.")
+    assert len(await one(app, select(Response))) == 2
+
+
+async def office_sends_as(officer, card, button: str, words: str) -> None:
+    await officer.press(RU(button), message=card.message_id)
+    await officer.send(words)
+    await officer.press(RU("case_draft.button_send"))
