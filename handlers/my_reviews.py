@@ -6,7 +6,7 @@ import html
 
 from aiogram import F, Router
 from aiogram.exceptions import TelegramBadRequest
-from aiogram.filters import Command
+from aiogram.filters import Command, CommandObject, Filter, StateFilter
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
 from bot.callbacks import MenuAction, MenuChoice, MyAppeal, MyAppealAction, MyReviewOpen, MyReviewsPage
@@ -15,7 +15,7 @@ from bot.config import Settings
 from bot.filters import PrivateChat
 from bot.keyboards import PAGE_SIZE, make_back_to_list_keyboard, make_my_reviews_keyboard, name_in
 from bot.l10n import L10n
-from bot.services import moderation, pages
+from bot.services import moderation, pages, reviews
 from bot.services.privacy import INTERNAL_ACTIONS
 from storage.models import PublicStatus, Review, ReviewStatus, Role, User
 from storage.repositories import Repositories
@@ -24,12 +24,12 @@ from storage.repositories import Repositories
 async def list_text_and_keyboard(repo: Repositories, user: User | None, l10n: L10n, page: int):
     if user is None:
         return l10n("my.empty"), None
-    reviews, total = await repo.reviews.page_of_user(user.id, page * PAGE_SIZE, PAGE_SIZE)
+    shown, total = await repo.reviews.page_of_user(user.id, page * PAGE_SIZE, PAGE_SIZE)
     if total == 0:
         return l10n("my.empty"), None
     pages = (total + PAGE_SIZE - 1) // PAGE_SIZE
     return (l10n("my.title", total=total, page=page + 1, pages=pages),
-            make_my_reviews_keyboard(l10n, reviews, page, total))
+            make_my_reviews_keyboard(l10n, shown, page, total))
 
 
 # The history entries whose words were sent to the resident, and the detail that holds them.
@@ -82,7 +82,7 @@ async def card_parts(repo: Repositories, review: Review, l10n: L10n, settings: S
     return pages.pack("\n".join(lines), blocks)
 
 
-async def answer_files(query: CallbackQuery, repo: Repositories, review: Review, l10n: L10n) -> None:
+async def answer_files(message: Message, repo: Repositories, review: Review, l10n: L10n) -> None:
     """The office's answers' documents (an official letter, an act), which the notices carried: given again, below
     the card. One Telegram no longer has is said to be unavailable; the card is already there either way."""
     caption = l10n("case_notify.attachment", reference=review.reference)
@@ -90,11 +90,19 @@ async def answer_files(query: CallbackQuery, repo: Repositories, review: Review,
         details = entry.details or {}
         if entry.action != "case.closed" or not details.get("attachment_file_id"):
             continue
-        send = query.message.answer_photo if details.get("attachment") == "photo" else query.message.answer_document
+        send = message.answer_photo if details.get("attachment") == "photo" else message.answer_document
         try:
             await send(details["attachment_file_id"], caption=caption)
         except TelegramBadRequest:
-            await query.message.answer(l10n("my.file_unavailable"))
+            await message.answer(l10n("my.file_unavailable"))
+
+
+class TypedReference(Filter):
+    """A message that is a reference number alone, in the forms people type it; gives it as stored."""
+
+    async def __call__(self, message: Message) -> bool | dict[str, str]:
+        reference = reviews.typed_reference(message.text) if message.text else None
+        return {"reference": reference} if reference else False
 
 
 def make_router(settings: Settings) -> Router:
@@ -109,7 +117,11 @@ def make_router(settings: Settings) -> Router:
         await query.message.answer(text, reply_markup=markup)
 
     @router.message(Command("my"))
-    async def my_command(message: Message, repo: Repositories, user: User | None, l10n: L10n) -> None:
+    async def my_command(message: Message, command: CommandObject, repo: Repositories, user: User | None,
+                         l10n: L10n) -> None:
+        if reference := reviews.typed_reference(command.args or ""):
+            await card_by_reference(message, reference, repo, user, l10n)
+            return
         text, markup = await list_text_and_keyboard(repo, user, l10n, 0)
         await message.answer(text, reply_markup=markup)
 
@@ -128,10 +140,30 @@ def make_router(settings: Settings) -> Router:
             await query.answer(l10n("errors.stale_button"), show_alert=True)
             return
         await query.answer()
+        await send_card(query.message, repo, review, l10n, callback_data.page)
+
+    # The reference the receipt gave, typed to see how the review stands (at the menu, or after /my): its card, when
+    # it is the person's own; someone else's is never shown, nor said to exist.
+    async def card_by_reference(message: Message, reference: str, repo: Repositories, user: User | None,
+                                l10n: L10n) -> None:
+        found = await repo.reviews.by_reference(reference) if user is not None else None
+        if found is None or found.user_id != user.id:
+            await message.answer(l10n("my.reference_unknown", reference=reference))
+            text, markup = await list_text_and_keyboard(repo, user, l10n, 0)
+            await message.answer(text, reply_markup=markup)
+            return
+        await send_card(message, repo, await repo.reviews.of_user(found.id, user.id), l10n, 0)
+
+    @router.message(StateFilter(None), TypedReference())
+    async def reference_typed(message: Message, reference: str, repo: Repositories, user: User | None,
+                              l10n: L10n) -> None:
+        await card_by_reference(message, reference, repo, user, l10n)
+
+    async def send_card(message: Message, repo: Repositories, review: Review, l10n: L10n, page: int) -> None:
         parts = await card_parts(repo, review, l10n, settings)
         for part in parts[:-1]:
-            await query.message.answer(part)
-        markup = make_back_to_list_keyboard(l10n, callback_data.page)
+            await message.answer(part)
+        markup = make_back_to_list_keyboard(l10n, page)
         case = await repo.reviews.case_of(review.id)
         if review.status != ReviewStatus.WITHDRAWN and case is not None and case.status in OPEN_STATUSES:
             # An open appeal: the resident may add to it, or withdraw it (recorded, the office told).
@@ -140,7 +172,7 @@ def make_router(settings: Settings) -> Router:
                     review_id=review.id, action=MyAppealAction.ADD).pack()),
                 InlineKeyboardButton(text=l10n("case_resident.withdraw_button"), callback_data=MyAppeal(
                     review_id=review.id, action=MyAppealAction.WITHDRAW).pack())], *markup.inline_keyboard])
-        await query.message.answer(parts[-1], reply_markup=markup)
-        await answer_files(query, repo, review, l10n)
+        await message.answer(parts[-1], reply_markup=markup)
+        await answer_files(message, repo, review, l10n)
 
     return router

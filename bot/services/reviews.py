@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
@@ -70,6 +71,26 @@ async def previous_of_doctor(repo: Repositories, user: User | None, doctor_id: i
     return await repo.reviews.latest_for_doctor(user.id, doctor_id, now - timedelta(days=days), kinds)
 
 
+def reference_of(year: int, number: int) -> str:
+    return f"AL-{year}-{number:06d}"
+
+
+# How people type the reference a receipt gave them: Cyrillic letters that look like A and L, or the letters under
+# A and L on a keyboard left in Russian (ф, д); any dash, a dot or a slash between the parts, spaces, a "№" before.
+_LOOK_ALIKE = str.maketrans({"А": "A", "Л": "L", "Ф": "A", "Д": "L", "–": "-", "—": "-", "−": "-", "‑": "-",
+                             ".": "-", "/": "-", "_": "-"})
+_TYPED_REFERENCE = re.compile(r"(?:№|#|NO)?\s*AL\s*-?\s*(20[0-9]{2})\s*-?\s*([0-9]{1,6})", re.ASCII)
+
+
+def typed_reference(text: str) -> str | None:
+    """The reference a message consists of (`al 2026 1`, `№ АЛ-2026-000001`), written as stored; None for anything
+    else, a story that mentions one included."""
+    match = _TYPED_REFERENCE.fullmatch(text.strip().upper().translate(_LOOK_ALIKE))
+    if match is None or int(match.group(2)) == 0:
+        return None
+    return reference_of(int(match.group(1)), int(match.group(2)))
+
+
 def link_number(text: str) -> int | None:
     """An id in a deep link: digits that fit the database's 64-bit ids (a forged "99999999999999999999" overflowed
     SQLite and reached the person as "something went wrong")."""
@@ -127,7 +148,7 @@ async def submit(repo: Repositories, user: User, draft: drafts.Draft, *, now: da
     # "show my first name publicly" is its own choice; drafts of the older form said "anonymous" instead.
     show_name = bool(draft["show_name"]) if "show_name" in draft else draft.get("anonymous") is False
     review = Review(
-        reference=f"AL-{year}-{number:06d}", user_id=user.id, clinic_id=draft["clinic_id"],
+        reference=reference_of(year, number), user_id=user.id, clinic_id=draft["clinic_id"],
         doctor_id=doctor.id if doctor else None,
         specialty_id=doctor.specialty_id if doctor else draft.get("specialty_id"),
         kind=kind, category=draft.get("category"), rating=draft.get("rating"),

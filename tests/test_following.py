@@ -1,0 +1,77 @@
+"""A resident following their reviews and a polyclinic's staff answering them, found by a tester acting as an
+elderly resident (or the relative writing for them) and as the clinic's staff: the reference number typed as people
+type it, My appeals after a withdrawal."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from bot.l10n import Translator
+from storage.models import Review
+from tests.conftest import App
+from tests.flows import RU, one, plain, resident, submit_quick_review
+
+pytestmark = pytest.mark.usefixtures("demo_directory")
+T = Translator()
+KK, EN = T["kk"], T["en"]
+
+
+# --- Following a review by its reference number ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("typed", [
+    "AL-2026-000001", "al-2026-000001", "AL 2026 000001", "№ AL-2026-000001", "AL–2026–000001", "AL-2026-1",
+    "АЛ-2026-000001",  # typed on the Russian keyboard: Cyrillic А and Л
+    "АL-2026-000001",  # a Cyrillic А that looks the same
+    "фд-2026-000001",  # the keys of A and L with the keyboard left in Russian
+    " AL2026000001 ",
+])
+async def test_a_reference_typed_at_the_menu_opens_its_card(app: App, typed: str) -> None:
+    """The receipt said "reference number AL-2026-000001"; a week later her son types it to see how it stands. The
+    bot offered to start a new review with the number as its text."""
+    person = await resident(app, 5101)
+    await submit_quick_review(app, person, kind="complaint")
+    reply = await person.send(typed)
+    assert plain(RU("my.card_title", reference="AL-2026-000001")) in plain(reply.texts[0]), reply.texts
+    assert RU("menu_offer.prompt") not in reply.texts
+    assert [RU("my.back_to_list")] in reply.buttons
+    # Nothing was kept as the start of a review.
+    reply = await person.command("review")
+    assert "AL-2026" not in " ".join(reply.texts)
+
+
+async def test_a_reference_after_my_opens_its_card_in_the_language_chosen_since(app: App) -> None:
+    person = await resident(app, 5102)
+    await submit_quick_review(app, person, kind="complaint")
+    await person.command("language")
+    await person.press("Қазақша")
+    reply = await person.command("my", "al 2026 1")
+    assert plain(KK("my.card_title", reference="AL-2026-000001")) in plain(reply.texts[0])
+    assert [KK("my.back_to_list")] in reply.buttons
+
+
+async def test_someone_elses_reference_shows_nothing_of_it(app: App) -> None:
+    """A neighbour's receipt, or a digit typed wrong: the bot must not show whose it is or what it says, only that
+    it is not among this person's, and their own list."""
+    neighbour = await resident(app, 5103)
+    await submit_quick_review(app, neighbour, kind="complaint")
+    stranger = await resident(app, 5104, language="en", button="English")
+    reply = await stranger.send("AL-2026-000001")
+    assert reply.texts == [EN("my.reference_unknown", reference="AL-2026-000001"), EN("my.empty")]
+    # One with a review of their own is shown their own list under the refusal, and nothing of the neighbour's.
+    person = await resident(app, 5106)
+    await submit_quick_review(app, person, kind="gratitude")
+    [_, own] = await one(app, select(Review).order_by(Review.id))
+    for reply in (await person.send("AL-2026-000001"), await person.command("my", "AL-2026-000001")):
+        assert reply.texts[0] == RU("my.reference_unknown", reference="AL-2026-000001")
+        assert reply.text == RU("my.title", total=1, page=1, pages=1)
+        assert reply.buttons[0][0].startswith(own.reference)
+        assert "Нормально" not in " ".join(reply.texts) and RU("status.submitted") not in reply.texts[0]
+
+
+async def test_a_number_in_a_story_is_still_a_story(app: App) -> None:
+    person = await resident(app, 5105)
+    reply = await person.send("Моё обращение AL-2026-000001 так и не рассмотрели, врач опять нагрубил")
+    assert reply.text == RU("menu_offer.prompt")
+
