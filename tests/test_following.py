@@ -1,6 +1,6 @@
 """A resident following their reviews and a polyclinic's staff answering them, found by a tester acting as an
 elderly resident (or the relative writing for them) and as the clinic's staff: the reference number typed as people
-type it, My appeals after a withdrawal."""
+type it, My appeals after a withdrawal, an old Answer button under an appeal its author withdrew."""
 
 from __future__ import annotations
 
@@ -75,3 +75,63 @@ async def test_a_number_in_a_story_is_still_a_story(app: App) -> None:
     reply = await person.send("Моё обращение AL-2026-000001 так и не рассмотрели, врач опять нагрубил")
     assert reply.text == RU("menu_offer.prompt")
 
+
+# --- The polyclinic's staff and an appeal its author withdrew ------------------------------------------------
+
+
+async def withdrawn_after_posting(app: App):
+    """A complaint posted to No. 17's group, then withdrawn by its author from My appeals."""
+    from tests.test_clinics import CLINIC_CHAT, RESIDENT, deliver, link_group, posts_in, submit_about_clinic
+
+    staff = await link_group(app)
+    person = await resident(app, RESIDENT)
+    reference = await submit_about_clinic(app, person, text="Долго ждали в регистратуре.")
+    await deliver(app)
+    [post] = posts_in(app, CLINIC_CHAT)
+    return staff, person, reference, post
+
+
+async def withdraw(person, reference: str) -> None:
+    card = await person.command("my", reference)
+    reply = await person.press(RU("case_resident.withdraw_button"), message=card.messages[-1])
+    reply = await person.press(RU("case_resident.withdraw_yes"), message=reply.messages[-1])
+    assert RU("case_resident.withdrawn", reference=reference) in reply.texts
+
+
+async def test_the_answer_button_under_a_withdrawn_appeal_says_so_and_stores_nothing(app: App) -> None:
+    """The resident withdrew the appeal; in the polyclinic's group its post still has the Answer button. Pressed,
+    the bot asked for the answer and then said it was published and sent, while the review is on no page."""
+    from storage.models import Response
+    from tests.test_clinics import RESIDENT, deliver, texts_to
+
+    staff, person, reference, post = await withdrawn_after_posting(app)
+    await withdraw(person, reference)
+    reply = await staff.press(RU("clinic_post.answer_button"), message=post.message_id)
+    assert reply.callback_answers == [RU("clinic_answer.withdrawn", review=reference)]
+    assert reply.texts == []
+    await staff.send("Приносим извинения, разберёмся.")
+    assert await one(app, select(Response)) == []
+    await deliver(app)
+    assert not [text for text in texts_to(app, RESIDENT) if "Приносим" in text]
+
+
+async def test_an_answer_begun_before_the_withdrawal_is_not_sent_after_it(app: App) -> None:
+    from storage.models import Response
+
+    staff, person, reference, post = await withdrawn_after_posting(app)
+    await staff.press(RU("clinic_post.answer_button"), message=post.message_id)
+    await withdraw(person, reference)
+    reply = await staff.send("Приносим извинения, разберёмся.")
+    assert reply.texts == [RU("clinic_answer.withdrawn", review=reference)]
+    assert await one(app, select(Response)) == []
+
+
+async def test_the_staffs_list_marks_a_withdrawn_appeal_and_offers_no_answer_to_it(app: App) -> None:
+    from tests.test_clinics import ADMIN, STAFF
+
+    _, person, reference, _ = await withdrawn_after_posting(app)
+    await app.user(ADMIN).command("grant", f"{STAFF} clinic_staff 17")
+    await withdraw(person, reference)
+    reply = await app.user(STAFF).command("reviews")
+    assert f"{reference} · Городская поликлиника №17 · {RU('staff_reviews.withdrawn')}" in reply.text
+    assert reply.buttons == []

@@ -21,7 +21,7 @@ from bot.keyboards import name_in
 from bot.l10n import L10n, translator
 from bot.services import moderation, outbox
 from bot.services.pages import PUBLIC_KINDS
-from storage.models import Case, CaseStatus, Clinic, LinkCode, Response, Review, Role
+from storage.models import Case, CaseStatus, Clinic, LinkCode, Response, Review, ReviewStatus, Role
 from storage.repositories import Repositories
 
 # The audit action recorded when a review is queued for its clinic; the first one starts the clinic's time to answer.
@@ -362,9 +362,12 @@ async def staff_listing(repo: Repositories, telegram_id: int, l10n: L10n, settin
     for number, (review, answered) in enumerate(rows, 1):
         text = moderation.public_text_of(review, l10n)
         excerpt = text if len(text) <= LIST_TEXT_CHARS else text[:LIST_TEXT_CHARS].rstrip() + "…"
+        withdrawn = review.status == ReviewStatus.WITHDRAWN  # nobody would read an answer: none is offered
+        mark = ("staff_reviews.withdrawn" if withdrawn else "staff_reviews.answered" if answered
+                else "staff_reviews.unanswered")
         lines.append(l10n("staff_reviews.entry", number=number, review=review_label(l10n, review, settings),
-                          clinic=html.escape(name_in(clinics[review.clinic_id], l10n.language)),
-                          answered=l10n("staff_reviews.answered" if answered else "staff_reviews.unanswered"),
+                          clinic=html.escape(name_in(clinics[review.clinic_id], l10n.language)), answered=l10n(mark),
                           text=html.escape(excerpt) or l10n("pages.voice_only")))
-        buttons.append((l10n("staff_reviews.answer_button", number=number), review.id))
+        if not withdrawn:
+            buttons.append((l10n("staff_reviews.answer_button", number=number), review.id))
     return StaffListing("\n".join(lines), buttons)
