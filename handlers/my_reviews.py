@@ -15,9 +15,9 @@ from bot.config import Settings
 from bot.filters import PrivateChat
 from bot.keyboards import PAGE_SIZE, make_back_to_list_keyboard, make_my_reviews_keyboard, name_in
 from bot.l10n import L10n
-from bot.services import moderation, pages, reviews
+from bot.services import moderation, moderation_queue, pages, reviews
 from bot.services.privacy import INTERNAL_ACTIONS
-from storage.models import PublicStatus, Review, ReviewStatus, Role, User
+from storage.models import AuditLog, PublicStatus, Review, ReviewStatus, Role, User
 from storage.repositories import Repositories
 
 
@@ -30,6 +30,17 @@ async def list_text_and_keyboard(repo: Repositories, user: User | None, l10n: L1
     pages = (total + PAGE_SIZE - 1) // PAGE_SIZE
     return (l10n("my.title", total=total, page=page + 1, pages=pages),
             make_my_reviews_keyboard(l10n, shown, page, total))
+
+
+# The bot's own bookkeeping on a review, which the resident would read as "updated" for nothing: the screening of
+# its text, the record of a clinic's answer and its moderation (a published answer is on the card as the answer).
+NOT_THE_RESIDENTS = frozenset({"moderation.screened", "clinic.answered"})
+
+
+def residents_entry(entry: AuditLog) -> bool:
+    if entry.action in INTERNAL_ACTIONS or entry.action in NOT_THE_RESIDENTS:
+        return False  # the office's internal notes are not the resident's to read either
+    return (entry.details or {}).get("item") != moderation_queue.ANSWER
 
 
 # The history entries whose words were sent to the resident, and the detail that holds them.
@@ -59,7 +70,7 @@ async def card_parts(repo: Repositories, review: Review, l10n: L10n, settings: S
     # (the office may write 3,500 characters each time) cut at a space, never making a message Telegram refuses.
     blocks: list[str] = []
     for entry in await repo.reviews.history(review.id):
-        if entry.action in INTERNAL_ACTIONS:  # the office's internal notes are not the resident's to read
+        if not residents_entry(entry):
             continue
         line = l10n("my.history_line", when=entry.at.astimezone(zone).strftime("%d.%m.%Y %H:%M"),
                     event=l10n(f"history.{entry.action}") if l10n.has(f"history.{entry.action}")

@@ -135,3 +135,34 @@ async def test_the_staffs_list_marks_a_withdrawn_appeal_and_offers_no_answer_to_
     reply = await app.user(STAFF).command("reviews")
     assert f"{reference} · Городская поликлиника №17 · {RU('staff_reviews.withdrawn')}" in reply.text
     assert reply.buttons == []
+
+
+# --- What the card's history says ------------------------------------------------------------------------------
+
+
+async def test_the_cards_history_says_what_happened_not_updated_again_and_again(app: App) -> None:
+    """Her appeal's card read "registered", then "updated" twice the same minute, and "updated" again when the
+    polyclinic answered: the bot's own screening, the post to the polyclinic and the answer's record. She asked
+    what had been changed, and by whom."""
+    from tests.test_clinics import deliver
+
+    staff, person, reference, post = await withdrawn_after_posting(app)
+    await staff.press(RU("clinic_post.answer_button"), message=post.message_id)
+    await staff.send("Приносим извинения, разберёмся.")
+    await deliver(app)
+    card = " ".join((await person.command("my", reference)).texts)
+    assert RU("history.other") not in card, card
+    assert RU("history.clinic.review_posted") in card
+    assert card.count("•") == 2  # registered, sent to the polyclinic; the answer is shown as the answer
+    assert "Приносим извинения, разберёмся." in card
+
+
+async def test_the_cards_history_says_a_moderator_published_it(app: App) -> None:
+    app.settings.moderation.queue = True
+    person = await resident(app, 5107)
+    await submit_quick_review(app, person, kind="gratitude")
+    moderator = app.user(9001)
+    await moderator.command("moderation")
+    await moderator.press(RU("moderation.button_ok"))
+    card = " ".join((await person.command("my", "AL-2026-000001")).texts)
+    assert RU("history.moderation.approved") in card and RU("history.other") not in card, card
