@@ -105,9 +105,14 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
         await state.set_state(ClinicAnswer.writing)
         await state.set_data({"review_id": review.id})
         await query.answer()
-        await bot.send_message(chat.id, words("clinic_answer.prompt", name=html.escape(query.from_user.full_name),
-                                              review=clinics.review_label(words, review, settings),
-                                              limit=clinics.ANSWER_MAX_CHARS))
+        prompt = words("clinic_answer.prompt", name=html.escape(query.from_user.full_name),
+                       review=clinics.review_label(words, review, settings), limit=clinics.ANSWER_MAX_CHARS)
+        if (earlier := await clinics.earlier_answer(repo, review)) is not None:
+            # Said, so that a colleague does not send the author a second answer believing there was none; one that
+            # is meant (a correction, an addition) is still taken.
+            prompt += "\n\n" + words("clinic_answer.answered_before",
+                                      date=earlier.created_at.astimezone(settings.zone).strftime("%d.%m.%Y"))
+        await bot.send_message(chat.id, prompt)
 
     @router.message(StateFilter(ClinicAnswer.writing), Command("cancel"))
     async def cancel(message: Message, state: FSMContext, l10n: L10n) -> None:

@@ -79,8 +79,8 @@ async def test_a_number_in_a_story_is_still_a_story(app: App) -> None:
 # --- The polyclinic's staff and an appeal its author withdrew ------------------------------------------------
 
 
-async def withdrawn_after_posting(app: App):
-    """A complaint posted to No. 17's group, then withdrawn by its author from My appeals."""
+async def posted_complaint(app: App):
+    """A complaint posted to No. 17's group: the staff member of its group, the resident, the reference, the post."""
     from tests.test_clinics import CLINIC_CHAT, RESIDENT, deliver, link_group, posts_in, submit_about_clinic
 
     staff = await link_group(app)
@@ -104,7 +104,7 @@ async def test_the_answer_button_under_a_withdrawn_appeal_says_so_and_stores_not
     from storage.models import Response
     from tests.test_clinics import RESIDENT, deliver, texts_to
 
-    staff, person, reference, post = await withdrawn_after_posting(app)
+    staff, person, reference, post = await posted_complaint(app)
     await withdraw(person, reference)
     reply = await staff.press(RU("clinic_post.answer_button"), message=post.message_id)
     assert reply.callback_answers == [RU("clinic_answer.withdrawn", review=reference)]
@@ -118,7 +118,7 @@ async def test_the_answer_button_under_a_withdrawn_appeal_says_so_and_stores_not
 async def test_an_answer_begun_before_the_withdrawal_is_not_sent_after_it(app: App) -> None:
     from storage.models import Response
 
-    staff, person, reference, post = await withdrawn_after_posting(app)
+    staff, person, reference, post = await posted_complaint(app)
     await staff.press(RU("clinic_post.answer_button"), message=post.message_id)
     await withdraw(person, reference)
     reply = await staff.send("Приносим извинения, разберёмся.")
@@ -129,7 +129,7 @@ async def test_an_answer_begun_before_the_withdrawal_is_not_sent_after_it(app: A
 async def test_the_staffs_list_marks_a_withdrawn_appeal_and_offers_no_answer_to_it(app: App) -> None:
     from tests.test_clinics import ADMIN, STAFF
 
-    _, person, reference, _ = await withdrawn_after_posting(app)
+    _, person, reference, _ = await posted_complaint(app)
     await app.user(ADMIN).command("grant", f"{STAFF} clinic_staff 17")
     await withdraw(person, reference)
     reply = await app.user(STAFF).command("reviews")
@@ -146,7 +146,7 @@ async def test_the_cards_history_says_what_happened_not_updated_again_and_again(
     what had been changed, and by whom."""
     from tests.test_clinics import deliver
 
-    staff, person, reference, post = await withdrawn_after_posting(app)
+    staff, person, reference, post = await posted_complaint(app)
     await staff.press(RU("clinic_post.answer_button"), message=post.message_id)
     await staff.send("Приносим извинения, разберёмся.")
     await deliver(app)
@@ -166,3 +166,28 @@ async def test_the_cards_history_says_a_moderator_published_it(app: App) -> None
     await moderator.press(RU("moderation.button_ok"))
     card = " ".join((await person.command("my", "AL-2026-000001")).texts)
     assert RU("history.moderation.approved") in card and RU("history.other") not in card, card
+
+
+# --- Answering twice -----------------------------------------------------------------------------------------
+
+
+async def test_answer_pressed_again_after_an_answer_says_the_clinic_already_answered(app: App) -> None:
+    """A colleague presses Answer under a post the clinic answered yesterday: nothing said so, and the resident got a
+    second, different answer from the same polyclinic. The prompt now says when the clinic answered; a new answer is
+    still taken (a correction, an addition) and the author gets it too."""
+    from storage.models import Response
+    from tests.test_clinics import CLINIC_CHAT
+
+    staff, _, reference, post = await posted_complaint(app)
+    first = await staff.press(RU("clinic_post.answer_button"), message=post.message_id)
+    assert RU("clinic_answer.answered_before", date="26.11.2026") not in first.text
+    await staff.send("Приносим извинения, разберёмся.")
+    app.clock.advance(days=1)
+    colleague = app.user(8160, chat_id=CLINIC_CHAT, first_name="Асель")
+    app.session.set_chat_member(CLINIC_CHAT, 8160, "administrator")
+    reply = await colleague.press(RU("clinic_post.answer_button"), message=post.message_id)
+    assert reply.text == RU("clinic_answer.prompt", name="Асель", review=reference, limit=3500) + "\n\n" + RU(
+        "clinic_answer.answered_before", date="26.11.2026")
+    reply = await colleague.send("Дополнение: заведующая свяжется с вами.")
+    assert reply.text == RU("clinic_answer.published", review=reference)
+    assert len(await one(app, select(Response))) == 2

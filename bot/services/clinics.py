@@ -21,7 +21,7 @@ from bot.keyboards import name_in
 from bot.l10n import L10n, translator
 from bot.services import moderation, outbox
 from bot.services.pages import PUBLIC_KINDS
-from storage.models import Case, CaseStatus, Clinic, LinkCode, Response, Review, ReviewStatus, Role
+from storage.models import Case, CaseStatus, Clinic, LinkCode, PublicStatus, Response, Review, ReviewStatus, Role
 from storage.repositories import Repositories
 
 # The audit action recorded when a review is queued for its clinic; the first one starts the clinic's time to answer.
@@ -264,6 +264,13 @@ async def was_posted(repo: Repositories, review_id: int) -> bool:
 
 
 # --- Answers ----------------------------------------------------------------------------------------------
+
+
+async def earlier_answer(repo: Repositories, review: Review) -> Response | None:
+    """The clinic's latest answer to the review that the author got or a moderator has (one rejected is no answer)."""
+    answers = [response for response in await repo.reviews.responses_to(review.id)
+               if response.author_role == Role.CLINIC_STAFF and response.public_status != PublicStatus.HIDDEN]
+    return answers[-1] if answers else None
 
 
 async def tell_clinic(repo: Repositories, review: Review, response: Response, event: str, key: str, now: datetime,
