@@ -28,6 +28,9 @@ async def list_text_and_keyboard(repo: Repositories, user: User | None, l10n: L1
     if total == 0:
         return l10n("my.empty"), None
     pages = (total + PAGE_SIZE - 1) // PAGE_SIZE
+    if page >= pages:  # a page button the list no longer (or never) had: its last page, not an empty one
+        page = pages - 1
+        shown, total = await repo.reviews.page_of_user(user.id, page * PAGE_SIZE, PAGE_SIZE)
     return (l10n("my.title", total=total, page=page + 1, pages=pages),
             make_my_reviews_keyboard(l10n, shown, page, total))
 

@@ -76,6 +76,15 @@ async def test_a_number_in_a_story_is_still_a_story(app: App) -> None:
     assert reply.text == RU("menu_offer.prompt")
 
 
+async def test_a_page_button_past_the_end_of_my_appeals_shows_the_last_page(app: App) -> None:
+    """A page button naming a page the list does not have (forged, or kept from a list that was longer) said
+    "page 6 of 1" above no appeal at all, with only a Previous button."""
+    person = await resident(app, 5108)
+    await submit_quick_review(app, person, kind="complaint")
+    reply = await person.press_data("mr:5")
+    assert reply.text == RU("my.title", total=1, page=1, pages=1)
+    assert reply.buttons == [["AL-2026-000001 · " + RU("status.submitted")], [RU("menu.home")]]
+
 # --- The polyclinic's staff and an appeal its author withdrew ------------------------------------------------
 
 
