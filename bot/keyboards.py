@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -397,11 +397,14 @@ def make_start_with_keyboard(l10n: L10n) -> InlineKeyboardMarkup:
     ])
 
 
-def make_my_reviews_keyboard(l10n: L10n, reviews: Sequence[Any], page: int, total: int) -> InlineKeyboardMarkup:
+def make_my_reviews_keyboard(l10n: L10n, reviews: Sequence[Any], page: int, total: int,
+                             answered: Collection[int] = ()) -> InlineKeyboardMarkup:
+    """A button for each review, marked when its polyclinic's answer reached the resident (`answered`: their ids)."""
     rows = [
         [
             InlineKeyboardButton(
-                text=l10n("my.list_item", reference=review.reference, status=l10n(f"status.{review.status}")),
+                text=l10n("my.list_item_answered" if review.id in answered else "my.list_item",
+                          reference=review.reference, status=l10n(f"status.{review.status}")),
                 callback_data=MyReviewOpen(review_id=review.id, page=page).pack(),
             )
         ]

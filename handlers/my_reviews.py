@@ -31,8 +31,10 @@ async def list_text_and_keyboard(repo: Repositories, user: User | None, l10n: L1
     if page >= pages:  # a page button the list no longer (or never) had: its last page, not an empty one
         page = pages - 1
         shown, total = await repo.reviews.page_of_user(user.id, page * PAGE_SIZE, PAGE_SIZE)
+    # Marked on the list, so that a week later it is plain which the polyclinic answered (the notice is far up).
+    answered = await repo.ratings.published_answers_to([review.id for review in shown], role=Role.CLINIC_STAFF)
     return (l10n("my.title", total=total, page=page + 1, pages=pages),
-            make_my_reviews_keyboard(l10n, shown, page, total))
+            make_my_reviews_keyboard(l10n, shown, page, total, answered.keys()))
 
 
 # The bot's own bookkeeping on a review, which the resident would read as "updated" for nothing: the screening of

@@ -200,3 +200,27 @@ async def test_answer_pressed_again_after_an_answer_says_the_clinic_already_answ
     reply = await colleague.send("Дополнение: заведующая свяжется с вами.")
     assert reply.text == RU("clinic_answer.published", review=reference)
     assert len(await one(app, select(Response))) == 2
+
+
+# --- My appeals after the polyclinic answered ---------------------------------------------------------------
+
+
+async def test_my_appeals_list_shows_which_the_polyclinic_answered(app: App) -> None:
+    """The polyclinic answered her complaint; a week later her list still read only "Registered", as on the first
+    day, and she believed nobody had looked at it. An answer held for the moderator is not marked: she has not got
+    it."""
+    from tests.test_clinics import deliver
+
+    staff, person, reference, post = await posted_complaint(app)
+    await staff.press(RU("clinic_post.answer_button"), message=post.message_id)
+    app.settings.moderation.queue = True
+    await staff.send("Ждите звонка заведующей.")
+    reply = await person.command("my")
+    assert reply.buttons[0] == [RU("my.list_item", reference=reference, status=RU("status.submitted"))]
+    app.settings.moderation.queue = False
+    await staff.press(RU("clinic_post.answer_button"), message=post.message_id)
+    await staff.send("Приносим извинения, разберёмся.")
+    await deliver(app)
+    app.clock.advance(days=7)
+    reply = await person.command("my")
+    assert reply.buttons[0] == [RU("my.list_item_answered", reference=reference, status=RU("status.submitted"))]
