@@ -17,6 +17,7 @@ from bot.keyboards import PAGE_SIZE, make_back_to_list_keyboard, make_my_reviews
 from bot.l10n import L10n
 from bot.services import moderation, moderation_queue, pages, reviews
 from bot.services.privacy import INTERNAL_ACTIONS
+from bot.states import TopSearch
 from storage.models import AuditLog, PublicStatus, Review, ReviewStatus, Role, User
 from storage.repositories import Repositories
 
@@ -170,7 +171,8 @@ def make_router(settings: Settings) -> Router:
             return
         await send_card(message, repo, await repo.reviews.of_user(found.id, user.id), l10n, 0)
 
-    @router.message(StateFilter(None), TypedReference())
+    # At the menu, or where the top list would search specialties (handlers/top.py leaves a reference to this).
+    @router.message(StateFilter(None, TopSearch.specialty), TypedReference())
     async def reference_typed(message: Message, reference: str, repo: Repositories, user: User | None,
                               l10n: L10n) -> None:
         await card_by_reference(message, reference, repo, user, l10n)

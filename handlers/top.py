@@ -114,6 +114,8 @@ def make_router(settings: Settings) -> Router:
 
     @router.message(StateFilter(TopSearch.specialty), HasText())
     async def specialty_typed(message: Message, repo: Repositories, l10n: L10n) -> None:
+        if reviews.typed_reference(message.text):
+            raise SkipHandler  # a reference number, typed to follow a review: My appeals opens its card
         # By an official name, by what people call it ("окулист", "көз дәрігері"), by a complaint ("болит колено"),
         # or by a close spelling; what may be an emergency is told to call the ambulance before any doctor is shown.
         finding = specialty_words.read(message.text, await ordered_specialties(repo, l10n))

@@ -224,3 +224,16 @@ async def test_my_appeals_list_shows_which_the_polyclinic_answered(app: App) -> 
     app.clock.advance(days=7)
     reply = await person.command("my")
     assert reply.buttons[0] == [RU("my.list_item_answered", reference=reference, status=RU("status.submitted"))]
+
+
+async def test_a_reference_typed_after_looking_at_the_top_list_opens_its_card(app: App) -> None:
+    """She looked at the top specialists, then typed her number: it was searched for as a specialty, "not found"."""
+    person = await resident(app, 5109)
+    await submit_quick_review(app, person, kind="complaint")
+    await person.command("top")
+    reply = await person.send("AL-2026-000001")
+    assert plain(RU("my.card_title", reference="AL-2026-000001")) in plain(reply.texts[0]), reply.texts
+    # The specialty search still takes what is typed next.
+    await person.command("top")
+    reply = await person.send("окулист")
+    assert reply.text != RU("top_search.not_found")
