@@ -15,7 +15,8 @@ from bot.config import Settings
 from bot.filters import PrivateChat
 from bot.keyboards import PAGE_SIZE, make_back_to_list_keyboard, make_my_reviews_keyboard, name_in
 from bot.l10n import L10n
-from bot.services import moderation, moderation_queue, pages, reviews
+from bot.references import typed_reference
+from bot.services import moderation, moderation_queue, pages
 from bot.services.privacy import INTERNAL_ACTIONS
 from bot.states import TopSearch
 from storage.models import AuditLog, PublicStatus, Review, ReviewStatus, Role, User
@@ -118,7 +119,7 @@ class TypedReference(Filter):
     """A message that is a reference number alone, in the forms people type it; gives it as stored."""
 
     async def __call__(self, message: Message) -> bool | dict[str, str]:
-        reference = reviews.typed_reference(message.text) if message.text else None
+        reference = typed_reference(message.text) if message.text else None
         return {"reference": reference} if reference else False
 
 
@@ -136,7 +137,7 @@ def make_router(settings: Settings) -> Router:
     @router.message(Command("my"))
     async def my_command(message: Message, command: CommandObject, repo: Repositories, user: User | None,
                          l10n: L10n) -> None:
-        if reference := reviews.typed_reference(command.args or ""):
+        if reference := typed_reference(command.args or ""):
             await card_by_reference(message, reference, repo, user, l10n)
             return
         text, markup = await list_text_and_keyboard(repo, user, l10n, 0)

@@ -34,6 +34,7 @@ from bot.rating_keyboards import (
     make_top_scope_keyboard,
     make_top_specialties_keyboard,
 )
+from bot.references import typed_reference
 from bot.services import pages, reviews, search, specialty_words
 from bot.states import TopSearch
 from handlers.feedback.step import place_of
@@ -114,7 +115,7 @@ def make_router(settings: Settings) -> Router:
 
     @router.message(StateFilter(TopSearch.specialty), HasText())
     async def specialty_typed(message: Message, repo: Repositories, l10n: L10n) -> None:
-        if reviews.typed_reference(message.text):
+        if typed_reference(message.text):
             raise SkipHandler  # a reference number, typed to follow a review: My appeals opens its card
         # By an official name, by what people call it ("окулист", "көз дәрігері"), by a complaint ("болит колено"),
         # or by a close spelling; what may be an emergency is told to call the ambulance before any doctor is shown.

@@ -184,6 +184,20 @@ async def test_an_ordinary_complaint_is_listed_each_morning_once_and_opens_as_a_
     assert card_row.sent_message_id == card.messages[-1].message_id
 
 
+async def test_the_office_finds_a_case_by_its_reference_typed_the_way_a_resident_reads_it_out(app: App) -> None:
+    # A resident calls the office and reads her receipt aloud; the officer types what she hears, on a keyboard left
+    # in Russian, with the "№" of the paper form, or without the zeros: /case and /cases find it all the same.
+    reference, _ = await submit(app, 4011)
+    await deliver(app)
+    year, number = reference.split("-")[1], int(reference.split("-")[-1])
+    clerk = officer(app)
+    for typed in (f"№ АЛ {year} {number}", f"al-{year}-{number}", f"фд{year}{number:06d}", f"AL–{year}–{number}"):
+        shown = await clerk.command("case", typed)
+        assert reference in shown.text, typed
+        listed = await clerk.command("cases", f"all {typed}")
+        assert reference in listed.text, typed
+
+
 async def test_an_appeal_registered_after_the_mornings_time_waits_for_the_next_morning_if_the_job_runs_again(
         app: App) -> None:
     # The morning job runs again the same day when it is tried again after an outage, or at a start-up after 09:00

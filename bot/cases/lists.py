@@ -16,6 +16,7 @@ from bot.config import Settings
 from bot.keyboards import name_in
 from bot.l10n import L10n
 from bot.ops.logs import bind_reference
+from bot.references import office_reference
 from bot.services import outbox
 from storage.models import AuditLog, Case, CaseStatus
 from storage.repositories import Repositories
@@ -126,7 +127,7 @@ async def list_page(repo: Repositories, settings: Settings, args: str | None, pa
                  or d.external_id.lower().endswith(":" + query.district)]
         district_id = match[0].id if match else -1
     reference = None
-    if query.words and (found := _reference_of(query.words, today.year)):
+    if query.words and (found := office_reference(query.words, today.year)):
         reference, query.words = found, None
     name_ids = await repo.caseload.people_named(query.words) if query.words else []
     cases, total = await repo.caseload.search(
@@ -158,18 +159,8 @@ async def list_page(repo: Repositories, settings: Settings, args: str | None, pa
     return text, InlineKeyboardMarkup(inline_keyboard=rows)
 
 
-def _reference_of(words: str, year: int) -> str | None:
-    """`AL-2026-000123`, or just its number (`123`, taken as this year's)."""
-    word = words.strip().upper()
-    if word.startswith("AL-") and len(word.split("-")) == 3:
-        return word
-    if word.isdigit() and len(word) <= 6:
-        return f"AL-{year}-{int(word):06d}"
-    return None
-
-
 async def find_case(repo: Repositories, words: str, year: int) -> Case | None:
-    reference = _reference_of(words, year)
+    reference = office_reference(words, year)
     review = await repo.reviews.by_reference(reference) if reference else None
     return await repo.reviews.case_of(review.id) if review else None
 

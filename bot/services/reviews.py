@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import html
-import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
@@ -15,6 +14,7 @@ from bot.cases.deadlines import appeal_due_date, local_date, work_calendar
 from bot.config import Settings
 from bot.l10n import L10n
 from bot.ops.logs import bind_reference
+from bot.references import reference_of
 from bot.services import drafts, moderation_queue, ratings
 from bot.services.urgency import CATEGORIES, UrgencyRules, findings_to_json
 from storage.models import Case, MediaKind, PublicStatus, Review, ReviewKind, ReviewMedia, Urgency, User
@@ -71,24 +71,6 @@ async def previous_of_doctor(repo: Repositories, user: User | None, doctor_id: i
     return await repo.reviews.latest_for_doctor(user.id, doctor_id, now - timedelta(days=days), kinds)
 
 
-def reference_of(year: int, number: int) -> str:
-    return f"AL-{year}-{number:06d}"
-
-
-# How people type the reference a receipt gave them: Cyrillic letters that look like A and L, or the letters under
-# A and L on a keyboard left in Russian (ф, д); any dash, a dot or a slash between the parts, spaces, a "№" before.
-_LOOK_ALIKE = str.maketrans({"А": "A", "Л": "L", "Ф": "A", "Д": "L", "–": "-", "—": "-", "−": "-", "‑": "-",
-                             ".": "-", "/": "-", "_": "-"})
-_TYPED_REFERENCE = re.compile(r"(?:№|#|NO)?\s*AL\s*-?\s*(20[0-9]{2})\s*-?\s*([0-9]{1,6})", re.ASCII)
-
-
-def typed_reference(text: str) -> str | None:
-    """The reference a message consists of (`al 2026 1`, `№ АЛ-2026-000001`), written as stored; None for anything
-    else, a story that mentions one included."""
-    match = _TYPED_REFERENCE.fullmatch(text.strip().upper().translate(_LOOK_ALIKE))
-    if match is None or int(match.group(2)) == 0:
-        return None
-    return reference_of(int(match.group(1)), int(match.group(2)))
 
 
 def link_number(text: str) -> int | None:

@@ -1,0 +1,35 @@
+"""A review's reference number (`AL-2026-000123`), as stored and as people type it: the resident's receipt, /my,
+and the office's /case and /cases read it the same way."""
+
+from __future__ import annotations
+
+import re
+
+
+def reference_of(year: int, number: int) -> str:
+    return f"AL-{year}-{number:06d}"
+
+
+# How people type the reference a receipt gave them: Cyrillic letters that look like A and L, or the letters under
+# A and L on a keyboard left in Russian (ф, д); any dash, a dot or a slash between the parts, spaces, a "№" before.
+_LOOK_ALIKE = str.maketrans({"А": "A", "Л": "L", "Ф": "A", "Д": "L", "–": "-", "—": "-", "−": "-", "‑": "-",
+                             ".": "-", "/": "-", "_": "-"})
+_TYPED_REFERENCE = re.compile(r"(?:№|#|NO)?\s*AL\s*-?\s*(20[0-9]{2})\s*-?\s*([0-9]{1,6})", re.ASCII)
+
+
+def typed_reference(text: str) -> str | None:
+    """The reference a message consists of (`al 2026 1`, `№ АЛ-2026-000001`), written as stored; None for anything
+    else, a story that mentions one included."""
+    match = _TYPED_REFERENCE.fullmatch(text.strip().upper().translate(_LOOK_ALIKE))
+    if match is None or int(match.group(2)) == 0:
+        return None
+    return reference_of(int(match.group(1)), int(match.group(2)))
+
+
+def office_reference(words: str, year: int) -> str | None:
+    """What the office types after /case or /cases: a reference in any form a resident would type it, or just its
+    number (`123`, taken as this year's)."""
+    word = words.strip()
+    if word.isascii() and word.isdigit() and len(word) <= 6 and int(word) > 0:
+        return reference_of(year, int(word))
+    return typed_reference(word)
