@@ -171,6 +171,42 @@ async def test_a_part_of_a_split_answer_sent_again_after_a_crash_keeps_all_of_it
     assert [row.weight for row in stored] == [2]  # the pace counts the mark's message too
 
 
+@pytest.mark.parametrize("failure", ["network", "server", "flood"])
+async def test_a_repeats_mark_sent_on_its_own_goes_once_whatever_the_retries_of_the_message(
+        app: App, failure: str) -> None:
+    """The mark that goes as a message of its own (the part fills its message) went out again before each retry of
+    a send that failed after it: the office read "possible repeat" twice, or more, over one message. It is recorded
+    once sent, and the retries send the message alone."""
+    await residents_longest_answer(app, 5011)
+    parts = await one(app, select(OutboxMessage).where(OutboxMessage.kind == "resident_reply")
+                      .order_by(OutboxMessage.id))
+    [dying, *_] = await die_mid_send(app)
+    assert dying.id == parts[0].id
+    first_try = app.clock.now.astimezone(app.settings.zone)
+    mark = RU("outbox.possible_repeat", time=first_try.strftime("%H:%M"), date=first_try.strftime("%d.%m.%Y"))
+    app.clock.advance(seconds=61)
+    is_first_part = lambda params: params.get("text") == parts[0].payload["text"]  # noqa: E731
+    if failure == "network":
+        app.session.fail_next_network(SendMessage, times=2, where=is_first_part)
+    elif failure == "server":
+        app.session.fail_next(SendMessage, error_code=502, description="Bad Gateway", times=2, where=is_first_part)
+    else:
+        app.session.fail_next(SendMessage, error_code=429, description="Too Many Requests: retry after 5",
+                              retry_after=5, times=2, where=is_first_part)
+    relay = relay_for(app)
+    for _ in range(8):  # the failed sends, then the one that goes through
+        await relay.run_once()
+        app.clock.advance(minutes=1)
+    texts = group_texts(app)
+    assert texts.count(mark) == 1, [text[:60] for text in texts]
+    assert [text for text in texts if text.startswith(mark[:20])] == [mark]
+    assert texts[-3:] == [mark, parts[0].payload["text"], parts[1].payload["text"]]
+    attempts = [call for call in app.session.calls_of(SendMessage) if call.text == parts[0].payload["text"]]
+    assert len(attempts) == 3  # two failed, one through
+    stored = (await one(app, select(OutboxMessage).where(OutboxMessage.id == parts[0].id)))[0]
+    assert (stored.status, stored.weight) == ("sent", 2)  # the mark's message counted once in the pace
+
+
 def test_a_long_text_is_split_as_telegram_counts_it_emoji_taking_two() -> None:
     text = "Спасибо врачу 🙏 " * 400  # 6,400 characters, 6,800 as Telegram may count them
     parts = pages.text_block("<b>Отзыв</b>", text)

@@ -387,9 +387,12 @@ class Relay:
             reply = ReplyParameters(message_id=payload["reply_to_message_id"], allow_sending_without_reply=True)
         if mark_alone is not None:
             await self.bot.send_message(row.chat_id, mark_alone, reply_parameters=reply)
-            # Counted in the pace from the record of the send on (_mark_sent). The slot was reserved for one
-            # message less: a rare repeat of a full message may meet a 429, and then waits and goes again, mark and all.
+            # Recorded at once: a send of the message that fails after it (a 429, a timeout, a 5xx) is retried
+            # without it, or the chat would read the mark again before each retry. Counted in the pace with the
+            # row (its weight, kept with the record); the slot was reserved for one message less, and a rare repeat
+            # of a full message may meet a 429, and then waits and goes again, its mark not again.
             row.weight = (row.weight or 1) + 1
+            await self._mark_went_alone(row)
         media = payload.get("media") or []
         if not media:
             return await self.bot.send_message(row.chat_id, payload["text"], reply_markup=markup,
@@ -429,14 +432,28 @@ class Relay:
             log.info("card %s in chat %s not edited: %s", message_id, row.chat_id, error.message[:80])
         return message_id
 
+    async def _mark_went_alone(self, row: OutboxMessage) -> None:
+        """The repeat's mark for this first try went as a message of its own: not to be sent again for it (a later
+        unrecorded send names another first try, and gets a mark of its own)."""
+        repeat_of = row.payload["possible_repeat_of"]
+        row.payload = {**row.payload, "repeat_mark_sent_for": repeat_of}
+        async with self.pool() as session, session.begin():
+            stored = await Repositories(session).outbox.get(row.id)
+            if stored is None or stored.lease_holder != self.holder:  # removed, or another relay's row now
+                return
+            stored.payload = {**stored.payload, "repeat_mark_sent_for": repeat_of}
+            stored.weight = row.weight
+
     async def _marked_as_repeat(self, row: OutboxMessage) -> tuple[dict[str, Any], str | None]:
         """The payload with "possible repeat of a message sent at HH:MM" on top, in the chat's language; or, when the
-        message is too long to carry the mark too, the payload as it is and the mark to send just before it.
+        message is too long to carry the mark too, the payload as it is and the mark to send just before it (None
+        once that mark went: see _mark_went_alone).
 
         Never cut to make room: a part of a long text (the resident's answer, split to fill whole messages) would
         lose its last words, which nobody would ever see."""
         payload = dict(row.payload)
         first_try = datetime.fromisoformat(payload["possible_repeat_of"]).astimezone(self.zone)
+        mark_sent = payload.get("repeat_mark_sent_for") == payload["possible_repeat_of"]
         async with self.pool() as session:
             language = await self.language_of(Repositories(session), row.chat_id)
         mark = translator()[language]("outbox.possible_repeat", time=first_try.strftime("%H:%M"),
@@ -446,13 +463,13 @@ class Relay:
             caption = media[0].get("caption")
             marked = f"{mark}\n\n{caption}" if caption else mark
             if telegram_length(marked) > CAPTION_LIMIT:
-                return payload, mark
+                return payload, None if mark_sent else mark
             media[0]["caption"] = marked
             payload["media"] = media
         else:
             marked = f"{mark}\n\n{payload.get('text') or ''}".rstrip()
             if telegram_length(marked) > TEXT_LIMIT:
-                return payload, mark
+                return payload, None if mark_sent else mark
             payload["text"] = marked
         return payload, None
 

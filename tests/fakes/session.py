@@ -83,6 +83,7 @@ class _Failure:
     error_code: int | None  # None means a network failure
     description: str
     retry_after: int | None = None
+    where: Callable[[Json], bool] | None = None  # only a call whose params (Bot API JSON) it accepts fails
 
 
 def button_rows(markup: Json | None) -> list[list[str]]:
@@ -175,16 +176,20 @@ class RecordingSession(BaseSession):
         description: str,
         retry_after: int | None = None,
         times: int = 1,
+        where: Callable[[Json], bool] | None = None,
     ) -> None:
-        """Make the next ``times`` calls of ``method`` fail as Telegram would (429, 403, 400, 5xx…)."""
-        self._failures[api_name(method)].extend(_Failure(error_code, description, retry_after) for _ in range(times))
+        """Make the next ``times`` calls of ``method`` fail as Telegram would (429, 403, 400, 5xx…); with ``where``,
+        the next calls whose params it accepts (``lambda params: params["text"] == ...``), others going through."""
+        failure = _Failure(error_code, description, retry_after, where)
+        self._failures[api_name(method)].extend([failure] * times)
 
     def clear_failures(self, method: type[TelegramMethod[Any]] | str) -> None:
         """Forget the failures still queued for ``method`` (an outage that has ended)."""
         self._failures[api_name(method)].clear()
 
-    def fail_next_network(self, method: type[TelegramMethod[Any]] | str, times: int = 1) -> None:
-        failure = _Failure(None, "ClientConnectorError: fake network is down")
+    def fail_next_network(self, method: type[TelegramMethod[Any]] | str, times: int = 1,
+                          where: Callable[[Json], bool] | None = None) -> None:
+        failure = _Failure(None, "ClientConnectorError: fake network is down", where=where)
         self._failures[api_name(method)].extend([failure] * times)
 
     def calls_of(self, method_type: type[TelegramMethod[Any]]) -> list[Any]:
@@ -279,16 +284,18 @@ class RecordingSession(BaseSession):
 
     async def _answer(self, bot: Bot, method: TelegramMethod[Any]) -> Any:
         name = method.__api_method__
-        if self._failures[name]:
-            failure = self._failures[name].popleft()
+        files: dict[str, InputFile] = {}
+        # The same preparation a real session does: Defaults resolved, uploads become attach:// refs.
+        params = self.prepare_value(method.model_dump(warnings=False), bot=bot, files=files, _dumps_json=False)
+        failure = next((queued for queued in self._failures[name] if queued.where is None or queued.where(params)),
+                       None)
+        if failure is not None:
+            self._failures[name].remove(failure)
             if failure.error_code is None:
                 raise TelegramNetworkError(method=method, message=failure.description)
             parameters = {"retry_after": failure.retry_after} if failure.retry_after is not None else {}
             error = {"error_code": failure.error_code, "description": failure.description, "parameters": parameters}
             return self._respond(bot, method, failure.error_code, {"ok": False, **error})
-        files: dict[str, InputFile] = {}
-        # The same preparation a real session does: Defaults resolved, uploads become attach:// refs.
-        params = self.prepare_value(method.model_dump(warnings=False), bot=bot, files=files, _dumps_json=False)
         try:
             _check_limits(name, params)
             if name in self._results:
