@@ -70,10 +70,15 @@ async def morning_reminders(pool: async_sessionmaker[AsyncSession], settings: Se
 
 async def missed_morning(pool: async_sessionmaker[AsyncSession], settings: Settings,
                          clock: Callable[[], datetime], relay: Relay | None = None) -> int:
-    """Once, at start-up: the office's morning, if today's time for it has passed (the process may have been down
-    then; if it was not, the repeat sends nothing)."""
-    if clock() < morning.this_morning(settings, clock()):
+    """Once, at start-up: the office's morning, if today's time for it has passed and it did not run (the process
+    was down then). A morning that ran and found nothing due is not run again: it would send the office a morning
+    list in the afternoon, of what became due since (that is the next morning's)."""
+    now = clock()
+    if now < morning.this_morning(settings, now):
         return 0  # today's run is still to come
+    async with pool() as session:
+        if await morning.morning_ran(Repositories(session), settings, now):
+            return 0
     return await morning_reminders(pool, settings, clock, relay)
 
 
@@ -86,6 +91,7 @@ async def _morning(pool: async_sessionmaker[AsyncSession], settings: Settings, c
         await morning.check_calendar(repo, settings, calendar, now)
         queued = await morning.list_new_appeals(repo, settings, calendar, now)
         queued += await morning.remind(repo, settings, calendar, now)
+        await morning.record_morning_ran(repo, settings, now)
     return queued
 
 

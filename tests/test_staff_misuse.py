@@ -290,6 +290,32 @@ async def test_the_morning_missed_while_the_bot_was_down_is_sent_at_start_up_onc
     assert await missed_morning(app.pool, app.settings, app.clock) == 0
 
 
+async def test_a_morning_that_ran_and_found_nothing_due_is_not_run_again_at_a_start_up(app: App) -> None:
+    """The 09:00 run found nothing to remind of, so it queued no message; the bot was restarted at 14:00 (a deploy)
+    and the start-up's catch-up took the morning for missed, since no message of it was stored, and sent the
+    office a "morning" list in the afternoon. A morning that ran is recorded as run, whatever it found."""
+    from bot.scheduler import missed_morning, morning_reminders
+
+    reference = await extended_to_a_saturday(app)  # due 30.01.2027: reminded on 26.01 (soon) and 29.01 (today)
+    app.clock.now = datetime(2027, 1, 27, 4, 0, tzinfo=UTC)  # Wednesday 09:00 in Almaty
+    assert await morning_reminders(app.pool, app.settings, app.clock) == 0  # nothing due this morning
+    # Meanwhile the case comes to be due today (as a due date counted again would): the next morning's to tell.
+    async with app.pool() as session, session.begin():
+        (await session.scalars(select(Case))).one().due_date = date(2027, 1, 27)
+    before = len(chat_texts(app, CHAT))
+    app.clock.now = datetime(2027, 1, 27, 9, 0, tzinfo=UTC)  # restarted at 14:00
+    assert await missed_morning(app.pool, app.settings, app.clock) == 0
+    await deliver_all(app)
+    assert not [text for text in chat_texts(app, CHAT)[before:] if reference in text or
+                text.startswith(RU("reminders.title", day="27.01.2027"))]
+    # The next morning the bot is down at 09:00: the start-up's run is that morning's, and it is sent.
+    app.clock.now = datetime(2027, 1, 28, 6, 0, tzinfo=UTC)
+    assert await missed_morning(app.pool, app.settings, app.clock) == 1
+    await deliver_all(app)
+    [thursday] = [text for text in chat_texts(app, CHAT)[before:] if reference in text]
+    assert thursday.startswith(RU("reminders.title", day="28.01.2027").split("\n")[0])
+
+
 async def test_a_long_disagreement_reaches_the_office_whole(app: App) -> None:
     _reference, card = await office_card(app, text="Врач требовал взятку 30000 тенге за направление. " * 30)
     await office_sends(app, card, "alert.button_close", "Проверка проведена, факты не подтвердились.")

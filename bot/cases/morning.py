@@ -25,6 +25,7 @@ from storage.repositories import Repositories
 
 log = logging.getLogger(__name__)
 
+MORNING_RAN = "office.morning_ran"  # audited once a day the morning ran, whatever it found (see morning_ran)
 MORNING_SECTIONS = ("today", "soon", "overdue", "escalated", "forward")  # in the morning message, in this order
 OPEN_BUTTONS = 30  # Open buttons under one morning or "new appeals" message
 
@@ -37,6 +38,22 @@ def morning_time(settings: Settings) -> time:
 def this_morning(settings: Settings, now: datetime) -> datetime:
     """When the office's morning falls on the day of `now` (prosecutor.morning_time in the city's zone)."""
     return datetime.combine(local_date(now, settings.zone), morning_time(settings), tzinfo=settings.zone)
+
+
+def _day_number(now: datetime, settings: Settings) -> int:
+    return int(local_date(now, settings.zone).strftime("%Y%m%d"))  # the audit entry's id: 20270127
+
+
+async def record_morning_ran(repo: Repositories, settings: Settings, now: datetime) -> None:
+    """The morning of `now`'s day ran (in its transaction: a run that failed is not recorded). Its messages alone
+    cannot say so: a morning that found nothing due queued none."""
+    if not await morning_ran(repo, settings, now):
+        await repo.audit.record(now, None, MORNING_RAN, "morning", _day_number(now, settings))
+
+
+async def morning_ran(repo: Repositories, settings: Settings, now: datetime) -> bool:
+    """Whether the morning of `now`'s day has run already (the start-up's catch-up then has nothing to do)."""
+    return await repo.audit.count(MORNING_RAN, "morning", _day_number(now, settings)) > 0
 
 
 async def open_views(repo: Repositories) -> list[CaseView]:
