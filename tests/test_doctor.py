@@ -221,3 +221,21 @@ async def test_two_active_clinics_stored_with_one_number_fail(app: App, api: Fak
     checks = await checks_of(settings_for(api, engine, tmp_path), engine)
     assert failed(checks) == [f"active clinics share a number (No. 17: {clinic.external_id!r}, 'renamed-17'): "
                               "keep one active (import it with active = false on the others)"]
+
+
+def test_the_time_zone_is_checked_against_kazakhstans_utc_plus_five() -> None:
+    from datetime import timedelta, timezone
+    from zoneinfo import ZoneInfo
+
+    ok = doctor.check_time_zone("Asia/Almaty", ZoneInfo("Asia/Almaty"), TODAY)
+    assert ok == doctor.Check(True, "time zone Asia/Almaty is UTC+05:00, as Kazakhstan's since 1 March 2024")
+    # A server whose tzdata predates 2024 still puts Almaty at UTC+6: every deadline and reminder an hour off.
+    stale = doctor.check_time_zone("Asia/Almaty", timezone(timedelta(hours=6)), TODAY)
+    assert not stale.ok and "UTC+06:00" in stale.line and "tzdata" in stale.line
+    # Another zone is the operator's choice: reported, not judged.
+    assert doctor.check_time_zone("Europe/Berlin", ZoneInfo("Europe/Berlin"), TODAY).ok
+
+
+async def test_the_checklist_has_the_time_zone_line(api: FakeTelegramAPI, engine: AsyncEngine, tmp_path: Path) -> None:
+    lines = [check.line for check in await checks_of(settings_for(api, engine, tmp_path), engine)]
+    assert "time zone Asia/Almaty is UTC+05:00, as Kazakhstan's since 1 March 2024" in lines

@@ -8,7 +8,7 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 from typing import TextIO
 
@@ -53,6 +53,29 @@ def check_calendar(calendar: WorkCalendar, today: date) -> Check:
         return Check(False, f"working-day calendar ends on {end.isoformat()}, within {CALENDAR_DAYS} days (needed "
                             f"to {needed.isoformat()}): add [years.{end.year + 1}] to {calendar.source}")
     return Check(True, f"working-day calendar covers the next {CALENDAR_DAYS} days (to {end.isoformat()})")
+
+
+# Kazakhstan's zones and their offset since 1 March 2024, when the country moved to a single UTC+5 (tzdata 2024a).
+KAZAKHSTAN_ZONES = {"Asia/Almaty": timedelta(hours=5), "Asia/Qostanay": timedelta(hours=5)}
+
+
+def _offset(delta: timedelta) -> str:
+    sign, minutes = ("+" if delta >= timedelta(0) else "-"), abs(int(delta.total_seconds())) // 60
+    return f"UTC{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def check_time_zone(name: str, zone: tzinfo, today: date) -> Check:
+    """Deadlines, reminders and reference years are counted in `timezone`: a system tzdata older than 2024a still
+    puts Almaty at UTC+6, and every registration near midnight, every morning message would be an hour off."""
+    offset = datetime.combine(today, time(12), tzinfo=zone).utcoffset() or timedelta(0)
+    wanted = KAZAKHSTAN_ZONES.get(name)
+    if wanted is not None and offset != wanted:
+        return Check(False, f"time zone {name} is {_offset(offset)} on this machine, but Kazakhstan has been on "
+                            f"{_offset(wanted)} since 1 March 2024: the system's tzdata is out of date (update the "
+                            f"tzdata package); deadlines and reminders would be an hour off")
+    if wanted is not None:
+        return Check(True, f"time zone {name} is {_offset(offset)}, as Kazakhstan's since 1 March 2024")
+    return Check(True, f"time zone {name} is {_offset(offset)}")
 
 
 def check_media(media_dir: Path, min_free_mb: int) -> Check:
@@ -194,6 +217,7 @@ async def run_checks(settings: Settings, *, engine: AsyncEngine, bot: Bot | None
                 add(Check(False, f"webhook: Telegram did not say where it is set: {error.message}"))
             else:
                 add(_webhook_check(info.url, wanted))
+    add(check_time_zone(settings.timezone, settings.zone, today))
     add(check_calendar(calendar or WorkCalendar.load(), today))
     add(check_consent_text(settings.retention.closed_case_years))
     if settings.admins:
