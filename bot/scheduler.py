@@ -86,7 +86,7 @@ async def _morning(pool: async_sessionmaker[AsyncSession], settings: Settings, c
     calendar, now = work_calendar(), clock()
     async with pool() as session, session.begin():
         repo = Repositories(session)
-        await morning.recompute_provisional(repo, settings, calendar, now)
+        await morning.recount_due_dates(repo, settings, calendar, now)
         await clinics.escalate(repo, settings, calendar, now)  # before the message, so that it lists them
         await morning.check_calendar(repo, settings, calendar, now)
         queued = await morning.list_new_appeals(repo, settings, calendar, now)
@@ -102,7 +102,7 @@ async def calendar_at_start(pool: async_sessionmaker[AsyncSession], settings: Se
     calendar, now = work_calendar(), clock()
     async with pool() as session, session.begin():
         repo = Repositories(session)
-        changed = await morning.recompute_provisional(repo, settings, calendar, now)
+        changed = await morning.recount_due_dates(repo, settings, calendar, now)
         await morning.check_calendar(repo, settings, calendar, now)
     return changed
 

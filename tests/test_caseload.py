@@ -260,6 +260,10 @@ async def test_one_morning_message_has_every_section_with_open_buttons(app: App)
             case = (await session.scalars(select(Case).join(Review, Review.id == Case.review_id)
                                           .where(Review.reference == reference))).one()
             case.due_date, case.listed_at = due, datetime(2026, 11, 27, 4, 0, tzinfo=UTC)
+            # Registered 15 working days before its due date, so that the morning's recount keeps it.
+            review = await session.get(Review, case.review_id)
+            registered = work_calendar().subtract_working_days(due, 15)
+            review.created_at = datetime(registered.year, registered.month, registered.day, 5, 0, tzinfo=UTC)
             if reference == escalated:
                 case.escalated_at = datetime(2026, 12, 4, 4, 0, tzinfo=UTC)
     await morning(app, date(2026, 12, 7))
@@ -307,7 +311,7 @@ async def test_a_submission_on_13_12_2027_is_due_provisionally_in_2028_and_recom
                                "extra_working_days": []}}}
     published = WorkCalendar.from_mapping(data)
     async with app.pool() as session, session.begin():
-        assert await office.recompute_provisional(Repositories(session), app.settings, published, app.clock.now) == 1
+        assert await office.recount_due_dates(Repositories(session), app.settings, published, app.clock.now) == 1
     case = await case_row(app)
     assert (case.due_date, case.due_provisional) == (date(2028, 1, 10), False)
     assert "case.due_recomputed" in await one(app, select(AuditLog.action))
@@ -320,7 +324,7 @@ async def test_a_submission_on_13_12_2027_is_due_provisionally_in_2028_and_recom
     assert edited.reply_markup == card.reply_markup
     # Counted again on the same table, nothing changes and nothing more is queued.
     async with app.pool() as session, session.begin():
-        assert await office.recompute_provisional(Repositories(session), app.settings, published, app.clock.now) == 0
+        assert await office.recount_due_dates(Repositories(session), app.settings, published, app.clock.now) == 0
     assert len(await one(app, select(OutboxMessage).where(OutboxMessage.kind == "card_edit"))) == 1
     # Warned in the log and in the office's chat from 60 days before the table ends (and not before).
     calendar = work_calendar()
@@ -345,7 +349,7 @@ async def test_a_card_edit_leaves_a_burst_list_alone_and_gives_up_on_a_card_tele
     assert first in burst.text and second in burst.text
     data = {"years": {"2027": {"holidays": ["2027-12-16"]}, "2028": {"holidays": ["2028-01-01", "2028-01-02"]}}}
     async with app.pool() as session, session.begin():
-        assert await office.recompute_provisional(Repositories(session), app.settings,
+        assert await office.recount_due_dates(Repositories(session), app.settings,
                                                   WorkCalendar.from_mapping(data), app.clock.now) == 2
     await deliver(app)
     # The list is not turned into either card: nothing was edited, and the rows are done.

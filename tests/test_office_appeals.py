@@ -147,3 +147,29 @@ async def office_sends_as(officer, card, button: str, words: str) -> None:
     await officer.press(RU(button), message=card.message_id)
     await officer.send(words)
     await officer.press(RU("case_draft.button_send"))
+
+
+async def test_a_transfer_order_added_to_a_published_year_counts_open_due_dates_again(
+        app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tomllib
+    from datetime import date
+
+    from bot import scheduler
+    from bot.cases.deadlines import DEFAULT_CALENDAR_PATH, WorkCalendar
+    from tests.test_caseload import morning
+
+    app.clock.now = datetime(2026, 12, 21, 5, 0, tzinfo=UTC)  # Mon 10:00 in Almaty
+    reference, card = await office_card(app, 4201)
+    assert "14.01.2027" in card.text  # on the 2027 table as shipped, without the year's transfer order
+    # The Ministry's order for 2027 comes out: Tue 5 Jan a day off, in exchange for Sat 16 Jan. The operator adds
+    # both sides to the table and restarts; the next morning counts the open appeals again.
+    data = tomllib.loads(DEFAULT_CALENDAR_PATH.read_text(encoding="utf-8"))
+    data["years"]["2027"]["extra_days_off"].append("2027-01-05")
+    data["years"]["2027"]["extra_working_days"].append("2027-01-16")
+    monkeypatch.setattr(scheduler, "work_calendar", lambda: WorkCalendar.from_mapping(data))
+    await morning(app, date(2026, 12, 22))
+    [case] = await one(app, select(Case))
+    assert (case.due_date, case.due_provisional) == (date(2027, 1, 15), False)
+    await deliver_all(app)
+    assert RU("case_notify.due_changed", reference=reference, due="15.01.2027") in chat_texts(app, 4201)
+    assert RU("alert.due", due="15.01.2027") in app.session.message(CHAT, card.message_id).text

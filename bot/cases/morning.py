@@ -195,17 +195,18 @@ def due_of(registered_at: datetime, settings: Settings, calendar: WorkCalendar) 
     return due, calendar.provisional(local_date(registered_at, settings.zone), due)
 
 
-async def recompute_provisional(repo: Repositories, settings: Settings, calendar: WorkCalendar,
-                                now: datetime) -> int:
-    """Once the ministry's table for a year is added, provisional due dates are counted again on it."""
+async def recount_due_dates(repo: Repositories, settings: Settings, calendar: WorkCalendar, now: datetime) -> int:
+    """Open appeals' due dates counted again on the calendar as it is now: provisional ones once the ministry's
+    table for their year is added, and any other once a table already there is corrected (the year's transfer
+    order, the announced date of Kurban Ait), which moves the law's last day, sooner as well as later."""
     changed = 0
-    for case in await repo.caseload.provisional_open(OPEN_STATUSES):
+    for case in await repo.caseload.open_with_counted_due(OPEN_STATUSES):
         if case.extended:
-            case.due_provisional = False
+            case.due_provisional = False  # two calendar months: no working days are counted
             continue
         review = await repo.reviews.get(case.review_id)
         due, provisional = due_of(review.created_at, settings, calendar)
-        if (due, provisional) == (case.due_date, True):
+        if (due, provisional) == (case.due_date, bool(case.due_provisional)):
             continue
         before = case.due_date
         case.due_date, case.due_provisional = due, provisional

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
@@ -50,9 +50,11 @@ class CaseloadRepo:
                  .order_by(Case.created_at, Case.id))
         return (await self.session.scalars(query)).all()
 
-    async def provisional_open(self, statuses: Sequence[str]) -> Sequence[Case]:
-        query = select(Case).where(Case.due_provisional.is_(True), Case.status.in_(statuses))
-        return (await self.session.scalars(query)).all()
+    async def open_with_counted_due(self, statuses: Sequence[str]) -> Sequence[Case]:
+        """Open cases whose due date is counted in working days (formal, not extended), and any still provisional."""
+        counted = and_(Case.formal_appeal.is_(True), Case.extended.is_(False), Case.due_date.is_not(None))
+        query = select(Case).where(or_(Case.due_provisional.is_(True), counted), Case.status.in_(statuses))
+        return (await self.session.scalars(query.order_by(Case.id))).all()
 
     async def search(self, *, statuses: Sequence[str] | None = None, urgency: str | None = None,
                      clinic_id: int | None = None, district_id: int | None = None, category: str | None = None,
