@@ -173,3 +173,20 @@ async def test_a_transfer_order_added_to_a_published_year_counts_open_due_dates_
     await deliver_all(app)
     assert RU("case_notify.due_changed", reference=reference, due="15.01.2027") in chat_texts(app, 4201)
     assert RU("alert.due", due="15.01.2027") in app.session.message(CHAT, card.message_id).text
+
+
+async def test_the_calendars_end_is_told_to_the_office_on_a_working_morning_not_at_a_sunday_night_restart(
+        app: App) -> None:
+    from bot.scheduler import calendar_at_start, morning_reminders
+    from storage.models import OutboxMessage
+
+    warnings = select(OutboxMessage).where(OutboxMessage.dedupe_key.like("calendar-ends:%"))
+    app.clock.now = datetime(2027, 11, 6, 22, 0, tzinfo=UTC)  # Sunday 7 November, 03:00 in Almaty: a restart
+    await calendar_at_start(app.pool, app.settings, app.clock)
+    app.clock.now = datetime(2027, 11, 7, 4, 0, tzinfo=UTC)  # and Sunday's 09:00 run
+    await morning_reminders(app.pool, app.settings, app.clock)
+    assert await one(app, warnings) == []
+    app.clock.now = datetime(2027, 11, 8, 4, 0, tzinfo=UTC)  # Monday, 09:00 in Almaty
+    await morning_reminders(app.pool, app.settings, app.clock)
+    [warning] = await one(app, warnings)
+    assert "31.12.2027" in warning.payload["text"]

@@ -170,7 +170,8 @@ def appeal_line(view: CaseView, l10n: L10n) -> str:
 
 
 async def check_calendar(repo: Repositories, settings: Settings, calendar: WorkCalendar, now: datetime) -> bool:
-    """From 60 days before the published table ends: a warning in the log, and once a week in the office's chat.
+    """From 60 days before the published table ends: a warning in the log, and once a week in the office's chat, on
+    a working day from the morning's time.
     Due dates counted over an unpublished year are still given (by the law's rules) and marked provisional."""
     today = local_date(now, settings.zone)
     left = (calendar.table_ends - today).days
@@ -179,7 +180,8 @@ async def check_calendar(repo: Repositories, settings: Settings, calendar: WorkC
     log.warning("the work calendar %s ends on %s (%s days): add the ministry's table for %s; due dates after it "
                 "are provisional", calendar.source, calendar.table_ends, left, calendar.table_ends.year + 1)
     chat_id = settings.prosecutor.chat_id
-    if chat_id is None:
+    # The office hears it in its working hours: a restart at night or a weekend's run warns in the log only.
+    if chat_id is None or not calendar.is_working_day(today) or now < this_morning(settings, now):
         return True
     l10n = alerts.chat_l10n(settings)
     year, week, _ = today.isocalendar()
