@@ -329,6 +329,11 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
             await query.answer(l10n("case_draft.stale"), show_alert=True)
             return
         case = await repo.reviews.case(callback_data.case_id)
+        if case is None or case.status not in OPEN_STATUSES:  # a colleague answered it meanwhile
+            await state.set_state(None)
+            await state.update_data(**NO_DRAFT)
+            await query.answer(l10n("cases.already_closed"), show_alert=True)
+            return
         view = await alerts.load(repo, case)
         await query.answer()
         # In the appeal's language, whatever the chat's: the law wants the answer in it.

@@ -190,3 +190,15 @@ async def test_the_calendars_end_is_told_to_the_office_on_a_working_morning_not_
     await morning_reminders(app.pool, app.settings, app.clock)
     [warning] = await one(app, warnings)
     assert "31.12.2027" in warning.payload["text"]
+
+
+async def test_a_template_pressed_after_a_colleague_closed_the_case_shows_no_preview(app: App) -> None:
+    from bot.cases import templates
+
+    _reference, card = await office_card(app)
+    first, colleague = office_member(app), office_member(app, 7003, "Асель")
+    prompt = await first.press(RU("alert.button_close"), message=card.message_id)
+    await office_sends_as(colleague, card, "alert.button_close", "Проверка проведена, врач наказан.")
+    chosen = await first.press(templates.template("not_confirmed").titles["ru"], message=prompt.messages[-1])
+    assert chosen.callback_answers == [RU("cases.already_closed")]
+    assert not any(text.startswith("👁") for text in chosen.texts)  # no preview of words that cannot be sent
