@@ -59,6 +59,12 @@ NO_DRAFT = {"action": None, "case_id": None, "words": None, "words_message": Non
 CASE_MESSAGE_KINDS = ("alert", "alert_media", "resident_reply")
 
 
+async def forget_draft(state: FSMContext) -> None:
+    """The officer's draft is over (sent, cancelled, refused, or overtaken): no step waits, no field is left."""
+    await state.set_state(None)
+    await state.update_data(**NO_DRAFT)
+
+
 class RepliesToSomething(Filter):
     async def __call__(self, message: Message) -> bool:
         return message.reply_to_message is not None
@@ -330,8 +336,7 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
             return
         case = await repo.reviews.case(callback_data.case_id)
         if case is None or case.status not in OPEN_STATUSES:  # a colleague answered it meanwhile
-            await state.set_state(None)
-            await state.update_data(**NO_DRAFT)
+            await forget_draft(state)
             await query.answer(l10n("cases.already_closed"), show_alert=True)
             return
         view = await alerts.load(repo, case)
@@ -344,8 +349,7 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
 
     @router.message(Command("cancel"))
     async def cancel(message: Message, state: FSMContext) -> None:
-        await state.set_state(None)
-        await state.update_data(**NO_DRAFT)
+        await forget_draft(state)
         await message.reply(l10n("case_draft.cancelled"))
 
     @router.message(StateFilter(ProsecutorInput.ask, ProsecutorInput.close, ProsecutorInput.reject,
@@ -398,7 +402,7 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
         data = await state.get_data()
         case = await repo.reviews.case(data.get("case_id") or 0)
         if case is None or case.status not in OPEN_STATUSES:
-            await state.set_state(None)
+            await forget_draft(state)
             await message.reply(l10n("cases.already_closed"))
             return
         if len(words) > WORDS_LIMIT:
@@ -448,8 +452,7 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
             return
         action = AlertAction(data["action"])
         if callback_data.action == DraftAction.CANCEL:
-            await state.set_state(None)
-            await state.update_data(**NO_DRAFT)
+            await forget_draft(state)
             await query.answer()
             after_commit(_drop_buttons(query.message))
             after_commit(partial(query.message.answer, l10n("case_draft.cancelled")))
@@ -464,8 +467,7 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
         case = await repo.reviews.case(callback_data.case_id)
         if (case is not None and data.get("answers_before") is not None
                 and await actions.answers_given(repo, case.review_id) != data["answers_before"]):
-            await state.set_state(None)
-            await state.update_data(**NO_DRAFT)
+            await forget_draft(state)
             reference = (await repo.reviews.get(case.review_id)).reference
             await query.answer(l10n("case_draft.overtaken", reference=reference), show_alert=True)
             after_commit(_drop_buttons(query.message))
@@ -481,11 +483,10 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
             else:
                 view = await actions.extend(repo, callback_data.case_id, actor, words, now, settings)
         except actions.CaseActionRefused as refusal:
-            await state.set_state(None)
+            await forget_draft(state)
             await query.answer(l10n(refusal.key, **refusal.values), show_alert=True)
             return
-        await state.set_state(None)
-        await state.update_data(**NO_DRAFT)
+        await forget_draft(state)
         await query.answer()
         after_commit(_drop_buttons(query.message))
         after_commit(partial(query.message.answer, l10n(f"alert.done_{action.value}",

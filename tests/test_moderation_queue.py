@@ -239,16 +239,8 @@ async def test_a_rejected_answer_is_not_published_and_the_clinic_is_told_why(app
 @with_directory
 async def test_a_clinic_whose_answer_a_moderator_rewrote_is_told_so_with_the_text_published(app: App) -> None:
     """Not "the moderator approved your answer": the staff must know the resident read other words than theirs."""
-    app.settings.moderation.queue = True
-    staff = await link_group(app)
-    reference = await submit_about_clinic(app, await resident(app, 2107), text="Нагрубили в регистратуре.")
-    checker = await moderator(app)
-    await checker.command("moderation")
-    await checker.press(RU("moderation.button_ok"))
-    await deliver(app)
-    [post] = posts_in(app, CLINIC_CHAT)
-    await staff.press(RU("clinic_post.answer_button"), message=post.message_id)
-    await staff.send("Пациентка сама виновата, но мы проведём беседу с регистратором.")
+    _, _, checker, reference, _ = await _answer_held_for_moderation(
+        app, 2107, "Пациентка сама виновата, но мы проведём беседу с регистратором.")
     await checker.command("moderation")
     await checker.press(RU("moderation.button_ed"))
     await checker.send("Мы проведём беседу с регистратором.")

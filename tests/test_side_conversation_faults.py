@@ -146,18 +146,25 @@ async def test_a_telegram_reply_to_the_open_question_a_day_later_is_still_the_an
 # --- A second question in the same case ---------------------------------------------------------------------
 
 
-async def test_a_second_question_has_its_own_answer_and_done_with_nothing_new_says_so(app: App) -> None:
-    """Done: the office asks for the room number; she presses ✍️ Reply, answers, and leaves without Done. The office
-    asks a second question (the doctor's name); she presses ✍️ Reply under it, thinks, and presses Done.
-    Seen: "Thank you, your information was added"; the case went back to the office as if the name were given.
-    Expected: the second question is unanswered: "you sent nothing", and the case still waits for her."""
-    relay, question = await office_asks(app, 4108)
-    person = app.user(4108)
+async def first_answered_then_asked_again(app: App, user_id: int):
+    """She presses ✍️ Reply under the office's question and answers "Кабинет 214", without Done; the office then asks
+    for the doctor's name, and the question reaches her."""
+    relay, question = await office_asks(app, user_id)
+    person = app.user(user_id)
     await person.press(RU("notify.reply_button"), message=question.message_id)
     await person.send("Кабинет 214")
     await write_and_send(prosecutor(app), RU("alert.button_ask"), "Укажите ФИО врача.", card_in_chat(app).message_id)
     app.clock.advance(seconds=5)
     await relay.run_once()
+    return person
+
+
+async def test_a_second_question_has_its_own_answer_and_done_with_nothing_new_says_so(app: App) -> None:
+    """Done: the office asks for the room number; she presses ✍️ Reply, answers, and leaves without Done. The office
+    asks a second question (the doctor's name); she presses ✍️ Reply under it, thinks, and presses Done.
+    Seen: "Thank you, your information was added"; the case went back to the office as if the name were given.
+    Expected: the second question is unanswered: "you sent nothing", and the case still waits for her."""
+    person = await first_answered_then_asked_again(app, 4108)
     second = [m for m in app.session.history(4108) if m.text and "ФИО врача" in m.text][-1]
     await person.press(RU("notify.reply_button"), message=second.message_id)
     done = await person.press(RU("reply.done"))
@@ -176,13 +183,7 @@ async def test_an_answer_to_the_first_question_left_open_is_not_given_for_the_se
         app: App) -> None:
     """The first question answered without Done, a second question asked, and the conversation dropped by the
     retention job a month later: the second question was never answered, so the case still waits for her."""
-    relay, question = await office_asks(app, 4109)
-    person = app.user(4109)
-    await person.press(RU("notify.reply_button"), message=question.message_id)
-    await person.send("Кабинет 214")
-    await write_and_send(prosecutor(app), RU("alert.button_ask"), "Укажите ФИО врача.", card_in_chat(app).message_id)
-    app.clock.advance(seconds=5)
-    await relay.run_once()
+    await first_answered_then_asked_again(app, 4109)
     app.clock.advance(days=31)
     await apply_retention(app.pool, app.settings, app.clock)
     [case] = await one(app, select(Case))
@@ -192,13 +193,7 @@ async def test_an_answer_to_the_first_question_left_open_is_not_given_for_the_se
 async def test_a_late_answer_going_on_after_the_second_question_answers_it(app: App) -> None:
     """She stays in the conversation: the office asks again and she writes the name straight away (no Reply
     pressed again); Done hands the case back."""
-    relay, question = await office_asks(app, 4110)
-    person = app.user(4110)
-    await person.press(RU("notify.reply_button"), message=question.message_id)
-    await person.send("Кабинет 214")
-    await write_and_send(prosecutor(app), RU("alert.button_ask"), "Укажите ФИО врача.", card_in_chat(app).message_id)
-    app.clock.advance(seconds=5)
-    await relay.run_once()
+    person = await first_answered_then_asked_again(app, 4110)
     await person.send("Иванова А. С.")
     done = await person.press(RU("reply.done"))
     [case] = await one(app, select(Case))

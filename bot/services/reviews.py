@@ -71,8 +71,6 @@ async def previous_of_doctor(repo: Repositories, user: User | None, doctor_id: i
     return await repo.reviews.latest_for_doctor(user.id, doctor_id, now - timedelta(days=days), kinds)
 
 
-
-
 def link_number(text: str) -> int | None:
     """An id in a deep link: digits that fit the database's 64-bit ids (a forged "99999999999999999999" overflowed
     SQLite and reached the person as "something went wrong")."""

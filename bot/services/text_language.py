@@ -19,6 +19,10 @@ OFFICIAL_WORDS = 6  # an answer this long in Cyrillic without a Kazakh letter is
 SURE_FROM = 3  # words of one language, and more than twice the other's, before the screens' language is overruled
 
 
+def _is_kazakh(word: str) -> bool:
+    return word in _KAZAKH_WORDS or bool(_KAZAKH_LETTERS.intersection(word))
+
+
 def _words(text: str) -> list[str]:
     # A capitalised word inside a sentence is a name ("Терапевт Жұмабекова Гүлнұр грубила"): its letters tell
     # nothing of the language the sentence is in.
@@ -31,7 +35,7 @@ def written_in(text: str | None, screens: str) -> str:
     """"kk", "ru" or "en" for what the text is written in; the screens' language when the text is short, mixed or
     names only ("Әуезов" in a Russian text keeps it Russian)."""
     words = _words(text or "")
-    kazakh = sum(1 for word in words if word in _KAZAKH_WORDS or _KAZAKH_LETTERS.intersection(word))
+    kazakh = sum(1 for word in words if _is_kazakh(word))
     russian = sum(1 for word in words if word in _RUSSIAN_WORDS)
     latin = sum(1 for word in words if word.isascii())
     counts = {"kk": kazakh, "ru": russian, "en": latin if latin > len(words) / 2 else 0}
@@ -53,5 +57,5 @@ def official_text_in(text: str | None, appeal: str) -> str:
         return found
     words = _words(text or "")
     cyrillic = [word for word in words if not word.isascii()]
-    kazakh = [word for word in words if word in _KAZAKH_WORDS or _KAZAKH_LETTERS.intersection(word)]
+    kazakh = any(_is_kazakh(word) for word in words)
     return "ru" if len(cyrillic) >= OFFICIAL_WORDS and not kazakh else found
