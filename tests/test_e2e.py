@@ -121,6 +121,8 @@ async def test_onboarding_over_http_in_webhook_mode(api: FakeTelegramAPI, tmp_pa
         refused = len(api.webhook_deliveries)
         await onboard_over_http(api)
         await eventually_stored(tmp_path, "SELECT language, consent_version FROM users", [("ru", CONSENT_VERSION)])
+        # The answer's commit comes before the HTTP reply reaches the fake: wait for the reply, not only the row.
+        await api.wait_webhook_idle(timeout=60)
         delivered = api.webhook_deliveries[refused:]
         # /start and "I agree": language and consent are one screen now.
         assert len(delivered) == 2 and all(status == 200 for _, status in delivered), delivered
