@@ -53,6 +53,12 @@ class L10n:
 
         return format_decimal(value, format="0." + "0" * digits if digits else "0", locale=self.language)
 
+    def count(self, noun: str, n: int) -> str:
+        """"n noun" in the form this language takes after n: ru "1 рабочий день", "3 рабочих дня", "5 рабочих дней".
+
+        The keys are count.<noun>_one / _few / _many in every language (Kazakh and English repeat a form)."""
+        return self(f"count.{noun}_{plural_form(self.language, n)}", n=n)
+
     def day(self, value: date | datetime) -> str:
         """A day as people of this language write it: "26 ноября 2026", "26 қараша 2026", "26 November 2026"."""
         from babel.dates import format_date
@@ -62,6 +68,14 @@ class L10n:
     def sort_key(self, text: str) -> tuple[int, ...]:
         """Alphabetical order of this language: Kazakh letters (ә, ғ, қ, ң, ө, ұ, ү, һ, і) in their places."""
         return alphabet_key(text, self.language)
+
+
+def plural_form(language: str, n: int) -> str:
+    """The CLDR plural category (Babel) as the locale keys name it: one, few or many ("other" counts as many)."""
+    from babel import Locale
+
+    form = Locale.parse(language).plural_form(n)
+    return form if form in ("one", "few") else "many"
 
 
 # The Kazakh Cyrillic alphabet (42 letters) in its official order; Russian is the same alphabet without the nine

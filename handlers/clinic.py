@@ -81,7 +81,7 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
             await message.reply(chat_l10n(refusal.key, **refusal.values))
             return
         await message.reply(chat_l10n("link.done", clinic=html.escape(name_in(clinic, chat_l10n.language)),
-                                      days=settings.clinics.answer_working_days))
+                                      days=chat_l10n.count("working_days", settings.clinics.answer_working_days)))
 
     @router.message(Command("link"), PrivateChat())
     async def link_in_private(message: Message, l10n: L10n) -> None:

@@ -540,7 +540,8 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
     async def office_help(message: Message, bot: Bot, repo: Repositories, now: datetime) -> None:
         if not await allowed(bot, repo, message.from_user, now):
             return
-        await message.answer(l10n("case_office.help", days=settings.prosecutor.remind_days_before))
+        await message.answer(l10n("case_office.help",
+                                  days=l10n.count("working_days", settings.prosecutor.remind_days_before)))
 
     @router.message(Command("cases"))
     async def list_cases(message: Message, command: CommandObject, bot: Bot, repo: Repositories,

@@ -356,7 +356,7 @@ async def test_deadline_reminders_and_overdue_list(app: App) -> None:
 
     assert await remind_on(date(2026, 12, 11)) == []  # four working days before
     texts = await remind_on(date(2026, 12, 14))  # three working days before: 17, 15, 14 (16 Dec is a holiday)
-    soon = RU("reminders.section_soon", days=3, due="18.12.2026")
+    soon = RU("reminders.section_soon", days=RU.count("working_days", 3), due="18.12.2026")
     assert len(texts) == 1 and reference in texts[0] and soon in texts[0]
     assert await remind_on(date(2026, 12, 14)) == texts  # a repeated run adds nothing
     assert await remind_on(date(2026, 12, 15)) == texts  # two working days before: nothing new

@@ -270,8 +270,9 @@ async def test_one_morning_message_has_every_section_with_open_buttons(app: App)
     await deliver(app)
     # One message to the office this morning, escalations a section of it.
     [sent] = [m for m in app.session.history(CHAT) if m.text]
-    days = app.settings.clinics.answer_working_days
-    sections = [RU("reminders.section_today", due="07.12.2026"), RU("reminders.section_soon", days=3, due="10.12.2026"),
+    days = RU.count("working_days", app.settings.clinics.answer_working_days)
+    sections = [RU("reminders.section_today", due="07.12.2026"),
+                RU("reminders.section_soon", days=RU.count("working_days", 3), due="10.12.2026"),
                 RU("reminders.overdue", count=1), RU("clinic_escalation.title", count=1, days=days)]
     text = sent.text
     assert text.startswith(plain(RU("reminders.title", day="07.12.2026")))
@@ -598,3 +599,16 @@ def test_every_stored_reason_reads_in_plain_words_in_each_language() -> None:
         shown = alerts.plain_reasons(stored, l10n)
         assert "words" not in shown and "spike" not in shown and "category:" not in shown, shown
         assert "«конверт»" in shown and "«ребёнок»" in shown
+    # The counts read as numbers are read aloud: "4 жалобы … за 7 дней", "1 complaint … in 1 day".
+    assert "4 жалобы на этого врача или поликлинику за 7 дней" in alerts.plain_reasons(stored, RU)
+    one_of_each = alerts.plain_reasons(["spike: 1 complaints in 1 days"], EN)
+    assert one_of_each == "1 complaint about this doctor or polyclinic in 1 day"
+
+
+async def test_the_offices_help_counts_its_reminder_days_in_words(app: App) -> None:
+    """The reminder lead is a setting (1-10 working days): the help text must read right for any of them."""
+    officer = app.user(OFFICER, chat_id=CHAT, first_name="Прокурор")
+    app.settings.prosecutor.remind_days_before = 1
+    assert "срок через 1 рабочий день," in (await officer.command("help")).text
+    app.settings.prosecutor.remind_days_before = 5
+    assert "срок через 5 рабочих дней," in (await officer.command("help")).text

@@ -104,7 +104,7 @@ async def test_an_admins_one_time_code_links_a_group_once(app: App, backend: str
     assert (await member.command("link", "WRONG-CODE1")).text == RU("link.unknown")
     assert await one(app, select(ClinicChat)) == []
     reply = await member.command("link", shown.lower())  # typed in lower case: still the code
-    assert reply.text == plain(RU("link.done", clinic="Городская поликлиника №17", days=5))
+    assert reply.text == plain(RU("link.done", clinic="Городская поликлиника №17", days=RU.count("working_days", 5)))
     [linked] = await one(app, select(ClinicChat))
     assert (linked.clinic_id, linked.chat_id, linked.linked_by, linked.active) == (clinic.id, CLINIC_CHAT, STAFF, True)
     [stored] = await one(app, select(LinkCode))
@@ -137,7 +137,7 @@ async def test_a_link_code_sent_in_the_prosecutors_chat_links_nothing_and_still_
     [stored] = await one(app, select(LinkCode))
     assert stored.used_at is None
     reply = await app.user(STAFF, chat_id=CLINIC_CHAT).command("link", code)
-    assert reply.text == plain(RU("link.done", clinic="Городская поликлиника №17", days=5))
+    assert reply.text == plain(RU("link.done", clinic="Городская поликлиника №17", days=RU.count("working_days", 5)))
 
 
 # --- Reviews reach the clinic without the resident's identity ---------------------------------------------------
@@ -481,7 +481,8 @@ async def test_an_unanswered_complaint_is_escalated_after_five_working_days(app:
                                                            OutboxMessage.dedupe_key == "morning:2026-12-07"))
     text = morning.payload["text"]
     assert text.startswith(RU("reminders.title", day="07.12.2026"))
-    section = RU("clinic_escalation.title", count=1, days=app.settings.clinics.answer_working_days)
+    days = RU.count("working_days", app.settings.clinics.answer_working_days)
+    section = RU("clinic_escalation.title", count=1, days=days)
     assert section in text and unanswered in text.split(section)[1] and answered not in text
     buttons = [b["text"] for row in morning.payload["reply_markup"]["inline_keyboard"] for b in row]
     assert buttons == [RU("alert.button_open", reference=unanswered)]

@@ -69,7 +69,7 @@ async def test_a_complaint_with_album_captions_document_full_name_and_phone_is_s
                                                                      [RU("flow.back"), RU("flow.cancel")]]
     assert keyboard.keyboard[0][0].request_contact
     preview = reply.text
-    assert plain(RU("preview.appellant_missing", days=15)) in preview
+    assert plain(RU("preview.appellant_missing", days=RU.count("within_working_days", 15))) in preview
     reply = await person.send(FULL_NAME)
     reply = await person.contact("+77011234567")
     assert removes_reply_keyboard(reply)
@@ -147,7 +147,7 @@ async def test_the_shortest_complaint_takes_ten_actions_from_start_and_eight_fro
     [case] = await one(app, select(Case))
     assert not case.formal_appeal and case.due_date is None
     assert RU("submitted.not_formal") in reply.texts[-2]
-    assert RU("submitted.next_complaint", days=5) in reply.texts[-2]
+    assert RU("submitted.next_complaint", days=RU.count("working_days", 5)) in reply.texts[-2]
 
 
 async def test_a_split_long_text_a_captioned_photo_and_a_voice_recording_are_all_stored(app: App) -> None:

@@ -26,6 +26,8 @@ from tests.flows import (
 )
 from tests.test_alerts import CHAT, card_in_chat, prosecutor, relay_for, submit_violation, write_and_send
 
+WITHIN_15 = RU.count("within_working_days", 15)  # "в течение 15 рабочих дней"
+
 pytestmark = pytest.mark.usefixtures("demo_directory")
 ADD, LEAVE_OUT = RU("description.add"), RU("description.leave_out")
 YES, NO = RU("menu_offer.start"), RU("menu_offer.menu")
@@ -48,7 +50,7 @@ async def complaint_at_preview(app: App, user_id: int):
     await to_kind_step(app, person, about_doctor=False)
     await choose_kind(person, "complaint")
     reply = await describe(person, "Нагрубили в регистратуре")
-    assert RU("preview.appellant_missing", days=15) in reply.text
+    assert RU("preview.appellant_missing", days=WITHIN_15) in reply.text
     return person
 
 
@@ -59,7 +61,7 @@ async def test_a_full_name_typed_in_lower_case_is_asked_about_and_never_offered_
     assert reply.buttons == [[RU("preview.take_name")], [ADD, LEAVE_OUT]]
     question = person.last_message
     reply = await person.press(RU("preview.take_name"))
-    assert RU("preview.appellant", name="Иванова Айгуль Сериковна", days=15) in reply.text
+    assert RU("preview.appellant", name="Иванова Айгуль Сериковна", days=WITHIN_15) in reply.text
     again = await person.press_data(Flow(action=FlowAction.TAKE_NAME).pack(), message=question)
     assert again.callback_answers == [RU("errors.stale_button")]  # decided once
     await person.press(RU("preview.submit"))
@@ -73,7 +75,7 @@ async def test_two_lower_case_words_of_a_story_go_to_the_description_when_the_re
     reply = await person.send("очень долго ждали")
     assert reply.text == RU("preview.name_or_text", name="Очень Долго Ждали")
     reply = await person.press(ADD)
-    assert "очень долго ждали" in reply.text and RU("preview.appellant_missing", days=15) in reply.text
+    assert "очень долго ждали" in reply.text and RU("preview.appellant_missing", days=WITHIN_15) in reply.text
 
 
 @pytest.mark.parametrize(("typed", "name"), [
@@ -84,7 +86,7 @@ async def test_two_lower_case_words_of_a_story_go_to_the_description_when_the_re
 async def test_a_full_name_with_initials_or_a_separate_kyzy_is_taken_at_once(app: App, typed: str, name: str) -> None:
     person = await complaint_at_preview(app, 4003)
     reply = await person.send(typed)
-    assert RU("preview.appellant", name=name, days=15) in reply.text
+    assert RU("preview.appellant", name=name, days=WITHIN_15) in reply.text
 
 
 @pytest.mark.parametrize(("typed", "name"), [
@@ -95,7 +97,7 @@ async def test_a_name_asked_for_with_the_button_may_be_typed_in_any_case(app: Ap
     person = await complaint_at_preview(app, 4004)
     await person.press(RU("preview.enter_name"))
     reply = await person.send(typed)
-    assert RU("preview.appellant", name=name, days=15) in reply.text
+    assert RU("preview.appellant", name=name, days=WITHIN_15) in reply.text
 
 
 async def test_two_texts_sent_at_the_preview_before_deciding_are_added_together_by_either_offer(app: App) -> None:
@@ -334,7 +336,7 @@ async def test_yes_it_is_my_name_takes_the_name_alone_and_offers_the_other_texts
     reply = await person.send("иванова айгуль сериковна")
     assert reply.text == RU("preview.name_or_text", name="Иванова Айгуль Сериковна")
     reply = await person.press(RU("preview.take_name"))
-    assert RU("preview.appellant", name="Иванова Айгуль Сериковна", days=15) in reply.texts[0]
+    assert RU("preview.appellant", name="Иванова Айгуль Сериковна", days=WITHIN_15) in reply.texts[0]
     assert reply.texts[-1] == RU("description.offer_add", length=len(story))  # the story is still on offer
     await person.press(ADD)
     await person.press(RU("preview.submit"))
@@ -496,7 +498,7 @@ async def test_an_older_question_cannot_publish_or_take_a_name_typed_after_it(ap
             reply = await person.press(button, message=old)
             assert reply.callback_answers == [RU("errors.stale_button")]
     reply = await person.press(RU("preview.take_name"))
-    assert RU("preview.appellant", name="Петрова Анна", days=15) in reply.texts[0]
+    assert RU("preview.appellant", name="Петрова Анна", days=WITHIN_15) in reply.texts[0]
     await person.press(LEAVE_OUT)  # the story and the first name, asked about again
     await person.press(RU("preview.submit"))
     [review] = await one(app, select(Review))

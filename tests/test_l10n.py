@@ -99,3 +99,29 @@ def test_handlers_and_keyboards_send_no_literal_strings() -> None:
 def test_the_literal_check_catches_a_literal() -> None:
     sample = ast.parse('async def h(m):\n    await m.answer("Hello")\n    await m.answer(text=f"Hi {m}")\n')
     assert [line for line, _ in _literal_texts(sample)] == [2, 3]
+
+
+def test_counted_words_take_the_form_their_number_asks_for() -> None:
+    """ "через 3 рабочих дня", not "через 3 рабочих дней"; "1 working day", not "1 working days"."""
+    texts = Translator()
+    ru, en, kk = texts["ru"], texts["en"], texts["kk"]
+    assert [ru.count("working_days", n) for n in (1, 3, 5, 11, 21, 22)] == [
+        "1 рабочий день", "3 рабочих дня", "5 рабочих дней", "11 рабочих дней", "21 рабочий день", "22 рабочих дня"]
+    # After «в течение» Russian takes the genitive: "в течение 1 рабочего дня", "в течение 15 рабочих дней".
+    assert [ru.count("within_working_days", n) for n in (1, 2, 15)] == [
+        "1 рабочего дня", "2 рабочих дней", "15 рабочих дней"]
+    assert [ru.count("complaints", n) for n in (1, 3, 7)] == ["1 жалоба", "3 жалобы", "7 жалоб"]
+    assert [en.count("working_days", n) for n in (1, 2, 0)] == ["1 working day", "2 working days", "0 working days"]
+    assert [kk.count("working_days", n) for n in (1, 3)] == ["1 жұмыс күні", "3 жұмыс күні"]  # no plural after a number
+    assert ru("reminders.section_soon", days=ru.count("working_days", 3), due="10.12.2026").startswith(
+        "🔔 <b>Срок через 3 рабочих дня</b>")
+    assert "в течение 15 рабочих дней" in ru("submitted.next_formal", days=ru.count("within_working_days", 15),
+                                              due="22.12.2026")
+
+
+def test_every_counted_word_has_its_three_forms_in_every_language() -> None:
+    for language, catalog in CATALOGS.items():
+        nouns = {key.removeprefix("count.").rsplit("_", 1)[0] for key in catalog if key.startswith("count.")}
+        assert nouns >= {"reviews", "working_days", "within_working_days", "complaints", "days"}
+        for noun in nouns:
+            assert {f"count.{noun}_{form}" for form in ("one", "few", "many")} <= set(catalog), (language, noun)

@@ -87,7 +87,10 @@ def plain_reasons(reasons: Sequence[str], l10n: L10n) -> str:
                 key = f"case_reason.group_{values['group'].replace(' ', '_')}"
                 shown.append(l10n(key if l10n.has(key) else "case_reason.words", words=values["words"],
                                   group=values["group"]))
-            elif name in ("gratitude_crime", "rating", "points", "spike"):
+            elif name == "spike":
+                shown.append(l10n("case_reason.spike", count=l10n.count("complaints", int(values["count"])),
+                                  days=l10n.count("days", int(values["days"]))))
+            elif name in ("gratitude_crime", "rating", "points"):
                 shown.append(l10n(f"case_reason.{name}", **values))
             else:
                 continue

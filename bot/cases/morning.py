@@ -105,10 +105,11 @@ async def remind(repo: Repositories, settings: Settings, calendar: WorkCalendar,
     if not any(sections.values()):
         return 0
     titles = {"today": l10n("reminders.section_today", due=today.strftime("%d.%m.%Y")),
-              "soon": l10n("reminders.section_soon", days=days, due=soon_day.strftime("%d.%m.%Y")),
+              "soon": l10n("reminders.section_soon", days=l10n.count("working_days", days),
+                           due=soon_day.strftime("%d.%m.%Y")),
               "overdue": l10n("reminders.overdue", count=len(sections["overdue"])),
               "escalated": l10n("clinic_escalation.title", count=len(sections["escalated"]),
-                                days=settings.clinics.answer_working_days),
+                                days=l10n.count("working_days", settings.clinics.answer_working_days)),
               "forward": l10n("reminders.section_forward", day=today.strftime("%d.%m.%Y"))}
     lines: list[str] = []
     for name in MORNING_SECTIONS:

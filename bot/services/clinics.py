@@ -204,7 +204,7 @@ async def post_text(repo: Repositories, review: Review, l10n: L10n, settings: Se
             lines.append(l10n("clinic_post.legal_due", due=case.due_date.strftime("%d.%m.%Y")))
     if respond_by is not None:
         lines.append(l10n("clinic_post.respond_by", due=respond_by.strftime("%d.%m.%Y"),
-                          days=settings.clinics.answer_working_days))
+                          days=l10n.count("working_days", settings.clinics.answer_working_days)))
     if forwarded and review.kind == "violation":
         # The office forwards the resident's report as it was written (personal data still hidden): a moderator's
         # edit changes only what the public sees, and a violation report is never public.

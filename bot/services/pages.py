@@ -36,16 +36,8 @@ class Listing:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def plural_form(language: str, n: int) -> str:
-    """The CLDR plural category (Babel) as the locale keys name them: one, few, many ("other" is "many")."""
-    from babel import Locale
-
-    form = Locale.parse(language).plural_form(n)
-    return form if form in ("one", "few") else "many"
-
-
 def reviews_count(l10n: L10n, n: int) -> str:
-    return l10n(f"count.reviews_{plural_form(l10n.language, n)}", n=n)
+    return l10n.count("reviews", n)
 
 
 def score_text(score: float, l10n: L10n | None = None) -> str:

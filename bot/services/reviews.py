@@ -215,10 +215,11 @@ def receipt(result: Submitted, l10n: L10n, settings: Settings) -> str:
     else:
         if urgent:
             lines.append(l10n("submitted.next_urgent"))
-        lines.append(l10n("submitted.next_complaint", days=settings.clinics.answer_working_days))
+        lines.append(l10n("submitted.next_complaint",
+                          days=l10n.count("working_days", settings.clinics.answer_working_days)))
     if result.due_date is not None:
         lines.append(l10n("submitted.next_formal", due=result.due_date.strftime("%d.%m.%Y"),
-                          days=settings.feedback.appeal_working_days))
+                          days=l10n.count("within_working_days", settings.feedback.appeal_working_days)))
         if case is not None and case.due_provisional:
             lines.append(l10n("case_notify.due_provisional"))
     elif review.kind == ReviewKind.COMPLAINT:

@@ -281,11 +281,12 @@ async def preview_text(step: Step, draft: drafts.Draft) -> str:
         lines.append(l10n("preview.phone_shared" if draft.get("phone_shared") else "preview.phone_not_shared"))
         if draft.get("appellant_name"):
             lines += ["", l10n("preview.appellant", name=html.escape(draft["appellant_name"]),
-                               days=step.settings.feedback.appeal_working_days)]
+                               days=l10n.count("within_working_days", step.settings.feedback.appeal_working_days))]
         elif draft.get("kind") == "violation":
             lines += ["", l10n("preview.appellant_optional")]
         else:
-            lines += ["", l10n("preview.appellant_missing", days=step.settings.feedback.appeal_working_days)]
+            lines += ["", l10n("preview.appellant_missing",
+                               days=l10n.count("within_working_days", step.settings.feedback.appeal_working_days))]
     return "\n".join(lines)
 
 

@@ -41,7 +41,7 @@ def explain(result: Verdict | Iterable[Finding | dict[str, Any]] | None, l10n: A
         elif finding.kind == "points":
             lines.append(l10n("urgency_reason.points", points=finding.value))
         elif finding.kind == "spike":
-            lines.append(l10n("urgency_reason.spike", count=finding.value))
+            lines.append(l10n("urgency_reason.spike", count=l10n.count("complaints", int(finding.value))))
         elif finding.kind == "gratitude_crime":
             lines.append(l10n("urgency_reason.gratitude_crime"))
         elif finding.kind == "model":
