@@ -30,7 +30,7 @@ from bot.callbacks import (
 from bot.cases import actions, lists, templates
 from bot.cases import cards as alerts
 from bot.cases.cards import OPEN_STATUSES, CaseView
-from bot.cases.deadlines import local_date, max_extension_date
+from bot.cases.deadlines import local_date
 from bot.config import Settings
 from bot.filters import HasText, InChat
 from bot.keyboards import name_in
@@ -216,13 +216,9 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
             await query.answer(l10n("cases.already_closed"), show_alert=True)
             return
         if action in WRITING:
-            if action == AlertAction.EXTEND and (not case.formal_appeal or case.extended):
-                await query.answer(l10n("cases.cannot_extend"), show_alert=True)
-                return
-            if action == AlertAction.EXTEND and actions.too_late_to_extend(view.review, now, settings):
-                # Said before the reason is typed, not after.
-                last = max_extension_date(view.review.created_at, settings.zone).strftime("%d.%m.%Y")
-                await query.answer(l10n("cases.too_late_to_extend", date=last), show_alert=True)
+            # Said before the reason is typed, not after.
+            if action == AlertAction.EXTEND and (refusal := actions.extension_refused(view, now, settings)):
+                await query.answer(l10n(refusal.key, **refusal.values), show_alert=True)
                 return
             await state.set_state(WRITING[action])
             # The answers given so far: a draft overtaken by a colleague's answer (and the resident's disagreement,

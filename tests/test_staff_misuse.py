@@ -5,7 +5,7 @@ Each asserts what the person sees and what is stored."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from aiogram.methods import SendMessage
@@ -197,6 +197,30 @@ async def test_an_extension_asked_for_past_two_months_is_refused_before_the_reas
     assert pressed.callback_answers == [RU("cases.too_late_to_extend", date="26.01.2027")]
     [case] = await one(app, select(Case))
     assert not case.extended and case.due_date < date(2027, 2, 3)
+
+
+async def test_an_extension_is_decided_while_the_term_runs_not_after_the_due_date(app: App) -> None:
+    """An overdue appeal extended on the 16th working day would leave the morning's overdue list and tell the
+    resident of a new deadline after the old one was missed: refused at the press, and at Send if the day passed
+    while the reason was being written."""
+    reference, card = await office_card(app)
+    [case] = await one(app, select(Case))
+    due = case.due_date
+    officer = office_member(app)
+    app.clock.now = datetime(due.year, due.month, due.day, 12, 0, tzinfo=UTC)  # the last day: still possible
+    prompt = await officer.press(RU("alert.button_extend"), message=card.message_id)
+    assert prompt.callback_answers == [None] and prompt.texts, prompt.texts
+    await officer.send("Нужна проверка в трёх отделениях.")
+    app.clock.now += timedelta(days=1)  # the preview left open overnight: Send comes after the due date
+    sent = await officer.press(RU("case_draft.button_send"))
+    ended = RU("cases.term_ended", date=due.strftime("%d.%m.%Y"))
+    assert ended in sent.callback_answers + sent.texts, (sent.callback_answers, sent.texts)
+    pressed = await office_member(app, 7002).press(RU("alert.button_extend"), message=card.message_id)
+    assert pressed.callback_answers == [ended]
+    [case] = await one(app, select(Case))
+    assert not case.extended and case.due_date == due
+    await deliver_all(app)
+    assert not [text for text in chat_texts(app, 3001) if reference in text and "⏳" in text]
 
 
 # --- Groups -------------------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from bot.keyboards import name_in
 from bot.l10n import L10n, translator
 from bot.ops.logs import bind_reference
 from bot.services import clinics
-from storage.models import CaseStatus, Response, Review, ReviewStatus, Role
+from storage.models import CaseStatus, Response, ReviewStatus, Role
 from storage.repositories import Repositories
 
 FORWARD_WORKING_DAYS = 3  # APPK art. 76: an appeal outside the body's competence is forwarded within 3 working days
@@ -186,21 +186,30 @@ async def reject(repo: Repositories, case_id: int, actor: int, reason: str, now:
     return await alerts.load(repo, view.case)
 
 
-def too_late_to_extend(review: Review, now: datetime, settings: Settings) -> bool:
-    """Past two months from registration the term cannot be extended: the "new" due date would already be past,
-    and the resident would be told of a deadline that has gone."""
-    return max_extension_date(review.created_at, settings.zone) < now.astimezone(settings.zone).date()
+def extension_refused(view: CaseView, now: datetime, settings: Settings) -> CaseActionRefused | None:
+    """Why this case's term cannot be extended today, or None. Said at the press (before the reason is typed) and
+    again at Send, in the same words.
+
+    An extension is decided while the term runs: pressed after the due date, it would move an overdue appeal out
+    of the morning's overdue list and tell the resident of a new deadline after the old one had been missed. Past
+    two months from registration the "new" due date would itself be gone."""
+    case, today = view.case, now.astimezone(settings.zone).date()
+    if not case.formal_appeal or case.extended:
+        return CaseActionRefused("cases.cannot_extend")
+    last = max_extension_date(view.review.created_at, settings.zone)
+    if last < today:
+        return CaseActionRefused("cases.too_late_to_extend", date=last.strftime("%d.%m.%Y"))
+    if case.due_date is not None and case.due_date < today:
+        return CaseActionRefused("cases.term_ended", date=case.due_date.strftime("%d.%m.%Y"))
+    return None
 
 
 async def extend(repo: Repositories, case_id: int, actor: int, reason: str, now: datetime,
                  settings: Settings) -> CaseView:
     """Once, to at most two months from registration; the resident is told the same day."""
     view = await _open_view(repo, case_id)
-    if not view.case.formal_appeal or view.case.extended:
-        raise CaseActionRefused("cases.cannot_extend")
-    if too_late_to_extend(view.review, now, settings):
-        raise CaseActionRefused("cases.too_late_to_extend",
-                                date=max_extension_date(view.review.created_at, settings.zone).strftime("%d.%m.%Y"))
+    if (refusal := extension_refused(view, now, settings)) is not None:
+        raise refusal
     view.case.due_date = max_extension_date(view.review.created_at, settings.zone)
     view.case.extended, view.case.extension_reason = True, reason
     view.case.due_provisional = False  # two calendar months: no working days are counted
