@@ -214,7 +214,7 @@ def make_router(settings: Settings) -> Router:
         if view is None:
             await message.answer(l10n("case_resident.verdict_stale"))
         else:
-            after_commit(partial(message.answer, l10n("case_resident.reopened", reference=view.review.reference)))
+            after_commit(partial(message.answer, resident.reopened_text(view, l10n)))
         await come_back(state, message, l10n, repo, now, after_commit)
 
     @router.message(StateFilter(CaseVerdict.disagreeing))

@@ -423,8 +423,10 @@ async def test_kazakh_complaint_answered_disputed_reopened_and_closed_again(app:
     prompt = await person.press(KK("case_notify.disagree_button"), message=answer.message_id)
     assert prompt.text == KK("case_resident.disagree_prompt")
     told = await person.send("Мен екі сағат күттім, бұл расталмады деу дұрыс емес.")
-    assert told.texts == [KK("case_resident.reopened", reference=reference)]
     case = await case_row(app)
+    # A formal appeal's disagreement is a repeated appeal: its own term, told to her in her language.
+    assert told.texts == [KK("case_resident.reopened", reference=reference) + "\n"
+                          + KK("case_resident.reopened_due", due=case.due_date.strftime("%d.%m.%Y"))]
     assert (case.status, case.reopened_count, case.closed_at) == ("taken", 1, None)
     await deliver(app)
     reopened = last_with_buttons(app, CHAT)

@@ -161,7 +161,12 @@ async def test_a_kazakh_complaint_is_answered_disputed_reopened_and_closed_again
             assert prompt["html"] == KK("case_resident.disagree_prompt")
             mark = len(api.calls)
             told = await resident.say(REASON, KK("case_resident.reopened", reference=reference))
-            assert told["html"] == KK("case_resident.reopened", reference=reference)
+            # A formal appeal's disagreement is a repeated appeal: its own due date, told with it.
+            reopened_line, due_line = told["html"].split("\n")
+            assert reopened_line == KK("case_resident.reopened", reference=reference)
+            any_day = re.escape(KK("case_resident.reopened_due", due="DUE")).replace("DUE", r"\d\d\.\d\d\.\d{4}")
+            assert re.fullmatch(any_day, due_line), due_line
+            reopened_told = told["html"]
             # In the office's chat: a new card, marked reopened, with the reason and the history by name.
             reopened_call = await api.wait_for(to_chat(CHAT, reference, RU("case_card.reopened", count=1)),
                                                since=mark, timeout=90)
@@ -205,6 +210,6 @@ async def test_a_kazakh_complaint_is_answered_disputed_reopened_and_closed_again
         KK("menu.title"),  # the menu, back under the receipt
         KK("notify.answer", reference=reference, answer=FIRST_ANSWER),
         KK("case_resident.disagree_prompt"),
-        KK("case_resident.reopened", reference=reference),
+        reopened_told,
         KK("notify.answer", reference=reference, answer=SECOND_ANSWER),
         KK("case_resident.settled", reference=reference)]

@@ -5,13 +5,15 @@ answered and reopened. Each asserts what the person sees and what is stored."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
+from bot.cases.deadlines import appeal_due_date, work_calendar
+from bot.scheduler import morning_reminders
 from storage.models import AuditLog, Case, Response, Review
-from tests.conftest import App
+from tests.conftest import App, Clock
 from tests.flows import RU, one
 from tests.test_alerts import CHAT, card_in_chat
 from tests.test_alerts import prosecutor as office_member
@@ -202,3 +204,35 @@ async def test_a_template_pressed_after_a_colleague_closed_the_case_shows_no_pre
     chosen = await first.press(templates.template("not_confirmed").titles["ru"], message=prompt.messages[-1])
     assert chosen.callback_answers == [RU("cases.already_closed")]
     assert not any(text.startswith("👁") for text in chosen.texts)  # no preview of words that cannot be sent
+
+
+async def test_a_disagreement_after_the_due_date_is_a_repeated_appeal_with_a_term_of_its_own(app: App) -> None:
+    """The office answered in time; the resident disagrees a fortnight later. Kept at the first term, the case
+    was overdue the moment it reopened (listed so each morning, and Extend refused), and the resident was told
+    nothing of when the office would answer now."""
+    reference, card = await office_card(app)
+    [case] = await one(app, select(Case))
+    first_due = case.due_date
+    await office_sends(app, card, "alert.button_close", "Проверка проведена, нарушений не выявлено.")
+    answer = [m for m in app.session.history(3001) if m.text and "нарушений не выявлено" in m.text][-1]
+    disagreed_on = first_due + timedelta(days=12)
+    app.clock.now = datetime(disagreed_on.year, disagreed_on.month, disagreed_on.day, 6, 0, tzinfo=UTC)
+    person = app.user(3001)
+    await person.press(RU("case_notify.disagree_button"), message=answer.message_id)
+    told = await person.send("Ничего не проверяли, врач по-прежнему требует деньги.")
+    [case] = await one(app, select(Case))
+    new_due = appeal_due_date(app.clock.now, app.settings.zone, work_calendar())
+    assert case.due_date == new_due > disagreed_on and not case.extended
+    assert told.texts == [RU("case_resident.reopened", reference=reference) + "\n"
+                          + RU("case_resident.reopened_due", due=new_due.strftime("%d.%m.%Y"))]
+    [reopened_audit] = await one(app, select(AuditLog).where(AuditLog.action == "case.reopened"))
+    assert reopened_audit.details["due"] == new_due.isoformat()
+    await deliver_all(app)
+    # The next morning lists it as due on its new day, not overdue; and its term may be extended once.
+    next_day = disagreed_on + timedelta(days=1)
+    await morning_reminders(app.pool, app.settings, Clock(datetime(next_day.year, next_day.month, next_day.day, 4,
+                                                                    tzinfo=UTC)))
+    assert not any(RU("reminders.overdue", count=1) in text for text in chat_texts(app, CHAT))
+    app.clock.now = datetime(next_day.year, next_day.month, next_day.day, 6, 0, tzinfo=UTC)
+    prompt = await office_member(app).press(RU("alert.button_extend"), message=card_in_chat(app).message_id)
+    assert prompt.callback_answers == [None] and prompt.texts

@@ -10,7 +10,7 @@ from bot.callbacks import AlertAction
 from bot.cases import cards as alerts
 from bot.cases import notices
 from bot.cases.cards import OPEN_STATUSES, CaseView
-from bot.cases.deadlines import WorkCalendar, local_date, max_extension_date, work_calendar
+from bot.cases.deadlines import WorkCalendar, local_date, max_extension_date, term_started, work_calendar
 from bot.config import Settings
 from bot.keyboards import name_in
 from bot.l10n import L10n, translator
@@ -196,7 +196,7 @@ def extension_refused(view: CaseView, now: datetime, settings: Settings) -> Case
     case, today = view.case, now.astimezone(settings.zone).date()
     if not case.formal_appeal or case.extended:
         return CaseActionRefused("cases.cannot_extend")
-    last = max_extension_date(view.review.created_at, settings.zone)
+    last = max_extension_date(term_started(view.review.created_at, case.reopened_at), settings.zone)
     if last < today:
         return CaseActionRefused("cases.too_late_to_extend", date=last.strftime("%d.%m.%Y"))
     if case.due_date is not None and case.due_date < today:
@@ -210,7 +210,7 @@ async def extend(repo: Repositories, case_id: int, actor: int, reason: str, now:
     view = await _open_view(repo, case_id)
     if (refusal := extension_refused(view, now, settings)) is not None:
         raise refusal
-    view.case.due_date = max_extension_date(view.review.created_at, settings.zone)
+    view.case.due_date = max_extension_date(term_started(view.review.created_at, view.case.reopened_at), settings.zone)
     view.case.extended, view.case.extension_reason = True, reason
     view.case.due_provisional = False  # two calendar months: no working days are counted
     await audit_case(repo, view, actor, "case.extended", now, reason=reason, due=view.case.due_date.isoformat())
@@ -237,5 +237,5 @@ def resident_preview(view: CaseView, action: str, words: str, settings: Settings
         return notices.resident_text(review, "notify.ask", question=html.escape(words))
     if action == AlertAction.REJECT:
         return notices.resident_text(review, "notify.rejected", reason=html.escape(words))
-    due = max_extension_date(review.created_at, settings.zone).strftime("%d.%m.%Y")
+    due = max_extension_date(term_started(review.created_at, view.case.reopened_at), settings.zone).strftime("%d.%m.%Y")
     return notices.resident_text(review, "notify.extended", due=due, reason=html.escape(words))

@@ -231,6 +231,13 @@ def appeal_due_date(
     return calendar.add_working_days(local_date(registered_at, zone), working_days)
 
 
+def term_started(registered_at: datetime, reopened_at: datetime | None) -> datetime:
+    """When an appeal's present term began: its registration, or the resident's latest disagreement with the
+    answer. A disagreement is a repeated appeal with a term of its own (15 working days, extendable once to two
+    months from it): the office answered in time, and is not shown overdue the day the resident disagrees."""
+    return reopened_at or registered_at
+
+
 def max_extension_date(registered_at: datetime, zone: ZoneInfo) -> date:
     """The latest an extended appeal may be decided: two calendar months after the local registration date.
 

@@ -14,7 +14,7 @@ from bot.cases import cards as alerts
 from bot.cases import notices
 from bot.cases.actions import forward_by
 from bot.cases.cards import OPEN_STATUSES, URGENCY_MARK, CaseView
-from bot.cases.deadlines import WorkCalendar, appeal_due_date, local_date
+from bot.cases.deadlines import WorkCalendar, appeal_due_date, local_date, term_started
 from bot.cases.lists import URGENCY_ORDER, bounded, case_line, open_button, show_on_card
 from bot.config import Settings
 from bot.keyboards import name_in
@@ -208,7 +208,7 @@ async def recount_due_dates(repo: Repositories, settings: Settings, calendar: Wo
             case.due_provisional = False  # two calendar months: no working days are counted
             continue
         review = await repo.reviews.get(case.review_id)
-        due, provisional = due_of(review.created_at, settings, calendar)
+        due, provisional = due_of(term_started(review.created_at, case.reopened_at), settings, calendar)
         if (due, provisional) == (case.due_date, bool(case.due_provisional)):
             continue
         before = case.due_date

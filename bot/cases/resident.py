@@ -9,8 +9,11 @@ from datetime import datetime
 from bot.cases import cards as alerts
 from bot.cases.actions import answers_given, audit_case, questions_asked
 from bot.cases.cards import OPEN_STATUSES, CaseView
+from bot.cases.deadlines import work_calendar
 from bot.cases.lists import office_card_text, show_on_card
+from bot.cases.morning import due_of
 from bot.config import Settings
+from bot.l10n import L10n
 from bot.ops.logs import bind_reference
 from bot.services import outbox, pages, ratings
 from bot.states import CaseReply
@@ -152,7 +155,12 @@ async def reopen(repo: Repositories, case_id: int, user_id: int, answer: int, re
     case.status = CaseStatus.TAKEN if case.assignee_telegram_id else CaseStatus.OPEN
     case.closed_at, case.reopened_at, case.reopened_count = None, now, (case.reopened_count or 0) + 1
     view.review.status, view.review.updated_at = ReviewStatus.IN_PROGRESS, now
-    await audit_case(repo, view, view.author.telegram_id, "case.reopened", now, reason=reason, answer=answer)
+    due = {}
+    if case.formal_appeal:  # a repeated appeal: its own term, from today (deadlines.term_started)
+        case.due_date, case.due_provisional = due_of(now, settings, work_calendar())
+        case.extended = False  # and it may be extended once, as the first could
+        due = {"due": case.due_date.isoformat()}
+    await audit_case(repo, view, view.author.telegram_id, "case.reopened", now, reason=reason, answer=answer, **due)
     view = await alerts.load(repo, case)
     chat_id = settings.prosecutor.chat_id
     if chat_id is not None:
@@ -173,6 +181,15 @@ async def reopen(repo: Repositories, case_id: int, user_id: int, answer: int, re
                                      review_id=view.review.id,
                                      dedupe_key=f"reason:{view.review.reference}:{case.reopened_count}:{number}")
     return view
+
+
+def reopened_text(view: CaseView, l10n: L10n) -> str:
+    """What the resident reads once her disagreement is stored: the case is open again, and, for a formal appeal,
+    by when the office now has to answer."""
+    text = l10n("case_resident.reopened", reference=view.review.reference)
+    if view.case.formal_appeal and view.case.due_date is not None:
+        text += "\n" + l10n("case_resident.reopened_due", due=view.case.due_date.strftime("%d.%m.%Y"))
+    return text
 
 
 async def withdraw(repo: Repositories, review: Review, user: User, now: datetime, settings: Settings) -> bool:
