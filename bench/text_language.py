@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/text_language.py                           # both sets in tests/data
     .venv/bin/python bench/text_language.py --show                    # and every miss
+    .venv/bin/python bench/text_language.py --set 2                   # the second pair, never tuned on
 
 `tests/data/appeal_language_eval.tsv` (screens, text, expected): `written_in(text, screens)`, the language the
 appeal is answered in. `tests/data/answer_language_eval.tsv` (appeal, text, expected): the language the office's
@@ -54,9 +55,12 @@ def evaluate(name: str, items: list[dict[str, str]], given: str, tell, show: boo
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--show", action="store_true", help="print every miss")
+    parser.add_argument("--set", type=int, default=1, choices=(1, 2), help="which pair: tests/data/*_eval[_2].tsv")
     args = parser.parse_args()
-    evaluate("appeal language (written_in)", rows(DATA / "appeal_language_eval.tsv"), "screens", written_in, args.show)
-    answers = rows(DATA / "answer_language_eval.tsv")
+    suffix = "" if args.set == 1 else f"_{args.set}"
+    evaluate("appeal language (written_in)", rows(DATA / f"appeal_language_eval{suffix}.tsv"), "screens", written_in,
+             args.show)
+    answers = rows(DATA / f"answer_language_eval{suffix}.tsv")
     evaluate("answer language (official_text_in)", answers, "appeal", official_text_in, args.show)
     # What the preview does with it: warn when the answer is not in the appeal's language.
     warned = [official_text_in(item["text"], item["appeal"]) != item["appeal"] for item in answers]

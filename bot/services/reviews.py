@@ -17,6 +17,7 @@ from bot.ops.logs import bind_reference
 from bot.references import reference_of
 from bot.services import drafts, moderation_queue, ratings
 from bot.services.urgency import CATEGORIES, UrgencyRules, findings_to_json
+from bot.services.urgency_text import known_russian_word
 from storage.models import Case, MediaKind, PublicStatus, Review, ReviewKind, ReviewMedia, Urgency, User
 from storage.repositories import Repositories
 
@@ -33,6 +34,7 @@ def prepare_urgency() -> None:
     rules = urgency_rules()
     if rules.model is not None:
         rules.model.get()
+    known_russian_word("врач")  # the Russian dictionary, which also tells the language of an appeal's text
 
 
 @dataclass

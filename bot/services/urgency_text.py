@@ -101,6 +101,13 @@ def _morph():
     return pymorphy3.MorphAnalyzer()
 
 
+@lru_cache(maxsize=65536)
+def known_russian_word(word: str) -> bool:
+    """The word (lower case) is in pymorphy3's Russian dictionary, in some form: "требовал", "больничный"; a Kazakh
+    word typed in Russian letters ("келмеди", "жок") is not."""
+    return _morph().word_is_known(word)
+
+
 _CYRILLIC = re.compile(r"[а-яё]")
 _KAZAKH_ONLY = re.compile(r"[әіңғүұқөһ]")
 # Kazakh past: -ды/-ді/-ты/-ті (+ person), -ған/-ген/-қан/-кен (+ case or person), folded or not.

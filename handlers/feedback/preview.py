@@ -3,6 +3,7 @@ name, the outcome wanted, the phone), and the submission with its receipt."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -184,7 +185,7 @@ def register(private: Router, settings: Settings) -> None:
         await fetch_missing_evidence(bot, draft, Path(settings.media.dir))
         # The answer is owed in the language the appeal is written in, not the screens' (a Kazakh text sent from a
         # phone in Russian is answered in Kazakh; the office's card says so).
-        language = text_language.written_in(draft.get("text"), l10n.language)
+        language = await asyncio.to_thread(text_language.written_in, draft.get("text"), l10n.language)  # dictionary
         try:
             result = await reviews.submit(repo, user, draft, now=now, settings=settings, language=language)
         except reviews.SubjectGone as gone:
