@@ -29,6 +29,9 @@ _SIDE_STATES = frozenset(side.state for side in SIDE_CONVERSATIONS)
 # A side conversation nobody wrote in for this long is over: the next text is not an answer to the office (nor a
 # reason to reopen a case) but what the resident writes now, a thank-you ten days later, say.
 IDLE_ENDS_AFTER = timedelta(hours=24)
+# Set in the handler's data when the idle rule gave a review set aside back: the message is not for its step (a
+# day-old question), and is held for "continue or start over" (handlers/feedback/held.py).
+REVIEW_BACK_AFTER_IDLE = "review_back_after_idle"
 
 
 async def set_aside(state: FSMContext, side_state: Any, data: dict[str, Any], repo: Repositories,
@@ -74,7 +77,8 @@ class EndIdleSideConversation(BaseMiddleware):
     `raw_state` is read again for every router's StateFilter.
 
     A message quoting the office's question the conversation answers, while the case still waits for it, says what
-    it is: the answer, however late (a name remembered the next evening), so the conversation goes on."""
+    it is: the answer, however late (a name remembered the next evening), so the conversation goes on. A review
+    given back is marked (`REVIEW_BACK_AFTER_IDLE`): the message is held and the resident asked about it."""
 
     async def __call__(self, handler: Callable[[Any, dict[str, Any]], Awaitable[Any]], event: Message,
                        data: dict[str, Any]) -> Any:
@@ -86,7 +90,7 @@ class EndIdleSideConversation(BaseMiddleware):
             # (one begun before conversations kept the time has none: left to end as before)
             if (last_at is not None and now.timestamp() - last_at > IDLE_ENDS_AFTER.total_seconds()
                     and not await self._answers_its_question(event, data, kept)):
-                await end_side_conversation(state, data["repo"], now)
+                data[REVIEW_BACK_AFTER_IDLE] = await end_side_conversation(state, data["repo"], now)
                 data["raw_state"] = await state.get_state()
         return await handler(event, data)
 
@@ -121,8 +125,11 @@ async def end_side_conversation(state: FSMContext, repo: Repositories, now: date
     return True
 
 
-async def offer_unfinished(message: Message, l10n: L10n) -> None:
-    await message.answer(l10n("unfinished.prompt"), reply_markup=keyboards.make_unfinished_keyboard(l10n))
+async def offer_unfinished(message: Message, l10n: L10n, *, with_text: bool = False) -> None:
+    """Continue the unfinished review or start over; `with_text`: with what the resident just wrote, which either
+    choice keeps."""
+    await message.answer(l10n("unfinished.prompt_with_text" if with_text else "unfinished.prompt"),
+                         reply_markup=keyboards.make_unfinished_keyboard(l10n))
 
 
 # Commands that only show something (and /cancel, which ends a side conversation itself) leave it going: an answer

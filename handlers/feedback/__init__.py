@@ -1,6 +1,7 @@
 """Leaving feedback: the resident's conversation from polyclinic to a stored review with its evidence.
 
-One module per step of the conversation, in its order: entry (start, resume, cancel, back), place (the
+One module per step of the conversation, in its order: entry (start, resume, cancel, back), held (what is written
+to a review given back after a day away), place (the
 polyclinic), target (the doctor), kind (kind and category, stars, criteria), description (text, voice and
 files, and when it happened), preview (the last choices and the submission). step holds what they share;
 files keeps evidence in the media store.
@@ -19,7 +20,7 @@ from bot.config import Settings
 from bot.filters import PrivateChat
 from bot.l10n import L10n
 from bot.states import ReviewForm
-from handlers.feedback import description, entry, kind, place, preview, target
+from handlers.feedback import description, entry, held, kind, place, preview, target
 from handlers.feedback.files import fetch_missing_evidence, receive
 from handlers.feedback.step import hint, place_of, step_maker
 from storage.models import User
@@ -34,6 +35,7 @@ def make_router(settings: Settings) -> Router:
     private.message.filter(PrivateChat())
     private.callback_query.filter(PrivateChat())
     router.include_router(private)
+    held.register(private, settings)
     entry.register(private, router, settings)
     for module in (place, target, kind, description, preview):
         module.register(private, settings)

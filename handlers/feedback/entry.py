@@ -16,15 +16,14 @@ from bot.callbacks import EditPick, Flow, FlowAction, MenuAction, MenuChoice, St
 from bot.config import Settings
 from bot.filters import GroupChat, HasEvidence, HasText, LeftoverKeyboardButton
 from bot.l10n import L10n
-from bot.services import drafts, media, people, reviews, search
+from bot.services import drafts, media, people, reviews
 from bot.states import ReviewForm
 from handlers.feedback.description import ambulance_due, too_long
-from handlers.feedback.place import unique_match
+from handlers.feedback.held import add_held, preset_from
 from handlers.feedback.step import (
     ASK,
     Step,
     close_reply_keyboard,
-    place_of,
     preview_text,
     step_maker,
     subject_label,
@@ -125,15 +124,21 @@ def register(private: Router, router: Router, settings: Settings) -> None:
     async def resume(query: CallbackQuery, state: FSMContext, repo: Repositories, l10n: L10n,
                      user: User | None, now: datetime) -> None:
         await query.answer()
-        await state.update_data(pending_preset=None)
+        held = (await state.get_data()).get("held")
+        await state.update_data(pending_preset=None, held=None)
         await query.message.edit_reply_markup(reply_markup=None)
-        await ask_again(step_of(query, state, repo, l10n, user, now))
+        step = step_of(query, state, repo, l10n, user, now)
+        if held:
+            await add_held(step, held)
+        await ask_again(step)
 
     @private.callback_query(Flow.filter(F.action == FlowAction.START_OVER), in_flow)
     async def start_over(query: CallbackQuery, state: FSMContext, repo: Repositories, l10n: L10n,
                          user: User | None, now: datetime) -> None:
         await query.answer()
-        preset = (await state.get_data()).get("pending_preset") or {}
+        data = await state.get_data()
+        # What the resident asked for meanwhile, else what they wrote after a day away: the new review's start.
+        preset = data.get("pending_preset") or await preset_from(repo, data.get("held") or {})
         await query.message.edit_reply_markup(reply_markup=None)
         await begin(step_of(query, state, repo, l10n, user, now), preset, settings=settings, force=True)
 
@@ -192,14 +197,7 @@ def register(private: Router, router: Router, settings: Settings) -> None:
             await state.set_data({})
             await show_menu(query.message, l10n)
             return
-        preset = {key: value for key, value in offer.items() if key in ("text", "media", "told_ambulance")}
-        if preset.get("text"):
-            # "…the therapist at polyclinic 17": a polyclinic the words name alone is taken (and can be changed).
-            clinics = await repo.directory.active_clinics()
-            place = unique_match(search.find_places(preset["text"], [place_of(clinic) for clinic in clinics]))
-            if place is not None:
-                preset["clinic_id"] = place.id
-        await begin(step_of(query, state, repo, l10n, user, now), preset, settings=settings)
+        await begin(step_of(query, state, repo, l10n, user, now), await preset_from(repo, offer), settings=settings)
 
 
 def register_fallback(fallback: Router, settings: Settings) -> None:

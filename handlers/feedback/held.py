@@ -1,0 +1,106 @@
+"""What a resident writes to a review the idle rule just gave back (a side conversation left for a day ended,
+handlers/side_conversation.py): held, and the resident asked to continue that review or start over, as every
+other way back into an unfinished review asks. Continue adds it to the old review's description; Start over
+begins the new one with it. A day later the text is not an answer to the step the review was left at."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiogram import Router
+from aiogram.filters import Filter, StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.types import Message
+
+from bot.config import Settings
+from bot.filters import HasEvidence, HasText, LeftoverKeyboardButton
+from bot.l10n import L10n
+from bot.services import drafts, media, search
+from bot.states import ReviewForm
+from handlers.feedback.description import ambulance_due, too_long
+from handlers.feedback.place import unique_match
+from handlers.feedback.step import Step, place_of
+from handlers.side_conversation import REVIEW_BACK_AFTER_IDLE, offer_unfinished
+from storage.repositories import Repositories
+
+# Messages this close after the held one join it (a text Telegram split, a story and its photo) until the resident
+# decides; later ones are the review's again.
+HELD_JOINS_WITHIN_SECONDS = 600
+
+
+class HeldForUnfinished(Filter):
+    """The first message after the idle rule gave a review back, or one following it closely before the resident
+    decided (commands and a leftover keyboard's buttons are theirs)."""
+
+    async def __call__(self, message: Message, state: FSMContext, **data: Any) -> bool:
+        if (message.text or "").startswith("/"):
+            return False
+        if data.get(REVIEW_BACK_AFTER_IDLE):
+            return True
+        held = (await state.get_data()).get("held")
+        return bool(held) and 0 <= message.date.timestamp() - held.get("at", 0) <= HELD_JOINS_WITHIN_SECONDS
+
+
+def register(private: Router, settings: Settings) -> None:
+    """Registered before every step's handlers: a held message is answered by none of them."""
+    held_here = (StateFilter(ReviewForm), HeldForUnfinished(), ~LeftoverKeyboardButton())
+
+    @private.message(*held_here, HasText())
+    async def text_held(message: Message, state: FSMContext, l10n: L10n) -> None:
+        held = (await state.get_data()).get("held") or {}
+        limit = settings.feedback.max_text_chars
+        joined = drafts.append_part(held.get("text") or "", held.get("last_part"), message.text,
+                                    message.date.timestamp(), limit)
+        held = {**held, "text": joined.text, "last_part": joined.last_part, "at": message.date.timestamp()}
+        ambulance = ambulance_due(held, joined.text)
+        await state.update_data(held=held)
+        if ambulance:
+            await message.answer(l10n("ambulance.call_now"))
+        if joined.refused:
+            await message.answer(too_long(l10n, joined, limit))
+        elif joined.parts == 1:  # the rest of a text Telegram split is not asked about again
+            await offer_unfinished(message, l10n, with_text=True)
+
+    @private.message(*held_here, HasEvidence())
+    async def file_held(message: Message, state: FSMContext, l10n: L10n) -> None:
+        held = (await state.get_data()).get("held") or {}
+        files = list(held.get("media") or [])
+        same_album = message.media_group_id is not None and held.get("album") == message.media_group_id
+        if len(files) < settings.feedback.max_media:
+            files.append(media.evidence_of(message).as_dict())  # the reference; downloaded once the review goes on
+        await state.update_data(held={**held, "media": files, "album": message.media_group_id,
+                                      "at": message.date.timestamp(), "last_part": None})
+        if not same_album:
+            await offer_unfinished(message, l10n, with_text=True)
+
+
+async def add_held(step: Step, held: dict[str, Any]) -> None:
+    """Continue: what was held joins the old review's description (its files, as many as fit); a text that would
+    pass the limit is said to, and not added."""
+    draft = await step.draft()
+    limit = step.settings.feedback.max_text_chars
+    files = [*draft.get("media", []), *held.get("media", [])][: step.settings.feedback.max_media]
+    if files:
+        draft["media"] = files
+    if held.get("text"):
+        combined = drafts.join_parts(draft.get("text") or "", held["text"], together=False)
+        if len(combined) > limit:
+            await step.message.answer(step.l10n("description.too_long_added", length=len(combined), limit=limit))
+        else:
+            draft["text"] = combined
+            draft.pop("text_from_captions", None)
+    await step.save(draft)
+    await step.message.answer(step.l10n("description.added"))
+
+
+async def preset_from(repo: Repositories, offer: dict[str, Any]) -> drafts.Draft:
+    """A new review begun with what the resident wrote or sent before it (at the menu, or held): its words name a
+    polyclinic alone ("…the therapist at polyclinic 17"), it is taken (and can be changed)."""
+    preset = {key: value for key, value in offer.items() if key in ("text", "media", "told_ambulance") and value}
+    if preset.get("text"):
+        clinics = await repo.directory.active_clinics()
+        place = unique_match(search.find_places(preset["text"], [place_of(clinic) for clinic in clinics]))
+        if place is not None:
+            preset["clinic_id"] = place.id
+    return preset
+
