@@ -343,6 +343,13 @@ class ResidentVerdict(CallbackData, prefix="rv"):
     answer: int  # which answer it is about: a button under an earlier answer changes nothing
 
 
+class LateReason(CallbackData, prefix="lr"):
+    """A text typed more than a day after "I disagree": the reason for disagreeing in that case (send), or not."""
+
+    case_id: int
+    send: bool
+
+
 class MyAppealAction(StrEnum):
     ADD = "add"
     WITHDRAW = "wd"

@@ -17,6 +17,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from bot.callbacks import (
     CaseReplyDone,
     CaseReplyStart,
+    LateReason,
     MyAppeal,
     MyAppealAction,
     ResidentVerdict,
@@ -30,6 +31,7 @@ from bot.l10n import L10n
 from bot.states import SIDE_CONVERSATIONS, AppealAddition, CaseReply, CaseVerdict, ReviewForm
 from bot.unit_of_work import AfterCommit
 from handlers.feedback.files import receive
+from handlers.feedback.held import held_or_offered
 from handlers.long_texts import refused_length
 from handlers.side_conversation import end_side_conversation, offer_unfinished, question_replied_to, set_aside, went_on
 from handlers.start import leave_side_conversation
@@ -42,6 +44,20 @@ REASON_LIMIT = 3000
 def done_keyboard(l10n: L10n, case_id: int) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
         text=l10n("reply.done"), callback_data=CaseReplyDone(case_id=case_id).pack())]])
+
+
+def late_reason_keyboard(l10n: L10n, case_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[
+        [InlineKeyboardButton(text=l10n("case_resident.late_reason_yes"),
+                              callback_data=LateReason(case_id=case_id, send=True).pack())],
+        [InlineKeyboardButton(text=l10n("case_resident.late_reason_no"),
+                              callback_data=LateReason(case_id=case_id, send=False).pack())]])
+
+
+async def reference_of(repo: Repositories, case_id: int) -> str:
+    case = await repo.reviews.case(case_id)
+    review = await repo.reviews.get(case.review_id) if case else None
+    return review.reference if review else ""
 
 
 async def come_back(state: FSMContext, message: Message, l10n: L10n, repo: Repositories, now: datetime,
@@ -202,7 +218,7 @@ def make_router(settings: Settings) -> Router:
 
     @router.message(StateFilter(CaseVerdict.disagreeing), HasText())
     async def disagreement(message: Message, state: FSMContext, repo: Repositories, user: User | None, l10n: L10n,
-                           now: datetime, after_commit: AfterCommit) -> None:
+                           now: datetime, after_commit: AfterCommit, reason_after_idle: bool = False) -> None:
         reason = message.text.strip()
         # A long paste arrives in parts: the rest of one refused is refused with it, never reopening the case with
         # a fragment that begins mid-word as the whole reason.
@@ -210,12 +226,47 @@ def make_router(settings: Settings) -> Router:
             await message.answer(l10n("case_resident.too_long", limit=REASON_LIMIT))
             return
         data = await state.get_data()
+        if reason_after_idle or data.get("late_reason"):
+            # A day after "I disagree" (side_conversation.REASON_AFTER_IDLE) the text may be the reason, or a new
+            # matter: asked, and kept either way.
+            # More text before the answer joins it: the question is about all she wrote since.
+            late = "\n\n".join(part for part in (data.get("late_reason"), reason) if part)
+            if len(late) > REASON_LIMIT:
+                await message.answer(l10n("case_resident.too_long", limit=REASON_LIMIT))
+                return
+            await state.update_data(late_reason=late)
+            await message.answer(l10n("case_resident.late_reason_question",
+                                      reference=await reference_of(repo, data["case_id"])),
+                                 reply_markup=late_reason_keyboard(l10n, data["case_id"]))
+            return
         view = await resident.reopen(repo, data["case_id"], user.id, data["answer"], reason, now, settings)
         if view is None:
             await message.answer(l10n("case_resident.verdict_stale"))
         else:
             after_commit(partial(message.answer, resident.reopened_text(view, l10n)))
         await come_back(state, message, l10n, repo, now, after_commit)
+
+    @router.callback_query(LateReason.filter())
+    async def late_reason_decided(query: CallbackQuery, callback_data: LateReason, state: FSMContext,
+                                  repo: Repositories, user: User | None, l10n: L10n, now: datetime,
+                                  after_commit: AfterCommit) -> None:
+        data = await state.get_data()
+        if (await state.get_state() != CaseVerdict.disagreeing.state or data.get("case_id") != callback_data.case_id
+                or not data.get("late_reason")):
+            await query.answer(l10n("errors.stale_button"), show_alert=True)
+            return
+        await query.answer()
+        after_commit(partial(drop_buttons, query.message))
+        if callback_data.send:
+            view = await resident.reopen(repo, data["case_id"], user.id, data["answer"], data["late_reason"], now,
+                                         settings)
+            after_commit(partial(query.message.answer, l10n("case_resident.verdict_stale") if view is None else
+                                 l10n("case_resident.reopened", reference=view.review.reference)))
+            await come_back(state, query.message, l10n, repo, now, after_commit)
+            return
+        # Something else: the conversation ends as a day idle ends it, and the text is what it is now.
+        await end_side_conversation(state, repo, now)
+        after_commit(await held_or_offered(state, query.message, l10n, data["late_reason"], now.timestamp()))
 
     @router.message(StateFilter(CaseVerdict.disagreeing))
     async def reason_not_text(message: Message, l10n: L10n) -> None:

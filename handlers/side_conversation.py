@@ -22,16 +22,20 @@ from bot.callbacks import CaseReplyStart, MenuAction, MenuChoice, buttons_under
 from bot.cases import resident
 from bot.filters import PrivateChat
 from bot.l10n import L10n
-from bot.states import SIDE_CONVERSATIONS, CaseReply, ReviewForm
+from bot.states import SIDE_CONVERSATIONS, CaseReply, CaseVerdict, ReviewForm
 from storage.repositories import Repositories
 
 _SIDE_STATES = frozenset(side.state for side in SIDE_CONVERSATIONS)
-# A side conversation nobody wrote in for this long is over: the next text is not an answer to the office (nor a
-# reason to reopen a case) but what the resident writes now, a thank-you ten days later, say.
+# A side conversation nobody wrote in for this long is over: the next text is not an answer to the office but what
+# the resident writes now, a thank-you ten days later, say. (A text after "I disagree" is asked about instead: it may
+# be the reason, thought over for a day, or not.)
 IDLE_ENDS_AFTER = timedelta(hours=24)
 # Set in the handler's data when the idle rule gave a review set aside back: the message is not for its step (a
 # day-old question), and is held for "continue or start over" (handlers/feedback/held.py).
 REVIEW_BACK_AFTER_IDLE = "review_back_after_idle"
+# Set when a text comes a day after "I disagree" while the answer can still be disagreed with: the conversation goes
+# on, and the resident is asked whether the text is the reason (handlers/case_reply.py), never losing it.
+REASON_AFTER_IDLE = "reason_after_idle"
 
 
 async def set_aside(state: FSMContext, side_state: Any, data: dict[str, Any], repo: Repositories,
@@ -78,7 +82,9 @@ class EndIdleSideConversation(BaseMiddleware):
 
     A message quoting the office's question the conversation answers, while the case still waits for it, says what
     it is: the answer, however late (a name remembered the next evening), so the conversation goes on. A review
-    given back is marked (`REVIEW_BACK_AFTER_IDLE`): the message is held and the resident asked about it."""
+    given back is marked (`REVIEW_BACK_AFTER_IDLE`): the message is held and the resident asked about it. A text
+    a day after "I disagree" goes on too, marked (`REASON_AFTER_IDLE`): the resident is asked whether it is the
+    reason."""
 
     async def __call__(self, handler: Callable[[Any, dict[str, Any]], Awaitable[Any]], event: Message,
                        data: dict[str, Any]) -> Any:
@@ -90,9 +96,22 @@ class EndIdleSideConversation(BaseMiddleware):
             # (one begun before conversations kept the time has none: left to end as before)
             if (last_at is not None and now.timestamp() - last_at > IDLE_ENDS_AFTER.total_seconds()
                     and not await self._answers_its_question(event, data, kept)):
-                data[REVIEW_BACK_AFTER_IDLE] = await end_side_conversation(state, data["repo"], now)
-                data["raw_state"] = await state.get_state()
+                if await self._may_be_the_reason(event, data, kept):
+                    data[REASON_AFTER_IDLE] = True
+                else:
+                    data[REVIEW_BACK_AFTER_IDLE] = await end_side_conversation(state, data["repo"], now)
+                    data["raw_state"] = await state.get_state()
         return await handler(event, data)
+
+    @staticmethod
+    async def _may_be_the_reason(message: Message, data: dict[str, Any], kept: dict[str, Any]) -> bool:
+        """A text after "I disagree" on an answer still standing: it may be the reason, typed the next day."""
+        user = data.get("user")
+        text = message.text or ""
+        return (data.get("raw_state") == CaseVerdict.disagreeing.state and bool(text) and not text.startswith("/")
+                and user is not None and "answer" in kept
+                and await resident.verdict_applies(data["repo"], kept["case_id"], user.id, kept["answer"])
+                is not None)
 
     @staticmethod
     async def _answers_its_question(message: Message, data: dict[str, Any], kept: dict[str, Any]) -> bool:

@@ -1,14 +1,18 @@
-"""Coming back to a side conversation (answering the office, disagreeing) after a day away: what the resident
-typed is never joined silently to something else, nor lost. Each test failed on the code before its fix."""
+"""Coming back to a side conversation (answering the office, disagreeing) after a day away, and pressing "I
+disagree" twice: what the resident typed is never joined silently to something else, nor lost. Each test failed
+on the code before its fix."""
 
 from __future__ import annotations
 
 import pytest
 from aiogram.fsm.storage.base import StorageKey
+from sqlalchemy import select
 
+from storage.models import AuditLog, Case
 from tests.conftest import App
-from tests.flows import RU, to_description_step
+from tests.flows import RU, one, to_description_step
 from tests.test_feedback_misuse import office_asks
+from tests.test_resident_misuse import office_did
 
 pytestmark = pytest.mark.usefixtures("demo_directory")
 
@@ -51,3 +55,66 @@ async def test_starting_over_after_a_day_away_begins_with_what_she_typed(app: Ap
     data = await app.dp.storage.get_data(StorageKey(bot_id=app.bot.id, chat_id=4202, user_id=4202))
     draft = data.get("draft") or {}
     assert draft.get("text") == LATER, data
+
+
+# --- "I disagree", the reason typed the next day --------------------------------------------------------------
+
+
+async def disagreed_and_left(app: App, user_id: int):
+    reference = await office_did(app, user_id, "alert.button_close", "Проверка проведена, факты не подтвердились.")
+    person = app.user(user_id)
+    answer = [m for m in app.session.history(user_id) if m.text and "факты не подтвердились" in m.text][-1]
+    await person.press(RU("case_notify.disagree_button"), message=answer.message_id)
+    app.clock.advance(days=1, hours=3)
+    return person, reference, answer
+
+
+REASON = "Проверяющий со мной не связался и на место не выезжал."
+
+
+async def test_a_reason_typed_the_next_day_is_asked_about_and_sent_when_confirmed(app: App) -> None:
+    """Done: she pressed "I disagree" under the office's answer, and typed her reason the next day.
+    Seen: "start a review with this text?", the reason lost, the case closed.
+    Expected: asked whether this is her disagreement with the answer to her appeal; Yes reopens it with that
+    reason."""
+    person, reference, _answer = await disagreed_and_left(app, 4203)
+    reply = await person.send(REASON)
+    assert reply.text == RU("case_resident.late_reason_question", reference=reference), reply.texts
+    assert reply.buttons == [[RU("case_resident.late_reason_yes")], [RU("case_resident.late_reason_no")]]
+    reply = await person.press(RU("case_resident.late_reason_yes"))
+    assert RU("case_resident.reopened", reference=reference) in reply.texts, reply.texts
+    [case] = await one(app, select(Case))
+    reasons = [entry.details["reason"] for entry in
+               await one(app, select(AuditLog).where(AuditLog.action == "case.reopened"))]
+    assert case.status != "closed" and reasons == [REASON], (case.status, reasons)
+
+
+async def test_a_text_the_next_day_that_is_no_reason_is_offered_as_a_review_and_the_case_stays_closed(
+        app: App) -> None:
+    """No: the case stays closed and the text is what it is now, offered as a new review as at the menu."""
+    person, _reference, _answer = await disagreed_and_left(app, 4204)
+    await person.send(REASON)
+    reply = await person.press(RU("case_resident.late_reason_no"))
+    assert reply.text == RU("menu_offer.prompt"), reply.texts
+    [case] = await one(app, select(Case))
+    assert case.status == "closed"
+
+
+async def test_no_after_a_late_text_with_a_review_set_aside_offers_that_review_with_the_text(app: App) -> None:
+    """She was writing a review when she pressed "I disagree"; the next day's text is no reason: No gives the
+    review back, asked about as after any day away, and Continue adds the text to it."""
+    await office_did(app, 4207, "alert.button_close", "Проверка проведена, факты не подтвердились.")
+    person = app.user(4207)
+    answer = [m for m in app.session.history(4207) if m.text and "факты не подтвердились" in m.text][-1]
+    await person.command("start")
+    await to_description_step(app, person)
+    await person.send(STORY)
+    await person.press(RU("case_notify.disagree_button"), message=answer.message_id)
+    app.clock.advance(days=2)
+    await person.send(LATER)
+    reply = await person.press(RU("case_resident.late_reason_no"))
+    assert reply.text == RU("unfinished.prompt_with_text"), reply.texts
+    reply = await person.press(RU("unfinished.resume"))
+    assert STORY in reply.text and LATER in reply.text, reply.texts
+    [case] = await one(app, select(Case))
+    assert case.status == "closed"

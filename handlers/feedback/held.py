@@ -5,6 +5,8 @@ begins the new one with it. A day later the text is not an answer to the step th
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from aiogram import Router
@@ -12,6 +14,7 @@ from aiogram.filters import Filter, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
 
+from bot import keyboards
 from bot.config import Settings
 from bot.filters import HasEvidence, HasText, LeftoverKeyboardButton
 from bot.l10n import L10n
@@ -104,3 +107,14 @@ async def preset_from(repo: Repositories, offer: dict[str, Any]) -> drafts.Draft
             preset["clinic_id"] = place.id
     return preset
 
+
+async def held_or_offered(state: FSMContext, message: Message, l10n: L10n, text: str,
+                          at: float) -> Callable[[], Awaitable[Any]]:
+    """A text from a side conversation that turned out not to belong to it ("no, it is about something else"),
+    the conversation just ended: held for a review given back (continue or start over), else offered as a new
+    review, as a text typed at the menu is. Returns the question, to be sent after the commit."""
+    if await state.get_state() is not None:
+        await state.update_data(held={"text": text, "at": at})
+        return partial(offer_unfinished, message, l10n, with_text=True)
+    await state.set_data({"menu_offer": {"text": text, "at": at}})
+    return partial(message.answer, l10n("menu_offer.prompt"), reply_markup=keyboards.make_start_with_keyboard(l10n))
