@@ -202,7 +202,19 @@ def make_router(settings: Settings) -> Router:
                       user: User | None, l10n: L10n, now: datetime, after_commit: AfterCommit) -> None:
         if user is None or await resident.verdict_applies(repo, callback_data.case_id, user.id,
                                                         callback_data.answer) is None:
-            await query.answer(l10n("case_resident.verdict_stale"), show_alert=True)
+            # "I disagree" again under an answer already disagreed with: said what happened, not "an earlier answer".
+            view = user and await resident.disputed(repo, callback_data.case_id, user.id, callback_data.answer)
+            await query.answer(l10n("case_resident.disagreed_already", reference=view.review.reference) if view
+                               else l10n("case_resident.verdict_stale"), show_alert=True)
+            return
+        data = await state.get_data()
+        if (callback_data.action == VerdictAction.DISAGREE and await state.get_state() == CaseVerdict.disagreeing.state
+                and data.get("case_id") == callback_data.case_id and data.get("answer") == callback_data.answer):
+            # A double tap, or the button pressed again while the reason is awaited: the same conversation goes on,
+            # from now (the next text is the reason), with no second prompt to wonder about.
+            await went_on(state, now)
+            await query.answer(l10n("case_resident.disagree_already_asked",
+                                    reference=await reference_of(repo, callback_data.case_id)), show_alert=True)
             return
         if callback_data.action == VerdictAction.SETTLED:
             view = await resident.settled(repo, callback_data.case_id, user.id, callback_data.answer, now)

@@ -443,9 +443,9 @@ async def test_kazakh_complaint_answered_disputed_reopened_and_closed_again(app:
     clerk = officer(app)
     await clerk.press(RU("alert.button_take"), message=reopened.message_id)
     await clerk.press(RU("case_actions.take_over_yes"))
-    # An old button under the first answer changes nothing now.
+    # An old button under the first answer changes nothing now: the appeal is open again, she is told.
     stale = await person.press(KK("case_notify.settled_button"), message=answer.message_id)
-    assert stale.callback_answers == [KK("case_resident.verdict_stale")]
+    assert stale.callback_answers == [KK("case_resident.disagreed_already", reference=reference)]
     # Answered again, by hand this time, in Kazakh.
     await clerk.press(RU("alert.button_close"), message=reopened.message_id)
     await clerk.send("Қайта тексерілді: кезек ұзақ болғаны расталды, емханаға ескерту жасалды.")

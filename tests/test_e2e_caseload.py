@@ -177,11 +177,11 @@ async def test_a_kazakh_complaint_is_answered_disputed_reopened_and_closed_again
             assert FIRST_ANSWER in reopened["html"] and RU("case_history.case.reopened") in reopened["html"]
             assert "Ержан (@erzhan_p)" in reopened["html"] and str(RESIDENT) not in reopened["html"]
             assert RU("alert.button_close") in buttons_of(reopened)
-            # The old answer's buttons change nothing now.
+            # The old answer's buttons change nothing now: the appeal is open again, she is told.
             mark = len(api.calls)
             api.press(RESIDENT, answer, KK("case_notify.settled_button"))
-            await api.wait_for(lambda c: c.method == "answerCallbackQuery"
-                               and c.params.get("text") == KK("case_resident.verdict_stale"), since=mark, timeout=90)
+            await api.wait_for(lambda c: c.method == "answerCallbackQuery" and c.params.get("text") == KK(
+                "case_resident.disagreed_already", reference=reference), since=mark, timeout=90)
             # Open again, held by the officer who answered.
             assert await db.rows("SELECT status, reopened_count FROM cases") == [("taken", 1)]
 

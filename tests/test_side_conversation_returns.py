@@ -118,3 +118,33 @@ async def test_no_after_a_late_text_with_a_review_set_aside_offers_that_review_w
     assert STORY in reply.text and LATER in reply.text, reply.texts
     [case] = await one(app, select(Case))
     assert case.status == "closed"
+
+
+# --- "I disagree" pressed twice -------------------------------------------------------------------------------
+
+
+async def test_i_disagree_pressed_twice_says_the_reason_is_awaited_and_asks_nothing_new(app: App) -> None:
+    """A double tap: the second press says she is already asked for her reason, and sends no second prompt."""
+    reference = await office_did(app, 4205, "alert.button_close", "Проверка проведена, факты не подтвердились.")
+    person = app.user(4205)
+    answer = [m for m in app.session.history(4205) if m.text and "факты не подтвердились" in m.text][-1]
+    await person.press(RU("case_notify.disagree_button"), message=answer.message_id)
+    reply = await person.press(RU("case_notify.disagree_button"), message=answer.message_id)
+    assert reply.texts == [] and reply.callback_answers == [
+        RU("case_resident.disagree_already_asked", reference=reference)], reply
+
+
+async def test_i_disagree_pressed_again_after_the_case_reopened_says_it_is_open_again(app: App) -> None:
+    """After her reason reopened the case, the old button once more: told the case is already open again with her
+    reason; nothing is reopened or recorded twice."""
+    reference = await office_did(app, 4206, "alert.button_close", "Проверка проведена, факты не подтвердились.")
+    person = app.user(4206)
+    answer = [m for m in app.session.history(4206) if m.text and "факты не подтвердились" in m.text][-1]
+    await person.press(RU("case_notify.disagree_button"), message=answer.message_id)
+    await person.send(REASON)
+    reply = await person.press(RU("case_notify.disagree_button"), message=answer.message_id)
+    assert reply.callback_answers == [RU("case_resident.disagreed_already", reference=reference)], reply
+    await person.send("Ещё одна причина")  # not a second disagreement
+    [case] = await one(app, select(Case))
+    reopened = await one(app, select(AuditLog).where(AuditLog.action == "case.reopened"))
+    assert case.reopened_count == 1 and len(reopened) == 1

@@ -135,6 +135,17 @@ async def verdict_applies(repo: Repositories, case_id: int, user_id: int, answer
     return view if await answers_given(repo, view.review.id) == answer else None
 
 
+async def disputed(repo: Repositories, case_id: int, user_id: int, answer: int) -> CaseView | None:
+    """The resident's case, open again by their disagreement with this answer, its latest (a button under it pressed
+    again; once answered anew, the button is about an earlier answer)."""
+    view = await _own_case(repo, case_id, user_id)
+    if view is None or view.case.status not in OPEN_STATUSES or await answers_given(repo, view.review.id) != answer:
+        return None
+    history = await repo.reviews.history(view.review.id)
+    return view if any(entry.action == "case.reopened" and (entry.details or {}).get("answer") == answer
+                       for entry in history) else None
+
+
 async def settled(repo: Repositories, case_id: int, user_id: int, answer: int, now: datetime) -> CaseView | None:
     view = await verdict_applies(repo, case_id, user_id, answer)
     if view is None:
