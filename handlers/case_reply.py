@@ -273,7 +273,7 @@ def make_router(settings: Settings) -> Router:
             view = await resident.reopen(repo, data["case_id"], user.id, data["answer"], data["late_reason"], now,
                                          settings)
             after_commit(partial(query.message.answer, l10n("case_resident.verdict_stale") if view is None else
-                                 l10n("case_resident.reopened", reference=view.review.reference)))
+                                 resident.reopened_text(view, l10n)))
             await come_back(state, query.message, l10n, repo, now, after_commit)
             return
         # Something else: the conversation ends as a day idle ends it, and the text is what it is now.

@@ -82,8 +82,10 @@ async def test_a_reason_typed_the_next_day_is_asked_about_and_sent_when_confirme
     assert reply.text == RU("case_resident.late_reason_question", reference=reference), reply.texts
     assert reply.buttons == [[RU("case_resident.late_reason_yes")], [RU("case_resident.late_reason_no")]]
     reply = await person.press(RU("case_resident.late_reason_yes"))
-    assert RU("case_resident.reopened", reference=reference) in reply.texts, reply.texts
     [case] = await one(app, select(Case))
+    # The same words as a reason typed in time: reopened, and by when the repeated appeal is answered.
+    assert RU("case_resident.reopened", reference=reference) + "\n" + RU(
+        "case_resident.reopened_due", due=case.due_date.strftime("%d.%m.%Y")) in reply.texts, reply.texts
     reasons = [entry.details["reason"] for entry in
                await one(app, select(AuditLog).where(AuditLog.action == "case.reopened"))]
     assert case.status != "closed" and reasons == [REASON], (case.status, reasons)
