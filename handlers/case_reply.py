@@ -294,10 +294,16 @@ def make_router(settings: Settings) -> Router:
     async def my_appeal(query: CallbackQuery, callback_data: MyAppeal, state: FSMContext, repo: Repositories,
                         user: User | None, l10n: L10n, now: datetime, after_commit: AfterCommit) -> None:
         review = await repo.reviews.of_user(callback_data.review_id, user.id) if user else None
-        case = await repo.reviews.case_of(review.id) if review else None
-        still_open = (review is not None and review.status != ReviewStatus.WITHDRAWN
-                      and (case is None or case.status in OPEN_STATUSES))
-        if not still_open or (callback_data.action == MyAppealAction.ADD and case is None):
+        if review is None:  # someone else's review, or a forged id: nothing said of it
+            await query.answer(l10n("errors.stale_button"), show_alert=True)
+            return
+        case = await repo.reviews.case_of(review.id)
+        if case is None:
+            # A gratitude is no appeal: its card offers neither button, so this one was made up; it must not
+            # withdraw the review from the ratings.
+            await query.answer(l10n("case_resident.not_an_appeal"), show_alert=True)
+            return
+        if review.status == ReviewStatus.WITHDRAWN or case.status not in OPEN_STATUSES:
             await query.answer(l10n("case_resident.not_open"), show_alert=True)
             return
         if callback_data.action == MyAppealAction.ADD:

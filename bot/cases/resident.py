@@ -208,13 +208,11 @@ async def withdraw(repo: Repositories, review: Review, user: User, now: datetime
     case = await repo.reviews.case_of(review.id)
     if review.user_id != user.id or review.status == ReviewStatus.WITHDRAWN:
         return False
-    if case is not None and case.status not in OPEN_STATUSES:
+    if case is None or case.status not in OPEN_STATUSES:  # a gratitude is no appeal: nothing to withdraw
         return False
     review.status, review.updated_at = ReviewStatus.WITHDRAWN, now
     await repo.audit.record(now, user.telegram_id, "case.withdrawn", "review", review.id, reference=review.reference)
     await ratings.review_status_changed(repo, review, now=now, settings=settings)
-    if case is None:
-        return True
     case.status, case.closed_at = CaseStatus.WITHDRAWN, now
     # The card in the office's chat says so, and offers no more actions: nobody is left to answer.
     await show_on_card(repo, settings, case, now, "withdrawn")
