@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from aiogram.methods import SendMessage
+from aiogram.methods import SendMessage, SendVideoNote, SendVoice
 from sqlalchemy import select
 
 from bot.l10n import Translator
@@ -16,7 +16,7 @@ from bot.telegram_limits import TEXT_LIMIT, telegram_length
 from storage.models import OutboxMessage
 from storage.repositories import Repositories
 from tests.conftest import BACKENDS, App
-from tests.flows import one
+from tests.flows import VOICE, one, resident, to_kind_step
 from tests.test_alerts import CHAT, reference_in, relay_for, submit_violation
 from tests.test_staff_misuse import office_card, office_sends
 
@@ -205,6 +205,93 @@ async def test_a_repeats_mark_sent_on_its_own_goes_once_whatever_the_retries_of_
     assert len(attempts) == 3  # two failed, one through
     stored = (await one(app, select(OutboxMessage).where(OutboxMessage.id == parts[0].id)))[0]
     assert (stored.status, stored.weight) == ("sent", 2)  # the mark's message counted once in the pace
+
+
+# --- A file whose words go as a message of their own ----------------------------------------------------------
+
+NOTE = b"\x00\x00\x00\x18ftypnote" * 40
+# What she wrote under her voice message, as much as Telegram took from her: under the office's header it is more
+# than Telegram puts under a file.
+SPOKEN = " ".join(f"Слово {n}: врач просил деньги за направление" for n in range(1, 60))[:1000]
+
+
+async def recordings_reported(app: App, user_id: int = 5401) -> tuple[str, list[OutboxMessage]]:
+    """A violation report with a voice message (her long caption under it) and a round video message; the
+    reference and the two evidence rows queued for the office (the voice's, the video note's)."""
+    person = await resident(app, user_id)
+    await to_kind_step(app, person, about_doctor=False)
+    await person.press(RU("kind.violation"))
+    await person.press(RU("category.extortion"))
+    await person.send("Врач требовал деньги за направление.")
+    await person.voice(VOICE, caption=SPOKEN)
+    await person.video_note(NOTE)
+    await person.press(RU("when.unknown"))
+    await person.press(RU("preview.submit"))
+    rows = await one(app, select(OutboxMessage).where(OutboxMessage.kind == "alert_media").order_by(OutboxMessage.id))
+    assert [[item["kind"] for item in row.payload["media"]] for row in rows] == [["voice"], ["video_note"]]
+    return reference_in(rows[0].payload["media"][0]["caption"]), rows
+
+
+def sends_to_office(app: App) -> list[str]:
+    """What the office's chat received, in order: each text, and each file by its kind."""
+    return [call.text if isinstance(call, SendMessage) else type(call).__name__
+            for call in app.session.sent_messages(CHAT)]
+
+
+@pytest.mark.parametrize("failure", ["server", "flood"])
+async def test_a_files_words_sent_before_it_are_not_sent_again_when_the_file_is_retried(
+        app: App, failure: str) -> None:
+    """A round video message takes no caption, and her voice message's caption under the office's header is longer
+    than Telegram puts under a file: the words go as a message of their own, just before the file. When the file's
+    send then failed (a 502, a 429), the retry sent the words again and the office read them twice; the voice
+    message's caption was not even tried that way: Telegram refused it, and the recording never reached the office."""
+    reference, rows = await recordings_reported(app)
+    header = RU("alert.evidence_caption", reference=reference)
+    for method in (SendVoice, SendVideoNote):
+        if failure == "server":
+            app.session.fail_next(method, error_code=502, description="Bad Gateway")
+        else:
+            app.session.fail_next(method, error_code=429, description="Too Many Requests: retry after 5",
+                                  retry_after=5)
+    relay = relay_for(app)
+    for _ in range(8):  # the failed sends, then the ones that go through
+        await relay.run_once()
+        app.clock.advance(minutes=1)
+    sent = sends_to_office(app)
+    assert sent[1:] == [f"{header}\n{SPOKEN}", "SendVoice", header, "SendVideoNote"], [text[:50] for text in sent]
+    assert len(app.session.calls_of(SendVideoNote)) == len(app.session.calls_of(SendVoice)) == 2  # failed, through
+    stored = await one(app, select(OutboxMessage).where(OutboxMessage.id.in_([row.id for row in rows]))
+                       .order_by(OutboxMessage.id))
+    assert [(row.status, row.weight) for row in stored] == [("sent", 2), ("sent", 2)]  # each two messages
+
+
+async def test_a_video_note_repeated_after_a_crash_has_its_marked_words_once_whatever_the_retries(app: App) -> None:
+    """Telegram took the video note, and the relay died before it was recorded: it goes again, its words marked as a
+    possible repeat; the repeat's own send failing once must not send the marked words a second time."""
+    reference, rows = await recordings_reported(app, 5402)
+    relay = relay_for(app)
+    original = relay._mark_sent
+
+    async def killed(row: OutboxMessage, message: object) -> None:
+        if row.id == rows[1].id:
+            raise SystemExit  # the process dies right after Telegram took the video note
+        await original(row, message)
+
+    relay._mark_sent = killed
+    with pytest.raises(SystemExit):
+        for _ in range(4):
+            await relay.run_once()
+            app.clock.advance(seconds=5)
+    first_try = app.clock.now.astimezone(app.settings.zone)
+    mark = RU("outbox.possible_repeat", time=first_try.strftime("%H:%M"), date=first_try.strftime("%d.%m.%Y"))
+    app.clock.advance(seconds=61)
+    app.session.fail_next(SendVideoNote, error_code=502, description="Bad Gateway")
+    restarted = relay_for(app)
+    for _ in range(4):
+        await restarted.run_once()
+        app.clock.advance(minutes=1)
+    header = RU("alert.evidence_caption", reference=reference)
+    assert sends_to_office(app)[-4:] == [header, "SendVideoNote", f"{mark}\n\n{header}", "SendVideoNote"]
 
 
 def test_a_long_text_is_split_as_telegram_counts_it_emoji_taking_two() -> None:

@@ -195,8 +195,8 @@ def evidence_batches(media: Sequence[ReviewMedia], caption: str) -> list[list[di
     """Send units Telegram accepts: photos and videos together, documents together (2-10 a group), the rest alone.
 
     Each file keeps the resident's own caption ("the receipt for 5000 tenge"); the first also names the review.
-    A round video message takes no caption at all: its caption goes with the next batch's, or is dropped.
-    """
+    A round video message takes no caption at all, and a caption may be longer than Telegram puts under a file: the
+    relay sends such words just before the file, as a message of their own (outbox.words_alone)."""
     visual = [m for m in media if m.kind in ("photo", "video")]
     documents = [m for m in media if m.kind == "document"]
     batches = [visual[i:i + 10] for i in range(0, len(visual), 10)]

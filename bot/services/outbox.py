@@ -58,6 +58,8 @@ FAILED_PASS_PAUSE = (0.5, 5.0)
 UNRECORDED_SENDS_AT_MOST = 3
 GROUP_AT_MOST = 25  # alerts listed in one burst message (it must stay within 4096 characters)
 ALMATY = ZoneInfo("Asia/Almaty")
+# Payload keys: the first try (possible_repeat_of, or FIRST_TRY) for which a part went as a message of its own.
+REPEAT_MARK_SENT, WORDS_SENT = "repeat_mark_sent_for", "words_sent_for"
 
 
 async def enqueue(repo: Repositories, *, chat_id: int, kind: str, dedupe_key: str, now: datetime,
@@ -139,11 +141,28 @@ class Pacer:
         return max(0, limit - used)
 
 
+def words_alone(media: list[dict[str, Any]]) -> bool:
+    """The first file's caption cannot go under it, and goes as a message of its own just before it: a round video
+    message takes no caption, and Telegram puts at most 1,024 characters under a file (the office's header over the
+    resident's own caption may be more). Never cut: the end of what she wrote would be lost."""
+    first = media[0] if media else {}
+    caption = first.get("caption")
+    return bool(caption) and (first.get("kind") == "video_note" or telegram_length(caption) > CAPTION_LIMIT)
+
+
+# What a part sent on its own records it was sent for, when the row is no repeat (a repeat names its first try).
+FIRST_TRY = "first"
+
+
+def went_this_try(payload: dict[str, Any], key: str) -> bool:
+    """The part recorded under `key` (see Relay._went_alone) already went for this try of the row."""
+    return payload.get(key) == (payload.get("possible_repeat_of") or FIRST_TRY)
+
+
 def weight_of(payload: dict[str, Any]) -> int:
-    """How many messages Telegram counts for a row: one per album item, one for a text."""
+    """How many messages Telegram counts for a row: one per album item, one for a text, one for words alone."""
     media = payload.get("media") or []
-    # A round video message cannot carry a caption: its caption goes out as a message of its own.
-    return max(1, len(media) + sum(1 for item in media if item.get("kind") == "video_note" and item.get("caption")))
+    return max(1, len(media) + (1 if words_alone(media) else 0))
 
 
 class ChatLanguages:
@@ -392,16 +411,21 @@ class Relay:
             # row (its weight, kept with the record); the slot was reserved for one message less, and a rare repeat
             # of a full message may meet a 429, and then waits and goes again, its mark not again.
             row.weight = (row.weight or 1) + 1
-            await self._mark_went_alone(row)
-        media = payload.get("media") or []
+            await self._went_alone(row, REPEAT_MARK_SENT, weight=True)
+        media = [dict(item) for item in payload.get("media") or []]
+        if words_alone(media):
+            words = media[0].pop("caption")
+            # Recorded like the mark: a retry of the file alone (its send failed after the words went) does not
+            # give the chat the words again. Counted in the row's weight when it was queued (weight_of).
+            if not went_this_try(row.payload, WORDS_SENT):
+                await self.bot.send_message(row.chat_id, words, reply_parameters=reply)
+                await self._went_alone(row, WORDS_SENT)
         if not media:
             return await self.bot.send_message(row.chat_id, payload["text"], reply_markup=markup,
                                                reply_parameters=reply)
         if len(media) == 1:
             item = media[0]
-            if item["kind"] == "video_note":  # a round video message takes no caption: the caption goes first
-                if item.get("caption"):
-                    await self.bot.send_message(row.chat_id, item["caption"], reply_parameters=reply)
+            if item["kind"] == "video_note":  # a round video message takes no caption: its words went first
                 return await self.bot.send_video_note(row.chat_id, _file_of(item), reply_markup=markup,
                                                       reply_parameters=reply)
             send = {"photo": self.bot.send_photo, "video": self.bot.send_video, "voice": self.bot.send_voice,
@@ -432,28 +456,31 @@ class Relay:
             log.info("card %s in chat %s not edited: %s", message_id, row.chat_id, error.message[:80])
         return message_id
 
-    async def _mark_went_alone(self, row: OutboxMessage) -> None:
-        """The repeat's mark for this first try went as a message of its own: not to be sent again for it (a later
-        unrecorded send names another first try, and gets a mark of its own)."""
-        repeat_of = row.payload["possible_repeat_of"]
-        row.payload = {**row.payload, "repeat_mark_sent_for": repeat_of}
+    async def _went_alone(self, row: OutboxMessage, key: str, *, weight: bool = False) -> None:
+        """A part of the row (the repeat's mark, or the words its file cannot carry) went as a message of its own for
+        this try: not to be sent again for it (a later unrecorded send names another first try, and sends it again,
+        marked). `weight`: the row's weight grew with it, and is kept too."""
+        this_try = row.payload.get("possible_repeat_of") or FIRST_TRY
+        row.payload = {**row.payload, key: this_try}
         async with self.pool() as session, session.begin():
             stored = await Repositories(session).outbox.get(row.id)
             if stored is None or stored.lease_holder != self.holder:  # removed, or another relay's row now
                 return
-            stored.payload = {**stored.payload, "repeat_mark_sent_for": repeat_of}
-            stored.weight = row.weight
+            stored.payload = {**stored.payload, key: this_try}
+            if weight:
+                stored.weight = row.weight
 
     async def _marked_as_repeat(self, row: OutboxMessage) -> tuple[dict[str, Any], str | None]:
         """The payload with "possible repeat of a message sent at HH:MM" on top, in the chat's language; or, when the
         message is too long to carry the mark too, the payload as it is and the mark to send just before it (None
-        once that mark went: see _mark_went_alone).
+        once that mark went: see _went_alone). Words that go on their own before their file (words_alone) carry
+        the mark within a message's limit, not a caption's.
 
         Never cut to make room: a part of a long text (the resident's answer, split to fill whole messages) would
         lose its last words, which nobody would ever see."""
         payload = dict(row.payload)
         first_try = datetime.fromisoformat(payload["possible_repeat_of"]).astimezone(self.zone)
-        mark_sent = payload.get("repeat_mark_sent_for") == payload["possible_repeat_of"]
+        mark_sent = went_this_try(payload, REPEAT_MARK_SENT)
         async with self.pool() as session:
             language = await self.language_of(Repositories(session), row.chat_id)
         mark = translator()[language]("outbox.possible_repeat", time=first_try.strftime("%H:%M"),
@@ -462,7 +489,7 @@ class Relay:
         if media:
             caption = media[0].get("caption")
             marked = f"{mark}\n\n{caption}" if caption else mark
-            if telegram_length(marked) > CAPTION_LIMIT:
+            if telegram_length(marked) > (TEXT_LIMIT if words_alone(media) else CAPTION_LIMIT):
                 return payload, None if mark_sent else mark
             media[0]["caption"] = marked
             payload["media"] = media

@@ -108,8 +108,8 @@ class UserClient:
         update = self.factory.video(file_size=len(data), caption=caption, **self._where)
         return await self.feed(self._with_files(update, data))
 
-    async def voice(self, data: bytes = b"OggSfake-voice", duration: int = 3) -> Reply:
-        update = self.factory.voice(file_size=len(data), duration=duration, **self._where)
+    async def voice(self, data: bytes = b"OggSfake-voice", duration: int = 3, caption: str | None = None) -> Reply:
+        update = self.factory.voice(file_size=len(data), duration=duration, caption=caption, **self._where)
         return await self.feed(self._with_files(update, data))
 
     async def audio(self, data: bytes = b"ID3fake-audio", caption: str | None = None) -> Reply:

@@ -201,9 +201,9 @@ class UpdateFactory:
             for i, (kind, size) in enumerate(zip(kinds, sizes, strict=True))
         ]
 
-    def voice(self, *, file_size: int = 2048, duration: int = 3, **where: Any) -> Update:
+    def voice(self, *, file_size: int = 2048, duration: int = 3, caption: str | None = None, **where: Any) -> Update:
         voice = self.file("voice", duration=duration, mime_type="audio/ogg", file_size=file_size)
-        return self.update(message=self.message(voice=voice, **where))
+        return self.update(message=self.message(voice=voice, caption=caption, **where))
 
     def audio(self, *, file_size: int = 4096, duration: int = 30, file_name: str = "recording.mp3",
               caption: str | None = None, **where: Any) -> Update:
