@@ -47,17 +47,20 @@ class L10n:
     def has(self, key: str) -> bool:
         return key in self._catalog
 
-    # Numbers, dates and plural forms by CLDR rules (Babel): "4,4" in ru and kk, "4.4" in en.
+    # Numbers, dates and plural forms by CLDR rules (Babel): "4,4" in ru and kk, "4.4" in en; thousands grouped
+    # as each writes them, "12 500" in ru and kk (a no-break space: the figure never breaks across lines),
+    # "12,500" in en. `digits=0` for a count.
     def number(self, value: float, digits: int = 1) -> str:
         from babel.numbers import format_decimal
 
-        return format_decimal(value, format="0." + "0" * digits if digits else "0", locale=self.language)
+        return format_decimal(value, format="#,##0" + ("." + "0" * digits if digits else ""), locale=self.language)
 
     def count(self, noun: str, n: int) -> str:
-        """"n noun" in the form this language takes after n: ru "1 рабочий день", "3 рабочих дня", "5 рабочих дней".
+        """"n noun" in the form this language takes after n: ru "1 рабочий день", "3 рабочих дня", "5 рабочих дней",
+        "1 234 отзыва".
 
         The keys are count.<noun>_one / _few / _many in every language (Kazakh and English repeat a form)."""
-        return self(f"count.{noun}_{plural_form(self.language, n)}", n=n)
+        return self(f"count.{noun}_{plural_form(self.language, n)}", n=self.number(n, 0))
 
     def day(self, value: date | datetime) -> str:
         """A day as people of this language write it: "26 ноября 2026", "26 қараша 2026", "26 November 2026"."""

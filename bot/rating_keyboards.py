@@ -96,9 +96,9 @@ def make_clinic_page_keyboard(l10n: L10n, listing: Listing, clinic_id: int, feed
     rows = [[_button(label, DoctorPageView(doctor_id=doctor_id))] for label, doctor_id in listing.links]
     rows += _pager(l10n, listing.page, listing.pages,
                    lambda p: ClinicPageView(clinic_id=clinic_id, section=ClinicSection.DOCTORS, page=p, turn=True))
-    rows.append([_button(l10n("clinic_page.reviews_button", count=listing.extra["reviews"]),
+    rows.append([_button(l10n("clinic_page.reviews_button", count=l10n.number(listing.extra["reviews"], 0)),
                          ClinicPageView(clinic_id=clinic_id, section=ClinicSection.REVIEWS))])
-    rows.append([_button(l10n("clinic_page.answers_button", count=listing.extra["answers"]),
+    rows.append([_button(l10n("clinic_page.answers_button", count=l10n.number(listing.extra["answers"], 0)),
                          ClinicPageView(clinic_id=clinic_id, section=ClinicSection.ANSWERS))])
     rows.append([InlineKeyboardButton(text=l10n("clinic_page.leave_feedback"), url=feedback_url)])
     rows.append(home_row(l10n))

@@ -55,6 +55,6 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
         data = await asyncio.to_thread(reports.xlsx_bytes, table)
         await message.answer_document(BufferedInputFile(data, filename=reports.export_file_name(period, "xlsx")),
                                       caption=l10n("reports.export_caption", period=period.label(),
-                                                   count=len(table.rows)))
+                                                   count=l10n.number(len(table.rows), 0)))
 
     return router

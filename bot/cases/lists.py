@@ -58,7 +58,7 @@ def bounded(title: str, lines: list[str], l10n: L10n, limit: int = TEXT_LIMIT) -
     text = title
     for shown, line in enumerate(lines):
         if len(text) + len(line) + 1 > limit:
-            return text + "\n" + l10n("cases.more", count=len(lines) - shown)
+            return text + "\n" + l10n("cases.more", count=l10n.number(len(lines) - shown, 0))
         text += "\n" + line
     return text
 
@@ -139,7 +139,8 @@ async def list_page(repo: Repositories, settings: Settings, args: str | None, pa
         return l10n("cases.none_found"), None
     views = [await alerts.load(repo, case) for case in cases]
     pages = (total + LIST_PAGE - 1) // LIST_PAGE
-    title = l10n("cases.title_found", count=total, page=page + 1, pages=pages)
+    title = l10n("cases.title_found", count=l10n.number(total, 0), page=l10n.number(page + 1, 0),
+                 pages=l10n.number(pages, 0))
     text = bounded(title, [case_line(view, l10n) for view in views], l10n)
     rows = [[open_button(view, l10n)] for view in views]
     packed = (args or "").replace(":", "=")  # ":" separates the fields of callback data

@@ -40,6 +40,11 @@ def reviews_count(l10n: L10n, n: int) -> str:
     return l10n.count("reviews", n)
 
 
+def span(l10n: L10n, first: int, last: int, total: int) -> dict[str, str]:
+    """"first–last of total" of a page, written as the language writes numbers ("1 201–1 205 of 12 500")."""
+    return {"first": l10n.number(first, 0), "last": l10n.number(last, 0), "total": l10n.number(total, 0)}
+
+
 def score_text(score: float, l10n: L10n | None = None) -> str:
     """A score with two decimals as the language writes them: "4,39" in ru and kk, "4.39" in en."""
     return l10n.number(score, 2) if l10n is not None else f"{score:.2f}"
@@ -59,7 +64,7 @@ def short_rating(l10n: L10n, stats: Any, min_reviews: int) -> str:
     """Plain text for buttons and inline results."""
     if not is_rated(stats, min_reviews):
         return l10n("score.short_none")
-    return l10n("score.short", score=score_text(stats.score, l10n), count=stats.review_count)
+    return l10n("score.short", score=score_text(stats.score, l10n), count=l10n.number(stats.review_count, 0))
 
 
 def pages_of(total: int, size: int) -> int:
@@ -218,13 +223,13 @@ def _breakdown(l10n: L10n, stats: Any) -> list[str]:
     lines = [l10n("doctor_page.stars_title")]
     for stars, count in counts.items():
         bar = "█" * round(BAR_WIDTH * count / widest) or "·"
-        lines.append(l10n("doctor_page.stars_row", stars=stars, bar=bar, count=count))
+        lines.append(l10n("doctor_page.stars_row", stars=stars, bar=bar, count=l10n.number(count, 0)))
     rated = criteria_of(stats)
     if rated:
         lines += ["", l10n("doctor_page.criteria_title")]
         for name, mean, count in rated:
             lines.append(l10n("doctor_page.criterion", name=criterion_label(l10n, name), value=l10n.number(mean, 1),
-                              count=count))
+                              count=l10n.number(count, 0)))
     return lines
 
 
@@ -261,11 +266,11 @@ async def doctor_page(repo: Repositories, l10n: L10n, settings: Settings, doctor
         if stats is not None:
             lines += ["", *_breakdown(l10n, stats)]
         lines.append("")
-        lines.append(l10n("doctor_page.reviews_title", first=first, last=last, total=total) if rows
+        lines.append(l10n("doctor_page.reviews_title", **span(l10n, first, last, total)) if rows
                      else l10n("doctor_page.no_reviews"))
     else:
-        lines = [l10n("doctor_page.more_reviews_title", name=html.escape(doctor.full_name), first=first, last=last,
-                      total=total)]
+        lines = [l10n("doctor_page.more_reviews_title", name=html.escape(doctor.full_name),
+                      **span(l10n, first, last, total))]
     blocks = [block for review, _ in rows for block in review_blocks(l10n, review, None, settings)]
     return Listing(pack("\n".join(lines), blocks), page, pages)
 
@@ -290,7 +295,7 @@ async def clinic_overview(repo: Repositories, l10n: L10n, settings: Settings, cl
     lines += [rating_line(l10n, stats, minimum), ""]
     if rows:
         first = page * DOCTORS_PAGE + 1
-        lines.append(l10n("clinic_page.doctors_title", first=first, last=first + len(rows) - 1, total=total))
+        lines.append(l10n("clinic_page.doctors_title", **span(l10n, first, first + len(rows) - 1, total)))
     else:
         lines.append(l10n("clinic_page.no_doctors"))
     listing = Listing([], page, pages)
@@ -320,7 +325,7 @@ async def clinic_reviews(repo: Repositories, l10n: L10n, settings: Settings, cli
     if not rows:
         return Listing([l10n("clinic_page.no_reviews")], page, pages)
     first = page * REVIEWS_PAGE + 1
-    header = l10n("clinic_page.reviews_title", name=name, first=first, last=first + len(rows) - 1, total=total)
+    header = l10n("clinic_page.reviews_title", name=name, **span(l10n, first, first + len(rows) - 1, total))
     blocks = [block for review, doctor in rows for block in review_blocks(l10n, review, doctor, settings)]
     return Listing(pack(header, blocks), page, pages)
 
@@ -332,8 +337,8 @@ async def clinic_answers(repo: Repositories, l10n: L10n, settings: Settings, cli
     if not rows:
         return Listing([l10n("clinic_page.no_answers")], page, pages)
     first = page * ANSWERS_PAGE + 1
-    header = l10n("clinic_page.answers_title", name=html.escape(name_in(clinic, l10n.language)), first=first,
-                  last=first + len(rows) - 1, total=total)
+    header = l10n("clinic_page.answers_title", name=html.escape(name_in(clinic, l10n.language)),
+                  **span(l10n, first, first + len(rows) - 1, total))
     blocks = []
     for response, review in rows:
         line = l10n("clinic_page.answer_to", date=local_date(response.created_at, settings),

@@ -185,6 +185,12 @@ def _number(value: float, l10n: L10n, digits: int = 2) -> str:
     return f"{value:.{digits}f}".replace(".", l10n("reports.decimal_point"))
 
 
+def _count(value: int, l10n: L10n) -> str:
+    """A count as the chat's language writes it: "2 334" in ru and kk, "2,334" in en (a city's year runs to
+    thousands)."""
+    return l10n.number(value, 0)
+
+
 def _signed(value: float, l10n: L10n) -> str:
     return ("+" if value >= 0 else "−") + _number(abs(value), l10n)
 
@@ -203,7 +209,7 @@ def _category(code: str | None, l10n: L10n) -> str:
 def _bounded(lines: list[str], limit: int, l10n: L10n) -> list[str]:
     if len(lines) <= limit:
         return lines
-    return [*lines[:limit], l10n("reports.more", count=len(lines) - limit)]
+    return [*lines[:limit], l10n("reports.more", count=_count(len(lines) - limit, l10n))]
 
 
 def _fit(compose: Callable[[int], list[str]]) -> str:
@@ -270,12 +276,13 @@ async def _chart(repo: Repositories, settings: Settings, l10n: L10n, period: Per
 
 
 def _kinds_line(counted: Counter[str], l10n: L10n) -> str:
-    return l10n("reports.by_kind", **{kind.value: counted[kind] for kind in ReviewKind})
+    return l10n("reports.by_kind", **{kind.value: _count(counted[kind], l10n) for kind in ReviewKind})
 
 
 def _category_lines(categories: Counter[str | None], l10n: L10n) -> list[str]:
     ordered = sorted(categories.items(), key=lambda item: (-item[1], item[0] or ""))
-    return [l10n("reports.category_line", category=_category(code, l10n), count=count) for code, count in ordered]
+    return [l10n("reports.category_line", category=_category(code, l10n), count=_count(count, l10n))
+            for code, count in ordered]
 
 
 async def _changes(repo: Repositories, settings: Settings, period: Period,
@@ -318,8 +325,8 @@ async def city_report(repo: Repositories, settings: Settings, period: Period, *,
     improved = sorted((c for c in changes if c[1] > c[2]), key=lambda c: (c[2] - c[1], c[0]))[:RANKED_AT_MOST]
     worsened = sorted((c for c in changes if c[1] < c[2]), key=lambda c: (c[1] - c[2], c[0]))[:RANKED_AT_MOST]
     names = await repo.reports.clinics([*by_clinic, *(c[0] for c in improved + worsened)])
-    clinic_lines = [l10n("reports.clinic_line", clinic=_name(names[clinic], l10n), count=count,
-                         complaints=complaints_by_clinic[clinic])
+    clinic_lines = [l10n("reports.clinic_line", clinic=_name(names[clinic], l10n), count=_count(count, l10n),
+                         complaints=_count(complaints_by_clinic[clinic], l10n))
                     for clinic, count in sorted(by_clinic.items(), key=lambda item: (-item[1],
                                                                                       -complaints_by_clinic[item[0]],
                                                                                       item[0]))]
@@ -330,7 +337,7 @@ async def city_report(repo: Repositories, settings: Settings, period: Period, *,
 
     def ranking(title: str, rows: Sequence[Any]) -> list[str]:
         return [title] + [l10n("reports.score_line", place=place, clinic=_name(clinic, l10n),
-                               score=_number(stats.score, l10n), count=stats.review_count)
+                               score=_number(stats.score, l10n), count=_count(stats.review_count, l10n))
                           for place, (stats, clinic) in enumerate(rows, 1)]
 
     def change_lines(key: str, rows: list[tuple[int, float, float]]) -> list[str]:
@@ -339,21 +346,23 @@ async def city_report(repo: Repositories, settings: Settings, period: Period, *,
 
     def compose(limit: int) -> list[str]:
         lines = [l10n(title_key, period=period.label()), "",
-                 l10n("reports.reviews_total", count=sum(kinds.values()), previous=previous),
+                 l10n("reports.reviews_total", count=_count(sum(kinds.values()), l10n),
+                      previous=_count(previous, l10n)),
                  _kinds_line(kinds, l10n)]
         if categories:
             lines += ["", l10n("reports.by_category_title"), *_bounded(_category_lines(categories, l10n), limit, l10n)]
         if by_clinic:
             lines += ["", l10n("reports.by_clinic_title"), *_bounded(clinic_lines, limit, l10n)]
-        lines += ["", l10n("reports.cases_title"), l10n("reports.cases_registered", count=figures["registered"]),
-                  l10n("reports.cases_answered", count=figures["answered"]),
-                  l10n("reports.cases_open", count=figures["open"], unanswered=figures["unanswered"]),
-                  l10n("reports.cases_overdue", count=figures["overdue"]),
-                  l10n("reports.cases_escalated", count=figures["escalated"])]
+        counted = {name: _count(value, l10n) for name, value in figures.items()}
+        lines += ["", l10n("reports.cases_title"), l10n("reports.cases_registered", count=counted["registered"]),
+                  l10n("reports.cases_answered", count=counted["answered"]),
+                  l10n("reports.cases_open", count=counted["open"], unanswered=counted["unanswered"]),
+                  l10n("reports.cases_overdue", count=counted["overdue"]),
+                  l10n("reports.cases_escalated", count=counted["escalated"])]
         shown = escalated_lines[:limit]
         lines += shown
         if figures["escalated"] > len(shown):
-            lines.append(l10n("reports.more", count=figures["escalated"] - len(shown)))
+            lines.append(l10n("reports.more", count=_count(figures["escalated"] - len(shown), l10n)))
         lines.append("")
         if best:
             lines += ranking(l10n("reports.best_title"), best)
@@ -400,19 +409,21 @@ async def clinic_report(repo: Repositories, settings: Settings, period: Period, 
 
     def compose(limit: int) -> list[str]:
         lines = [l10n("reports.clinic_digest_title", clinic=_name(clinic, l10n), period=period.label()), "",
-                 l10n("reports.reviews_total", count=sum(kinds.values()), previous=previous),
+                 l10n("reports.reviews_total", count=_count(sum(kinds.values()), l10n),
+                      previous=_count(previous, l10n)),
                  _kinds_line(kinds, l10n)]
         if categories:
             lines += ["", l10n("reports.by_category_title"), *_bounded(_category_lines(categories, l10n), limit, l10n)]
-        lines += ["", l10n("reports.clinic_complaints", received=figures["registered"], answered=figures["answered"],
-                           unanswered=figures["unanswered"], overdue=figures["overdue"])]
+        counted = {name: _count(value, l10n) for name, value in figures.items()}
+        lines += ["", l10n("reports.clinic_complaints", received=counted["registered"], answered=counted["answered"],
+                           unanswered=counted["unanswered"], overdue=counted["overdue"])]
         if figures["escalated"]:
-            lines.append(l10n("reports.clinic_escalated", count=figures["escalated"]))
+            lines.append(l10n("reports.clinic_escalated", count=counted["escalated"]))
         lines.append("")
         if stats is not None and count >= minimum:
-            lines.append(l10n("reports.clinic_score", score=_number(stats.score, l10n), count=count))
+            lines.append(l10n("reports.clinic_score", score=_number(stats.score, l10n), count=_count(count, l10n)))
         else:
-            lines.append(l10n("reports.clinic_unranked", count=count, min=minimum))
+            lines.append(l10n("reports.clinic_unranked", count=_count(count, l10n), min=minimum))
         lines.append(l10n("reports.clinic_average", now=_number(now[1], l10n) if now else "—",
                           before=_number(before[1], l10n) if before else "—",
                           delta=_signed(now[1] - before[1], l10n) if now and before else "—"))

@@ -48,7 +48,7 @@ class Rating:
     count: int
     stars: list[tuple[int, int]] = field(default_factory=list)  # (stars, reviews), 5 down to 1
     widest: int = 1
-    criteria: list[tuple[str, str, int]] = field(default_factory=list)  # (label, mean, how many rated it)
+    criteria: list[tuple[str, str, str]] = field(default_factory=list)  # (label, mean, how many rated it)
 
 
 @dataclass
@@ -101,7 +101,7 @@ def rating_of(l10n: L10n, stats: Any, settings: Settings) -> Rating:
         rating.stars = [(stars, getattr(stats, f"stars_{stars}")) for stars in range(5, 0, -1)]
         rating.widest = max(count for _, count in rating.stars) or 1
         for name, mean, count in pages.criteria_of(stats):
-            rating.criteria.append((pages.criterion_label(l10n, name), l10n.number(mean, 1), count))
+            rating.criteria.append((pages.criterion_label(l10n, name), l10n.number(mean, 1), l10n.number(count, 0)))
     return rating
 
 
