@@ -23,7 +23,7 @@ from bot.ops.runtime import Operations
 from bot.polling import Poller, wait_for_telegram
 from bot.scheduler import make_scheduler
 from bot.services import notices, reviews
-from bot.services.outbox import ChatLanguages, Relay
+from bot.services.relay import ChatLanguages, Relay
 from bot.webhook import WebhookEndpoint
 from storage.engine import make_engine, make_session_pool
 from storage.migrate import upgrade

@@ -19,7 +19,7 @@ from bot.cases.deadlines import local_date
 from bot.config import Settings
 from bot.ops.health import Health
 from bot.services import clinics, ratings, reports
-from bot.services.outbox import Relay
+from bot.services.relay import Relay
 from bot.services.reviews import work_calendar
 from bot.unit_of_work import is_infrastructure
 from storage.repositories import Repositories

@@ -12,7 +12,8 @@ from sqlalchemy import select
 from bot.cases import cards as alerts
 from bot.cases import morning
 from bot.l10n import Translator
-from bot.services.outbox import Pacer, Relay
+from bot.services.outbox import Pacer
+from bot.services.relay import Relay
 from bot.services.reviews import work_calendar
 from storage.models import AuditLog, Case, OutboxMessage, Response, Review
 from storage.repositories import Repositories

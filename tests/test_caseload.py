@@ -19,7 +19,8 @@ from bot.cases.deadlines import WorkCalendar
 from bot.l10n import Translator
 from bot.scheduler import morning_reminders
 from bot.services import outbox
-from bot.services.outbox import Pacer, Relay
+from bot.services.outbox import Pacer
+from bot.services.relay import Relay
 from bot.services.reviews import work_calendar
 from storage.models import AuditLog, Case, OutboxMessage, Response, Review
 from storage.repositories import Repositories

@@ -14,7 +14,7 @@ from bot.cases import cards as alerts
 from bot.cases import notices
 from bot.l10n import Translator
 from bot.scheduler import escalate_unanswered, morning_reminders
-from bot.services.outbox import Relay
+from bot.services.relay import Relay
 from storage.models import AuditLog, Case, ClinicChat, LinkCode, OutboxMessage, Response, Review, Role, StaffRole
 from tests.conftest import BACKENDS, App
 from tests.fakes.client import UserClient

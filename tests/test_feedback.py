@@ -216,7 +216,7 @@ async def test_recordings_video_notes_and_gifs_are_evidence(app: App) -> None:
                                                 .order_by(OutboxMessage.id)) for item in row.payload["media"]]
     assert queued == ["voice", "audio", "video_note", "animation"]  # every recording reaches the office
     from bot.cases import cards
-    from bot.services.outbox import Relay
+    from bot.services.relay import Relay
 
     relay = Relay(app.bot, app.pool, app.clock, app.settings.admins, group_alerts=cards.group_alerts_for(app.settings))
     for _ in range(6):

@@ -22,7 +22,7 @@ from bot.ops.health import Health
 from bot.ops.logs import JsonFormatter, UpdateContext, bind_reference, current_update, setup_logging
 from bot.ops.metrics import Metrics, TelegramWatch
 from bot.ops.server import OpsRoutes
-from bot.services.outbox import Relay
+from bot.services.relay import Relay
 from storage.engine import make_engine
 from tests.conftest import App
 from tests.flows import PHOTO_A, PHOTO_B, RU, choose_clinic_17, resident

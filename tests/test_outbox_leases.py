@@ -15,9 +15,10 @@ from aiogram.methods import SendMessage
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import select
 
-import bot.services.outbox as outbox
+import bot.services.relay as relay
 from bot.cases import cards
-from bot.services.outbox import Pacer, Relay, enqueue
+from bot.services.outbox import Pacer, enqueue
+from bot.services.relay import Relay
 from storage.models import OutboxMessage
 from storage.repositories import Repositories
 from storage.repositories.outbox import OutboxRepo
@@ -110,11 +111,11 @@ class HungFirstSend:
         if self.takeover is None:
             self.app.clock.advance(seconds=61)
             if self.cut_short:
-                self.monkeypatch.setattr(outbox, "BATCH", 1)
+                self.monkeypatch.setattr(relay, "BATCH", 1)
             self.takeover = asyncio.create_task(self.taking_over.run_once())
             await waited(self.until)
             if self.cut_short:
-                self.monkeypatch.setattr(outbox, "BATCH", 50)
+                self.monkeypatch.setattr(relay, "BATCH", 50)
             if self.outcome is not None:
                 raise self.outcome
         elif not self.resend_in_flight.is_set():

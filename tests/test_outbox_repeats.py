@@ -11,7 +11,8 @@ from sqlalchemy import select
 
 from bot.l10n import Translator
 from bot.services import pages
-from bot.services.outbox import Pacer, Relay
+from bot.services.outbox import Pacer
+from bot.services.relay import Relay
 from bot.telegram_limits import TEXT_LIMIT, telegram_length
 from storage.models import OutboxMessage
 from storage.repositories import Repositories

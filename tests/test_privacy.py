@@ -14,8 +14,8 @@ from bot.callbacks import ForgetAction, ForgetChoice
 from bot.cases import cards as alerts
 from bot.l10n import Translator
 from bot.services import privacy
-from bot.services.outbox import Relay
 from bot.services.people import CONSENT_VERSION
+from bot.services.relay import Relay
 from storage.models import (
     AuditLog,
     Case,

@@ -61,7 +61,7 @@ def visible(text: str) -> str:
 
 
 def relay_for(app: App):
-    from bot.services.outbox import Relay
+    from bot.services.relay import Relay
 
     return Relay(app.bot, app.pool, app.clock, app.settings.admins, group_alerts=alerts.group_alerts_for(app.settings))
 

@@ -168,7 +168,7 @@ async def test_stale_drafts_and_old_delivered_texts_go(app: App) -> None:
 def test_the_daily_job_is_scheduled_at_the_configured_time(app: App) -> None:
     from bot.ops.health import Health
     from bot.scheduler import make_scheduler
-    from bot.services.outbox import Relay
+    from bot.services.relay import Relay
 
     relay = Relay(app.bot, app.pool, app.clock, [])
     scheduler = make_scheduler(app.settings, app.pool, relay, app.clock, health=Health())

@@ -76,7 +76,7 @@ def test_delivery_does_not_depend_on_case_handling() -> None:
     graph = import_graph()
     assert {f"bot.cases.{name}" for name in ("cards", "actions", "lists", "morning", "resident", "notices",
                                              "templates", "deadlines")} <= set(graph)
-    for module in ("bot.services.outbox", "bot.services.notices"):
+    for module in ("bot.services.outbox", "bot.services.relay", "bot.services.notices"):
         assert not {target for target in graph[module] if target.startswith("bot.cases")}, module
 
 
