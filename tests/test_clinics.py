@@ -162,6 +162,27 @@ async def test_a_complaint_is_posted_to_the_clinic_without_identity(app: App) ->
     assert "87011234567" in review.text and review.public_text == "Регистратор нахамила, мой номер [телефон скрыт]."
 
 
+async def test_a_withdrawn_complaints_post_in_the_clinics_chat_says_so_and_asks_for_no_answer(app: App) -> None:
+    """Withdrawn by its author, the complaint's post went on asking the clinic to answer by its date, with her
+    words and the Answer button (which then refused): staff prepared an answer to something no longer there."""
+    from bot.callbacks import MyReviewOpen
+
+    await link_group(app)
+    person = await resident(app, RESIDENT, first_name="Айгуль")
+    reference = await submit_about_clinic(app, person, text="Регистратор нахамила в окне 3.")
+    await deliver(app)
+    [post] = posts_in(app, CLINIC_CHAT)
+    [review] = await one(app, select(Review))
+    opened = await person.press_data(MyReviewOpen(review_id=review.id).pack())
+    await person.press(RU("case_resident.withdraw_button"), message=opened.messages[-1])
+    await person.press(RU("case_resident.withdraw_yes"))
+    await deliver(app)
+    shown = app.session.message(CLINIC_CHAT, post.message_id)
+    assert shown.text == plain(RU("clinic_post.withdrawn", review=reference)), shown.text
+    assert "нахамила" not in shown.text and not (shown.reply_markup and shown.reply_markup.inline_keyboard)
+    assert posts_in(app, CLINIC_CHAT) == []  # no post of it asks for an answer now
+
+
 async def test_a_named_gratitude_shows_the_first_name_but_no_reference(app: App) -> None:
     await link_group(app)
     person = await resident(app, RESIDENT, first_name="Айгуль")

@@ -15,7 +15,7 @@ from bot.cases.morning import due_of
 from bot.config import Settings
 from bot.l10n import L10n
 from bot.ops.logs import bind_reference
-from bot.services import outbox, pages, ratings
+from bot.services import clinics, outbox, pages, ratings
 from bot.states import CaseReply
 from storage.models import CaseStatus, Review, ReviewMedia, ReviewStatus, User
 from storage.repositories import OpsRepo, Repositories
@@ -214,8 +214,10 @@ async def withdraw(repo: Repositories, review: Review, user: User, now: datetime
     await repo.audit.record(now, user.telegram_id, "case.withdrawn", "review", review.id, reference=review.reference)
     await ratings.review_status_changed(repo, review, now=now, settings=settings)
     case.status, case.closed_at = CaseStatus.WITHDRAWN, now
-    # The card in the office's chat says so, and offers no more actions: nobody is left to answer.
+    # The card in the office's chat says so, and offers no more actions: nobody is left to answer. So does the
+    # review's post in the clinic's chat, which would otherwise go on asking for an answer.
     await show_on_card(repo, settings, case, now, "withdrawn")
+    await clinics.review_withdrawn(repo, review, now, settings)
     chat_id = settings.prosecutor.chat_id
     if chat_id is not None:
         view = await alerts.load(repo, case)

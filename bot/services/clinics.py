@@ -245,6 +245,19 @@ async def post_review(repo: Repositories, review: Review, now: datetime, setting
     return queued
 
 
+async def review_withdrawn(repo: Repositories, review: Review, now: datetime, settings: Settings) -> int:
+    """Its author withdrew the review: each post of it in the clinic's chats says so, in place of what she wrote,
+    and loses its Answer button (the review is on no page, and an answer would reach nobody)."""
+    l10n = chat_l10n(settings)
+    text = l10n("clinic_post.withdrawn", review=review_label(l10n, review, settings))
+    edited = 0
+    for chat_id in await repo.outbox.chats_given(review.id, "clinic_review"):
+        edited += await outbox.edit_card(repo, chat_id=chat_id, review_id=review.id, now=now, text=text,
+                                         reply_markup=None, card_kind="clinic_review",
+                                         dedupe_key=f"clinic-withdrawn:{review.reference}:{chat_id}")
+    return edited
+
+
 async def review_published(repo: Repositories, review: Review, now: datetime, settings: Settings) -> int:
     """A review the public may now see: gratitude and complaints go to the clinic at once. Reports of violations
     are the prosecutor's office's: they reach the clinic when the office forwards them."""

@@ -34,11 +34,13 @@ async def enqueue(repo: Repositories, *, chat_id: int, kind: str, dedupe_key: st
 
 
 async def edit_card(repo: Repositories, *, chat_id: int, review_id: int, dedupe_key: str, now: datetime, text: str,
-                    reply_markup: InlineKeyboardMarkup | None) -> bool:
+                    reply_markup: InlineKeyboardMarkup | None, card_kind: str = "alert") -> bool:
     """Queue an edit of the review's card in the chat (OutboxRepo.card_of, as it is when the edit goes out), for
-    changes made outside a button press, by the scheduler (a due date counted again); a press edits its own card."""
+    changes made outside a button press, by the scheduler (a due date counted again); a press edits its own card.
+    `card_kind="clinic_review"` edits the review's post in a clinic's chat instead."""
+    kind = {} if card_kind == "alert" else {"edit_card_kind": card_kind}
     return await enqueue(repo, chat_id=chat_id, kind="card_edit", dedupe_key=dedupe_key, now=now, text=text,
-                         reply_markup=reply_markup, review_id=review_id, edit_card_of=review_id)
+                         reply_markup=reply_markup, review_id=review_id, edit_card_of=review_id, **kind)
 
 
 def shown_card(card: OutboxMessage | None) -> int | None:

@@ -358,7 +358,8 @@ class Relay:
         No card in the chat (never sent, or still the burst list it went out in): nothing to edit."""
         payload = row.payload
         async with self.pool() as session:
-            card = await Repositories(session).outbox.card_of(payload["edit_card_of"], row.chat_id)
+            card = await Repositories(session).outbox.card_of(payload["edit_card_of"], row.chat_id,
+                                                              payload.get("edit_card_kind", "alert"))
             message_id = shown_card(card)
         if message_id is None:
             return None

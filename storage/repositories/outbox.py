@@ -166,12 +166,18 @@ class OutboxRepo:
                                         OutboxMessage.next_attempt_at < until)
             .values(next_attempt_at=until).execution_options(synchronize_session=False))
 
-    async def card_of(self, review_id: int, chat_id: int) -> OutboxMessage | None:
+    async def card_of(self, review_id: int, chat_id: int, kind: str = "alert") -> OutboxMessage | None:
         """The latest alert card of a review in a chat (its sent_message_id is what replies and edits refer to):
-        a case reopened by the resident gets a new card, which then is the one."""
+        a case reopened by the resident gets a new card, which then is the one. `kind="clinic_review"`: the latest
+        post of the review in a clinic's chat."""
         query = select(OutboxMessage).where(OutboxMessage.review_id == review_id, OutboxMessage.chat_id == chat_id,
-                                            OutboxMessage.kind == "alert")
+                                            OutboxMessage.kind == kind)
         return await self.session.scalar(query.order_by(OutboxMessage.id.desc()).limit(1))
+
+    async def chats_given(self, review_id: int, kind: str) -> list[int]:
+        """The chats a review's messages of this kind were queued to (a clinic's groups, or its staff's chats)."""
+        query = select(OutboxMessage.chat_id).where(OutboxMessage.review_id == review_id, OutboxMessage.kind == kind)
+        return list(await self.session.scalars(query.distinct().order_by(OutboxMessage.chat_id)))
 
     async def point_card_to(self, review_id: int, chat_id: int, message_id: int) -> None:
         """A card posted again (from a burst list) becomes the one that replies and edits refer to."""
