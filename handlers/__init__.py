@@ -36,7 +36,7 @@ def get_routers(settings: Settings) -> list[Router]:
             clinic.make_router(settings, memberships),
             admin.make_router(settings), admin.make_group_router(), moderation.make_router(settings),
             top.make_router(settings), inline.make_router(settings), case_reply.make_question_reply_router(settings),
-            feedback.make_router(settings), start.make_router(settings),
+            my_reviews.make_in_review_router(settings), feedback.make_router(settings), start.make_router(settings),
             my_reviews.make_router(settings), privacy.make_router(settings), case_reply.make_router(settings),
             feedback.make_fallback_router(settings), errors.make_router()]
 

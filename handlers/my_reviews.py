@@ -18,7 +18,8 @@ from bot.l10n import L10n
 from bot.references import typed_reference
 from bot.services import moderation, moderation_queue, pages
 from bot.services.privacy import INTERNAL_ACTIONS
-from bot.states import TopSearch
+from bot.states import ReviewForm, TopSearch
+from handlers.side_conversation import offer_unfinished
 from storage.models import AuditLog, PublicStatus, Review, ReviewStatus, Role, User
 from storage.repositories import Repositories
 
@@ -123,6 +124,53 @@ class TypedReference(Filter):
         return {"reference": reference} if reference else False
 
 
+# The reference the receipt gave, typed to see how the review stands (at the menu, or after /my): its card, when
+# it is the person's own; someone else's is never shown, nor said to exist.
+async def card_by_reference(message: Message, reference: str, repo: Repositories, user: User | None,
+                            l10n: L10n, settings: Settings) -> None:
+    found = await repo.reviews.by_reference(reference) if user is not None else None
+    if found is None or found.user_id != user.id:
+        await message.answer(l10n("my.reference_unknown", reference=reference))
+        text, markup = await list_text_and_keyboard(repo, user, l10n, 0)
+        await message.answer(text, reply_markup=markup)
+        return
+    await send_card(message, repo, await repo.reviews.of_user(found.id, user.id), l10n, 0, settings)
+
+
+async def send_card(message: Message, repo: Repositories, review: Review, l10n: L10n, page: int,
+                    settings: Settings) -> None:
+    parts = await card_parts(repo, review, l10n, settings)
+    for part in parts[:-1]:
+        await message.answer(part)
+    markup = make_back_to_list_keyboard(l10n, page)
+    case = await repo.reviews.case_of(review.id)
+    if review.status != ReviewStatus.WITHDRAWN and case is not None and case.status in OPEN_STATUSES:
+        # An open appeal: the resident may add to it, or withdraw it (recorded, the office told).
+        markup = InlineKeyboardMarkup(inline_keyboard=[[
+            InlineKeyboardButton(text=l10n("case_resident.add_button"), callback_data=MyAppeal(
+                review_id=review.id, action=MyAppealAction.ADD).pack()),
+            InlineKeyboardButton(text=l10n("case_resident.withdraw_button"), callback_data=MyAppeal(
+                review_id=review.id, action=MyAppealAction.WITHDRAW).pack())], *markup.inline_keyboard])
+    await message.answer(parts[-1], reply_markup=markup)
+    await answer_files(message, repo, review, l10n)
+
+
+def make_in_review_router(settings: Settings) -> Router:
+    """Tried before the review conversation: a reference typed alone while a review is in progress."""
+    router = Router(name="my_reviews-in-review")
+    router.message.filter(PrivateChat(), StateFilter(ReviewForm))
+
+    # A week later she types the number her receipt gave, to see how that appeal stands: its card, not words of the
+    # unfinished review (published with it), nor a polyclinic's number. The review is kept and offered to go on with.
+    @router.message(TypedReference())
+    async def reference_typed(message: Message, reference: str, repo: Repositories, user: User | None,
+                              l10n: L10n) -> None:
+        await card_by_reference(message, reference, repo, user, l10n, settings)
+        await offer_unfinished(message, l10n)
+
+    return router
+
+
 def make_router(settings: Settings) -> Router:
     router = Router(name="my_reviews")
     router.message.filter(PrivateChat())
@@ -138,7 +186,7 @@ def make_router(settings: Settings) -> Router:
     async def my_command(message: Message, command: CommandObject, repo: Repositories, user: User | None,
                          l10n: L10n) -> None:
         if reference := typed_reference(command.args or ""):
-            await card_by_reference(message, reference, repo, user, l10n)
+            await card_by_reference(message, reference, repo, user, l10n, settings)
             return
         text, markup = await list_text_and_keyboard(repo, user, l10n, 0)
         await message.answer(text, reply_markup=markup)
@@ -158,40 +206,12 @@ def make_router(settings: Settings) -> Router:
             await query.answer(l10n("errors.stale_button"), show_alert=True)
             return
         await query.answer()
-        await send_card(query.message, repo, review, l10n, callback_data.page)
-
-    # The reference the receipt gave, typed to see how the review stands (at the menu, or after /my): its card, when
-    # it is the person's own; someone else's is never shown, nor said to exist.
-    async def card_by_reference(message: Message, reference: str, repo: Repositories, user: User | None,
-                                l10n: L10n) -> None:
-        found = await repo.reviews.by_reference(reference) if user is not None else None
-        if found is None or found.user_id != user.id:
-            await message.answer(l10n("my.reference_unknown", reference=reference))
-            text, markup = await list_text_and_keyboard(repo, user, l10n, 0)
-            await message.answer(text, reply_markup=markup)
-            return
-        await send_card(message, repo, await repo.reviews.of_user(found.id, user.id), l10n, 0)
+        await send_card(query.message, repo, review, l10n, callback_data.page, settings)
 
     # At the menu, or where the top list would search specialties (handlers/top.py leaves a reference to this).
     @router.message(StateFilter(None, TopSearch.specialty), TypedReference())
     async def reference_typed(message: Message, reference: str, repo: Repositories, user: User | None,
                               l10n: L10n) -> None:
-        await card_by_reference(message, reference, repo, user, l10n)
-
-    async def send_card(message: Message, repo: Repositories, review: Review, l10n: L10n, page: int) -> None:
-        parts = await card_parts(repo, review, l10n, settings)
-        for part in parts[:-1]:
-            await message.answer(part)
-        markup = make_back_to_list_keyboard(l10n, page)
-        case = await repo.reviews.case_of(review.id)
-        if review.status != ReviewStatus.WITHDRAWN and case is not None and case.status in OPEN_STATUSES:
-            # An open appeal: the resident may add to it, or withdraw it (recorded, the office told).
-            markup = InlineKeyboardMarkup(inline_keyboard=[[
-                InlineKeyboardButton(text=l10n("case_resident.add_button"), callback_data=MyAppeal(
-                    review_id=review.id, action=MyAppealAction.ADD).pack()),
-                InlineKeyboardButton(text=l10n("case_resident.withdraw_button"), callback_data=MyAppeal(
-                    review_id=review.id, action=MyAppealAction.WITHDRAW).pack())], *markup.inline_keyboard])
-        await message.answer(parts[-1], reply_markup=markup)
-        await answer_files(message, repo, review, l10n)
+        await card_by_reference(message, reference, repo, user, l10n, settings)
 
     return router
