@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import App
-from tests.flows import RU, choose_kind, plain, resident, submit_quick_review
+from tests.flows import PHOTO_A, PHOTO_B, RU, VOICE, choose_kind, kind_button, plain, resident, submit_quick_review
 
 pytestmark = pytest.mark.usefixtures("demo_directory")
 
@@ -55,3 +55,34 @@ async def test_a_reference_typed_a_week_later_in_an_unfinished_review_opens_its_
     assert await draft_of(person) == before
     await person.press(RU("unfinished.resume"))
     assert "AL-2026" not in person.last_text
+
+
+# --- Files sent where a button is asked for --------------------------------------------------------------------
+
+
+async def test_a_voice_note_or_a_photo_sent_before_the_description_is_kept_for_it(app: App) -> None:
+    """Her grandson's complaint, dictated: a voice note where the polyclinic is asked, and the photo of the
+    doctor's name plate where the stars are. Both are kept, she is told so with the step again, and the description
+    step and the preview list them; nothing she sent is lost for not being where the bot expected it."""
+    person = await resident(app, 3102)
+    await person.press(RU("menu.leave_feedback"))
+
+    reply = await person.voice(VOICE, duration=40)
+    assert RU("evidence.kept_for_description", files=1, limit=10) in reply.texts[0]
+    assert reply.texts[-1] == plain(RU("clinic.prompt"))
+
+    await person.send("17")
+    await person.press(RU("target.clinic"))
+    await person.press(kind_button("complaint"))
+    reply = await person.photo(PHOTO_A, caption="Табличка на двери")
+    assert RU("evidence.kept_for_description", files=2, limit=10) in reply.texts[0]
+    assert reply.buttons[0] == ["1⭐", "2⭐", "3⭐", "4⭐", "5⭐"]
+
+    reply = await person.press("1⭐")
+    assert plain(RU("description.current", text="Табличка на двери", files=2)) in reply.text
+    await person.press(RU("when.date"))
+    reply = await person.photo(PHOTO_B)
+    assert RU("evidence.kept_for_description", files=3, limit=10) in reply.texts[0]
+    preview = await person.send("25.11.2026")
+    assert RU("preview.evidence", count=3) in preview.text
+    assert [item["kind"] for item in (await draft_of(person))["media"]] == ["voice", "photo", "photo"]

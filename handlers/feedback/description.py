@@ -25,11 +25,13 @@ from bot.l10n import L10n
 from bot.services import drafts, specialty_words
 from bot.states import ReviewForm
 from handlers.feedback.files import receive
-from handlers.feedback.step import Step, ask_about_offer, ask_description, log, preview_text, step_maker
+from handlers.feedback.step import ASK, Step, ask_about_offer, ask_description, log, preview_text, step_maker
 from storage.models import User
 from storage.repositories import Repositories
 
 RECORDINGS = ("voice", "audio", "video_note")
+BEFORE_DESCRIPTION = (ReviewForm.clinic, ReviewForm.target, ReviewForm.kind, ReviewForm.category, ReviewForm.rating,
+                      ReviewForm.criteria)
 _DATE = re.compile(r"^\s*(\d{1,2})[./\-\s](\d{1,2})(?:[./\-\s](\d{2,4}))?\s*$")
 
 
@@ -84,6 +86,44 @@ def ambulance_due(holder: dict, text: str | None) -> bool:
     return True
 
 
+async def add_file(step: Step, message: Message, bot: Bot,
+                   answer: Callable[[drafts.Draft], Awaitable[tuple[str, InlineKeyboardMarkup]]]) -> None:
+    """The file joins the draft and is answered with `answer(draft)`: once for an album, whose one answer is
+    edited as its other items arrive. Past the limit a file is refused, said once for an album."""
+    l10n = step.l10n
+    draft = await step.draft()
+    items = list(draft.get("media", []))
+    album, group = draft.get("album") or {}, message.media_group_id
+    if len(items) >= step.settings.feedback.max_media:
+        if group is None or not (album.get("id") == group and album.get("limit_told")):
+            await message.answer(l10n("evidence.limit", limit=step.settings.feedback.max_media))
+            if group is not None:  # the album's other items past the limit are not told again
+                await step.save({**draft, "album": {**(album if album.get("id") == group else {}),
+                                                    "id": group, "limit_told": True}})
+        return
+    evidence = await receive(bot, message, step.settings, l10n)
+    if evidence is None:
+        return
+    items.append(evidence.as_dict())
+    draft = drafts.caption_as_text({**draft, "media": items, "last_part": None},
+                                   step.settings.feedback.max_text_chars)
+    if ambulance_due(draft, message.caption):
+        await message.answer(l10n("ambulance.call_now"))
+    text, markup = await answer(draft)
+    if group and album.get("id") == group and album.get("message_id"):
+        # The same album: update its one acknowledgement instead of answering every item.
+        try:
+            await message.bot.edit_message_text(text, chat_id=message.chat.id, message_id=album["message_id"],
+                                                reply_markup=markup)
+        except TelegramBadRequest:
+            log.info("album acknowledgement %s could not be edited", album.get("message_id"))
+    else:
+        sent = await message.answer(text, reply_markup=markup)
+        draft["album"] = {**(album if album.get("id") == group else {}), "id": group,
+                          "message_id": sent.message_id}
+    await step.save(draft)
+
+
 def register(private: Router, settings: Settings) -> None:
     step_of = step_maker(settings)
 
@@ -119,6 +159,22 @@ def register(private: Router, settings: Settings) -> None:
 
         await add_file(step, message, bot, acknowledged)
 
+    # A voice note or a photo where a button is asked for (the polyclinic, the doctor, the stars, the date): kept
+    # for the description, as a story typed where the polyclinic is asked is, instead of dropped with a hint.
+    @private.message(StateFilter(*BEFORE_DESCRIPTION, ReviewForm.when), HasEvidence())
+    async def file_kept(message: Message, state: FSMContext, repo: Repositories, l10n: L10n,
+                        user: User | None, bot: Bot, now: datetime) -> None:
+        step = step_of(message, state, repo, l10n, user, now)
+        album, group = (await step.draft()).get("album") or {}, message.media_group_id
+        limit = settings.feedback.max_media
+
+        async def kept(draft: drafts.Draft) -> tuple[str, None]:
+            return l10n("evidence.kept_for_description", files=len(draft["media"]), limit=limit), None
+
+        await add_file(step, message, bot, kept)
+        if group is None or album.get("id") != group:  # an album's other items edit the one acknowledgement
+            await ASK[await step.current()](step.anew(), await step.draft())
+
     @private.message(StateFilter(ReviewForm.preview), HasEvidence())
     async def file_at_preview(message: Message, state: FSMContext, repo: Repositories, l10n: L10n,
                               user: User | None, bot: Bot, now: datetime) -> None:
@@ -129,43 +185,6 @@ def register(private: Router, settings: Settings) -> None:
             return await preview_text(step, draft), keyboards.make_preview_keyboard(l10n, draft)
 
         await add_file(step, message, bot, previewed)
-
-    async def add_file(step: Step, message: Message, bot: Bot,
-                       answer: Callable[[drafts.Draft], Awaitable[tuple[str, InlineKeyboardMarkup]]]) -> None:
-        """The file joins the draft and is answered with `answer(draft)`: once for an album, whose one answer is
-        edited as its other items arrive. Past the limit a file is refused, said once for an album."""
-        l10n = step.l10n
-        draft = await step.draft()
-        items = list(draft.get("media", []))
-        album, group = draft.get("album") or {}, message.media_group_id
-        if len(items) >= settings.feedback.max_media:
-            if group is None or not (album.get("id") == group and album.get("limit_told")):
-                await message.answer(l10n("evidence.limit", limit=settings.feedback.max_media))
-                if group is not None:  # the album's other items past the limit are not told again
-                    await step.save({**draft, "album": {**(album if album.get("id") == group else {}),
-                                                        "id": group, "limit_told": True}})
-            return
-        evidence = await receive(bot, message, settings, l10n)
-        if evidence is None:
-            return
-        items.append(evidence.as_dict())
-        draft = drafts.caption_as_text({**draft, "media": items, "last_part": None},
-                                       settings.feedback.max_text_chars)
-        if ambulance_due(draft, message.caption):
-            await message.answer(l10n("ambulance.call_now"))
-        text, markup = await answer(draft)
-        if group and album.get("id") == group and album.get("message_id"):
-            # The same album: update its one acknowledgement instead of answering every item.
-            try:
-                await message.bot.edit_message_text(text, chat_id=message.chat.id, message_id=album["message_id"],
-                                                    reply_markup=markup)
-            except TelegramBadRequest:
-                log.info("album acknowledgement %s could not be edited", album.get("message_id"))
-        else:
-            sent = await message.answer(text, reply_markup=markup)
-            draft["album"] = {**(album if album.get("id") == group else {}), "id": group,
-                              "message_id": sent.message_id}
-        await step.save(draft)
 
     @private.callback_query(IncidentPick.filter(F.when.in_(drafts.INCIDENT_WHEN)), StateFilter(ReviewForm.description))
     async def when_chosen(query: CallbackQuery, callback_data: IncidentPick, state: FSMContext, repo: Repositories,
