@@ -86,3 +86,27 @@ async def test_a_voice_note_or_a_photo_sent_before_the_description_is_kept_for_i
     preview = await person.send("25.11.2026")
     assert RU("preview.evidence", count=3) in preview.text
     assert [item["kind"] for item in (await draft_of(person))["media"]] == ["voice", "photo", "photo"]
+
+
+# --- Old buttons of a review already sent ------------------------------------------------------------------------
+
+
+async def test_old_buttons_of_a_review_already_sent_do_not_act_on_the_one_being_written(app: App) -> None:
+    """Last week's complaint is sent; this week's is being written, its text in. Scrolling up, she presses "Today"
+    and "Cancel" under last week's messages: they are out of date (said so), and this week's complaint stays where it
+    was, its date not set by a button of another review, nor offered to be deleted."""
+    person = await resident(app, 3103)
+    await submit_quick_review(app, person, kind="complaint")
+    old = {button: message for message in person.bot_messages() if message.reply_markup
+           for row in message.reply_markup.inline_keyboard for button in (b.text for b in row)}
+    await to_step(app, person, "description")
+    before = await draft_of(person)
+    app.clock.advance(days=7)
+
+    for button in (RU("when.today"), RU("flow.cancel"), RU("flow.back")):
+        reply = await person.press(button, old[button])
+        assert reply.callback_answers == [RU("errors.stale_button")], button
+        assert not reply.texts, button
+    assert await draft_of(person) == before
+    reply = await person.press(RU("when.yesterday"))  # this week's own buttons work as before
+    assert plain(RU("preview.title_appeal")) in reply.text

@@ -22,7 +22,7 @@ from bot.l10n import L10n
 from bot.states import ReviewForm
 from handlers.feedback import description, entry, held, kind, place, preview, target
 from handlers.feedback.files import fetch_missing_evidence, receive
-from handlers.feedback.step import hint, place_of, step_maker
+from handlers.feedback.step import FromThisReview, hint, place_of, step_maker
 from storage.models import User
 from storage.repositories import Repositories
 
@@ -33,7 +33,7 @@ def make_router(settings: Settings) -> Router:
     router = Router(name="feedback")
     private = Router(name="feedback-private")
     private.message.filter(PrivateChat())
-    private.callback_query.filter(PrivateChat())
+    private.callback_query.filter(PrivateChat(), FromThisReview())
     router.include_router(private)
     held.register(private, settings)
     entry.register(private, router, settings)

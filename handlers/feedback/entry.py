@@ -22,6 +22,7 @@ from handlers.feedback.description import ambulance_due, too_long
 from handlers.feedback.held import add_held, preset_from
 from handlers.feedback.step import (
     ASK,
+    SINCE_MESSAGE,
     Step,
     close_reply_keyboard,
     preview_text,
@@ -59,7 +60,9 @@ async def begin(step: Step, preset: drafts.Draft | None = None, *, settings: Set
     draft = await step.draft()
     if draft.get("reply_keyboard"):
         await close_reply_keyboard(step.message, step.l10n)
-    await step.state.set_data({})
+    # Buttons under messages from before this message belong to an earlier conversation (a review sent, one
+    # discarded): they must not act on this one (step.FromThisReview).
+    await step.state.set_data({SINCE_MESSAGE: step.message.message_id})
     preset = dict(preset or {})
     if preset.get("doctor_id"):
         # A link names the doctor or clinic it was made for, so the resident knows where it leads.

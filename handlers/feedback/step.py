@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from aiogram.exceptions import TelegramBadRequest
+from aiogram.filters import Filter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, ReplyKeyboardRemove
 
@@ -27,6 +28,24 @@ log = logging.getLogger(__name__)
 PREVIEW_TEXT_CHARS = 1500  # the preview shows the start of a long text; the whole text is kept
 PREVIEW_CAPTION_CHARS = 200
 COMMON_SPECIALTIES = 6
+
+
+# The FSM data key holding the id of the message a review in progress began at.
+SINCE_MESSAGE = "since_message"
+
+
+class FromThisReview(Filter):
+    """A button of the review in progress, not one left under a message from before it began: last week's review,
+    sent, left "Today" and "Cancel" under its messages, which would otherwise date or discard this week's. The
+    menu's buttons, and the offer of a text sent at the menu, outlive a review and are let through."""
+
+    async def __call__(self, query: CallbackQuery, state: FSMContext) -> bool:
+        if query.message is None or (query.data or "").startswith(("menu:", "fsw:")):
+            return True
+        if not (await state.get_state() or "").startswith(ReviewForm.__name__):
+            return True
+        since = (await state.get_data()).get(SINCE_MESSAGE)
+        return since is None or query.message.message_id >= since
 
 
 class Step:
