@@ -26,6 +26,16 @@ def typed_reference(text: str) -> str | None:
     return reference_of(int(match.group(1)), int(match.group(2)))
 
 
+_NUMBER_SIGN = re.compile(r"(?:№|#)\s*([0-9]{1,6})", re.ASCII)
+
+
+def number_after_sign(text: str) -> int | None:
+    """The number of a message that is "№ 123" or "#123" alone: how a resident may remember her reference (or a
+    polyclinic's number: the caller decides which it is)."""
+    match = _NUMBER_SIGN.fullmatch(text.strip())
+    return int(match.group(1)) if match is not None and int(match.group(1)) > 0 else None
+
+
 def office_reference(words: str, year: int) -> str | None:
     """What the office types after /case or /cases: a reference in any form a resident would type it, or just its
     number (`123`, taken as this year's)."""

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import html
+from datetime import datetime
 
 from aiogram import F, Router
+from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject, Filter, StateFilter
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
@@ -15,7 +17,7 @@ from bot.config import Settings
 from bot.filters import PrivateChat
 from bot.keyboards import PAGE_SIZE, make_back_to_list_keyboard, make_my_reviews_keyboard, name_in
 from bot.l10n import L10n
-from bot.references import typed_reference
+from bot.references import number_after_sign, reference_of, typed_reference
 from bot.services import moderation, moderation_queue, pages
 from bot.services.privacy import INTERNAL_ACTIONS
 from bot.states import ReviewForm, TopSearch
@@ -116,6 +118,14 @@ async def answer_files(message: Message, repo: Repositories, review: Review, l10
             await message.answer(l10n("my.file_unavailable"))
 
 
+class NumberAfterSign(Filter):
+    """A message that is "№ 123" alone; gives the number."""
+
+    async def __call__(self, message: Message) -> bool | dict[str, int]:
+        number = number_after_sign(message.text) if message.text else None
+        return {"number": number} if number else False
+
+
 class TypedReference(Filter):
     """A message that is a reference number alone, in the forms people type it; gives it as stored."""
 
@@ -213,5 +223,18 @@ def make_router(settings: Settings) -> Router:
     async def reference_typed(message: Message, reference: str, repo: Repositories, user: User | None,
                               l10n: L10n) -> None:
         await card_by_reference(message, reference, repo, user, l10n, settings)
+
+    # "№ 123" at the menu is her appeal AL-2026-000123 when she has one so numbered (this year's, or last year's in
+    # January); else it is what it was, a polyclinic's number or words offered as a review (the fallback router).
+    @router.message(StateFilter(None), NumberAfterSign())
+    async def number_typed(message: Message, number: int, repo: Repositories, user: User | None, l10n: L10n,
+                           now: datetime) -> None:
+        year = now.astimezone(settings.zone).year
+        for reference in (reference_of(year, number), reference_of(year - 1, number)):
+            found = await repo.reviews.by_reference(reference) if user is not None else None
+            if found is not None and found.user_id == user.id:
+                await send_card(message, repo, await repo.reviews.of_user(found.id, user.id), l10n, 0, settings)
+                return
+        raise SkipHandler
 
     return router

@@ -110,3 +110,30 @@ async def test_old_buttons_of_a_review_already_sent_do_not_act_on_the_one_being_
     assert await draft_of(person) == before
     reply = await person.press(RU("when.yesterday"))  # this week's own buttons work as before
     assert plain(RU("preview.title_appeal")) in reply.text
+
+
+# --- The reference number typed as "№ 1" --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("typed", ["№ 1", "№1", "#1"])
+async def test_her_reference_typed_as_a_number_sign_and_its_number_opens_its_card(app: App, typed: str) -> None:
+    """She remembers her appeal as "№ 1" (the receipt's AL-2026-000001 read out by her grandson): her own appeal's
+    card opens, instead of an offer to start a new review with "№ 1" as its text."""
+    person = await resident(app, 3104)
+    await submit_quick_review(app, person, kind="complaint")
+    app.clock.advance(days=7)
+
+    reply = await person.send(typed)
+
+    assert reply.texts[0].startswith(plain(RU("my.card_title", reference="AL-2026-000001")))
+    assert RU("menu_offer.prompt") not in reply.texts
+
+
+async def test_a_number_sign_with_a_number_not_hers_is_still_a_polyclinic_or_a_story(app: App) -> None:
+    """"№17" with no appeal of hers numbered 17 is polyclinic No. 17, offered as a review as before."""
+    person = await resident(app, 3105)
+    await submit_quick_review(app, person, kind="complaint")
+
+    reply = await person.send("№17")
+
+    assert reply.texts == [RU("menu_offer.prompt")]
