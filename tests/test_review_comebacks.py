@@ -7,7 +7,18 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import App
-from tests.flows import PHOTO_A, PHOTO_B, RU, VOICE, choose_kind, kind_button, plain, resident, submit_quick_review
+from tests.flows import (
+    FULL_NAME,
+    PHOTO_A,
+    PHOTO_B,
+    RU,
+    VOICE,
+    choose_kind,
+    kind_button,
+    plain,
+    resident,
+    submit_quick_review,
+)
 
 pytestmark = pytest.mark.usefixtures("demo_directory")
 
@@ -137,3 +148,27 @@ async def test_a_number_sign_with_a_number_not_hers_is_still_a_polyclinic_or_a_s
     reply = await person.send("№17")
 
     assert reply.texts == [RU("menu_offer.prompt")]
+
+
+# --- /start in the middle -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("asked", ["preview.edit_outcome", "preview.change_name"])
+async def test_after_start_and_continue_a_text_at_the_preview_is_not_taken_for_the_question_left_behind(
+        app: App, asked: str) -> None:
+    """At the preview he pressed "What I expect" (or "Change my full name"), then thought better of it and typed
+    /start; "Continue" showed the preview again. What he types next is one more thing about the visit: offered to the
+    description, as at any preview, not stored silently as the outcome he expects (or refused as a name)."""
+    person = await resident(app, 3106)
+    await to_step(app, person, "preview")
+    await person.send(FULL_NAME)
+    await person.press(RU(asked))
+    await person.command("start")
+    await person.press(RU("unfinished.resume"))
+
+    more = "И ещё она не выписала направление на анализы"
+    reply = await person.send(more)
+
+    assert reply.texts == [RU("description.offer_add", length=len(more))]
+    draft = await draft_of(person)
+    assert "outcome" not in draft and draft["appellant_name"] == FULL_NAME

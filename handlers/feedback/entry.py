@@ -73,6 +73,9 @@ async def begin(step: Step, preset: drafts.Draft | None = None, *, settings: Set
 async def ask_again(step: Step) -> None:
     """The current step once more, as a new message (after a detour such as a confirmation)."""
     draft = await step.draft()
+    if draft.pop("typing", None):
+        # The outcome or name prompt the detour left is not on the screen any more: the next text is not its answer.
+        await step.save(draft)
     current = await step.current()
     again = step.anew()
     if current == "preview":
@@ -162,12 +165,8 @@ def register(private: Router, router: Router, settings: Settings) -> None:
     async def keep_writing(query: CallbackQuery, state: FSMContext, repo: Repositories, l10n: L10n,
                            user: User | None, now: datetime) -> None:
         await query.answer()
-        step = step_of(query, state, repo, l10n, user, now)
-        draft = await step.draft()
-        draft.pop("typing", None)
-        await step.save(draft)
         await query.message.edit_reply_markup(reply_markup=None)
-        await ask_again(step)
+        await ask_again(step_of(query, state, repo, l10n, user, now))
 
     @private.callback_query(Flow.filter(F.action == FlowAction.BACK), in_flow)
     async def back(query: CallbackQuery, state: FSMContext, repo: Repositories, l10n: L10n,
