@@ -14,10 +14,12 @@ from tests.flows import (
     RU,
     VOICE,
     choose_kind,
+    describe,
     kind_button,
     plain,
     resident,
     submit_quick_review,
+    to_kind_step,
 )
 
 pytestmark = pytest.mark.usefixtures("demo_directory")
@@ -172,3 +174,27 @@ async def test_after_start_and_continue_a_text_at_the_preview_is_not_taken_for_t
     assert reply.texts == [RU("description.offer_add", length=len(more))]
     draft = await draft_of(person)
     assert "outcome" not in draft and draft["appellant_name"] == FULL_NAME
+
+
+# --- Back from the detailed stars ---------------------------------------------------------------------------------
+
+
+async def test_back_from_the_detailed_stars_goes_back_a_question_then_to_the_preview_keeping_the_overall_stars(
+        app: App) -> None:
+    """At the preview she chose "Rate in more detail", gave the first criterion 4 stars, then pressed Back twice:
+    the first Back asks that criterion again, the second brings back the preview she came from, with her five stars.
+    Back used to clear the overall stars, ask them again, and send her through the criteria once more."""
+    person = await resident(app, 3107)
+    await to_kind_step(app, person, about_doctor=False)
+    await choose_kind(person, "gratitude", stars="5⭐")
+    await describe(person, "Спасибо регистратуре")
+    await person.press(RU("preview.rate_details"))
+    await person.press("4⭐")
+
+    reply = await person.press(RU("flow.back"))
+    assert "(1 " in reply.text and RU("criteria.attentiveness") in reply.text
+    reply = await person.press(RU("flow.back"))
+    assert plain(RU("preview.title")) in reply.text
+    assert RU("preview.rating", value=RU("flow.stars", n=5)) in reply.text
+    assert RU("preview.rate_details") in str(reply.buttons)
+    assert (await draft_of(person)).get("criteria", {}) == {}

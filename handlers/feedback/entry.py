@@ -283,6 +283,16 @@ async def discard(step: Step) -> None:
 async def go_back(step: Step) -> None:
     draft = drafts.offer_left_behind(await step.draft())
     current = await step.current()
+    if current == "criteria":
+        # The detailed stars are a detour from the preview: Back asks the criterion before, and from the first returns
+        # to the preview as it was, the overall stars kept (not cleared and asked again as the step before).
+        answered = dict(draft.get("criteria", {}))
+        if answered:
+            answered.pop(list(answered)[-1])
+            await step.advance({**draft, "criteria": answered})
+        else:
+            await step.advance({**draft, "criteria_wanted": False, "criteria_done": False})
+        return
     previous = drafts.previous_step(draft, current) if current in drafts.STEPS else None
     if previous == "when" or (current == "when"):
         previous = "description"
