@@ -236,3 +236,23 @@ async def test_a_disagreement_after_the_due_date_is_a_repeated_appeal_with_a_ter
     app.clock.now = datetime(next_day.year, next_day.month, next_day.day, 6, 0, tzinfo=UTC)
     prompt = await office_member(app).press(RU("alert.button_extend"), message=card_in_chat(app).message_id)
     assert prompt.callback_answers == [None] and prompt.texts
+
+
+async def test_a_repeated_appeal_is_forwarded_within_three_working_days_of_the_disagreement(app: App) -> None:
+    """The resident disagrees a month after registering; the disagreement is a repeated appeal with a term of its
+    own, and so its three working days to forward it (APPK art. 76). Counted from the first registration, the
+    prompt said that day had long passed, and the office's record showed a forwarding weeks late."""
+    reference, card = await office_card(app)
+    await office_sends(app, card, "alert.button_close", "Проверка проведена, нарушений не выявлено.")
+    answer = [m for m in app.session.history(3001) if m.text and "нарушений не выявлено" in m.text][-1]
+    app.clock.now = datetime(2026, 12, 28, 6, 0, tzinfo=UTC)  # Monday, a month after registration
+    person = app.user(3001)
+    await person.press(RU("case_notify.disagree_button"), message=answer.message_id)
+    await person.send("Ничего не проверяли, врач по-прежнему требует деньги.")
+    await deliver_all(app)
+    by = work_calendar().add_working_days(app.clock.now.date(), 3).strftime("%d.%m.%Y")
+    chooser = await office_member(app).press(RU("alert.button_fwd"), message=card_in_chat(app).message_id)
+    assert chooser.texts == [RU("case_forward.choose", reference=reference, by=by)]
+    await office_member(app).press(RU("forward_body.police"), message=chooser.messages[-1].message_id)
+    [entry] = await one(app, select(AuditLog).where(AuditLog.action == "case.forwarded"))
+    assert entry.details["late_working_days"] == 0

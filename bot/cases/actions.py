@@ -96,8 +96,10 @@ async def take(repo: Repositories, case_id: int, actor: int, now: datetime, *,
 
 
 def forward_by(view: CaseView, settings: Settings, calendar: WorkCalendar) -> date:
-    """The last day to forward an appeal outside the office's competence: 3 working days after registration."""
-    return calendar.add_working_days(local_date(view.review.created_at, settings.zone), FORWARD_WORKING_DAYS)
+    """The last day to forward an appeal outside the office's competence: 3 working days after registration, or
+    after the resident's disagreement, which is a repeated appeal of its own (deadlines.term_started)."""
+    started = term_started(view.review.created_at, view.case.reopened_at)
+    return calendar.add_working_days(local_date(started, settings.zone), FORWARD_WORKING_DAYS)
 
 
 async def forward(repo: Repositories, case_id: int, actor: int, now: datetime, settings: Settings,
