@@ -125,3 +125,8 @@ def test_every_counted_word_has_its_three_forms_in_every_language() -> None:
         assert nouns >= {"reviews", "working_days", "within_working_days", "complaints", "days"}
         for noun in nouns:
             assert {f"count.{noun}_{form}" for form in ("one", "few", "many")} <= set(catalog), (language, noun)
+
+
+def test_kazakh_texts_call_a_button_by_one_word() -> None:
+    """The Kazakh screens say «батырма» for a button; a text with «түйме» reads as if about something else."""
+    assert not [key for key, text in CATALOGS["kk"].items() if "түйме" in text]
