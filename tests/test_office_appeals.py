@@ -256,3 +256,22 @@ async def test_a_repeated_appeal_is_forwarded_within_three_working_days_of_the_d
     await office_member(app).press(RU("forward_body.police"), message=chooser.messages[-1].message_id)
     [entry] = await one(app, select(AuditLog).where(AuditLog.action == "case.forwarded"))
     assert entry.details["late_working_days"] == 0
+
+
+async def test_a_repeated_appeal_extended_again_tells_the_resident_again(app: App) -> None:
+    """Extended in its first term, answered, disputed: the repeated appeal may be extended once too, and the law
+    wants the applicant told of each extension. The second notice had the first one's key and was never sent."""
+    _reference, card = await office_card(app)
+    await office_sends(app, card, "alert.button_extend", "Нужна проверка в трёх отделениях.")
+    await office_sends(app, card, "alert.button_close", "Проверка проведена, нарушений не выявлено.")
+    answer = [m for m in app.session.history(3001) if m.text and "нарушений не выявлено" in m.text][-1]
+    app.clock.now = datetime(2026, 12, 28, 6, 0, tzinfo=UTC)
+    person = app.user(3001)
+    await person.press(RU("case_notify.disagree_button"), message=answer.message_id)
+    await person.send("Ничего не проверяли, врач по-прежнему требует деньги.")
+    await deliver_all(app)
+    await office_sends(app, card_in_chat(app), "alert.button_extend", "Нужна экспертиза документов.")
+    [case] = await one(app, select(Case))
+    assert case.extended and case.due_date.isoformat() == "2027-02-28"
+    told = [text for text in chat_texts(app, 3001) if text.startswith("⏳")]
+    assert len(told) == 2 and "28.02.2027" in told[-1] and "экспертиза" in told[-1], told

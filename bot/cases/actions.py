@@ -216,7 +216,8 @@ async def extend(repo: Repositories, case_id: int, actor: int, reason: str, now:
     view.case.extended, view.case.extension_reason = True, reason
     view.case.due_provisional = False  # two calendar months: no working days are counted
     await audit_case(repo, view, actor, "case.extended", now, reason=reason, due=view.case.due_date.isoformat())
-    await notices.extended(repo, view.review, view.author, view.case.due_date.strftime("%d.%m.%Y"), reason, now)
+    await notices.extended(repo, view.review, view.author, view.case.due_date.strftime("%d.%m.%Y"), reason, now,
+                           term=view.case.reopened_count or 0)
     return view
 
 

@@ -98,6 +98,9 @@ async def asked_for_more(repo: Repositories, review: Review, author: User, case_
                              question=html.escape(question))
 
 
-async def extended(repo: Repositories, review: Review, author: User, due: str, reason: str, now: datetime) -> bool:
+async def extended(repo: Repositories, review: Review, author: User, due: str, reason: str, now: datetime, *,
+                   term: int = 0) -> bool:
+    """The applicant is told of every extension: a repeated appeal (`term`, the case's reopenings) may be extended
+    once too, and its notice is not the first term's."""
     return await to_resident(repo, review, author, "extended", now, key="notify.extended", due=due,
-                             reason=html.escape(reason))
+                             reason=html.escape(reason), occurrence=term or None)
