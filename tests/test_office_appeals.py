@@ -275,3 +275,26 @@ async def test_a_repeated_appeal_extended_again_tells_the_resident_again(app: Ap
     assert case.extended and case.due_date.isoformat() == "2027-02-28"
     told = [text for text in chat_texts(app, 3001) if text.startswith("⏳")]
     assert len(told) == 2 and "28.02.2027" in told[-1] and "экспертиза" in told[-1], told
+
+
+async def test_a_repeated_appeal_forwarded_to_the_polyclinic_again_is_told_to_the_resident(app: App) -> None:
+    """Forwarded to the polyclinic, answered, disputed, and the repeated appeal forwarded to the polyclinic again:
+    each forwarding is told (APPK art. 76). The second had the first one's key and was never sent."""
+    reference, card = await office_card(app)
+    officer = office_member(app)
+    await officer.press(RU("alert.button_fwd"), message=card.message_id)
+    await officer.press("Городская поликлиника №17")
+    await officer.press(RU("case_forward.confirm_button"))
+    await office_sends(app, card, "alert.button_close", "Проверка проведена, нарушений не выявлено.")
+    answer = [m for m in app.session.history(3001) if m.text and "нарушений не выявлено" in m.text][-1]
+    app.clock.now = datetime(2026, 12, 28, 6, 0, tzinfo=UTC)
+    person = app.user(3001)
+    await person.press(RU("case_notify.disagree_button"), message=answer.message_id)
+    await person.send("Ничего не проверяли, врач по-прежнему требует деньги.")
+    await deliver_all(app)
+    await officer.press(RU("alert.button_fwd"), message=card_in_chat(app).message_id)
+    await officer.press("Городская поликлиника №17")
+    await officer.press(RU("case_forward.confirm_button"))
+    await deliver_all(app)
+    told = [text for text in chat_texts(app, 3001) if reference in text and "↪️" in text]
+    assert len(told) == 2 and "28.12.2026" in told[-1], told

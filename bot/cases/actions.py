@@ -129,7 +129,8 @@ async def forward(repo: Repositories, case_id: int, actor: int, now: datetime, s
     where = (html.escape(name_in(view.clinic, resident_l10n.language)) if destination == "clinic"
              else alerts.destination_name(destination, resident_l10n))
     await notices.forwarded(repo, view.review, view.author, where,
-                            now.astimezone(settings.zone).strftime("%d.%m.%Y"), now, body=destination)
+                            now.astimezone(settings.zone).strftime("%d.%m.%Y"), now, body=destination,
+                            term=view.case.reopened_count or 0)
     if reachable:
         await clinics.forwarded(repo, view.review, now, settings)
     return await alerts.load(repo, view.case)

@@ -76,13 +76,14 @@ async def answered(repo: Repositories, review: Review, author: User, answer: str
 
 
 async def forwarded(repo: Repositories, review: Review, author: User, destination: str, day: str,
-                    now: datetime, body: str = "clinic") -> bool:
+                    now: datetime, body: str = "clinic", term: int = 0) -> bool:
     """Where the appeal went and when (APPK art. 76: the applicant is told of each forwarding). One notice per body
-    it went to (`body`, a forward_bodies id or "clinic"): to the polyclinic, then to the police, are two; the same
+    it went to (`body`, a forward_bodies id or "clinic") in each term (`term`, the case's reopenings: a repeated
+    appeal forwarded is a forwarding of its own): to the polyclinic, then to the police, are two; the same
     polyclinic pressed again is not a new forwarding."""
     event = "status:forwarded" if body == "clinic" else f"status:forwarded:{body}"
     return await to_resident(repo, review, author, event, now, key="case_notify.forwarded",
-                             destination=destination, day=day)
+                             destination=destination, day=day, occurrence=term or None)
 
 
 async def rejected(repo: Repositories, review: Review, author: User, reason: str, now: datetime) -> bool:
