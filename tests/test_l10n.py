@@ -130,3 +130,9 @@ def test_every_counted_word_has_its_three_forms_in_every_language() -> None:
 def test_kazakh_texts_call_a_button_by_one_word() -> None:
     """The Kazakh screens say «батырма» for a button; a text with «түйме» reads as if about something else."""
     assert not [key for key, text in CATALOGS["kk"].items() if "түйме" in text]
+
+
+def test_the_english_receipt_of_a_description_reads_right_for_one_file() -> None:
+    """Shown after every file a resident sends: "1 files" is how a machine counts, not a person."""
+    english = Translator()["en"]
+    assert "1 files" not in english("description.received", length=98, files=1, limit=10)
