@@ -231,6 +231,14 @@ def appeal_due_date(
     return calendar.add_working_days(local_date(registered_at, zone), working_days)
 
 
+def due_and_provisional(registered_at: datetime, zone: ZoneInfo, calendar: WorkCalendar,
+                        working_days: int = APPEAL_WORKING_DAYS) -> tuple[date, bool]:
+    """An appeal's due date, and whether it is provisional: counted over a year the published table does not
+    cover, to be counted again once the ministry's table for it is added (a submission never fails for want of it)."""
+    due = appeal_due_date(registered_at, zone, calendar, working_days)
+    return due, calendar.provisional(local_date(registered_at, zone), due)
+
+
 def term_started(registered_at: datetime, reopened_at: datetime | None) -> datetime:
     """When an appeal's present term began: its registration, or the resident's latest disagreement with the
     answer. A disagreement is a repeated appeal with a term of its own (15 working days, extendable once to two

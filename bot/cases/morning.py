@@ -14,7 +14,7 @@ from bot.cases import cards as alerts
 from bot.cases import notices
 from bot.cases.actions import forward_by
 from bot.cases.cards import OPEN_STATUSES, URGENCY_MARK, CaseView
-from bot.cases.deadlines import WorkCalendar, appeal_due_date, local_date, term_started
+from bot.cases.deadlines import WorkCalendar, due_and_provisional, local_date, term_started
 from bot.cases.lists import URGENCY_ORDER, bounded, case_line, open_button, show_on_card
 from bot.config import Settings
 from bot.keyboards import name_in
@@ -192,12 +192,6 @@ async def check_calendar(repo: Repositories, settings: Settings, calendar: WorkC
     return True
 
 
-def due_of(registered_at: datetime, settings: Settings, calendar: WorkCalendar) -> tuple[date, bool]:
-    """The appeal's due date and whether it is provisional (counted over a year the table does not cover)."""
-    due = appeal_due_date(registered_at, settings.zone, calendar, settings.feedback.appeal_working_days)
-    return due, calendar.provisional(local_date(registered_at, settings.zone), due)
-
-
 async def recount_due_dates(repo: Repositories, settings: Settings, calendar: WorkCalendar, now: datetime) -> int:
     """Open appeals' due dates counted again on the calendar as it is now: provisional ones once the ministry's
     table for their year is added, and any other once a table already there is corrected (the year's transfer
@@ -208,7 +202,8 @@ async def recount_due_dates(repo: Repositories, settings: Settings, calendar: Wo
             case.due_provisional = False  # two calendar months: no working days are counted
             continue
         review = await repo.reviews.get(case.review_id)
-        due, provisional = due_of(term_started(review.created_at, case.reopened_at), settings, calendar)
+        due, provisional = due_and_provisional(term_started(review.created_at, case.reopened_at), settings.zone,
+                                               calendar, settings.feedback.appeal_working_days)
         if (due, provisional) == (case.due_date, bool(case.due_provisional)):
             continue
         before = case.due_date

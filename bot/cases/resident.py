@@ -9,9 +9,8 @@ from datetime import datetime
 from bot.cases import cards as alerts
 from bot.cases.actions import answers_given, audit_case, questions_asked
 from bot.cases.cards import OPEN_STATUSES, CaseView
-from bot.cases.deadlines import work_calendar
+from bot.cases.deadlines import due_and_provisional, work_calendar
 from bot.cases.lists import office_card_text, show_on_card
-from bot.cases.morning import due_of
 from bot.config import Settings
 from bot.l10n import L10n
 from bot.ops.logs import bind_reference
@@ -168,7 +167,8 @@ async def reopen(repo: Repositories, case_id: int, user_id: int, answer: int, re
     view.review.status, view.review.updated_at = ReviewStatus.IN_PROGRESS, now
     due = {}
     if case.formal_appeal:  # a repeated appeal: its own term, from today (deadlines.term_started)
-        case.due_date, case.due_provisional = due_of(now, settings, work_calendar())
+        case.due_date, case.due_provisional = due_and_provisional(now, settings.zone, work_calendar(),
+                                                                  settings.feedback.appeal_working_days)
         case.extended = False  # and it may be extended once, as the first could
         due = {"due": case.due_date.isoformat()}
     await audit_case(repo, view, view.author.telegram_id, "case.reopened", now, reason=reason, answer=answer, **due)

@@ -10,7 +10,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from bot.cases import cards as alerts
-from bot.cases.deadlines import appeal_due_date, local_date, work_calendar
+from bot.cases.deadlines import due_and_provisional, work_calendar
 from bot.config import Settings
 from bot.l10n import L10n
 from bot.ops.logs import bind_reference
@@ -180,8 +180,8 @@ async def submit(repo: Repositories, user: User, draft: drafts.Draft, *, now: da
         calendar = work_calendar()
         # Beyond the published table the calendar counts by the law's rules: the due date is then provisional
         # (recomputed when the ministry's table is added), and a submission never fails for want of a table.
-        due = appeal_due_date(now, zone, calendar, settings.feedback.appeal_working_days) if formal else None
-        provisional = due is not None and calendar.provisional(local_date(now, zone), due)
+        due, provisional = (due_and_provisional(now, zone, calendar, settings.feedback.appeal_working_days)
+                            if formal else (None, False))
         case = Case(review_id=review.id, urgency=Urgency(verdict.urgency), reasons=list(verdict.reasons),
                     urgency_findings=findings_to_json(verdict), formal_appeal=formal, due_date=due,
                     due_provisional=provisional, created_at=now)
