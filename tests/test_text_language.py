@@ -50,3 +50,9 @@ def test_a_text_written_in_capitals_is_read_not_taken_for_names() -> None:
     """Many elderly residents write with Caps Lock on: every word capitalised is not every word a name."""
     assert written_in("ДӘРІГЕР КЕЛМЕДІ БАЛАМ ЕКІ КҮН БОЙЫ ЫСТЫҒЫ ТҮСПЕЙ ЖАТЫР", "ru") == "kk"
     assert written_in("ВРАЧ НЕ ПРИШЁЛ НА ВЫЗОВ ХОТЯ МЫ ЖДАЛИ ВЕСЬ ДЕНЬ", "kk") == "ru"
+
+
+def test_abbreviations_do_not_count_as_kazakh_typed_on_a_russian_keyboard() -> None:
+    """No Russian dictionary knows УЗИ or ПМСП: counted, a Russian text full of them read as Kazakh."""
+    assert written_in("ОАК ОАМ ЭКГ ФЛГ ВОП ПМСП МРТ не сделали", "ru") == "ru"  # two words left: the screens'
+    assert written_in("Направили на ОАК ОАМ и УЗИ, ВОП ПМСП отказал в КТ без объяснений", "kk") == "ru"

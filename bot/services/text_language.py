@@ -83,7 +83,10 @@ def _words(text: str) -> list[str]:
     names = {match.start() for match in _WORD.finditer(text)
              if match.group()[0].isupper() and not match.group().isupper()
              and text[:match.start()].rstrip()[-1:] not in ("", ".", "!", "?", "\n")}
-    return [match.group().casefold() for match in _WORD.finditer(text) if match.start() not in names]
+    # A short word in capitals is an abbreviation (УЗИ, ВОП, ПМСП, ЕКГ): no dictionary knows it, and in either
+    # language it would count as Kazakh typed on a Russian keyboard.
+    return [match.group().casefold() for match in _WORD.finditer(text) if match.start() not in names
+            and not (len(match.group()) <= 4 and match.group().isupper())]
 
 
 def written_in(text: str | None, screens: str) -> str:
