@@ -664,6 +664,7 @@ async def test_only_a_gratitude_may_update_an_earlier_one_and_a_complaint_is_alw
     await to_kind_step(app, person)
     reply = await person.press(RU("kind.gratitude"))
     assert "AL-2026-000001" in reply.text and reply.buttons[0] == [RU("previous.update")]
+    assert "В течение 30 дней новая оценка" in reply.text  # feedback.same_doctor_days, in its number's form
     reply = await person.press(RU("previous.update"))
     assert reply.text == RU("rating.prompt")
     await person.press("5⭐")

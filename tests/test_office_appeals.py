@@ -192,6 +192,7 @@ async def test_the_calendars_end_is_told_to_the_office_on_a_working_morning_not_
     await morning_reminders(app.pool, app.settings, app.clock)
     [warning] = await one(app, warnings)
     assert "31.12.2027" in warning.payload["text"]
+    assert "(осталось 53 дня)" in warning.payload["text"]  # 8 November to 31 December, the number's own form
 
 
 async def test_a_template_pressed_after_a_colleague_closed_the_case_shows_no_preview(app: App) -> None:

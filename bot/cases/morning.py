@@ -188,7 +188,7 @@ async def check_calendar(repo: Repositories, settings: Settings, calendar: WorkC
     year, week, _ = today.isocalendar()
     await outbox.enqueue(repo, chat_id=chat_id, kind="reminder", now=now, dedupe_key=f"calendar-ends:{year}-{week}",
                          text=l10n("case_office.calendar_ends", day=calendar.table_ends.strftime("%d.%m.%Y"),
-                                   year=calendar.table_ends.year + 1, days=max(left, 0)))
+                                   year=calendar.table_ends.year + 1, days=l10n.count("days", max(left, 0))))
     return True
 
 

@@ -46,7 +46,7 @@ def register(private: Router, settings: Settings) -> None:
                 await step.save({**draft, "pending_previous": previous.id})
                 await step.show(l10n("previous.found", reference=previous.reference,
                                      date=l10n.day(previous.created_at.astimezone(settings.zone)),
-                                     days=settings.feedback.same_doctor_days),
+                                     days=l10n.count("within_days", settings.feedback.same_doctor_days)),
                                 keyboards.make_previous_review_keyboard(l10n))
                 return
         await step.advance(draft)
