@@ -299,3 +299,43 @@ async def test_a_repeated_appeal_forwarded_to_the_polyclinic_again_is_told_to_th
     await deliver_all(app)
     told = [text for text in chat_texts(app, 3001) if reference in text and "↪️" in text]
     assert len(told) == 2 and "28.12.2026" in told[-1], told
+
+
+def bot_removed_from(app: App, chat_id: int) -> None:
+    """From now on Telegram refuses every message to `chat_id`: the bot was removed from that group."""
+    from aiogram.exceptions import TelegramForbiddenError
+
+    original = app.session._answer
+
+    async def refusing(bot, method):
+        if getattr(method, "chat_id", None) == chat_id:
+            raise TelegramForbiddenError(method=method, message="Forbidden: bot was kicked from the group chat")
+        return await original(bot, method)
+
+    app.session._answer = refusing
+
+
+async def test_a_forwarding_the_polyclinics_group_never_received_is_told_to_the_office_under_the_card(
+        app: App) -> None:
+    """The polyclinic's group is linked, but its administrators removed the bot: Telegram refuses the post. The
+    office had been told "forwarded" and heard nothing more; the case waited for an answer from a polyclinic that
+    never got it (only the bot's administrators were told, in technical words)."""
+    from aiogram.methods import SendMessage
+
+    from tests.test_clinics import CLINIC_CHAT, link_group
+
+    await link_group(app)
+    reference, card = await office_card(app)
+    bot_removed_from(app, CLINIC_CHAT)
+    officer = office_member(app)
+    chooser = await officer.press(RU("alert.button_fwd"), message=card.message_id)
+    await officer.press("Городская поликлиника №17", message=chooser.messages[-1].message_id)
+    await deliver_all(app)
+    undelivered = RU("case_forward.undelivered", reference=reference, clinic="Городская поликлиника №17")
+    told = [call for call in app.session.sent_messages(CHAT) if isinstance(call, SendMessage)
+            and call.text == undelivered]
+    assert len(told) == 1 and told[0].reply_parameters.message_id == card.message_id
+    # The relay tries the post again each hour: the office is told once.
+    app.clock.advance(hours=1, minutes=1)
+    await deliver_all(app)
+    assert chat_texts(app, CHAT).count(undelivered) == 1

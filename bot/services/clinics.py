@@ -234,11 +234,12 @@ async def post_review(repo: Repositories, review: Review, now: datetime, setting
     text = await post_text(repo, review, l10n, settings, forwarded=forwarded, respond_by=respond_by)
     markup = answer_keyboard(l10n, review.id)
     prefix = "clinic-forward" if forwarded else "clinic-review"
+    extra = {"undelivered_notice": await _undelivered_notice(repo, review, settings)} if forwarded else {}
     queued = 0
     for chat_id in targets:
         queued += await outbox.enqueue(repo, chat_id=chat_id, kind="clinic_review", now=now, text=text,
                                        reply_markup=markup, review_id=review.id,
-                                       dedupe_key=f"{prefix}:{review.reference}:{chat_id}")
+                                       dedupe_key=f"{prefix}:{review.reference}:{chat_id}", **extra)
     if queued:
         await repo.audit.record(now, None, POSTED, "review", review.id, reference=review.reference, chats=targets,
                                 forwarded=forwarded)
@@ -256,6 +257,20 @@ async def review_withdrawn(repo: Repositories, review: Review, now: datetime, se
                                          reply_markup=None, card_kind="clinic_review",
                                          dedupe_key=f"clinic-withdrawn:{review.reference}:{chat_id}")
     return edited
+
+
+async def _undelivered_notice(repo: Repositories, review: Review, settings: Settings) -> dict | None:
+    """What the office is told, under the case's card, should Telegram refuse the forwarded post (the bot removed
+    from the polyclinic's group): it had been told "forwarded", and would wait for an answer that cannot come. Queued
+    by the relay when it blocks the post (see Relay._record)."""
+    office = settings.prosecutor.chat_id
+    if office is None:
+        return None
+    l10n = alerts.chat_l10n(settings)
+    clinic = await repo.directory.clinic(review.clinic_id)
+    return {"chat_id": office, "reply_to_message_id": outbox.shown_card(await repo.outbox.card_of(review.id, office)),
+            "text": l10n("case_forward.undelivered", reference=review.reference,
+                         clinic=html.escape(name_in(clinic, l10n.language)))}
 
 
 async def review_published(repo: Repositories, review: Review, now: datetime, settings: Settings) -> int:

@@ -43,6 +43,7 @@ from bot.services.outbox import (
     REPEAT_MARK_SENT,
     WORDS_SENT,
     Pacer,
+    enqueue,
     shown_card,
     went_this_try,
     words_alone,
@@ -469,6 +470,13 @@ class Relay:
                 stored.status = OutboxStatus.BLOCKED
                 if row.kind != "admin":
                     await self._tell_admins(repo, stored, error)
+                if notice := (stored.payload or {}).get("undelivered_notice"):
+                    # Whoever counted on this message arriving (the office, for a post it forwarded) hears it did
+                    # not, once: the row is tried again every BLOCKED_RETRY, blocked already.
+                    await enqueue(repo, chat_id=notice["chat_id"], kind="undelivered", now=self.clock(),
+                                  text=notice["text"], review_id=stored.review_id,
+                                  reply_to_message_id=notice.get("reply_to_message_id"),
+                                  dedupe_key=f"undelivered:{stored.id}")
             if hold_chat:
                 await repo.outbox.postpone_chat(row.chat_id, next_attempt)
 
