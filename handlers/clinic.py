@@ -105,12 +105,13 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
         await state.set_state(ClinicAnswer.writing)
         await state.set_data({"review_id": review.id})
         await query.answer()
-        prompt = words("clinic_answer.prompt", name=html.escape(query.from_user.full_name),
+        hears = await clinics.author_hears(repo, review)
+        prompt = words(clinics.unsent("clinic_answer.prompt", hears), name=html.escape(query.from_user.full_name),
                        review=clinics.review_label(words, review, settings), limit=clinics.ANSWER_MAX_CHARS)
         if (earlier := await clinics.earlier_answer(repo, review)) is not None:
             # Said, so that a colleague does not send the author a second answer believing there was none; one that
             # is meant (a correction, an addition) is still taken.
-            prompt += "\n\n" + words("clinic_answer.answered_before",
+            prompt += "\n\n" + words(clinics.unsent("clinic_answer.answered_before", hears),
                                       date=earlier.created_at.astimezone(settings.zone).strftime("%d.%m.%Y"))
         await bot.send_message(chat.id, prompt)
 
@@ -148,6 +149,7 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
         response = await moderation_queue.answer_given(repo, review, message.from_user.id, text, now=now,
                                                        settings=settings)
         key = "clinic_answer.published" if response.public_status == PublicStatus.PUBLISHED else "clinic_answer.held"
+        key = clinics.unsent(key, await clinics.author_hears(repo, review))
         reply = words(key, review=clinics.review_label(words, review, settings))
         if response.public_text is not None and response.public_text != text:
             # Told, so that the staff know the resident will not see a number they wrote (their own clinic's

@@ -603,3 +603,53 @@ async def test_an_answer_begun_before_the_upgrade_is_taken_in_the_supergroup_whe
     finally:
         await forget_both_chats()
         await dispatcher.storage.close()
+
+
+# --- An author who withdrew consent ----------------------------------------------------------------------------
+
+
+async def withdraw_consent(app: App, user_id: int = RESIDENT) -> None:
+    person = app.user(user_id)
+    await person.command("consent")
+    await person.press(RU("privacy.withdraw_button"))
+    await person.press(RU("privacy.withdraw_confirm_button"))
+
+
+async def test_an_answer_to_an_author_who_withdrew_consent_is_not_said_to_reach_them(app: App) -> None:
+    """The author withdrew consent after the post reached the clinic: the clinic's answer is published on its page,
+    but not sent to them (only what the law requires still goes). The staff were told "published and sent to the
+    author", and believed the author had their answer."""
+    staff = await link_group(app)
+    reference, post = await clinic_post(app)
+    await withdraw_consent(app)
+    prompt = await staff.press(RU("clinic_post.answer_button"), message=post.message_id)
+    assert prompt.texts == [RU("clinic_answer.prompt_unsent", name="Гульнара", review=reference, limit=3500)]
+    reply = await staff.send("Разобрались, администратор получил замечание.")
+    assert reply.text == RU("clinic_answer.published_unsent", review=reference)
+    await deliver_all(app)
+    assert not any("Разобрались" in text for text in chat_texts(app, RESIDENT))
+    [response] = await one(app, select(Response))
+    assert response.public_status == "published"
+
+
+async def test_an_answer_held_for_the_moderator_to_an_author_who_withdrew_consent_is_not_said_to_reach_them(
+        app: App) -> None:
+    app.settings.moderation.queue = True
+    staff = await link_group(app)
+    person = await resident(app, RESIDENT)
+    reference = await submit_about_clinic(app, person, text="Долго ждали в регистратуре.")
+    moderator = app.user(ADMIN)
+    await moderator.command("moderation")
+    await moderator.press(RU("moderation.button_ok"))
+    await deliver_all(app)
+    post = next(m for m in posts_in(app, CLINIC_CHAT) if reference in m.text)
+    await withdraw_consent(app)
+    await staff.press(RU("clinic_post.answer_button"), message=post.message_id)
+    reply = await staff.send("Разобрались, администратор получил замечание.")
+    assert reply.text == RU("clinic_answer.held_unsent", review=reference)
+    await moderator.command("moderation")
+    await moderator.press(RU("moderation.button_ok"))
+    await deliver_all(app)
+    assert RU("clinic_chat.answer_published_unsent", review=reference) in chat_texts(app, CLINIC_CHAT)
+    assert RU("clinic_chat.answer_published", review=reference) not in chat_texts(app, CLINIC_CHAT)
+    assert not any("Разобрались" in text for text in chat_texts(app, RESIDENT))

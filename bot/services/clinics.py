@@ -19,7 +19,7 @@ from bot.cases.deadlines import WorkCalendar, local_date, work_calendar
 from bot.config import Settings
 from bot.keyboards import name_in
 from bot.l10n import L10n, translator
-from bot.services import moderation, outbox
+from bot.services import moderation, outbox, privacy
 from bot.services.pages import PUBLIC_KINDS
 from storage.models import Case, CaseStatus, Clinic, LinkCode, PublicStatus, Response, Review, ReviewStatus, Role
 from storage.repositories import Repositories
@@ -301,6 +301,18 @@ async def earlier_answer(repo: Repositories, review: Review) -> Response | None:
     return answers[-1] if answers else None
 
 
+async def author_hears(repo: Repositories, review: Review) -> bool:
+    """Whether the clinic's answer reaches the review's author: not once they withdrew consent (only what the law
+    requires of the office still goes) or were forgotten. Said to the staff, who would otherwise believe it did."""
+    author = await repo.users.get(review.user_id)
+    return author is not None and privacy.may_notify(review, author, "clinic-answer")
+
+
+def unsent(key: str, hears: bool) -> str:
+    """The wording of `key` for an answer its author will not receive (see author_hears)."""
+    return key if hears else f"{key}_unsent"
+
+
 async def tell_clinic(repo: Repositories, review: Review, response: Response, event: str, key: str, now: datetime,
                       settings: Settings, **values: str) -> None:
     """A word to the clinic about its answer (published, rejected) in its chats or, without one, to its author."""
@@ -325,11 +337,13 @@ async def answer_published(repo: Repositories, response: Response, review: Revie
     await notices.to_resident(repo, review, author, f"clinic-answer:{response.id}", now, key="clinic_notify.answer",
                               clinic=html.escape(name_in(clinic, resident_l10n.language)),
                               answer=html.escape(response.public_text or ""))
+    hears = await author_hears(repo, review)
     if edited:
-        await tell_clinic(repo, review, response, "answer-edited", "clinic_chat.answer_published_edited", now,
-                          settings, answer=html.escape(response.public_text or ""))
+        await tell_clinic(repo, review, response, "answer-edited", unsent("clinic_chat.answer_published_edited", hears),
+                          now, settings, answer=html.escape(response.public_text or ""))
     elif moderated:
-        await tell_clinic(repo, review, response, "answer-published", "clinic_chat.answer_published", now, settings)
+        await tell_clinic(repo, review, response, "answer-published", unsent("clinic_chat.answer_published", hears),
+                          now, settings)
     case = await repo.reviews.case_of(review.id)
     office = settings.prosecutor.chat_id
     if case is not None and case.status == CaseStatus.FORWARDED and office is not None:
