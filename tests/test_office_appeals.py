@@ -339,3 +339,23 @@ async def test_a_forwarding_the_polyclinics_group_never_received_is_told_to_the_
     app.clock.advance(hours=1, minutes=1)
     await deliver_all(app)
     assert chat_texts(app, CHAT).count(undelivered) == 1
+
+
+async def test_cases_with_a_mistyped_filter_says_it_is_no_filter_instead_of_only_none_found(app: App) -> None:
+    """A filter typed with a slip ("overdu"), in Russian ("клиника:17") or a district by its Russian or Kazakh name:
+    each was searched for as words of the text, and the office read "no cases match" while cases did."""
+    reference, _card = await office_card(app)  # No. 17, in Bostandyk district
+    officer = office_member(app)
+    reply = await officer.command("cases", "overdu")
+    assert reply.text == RU("cases.none_found") + "\n" + RU("cases.not_filters", words="«overdu»")
+    reply = await officer.command("cases", "клиника:17 critical")
+    assert reply.text == RU("cases.none_found") + "\n" + RU("cases.not_filters", words="«клиника:17»")
+    # A district by a word of its name in any language (as officers say it), not only its Latin id.
+    assert reference in (await officer.command("cases", "district:бостандыкский")).text
+    assert reference in (await officer.command("cases", "district:бостандык")).text
+    assert (await officer.command("cases", "district:алмалы")).text == RU("cases.none_found")  # exists, empty
+    reply = await officer.command("cases", "district:сарыарка")  # Astana's, not Almaty's
+    assert reply.text.startswith(RU("cases.unknown_district", district="сарыарка", districts="")[:-1])
+    assert "Бостандыкский район" in reply.text
+    # Words that are no filter and are found stay a search, with nothing added.
+    assert RU("cases.not_filters", words="«взятку»") not in (await officer.command("cases", "взятку")).text

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
@@ -18,7 +19,7 @@ from bot.l10n import L10n
 from bot.ops.logs import bind_reference
 from bot.references import office_reference
 from bot.services import outbox
-from storage.models import AuditLog, Case, CaseStatus
+from storage.models import AuditLog, Case, CaseStatus, District
 from storage.repositories import Repositories
 
 URGENCY_ORDER = {"critical": 0, "high": 1, "normal": 2}
@@ -76,11 +77,27 @@ class CaseQuery:
     overdue: bool = False
     escalated: bool = False
     words: str | None = None
+    # Words searched for that look like a filter mistyped ("overdu", "клиника:17"): named when nothing is found.
+    not_filters: list[str] = field(default_factory=list)
 
 
 STATUS_WORDS = {"open": OPEN_STATUSES, "closed": (CaseStatus.CLOSED,), "rejected": (CaseStatus.REJECTED,),
                 "forwarded": (CaseStatus.FORWARDED, CaseStatus.TRANSFERRED), "withdrawn": (CaseStatus.WITHDRAWN,),
                 "waiting": (CaseStatus.WAITING_RESIDENT,), "all": ()}
+FILTER_WORDS = (*STATUS_WORDS, *URGENCY_ORDER, "mine", "overdue", "escalated")
+
+
+def looks_like_a_filter(word: str) -> bool:
+    """A "name:value" the filters do not know, or a near miss of a filter's word."""
+    return ":" in word or bool(difflib.get_close_matches(word, FILTER_WORDS, n=1, cutoff=0.8))
+
+
+def district_matches(district: District, wanted: str) -> bool:
+    """By its id or a name, or by a word of a name in any language as officers say it ("бостандык", "алмалы")."""
+    names = (district.name_en.lower(), district.name_ru.lower(), district.name_kk.lower())
+    if wanted in (district.external_id.lower(), *names) or district.external_id.lower().endswith(":" + wanted):
+        return True
+    return len(wanted) >= 4 and any(word.startswith(wanted) for name in names for word in name.split())
 
 
 def parse_query(args: str | None) -> CaseQuery:
@@ -108,6 +125,8 @@ def parse_query(args: str | None) -> CaseQuery:
             query.category = low[9:]
         else:
             words.append(word)
+            if looks_like_a_filter(low):
+                query.not_filters.append(word)
     query.words = " ".join(words) or None
     return query
 
@@ -122,10 +141,12 @@ async def list_page(repo: Repositories, settings: Settings, args: str | None, pa
         clinic = await repo.clinics.find(str(query.clinic_number))
         clinic_id = clinic.id if clinic else -1
     if query.district is not None:
-        match = [d for d in await repo.directory.districts()
-                 if query.district in (d.external_id.lower(), d.name_en.lower(), d.name_ru.lower(), d.name_kk.lower())
-                 or d.external_id.lower().endswith(":" + query.district)]
-        district_id = match[0].id if match else -1
+        districts = await repo.directory.districts()
+        match = [d for d in districts if district_matches(d, query.district)]
+        if not match:  # said, rather than "no cases match" for a district that is not there
+            return l10n("cases.unknown_district", district=html.escape(query.district), districts=", ".join(
+                html.escape(name_in(d, l10n.language)) for d in districts)), None
+        district_id = match[0].id
     reference = None
     if query.words and (found := office_reference(query.words, today.year)):
         reference, query.words = found, None
@@ -136,6 +157,9 @@ async def list_page(repo: Repositories, settings: Settings, args: str | None, pa
         overdue_before=today if query.overdue else None, escalated=query.escalated, words=query.words,
         name_ids=name_ids, reference=reference, offset=page * LIST_PAGE, limit=LIST_PAGE)
     if total == 0:
+        if query.not_filters:
+            return l10n("cases.none_found") + "\n" + l10n("cases.not_filters", words=", ".join(
+                f"«{html.escape(word)}»" for word in query.not_filters)), None
         return l10n("cases.none_found"), None
     views = [await alerts.load(repo, case) for case in cases]
     pages = (total + LIST_PAGE - 1) // LIST_PAGE
