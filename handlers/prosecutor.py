@@ -369,7 +369,12 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
         data = await state.get_data()
         if await state.get_state() == ProsecutorInput.preview.state and (
                 message.media_group_id is None or data.get("file_album") != message.media_group_id):
-            raise SkipHandler  # a file posted in the chat while the draft is shown: the chat's own conversation
+            if data.get("action") != AlertAction.CLOSE.value or message.media_group_id is not None:
+                raise SkipHandler  # a file posted in the chat while the draft is shown: the chat's own conversation
+            # Right after the answer's preview, most likely the act meant for it: said not attached, and how, or
+            # Send would give the resident the answer without it and the officer believing it went.
+            await message.reply(l10n("case_draft.file_after_preview"))
+            return
         if message.media_group_id is not None and data.get("file_album") == message.media_group_id:
             # An album's other pages: the answer carries one file (the first, with the caption), said once.
             if not data.get("file_album_told"):
@@ -379,6 +384,8 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
         await state.update_data(file_album=message.media_group_id, file_album_told=False)
         attachment = ({"kind": "photo", "file_id": message.photo[-1].file_id} if message.photo
                       else {"kind": "document", "file_id": message.document.file_id})
+        if data.get("file"):  # one file per answer: the officer who sent two knows which one goes
+            await message.reply(l10n("case_draft.file_replaced"))
         await words_or_file(message, state, bot, repo, now, (message.caption or "").strip(), attachment)
 
     @router.message(StateFilter(ProsecutorInput.ask, ProsecutorInput.reject, ProsecutorInput.extend),

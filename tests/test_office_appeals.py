@@ -359,3 +359,30 @@ async def test_cases_with_a_mistyped_filter_says_it_is_no_filter_instead_of_only
     assert "Бостандыкский район" in reply.text
     # Words that are no filter and are found stay a search, with nothing added.
     assert RU("cases.not_filters", words="«взятку»") not in (await officer.command("cases", "взятку")).text
+
+
+async def test_a_file_sent_after_the_preview_is_said_not_attached_and_a_second_file_is_said_to_replace_the_first(
+        app: App) -> None:
+    """The officer writes the answer, sees the preview, then sends the act: nothing was said and nothing attached,
+    and Send gave the resident the answer without it. Sent again after Edit, a document and then a photo were each
+    answered "file attached", while only the photo went."""
+    from aiogram.methods import SendDocument, SendPhoto
+
+    _reference, card = await office_card(app)
+    officer = office_member(app)
+    await officer.press(RU("alert.button_close"), message=card.message_id)
+    await officer.send("Проверка проведена, акт во вложении.")
+    late = await officer.document(b"%PDF-1.4 act of inspection", file_name="act.pdf")
+    assert late.texts == [RU("case_draft.file_after_preview")]
+    await officer.press(RU("case_draft.button_edit"))
+    assert (await officer.document(b"%PDF-1.4 act of inspection", file_name="act.pdf")).texts == [
+        RU("case_draft.file_kept")]
+    replaced = await officer.photo()
+    assert replaced.texts == [RU("case_draft.file_replaced"), RU("case_draft.file_kept")]
+    preview = await officer.send("Проверка проведена, фото акта во вложении.")
+    assert [type(call) for call in preview.calls if isinstance(call, SendPhoto | SendDocument)] == [SendPhoto]
+    await officer.press(RU("case_draft.button_send"))
+    await deliver_all(app)
+    sent = app.session.sent_messages(3001)
+    assert any(isinstance(call, SendPhoto) for call in sent) and not any(isinstance(call, SendDocument)
+                                                                         for call in sent)
