@@ -576,6 +576,11 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
         if not command.args:
             await message.answer(l10n("cases.usage"))
             return
+        if lists.phone_digits(command.args):  # a phone number names a person, not one case: their appeals, listed
+            text, markup = await lists.list_page(repo, settings, f"all {command.args}", 0, message.from_user.id,
+                                                 local_date(now, settings.zone))
+            await message.answer(text, reply_markup=markup)
+            return
         text, markup = await lists.one_case(repo, settings, command.args, local_date(now, settings.zone))
         await message.answer(text, reply_markup=markup)
 

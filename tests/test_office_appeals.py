@@ -386,3 +386,15 @@ async def test_a_file_sent_after_the_preview_is_said_not_attached_and_a_second_f
     sent = app.session.sent_messages(3001)
     assert any(isinstance(call, SendPhoto) for call in sent) and not any(isinstance(call, SendDocument)
                                                                          for call in sent)
+
+
+async def test_the_office_finds_an_appeal_by_the_phone_number_its_resident_shared(app: App) -> None:
+    """A resident calls the office and gives their phone number: /case and /cases with it said "not found" (a
+    reference was looked for), though the card shows that number."""
+    reference, _card = await office_card(app)  # the resident shared +77017654321 with it
+    officer = office_member(app)
+    for typed in ("+77017654321", "8 701 765 43 21", "+7 (701) 765-43-21"):
+        assert reference in (await officer.command("cases", typed)).text, typed
+    shown = await officer.command("case", "87017654321")
+    assert reference in shown.text and [RU("alert.button_open", reference=reference)] in shown.buttons
+    assert (await officer.command("cases", "+77010000000")).text == RU("cases.none_found")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import html
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -92,6 +93,15 @@ def looks_like_a_filter(word: str) -> bool:
     return ":" in word or bool(difflib.get_close_matches(word, FILTER_WORDS, n=1, cutoff=0.8))
 
 
+def phone_digits(words: str | None) -> str | None:
+    """The last ten digits of a phone number typed as the whole search ("+7 (701) 765-43-21", "87017654321"), or
+    None for anything else."""
+    digits = re.sub(r"\D", "", words or "")
+    if not words or not re.fullmatch(r"[+\d\s()\-]+", words) or not 10 <= len(digits) <= 12:
+        return None
+    return digits[-10:]
+
+
 def district_matches(district: District, wanted: str) -> bool:
     """By its id or a name, or by a word of a name in any language as officers say it ("бостандык", "алмалы")."""
     names = (district.name_en.lower(), district.name_ru.lower(), district.name_kk.lower())
@@ -148,14 +158,17 @@ async def list_page(repo: Repositories, settings: Settings, args: str | None, pa
                 html.escape(name_in(d, l10n.language)) for d in districts)), None
         district_id = match[0].id
     reference = None
-    if query.words and (found := office_reference(query.words, today.year)):
+    phone = phone_digits(query.words)
+    if phone:  # the resident's number, as they give it on the phone: searched among their shared numbers only
+        query.words = None
+    elif query.words and (found := office_reference(query.words, today.year)):
         reference, query.words = found, None
     name_ids = await repo.caseload.people_named(query.words) if query.words else []
     cases, total = await repo.caseload.search(
         statuses=query.statuses, urgency=query.urgency, clinic_id=clinic_id, district_id=district_id,
         category=query.category, assignee=actor if query.mine else None,
         overdue_before=today if query.overdue else None, escalated=query.escalated, words=query.words,
-        name_ids=name_ids, reference=reference, offset=page * LIST_PAGE, limit=LIST_PAGE)
+        name_ids=name_ids, reference=reference, phone=phone, offset=page * LIST_PAGE, limit=LIST_PAGE)
     if total == 0:
         if query.not_filters:
             return l10n("cases.none_found") + "\n" + l10n("cases.not_filters", words=", ".join(

@@ -60,7 +60,7 @@ class CaseloadRepo:
                      clinic_id: int | None = None, district_id: int | None = None, category: str | None = None,
                      assignee: int | None = None, overdue_before: date | None = None, escalated: bool = False,
                      words: str | None = None, name_ids: Sequence[int] = (), reference: str | None = None,
-                     offset: int = 0, limit: int = 10) -> tuple[Sequence[Case], int]:
+                     phone: str | None = None, offset: int = 0, limit: int = 10) -> tuple[Sequence[Case], int]:
         """Cases by the /cases filters, most urgent and earliest due first, one page and the total."""
         query = select(Case).join(Review, Review.id == Case.review_id).join(Clinic, Clinic.id == Review.clinic_id)
         if statuses:
@@ -81,6 +81,11 @@ class CaseloadRepo:
             query = query.where(Case.escalated_at.is_not(None))
         if reference:
             query = query.where(Review.reference == reference)
+        if phone:
+            # The number's last ten digits, however it was typed or stored; only appeals it was shared with (the
+            # card shows it there), never another appeal of the same person's.
+            query = query.where(Review.phone_shared.is_(True), Review.user_id.in_(
+                select(User.id).where(User.phone.like(f"%{phone}"))))
         if words:
             # SQLite folds only ASCII letters: the usual spellings of the words are tried as they are.
             patterns = [f"%{variant}%" for variant in _spellings(words)]
