@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from bot.cases.deadlines import appeal_due_date, work_calendar
 from bot.scheduler import morning_reminders
-from storage.models import AuditLog, Case, Response, Review
+from storage.models import AuditLog, Case, OutboxMessage, Response, Review
 from tests.conftest import App, Clock
 from tests.flows import RU, one
 from tests.test_alerts import CHAT, card_in_chat
@@ -398,3 +398,26 @@ async def test_the_office_finds_an_appeal_by_the_phone_number_its_resident_share
     shown = await officer.command("case", "87017654321")
     assert reference in shown.text and [RU("alert.button_open", reference=reference)] in shown.buttons
     assert (await officer.command("cases", "+77010000000")).text == RU("cases.none_found")
+
+
+async def test_the_first_morning_after_the_new_year_holidays_gives_every_case_it_lists_a_button(app: App) -> None:
+    """Tue 5 Jan 2027, the first working day after 1-4 January: forty appeals due that day, thirty overdue. The
+    message kept within Telegram's limits, but thirty Open buttons went with forty-nine lines (the overdue ones
+    had none), and "…and 21 more" said nothing of where they were."""
+    from datetime import date
+
+    from tests.test_caseload import morning, submit
+
+    overdue = [(await submit(app, 5000 + number))[0] for number in range(30)]  # registered 26.11.2026
+    app.clock.now = datetime(2026, 12, 10, 5, 0, tzinfo=UTC)  # due on 05.01.2027
+    due_today = [(await submit(app, 5100 + number))[0] for number in range(40)]
+    await morning(app, date(2027, 1, 5))
+    [row] = await one(app, select(OutboxMessage).where(OutboxMessage.dedupe_key == "morning:2027-01-05"))
+    text = row.payload["text"]
+    buttons = [button["text"] for line in row.payload["reply_markup"]["inline_keyboard"] for button in line]
+    assert len(text) <= 4096 and len(buttons) <= 100
+    shown = sorted((reference for reference in due_today + overdue if reference in text), key=text.index)
+    assert set(shown) & set(due_today) and set(shown) & set(overdue)
+    assert buttons == [RU("alert.button_open", reference=reference) for reference in shown]
+    left_out = len(due_today) + len(overdue) - len(shown)
+    assert text.endswith(RU("case_office.more_in_cases", count=left_out))

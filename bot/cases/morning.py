@@ -15,7 +15,7 @@ from bot.cases import notices
 from bot.cases.actions import forward_by
 from bot.cases.cards import OPEN_STATUSES, URGENCY_MARK, CaseView
 from bot.cases.deadlines import WorkCalendar, due_and_provisional, local_date, term_started
-from bot.cases.lists import URGENCY_ORDER, bounded, case_line, open_button, show_on_card
+from bot.cases.lists import TEXT_LIMIT, URGENCY_ORDER, bounded, case_line, open_button, show_on_card
 from bot.config import Settings
 from bot.keyboards import name_in
 from bot.l10n import L10n
@@ -27,7 +27,9 @@ log = logging.getLogger(__name__)
 
 MORNING_RAN = "office.morning_ran"  # audited once a day the morning ran, whatever it found (see morning_ran)
 MORNING_SECTIONS = ("today", "soon", "overdue", "escalated", "forward")  # in the morning message, in this order
-OPEN_BUTTONS = 30  # Open buttons under one morning or "new appeals" message
+OPEN_BUTTONS = 30  # Open buttons under one "new appeals" message
+# Under the morning message: one for each case line that fits in it (about fifty), within Telegram's 100.
+MORNING_BUTTONS = 60
 
 
 def morning_time(settings: Settings) -> time:
@@ -61,11 +63,11 @@ async def open_views(repo: Repositories) -> list[CaseView]:
     return sorted(views, key=lambda v: (URGENCY_ORDER[v.case.urgency], v.case.due_date or date.max, v.case.id))
 
 
-def _open_keyboard(views: list[CaseView], l10n: L10n) -> InlineKeyboardMarkup | None:
+def _open_keyboard(views: list[CaseView], l10n: L10n, most: int = OPEN_BUTTONS) -> InlineKeyboardMarkup | None:
     seen: dict[int, CaseView] = {}
     for view in views:
         seen.setdefault(view.case.id, view)
-    buttons = [[open_button(view, l10n)] for view in list(seen.values())[:OPEN_BUTTONS]]
+    buttons = [[open_button(view, l10n)] for view in list(seen.values())[:most]]
     return InlineKeyboardMarkup(inline_keyboard=buttons) if buttons else None
 
 
@@ -111,14 +113,24 @@ async def remind(repo: Repositories, settings: Settings, calendar: WorkCalendar,
               "escalated": l10n("clinic_escalation.title", count=len(sections["escalated"]),
                                 days=l10n.count("working_days", settings.clinics.answer_working_days)),
               "forward": l10n("reminders.section_forward", day=today.strftime("%d.%m.%Y"))}
-    lines: list[str] = []
-    for name in MORNING_SECTIONS:
-        if sections[name]:
-            lines += ["", titles[name], *(case_line(view, l10n) for view in sections[name])]
-    text = bounded(l10n("reminders.title", day=today.strftime("%d.%m.%Y")), lines, l10n)
-    ordered = [view for name in MORNING_SECTIONS for view in sections[name]]
+    # Lines as many as fit in one message, each case shown with its Open button: after a long holiday (the New
+    # Year's) the cases due pile up, and a line without a button, or "…and 21 more" saying nothing of where, is of
+    # no use to the office. A section's heading goes with its first case, never alone at the end.
+    entries = [("\n".join(["", titles[name], case_line(view, l10n)] if index == 0 else [case_line(view, l10n)]),
+                view) for name in MORNING_SECTIONS for index, view in enumerate(sections[name])]
+    everyone = {view.case.id for _, view in entries}
+    room = TEXT_LIMIT - len(l10n("case_office.more_in_cases", count=len(everyone)))
+    text, shown = l10n("reminders.title", day=today.strftime("%d.%m.%Y")), []
+    for line, view in entries:
+        if len(text) + len(line) + 1 > room or len(shown) >= MORNING_BUTTONS:
+            break
+        text += "\n" + line
+        shown.append(view)
+    left_out = len(everyone - {view.case.id for view in shown})
+    if left_out:
+        text += "\n" + l10n("case_office.more_in_cases", count=left_out)
     return int(await outbox.enqueue(repo, chat_id=chat_id, kind="reminder", now=now, dedupe_key=f"morning:{today}",
-                                    text=text, reply_markup=_open_keyboard(ordered, l10n)))
+                                    text=text, reply_markup=_open_keyboard(shown, l10n, MORNING_BUTTONS)))
 
 
 async def list_new_appeals(repo: Repositories, settings: Settings, calendar: WorkCalendar, now: datetime) -> int:
