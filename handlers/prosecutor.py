@@ -11,10 +11,17 @@ from functools import partial
 
 from aiogram import Bot, Router
 from aiogram.dispatcher.event.bases import SkipHandler
-from aiogram.exceptions import TelegramBadRequest
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.filters import Command, CommandObject, Filter, StateFilter
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.types import (
+    CallbackQuery,
+    ChatMemberAdministrator,
+    ChatMemberOwner,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+)
 from aiogram.types import User as TelegramUser
 
 from bot.callbacks import (
@@ -156,9 +163,21 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
             case_id=case_id, template=template.id).pack())] for template in templates.answer_templates()]
         return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
 
-    async def prompt_for_words(message: Message, view: CaseView, action: AlertAction, person: TelegramUser) -> None:
+    async def posts_anonymously(bot: Bot, person: TelegramUser) -> bool:
+        """An administrator with "Remain anonymous" on: presses come from them, messages from the group itself, so
+        their words would be taken by no draft."""
+        try:
+            member = await bot.get_chat_member(office, person.id)
+        except TelegramAPIError:
+            return False
+        return isinstance(member, ChatMemberAdministrator | ChatMemberOwner) and bool(member.is_anonymous)
+
+    async def prompt_for_words(message: Message, view: CaseView, action: AlertAction, person: TelegramUser,
+                               bot: Bot) -> None:
         text = l10n(f"case_draft.prompt_{action.value}", name=html.escape(person.full_name),
                     reference=view.review.reference, language=language_of(view))
+        if await posts_anonymously(bot, person):
+            text += "\n\n" + l10n("case_draft.anonymous_admin")
         markup = templates_keyboard(view.case.id) if action == AlertAction.CLOSE else None
         await message.answer(text, reply_markup=markup)
 
@@ -229,7 +248,7 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
                                      "card_message": query.message.message_id,
                                      "answers_before": await actions.answers_given(repo, case.review_id)})
             await query.answer()
-            await prompt_for_words(query.message, view, action, query.from_user)
+            await prompt_for_words(query.message, view, action, query.from_user, bot)
             return
         if action == AlertAction.TAKE:
             await take(query, bot, repo, now, after_commit, case.id, None)

@@ -421,3 +421,24 @@ async def test_the_first_morning_after_the_new_year_holidays_gives_every_case_it
     assert buttons == [RU("alert.button_open", reference=reference) for reference in shown]
     left_out = len(due_today) + len(overdue) - len(shown)
     assert text.endswith(RU("case_office.more_in_cases", count=left_out))
+
+
+async def test_an_officer_who_posts_anonymously_is_told_before_writing_that_the_bot_cannot_tell_it_is_them(
+        app: App) -> None:
+    """An administrator of the office's chat with "Remain anonymous" on: their presses come from them, but their
+    messages come from the group itself, so the answer they then wrote was taken by no draft, and nothing was said."""
+    from aiogram.methods import GetChatMember
+
+    from tests.fakes.updates import chat_member
+
+    _reference, card = await office_card(app)
+    officer = office_member(app)
+    app.session.set_result(GetChatMember, lambda params: {
+        **chat_member({"id": params["user_id"], "is_bot": False, "first_name": "Прокурор"}, "administrator"),
+        "is_anonymous": True})
+    prompt = await officer.press(RU("alert.button_close"), message=card.message_id)
+    assert prompt.texts[-1].endswith("\n\n" + RU("case_draft.anonymous_admin"))
+    app.session.set_result(GetChatMember, lambda params: chat_member(
+        {"id": params["user_id"], "is_bot": False, "first_name": "Прокурор"}, "administrator"))
+    prompt = await office_member(app, 7003, "Асель").press(RU("alert.button_close"), message=card.message_id)
+    assert RU("case_draft.anonymous_admin") not in prompt.texts[-1]
