@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.callbacks import AlertAction, AlertActionV1
+from bot.cases.deadlines import term_started
 from bot.config import Settings
 from bot.l10n import L10n, translator
 from bot.services import outbox, urgency_decisions
@@ -45,7 +46,7 @@ class CaseView:
     author: User
     media: Sequence[ReviewMedia]
     assignee_name: str | None = None  # by name, never by Telegram id
-    clinic_answered_at: datetime | None = None  # the polyclinic's first published answer to the resident
+    clinic_answered_at: datetime | None = None  # the polyclinic's first published answer in the present term
 
 
 async def load(repo: Repositories, case: Case) -> CaseView:
@@ -53,8 +54,12 @@ async def load(repo: Repositories, case: Case) -> CaseView:
     directory = repo.directory
     assignee = case.assignee_telegram_id
     people = await repo.caseload.people([assignee]) if assignee is not None else {}
+    # In the present term: a repeated appeal (the resident's disagreement) is not answered by the clinic's answer to
+    # the first, and the office is not told it was (nor left out of the morning's "polyclinic did not answer").
+    started = term_started(review.created_at, case.reopened_at)
     clinic_answers = [response.created_at for response in await repo.reviews.responses_to(review.id)
-                      if response.author_role == "clinic_staff" and response.public_status == "published"]
+                      if response.author_role == "clinic_staff" and response.public_status == "published"
+                      and response.created_at >= started]
     return CaseView(
         case=case, review=review, clinic=await directory.clinic(review.clinic_id),
         doctor=await directory.doctor(review.doctor_id) if review.doctor_id else None,

@@ -15,7 +15,7 @@ from bot.callbacks import ClinicAnswerV1
 from bot.cases import cards as alerts
 from bot.cases import notices
 from bot.cases.cards import OPEN_STATUSES
-from bot.cases.deadlines import WorkCalendar, local_date, work_calendar
+from bot.cases.deadlines import WorkCalendar, local_date, term_started, work_calendar
 from bot.config import Settings
 from bot.keyboards import name_in
 from bot.l10n import L10n, translator
@@ -31,6 +31,7 @@ FORMAL_KINDS = ("complaint", "violation")
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to confuse when typed from a screen
 CODE_LENGTH = 10
 POST_TEXT_CHARS = 3000  # of the public text in a post: the rest of the message is at most a few hundred characters
+DISAGREEMENT_CHARS = 1500  # of a repeated appeal's reason for disagreeing; the review's text gets the rest of 3000
 ANSWER_MAX_CHARS = 3500  # the resident's notice adds a header; Telegram takes 4096 characters
 LIST_TEXT_CHARS = 200
 TELEGRAM_ID_MAX = 2**63 - 1
@@ -179,13 +180,14 @@ def review_label(l10n: L10n, review: Review, settings: Settings) -> str:
 
 
 async def post_text(repo: Repositories, review: Review, l10n: L10n, settings: Settings, *, forwarded: bool,
-                    respond_by: date | None) -> str:
+                    respond_by: date | None, disagreement: str | None = None) -> str:
     """The post: no name unless the resident chose to publish theirs, never a phone number or a Telegram id."""
     clinic = await repo.directory.clinic(review.clinic_id)
     doctor = await repo.directory.doctor(review.doctor_id) if review.doctor_id else None
     specialty = await repo.directory.specialty(review.specialty_id) if review.specialty_id else None
     case = await repo.reviews.case_of(review.id)
-    title = ("clinic_post.forwarded_title" if forwarded
+    title = ("clinic_post.repeated_title" if disagreement is not None
+             else "clinic_post.forwarded_title" if forwarded
              else "clinic_post.title_appeal" if review.kind in FORMAL_KINDS else "clinic_post.title")
     lines = [l10n(title, clinic=html.escape(name_in(clinic, l10n.language)))]
     kind = l10n(f"kind.{review.kind}") + (f" · {l10n(f'category.{review.category}')}" if review.category else "")
@@ -211,9 +213,18 @@ async def post_text(repo: Repositories, review: Review, l10n: L10n, settings: Se
         text = moderation.public_version(review.text or "", moderation.masking_placeholders(l10n)).text
     else:
         text = moderation.public_text_of(review, l10n)
-    shown = text if len(text) <= POST_TEXT_CHARS else text[:POST_TEXT_CHARS].rstrip() + "…"
+    # A repeated appeal's reason shares the text's room: the post stays one message within Telegram's limit.
+    reason = _cut(disagreement, DISAGREEMENT_CHARS) if disagreement is not None else None
+    shown = _cut(text, POST_TEXT_CHARS - len(reason or ""))
     lines += ["", html.escape(shown) if shown else l10n("pages.voice_only")]
+    if reason is not None:
+        # After the review, as the office's card has it: what was appealed, then what the resident says of the answer.
+        lines += ["", l10n("clinic_post.disagreement", reason=html.escape(reason) or "—")]
     return "\n".join(lines)
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit].rstrip() + "…"
 
 
 async def recipients(repo: Repositories, clinic_id: int) -> list[int]:
@@ -224,26 +235,43 @@ async def recipients(repo: Repositories, clinic_id: int) -> list[int]:
 
 async def post_review(repo: Repositories, review: Review, now: datetime, settings: Settings, *,
                       forwarded: bool = False) -> int:
-    """Queue the review (with its Answer button) for the clinic, once per chat; how many messages were queued."""
+    """Queue the review (with its Answer button) for the clinic, once per chat and term; how many were queued.
+    A repeated appeal (the resident disagreed with the office's answer) forwarded again is a post of its own, with
+    what she disagrees with and an answer-by date counted from it: the first post's was for the first term."""
     targets = await recipients(repo, review.clinic_id)
     if not targets:
         return 0
     l10n = chat_l10n(settings)
-    first_posted = await repo.clinics.posted_at(review.id, POSTED)
+    case = await repo.reviews.case_of(review.id)
+    term = (case.reopened_count or 0) if case is not None and forwarded else 0
+    started = term_started(review.created_at, case.reopened_at if term else None)
+    first_posted = await repo.clinics.posted_at(review.id, POSTED, since=started)
     respond_by = answer_due(first_posted or now, settings) if review.kind in FORMAL_KINDS else None
-    text = await post_text(repo, review, l10n, settings, forwarded=forwarded, respond_by=respond_by)
+    disagreement = await _disagreement(repo, review, l10n) if term else None
+    text = await post_text(repo, review, l10n, settings, forwarded=forwarded, respond_by=respond_by,
+                           disagreement=disagreement)
     markup = answer_keyboard(l10n, review.id)
     prefix = "clinic-forward" if forwarded else "clinic-review"
+    suffix = f":term{term}" if term else ""  # the first term's key as it always was: posts queued before stay single
     extra = {"undelivered_notice": await _undelivered_notice(repo, review, settings)} if forwarded else {}
     queued = 0
     for chat_id in targets:
         queued += await outbox.enqueue(repo, chat_id=chat_id, kind="clinic_review", now=now, text=text,
                                        reply_markup=markup, review_id=review.id,
-                                       dedupe_key=f"{prefix}:{review.reference}:{chat_id}", **extra)
+                                       dedupe_key=f"{prefix}:{review.reference}:{chat_id}{suffix}", **extra)
     if queued:
         await repo.audit.record(now, None, POSTED, "review", review.id, reference=review.reference, chats=targets,
-                                forwarded=forwarded)
+                                forwarded=forwarded, term=term)
     return queued
+
+
+async def _disagreement(repo: Repositories, review: Review, l10n: L10n) -> str:
+    """The resident's reason for disagreeing with the answer (her latest), as the clinic may read it: personal data
+    and profanity hidden as in the review's public text. The reason is never moderated or published: it is hers
+    to the office, and the polyclinic reads it only to answer."""
+    reasons = [entry for entry in await repo.reviews.history(review.id) if entry.action == "case.reopened"]
+    reason = str((reasons[-1].details or {}).get("reason") or "") if reasons else ""
+    return moderation.public_version(reason, moderation.masking_placeholders(l10n)).text
 
 
 async def review_withdrawn(repo: Repositories, review: Review, now: datetime, settings: Settings) -> int:
@@ -369,9 +397,9 @@ async def answer_rejected(repo: Repositories, response: Response, review: Review
 
 async def escalate(repo: Repositories, settings: Settings, calendar: WorkCalendar, now: datetime) -> list[Case]:
     """Mark the open formal appeals that their clinic has left unanswered past its working days as escalated
-    (Case.escalated_at, audited with the day the answer was due). Idempotent: an escalated case is never escalated
-    again. The office reads them in its morning message's own section (bot.cases.morning.remind), not in a
-    message of their own."""
+    (Case.escalated_at, audited with the day the answer was due), counting a repeated appeal from its own post.
+    Idempotent: a case escalated in its present term is never escalated again. The office reads them in its
+    morning message's own section (bot.cases.morning.remind), not in a message of their own."""
     today = local_date(now, settings.zone)
     escalated: list[Case] = []
     for case, posted_at in await repo.clinics.unanswered_posted_cases(POSTED, statuses=OPEN_STATUSES,

@@ -1,0 +1,98 @@
+"""A repeated appeal at the polyclinic: the resident disagreed with the office's answer, and the office forwards the
+case to the polyclinic again. The polyclinic gets a post of its own (what the resident disagrees with, masked, and
+a new answer-by date), and an unanswered one is escalated counting from it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select
+
+from bot.scheduler import escalate_unanswered, morning_reminders
+from storage.models import Case, OutboxMessage
+from tests.conftest import App
+from tests.flows import RU, one, plain
+from tests.test_alerts import CHAT, card_in_chat
+from tests.test_alerts import prosecutor as office_member
+from tests.test_clinics import CLINIC_CHAT, STAFF, almaty_morning, deliver, link_group, posts_in
+from tests.test_staff_misuse import deliver_all, office_card, office_sends
+
+pytestmark = pytest.mark.usefixtures("demo_directory")
+CLINIC = "Городская поликлиника №17"
+REASON = "Ничего не проверяли, врач звонил мне с 87011234567 и опять требует деньги."
+
+
+async def forward_to_clinic(app: App, card) -> None:
+    officer = office_member(app)
+    chooser = await officer.press(RU("alert.button_fwd"), message=card.message_id)
+    await officer.press(CLINIC, message=chooser.messages[-1].message_id)
+    await deliver_all(app)
+
+
+async def repeated_appeal_forwarded_again(app: App) -> str:
+    """Forwarded to No. 17's linked group, answered there and by the office, disputed on Monday 7 December, and
+    forwarded to the polyclinic again that day: the reference."""
+    staff = await link_group(app)
+    reference, card = await office_card(app)
+    await forward_to_clinic(app, card)
+    [post] = posts_in(app, CLINIC_CHAT)
+    await staff.press(RU("clinic_post.answer_button"), message=post.message_id)
+    await staff.send("Проверка проведена, нарушений не выявлено.")
+    await deliver(app)
+    await office_sends(app, card, "alert.button_close", "Проверка проведена, нарушений не выявлено.")
+    answer = [m for m in app.session.history(3001) if m.text and "нарушений не выявлено" in m.text][-1]
+    app.clock.now = datetime(2026, 12, 7, 6, 0, tzinfo=UTC)  # Monday, 11:00 in Almaty
+    person = app.user(3001)
+    await person.press(RU("case_notify.disagree_button"), message=answer.message_id)
+    await person.send(REASON)
+    await deliver_all(app)
+    await forward_to_clinic(app, card_in_chat(app))
+    await deliver(app)
+    return reference
+
+
+async def test_a_repeated_appeal_forwarded_again_reaches_the_polyclinic_with_the_disagreement(app: App) -> None:
+    reference = await repeated_appeal_forwarded_again(app)
+    posts = posts_in(app, CLINIC_CHAT)
+    assert len(posts) == 2, [post.text for post in posts]
+    first, repeated = posts
+    assert repeated.text.startswith(plain(RU("clinic_post.repeated_title", clinic=CLINIC)))
+    assert reference in repeated.text
+    # What the resident disagrees with, her phone number hidden as in the review itself.
+    masked = REASON.replace("87011234567", RU("masking.phone"))
+    assert plain(RU("clinic_post.disagreement", reason=masked)) in repeated.text
+    assert "87011234567" not in repeated.text
+    # Five working days from this post (Tue 8 … Mon 14 December), not from the first one in November.
+    days = RU.count("working_days", app.settings.clinics.answer_working_days)
+    assert plain(RU("clinic_post.respond_by", due="14.12.2026", days=days)) in repeated.text
+    assert plain(RU("clinic_post.respond_by", due="03.12.2026", days=days)) in first.text
+
+
+async def test_a_repeated_appeal_left_unanswered_by_the_polyclinic_is_escalated_from_its_new_post(app: App) -> None:
+    """The polyclinic answered in the first term: that answer neither stops the repeated appeal's escalation nor
+    hides it from the office's morning."""
+    reference = await repeated_appeal_forwarded_again(app)
+    app.clock.now = almaty_morning(14)
+    assert await escalate_unanswered(app.pool, app.settings, app.clock) == 0
+    app.clock.now = almaty_morning(15)
+    assert await escalate_unanswered(app.pool, app.settings, app.clock) == 1
+    assert await escalate_unanswered(app.pool, app.settings, app.clock) == 0
+    [case] = await one(app, select(Case))
+    assert case.escalated_at == almaty_morning(15)
+    await morning_reminders(app.pool, app.settings, app.clock)
+    [morning] = await one(app, select(OutboxMessage).where(OutboxMessage.chat_id == CHAT,
+                                                           OutboxMessage.dedupe_key == "morning:2026-12-15"))
+    days = RU.count("working_days", app.settings.clinics.answer_working_days)
+    section = RU("clinic_escalation.title", count=1, days=days)
+    assert section in morning.payload["text"] and reference in morning.payload["text"].split(section)[1]
+
+
+async def test_a_repeated_appeal_the_polyclinic_answers_again_is_not_escalated(app: App) -> None:
+    await repeated_appeal_forwarded_again(app)
+    staff = app.user(STAFF, chat_id=CLINIC_CHAT)
+    repeated = posts_in(app, CLINIC_CHAT)[-1]
+    await staff.press(RU("clinic_post.answer_button"), message=repeated.message_id)
+    await staff.send("Провели повторную проверку, врач отстранён.")
+    app.clock.now = almaty_morning(15)
+    assert await escalate_unanswered(app.pool, app.settings, app.clock) == 0
