@@ -237,6 +237,37 @@ async def test_a_rejected_answer_is_not_published_and_the_clinic_is_told_why(app
 
 
 @with_directory
+async def test_a_rejected_correction_tells_the_clinic_its_earlier_answer_stays_published(app: App) -> None:
+    """The clinic's first answer was approved; its second (a correction) rejected: it read only "your answer is not
+    published", and could believe the resident and the page had no answer from it at all."""
+    app.settings.moderation.queue = True
+    staff = await link_group(app)
+    person = await resident(app, 2021)
+    reference = await submit_about_clinic(app, person, text="Нагрубили в регистратуре.")
+    checker = app.user(ADMIN)
+    await checker.command("moderation")
+    await checker.press(RU("moderation.button_ok"))
+    await deliver(app)
+    [post] = posts_in(app, CLINIC_CHAT)
+    await staff.press(RU("clinic_post.answer_button"), message=post.message_id)
+    await staff.send("Приносим извинения, с регистратором проведена беседа.")
+    await checker.command("moderation")
+    await checker.press(RU("moderation.button_ok"))
+    await staff.press(RU("clinic_post.answer_button"), message=post.message_id)
+    await staff.send("Уточняем: пациентка сама кричала.")
+    await checker.command("moderation")
+    await checker.press(RU("moderation.button_no"))
+    await checker.press(RU("moderation_reason.insults"))
+    await deliver(app)
+    told = texts_to(app, CLINIC_CHAT)
+    assert RU("clinic_chat.answer_rejected_earlier_stays", review=reference, reason=RU("moderation_reason.insults"),
+              date="26.11.2026") in told
+    assert RU("clinic_chat.answer_rejected", review=reference, reason=RU("moderation_reason.insults")) not in told
+    assert [r.public_status for r in await one(app, select(Response).order_by(Response.id))] == ["published",
+                                                                                                "hidden"]
+
+
+@with_directory
 async def test_a_clinic_whose_answer_a_moderator_rewrote_is_told_so_with_the_text_published(app: App) -> None:
     """Not "the moderator approved your answer": the staff must know the resident read other words than theirs."""
     _, _, checker, reference, _ = await _answer_held_for_moderation(

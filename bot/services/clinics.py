@@ -387,9 +387,17 @@ async def answer_published(repo: Repositories, response: Response, review: Revie
 
 async def answer_rejected(repo: Repositories, response: Response, review: Review, reason: str, now: datetime,
                           settings: Settings) -> None:
+    """The clinic hears why its answer is not published; a rejected correction, that its earlier published answer
+    stays (else it may believe the page and the resident have no answer of it at all)."""
     l10n = chat_l10n(settings)
-    await tell_clinic(repo, review, response, "answer-rejected", "clinic_chat.answer_rejected", now, settings,
-                      reason=l10n(f"moderation_reason.{reason}"))
+    earlier = [answer for answer in await repo.reviews.responses_to(review.id)
+               if answer.id != response.id and answer.author_role == Role.CLINIC_STAFF
+               and answer.public_status == PublicStatus.PUBLISHED and answer.created_at <= response.created_at]
+    values = {"reason": l10n(f"moderation_reason.{reason}")}
+    if earlier:
+        values["date"] = earlier[-1].created_at.astimezone(settings.zone).strftime("%d.%m.%Y")
+    key = "clinic_chat.answer_rejected_earlier_stays" if earlier else "clinic_chat.answer_rejected"
+    await tell_clinic(repo, review, response, "answer-rejected", key, now, settings, **values)
 
 
 # --- Escalation ---------------------------------------------------------------------------------------------
