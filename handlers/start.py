@@ -60,6 +60,15 @@ def show_menu(message: Message, l10n: L10n) -> SendMessage:
     return message.answer(l10n("menu.title"), reply_markup=make_main_menu(l10n))
 
 
+def cancel_question(l10n: L10n, draft: dict) -> str:
+    """Asked before an unfinished review is thrown away: what exactly would be lost (the words, the files, both)."""
+    files = len(draft.get("media", [])) + (1 if draft.get("voice") else 0)
+    if not files:
+        return l10n("cancel.confirm_text")
+    key = "cancel.confirm_both" if draft.get("text") else "cancel.confirm_files"
+    return l10n(key, files=l10n.count("files", files))
+
+
 def contacts_text(l10n: L10n, settings: Settings) -> str:
     """The operator and the official lines, as configured (contacts.*)."""
     contacts = settings.contacts
@@ -160,8 +169,7 @@ def make_router(settings: Settings) -> Router:
             from bot.keyboards import make_discard_keyboard
 
             # Ten files and a long text are not thrown away by one word: the resident confirms.
-            await message.answer(l10n("cancel.confirm", files=len(draft.get("media", []))),
-                                 reply_markup=make_discard_keyboard(l10n))
+            await message.answer(cancel_question(l10n, draft), reply_markup=make_discard_keyboard(l10n))
             return
         await state.clear()
         await message.answer(l10n("cancel.done"), reply_markup=ReplyKeyboardRemove())

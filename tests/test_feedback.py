@@ -276,7 +276,7 @@ async def test_the_phone_keyboard_has_back_and_cancel_and_never_lingers(app: App
     reply = await person.press(RU("when.today"))
     # Cancel from the phone keyboard: the text would be lost, so it asks first.
     reply = await person.send(RU("flow.cancel"))
-    assert reply.text == RU("cancel.confirm", files=0)
+    assert reply.text == RU("cancel.confirm_text")
     reply = await person.press(RU("cancel.keep"))
     assert plain(RU("preview.title_appeal")) in reply.text
     await person.command("cancel")
@@ -374,7 +374,7 @@ async def test_cancel_asks_before_discarding_text_or_files_and_not_otherwise(app
     await to_description_step(app, person)
     await person.photo(PHOTO_A)
     reply = await person.press(RU("flow.cancel"))
-    assert reply.text == RU("cancel.confirm", files=1)
+    assert reply.text == RU("cancel.confirm_files", files=RU.count("files", 1))
     reply = await person.press(RU("cancel.keep"))
     assert RU("description.current", text="—", files=1) in reply.text
     reply = await person.press(RU("flow.cancel"))
@@ -435,7 +435,7 @@ async def test_free_text_or_a_photo_at_the_menu_starts_a_review_with_it(app: App
     await person.send("Терапевт в поликлинике 17 нагрубил")
     reply = await person.press(RU("menu_offer.start"))
     assert reply.text.startswith("Городская поликлиника №17") and RU("target.change_clinic") in str(reply.buttons)
-    assert (await person.command("cancel")).text == RU("cancel.confirm", files=0)  # the words would be lost
+    assert (await person.command("cancel")).text == RU("cancel.confirm_text")  # the words would be lost
     await person.press(RU("cancel.discard"))
     reply = await person.photo(PHOTO_B)
     assert reply.text == RU("menu_offer.prompt")
@@ -878,3 +878,42 @@ async def test_a_resumed_preview_still_names_the_resident(app: App) -> None:
     await person.press(RU("preview.submit"))
     [review] = await one(app, select(Review))
     assert review.author_name == "Айгуль" and not review.anonymous
+
+
+
+@pytest.mark.parametrize(("language", "button", "lost"), [
+    ("kk", "Қазақша", ("Мәтініңіз жоғалады", "2 файл жоғалады", "Мәтініңіз бен 5 файл жоғалады")),
+    ("ru", "Русский", ("потеряете свой текст.", "потеряете 2 файла.", "потеряете свой текст и 5 файлов.")),
+    ("en", "English", ("lose your text.", "lose 2 files.", "lose your text and 5 files.")),
+])
+async def test_cancel_names_what_would_be_lost_text_files_or_both(app: App, language: str, button: str,
+                                                                  lost: tuple[str, str, str]) -> None:
+    l10n = T[language]
+    person = await resident(app, 2141, language, button)
+
+    async def at_description() -> None:
+        await person.press(l10n("menu.leave_feedback"))
+        await person.send("17")
+        await person.press(l10n("target.clinic"))
+        await person.press(l10n("kind.gratitude"))
+        await person.press("5⭐")
+
+    # Only words: no mention of files (it said "files (0)" before).
+    await at_description()
+    await person.send("Спасибо регистратуре")
+    reply = await person.press(l10n("flow.cancel"))
+    assert lost[0] in reply.text and "0" not in reply.text, reply.text
+    await person.press(l10n("cancel.discard"))
+    # Only files: no mention of words, and the count in its form.
+    await at_description()
+    await person.album([PHOTO_A, PHOTO_B])
+    reply = await person.press(l10n("flow.cancel"))
+    assert lost[1] in reply.text, reply.text
+    await person.press(l10n("cancel.discard"))
+    # Both, by /cancel as well as the button.
+    await at_description()
+    await person.send("Спасибо регистратуре")
+    await person.album([PHOTO_A, PHOTO_B, PHOTO_A + b"0", PHOTO_A + b"1", PHOTO_B + b"2"])
+    reply = await person.command("cancel")
+    assert lost[2] in reply.text, reply.text
+    assert await one(app, select(Review)) == []

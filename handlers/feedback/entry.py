@@ -30,7 +30,7 @@ from handlers.feedback.step import (
     subject_label,
 )
 from handlers.side_conversation import offer_unfinished
-from handlers.start import show_consent, show_menu
+from handlers.start import cancel_question, show_consent, show_menu
 from storage.models import User
 from storage.repositories import Repositories
 
@@ -265,7 +265,7 @@ async def recent_offer(state: FSMContext, message: Message) -> dict:
 async def ask_cancel(step: Step) -> None:
     draft = await step.draft()
     if drafts.has_content(draft):
-        await step.show(step.l10n("cancel.confirm", files=len(draft.get("media", []))),
+        await step.show(cancel_question(step.l10n, draft),
                         keyboards.make_discard_keyboard(step.l10n), new=True)
         return
     await discard(step)
