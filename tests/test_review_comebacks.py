@@ -4,6 +4,8 @@ sent."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from tests.conftest import App
@@ -121,8 +123,32 @@ async def test_old_buttons_of_a_review_already_sent_do_not_act_on_the_one_being_
         assert reply.callback_answers == [RU("errors.stale_button")], button
         assert not reply.texts, button
     assert await draft_of(person) == before
-    reply = await person.press(RU("when.yesterday"))  # this week's own buttons work as before
+    # This week's own buttons work as before ("I don't remember" means the same on any day; a week-old "Today" is
+    # asked again, see below).
+    reply = await person.press(RU("when.unknown"))
     assert plain(RU("preview.title_appeal")) in reply.text
+
+
+async def test_today_pressed_a_week_after_it_was_shown_asks_the_date_again(app: App) -> None:
+    """She wrote the complaint on Friday and left it at the date question. A week later she opens the chat and presses
+    "Today" under that message: she meant that Friday, not this one. The bot does not store a day she did not choose;
+    it says when the buttons were shown and asks again with buttons that mean what they say now."""
+    person = await resident(app, 3108)
+    await to_step(app, person, "description")
+    asked = person.last_message
+    shown_on = app.clock().astimezone(app.settings.zone).date()
+    before = await draft_of(person)
+    app.clock.advance(days=7)
+
+    reply = await person.press(RU("when.today"), asked)
+
+    assert reply.texts[0] == RU("when.asked_again", day=RU.day(shown_on))
+    assert RU("when.today") in str(reply.buttons) and RU("when.yesterday") in str(reply.buttons)
+    assert await draft_of(person) == before
+    reply = await person.press(RU("when.yesterday"))  # the new buttons: yesterday is yesterday of today
+    assert plain(RU("preview.title_appeal")) in reply.text
+    today = app.clock().astimezone(app.settings.zone).date()
+    assert (await draft_of(person))["incident_date"] == (today - timedelta(days=1)).isoformat()
 
 
 # --- The reference number typed as "№ 1" --------------------------------------------------------------------------

@@ -25,7 +25,17 @@ from bot.l10n import L10n
 from bot.services import drafts, specialty_words
 from bot.states import ReviewForm
 from handlers.feedback.files import receive
-from handlers.feedback.step import ASK, Step, ask_about_offer, ask_description, log, preview_text, step_maker
+from handlers.feedback.step import (
+    ASK,
+    WHEN_ASKED_ON,
+    Step,
+    ask_about_offer,
+    ask_description,
+    log,
+    preview_text,
+    remember_when_asked,
+    step_maker,
+)
 from storage.models import User
 from storage.repositories import Repositories
 
@@ -129,6 +139,7 @@ def register(private: Router, settings: Settings) -> None:
 
     async def acknowledge(step: Step, draft: drafts.Draft, joined: int = 0) -> None:
         markup = keyboards.make_description_keyboard(step.l10n, reopened=False)
+        await remember_when_asked(step)
         await step.message.answer(acknowledgement(draft, step.l10n, settings, joined), reply_markup=markup)
 
     @private.message(StateFilter(ReviewForm.description), HasText())
@@ -155,6 +166,7 @@ def register(private: Router, settings: Settings) -> None:
         step = step_of(message, state, repo, l10n, user, now)
 
         async def acknowledged(draft: drafts.Draft) -> tuple[str, InlineKeyboardMarkup]:
+            await remember_when_asked(step)
             return acknowledgement(draft, l10n, settings), keyboards.make_description_keyboard(l10n, reopened=False)
 
         await add_file(step, message, bot, acknowledged)
@@ -199,6 +211,13 @@ def register(private: Router, settings: Settings) -> None:
         await query.answer()
         today = step.today
         when = callback_data.when
+        asked_on = (await state.get_data()).get(WHEN_ASKED_ON)
+        if when in ("today", "yesterday") and asked_on not in (None, today.isoformat()):
+            # "Today" under a message of last week meant that day, not this one: a day she did not choose is not
+            # stored; she is asked again, with buttons that mean what they say now.
+            await step.message.answer(l10n("when.asked_again", day=l10n.day(date.fromisoformat(asked_on))))
+            await ask_description(step.anew(), draft)
+            return
         incident = {"today": today, "yesterday": today - timedelta(days=1)}.get(when)
         draft = {**draft, "description_done": True, "incident_when": when,
                  "incident_date": incident.isoformat() if incident else None}

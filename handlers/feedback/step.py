@@ -32,6 +32,9 @@ COMMON_SPECIALTIES = 6
 
 # The FSM data key holding the id of the message a review in progress began at.
 SINCE_MESSAGE = "since_message"
+# The FSM data key holding the day "Today" and "Yesterday" were last shown (ISO): pressed on another day, they are
+# asked again rather than taken to mean the day of the press.
+WHEN_ASKED_ON = "when_asked_on"
 
 
 class FromThisReview(Filter):
@@ -186,7 +189,12 @@ async def ask_description(step: Step, draft: drafts.Draft) -> None:
         # Reopened by Back or Edit: show what is kept, so nothing has to be typed twice.
         text += "\n\n" + l10n("description.current", text=excerpt(draft.get("text") or "—"),
                               files=len(draft.get("media", [])))
+    await remember_when_asked(step)
     await step.show(text, keyboards.make_description_keyboard(l10n, reopened=drafts.has_content(draft)))
+
+
+async def remember_when_asked(step: Step) -> None:
+    await step.state.update_data({WHEN_ASKED_ON: step.today.isoformat()})
 
 
 async def ask_when(step: Step, draft: drafts.Draft) -> None:
