@@ -147,6 +147,18 @@ async def card_by_reference(message: Message, reference: str, repo: Repositories
     await send_card(message, repo, await repo.reviews.of_user(found.id, user.id), l10n, 0, settings)
 
 
+async def card_by_number(message: Message, number: int, repo: Repositories, user: User | None, l10n: L10n,
+                         settings: Settings, now: datetime) -> bool:
+    """"№ 123": the card of her appeal so numbered (this year's, or last year's in January), if she has one."""
+    year = now.astimezone(settings.zone).year
+    for reference in (reference_of(year, number), reference_of(year - 1, number)):
+        found = await repo.reviews.by_reference(reference) if user is not None else None
+        if found is not None and found.user_id == user.id:
+            await send_card(message, repo, await repo.reviews.of_user(found.id, user.id), l10n, 0, settings)
+            return True
+    return False
+
+
 async def send_card(message: Message, repo: Repositories, review: Review, l10n: L10n, page: int,
                     settings: Settings) -> None:
     parts = await card_parts(repo, review, l10n, settings)
@@ -229,12 +241,7 @@ def make_router(settings: Settings) -> Router:
     @router.message(StateFilter(None), NumberAfterSign())
     async def number_typed(message: Message, number: int, repo: Repositories, user: User | None, l10n: L10n,
                            now: datetime) -> None:
-        year = now.astimezone(settings.zone).year
-        for reference in (reference_of(year, number), reference_of(year - 1, number)):
-            found = await repo.reviews.by_reference(reference) if user is not None else None
-            if found is not None and found.user_id == user.id:
-                await send_card(message, repo, await repo.reviews.of_user(found.id, user.id), l10n, 0, settings)
-                return
-        raise SkipHandler
+        if not await card_by_number(message, number, repo, user, l10n, settings, now):
+            raise SkipHandler
 
     return router

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from aiogram import Bot, F, Router
 from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.exceptions import TelegramBadRequest
@@ -34,11 +36,12 @@ from bot.rating_keyboards import (
     make_top_scope_keyboard,
     make_top_specialties_keyboard,
 )
-from bot.references import typed_reference
+from bot.references import number_after_sign, typed_reference
 from bot.services import pages, reviews, search, specialty_words
 from bot.states import TopSearch
 from handlers.feedback.step import place_of
-from storage.models import Clinic, Doctor
+from handlers.my_reviews import card_by_number
+from storage.models import Clinic, Doctor, User
 from storage.repositories import Repositories
 
 NEAREST = 5
@@ -114,9 +117,13 @@ def make_router(settings: Settings) -> Router:
                    replace=replace)
 
     @router.message(StateFilter(TopSearch.specialty), HasText())
-    async def specialty_typed(message: Message, repo: Repositories, l10n: L10n) -> None:
+    async def specialty_typed(message: Message, repo: Repositories, l10n: L10n, user: User | None,
+                              now: datetime) -> None:
         if typed_reference(message.text):
             raise SkipHandler  # a reference number, typed to follow a review: My appeals opens its card
+        number = number_after_sign(message.text)
+        if number and await card_by_number(message, number, repo, user, l10n, settings, now):
+            return  # "№ 1": her appeal's number, as at the menu (no specialty is written so)
         # By an official name, by what people call it ("окулист", "көз дәрігері"), by a complaint ("болит колено"),
         # or by a close spelling; what may be an emergency is told to call the ambulance before any doctor is shown.
         finding = specialty_words.read(message.text, await ordered_specialties(repo, l10n))

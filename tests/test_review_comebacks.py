@@ -168,6 +168,21 @@ async def test_her_reference_typed_as_a_number_sign_and_its_number_opens_its_car
     assert RU("menu_offer.prompt") not in reply.texts
 
 
+@pytest.mark.parametrize("typed", ["№ 1", "AL 2026 1"])
+async def test_her_reference_typed_in_the_top_lists_specialty_search_opens_its_card(app: App, typed: str) -> None:
+    """She opened "Top specialists" (which searches a typed specialty), then remembered to check her appeal and typed
+    its number there: her appeal's card opens, as at the menu, instead of "no such specialty"."""
+    person = await resident(app, 3109)
+    await submit_quick_review(app, person, kind="complaint")
+    await person.command("top")
+
+    reply = await person.send(typed)
+
+    assert reply.texts and reply.texts[0].startswith(plain(RU("my.card_title", reference="AL-2026-000001"))), \
+        reply.texts
+    assert RU("top_search.not_found") not in reply.texts
+
+
 async def test_a_number_sign_with_a_number_not_hers_is_still_a_polyclinic_or_a_story(app: App) -> None:
     """"№17" with no appeal of hers numbered 17 is polyclinic No. 17, offered as a review as before."""
     person = await resident(app, 3105)
