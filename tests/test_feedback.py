@@ -917,3 +917,27 @@ async def test_cancel_names_what_would_be_lost_text_files_or_both(app: App, lang
     reply = await person.command("cancel")
     assert lost[2] in reply.text, reply.text
     assert await one(app, select(Review)) == []
+
+
+async def test_the_phone_keyboard_follows_a_language_switched_at_the_preview(app: App) -> None:
+    """At the preview of a complaint the phone keyboard is in Russian; she switches to English and continues: the
+    keyboard under the chat is sent again in English (it stayed in Russian before)."""
+    EN = T["en"]
+    person = await resident(app, 2142)
+    await to_kind_step(app, person, about_doctor=False)
+    await choose_kind(person, "complaint")
+    await describe(person, "Нагрубили в регистратуре.")
+    await person.command("language")
+    await person.press("English")
+    reply = await person.press(EN("unfinished.resume"))
+
+    keyboards = [call.reply_markup for call in reply.calls
+                 if isinstance(call, SendMessage) and getattr(call.reply_markup, "keyboard", None)]
+    assert keyboards, reply.texts
+    assert keyboards[-1].keyboard[0][0].text == EN("phone.share")
+    assert keyboards[-1].keyboard[0][0].request_contact
+    assert [button.text for button in keyboards[-1].keyboard[1]] == [EN("flow.back"), EN("flow.cancel")]
+    assert plain(EN("preview.title_appeal")) in reply.text
+    # Shared now, the contact is taken as before.
+    reply = await person.contact("+77011234567")
+    assert plain(EN("preview.title_appeal")) in reply.text

@@ -25,6 +25,7 @@ from handlers.feedback.step import (
     SINCE_MESSAGE,
     Step,
     close_reply_keyboard,
+    offer_phone,
     preview_text,
     step_maker,
     subject_label,
@@ -79,6 +80,7 @@ async def ask_again(step: Step) -> None:
     current = await step.current()
     again = step.anew()
     if current == "preview":
+        draft = await offer_phone(again, draft) or draft  # the phone keyboard, in the language chosen meanwhile
         await again.show(await preview_text(again, draft), keyboards.make_preview_keyboard(step.l10n, draft),
                          new=True)
     elif current in ASK:

@@ -201,15 +201,26 @@ async def ask_when(step: Step, draft: drafts.Draft) -> None:
     await step.show(step.l10n("when.date_prompt"), keyboards.make_back_cancel_keyboard(step.l10n))
 
 
+async def offer_phone(step: Step, draft: drafts.Draft) -> drafts.Draft | None:
+    """Send the phone keyboard before an appeal's preview, unless it is already there in this language; the draft
+    saved with it when sent, else None.
+
+    A contact button lives only on a reply keyboard, which needs a message of its own. The draft keeps the language
+    the keyboard is in: after /language it is sent again in the new one (a new reply keyboard replaces the old)."""
+    if (not drafts.is_formal_kind(draft) or draft.get("phone_shared")
+            or draft.get("reply_keyboard") == step.l10n.language):
+        return None
+    await step.message.answer(step.l10n("phone.prompt"), reply_markup=keyboards.make_phone_keyboard(step.l10n))
+    draft = {**draft, "reply_keyboard": step.l10n.language}
+    await step.save(draft)
+    return draft
+
+
 async def ask_preview(step: Step, draft: drafts.Draft) -> None:
-    new = False
-    if drafts.is_formal_kind(draft) and not draft.get("phone_shared") and not draft.get("reply_keyboard"):
-        # A contact button lives only on a reply keyboard, which needs a message of its own, sent before the preview.
-        await step.message.answer(step.l10n("phone.prompt"), reply_markup=keyboards.make_phone_keyboard(step.l10n))
-        draft = {**draft, "reply_keyboard": True}
-        await step.save(draft)
-        new = True
-    await step.show(await preview_text(step, draft), keyboards.make_preview_keyboard(step.l10n, draft), new=new)
+    sent = await offer_phone(step, draft)
+    draft = sent or draft
+    await step.show(await preview_text(step, draft), keyboards.make_preview_keyboard(step.l10n, draft),
+                    new=sent is not None)
     if draft.get("pending_text") and not draft.get("offer_messages"):
         # Texts left on offer when the resident went to change something (Edit, Back) are asked about again here,
         # where they were sent, rather than dropped or added without a word.
