@@ -206,6 +206,9 @@ class Review(Base):
     rating: Mapped[int | None]  # none for a violation report: it asks for no stars and counts in no rating
     criteria: Mapped[dict] = mapped_column(default=dict)
     text: Mapped[str] = mapped_column(Text, default="")
+    # A text forwarded from another chat is someone's words, not necessarily the resident's testimony: the office's
+    # card says so.
+    text_forwarded: Mapped[bool] = mapped_column(default=False, server_default=false())
     # What the public sees after masking and moderation; the original text is never overwritten.
     public_text: Mapped[str | None] = mapped_column(Text)
     language: Mapped[str] = mapped_column(String(2))

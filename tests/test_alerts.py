@@ -439,3 +439,50 @@ async def test_scheduler_jobs_are_safe_to_run_late_and_twice(app: App) -> None:
     assert await morning_reminders(app.pool, app.settings, app.clock) == 0
     app.clock.advance(days=8)
     assert await forget_old_updates(app.pool, app.clock) > 0
+
+
+async def test_a_forwarded_text_is_marked_as_forwarded_on_the_preview_and_the_office_card(app: App) -> None:
+    """She forwards a neighbour's message from a house chat as the report's text. It may well be true, but it is not
+    her testimony: the preview tells her it will be marked, and the office's card says the text was forwarded from
+    elsewhere (it was taken for her own words before). Her own typed words stay unmarked."""
+    person = await resident(app, 3060)
+    await person.press(RU("menu.leave_feedback"))
+    await choose_clinic_17(person, "17")
+    await person.press(RU("target.clinic"))
+    await person.press(RU("kind.violation"))
+    await person.press(RU("category.extortion"))
+    origin = {"type": "hidden_user", "date": app.updates.timestamp() - 3600, "sender_user_name": "Соседка"}
+    message = app.updates.message(text="В 17-й поликлинике с меня взяли 30000 тенге.", forward_origin=origin,
+                                  user=person.user, chat=person.chat)
+    await person.feed(app.updates.update(message=message))
+    await person.press(RU("when.today"))
+    reply = await person.contact("+77017654321")
+    assert RU("preview.text_forwarded") in reply.text
+    await person.press(RU("preview.submit"))
+    [review] = await one(app, select(Review))
+    assert review.text_forwarded
+    await relay_for(app).run_once()
+    assert RU("office.text_forwarded") in card_in_chat(app).text
+
+
+async def test_her_own_words_are_not_marked_as_forwarded(app: App) -> None:
+    await submit_violation(app, 3061)
+    [review] = await one(app, select(Review))
+    assert not review.text_forwarded
+    await relay_for(app).run_once()
+    assert RU("office.text_forwarded") not in card_in_chat(app).text
+
+
+async def test_a_text_forwarded_at_the_menu_keeps_its_mark_into_the_review(app: App) -> None:
+    person = await resident(app, 3062)
+    origin = {"type": "hidden_user", "date": app.updates.timestamp() - 3600, "sender_user_name": "Соседка"}
+    message = app.updates.message(text="В 17-й поликлинике с меня взяли 30000 тенге.", forward_origin=origin,
+                                  user=person.user, chat=person.chat)
+    await person.feed(app.updates.update(message=message))
+    await person.press(RU("menu_offer.start"))
+    await person.press(RU("target.clinic"))
+    await person.press(RU("kind.violation"))
+    await person.press(RU("category.extortion"))
+    await person.press(RU("when.today"))
+    reply = await person.contact("+77017654321")
+    assert RU("preview.text_forwarded") in reply.text

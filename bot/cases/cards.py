@@ -160,6 +160,8 @@ def card_text(view: CaseView, l10n: L10n, zone: ZoneInfo) -> str:
     lines.append(l10n("alert.status", status=l10n(f"case_status.{case.status}"),
                       assignee=html.escape(view.assignee_name or "—")))
     lines.append(l10n("alert.evidence", count=len(view.media)))
+    if review.text_forwarded:
+        lines.append(l10n("office.text_forwarded"))
     text = review.text or "—"
     shown = text if len(text) <= CARD_TEXT_CHARS else text[:CARD_TEXT_CHARS].rstrip() + "…"
     lines += ["", html.escape(shown)]

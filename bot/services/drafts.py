@@ -34,7 +34,7 @@ FIELDS = {
     "rating": ("rating",),
     "criteria": ("criteria", "criteria_done"),
     "description": ("text", "voice", "media", "description_done", "album", "last_part", "text_from_captions",
-                    "incident_when", "incident_date"),
+                    "text_forwarded", "incident_when", "incident_date"),
     "when": ("incident_when", "incident_date"),
     "preview": (),
 }

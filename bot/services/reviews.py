@@ -135,7 +135,7 @@ async def submit(repo: Repositories, user: User, draft: drafts.Draft, *, now: da
         specialty_id=doctor.specialty_id if doctor else draft.get("specialty_id"),
         kind=kind, category=draft.get("category"), rating=draft.get("rating"),
         criteria={name: stars for name, stars in draft.get("criteria", {}).items() if stars},
-        text=text, language=language, anonymous=not show_name,
+        text=text, text_forwarded=bool(draft.get("text_forwarded")), language=language, anonymous=not show_name,
         author_name=user.first_name if show_name else None,
         phone_shared=bool(draft.get("phone_shared")), supersedes_id=draft.get("supersedes_id"),
         created_at=now, updated_at=now,

@@ -151,6 +151,8 @@ def register(private: Router, settings: Settings) -> None:
         joined = drafts.append_part(draft.get("text") or "", draft.get("last_part"), message.text,
                                     message.date.timestamp(), settings.feedback.max_text_chars)
         draft = {**draft, "text": joined.text, "last_part": joined.last_part}
+        if message.forward_origin is not None and not joined.refused:
+            draft["text_forwarded"] = True  # someone else's words, perhaps: the office is told (cards.card_text)
         ambulance = ambulance_due(draft, joined.text)
         await step.save(draft)
         if ambulance:
@@ -230,7 +232,7 @@ def register(private: Router, settings: Settings) -> None:
                          user: User | None, now: datetime) -> None:
         await query.answer()
         step = step_of(query, state, repo, l10n, user, now)
-        draft = {**await step.draft(), "text": "", "last_part": None}
+        draft = {**await step.draft(), "text": "", "last_part": None, "text_forwarded": False}
         await step.save(draft)
         await ask_description(step, draft)
 

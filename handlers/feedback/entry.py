@@ -223,6 +223,8 @@ def register_fallback(fallback: Router, settings: Settings) -> None:
         joined = drafts.append_part(offer.get("text") or "", offer.get("last_part"), message.text,
                                     message.date.timestamp(), limit)
         offer = {**offer, "text": joined.text, "at": message.date.timestamp(), "last_part": joined.last_part}
+        if message.forward_origin is not None and not joined.refused:
+            offer["text_forwarded"] = True  # kept into the review it starts: the office's card says so
         ambulance = ambulance_due(offer, joined.text)
         await state.set_data({"menu_offer": offer})
         if ambulance:

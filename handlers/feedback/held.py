@@ -99,7 +99,8 @@ async def add_held(step: Step, held: dict[str, Any]) -> None:
 async def preset_from(repo: Repositories, offer: dict[str, Any]) -> drafts.Draft:
     """A new review begun with what the resident wrote or sent before it (at the menu, or held): its words name a
     polyclinic alone ("…the therapist at polyclinic 17"), it is taken (and can be changed)."""
-    preset = {key: value for key, value in offer.items() if key in ("text", "media", "told_ambulance") and value}
+    preset = {key: value for key, value in offer.items() if key in ("text", "text_forwarded", "media", "told_ambulance")
+              and value}
     if preset.get("text"):
         clinics = await repo.directory.active_clinics()
         place = unique_match(search.find_places(preset["text"], [place_of(clinic) for clinic in clinics]))

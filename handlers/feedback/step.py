@@ -309,6 +309,8 @@ async def preview_text(step: Step, draft: drafts.Draft) -> str:
         if draft.get("outcome"):
             lines.append(l10n("preview.outcome", value=excerpt(draft["outcome"], PREVIEW_CAPTION_CHARS)))
     lines.append(l10n("preview.text", value=excerpt(draft.get("text") or "—")))
+    if draft.get("text_forwarded") and draft.get("text"):
+        lines.append(l10n("preview.text_forwarded"))
     lines.append(l10n("preview.evidence", count=len(draft.get("media", []))))
     lines += files_lines(draft, l10n)
     # The name stored with the account is the one published (the event may be the bot's own message).
