@@ -52,6 +52,10 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
         if period is None:
             return
         table = await reports.export_table(repo, settings, period)
+        if not table.rows:
+            # A file with only the header row looks like a failed export; say plainly there was nothing.
+            await message.answer(l10n("reports.export_empty", period=period.label()))
+            return
         data = await asyncio.to_thread(reports.xlsx_bytes, table)
         await message.answer_document(BufferedInputFile(data, filename=reports.export_file_name(period, "xlsx")),
                                       caption=l10n("reports.export_caption", period=period.label(),

@@ -546,6 +546,13 @@ async def test_export_in_the_chat_sends_an_xlsx_of_the_period(app: App) -> None:
     assert texts and all(cell.data_type == "s" for cell in texts)
 
 
+async def test_export_of_a_period_without_reviews_says_so_and_sends_no_file(app: App) -> None:
+    await reviews_for_export(app)  # all in the second half of November
+    reply = await prosecutor(app).command("export", "2026-10")
+    assert reply.texts == [RU("reports.export_empty", period="01.10.2026 – 31.10.2026")]
+    assert not any(isinstance(call, SendDocument) for call in reply.calls)
+
+
 async def test_the_command_line_export_writes_the_same_rows_as_xlsx_and_csv(app: App, tmp_path: Path) -> None:
     from bot.__main__ import build_parser, dispatch
 
