@@ -44,7 +44,7 @@ from bot.filters import HasText, InChat
 from bot.keyboards import name_in
 from bot.l10n import translator
 from bot.services import text_language
-from bot.services.access import Memberships, ProsecutorAccess
+from bot.services.access import Memberships, MembershipUnknown, ProsecutorAccess
 from bot.services.outbox import shown_card
 from bot.services.reviews import work_calendar
 from bot.states import ProsecutorInput
@@ -128,8 +128,12 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
     async def pressed_in_office(query: CallbackQuery, bot: Bot, repo: Repositories, now: datetime) -> bool:
         # Buttons act only under the office's own messages: a copy forwarded elsewhere, or forged data, does nothing.
         in_office_chat = query.message is not None and query.message.chat.id == office
-        if not in_office_chat or not await allowed(bot, repo, query.from_user, now):
-            await query.answer(l10n("alert.refused"), show_alert=True)
+        try:
+            if not in_office_chat or not await allowed(bot, repo, query.from_user, now):
+                await query.answer(l10n("alert.refused"), show_alert=True)
+                return False
+        except MembershipUnknown:
+            await query.answer(l10n("alert.membership_unknown"), show_alert=True)
             return False
         return True
 
@@ -420,8 +424,12 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
 
     async def words_or_file(message: Message, state: FSMContext, bot: Bot, repo: Repositories, now: datetime,
                             words: str, attachment: dict | None) -> None:
-        if not await allowed(bot, repo, message.from_user, now):
-            await message.reply(l10n("alert.refused"))
+        try:
+            if not await allowed(bot, repo, message.from_user, now):
+                await message.reply(l10n("alert.refused"))
+                return
+        except MembershipUnknown:
+            await message.reply(l10n("alert.membership_unknown"))  # the draft waits for the same words again
             return
         data = await state.get_data()
         case = await repo.reviews.case(data.get("case_id") or 0)

@@ -13,7 +13,7 @@ from bot.callbacks import UrgencyVerdict, UrgencyVerdictV1
 from bot.cases import cards as alerts
 from bot.config import Settings
 from bot.services import urgency_decisions
-from bot.services.access import Memberships, ProsecutorAccess
+from bot.services.access import Memberships, MembershipUnknown, ProsecutorAccess
 from bot.unit_of_work import AfterCommit
 from storage.repositories import Repositories
 
@@ -28,8 +28,12 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
                             now: datetime, after_commit: AfterCommit) -> None:
         in_office_chat = query.message is not None and query.message.chat.id == settings.prosecutor.chat_id
         # Only under the office's own messages, and only by its members: a forwarded copy or forged data does nothing.
-        if not in_office_chat or not await access.allowed(bot, repo, query.from_user.id):
-            await query.answer(l10n("alert.refused"), show_alert=True)
+        try:
+            if not in_office_chat or not await access.allowed(bot, repo, query.from_user.id):
+                await query.answer(l10n("alert.refused"), show_alert=True)
+                return
+        except MembershipUnknown:
+            await query.answer(l10n("alert.membership_unknown"), show_alert=True)
             return
         urgent = callback_data.verdict == UrgencyVerdict.URGENT
         try:

@@ -6,7 +6,7 @@ import re
 from datetime import date, timedelta
 
 import pytest
-from aiogram.methods import SendMediaGroup, SendMessage
+from aiogram.methods import GetChatMember, SendMediaGroup, SendMessage
 from sqlalchemy import select
 
 from bot.cases import cards as alerts
@@ -127,6 +127,42 @@ async def test_take_edits_the_card_and_tells_the_resident_once(app: App) -> None
     assert case.status == "taken" and case.assignee_telegram_id == 7003
     actions = [a for a in await one(app, select(AuditLog.action)) if a.startswith("case.")]
     assert actions == ["case.taken", "case.taken_over"]
+
+
+@pytest.mark.parametrize("outage", ["network", "5xx"])
+async def test_an_officer_whose_membership_cannot_be_checked_is_told_to_try_again(app: App, outage: str) -> None:
+    """Telegram not answering getChatMember says nothing about who pressed: no "members only", and no change."""
+    await submit_violation(app)
+    await relay_for(app).run_once()
+    card = card_in_chat(app)
+    officer = prosecutor(app)
+
+    def telegram_fails() -> None:
+        if outage == "network":
+            app.session.fail_next_network(GetChatMember)
+        else:
+            app.session.fail_next(GetChatMember, error_code=502, description="Bad Gateway")
+
+    telegram_fails()
+    reply = await officer.press(RU("alert.button_take"), message=card.message_id)
+    assert reply.callback_answers == [RU("alert.membership_unknown")]
+    [case] = await one(app, select(Case))
+    assert (case.status, case.assignee_telegram_id) == ("open", None)
+    telegram_fails()
+    reply = await officer.press(RU("urgency_decision.button_urgent"), message=card.message_id)
+    assert reply.callback_answers == [RU("alert.membership_unknown")]
+    assert [a for a in await one(app, select(AuditLog.action)) if a.startswith(("case.", "urgency"))] == []
+    # Once Telegram answers, the same press works.
+    reply = await officer.press(RU("alert.button_take"), message=card.message_id)
+    assert reply.callback_answers == [RU("alert.done_take")]
+    # Words for a draft, while the check fails again (the cached answer dropped by a change in the chat).
+    await officer.press(RU("alert.button_close"), message=card.message_id)
+    await officer.feed(app.updates.chat_member(CHAT, PROSECUTOR, old="member", new="administrator"))
+    telegram_fails()
+    reply = await officer.send("Проверка проведена, нарушение подтверждено.")
+    assert reply.texts == [RU("alert.membership_unknown")]
+    reply = await officer.send("Проверка проведена, нарушение подтверждено.")
+    assert reply.texts[0].startswith("👁")
 
 
 async def test_strangers_and_forged_buttons_change_nothing(app: App) -> None:

@@ -6,11 +6,16 @@ import time
 from collections import OrderedDict
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramAPIError
+from aiogram.exceptions import TelegramAPIError, TelegramNetworkError, TelegramRetryAfter, TelegramServerError
 from aiogram.types import ChatMemberAdministrator, ChatMemberMember, ChatMemberOwner, ChatMemberRestricted
 
 from storage.models import Role
 from storage.repositories import Repositories
+
+
+class MembershipUnknown(Exception):
+    """Telegram did not answer getChatMember (network, 5xx, flood wait): whether the person is a member is not
+    known, which is not the same as "not a member" (an officer told they may not act would believe it)."""
 
 
 class Memberships:
@@ -46,8 +51,10 @@ class Memberships:
             return cached
         try:
             member = await bot.get_chat_member(chat_id, user_id)
+        except (TelegramNetworkError, TelegramServerError, TelegramRetryAfter) as error:
+            raise MembershipUnknown from error  # not cached: Telegram may answer next time
         except TelegramAPIError:
-            return False  # not cached: Telegram may answer next time
+            return False  # Telegram's own answer (no such user in the chat, the bot removed from it): not cached
         # A restricted member is still a member; one who left or was banned is not.
         is_member = isinstance(member, ChatMemberOwner | ChatMemberAdministrator | ChatMemberMember) or (
             isinstance(member, ChatMemberRestricted) and member.is_member)
