@@ -442,3 +442,28 @@ async def test_an_officer_who_posts_anonymously_is_told_before_writing_that_the_
         {"id": params["user_id"], "is_bot": False, "first_name": "Прокурор"}, "administrator"))
     prompt = await office_member(app, 7003, "Асель").press(RU("alert.button_close"), message=card.message_id)
     assert RU("case_draft.anonymous_admin") not in prompt.texts[-1]
+
+
+async def test_a_long_new_appeals_list_gives_every_case_it_lists_a_button(app: App) -> None:
+    """Seventy ordinary appeals in one morning's "new appeals": thirty Open buttons went with about sixty lines,
+    and the message ended "…and 40 more" counted from the buttons, not from the lines left out."""
+    from datetime import date
+
+    from sqlalchemy import update
+
+    from tests.test_caseload import morning, submit
+
+    references = [(await submit(app, 5200 + number, clinic=17 if number % 2 else 5))[0] for number in range(70)]
+    async with app.pool() as session, session.begin():  # many about one polyclinic in a week would be urgent
+        await session.execute(update(Case).values(urgency="normal", listed_at=None))
+    await morning(app, date(2026, 11, 27))
+    [row] = await one(app, select(OutboxMessage).where(OutboxMessage.dedupe_key.like("new-appeals:%")))
+    text = row.payload["text"]
+    buttons = [button["text"] for line in row.payload["reply_markup"]["inline_keyboard"] for button in line]
+    assert len(text) <= 4096 and len(buttons) <= 100
+    shown = sorted((reference for reference in references if reference in text), key=text.index)
+    assert 30 < len(shown) < 70
+    assert buttons == [RU("alert.button_open", reference=reference) for reference in shown]
+    *lines, more = text.split("\n")
+    assert more == RU("case_office.more_in_cases", count=70 - len(shown))
+    assert shown[-1] in lines[-1]  # a polyclinic's heading never stands alone at the end

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import logging
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time
 
 from aiogram.types import InlineKeyboardMarkup
@@ -15,7 +16,7 @@ from bot.cases import notices
 from bot.cases.actions import forward_by
 from bot.cases.cards import OPEN_STATUSES, URGENCY_MARK, CaseView
 from bot.cases.deadlines import WorkCalendar, due_and_provisional, local_date, term_started
-from bot.cases.lists import TEXT_LIMIT, URGENCY_ORDER, bounded, case_line, open_button, show_on_card
+from bot.cases.lists import TEXT_LIMIT, URGENCY_ORDER, case_line, open_button, show_on_card
 from bot.config import Settings
 from bot.keyboards import name_in
 from bot.l10n import L10n
@@ -27,8 +28,8 @@ log = logging.getLogger(__name__)
 
 MORNING_RAN = "office.morning_ran"  # audited once a day the morning ran, whatever it found (see morning_ran)
 MORNING_SECTIONS = ("today", "soon", "overdue", "escalated", "forward")  # in the morning message, in this order
-OPEN_BUTTONS = 30  # Open buttons under one "new appeals" message
-# Under the morning message: one for each case line that fits in it (about fifty), within Telegram's 100.
+# Under a morning message (the reminders, the new appeals): one for each case line that fits in it (about fifty),
+# within Telegram's 100.
 MORNING_BUTTONS = 60
 
 
@@ -63,12 +64,38 @@ async def open_views(repo: Repositories) -> list[CaseView]:
     return sorted(views, key=lambda v: (URGENCY_ORDER[v.case.urgency], v.case.due_date or date.max, v.case.id))
 
 
-def _open_keyboard(views: list[CaseView], l10n: L10n, most: int = OPEN_BUTTONS) -> InlineKeyboardMarkup | None:
+def _open_keyboard(views: list[CaseView], l10n: L10n) -> InlineKeyboardMarkup | None:
     seen: dict[int, CaseView] = {}
     for view in views:
         seen.setdefault(view.case.id, view)
-    buttons = [[open_button(view, l10n)] for view in list(seen.values())[:most]]
+    buttons = [[open_button(view, l10n)] for view in seen.values()]
     return InlineKeyboardMarkup(inline_keyboard=buttons) if buttons else None
+
+
+def _headed(sections: list[tuple[str, list[CaseView]]],
+            line_of: Callable[[CaseView], str]) -> list[tuple[str, CaseView]]:
+    """One entry for each case's line; a section's heading (after a blank line) goes with its first case, so that
+    it never stands alone at the end of a message cut short."""
+    return [("\n".join(["", heading, line_of(view)] if index == 0 else [line_of(view)]), view)
+            for heading, views in sections for index, view in enumerate(views)]
+
+
+def _fitted(title: str, entries: list[tuple[str, CaseView]], l10n: L10n) -> tuple[str, InlineKeyboardMarkup | None]:
+    """The title and as many entries as fit in one message, each case shown with its Open button, then how many
+    cases are left out and where they are: after a long holiday (the New Year's) the cases pile up, and a line
+    without a button, or "…and 21 more" saying nothing of where, is of no use to the office."""
+    everyone = {view.case.id for _, view in entries}
+    room = TEXT_LIMIT - len(l10n("case_office.more_in_cases", count=len(everyone)))
+    text, shown = title, []
+    for line, view in entries:
+        if len(text) + len(line) + 1 > room or len(shown) >= MORNING_BUTTONS:
+            break
+        text += "\n" + line
+        shown.append(view)
+    left_out = len(everyone - {view.case.id for view in shown})
+    if left_out:
+        text += "\n" + l10n("case_office.more_in_cases", count=left_out)
+    return text, _open_keyboard(shown, l10n)
 
 
 async def remind(repo: Repositories, settings: Settings, calendar: WorkCalendar, now: datetime) -> int:
@@ -113,24 +140,11 @@ async def remind(repo: Repositories, settings: Settings, calendar: WorkCalendar,
               "escalated": l10n("clinic_escalation.title", count=len(sections["escalated"]),
                                 days=l10n.count("working_days", settings.clinics.answer_working_days)),
               "forward": l10n("reminders.section_forward", day=today.strftime("%d.%m.%Y"))}
-    # Lines as many as fit in one message, each case shown with its Open button: after a long holiday (the New
-    # Year's) the cases due pile up, and a line without a button, or "…and 21 more" saying nothing of where, is of
-    # no use to the office. A section's heading goes with its first case, never alone at the end.
-    entries = [("\n".join(["", titles[name], case_line(view, l10n)] if index == 0 else [case_line(view, l10n)]),
-                view) for name in MORNING_SECTIONS for index, view in enumerate(sections[name])]
-    everyone = {view.case.id for _, view in entries}
-    room = TEXT_LIMIT - len(l10n("case_office.more_in_cases", count=len(everyone)))
-    text, shown = l10n("reminders.title", day=today.strftime("%d.%m.%Y")), []
-    for line, view in entries:
-        if len(text) + len(line) + 1 > room or len(shown) >= MORNING_BUTTONS:
-            break
-        text += "\n" + line
-        shown.append(view)
-    left_out = len(everyone - {view.case.id for view in shown})
-    if left_out:
-        text += "\n" + l10n("case_office.more_in_cases", count=left_out)
+    entries = _headed([(titles[name], sections[name]) for name in MORNING_SECTIONS],
+                      lambda view: case_line(view, l10n))
+    text, markup = _fitted(l10n("reminders.title", day=today.strftime("%d.%m.%Y")), entries, l10n)
     return int(await outbox.enqueue(repo, chat_id=chat_id, kind="reminder", now=now, dedupe_key=f"morning:{today}",
-                                    text=text, reply_markup=_open_keyboard(shown, l10n, MORNING_BUTTONS)))
+                                    text=text, reply_markup=markup))
 
 
 async def list_new_appeals(repo: Repositories, settings: Settings, calendar: WorkCalendar, now: datetime) -> int:
@@ -158,17 +172,12 @@ async def list_new_appeals(repo: Repositories, settings: Settings, calendar: Wor
     for view in views:
         by_clinic.setdefault(view.clinic.id, []).append(view)
     groups = sorted(by_clinic.values(), key=lambda group: name_in(group[0].clinic, l10n.language))
-    lines: list[str] = []
-    for group in groups:
-        lines += ["", l10n("case_office.clinic_heading", clinic=html.escape(name_in(group[0].clinic, l10n.language)),
-                           count=len(group)), *(appeal_line(view, l10n) for view in group)]
-    ordered = [view for group in groups for view in group]
-    text = bounded(l10n("case_office.new_appeals", count=len(views)), lines, l10n)
-    if len(views) > OPEN_BUTTONS:
-        text += "\n" + l10n("case_office.more_in_cases", count=len(views) - OPEN_BUTTONS)
+    entries = _headed([(l10n("case_office.clinic_heading", clinic=html.escape(name_in(group[0].clinic, l10n.language)),
+                             count=len(group)), group) for group in groups], lambda view: appeal_line(view, l10n))
+    # Like the morning message: every case line shown has its button, the rest are pointed to /cases.
+    text, markup = _fitted(l10n("case_office.new_appeals", count=len(views)), entries, l10n)
     return int(await outbox.enqueue(repo, chat_id=chat_id, kind="reminder", now=now,
-                                    dedupe_key=f"new-appeals:{today}:{cases[0].id}", text=text,
-                                    reply_markup=_open_keyboard(ordered, l10n)))
+                                    dedupe_key=f"new-appeals:{today}:{cases[0].id}", text=text, reply_markup=markup))
 
 
 def appeal_line(view: CaseView, l10n: L10n) -> str:
