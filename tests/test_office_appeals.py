@@ -467,3 +467,36 @@ async def test_a_long_new_appeals_list_gives_every_case_it_lists_a_button(app: A
     *lines, more = text.split("\n")
     assert more == RU("case_office.more_in_cases", count=70 - len(shown))
     assert shown[-1] in lines[-1]  # a polyclinic's heading never stands alone at the end
+
+
+async def test_a_reopened_card_cut_short_counts_only_the_history_entries_left_out(app: App) -> None:
+    """A long complaint with long notes, answered, and disputed at length (the reason follows the card whole): the
+    card ended "…and 9 more" for six entries of history, counting the blank lines and headings around them."""
+    from tests.test_alerts import relay_for, submit_violation, write_and_send
+
+    text = "Врач требовал взятку 30000 тенге. " + "Долго ждала в очереди у регистратуры, никто не помог. " * 27
+    reference = await submit_violation(app, 3001, text=text, photos=False)
+    relay = relay_for(app)
+    await relay.run_once()
+    officer, card = office_member(app), card_in_chat(app)
+    for number in range(3):
+        note = f"{number + 1}. " + "Позвонить заявителю, уточнить дату приёма. " * 15
+        offer = await officer.feed(replying_to(app, officer, note, card))
+        await officer.press(RU("case_note.button"), message=offer.messages[0].message_id)
+    await write_and_send(officer, RU("alert.button_close"), "Проверка проведена, факты не подтвердились.",
+                         card.message_id)
+    app.clock.advance(seconds=5)
+    await relay.run_once()
+    answer = [m for m in app.session.history(3001) if m.text and "факты не подтвердились" in m.text][-1]
+    person = app.user(3001)
+    await person.press(RU("case_notify.disagree_button"), message=answer.message_id)
+    await person.send(("Проверяющий со мной не связался и на место не выезжал. " * 60)[:2900].strip())
+    [reopened] = await one(app, select(OutboxMessage).where(
+        OutboxMessage.dedupe_key.like(f"alert:{reference}:%:reopened:1")))
+    [review] = await one(app, select(Review))
+    entries = [entry for entry in await one(app, select(AuditLog))
+               if entry.entity == "review" and entry.entity_id == review.id]
+    shown = reopened.payload["text"]
+    left_out = len(entries) - shown.count("\n• ")
+    assert left_out > 0
+    assert shown.endswith("\n" + RU("cases.more", count=left_out))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import html
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -55,10 +56,17 @@ def case_line(view: CaseView, l10n: L10n) -> str:
     return line + l10n("clinic_escalation.mark") if view.case.escalated_at is not None else line
 
 
-def bounded(title: str, lines: list[str], l10n: L10n, limit: int = TEXT_LIMIT) -> str:
-    """A title and as many lines as fit in one message, then how many were left out."""
+def bounded(title: str, lines: list[str], l10n: L10n, limit: int = TEXT_LIMIT, head: Sequence[str] = ()) -> str:
+    """A title and as many lines as fit in one message, then how many of them were left out. The `head` (blank
+    lines, a heading) goes with the first line, never alone, and is not counted: "…and N more" is of the list's
+    own lines (cases, history entries), not of the lines that frame them."""
     text = title
+    if not lines:
+        framed = "\n".join(head)
+        return text + "\n" + framed if head and len(text) + len(framed) + 1 <= limit else text
     for shown, line in enumerate(lines):
+        if shown == 0 and head:
+            line = "\n".join([*head, line])
         if len(text) + len(line) + 1 > limit:
             return text + "\n" + l10n("cases.more", count=l10n.number(len(lines) - shown, 0))
         text += "\n" + line
@@ -249,8 +257,9 @@ async def one_case(repo: Repositories, settings: Settings, words: str,
         return l10n("cases.not_found", reference=html.escape(words)), None
     view = await alerts.load(repo, case)
     bind_reference(view.review.reference)
-    lines = ["", l10n("cases.history"), *await history_lines(repo, view, l10n, settings)]
-    return bounded(alerts.card_text(view, l10n, settings.zone), lines, l10n), alerts.card_keyboard(view, l10n)
+    lines = await history_lines(repo, view, l10n, settings)
+    return (bounded(alerts.card_text(view, l10n, settings.zone), lines, l10n, head=["", l10n("cases.history")]),
+            alerts.card_keyboard(view, l10n))
 
 
 async def office_card_text(repo: Repositories, view: CaseView, l10n: L10n, settings: Settings) -> str:
@@ -263,9 +272,10 @@ async def office_card_text(repo: Repositories, view: CaseView, l10n: L10n, setti
     history = await repo.reviews.history(view.review.id)
     reason = next(((entry.details or {}).get("reason", "") for entry in reversed(history)
                    if entry.action == "case.reopened"), "")
-    lines = ["", l10n("case_office.disagreement", reason=html.escape(str(reason))), "", l10n("cases.history"),
-             *await history_lines(repo, view, l10n, settings)]
-    return bounded(text, lines, l10n)
+    disagreement = "\n\n" + l10n("case_office.disagreement", reason=html.escape(str(reason)))
+    if len(text) + len(disagreement) <= TEXT_LIMIT:  # one too long follows the card whole (resident.reopen)
+        text += disagreement
+    return bounded(text, await history_lines(repo, view, l10n, settings), l10n, head=["", l10n("cases.history")])
 
 
 async def show_on_card(repo: Repositories, settings: Settings, case: Case, now: datetime, change: str,
