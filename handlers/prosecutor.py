@@ -407,9 +407,8 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
         await state.update_data(file_album=message.media_group_id, file_album_told=False)
         attachment = ({"kind": "photo", "file_id": message.photo[-1].file_id} if message.photo
                       else {"kind": "document", "file_id": message.document.file_id})
-        if data.get("file"):  # one file per answer: the officer who sent two knows which one goes
-            await message.reply(l10n("case_draft.file_replaced"))
-        await words_or_file(message, state, bot, repo, now, (message.caption or "").strip(), attachment)
+        await words_or_file(message, state, bot, repo, now, (message.caption or "").strip(), attachment,
+                            replaces=bool(data.get("file")))
 
     @router.message(StateFilter(ProsecutorInput.ask, ProsecutorInput.reject, ProsecutorInput.extend),
                     HasDocumentOrPhoto())
@@ -423,7 +422,7 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
         await message.reply(l10n("case_draft.text_only"))
 
     async def words_or_file(message: Message, state: FSMContext, bot: Bot, repo: Repositories, now: datetime,
-                            words: str, attachment: dict | None) -> None:
+                            words: str, attachment: dict | None, replaces: bool = False) -> None:
         try:
             if not await allowed(bot, repo, message.from_user, now):
                 await message.reply(l10n("alert.refused"))
@@ -443,6 +442,8 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
         if attachment is not None:
             await state.update_data(file=attachment)
             data["file"] = attachment
+            if replaces:  # one file per answer: the officer who sent two knows which one goes (said once it does)
+                await message.reply(l10n("case_draft.file_replaced"))
         if not words and not data.get("words"):
             await message.reply(l10n("case_draft.file_kept"))  # a file alone is no answer: its text comes next
             return

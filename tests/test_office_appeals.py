@@ -500,3 +500,21 @@ async def test_a_reopened_card_cut_short_counts_only_the_history_entries_left_ou
     left_out = len(entries) - shown.count("\n• ")
     assert left_out > 0
     assert shown.endswith("\n" + RU("cases.more", count=left_out))
+
+
+async def test_a_second_file_for_a_case_closed_meanwhile_is_only_said_closed(app: App) -> None:
+    """The officer attached the act, a colleague rejected the appeal meanwhile, and the officer sent a better scan:
+    told "it replaces the first" and then "already closed", two messages of which the first was untrue."""
+    from tests.test_alerts import write_and_send
+
+    _reference, card = await office_card(app)
+    officer = office_member(app)
+    await officer.press(RU("alert.button_close"), message=card.message_id)
+    kept = await officer.document(b"%PDF-1.4 act of inspection", file_name="act.pdf")
+    assert kept.texts == [RU("case_draft.file_kept")]
+    await write_and_send(office_member(app, 7003, "Асель"), RU("alert.button_reject"), "Факты не подтвердились.",
+                         card.message_id)
+    replaced = await officer.photo()
+    assert replaced.texts == [RU("cases.already_closed")]
+    [case] = await one(app, select(Case))
+    assert case.status == "rejected"
