@@ -214,13 +214,9 @@ async def test_a_disagreement_after_the_due_date_is_a_repeated_appeal_with_a_ter
     reference, card = await office_card(app)
     [case] = await one(app, select(Case))
     first_due = case.due_date
-    await office_sends(app, card, "alert.button_close", "Проверка проведена, нарушений не выявлено.")
-    answer = [m for m in app.session.history(3001) if m.text and "нарушений не выявлено" in m.text][-1]
     disagreed_on = first_due + timedelta(days=12)
-    app.clock.now = datetime(disagreed_on.year, disagreed_on.month, disagreed_on.day, 6, 0, tzinfo=UTC)
-    person = app.user(3001)
-    await person.press(RU("case_notify.disagree_button"), message=answer.message_id)
-    told = await person.send("Ничего не проверяли, врач по-прежнему требует деньги.")
+    told = await answered_then_disputed(
+        app, card, datetime(disagreed_on.year, disagreed_on.month, disagreed_on.day, 6, 0, tzinfo=UTC))
     [case] = await one(app, select(Case))
     new_due = appeal_due_date(app.clock.now, app.settings.zone, work_calendar())
     assert case.due_date == new_due > disagreed_on and not case.extended
@@ -259,18 +255,24 @@ async def test_a_repeated_appeal_is_forwarded_within_three_working_days_of_the_d
     assert entry.details["late_working_days"] == 0
 
 
+async def answered_then_disputed(app: App, card, when: datetime):
+    """The office answers the card's appeal; at `when` the resident disagrees, with a reason; all delivered."""
+    await office_sends(app, card, "alert.button_close", "Проверка проведена, нарушений не выявлено.")
+    answer = [m for m in app.session.history(3001) if m.text and "нарушений не выявлено" in m.text][-1]
+    app.clock.now = when
+    person = app.user(3001)
+    await person.press(RU("case_notify.disagree_button"), message=answer.message_id)
+    told = await person.send("Ничего не проверяли, врач по-прежнему требует деньги.")
+    await deliver_all(app)
+    return told
+
+
 async def test_a_repeated_appeal_extended_again_tells_the_resident_again(app: App) -> None:
     """Extended in its first term, answered, disputed: the repeated appeal may be extended once too, and the law
     wants the applicant told of each extension. The second notice had the first one's key and was never sent."""
     _reference, card = await office_card(app)
     await office_sends(app, card, "alert.button_extend", "Нужна проверка в трёх отделениях.")
-    await office_sends(app, card, "alert.button_close", "Проверка проведена, нарушений не выявлено.")
-    answer = [m for m in app.session.history(3001) if m.text and "нарушений не выявлено" in m.text][-1]
-    app.clock.now = datetime(2026, 12, 28, 6, 0, tzinfo=UTC)
-    person = app.user(3001)
-    await person.press(RU("case_notify.disagree_button"), message=answer.message_id)
-    await person.send("Ничего не проверяли, врач по-прежнему требует деньги.")
-    await deliver_all(app)
+    await answered_then_disputed(app, card, datetime(2026, 12, 28, 6, 0, tzinfo=UTC))
     await office_sends(app, card_in_chat(app), "alert.button_extend", "Нужна экспертиза документов.")
     [case] = await one(app, select(Case))
     assert case.extended and case.due_date.isoformat() == "2027-02-28"
@@ -286,13 +288,7 @@ async def test_a_repeated_appeal_forwarded_to_the_polyclinic_again_is_told_to_th
     await officer.press(RU("alert.button_fwd"), message=card.message_id)
     await officer.press("Городская поликлиника №17")
     await officer.press(RU("case_forward.confirm_button"))
-    await office_sends(app, card, "alert.button_close", "Проверка проведена, нарушений не выявлено.")
-    answer = [m for m in app.session.history(3001) if m.text and "нарушений не выявлено" in m.text][-1]
-    app.clock.now = datetime(2026, 12, 28, 6, 0, tzinfo=UTC)
-    person = app.user(3001)
-    await person.press(RU("case_notify.disagree_button"), message=answer.message_id)
-    await person.send("Ничего не проверяли, врач по-прежнему требует деньги.")
-    await deliver_all(app)
+    await answered_then_disputed(app, card, datetime(2026, 12, 28, 6, 0, tzinfo=UTC))
     await officer.press(RU("alert.button_fwd"), message=card_in_chat(app).message_id)
     await officer.press("Городская поликлиника №17")
     await officer.press(RU("case_forward.confirm_button"))
