@@ -12,12 +12,13 @@ from functools import partial
 from aiogram import Bot, Router
 from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
-from aiogram.filters import Command, CommandObject, Filter, StateFilter
+from aiogram.filters import Command, CommandObject, ExceptionTypeFilter, Filter, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import (
     CallbackQuery,
     ChatMemberAdministrator,
     ChatMemberOwner,
+    ErrorEvent,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
@@ -568,6 +569,15 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
                                                            name=html.escape(query.from_user.full_name))))
 
     # --- Lists, one case, help ------------------------------------------------------------------------------
+
+    @router.errors(ExceptionTypeFilter(MembershipUnknown))
+    async def membership_unknown(event: ErrorEvent) -> None:
+        """A command in the office's chat (/cases, /case, /help, /stats, /export) from someone Telegram could not be
+        asked about just now: told so, as a press is, instead of the silence of an error only logged."""
+        message = event.update.message
+        if message is None or message.chat.id != office:
+            raise SkipHandler  # another chat's: the catch-all's generic apology
+        await message.answer(l10n("alert.membership_unknown"))
 
     @router.message(Command("help"))
     async def office_help(message: Message, bot: Bot, repo: Repositories, now: datetime) -> None:

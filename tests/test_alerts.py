@@ -163,6 +163,14 @@ async def test_an_officer_whose_membership_cannot_be_checked_is_told_to_try_agai
     assert reply.texts == [RU("alert.membership_unknown")]
     reply = await officer.send("Проверка проведена, нарушение подтверждено.")
     assert reply.texts[0].startswith("👁")
+    # A command while the check fails: told so too, not silence (the error was only logged) and not "members only".
+    await officer.press(RU("case_draft.button_cancel"))
+    await officer.feed(app.updates.chat_member(CHAT, PROSECUTOR, old="administrator", new="member"))
+    telegram_fails()
+    telegram_fails()  # the failed update is tried once more: Telegram fails that try too
+    reply = await officer.command("cases")
+    assert reply.texts == [RU("alert.membership_unknown")]
+    assert (await officer.command("cases")).texts != [RU("alert.membership_unknown")]
 
 
 async def test_strangers_and_forged_buttons_change_nothing(app: App) -> None:
