@@ -12,6 +12,7 @@ from aiogram.types import CallbackQuery, ErrorEvent, Message
 
 from bot.filters import PrivateChat
 from bot.l10n import L10n, Translator
+from bot.services.access import MembershipUnknown
 from bot.unit_of_work import InfrastructureUnavailable
 
 log = logging.getLogger(__name__)
@@ -45,9 +46,16 @@ def make_router() -> Router:
     async def unexpected_error(event: ErrorEvent, bot: Bot, translator: Translator, **data: object) -> None:
         update = event.update
         person = data.get(EVENT_FROM_USER_KEY)
+        # Telegram not answering who the person is in the chat (getChatMember) is no bug of ours: a warning, and the
+        # person told so and to try again, as the office's own buttons and commands are.
+        outage = isinstance(event.exception, MembershipUnknown)
         # Who it was stays out of the log (a resident's Telegram id is personal data): the update_id finds them.
-        log.error("update %s failed", update.update_id, exc_info=event.exception)
+        if outage:
+            log.warning("update %s: Telegram did not say who pressed or wrote (getChatMember)", update.update_id)
+        else:
+            log.error("update %s failed", update.update_id, exc_info=event.exception)
         l10n = translator[translator.pick(getattr(person, "language_code", None))]
+        key = "errors.membership_unknown" if outage else "errors.generic"
         message = update.message or (update.callback_query.message if update.callback_query else None)
         chat = message.chat if message else None
         private = chat is not None and chat.type == "private"
@@ -57,9 +65,9 @@ def make_router() -> Router:
                 await update.callback_query.answer()
         try:
             if private:
-                await bot.send_message(chat.id, l10n("errors.generic"))  # a message stays; an alert goes away
+                await bot.send_message(chat.id, l10n(key))  # a message stays; an alert goes away
             elif update.callback_query is not None:
-                await update.callback_query.answer(l10n("errors.generic"), show_alert=True)
+                await update.callback_query.answer(l10n(key), show_alert=True)
         except Exception:  # the apology itself must never take the bot down
             log.exception("could not tell user about the failure of update %s", update.update_id)
 

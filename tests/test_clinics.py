@@ -217,6 +217,24 @@ async def test_a_clinic_without_a_group_hears_through_its_staffs_private_chats(a
 # --- Staff answer -----------------------------------------------------------------------------------------------
 
 
+async def test_staff_whose_membership_telegram_cannot_confirm_are_told_to_try_again(app: App) -> None:
+    """getChatMember failing (a 502) on the update and on its second try: the staffer read "something went wrong
+    on our side", which is untrue and says nothing of what to do. Now: Telegram could not confirm, try again."""
+    from aiogram.methods import GetChatMember
+
+    staff = await link_group(app)
+    person = await resident(app, RESIDENT)
+    await submit_about_clinic(app, person, text="Долго ждали в регистратуре.")
+    await deliver(app)
+    [post] = posts_in(app, CLINIC_CHAT)
+    await staff.feed(app.updates.chat_member(CLINIC_CHAT, STAFF, old="member", new="administrator"))  # no cache
+    app.session.fail_next(GetChatMember, error_code=502, description="Bad Gateway", times=2)
+    reply = await staff.press(RU("clinic_post.answer_button"), message=post.message_id)
+    assert reply.callback_answers == [RU("errors.membership_unknown")], reply.callback_answers
+    reply = await staff.press(RU("clinic_post.answer_button"), message=post.message_id)  # Telegram answers again
+    assert reply.text.startswith(RU("clinic_answer.prompt", name="Гульнара", review="X", limit=3500)[:12])
+
+
 async def test_staff_answer_is_published_on_the_clinic_page_and_reaches_the_resident(app: App) -> None:
     staff = await link_group(app)
     person = await resident(app, RESIDENT)
