@@ -6,8 +6,9 @@
 
 `tests/data/appeal_language_eval.tsv` (screens, text, expected): `written_in(text, screens)`, the language the
 appeal is answered in. `tests/data/answer_language_eval.tsv` (appeal, text, expected): the language the office's
-answer is written in, as `official_text_in(text, appeal)` tells it for the preview's warning. Both sets were
-written by a helper who saw only the policy, never the rules. No timing: the figures do not depend on the machine.
+answer is written in, as `written_in(text, appeal)` tells it (the appeal's language when unsure) for the
+preview's warning. Both sets were written by a helper who saw only the policy, never the rules. No timing: the
+figures do not depend on the machine.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.services.text_language import official_text_in, written_in
+from bot.services.text_language import written_in
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 
@@ -61,9 +62,9 @@ def main() -> None:
     evaluate("appeal language (written_in)", rows(DATA / f"appeal_language_eval{suffix}.tsv"), "screens", written_in,
              args.show)
     answers = rows(DATA / f"answer_language_eval{suffix}.tsv")
-    evaluate("answer language (official_text_in)", answers, "appeal", official_text_in, args.show)
+    evaluate("answer language (written_in)", answers, "appeal", written_in, args.show)
     # What the preview does with it: warn when the answer is not in the appeal's language.
-    warned = [official_text_in(item["text"], item["appeal"]) != item["appeal"] for item in answers]
+    warned = [written_in(item["text"], item["appeal"]) != item["appeal"] for item in answers]
     wrong = [item["expected"] != item["appeal"] for item in answers]
     caught = sum(w and x for w, x in zip(warned, wrong, strict=True))
     false = sum(w and not x for w, x in zip(warned, wrong, strict=True))

@@ -192,8 +192,9 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
                                              language=language_of(view)))
         # The law wants the answer in the appeal's language: words plainly in another are pointed out before Send
         # (short words, names and mixed texts are not judged; the officer decides).
-        # A Russian dictionary looks up each word: in a worker thread, not on the loop every chat shares.
-        written = await asyncio.to_thread(text_language.official_text_in, data["words"], view.review.language)
+        # Told as the appeal's own language is (official Russian's words are all in the dictionary, everyday or not;
+        # the appeal's language when unsure). A dictionary looks up each word: in a worker thread, off the loop.
+        written = await asyncio.to_thread(text_language.written_in, data["words"], view.review.language)
         if written != view.review.language:
             await bot.send_message(chat_id, l10n("case_draft.language_mismatch", written=l10n(
                 f"case_language.{written}"), language=language_of(view)))

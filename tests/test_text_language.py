@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.services.text_language import official_text_in, written_in
+from bot.services.text_language import written_in
 
 
 @pytest.mark.parametrize(("text", "screens", "expected"), [
@@ -43,7 +43,7 @@ def test_an_appeal_is_answered_in_the_language_it_is_written_in(text: str, scree
     ("Исх. № 3-12/00871, Сарсенбаева Р.Б., 8 727 271 55 12", "kk", "kk"),
 ])
 def test_the_offices_answer_is_told_against_the_appeals_language(text: str, appeal: str, expected: str) -> None:
-    assert official_text_in(text, appeal) == expected
+    assert written_in(text, appeal) == expected
 
 
 def test_a_text_written_in_capitals_is_read_not_taken_for_names() -> None:

@@ -128,7 +128,7 @@ async def test_clinic_page_shows_card_rating_reviews_answers_and_doctors(app: Ap
     # The bot's own rating line: the same Bayesian score and number of counted reviews.
     assert visible(pages.rating_line(RU, stats, app.settings.ratings.min_reviews)) in page.text
     assert visible(RU("score.rated", score=pages.score_text(stats.score, RU),
-                      reviews=pages.reviews_count(RU, stats.review_count))) in page.text
+                      reviews=RU.count("reviews", stats.review_count))) in page.text
     assert "Внимательность 5,0 из 5 (1)" in page.text  # the decimal comma of Russian
     # Published reviews, newest first, each as its author chose to appear, the answer under its review.
     text = page.text
@@ -179,7 +179,7 @@ async def test_doctor_pages_with_and_without_enough_reviews(app: App, client: Te
 
     # One review: the bot says "not enough reviews yet", and so does the page; no aggregateRating then.
     page = await get(client, f"/en/doctor/{seeded.unrated_doctor.id}")
-    assert visible(EN("score.too_few", reviews=pages.reviews_count(EN, 1))) in page.text
+    assert visible(EN("score.too_few", reviews=EN.count("reviews", 1))) in page.text
     [data] = page.jsonld
     assert "aggregateRating" not in data
     # A polyclinic nobody reviewed yet: "no reviews yet", as the bot says, and no rating for search engines.

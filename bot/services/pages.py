@@ -36,10 +36,6 @@ class Listing:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def reviews_count(l10n: L10n, n: int) -> str:
-    return l10n.count("reviews", n)
-
-
 def span(l10n: L10n, first: int, last: int, total: int) -> dict[str, str]:
     """"first–last of total" of a page, written as the language writes numbers ("1 201–1 205 of 12 500")."""
     return {"first": l10n.number(first, 0), "last": l10n.number(last, 0), "total": l10n.number(total, 0)}
@@ -56,8 +52,8 @@ def rating_line(l10n: L10n, stats: Any, min_reviews: int) -> str:
     if count == 0:
         return l10n("score.none")
     if count < min_reviews:
-        return l10n("score.too_few", reviews=reviews_count(l10n, count))
-    return l10n("score.rated", score=score_text(stats.score, l10n), reviews=reviews_count(l10n, count))
+        return l10n("score.too_few", reviews=l10n.count("reviews", count))
+    return l10n("score.rated", score=score_text(stats.score, l10n), reviews=l10n.count("reviews", count))
 
 
 def short_rating(l10n: L10n, stats: Any, min_reviews: int) -> str:
@@ -205,10 +201,10 @@ async def top_list(repo: Repositories, l10n: L10n, settings: Settings, specialty
         lines += ["", l10n("top.unranked_title", min=minimum)]
         for doctor, doctor_clinic, count in unranked:
             lines.append(l10n("top.unranked_entry", name=html.escape(doctor.full_name),
-                              reviews=reviews_count(l10n, count),
+                              reviews=l10n.count("reviews", count),
                               clinic=html.escape(name_in(doctor_clinic, l10n.language))))
             listing.links.append((l10n("top.unranked_button", name=doctor.full_name,
-                                       reviews=reviews_count(l10n, count)), doctor.id))
+                                       reviews=l10n.count("reviews", count)), doctor.id))
     lines += ["", l10n("top.page", page=page + 1, pages=pages)]
     listing.parts = ["\n".join(lines)]  # at most TOP_PAGE short entries: far within one message
     return listing

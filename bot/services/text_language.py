@@ -104,10 +104,3 @@ def written_in(text: str | None, screens: str) -> str:
     if count[best] >= SURE_FROM and weight[best] > 2 * others:
         return best
     return screens
-
-
-def official_text_in(text: str | None, appeal: str) -> str:
-    """The language of the office's words to the resident, told against the appeal's (`appeal` when unsure):
-    official Russian has few everyday words ("По результатам проверки нарушения подтвердились"), but the Russian
-    dictionary knows all of them."""
-    return written_in(text, appeal)

@@ -255,7 +255,7 @@ async def top_page(repo: Repositories, l10n: L10n, settings: Settings, specialty
                "rating": Markup(pages.rating_line(l10n, row, minimum)),
                "clinic": getattr(row, f"clinic_{l10n.language}"), "clinic_id": row.clinic_id}
               for place, row in enumerate(rows.ranked, rows.start + 1)]
-    unranked = [{"doctor_id": doctor.id, "name": doctor.full_name, "reviews": pages.reviews_count(l10n, count),
+    unranked = [{"doctor_id": doctor.id, "name": doctor.full_name, "reviews": l10n.count("reviews", count),
                  "clinic": name_in(clinic, l10n.language), "clinic_id": clinic.id}
                 for doctor, clinic, count in rows.unranked]
     districts = sorted(await repo.ratings.districts_with_specialty(specialty.id),
