@@ -48,6 +48,7 @@ from webhook_echo import one_transaction_per_update  # bench/, the script's own 
 
 from bot.config import load_settings
 from bot.factory import create_bot, create_dispatcher
+from bot.ops import heap
 from bot.services import directory
 from storage.engine import make_engine, make_session_pool
 from storage.migrate import upgrade
@@ -243,7 +244,7 @@ class Backend:
 
 
 async def run_backend(name: str, url: str, residents: int, rounds: int, profile: str | None,
-                      floor: bool = False, ceiling: bool = False) -> float:
+                      floor: bool = False, ceiling: bool = False, settle: bool = True) -> float:
     folder = Path(tempfile.mkdtemp(prefix="bench-flow-"))
     if name == "sqlite":
         url = f"sqlite+aiosqlite:///{folder / 'bench.db'}"
@@ -260,6 +261,8 @@ async def run_backend(name: str, url: str, residents: int, rounds: int, profile:
         app = App(settings, backend.pool, bot, dp, session, UpdateFactory(), clock)
         therapist = (await therapist_of(app, await clinic_17(app))).full_name
         flow_counter = Counted(dp)
+        if settle:
+            heap.settle()  # as the process does before its first update (bot/app.py); both bots share this heap
         echo_session = RecordingSession()
         echo_bot = create_bot(settings, session=echo_session)
         echo = echo_dispatcher()
@@ -347,13 +350,16 @@ def main() -> None:
                         help="also measure the least any update costs (an onboarded person's /help) against echo")
     parser.add_argument("--ceiling", action="store_true",
                         help="also measure echo with the one transaction each update needs, against bare echo")
+    parser.add_argument("--no-settle", dest="settle", action="store_false",
+                        help="leave start-up's objects in the collector's passes (the process freezes them)")
     args = parser.parse_args()
     results = [("sqlite", asyncio.run(run_backend("sqlite", "", args.residents, args.rounds, args.profile,
-                                                  args.floor, args.ceiling)))]
+                                                  args.floor, args.ceiling, args.settle)))]
     postgres = os.environ.get("MEDFEEDBACK_TEST_POSTGRES_URL")
     if postgres and not args.sqlite_only:
         results.append(("postgresql", asyncio.run(run_backend("postgresql", postgres, args.residents, args.rounds,
-                                                              args.profile, args.floor, args.ceiling))))
+                                                              args.profile, args.floor, args.ceiling,
+                                                              args.settle))))
     for name, ratio in results:
         print(f"flow ratio {ratio:.3f} ({name})")
 

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.cases import cards as alerts
 from bot.config import Settings, require_token
 from bot.factory import create_bot, create_dispatcher, utcnow
+from bot.ops import heap
 from bot.ops.runtime import Operations
 from bot.polling import Poller, wait_for_telegram
 from bot.scheduler import make_scheduler
@@ -87,6 +88,7 @@ async def run(settings: Settings) -> None:
         await dp.emit_startup(bot=bot, dispatcher=dp, bots=[bot], **dp.workflow_data)
         started = True
         await check_prosecutor_chat(bot, settings, pool)
+        heap.settle()  # before the first update: garbage collection passes skip what start-up built
         scheduler.start()
         relay_task = asyncio.create_task(relay.run_forever(settings.outbox.sweep_seconds), name="outbox-relay")
         if settings.telegram.mode == "webhook":
@@ -116,6 +118,7 @@ async def _prepare_urgency() -> None:
     try:
         await asyncio.to_thread(reviews.prepare_urgency)
         log.info("the urgency classifier is ready (%.1f s)", time.monotonic() - began)
+        heap.settle()  # the classifier's word lists and models, too, out of every collection pass
     except Exception:
         log.exception("the urgency classifier could not be prepared at start-up")
 

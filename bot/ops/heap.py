@@ -1,0 +1,30 @@
+"""Start-up's objects kept out of the garbage collector's passes.
+
+By the time the bot takes its first update it holds some 300,000 objects that live as long as the process: aiogram's
+and pydantic's models, SQLAlchemy's mappers, the locale files, the search index, the Russian dictionary. CPython's
+full collection walks every one of them, and it runs again each time enough new objects have outlived the younger
+generations: in the review flow that was about one full pass per 400 updates, 200-350 ms each, an update in that
+moment waiting for it. `gc.freeze()` moves every object alive now into a permanent generation that no pass visits,
+so a full pass costs what the objects made since then cost. Measured with bench/flow.py (same process, both bots
+share the heap): both the bot's and the echo bot's updates/s went up by about a third.
+
+Objects frozen are still freed when their last reference goes; only a reference cycle among them is never collected.
+Start-up's garbage is collected first, and what start-up leaves behind is meant to live anyway.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+
+log = logging.getLogger(__name__)
+
+
+def settle() -> int:
+    """Collect start-up's garbage, then freeze what is left; returns how many objects are now frozen. Called again
+    after a late part of start-up (the urgency classifier's warm-up), it freezes what that part added."""
+    gc.collect()
+    gc.freeze()
+    frozen = gc.get_freeze_count()
+    log.info("start-up's %d objects kept out of garbage collection passes", frozen)
+    return frozen
