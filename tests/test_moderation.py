@@ -7,17 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from bot.services.moderation import (
+from bot.services.moderation import Public, public_version
+from bot.services.personal_data import Masked, mask_personal_data
+from bot.services.profanity import (
     DEFAULT_DIRECTORY,
-    Masked,
     ModerationRules,
     ModerationRulesError,
-    Public,
     default_rules,
     find_profanity,
-    mask_personal_data,
     mask_profanity,
-    public_version,
 )
 
 
