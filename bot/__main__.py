@@ -224,7 +224,7 @@ async def rebuild_stats(pool: async_sessionmaker[AsyncSession], settings: Settin
 
 
 async def export_reviews(pool: async_sessionmaker[AsyncSession], settings: Settings, args: argparse.Namespace) -> int:
-    from bot.services import reports
+    from bot.services import exports, reports
 
     if args.last < args.first:
         print(f"medfeedback: --to {args.last} is before --from {args.first}", file=sys.stderr)
@@ -232,9 +232,9 @@ async def export_reviews(pool: async_sessionmaker[AsyncSession], settings: Setti
     period = reports.Period(args.first, args.last)
     file_format = args.format or ("csv" if args.out.suffix.lower() == ".csv" else "xlsx")
     async with pool() as session, session.begin():
-        table = await reports.export_table(Repositories(session), settings, period)
+        table = await exports.export_table(Repositories(session), settings, period)
     try:
-        args.out.write_bytes(reports.csv_bytes(table) if file_format == "csv" else reports.xlsx_bytes(table))
+        args.out.write_bytes(exports.csv_bytes(table) if file_format == "csv" else exports.xlsx_bytes(table))
     except OSError as error:
         print(f"medfeedback: cannot write {args.out}: {error.strerror or error}", file=sys.stderr)
         return 1

@@ -18,7 +18,7 @@ from bot.cases import morning
 from bot.cases.deadlines import local_date
 from bot.config import Settings
 from bot.ops.health import Health
-from bot.services import clinics, ratings, reports
+from bot.services import clinics, digests, ratings
 from bot.services.relay import Relay
 from bot.services.reviews import work_calendar
 from bot.unit_of_work import is_infrastructure
@@ -133,19 +133,19 @@ async def weekly_digests(pool: async_sessionmaker[AsyncSession], settings: Setti
     safe to run late, twice, or on two instances at once (each period is recorded with its messages, once a chat)."""
     now = clock()
     async with pool() as session, session.begin():
-        plans = await reports.due_digests(Repositories(session), settings, now, on_schedule=on_schedule)
+        plans = await digests.due_digests(Repositories(session), settings, now, on_schedule=on_schedule)
     queued = 0
     for plan in plans:
         try:
             # Read, then draw outside any transaction (SQLite's write lock is not held while matplotlib works),
             # then record and queue in one transaction.
             async with pool() as session, session.begin():
-                report = await reports.build_digest(Repositories(session), settings, plan)
+                report = await digests.build_digest(Repositories(session), settings, plan)
             if report is None:
                 continue
-            path = await reports.save_chart(report.chart, reports.chart_path(settings, plan))
+            path = await digests.save_chart(report.chart, digests.chart_path(settings, plan))
             async with pool() as session, session.begin():
-                queued += await reports.queue_digest(Repositories(session), plan, report, path, now)
+                queued += await digests.queue_digest(Repositories(session), plan, report, path, now)
         except Exception:  # one chat's failure must not cost the others their digest; the next run retries it
             log.exception("digest for chat %s, %s, not queued", plan.chat_id, plan.period.label())
     if queued and relay is not None:
@@ -187,7 +187,7 @@ def make_scheduler(settings: Settings, pool: async_sessionmaker[AsyncSession], r
                           args=(pool, settings, clock),
                           id="refresh-scores")
     # A trigger made by hand keeps its own zone (the machine's by default), not the scheduler's: name it.
-    digest_at = reports.digest_time(settings)
+    digest_at = digests.digest_time(settings)
     scheduler.add_job(weekly_digests, CronTrigger(day_of_week=settings.digest.weekday, hour=digest_at.hour,
                                                   minute=digest_at.minute, timezone=settings.zone),
                       args=(pool, settings, clock, relay), id="weekly-digests")

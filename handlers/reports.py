@@ -12,7 +12,7 @@ from aiogram.types import BufferedInputFile, Message
 from bot.cases import cards as alerts
 from bot.config import Settings
 from bot.filters import InChat
-from bot.services import reports
+from bot.services import exports, report_chart, reports
 from bot.services.access import Memberships, ProsecutorAccess
 from storage.repositories import Repositories
 
@@ -40,8 +40,8 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
             return
         report = await reports.city_report(repo, settings, period)
         await message.answer(report.text)
-        png = await asyncio.to_thread(reports.render_chart, report.chart)
-        await message.answer_photo(BufferedInputFile(png, filename=reports.export_file_name(period, "png")),
+        png = await asyncio.to_thread(report_chart.render_chart, report.chart)
+        await message.answer_photo(BufferedInputFile(png, filename=exports.export_file_name(period, "png")),
                                    caption=report.chart.caption)
 
     @router.message(Command("export"))
@@ -51,13 +51,13 @@ def make_router(settings: Settings, memberships: Memberships | None = None) -> R
         period = await period_asked(message, command, now)
         if period is None:
             return
-        table = await reports.export_table(repo, settings, period)
+        table = await exports.export_table(repo, settings, period)
         if not table.rows:
             # A file with only the header row looks like a failed export; say plainly there was nothing.
             await message.answer(l10n("reports.export_empty", period=period.label()))
             return
-        data = await asyncio.to_thread(reports.xlsx_bytes, table)
-        await message.answer_document(BufferedInputFile(data, filename=reports.export_file_name(period, "xlsx")),
+        data = await asyncio.to_thread(exports.xlsx_bytes, table)
+        await message.answer_document(BufferedInputFile(data, filename=exports.export_file_name(period, "xlsx")),
                                       caption=l10n("reports.export_caption", period=period.label(),
                                                    count=l10n.number(len(table.rows), 0)))
 

@@ -23,7 +23,7 @@ from sqlalchemy import select, update
 from bot.cases import actions
 from bot.cases import cards as alerts
 from bot.scheduler import make_scheduler, weekly_digests
-from bot.services import reports, reviews
+from bot.services import digests, exports, report_chart, reports, reviews
 from bot.services.reports import Period
 from storage.models import (
     AuditLog,
@@ -239,7 +239,7 @@ async def test_the_chart_counts_complaints_per_clinic_per_week_with_a_trend(app:
     assert slope == pytest.approx((1.5 * 1 + 2.5 * 2 + 3.5 * 4) / 42)
     assert chart.trend_label == RU("reports.chart.trend", slope="+0,49")
     assert chart.trend[-1] > chart.trend[0]
-    assert reports.render_chart(chart).startswith(PNG)
+    assert report_chart.render_chart(chart).startswith(PNG)
 
 
 async def test_a_long_list_of_clinics_is_cut_to_one_message(app: App) -> None:
@@ -341,9 +341,9 @@ async def test_the_scheduler_runs_the_digest_weekly_at_the_configured_local_time
         scheduler.shutdown(wait=False)
     # Friday 17:30 digests cover Friday to Thursday.
     known = datetime(2026, 1, 1, tzinfo=UTC)
-    assert reports.due_periods(datetime(2026, 11, 27, 12, 29, tzinfo=UTC), settings, after=None, since=known,
+    assert digests.due_periods(datetime(2026, 11, 27, 12, 29, tzinfo=UTC), settings, after=None, since=known,
                                at_most=1) == [Period(date(2026, 11, 13), date(2026, 11, 19))]
-    assert reports.due_periods(datetime(2026, 11, 27, 12, 30, tzinfo=UTC), settings, after=None, since=known,
+    assert digests.due_periods(datetime(2026, 11, 27, 12, 30, tzinfo=UTC), settings, after=None, since=known,
                                at_most=1) == [Period(date(2026, 11, 20), date(2026, 11, 26))]
 
 
@@ -499,11 +499,11 @@ async def reviews_for_export(app: App) -> dict[str, reviews.Submitted]:
 def check_export_rows(rows: list[list], made: dict[str, reviews.Submitted]) -> None:
     """The rows of the 16-22 November export as the XLSX holds them (CSV rows are compared as text)."""
     header, *body = rows
-    assert header == [RU(f"reports.column.{column}") for column in reports.EXPORT_COLUMNS]
+    assert header == [RU(f"reports.column.{column}") for column in exports.EXPORT_COLUMNS]
     assert len(header) == 19
     assert [row[0] for row in body] == [made[k].review.reference for k in ("answered", "formula", "thanks")]
     answered = dict(zip(header, body[0], strict=True))
-    column = {name: RU(f"reports.column.{name}") for name in reports.EXPORT_COLUMNS}
+    column = {name: RU(f"reports.column.{name}") for name in exports.EXPORT_COLUMNS}
     case = made["answered"].case
     assert answered[column["registered_at"]] == local("2026-11-16", 10).replace(tzinfo=None)  # Almaty wall clock
     assert answered[column["clinic"]] == "Городская поликлиника №17"

@@ -1,51 +1,36 @@
-"""Digests for the prosecutor's chat and the clinics' chats, /stats, and spreadsheet exports of reviews and cases."""
+"""What a report says, for a period: the city's (the prosecutor's chat: /stats, the weekly digest) and a polyclinic's.
+
+The weekly digests' schedule and queueing are in bot/services/digests.py, the chart's drawing in report_chart.py,
+spreadsheet exports in exports.py."""
 
 from __future__ import annotations
 
-import asyncio
-import csv
 import html
-import io
-import os
 import re
-import tempfile
-import uuid
 from calendar import monthrange
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.cases import cards as alerts
 from bot.cases.cards import OPEN_STATUSES
-from bot.config import WEEKDAYS, Settings
+from bot.config import Settings
 from bot.l10n import L10n, translator
-from bot.services import cells, outbox
 from storage.models import ReviewKind
 from storage.repositories import Repositories
 
 CHART_WEEKS = 8  # a digest's chart: complaints per week over this many weeks, ending with the digest's week
-CATCH_UP_PERIODS = 4  # after downtime, at most this many missed weekly digests per chat are sent
 CHART_CLINICS = 6  # polyclinics drawn separately in the city's chart; the others are one "other" band
 LIST_AT_MOST = 15  # polyclinics or categories listed in a digest before "…and N more"
 RANKED_AT_MOST = 3  # best, worst, most improved and most worsened polyclinics
 ESCALATED_AT_MOST = 10
 NAME_CHARS = 80  # a polyclinic's name in a digest line (names may be up to 300 characters)
-SCHEDULE_GRACE = timedelta(hours=1)  # as the scheduler's misfire grace time: a run this late is still on time
 MESSAGE_LIMIT = 4000  # Telegram takes 4096 visible characters; the HTML tags count here too
 MAX_PERIOD_DAYS = 366  # /stats and /export in the chat; the command line has no limit
 COMPLAINTS = (ReviewKind.COMPLAINT, ReviewKind.VIOLATION)
-EXPORT_COLUMNS = (
-    "reference", "registered_at", "clinic", "doctor", "kind", "category", "rating", "urgency", "reasons", "status",
-    "case_status", "assignee", "due_date", "extended", "answered_on", "escalated_at", "evidence", "public_text",
-    "text",
-)  # fmt: skip
-# Widths of the spreadsheet's columns, in characters (Excel's unit), in the order above.
-EXPORT_WIDTHS = (16, 17, 30, 28, 16, 30, 8, 16, 40, 18, 22, 14, 12, 10, 17, 17, 10, 60, 60)
-_CONTROL_CHARACTERS = re.compile(r"[\000-\010\013\014\016-\037]")  # what XLSX cannot hold
 
 
 class PeriodError(ValueError):
@@ -117,45 +102,6 @@ def local_today(now: datetime, zone: ZoneInfo) -> date:
     return now.astimezone(zone).date()
 
 
-def digest_time(settings: Settings) -> time:
-    hour, minute = (int(part) for part in settings.digest.time.split(":"))
-    return time(hour, minute)
-
-
-def send_moment(day: date, settings: Settings) -> datetime:
-    return datetime.combine(day, digest_time(settings), tzinfo=settings.zone)
-
-
-def latest_send_day(now: datetime, settings: Settings) -> date:
-    """The last digest day whose sending time has come by `now`."""
-    today = local_today(now, settings.zone)
-    day = today - timedelta(days=(today.weekday() - WEEKDAYS.index(settings.digest.weekday)) % 7)
-    return day if send_moment(day, settings) <= now else day - timedelta(days=7)
-
-
-def week_before(send_day: date) -> Period:
-    """A digest covers the seven days before the day it is sent."""
-    return Period(send_day - timedelta(days=7), send_day - timedelta(days=1))
-
-
-def due_periods(now: datetime, settings: Settings, *, after: date | None, since: datetime | None = None,
-                at_most: int = CATCH_UP_PERIODS) -> list[Period]:
-    """The weekly periods whose digest had fallen due by `now`, oldest first, the latest `at_most` of them: those
-    after `after` (the first day of the chat's last recorded period); for a chat that never had one, those due since
-    `since` (when the chat became known), and none when that is not known either."""
-    if after is None and since is None:
-        return []
-    day = latest_send_day(now, settings)
-    periods: list[Period] = []
-    while len(periods) < at_most:
-        period = week_before(day)
-        if period.first <= (after or date.min) or (after is None and send_moment(day, settings) < since):
-            break
-        periods.append(period)
-        day -= timedelta(days=7)
-    return periods[::-1]
-
-
 # --- What a report says -------------------------------------------------------------------------------------
 
 
@@ -200,7 +146,7 @@ def _name(clinic: Any, l10n: L10n) -> str:
     return html.escape(name if len(name) <= NAME_CHARS else name[:NAME_CHARS - 1].rstrip() + "…")
 
 
-def _category(code: str | None, l10n: L10n) -> str:
+def category_name(code: str | None, l10n: L10n) -> str:
     if code is None:
         return "—"
     return l10n(f"category.{code}") if l10n.has(f"category.{code}") else code
@@ -281,7 +227,7 @@ def _kinds_line(counted: Counter[str], l10n: L10n) -> str:
 
 def _category_lines(categories: Counter[str | None], l10n: L10n) -> list[str]:
     ordered = sorted(categories.items(), key=lambda item: (-item[1], item[0] or ""))
-    return [l10n("reports.category_line", category=_category(code, l10n), count=_count(count, l10n))
+    return [l10n("reports.category_line", category=category_name(code, l10n), count=_count(count, l10n))
             for code, count in ordered]
 
 
@@ -430,237 +376,3 @@ async def clinic_report(repo: Repositories, settings: Settings, period: Period, 
         return lines
 
     return Report(_fit(compose), chart)
-
-
-# --- The chart ----------------------------------------------------------------------------------------------
-
-
-def render_chart(chart: Chart) -> bytes:
-    """The chart as a PNG, drawn for a phone's screen. CPU-bound: call it through asyncio.to_thread."""
-    # Matplotlib keeps a font cache in its config folder; on a read-only home it must go elsewhere.
-    os.environ.setdefault("MPLCONFIGDIR", str(Path(tempfile.gettempdir()) / "medfeedback-matplotlib"))
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display, no GUI toolkit
-    from matplotlib.figure import Figure  # the object API: no pyplot state shared between threads
-    from matplotlib.ticker import MaxNLocator
-
-    font = "DejaVu Sans"  # ships with matplotlib and has Cyrillic and the Kazakh letters: nothing is downloaded
-    weeks = len(chart.weeks)
-    positions = list(range(weeks))
-    figure = Figure(figsize=(8, 7), dpi=150, layout="constrained")
-    axes = figure.subplots()
-    colours = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
-    bottom = [0] * weeks
-    for index, (label, counts) in enumerate(chart.series):
-        axes.bar(positions, counts, bottom=bottom, width=0.7, label=label, color=colours[index % len(colours)])
-        bottom = [below + count for below, count in zip(bottom, counts, strict=True)]
-    if len(chart.series) > 1:
-        axes.plot(positions, chart.totals, color="#222222", marker="o", linewidth=2.5, markersize=7,
-                  label=chart.total_label)
-    if weeks > 1:
-        axes.plot(positions, chart.trend, color="#d62728", linestyle="--", linewidth=2.5, label=chart.trend_label)
-    axes.set_title(chart.title, fontfamily=font, fontsize=17, loc="left", pad=12)
-    axes.set_ylabel(chart.y_label, fontfamily=font, fontsize=14)
-    axes.set_xticks(positions, chart.weeks, fontfamily=font, fontsize=13, rotation=45 if weeks > 10 else 0)
-    axes.tick_params(axis="y", labelsize=13)
-    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
-    axes.set_ylim(0, max(max(chart.totals, default=0), max(chart.trend, default=0), 1) * 1.15)
-    axes.grid(axis="y", alpha=0.3)
-    axes.spines[["top", "right"]].set_visible(False)
-    if not any(chart.totals):
-        axes.text(0.5, 0.5, chart.empty_note, transform=axes.transAxes, ha="center", va="center",
-                  fontfamily=font, fontsize=15, color="#666666")
-    if axes.get_legend_handles_labels()[0]:
-        figure.legend(loc="outside lower center", ncols=3, frameon=False, prop={"family": font, "size": 13})
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return buffer.getvalue()
-
-
-# --- Weekly digests: what is due, and queueing each period once per chat ------------------------------------
-
-
-@dataclass(frozen=True)
-class DigestPlan:
-    audience: str  # "prosecutor" or "clinic" (as DigestRun.audience)
-    chat_id: int
-    period: Period
-    clinic_id: int | None = None
-
-
-async def due_digests(repo: Repositories, settings: Settings, now: datetime, *,
-                      on_schedule: bool = True) -> list[DigestPlan]:
-    """Every chat's digests that had fallen due by `now` and are not recorded yet (missed ones too, a few).
-
-    A chat that never had a digest is known since it was linked (a polyclinic's), or since the bot first wrote to it
-    (the prosecutor's: then only the latest week is sent, not a backlog from before digests existed). When the bot
-    never wrote to it, only the scheduled run sends, at its time: a start-up is not a reason for a digest."""
-    plans: list[DigestPlan] = []
-    chat_id = settings.prosecutor.chat_id
-    if chat_id is not None:
-        last = await repo.reports.last_digest(chat_id)
-        if last is not None:
-            periods = due_periods(now, settings, after=last.period_start)
-        else:
-            since = await repo.reports.first_message_to(chat_id) or (now - SCHEDULE_GRACE if on_schedule else None)
-            periods = due_periods(now, settings, after=None, since=since, at_most=1)
-        plans += [DigestPlan("prosecutor", chat_id, period) for period in periods]
-    for link in await repo.reports.active_clinic_chats():
-        last = await repo.reports.last_digest(link.chat_id)
-        plans += [DigestPlan("clinic", link.chat_id, period, link.clinic_id)
-                  for period in due_periods(now, settings, after=last.period_start if last else None,
-                                            since=link.linked_at)]
-    return plans
-
-
-async def build_digest(repo: Repositories, settings: Settings, plan: DigestPlan) -> Report | None:
-    """The digest's text and chart; None when the period was queued for the chat already."""
-    if await repo.reports.digest_queued(plan.chat_id, plan.period.first):
-        return None
-    if plan.audience == "prosecutor":
-        return await city_report(repo, settings, plan.period, title_key="reports.digest_title")
-    return await clinic_report(repo, settings, plan.period, plan.clinic_id)
-
-
-def chart_path(settings: Settings, plan: DigestPlan) -> Path:
-    """One file per chat and period, so that two instances making the same digest write the same file."""
-    return (settings.media.dir / "digests" / f"{plan.chat_id}-{plan.period.first:%Y-%m-%d}.png").resolve()
-
-
-async def save_chart(chart: Chart, path: Path) -> Path:
-    png = await asyncio.to_thread(render_chart, chart)
-
-    def write() -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}.part")
-        partial.write_bytes(png)
-        os.replace(partial, path)  # whole or not at all: the relay never uploads half a file
-
-    await asyncio.to_thread(write)
-    return path
-
-
-async def queue_digest(repo: Repositories, plan: DigestPlan, report: Report, path: Path, now: datetime) -> bool:
-    """Record the period and queue the text, then the chart, in the caller's transaction; False when the period
-    was recorded meanwhile (another instance, or an overlapping run): then nothing is queued."""
-    period = plan.period
-    if not await repo.reports.record_digest(audience=plan.audience, chat_id=plan.chat_id, period_start=period.first,
-                                            period_end=period.last, now=now):
-        return False
-    key = f"digest:{plan.chat_id}:{period.first.isoformat()}"
-    await outbox.enqueue(repo, chat_id=plan.chat_id, kind="digest", dedupe_key=key, now=now, text=report.text)
-    await outbox.enqueue(repo, chat_id=plan.chat_id, kind="digest", dedupe_key=f"{key}:chart", now=now,
-                         media=[{"kind": "photo", "path": str(path), "caption": report.chart.caption}])
-    return True
-
-
-# --- Exports ------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Export:
-    header: list[str]
-    rows: list[list[Any]]
-    sheet: str
-
-
-def _local(moment: datetime | None, zone: ZoneInfo) -> datetime | None:
-    """Local wall-clock time without an offset: spreadsheets have no time zones."""
-    return moment.astimezone(zone).replace(tzinfo=None) if moment is not None else None
-
-
-async def export_table(repo: Repositories, settings: Settings, period: Period) -> Export:
-    """Every review registered in the period with its case, one row each, in the prosecutor chat's language."""
-    l10n = alerts.chat_l10n(settings)
-    zone = settings.zone
-    rows = []
-    found = await repo.reports.export_rows(*period.bounds(zone))
-    # People by name, never by Telegram id; reasons in plain words in the chat's language.
-    people = await repo.caseload.people(sorted({case.assignee_telegram_id for _, case, *_ in found
-                                                if case is not None and case.assignee_telegram_id is not None}))
-    for review, case, clinic, doctor, specialty, answered_at, files in found:
-        if doctor is not None:
-            doctor_name = doctor.full_name
-        elif specialty is not None:
-            doctor_name = l10n("reports.specialty_only", specialty=getattr(specialty, f"name_{l10n.language}"))
-        else:
-            doctor_name = None
-        rows.append([
-            review.reference, _local(review.created_at, zone), getattr(clinic, f"name_{l10n.language}"), doctor_name,
-            l10n(f"reports.kind.{review.kind}"), _category(review.category, l10n) if review.category else None,
-            review.rating, l10n(f"urgency.{case.urgency}") if case else None,
-            alerts.plain_reasons(case.reasons, l10n) if case and case.reasons else None,
-            l10n(f"status.{review.status}"), l10n(f"case_status.{case.status}") if case else None,
-            alerts.person_name(people[case.assignee_telegram_id])
-            if case and case.assignee_telegram_id in people else None,
-            case.due_date if case else None,
-            (l10n("reports.value.yes") if case.extended else l10n("reports.value.no")) if case else None,
-            _local(answered_at, zone), _local(case.escalated_at, zone) if case else None, files,
-            review.public_text, review.text,
-        ])
-    return Export(header=[l10n(f"reports.column.{column}") for column in EXPORT_COLUMNS], rows=rows,
-                  sheet=l10n("reports.sheet"))
-
-
-def xlsx_bytes(export: Export) -> bytes:
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
-
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(export.sheet[:31])
-    sheet.freeze_panes = "A2"
-    for index, width in enumerate(EXPORT_WIDTHS, 1):
-        sheet.column_dimensions[get_column_letter(index)].width = width
-
-    def cell(value: Any) -> Any:
-        if isinstance(value, datetime):
-            written = WriteOnlyCell(sheet, value=value)
-            written.number_format = "DD.MM.YYYY HH:MM"
-            return written
-        if isinstance(value, date):
-            written = WriteOnlyCell(sheet, value=value)
-            written.number_format = "DD.MM.YYYY"
-            return written
-        if isinstance(value, str):
-            written = WriteOnlyCell(sheet, value=_CONTROL_CHARACTERS.sub("", value))
-            written.data_type = "s"  # openpyxl would store "=..." as a formula: a resident's text never runs
-            return written
-        return value
-
-    header = []
-    for title in export.header:
-        written = WriteOnlyCell(sheet, value=title)
-        written.font = Font(bold=True)
-        header.append(written)
-    sheet.append(header)
-    for row in export.rows:
-        sheet.append([cell(value) for value in row])
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
-
-
-def _csv_value(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return f"{value:%d.%m.%Y %H:%M}"
-    if isinstance(value, date):
-        return f"{value:%d.%m.%Y}"
-    return cells.escaped(value)  # the XLSX keeps the text as it is, stored as a string
-
-
-def csv_bytes(export: Export) -> bytes:
-    """UTF-8 with a byte-order mark, so that Excel reads the Cyrillic right; a header row; dates as dd.mm.yyyy."""
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer)
-    writer.writerow(export.header)
-    writer.writerows([_csv_value(value) for value in row] for row in export.rows)
-    return buffer.getvalue().encode("utf-8-sig")
-
-
-def export_file_name(period: Period, file_format: str) -> str:
-    return f"medfeedback-{period.first.isoformat()}-{period.last.isoformat()}.{file_format}"
