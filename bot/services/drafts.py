@@ -28,7 +28,8 @@ BEHALF = ("self", "child", "parent", "other")
 STEPS = ("clinic", "target", "kind", "category", "rating", "criteria", "description", "when", "preview")
 FIELDS = {
     "clinic": ("clinic_id",),
-    "target": ("target", "specialty_id", "doctor_id"),
+    # An earlier thank-you the review replaces (chosen with the kind) is one to this doctor: it goes with the doctor.
+    "target": ("target", "specialty_id", "doctor_id", "supersedes_id"),
     "kind": ("kind", "category", "supersedes_id"),
     "category": ("category",),
     "rating": ("rating",),
@@ -38,8 +39,10 @@ FIELDS = {
     "when": ("incident_when", "incident_date"),
     "preview": (),
 }
-# What must be asked again when a step changes: another clinic means another doctor, and so on.
-DEPENDENTS = {"clinic": ("target",), "target": ("kind",), "kind": ("category", "rating")}
+# What must be asked again when a step changes: another clinic means another doctor, and so on. Another doctor
+# leaves what is sent and its stars as they were (the resident picked the wrong name), but not the detailed stars,
+# which rated that doctor's attentiveness and skill.
+DEPENDENTS = {"clinic": ("target",), "target": ("criteria",), "kind": ("category", "rating")}
 # What the resident wrote or sent survives Back and Edit: the step is reopened with its content shown.
 KEPT = {"text", "voice", "media"}
 

@@ -16,9 +16,30 @@ from bot.filters import HasText
 from bot.l10n import L10n
 from bot.services import drafts, reviews
 from bot.states import ReviewForm
-from handlers.feedback.step import hint, step_maker
+from handlers.feedback.step import Step, hint, step_maker
 from storage.models import ReviewKind, User
 from storage.repositories import Repositories
+
+
+async def asked_about_previous(step: Step, draft: drafts.Draft) -> bool:
+    """A thank-you to a doctor the resident thanked within `feedback.same_doctor_days`: asked whether it updates that
+    one (at the kind step, whose handlers take the answer); False when there is nothing to ask. A complaint is always
+    a new appeal; only a rating (a gratitude) may replace an earlier one."""
+    feedback = step.settings.feedback
+    if draft.get("kind") != ReviewKind.GRATITUDE or not draft.get("doctor_id"):
+        return False
+    previous = await reviews.previous_of_doctor(step.repo, step.user, draft["doctor_id"], step.now,
+                                                feedback.same_doctor_days, (ReviewKind.GRATITUDE,))
+    if previous is None:
+        return False
+    l10n = step.l10n
+    await step.save({**draft, "pending_previous": previous.id})
+    await step.state.set_state(ReviewForm.kind)
+    await step.show(l10n("previous.found", reference=previous.reference,
+                         date=l10n.day(previous.created_at.astimezone(step.settings.zone)),
+                         days=l10n.count("within_days", feedback.same_doctor_days)),
+                    keyboards.make_previous_review_keyboard(l10n))
+    return True
 
 
 def register(private: Router, settings: Settings) -> None:
@@ -38,18 +59,8 @@ def register(private: Router, settings: Settings) -> None:
         draft = {**drafts.clear(await step.draft(), "kind"), "kind": kind}
         if category:
             draft["category"] = category
-        if kind == ReviewKind.GRATITUDE and draft.get("doctor_id"):
-            # A complaint is always a new appeal; only a rating (a gratitude) may replace an earlier one.
-            previous = await reviews.previous_of_doctor(repo, user, draft["doctor_id"], now,
-                                                        settings.feedback.same_doctor_days, (ReviewKind.GRATITUDE,))
-            if previous is not None:
-                await step.save({**draft, "pending_previous": previous.id})
-                await step.show(l10n("previous.found", reference=previous.reference,
-                                     date=l10n.day(previous.created_at.astimezone(settings.zone)),
-                                     days=l10n.count("within_days", settings.feedback.same_doctor_days)),
-                                keyboards.make_previous_review_keyboard(l10n))
-                return
-        await step.advance(draft)
+        if not await asked_about_previous(step, draft):
+            await step.advance(draft)
 
     @private.callback_query(Flow.filter(F.action.in_({FlowAction.UPDATE_PREVIOUS, FlowAction.OTHER_DOCTOR})),
                             StateFilter(ReviewForm.kind))

@@ -44,7 +44,7 @@ def register(private: Router, settings: Settings) -> None:
 
     async def subject_gone(query: CallbackQuery, step: Step, draft: drafts.Draft, kind: str) -> None:
         """Said as a shared link to them says it; what was written and sent stays, and whom the review is about is
-        asked again (another doctor's kind and stars too, as after changing the doctor)."""
+        asked again (its kind and stars kept, as after changing the doctor)."""
         await query.answer()
         await query.message.edit_reply_markup(reply_markup=None)
         await query.message.answer("\n".join([step.l10n(f"{kind}_page.gone"), step.l10n(f"preview.{kind}_gone")]))

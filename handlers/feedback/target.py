@@ -17,6 +17,7 @@ from bot.keyboards import doctor_button, name_in
 from bot.l10n import L10n
 from bot.services import drafts, search
 from bot.states import ReviewForm
+from handlers.feedback.kind import asked_about_previous
 from handlers.feedback.step import Step, ask_specialty, person_of, step_maker
 from storage.models import User
 from storage.repositories import Repositories
@@ -98,5 +99,8 @@ def register(private: Router, settings: Settings) -> None:
             await query.answer(l10n("errors.stale_button"), show_alert=True)
             return
         await query.answer()
-        await step.advance({**draft, "target": Target.DOCTOR.value, "doctor_id": doctor.id,
-                            "specialty_id": doctor.specialty_id})
+        draft = {**draft, "target": Target.DOCTOR.value, "doctor_id": doctor.id, "specialty_id": doctor.specialty_id}
+        # Another doctor chosen from the preview keeps the kind: a thank-you is then asked about an earlier one to
+        # this doctor, as when the kind is chosen.
+        if not await asked_about_previous(step, draft):
+            await step.advance(draft)

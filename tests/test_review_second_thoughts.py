@@ -1,0 +1,144 @@
+"""A resident's second thoughts in the middle of a review, found by a tester acting as them: another doctor chosen
+at the preview, an album whose every photo carries its own words, a reference number typed into a review just
+begun."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from storage.models import Review, ReviewMedia
+from tests.conftest import App
+from tests.flows import (
+    PHOTO_A,
+    RU,
+    choose_kind,
+    describe,
+    one,
+    plain,
+    resident,
+    to_kind_step,
+)
+
+pytestmark = pytest.mark.usefixtures("demo_directory")
+
+FIRST_THERAPIST = "Байтурсынов Галым Канатович"  # the one to_kind_step picks: first of No. 17's therapists by name
+OTHER_THERAPIST = "Касымова Камила Маратовна"
+THANKS = "Спасибо доктору, всё объяснила и выписала направление"
+
+
+async def draft_of(person) -> dict:
+    state = person.dp.fsm.resolve_context(person.bot, person.chat_id, person.user["id"])
+    return (await state.get_data()).get("draft", {})
+
+
+async def other_doctor_from_the_preview(person, doctor: str = OTHER_THERAPIST):
+    """✏️ Врач on the preview, then another therapist of the same polyclinic."""
+    await person.press(RU("preview.edit_target"))
+    await person.press(RU("target.doctor"))
+    await person.press("терапевт")
+    return await person.press(doctor)
+
+
+async def gratitude_at_the_preview(app: App, person, doctor: str = FIRST_THERAPIST, stars: str = "4⭐"):
+    await to_kind_step(app, person)
+    if doctor != FIRST_THERAPIST:
+        await person.press(RU("flow.back"))
+        await person.press(RU("target.doctor"))
+        await person.press("терапевт")
+        await person.press(doctor)
+    await choose_kind(person, "gratitude", stars=stars)
+    await person.send(THANKS)
+    await person.photo(PHOTO_A, caption="направление")
+    return await person.press(RU("when.yesterday"))
+
+
+# --- Another doctor chosen at the preview -----------------------------------------------------------------------
+
+
+async def test_another_doctor_chosen_at_the_preview_keeps_the_kind_stars_text_files_and_day(app: App) -> None:
+    """She thanked the wrong therapist (both are women at No. 17; she picked the first name). On the preview she
+    presses ✏️ Врач and picks the right one: she is back at the preview with that doctor and everything else she
+    chose and wrote, not asked again what she sends and how many stars."""
+    person = await resident(app, 7101)
+    await gratitude_at_the_preview(app, person)
+
+    reply = await other_doctor_from_the_preview(person)
+
+    assert not any(RU("kind.gratitude") in str(rows) for rows in [reply.buttons]), reply.buttons
+    assert RU("rating.prompt") not in reply.texts
+    preview = reply.text
+    for kept in (OTHER_THERAPIST, RU("kind.gratitude"), "4⭐", THANKS, "25.11.2026", "«направление»",
+                 RU("preview.evidence", count=1)):
+        assert kept in preview, kept
+    assert FIRST_THERAPIST not in preview
+    await person.press(RU("preview.submit"))
+    [review] = await one(app, select(Review))
+    doctor = await app_doctor(app, OTHER_THERAPIST)
+    assert (review.doctor_id, review.kind, review.rating, review.text, str(review.incident_date)) == (
+        doctor, "gratitude", 4, THANKS, "2026-11-25")
+    assert len(await one(app, select(ReviewMedia))) == 1
+
+
+async def test_another_doctor_asks_the_detailed_stars_again_as_they_rated_the_first(app: App) -> None:
+    """The detailed stars (attentiveness, professionalism...) were about the first doctor: with another doctor they
+    are asked again, and then the preview is back; the overall stars stay."""
+    person = await resident(app, 7102)
+    await gratitude_at_the_preview(app, person)
+    await person.press(RU("preview.rate_details"))
+    for _ in range(4):
+        await person.press("2⭐")
+    assert (await draft_of(person))["criteria_done"]
+
+    reply = await other_doctor_from_the_preview(person)
+
+    assert reply.text == plain(RU("criteria.prompt", criterion=RU("criteria.attentiveness"), number=1, total=4))
+    for _ in range(4):
+        reply = await person.press("5⭐")
+    assert OTHER_THERAPIST in reply.text and "4⭐" in reply.text and THANKS in reply.text
+    await person.press(RU("preview.submit"))
+    [review] = await one(app, select(Review))
+    assert review.rating == 4 and review.criteria == {"attentiveness": 5, "professionalism": 5, "waiting": 5,
+                                                       "conditions": 5}
+
+
+async def test_another_doctor_she_thanked_this_month_is_asked_about_and_the_first_ones_update_dropped(
+        app: App) -> None:
+    """A thank-you replaces her earlier one to the same doctor only when she says so. Changing the doctor at the
+    preview: the first doctor's "update my earlier rating" does not carry over to the second; and a second doctor she
+    thanked this month is asked about, as choosing that doctor from the start would have been."""
+    person = await resident(app, 7103)
+    await gratitude_at_the_preview(app, person, doctor=OTHER_THERAPIST, stars="3⭐")
+    await person.press(RU("preview.submit"))
+    [earlier] = await one(app, select(Review))
+
+    # A new thank-you to the same doctor, as an update of the earlier one; then she changes to the first therapist.
+    await to_kind_step(app, person)
+    await person.press(RU("flow.back"))
+    await person.press(RU("target.doctor"))
+    await person.press("терапевт")
+    await person.press(OTHER_THERAPIST)
+    await person.press(RU("kind.gratitude"))
+    await person.press(RU("previous.update"))
+    await person.press("5⭐")
+    await describe(person, THANKS)
+    assert (await draft_of(person))["supersedes_id"] == earlier.id
+    reply = await other_doctor_from_the_preview(person, FIRST_THERAPIST)
+    assert FIRST_THERAPIST in reply.text and RU("preview.submit") in str(reply.buttons), reply.texts
+    assert "supersedes_id" not in await draft_of(person)
+
+    # Back to the doctor she thanked: asked again whether it updates that thank-you.
+    reply = await other_doctor_from_the_preview(person, OTHER_THERAPIST)
+    assert earlier.reference in reply.text and [RU("previous.update")] in reply.buttons, reply.texts
+    reply = await person.press(RU("previous.update"))
+    assert OTHER_THERAPIST in reply.text and "5⭐" in reply.text and THANKS in reply.text
+    await person.press(RU("preview.submit"))
+    latest = (await one(app, select(Review).order_by(Review.id)))[-1]
+    assert latest.supersedes_id == earlier.id and latest.rating == 5
+
+
+async def app_doctor(app: App, full_name: str) -> int:
+    from storage.models import Doctor
+
+    [doctor] = await one(app, select(Doctor).where(Doctor.full_name == full_name))
+    return doctor.id
