@@ -11,12 +11,14 @@ from storage.models import Review, ReviewMedia
 from tests.conftest import App
 from tests.flows import (
     PHOTO_A,
+    PHOTO_B,
     RU,
     choose_kind,
     describe,
     one,
     plain,
     resident,
+    to_description_step,
     to_kind_step,
 )
 
@@ -142,3 +144,43 @@ async def app_doctor(app: App, full_name: str) -> int:
 
     [doctor] = await one(app, select(Doctor).where(Doctor.full_name == full_name))
     return doctor.id
+
+
+# --- An album whose every photo carries its own words -------------------------------------------------------------
+
+
+async def test_each_caption_of_an_album_counts_against_the_limit_and_the_resident_is_told_of_one_that_does_not_fit(
+        app: App) -> None:
+    """Three photos sent at once, each captioned in the phone's album editor ("the corridor", "the toilet", and a long
+    story under the third). The captions are her description, each once, in order; one that does not fit beside
+    the others is not silently left out of it: she is told, as for a typed text, and the photo keeps its words."""
+    app.settings.feedback.max_text_chars = 60
+    person = await resident(app, 7201)
+    await to_description_step(app, person)
+    story = "Потом мы ждали в коридоре ещё три часа, и никто к нам не вышел"
+    reply = await person.album([PHOTO_A, PHOTO_B, PHOTO_A + b"3"], captions=["Грязь в коридоре", "И в туалете",
+                                                                            story])
+    told = RU("description.caption_too_long", length=len(story), limit=60 - len("Грязь в коридоре\n\nИ в туалете"))
+    assert told in reply.texts, reply.texts
+    kept = RU("description.received", length=len("Грязь в коридоре\n\nИ в туалете"), files=3, limit=10)
+    assert any(kept in text for text in person.all_texts()), reply.texts
+    preview = (await person.press(RU("when.today"))).text
+    assert "Грязь в коридоре\n\nИ в туалете" in preview and preview.count("Грязь в коридоре") == 2  # text and file
+    await person.press(RU("preview.submit"))
+    [review] = await one(app, select(Review))
+    assert review.text == "Грязь в коридоре\n\nИ в туалете"
+    media = await one(app, select(ReviewMedia).order_by(ReviewMedia.position))
+    assert [m.caption for m in media] == ["Грязь в коридоре", "И в туалете", story]
+
+
+async def test_every_caption_of_a_three_photo_album_is_the_description_once(app: App) -> None:
+    person = await resident(app, 7202)
+    await to_description_step(app, person)
+    reply = await person.album([PHOTO_A, PHOTO_B, PHOTO_A + b"3"], captions=["Грязь в коридоре", "И в туалете",
+                                                                            "И в кабинете"])
+    text = "Грязь в коридоре\n\nИ в туалете\n\nИ в кабинете"
+    assert RU("description.received", length=len(text), files=3, limit=10) in person.last_text, reply.texts
+    await person.press(RU("when.today"))
+    await person.press(RU("preview.submit"))
+    [review] = await one(app, select(Review))
+    assert review.text == text

@@ -231,3 +231,13 @@ def caption_as_text(draft: Draft, limit: int) -> Draft:
     if not text:
         return draft
     return {**draft, "text": text, "text_from_captions": True}
+
+
+def caption_left_out(before: Draft, after: Draft, caption: str | None) -> bool:
+    """Whether the caption of the file that made `before` into `after` (both through `caption_as_text`) is words of
+    the description that did not fit beside the other captions: left out of the text, to be said so, as a typed
+    text over the limit is. The file keeps it either way."""
+    caption = (caption or "").strip()
+    if not caption or (after.get("text") and not after.get("text_from_captions")):
+        return False  # no words, or the text is typed: the caption is the file's alone
+    return (after.get("text") or "") == (before.get("text") if before.get("text_from_captions") else "")

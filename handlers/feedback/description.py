@@ -115,10 +115,16 @@ async def add_file(step: Step, message: Message, bot: Bot,
     if evidence is None:
         return
     items.append(evidence.as_dict())
-    draft = drafts.caption_as_text({**draft, "media": items, "last_part": None},
-                                   step.settings.feedback.max_text_chars)
+    limit = step.settings.feedback.max_text_chars
+    before = drafts.caption_as_text(draft, limit)
+    draft = drafts.caption_as_text({**draft, "media": items, "last_part": None}, limit)
     if ambulance_due(draft, message.caption):
         await message.answer(l10n("ambulance.call_now"))
+    if drafts.caption_left_out(before, draft, evidence.caption):
+        # Each item of an album is a message of its own, captioned or not: every caption is measured, not only
+        # the album's first.
+        await message.answer(l10n("description.caption_too_long", length=len(evidence.caption.strip()),
+                                  limit=limit - len(draft.get("text") or "")))
     text, markup = await answer(draft)
     if group and album.get("id") == group and album.get("message_id"):
         # The same album: update its one acknowledgement instead of answering every item.

@@ -94,11 +94,14 @@ class UserClient:
         update = self.factory.photo(file_size=len(data), caption=caption, **self._where)
         return await self.feed(self._with_files(update, data))
 
-    async def album(self, files: Sequence[bytes | tuple[str, bytes]], caption: str | None = None) -> Reply:
-        """Several photos (or ("video", bytes) items) sent at once; one Reply for the whole album."""
+    async def album(self, files: Sequence[bytes | tuple[str, bytes]], caption: str | None = None,
+                    captions: Sequence[str | None] | None = None) -> Reply:
+        """Several photos (or ("video", bytes) items) sent at once; one Reply for the whole album. `caption` goes on
+        the first item, as Telegram puts an album's caption; `captions` gives each item its own."""
         items = [item if isinstance(item, tuple) else ("photo", item) for item in files]
         updates = self.factory.album(
-            [kind for kind, _ in items], file_sizes=[len(data) for _, data in items], caption=caption, **self._where
+            [kind for kind, _ in items], file_sizes=[len(data) for _, data in items], caption=caption,
+            captions=captions, **self._where
         )
         return await self._feed_all(
             [self._with_files(update, data) for update, (_, data) in zip(updates, items, strict=True)]

@@ -190,15 +190,18 @@ class UpdateFactory:
         *,
         file_sizes: Sequence[int] | None = None,
         caption: str | None = None,
+        captions: Sequence[str | None] | None = None,
         **where: Any,
     ) -> list[Update]:
-        """One update per item sharing a media_group_id; Telegram puts the album caption on the first."""
+        """One update per item sharing a media_group_id; Telegram puts the album caption on the first, and an item
+        captioned of its own in the client carries that caption (`captions`, one per item)."""
         group_id = f"album-{next(self._serials)}"
         sizes = file_sizes or [1024] * len(kinds)
+        captions = captions or [caption, *[None] * (len(kinds) - 1)]
         builders = {"photo": self.photo, "video": self.video}
         return [
-            builders[kind](file_size=size, caption=caption if i == 0 else None, media_group_id=group_id, **where)
-            for i, (kind, size) in enumerate(zip(kinds, sizes, strict=True))
+            builders[kind](file_size=size, caption=item_caption, media_group_id=group_id, **where)
+            for kind, size, item_caption in zip(kinds, sizes, captions, strict=True)
         ]
 
     def voice(self, *, file_size: int = 2048, duration: int = 3, caption: str | None = None, **where: Any) -> Update:
