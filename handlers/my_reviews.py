@@ -9,6 +9,7 @@ from aiogram import F, Router
 from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject, Filter, StateFilter
+from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
 from bot.callbacks import MenuAction, MenuChoice, MyAppeal, MyAppealAction, MyReviewOpen, MyReviewsPage
@@ -21,6 +22,7 @@ from bot.references import number_after_sign, reference_of, typed_reference
 from bot.services import moderation, moderation_queue, pages
 from bot.services.privacy import INTERNAL_ACTIONS
 from bot.states import ReviewForm, TopSearch
+from handlers.feedback.entry import has_unfinished
 from handlers.side_conversation import offer_unfinished
 from storage.models import AuditLog, PublicStatus, Review, ReviewStatus, Role, User
 from storage.repositories import Repositories
@@ -183,12 +185,16 @@ def make_in_review_router(settings: Settings) -> Router:
     router.message.filter(PrivateChat(), StateFilter(ReviewForm))
 
     # A week later she types the number her receipt gave, to see how that appeal stands: its card, not words of the
-    # unfinished review (published with it), nor a polyclinic's number. The review is kept and offered to go on with.
+    # unfinished review (published with it), nor a polyclinic's number. The review is kept and offered to go on with;
+    # one just begun, with nothing chosen or written yet, is let go instead (there is nothing to continue).
     @router.message(TypedReference())
-    async def reference_typed(message: Message, reference: str, repo: Repositories, user: User | None,
-                              l10n: L10n) -> None:
+    async def reference_typed(message: Message, reference: str, state: FSMContext, repo: Repositories,
+                              user: User | None, l10n: L10n) -> None:
         await card_by_reference(message, reference, repo, user, l10n, settings)
-        await offer_unfinished(message, l10n)
+        if await has_unfinished(state):
+            await offer_unfinished(message, l10n)
+        else:
+            await state.clear()
 
     return router
 

@@ -18,6 +18,7 @@ from tests.flows import (
     one,
     plain,
     resident,
+    submit_quick_review,
     to_description_step,
     to_kind_step,
 )
@@ -184,3 +185,25 @@ async def test_every_caption_of_a_three_photo_album_is_the_description_once(app:
     await person.press(RU("preview.submit"))
     [review] = await one(app, select(Review))
     assert review.text == text
+
+
+# --- A reference number typed into a review just begun --------------------------------------------------------------
+
+
+async def test_a_reference_typed_where_the_polyclinic_is_asked_of_a_review_just_begun_offers_nothing_to_continue(
+        app: App) -> None:
+    """She pressed "Leave feedback", then thought better of it and typed the number of last week's complaint. Nothing
+    of the new review was chosen or written: she gets the card, and is not asked to "continue" a review that holds
+    nothing; the empty review is let go."""
+    person = await resident(app, 7301)
+    await submit_quick_review(app, person, kind="complaint")
+    await person.press(RU("menu.leave_feedback"), [m for m in person.bot_messages() if m.reply_markup][-1])
+    assert await draft_of(person) == {}
+
+    reply = await person.send("AL-2026-000001")
+
+    assert plain(RU("my.card_title", reference="AL-2026-000001")) in "\n".join(reply.texts)
+    assert RU("unfinished.prompt") not in reply.texts, reply.texts
+    assert RU("unfinished.resume") not in str(reply.buttons)
+    state = person.dp.fsm.resolve_context(person.bot, person.chat_id, person.user["id"])
+    assert await state.get_state() is None
