@@ -14,6 +14,10 @@ TELEGRAM_TEXT_CHARS = 4096
 SPLIT_PART_CHARS = 3500
 SPLIT_WITHIN_SECONDS = 10
 
+# A text this many words long, typed where a button is asked for (the polyclinic, the doctor, the stars), tells what
+# happened: it is the start of the description, not an answer to the question.
+STORY_WORDS = 7
+
 CRITERIA = ("attentiveness", "professionalism", "waiting", "conditions")
 KINDS = ("gratitude", "complaint", "violation")
 FORMAL_KINDS = ("complaint", "violation")

@@ -31,6 +31,7 @@ from handlers.feedback.step import (
     Step,
     ask_about_offer,
     ask_description,
+    hint,
     log,
     preview_text,
     remember_when_asked,
@@ -140,8 +141,45 @@ async def add_file(step: Step, message: Message, bot: Bot,
     await step.save(draft)
 
 
+async def kept_story(step: Step, message: Message) -> bool:
+    """A story typed where a button is asked for once the polyclinic is chosen (whom it is about, the kind, the stars:
+    "I am writing for my mother, she is 82..."): kept for the description, as a file sent there is, and said so;
+    False for a shorter text, which is an answer or a mistake. The caller asks its step again."""
+    draft = await step.draft()
+    sent_at = message.date.timestamp()
+    if len(message.text.split()) < drafts.STORY_WORDS and not drafts.continues_split(draft.get("last_part"), sent_at):
+        return False
+    limit = step.settings.feedback.max_text_chars
+    text = "" if draft.get("text_from_captions") else draft.get("text") or ""  # typed words make the text theirs
+    joined = drafts.append_part(text, draft.get("last_part"), message.text, sent_at, limit)
+    draft = {**draft, "text": joined.text, "last_part": joined.last_part}
+    draft.pop("text_from_captions", None)
+    if message.forward_origin is not None and not joined.refused:
+        draft["text_forwarded"] = True
+    ambulance = ambulance_due(draft, joined.text)
+    await step.save(draft)
+    if ambulance:
+        await message.answer(step.l10n("ambulance.call_now"))
+    if joined.refused:
+        await message.answer(too_long(step.l10n, joined, limit))
+    elif joined.parts == 1:  # the rest of a text Telegram split is not told again
+        await message.answer(step.l10n("description.story_kept", length=len(joined.text)))
+    return True
+
+
 def register(private: Router, settings: Settings) -> None:
     step_of = step_maker(settings)
+
+    # Text where only buttons answer (the kind, a violation's category, the detailed stars): a story is kept for the
+    # description; anything else is left to the hint.
+    @private.message(StateFilter(ReviewForm.kind, ReviewForm.category, ReviewForm.criteria), HasText())
+    async def story_at_buttons(message: Message, state: FSMContext, repo: Repositories, l10n: L10n,
+                               user: User | None, now: datetime) -> None:
+        step = step_of(message, state, repo, l10n, user, now)
+        if not await kept_story(step, message):
+            await hint(step)
+            return
+        await ASK[await step.current()](step.anew(), await step.draft())
 
     async def acknowledge(step: Step, draft: drafts.Draft, joined: int = 0) -> None:
         markup = keyboards.make_description_keyboard(step.l10n, reopened=False)

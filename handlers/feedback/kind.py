@@ -16,7 +16,8 @@ from bot.filters import HasText
 from bot.l10n import L10n
 from bot.services import drafts, reviews
 from bot.states import ReviewForm
-from handlers.feedback.step import Step, hint, step_maker
+from handlers.feedback.description import kept_story
+from handlers.feedback.step import Step, ask_rating, hint, step_maker
 from storage.models import ReviewKind, User
 from storage.repositories import Repositories
 
@@ -101,6 +102,8 @@ def register(private: Router, settings: Settings) -> None:
         digits = message.text.strip().rstrip("⭐*")
         if digits in {"1", "2", "3", "4", "5"}:
             await step.advance({**await step.draft(), "rating": int(digits)})
+        elif await kept_story(step, message):
+            await ask_rating(step.anew(), await step.draft())
         else:
             await hint(step)
 

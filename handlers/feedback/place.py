@@ -23,9 +23,6 @@ from handlers.feedback.step import ask_clinic, place_of, step_maker
 from storage.models import User
 from storage.repositories import Repositories
 
-# A text this many words long typed where the polyclinic is asked tells what happened, not only where.
-STORY_WORDS = 7
-
 
 def unique_match(matches: list[tuple[search.Place, float]]) -> search.Place | None:
     """The one clinic a query means: the only match, or an exact one clearly ahead of the rest."""
@@ -68,7 +65,7 @@ def register(private: Router, settings: Settings) -> None:
         draft = await step.draft()
         story = draft.get("clinic_story") or ""
         sent_at = message.date.timestamp()
-        if message.text not in story and (len(message.text.split()) >= STORY_WORDS
+        if message.text not in story and (len(message.text.split()) >= drafts.STORY_WORDS
                                           or drafts.continues_split(draft.get("clinic_story_part"), sent_at)):
             # "Я вчера была в 17 поликлинике у терапевта, она накричала": the story is the start of the description
             # (shown at that step, where it can be cleared), whatever the search makes of it. Kept aside until the

@@ -17,8 +17,9 @@ from bot.keyboards import doctor_button, name_in
 from bot.l10n import L10n
 from bot.services import drafts, search
 from bot.states import ReviewForm
+from handlers.feedback.description import kept_story
 from handlers.feedback.kind import asked_about_previous
-from handlers.feedback.step import Step, ask_specialty, person_of, step_maker
+from handlers.feedback.step import Step, ask_specialty, ask_target, person_of, step_maker
 from storage.models import User
 from storage.repositories import Repositories
 
@@ -80,7 +81,12 @@ def register(private: Router, settings: Settings) -> None:
         doctors = await repo.directory.doctors_in_clinic(draft["clinic_id"])
         specialties = {s.id: s for s in await repo.directory.specialties_in_clinic(draft["clinic_id"])}
         found = search.find_people(message.text, [person_of(d, specialties[d.specialty_id]) for d in doctors])
-        if not found:
+        if await kept_story(step, message):  # "I am writing for my mother...": the description's start
+            draft = await step.draft()
+            if not found:
+                await ask_target(step.anew(), draft)
+                return
+        elif not found:
             await message.answer(l10n("target.doctor_not_found"))
             return
         await step.save({**drafts.clear(draft, "target"), "target": Target.DOCTOR.value})
