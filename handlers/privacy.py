@@ -17,7 +17,7 @@ from bot.filters import PrivateChat
 from bot.keyboards import make_home_keyboard, one_per_row
 from bot.l10n import L10n
 from bot.services import people, privacy
-from handlers.start import show_consent
+from handlers.screens import show_consent
 from storage.models import User
 from storage.repositories import Repositories
 

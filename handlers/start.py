@@ -17,16 +17,17 @@ from bot.callbacks import ConsentAction, ConsentChoice, LanguageChoice, MenuActi
 from bot.config import Settings
 from bot.filters import PrivateChat
 from bot.keyboards import (
-    make_consent_keyboard,
     make_home_keyboard,
     make_language_keyboard,
-    make_main_menu,
     make_onboarding_keyboard,
 )
 from bot.l10n import LANGUAGES, L10n, Translator
-from bot.services import people
+from bot.services import people, reviews
 from bot.states import TopSearch
 from bot.unit_of_work import AfterCommit
+from handlers.feedback.entry import begin, has_unfinished
+from handlers.feedback.step import Step
+from handlers.screens import cancel_question, show_consent, show_menu
 from handlers.side_conversation import end_side_conversation, in_side_conversation, offer_unfinished
 from storage.models import User
 from storage.repositories import Repositories
@@ -49,26 +50,6 @@ def show_onboarding(message: Message, l10n: L10n) -> SendMessage:
     return message.answer(onboarding_text(l10n), reply_markup=make_onboarding_keyboard(l10n, people.CONSENT_VERSION))
 
 
-async def show_consent(message: Message, l10n: L10n) -> None:
-    await message.answer(
-        l10n("consent.text", version=people.CONSENT_VERSION),
-        reply_markup=make_consent_keyboard(l10n, people.CONSENT_VERSION),
-    )
-
-
-def show_menu(message: Message, l10n: L10n) -> SendMessage:
-    return message.answer(l10n("menu.title"), reply_markup=make_main_menu(l10n))
-
-
-def cancel_question(l10n: L10n, draft: dict) -> str:
-    """Asked before an unfinished review is thrown away: what exactly would be lost (the words, the files, both)."""
-    files = len(draft.get("media", [])) + (1 if draft.get("voice") else 0)
-    if not files:
-        return l10n("cancel.confirm_text")
-    key = "cancel.confirm_both" if draft.get("text") else "cancel.confirm_files"
-    return l10n(key, files=l10n.count("files", files))
-
-
 def contacts_text(l10n: L10n, settings: Settings) -> str:
     """The operator and the official lines, as configured (contacts.*)."""
     contacts = settings.contacts
@@ -86,10 +67,6 @@ async def after_onboarding(message: Message, state: FSMContext, l10n: L10n, repo
     """The menu, or what a deep link followed before onboarding asked for: its purpose is kept."""
     link = (await state.get_data()).get("pending_link")
     if link:
-        from bot.services import reviews
-        from handlers.feedback.entry import begin
-        from handlers.feedback.step import Step
-
         preset = await reviews.preset_from_link(repo, link)
         if preset is not None:
             await state.set_data({})
@@ -101,8 +78,6 @@ async def after_onboarding(message: Message, state: FSMContext, l10n: L10n, repo
 
 
 async def unfinished(state: FSMContext) -> bool:
-    from handlers.feedback.entry import has_unfinished
-
     return await has_unfinished(state)
 
 

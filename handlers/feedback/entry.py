@@ -30,8 +30,8 @@ from handlers.feedback.step import (
     step_maker,
     subject_label,
 )
+from handlers.screens import cancel_question, show_consent, show_menu
 from handlers.side_conversation import offer_unfinished
-from handlers.start import cancel_question, show_consent, show_menu
 from storage.models import User
 from storage.repositories import Repositories
 

@@ -26,7 +26,7 @@ from handlers.feedback.description import offer_text
 from handlers.feedback.entry import ask_cancel, go_back
 from handlers.feedback.files import fetch_missing_evidence
 from handlers.feedback.step import Step, ask_about_offer, close_reply_keyboard, preview_text, step_maker
-from handlers.start import show_menu
+from handlers.screens import show_menu
 from storage.models import User
 from storage.repositories import Repositories
 
