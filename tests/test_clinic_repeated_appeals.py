@@ -15,7 +15,7 @@ from tests.conftest import App
 from tests.flows import RU, one, plain
 from tests.test_alerts import CHAT, card_in_chat
 from tests.test_alerts import prosecutor as office_member
-from tests.test_clinics import CLINIC_CHAT, STAFF, almaty_morning, deliver, link_group, posts_in
+from tests.test_clinics import ADMIN, CLINIC_CHAT, STAFF, almaty_morning, deliver, link_group, posts_in
 from tests.test_staff_misuse import deliver_all, office_card, office_sends
 
 pytestmark = pytest.mark.usefixtures("demo_directory")
@@ -96,3 +96,25 @@ async def test_a_repeated_appeal_the_polyclinic_answers_again_is_not_escalated(a
     await staff.send("Провели повторную проверку, врач отстранён.")
     app.clock.now = almaty_morning(15)
     assert await escalate_unanswered(app.pool, app.settings, app.clock) == 0
+
+
+def staff_entry(text: str, reference: str) -> str:
+    """The line of /reviews that names the appeal (its mark of answered or not is on it)."""
+    [line] = [line for line in text.splitlines() if reference in line]
+    return line
+
+
+async def test_a_repeated_appeal_is_awaiting_an_answer_in_the_staffs_list_until_the_polyclinic_answers_again(
+        app: App) -> None:
+    """The first term's answer is no answer to the resident's disagreement: /reviews says the repeated appeal waits
+    for one, and that it has one once the polyclinic answers its new post."""
+    reference = await repeated_appeal_forwarded_again(app)
+    await app.user(ADMIN).command("grant", f"{STAFF} clinic_staff 17")
+    staff = app.user(STAFF)
+    listing = await staff.command("reviews")
+    assert staff_entry(listing.text, reference).endswith(RU("staff_reviews.unanswered")), listing.text
+    group = app.user(STAFF, chat_id=CLINIC_CHAT)
+    await group.press(RU("clinic_post.answer_button"), message=posts_in(app, CLINIC_CHAT)[-1].message_id)
+    await group.send("Провели повторную проверку, врач отстранён.")
+    listing = await staff.command("reviews")
+    assert staff_entry(listing.text, reference).endswith(RU("staff_reviews.answered")), listing.text

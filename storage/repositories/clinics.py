@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import case, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
@@ -145,10 +145,18 @@ class ClinicRepo:
         return (await self.session.execute(query)).all()
 
     async def posted_reviews(self, clinic_ids: Sequence[int], action: str, *, limit: int) -> Sequence[Any]:
-        """(Review, answered by the clinic) of the reviews posted to these clinics, the latest posted first."""
+        """(Review, answered by the clinic) of the reviews posted to these clinics, the latest posted first.
+        Answered in the term the clinic was last given: a repeated appeal posted again (the resident disagreed) is
+        not answered by the clinic's answer to the first term; one reopened but not posted again keeps its answer."""
         posted = self._posted(action)
-        answered = self._answered_by_clinic(Review.id)
+        # Correlated by name: nested in the answer's EXISTS, it would otherwise take reviews and cases of its own.
+        reposted = (exists().where(AuditLog.action == action, AuditLog.entity == "review",
+                                   AuditLog.entity_id == Review.id, AuditLog.at >= Case.reopened_at)
+                    .correlate(Review, Case))
+        given_since = case((reposted, Case.reopened_at), else_=Review.created_at)
+        answered = self._answered_by_clinic(Review.id).where(Response.created_at >= given_since)
         query = (select(Review, answered).join(posted, posted.c.review_id == Review.id)
+                 .outerjoin(Case, Case.review_id == Review.id)
                  .where(Review.clinic_id.in_(clinic_ids))
                  .order_by(posted.c.posted_at.desc(), Review.id.desc()).limit(limit))
         return (await self.session.execute(query)).all()
