@@ -118,3 +118,56 @@ async def test_a_repeated_appeal_is_awaiting_an_answer_in_the_staffs_list_until_
     await group.send("Провели повторную проверку, врач отстранён.")
     listing = await staff.command("reviews")
     assert staff_entry(listing.text, reference).endswith(RU("staff_reviews.answered")), listing.text
+
+
+async def office_line(app: App, reference: str) -> str:
+    """The appeal's line in the office's /cases."""
+    listing = await office_member(app).command("cases")
+    [line] = [line for line in listing.text.splitlines() if reference in line]
+    return line
+
+
+async def staff_answers(app: App, text: str) -> None:
+    """The polyclinic answers its latest post, in its group; the answer reaches the office."""
+    staff = app.user(STAFF, chat_id=CLINIC_CHAT)
+    await staff.press(RU("clinic_post.answer_button"), message=posts_in(app, CLINIC_CHAT)[-1].message_id)
+    await staff.send(text)
+    await deliver_all(app)
+
+
+async def test_the_polyclinic_did_not_answer_mark_in_cases_is_of_the_present_term_and_goes_once_it_answers(
+        app: App) -> None:
+    silent = RU("clinic_escalation.mark")
+    await link_group(app)
+    reference, card = await office_card(app)  # Thu 26 November
+    await forward_to_clinic(app, card)
+    app.clock.now = almaty_morning(4)
+    assert await escalate_unanswered(app.pool, app.settings, app.clock) == 1
+    assert (await office_line(app, reference)).endswith(silent)
+    await staff_answers(app, "Проверка проведена, нарушений не выявлено.")
+    line = await office_line(app, reference)
+    assert silent not in line and RU("case_office.line_clinic_answered") in line, line
+
+    # The resident disagrees with the office's answer: a term of its own, in which the polyclinic is late only once
+    # five working days from its new post have passed, and answered only by an answer given in it.
+    await office_sends(app, card, "alert.button_close", "Проверка проведена, нарушений не выявлено.")
+    answer = [m for m in app.session.history(3001) if m.text and "нарушений не выявлено" in m.text][-1]
+    app.clock.now = datetime(2026, 12, 7, 6, 0, tzinfo=UTC)  # Monday, 11:00 in Almaty
+    person = app.user(3001)
+    await person.press(RU("case_notify.disagree_button"), message=answer.message_id)
+    await person.send(REASON)
+    await deliver_all(app)
+    await forward_to_clinic(app, card_in_chat(app))
+    line = await office_line(app, reference)
+    assert silent not in line and RU("case_office.line_clinic_answered") not in line, line
+    app.clock.now = almaty_morning(8)
+    await morning_reminders(app.pool, app.settings, app.clock)
+    morning = await one(app, select(OutboxMessage).where(OutboxMessage.chat_id == CHAT,
+                                                         OutboxMessage.dedupe_key == "morning:2026-12-08"))
+    assert all(reference not in message.payload["text"] for message in morning)
+    app.clock.now = almaty_morning(15)
+    assert await escalate_unanswered(app.pool, app.settings, app.clock) == 1
+    assert (await office_line(app, reference)).endswith(silent)
+    await staff_answers(app, "Провели повторную проверку, врач отстранён.")
+    line = await office_line(app, reference)
+    assert silent not in line and RU("case_office.line_clinic_answered") in line, line

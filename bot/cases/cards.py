@@ -69,6 +69,15 @@ async def load(repo: Repositories, case: Case) -> CaseView:
         clinic_answered_at=min(clinic_answers) if clinic_answers else None)
 
 
+def clinic_silent(view: CaseView) -> bool:
+    """Escalated in the present term (bot.services.clinics.escalate) and the polyclinic still without an answer in
+    it: what the office chases. Its answer ends that, and so does the resident's disagreement, until the repeated
+    appeal's own post is left unanswered past its days (the first term's escalation is not of the second)."""
+    escalated = view.case.escalated_at
+    return (escalated is not None and escalated >= term_started(view.review.created_at, view.case.reopened_at)
+            and view.clinic_answered_at is None)
+
+
 def person_name(person) -> str:
     """How the office names one of its people: the name Telegram shows, and the @username when there is one."""
     return person.full_name + (f" (@{person.username})" if person.username else "")

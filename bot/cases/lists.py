@@ -53,7 +53,7 @@ def case_line(view: CaseView, l10n: L10n) -> str:
     if view.clinic_answered_at is not None and view.case.status in OPEN_STATUSES:
         line += l10n("case_office.line_clinic_answered")
     # Escalated: the polyclinic left it unanswered past clinics.answer_working_days (bot.services.clinics.escalate).
-    return line + l10n("clinic_escalation.mark") if view.case.escalated_at is not None else line
+    return line + l10n("clinic_escalation.mark") if alerts.clinic_silent(view) else line
 
 
 def bounded(title: str, lines: list[str], l10n: L10n, limit: int = TEXT_LIMIT, head: Sequence[str] = ()) -> str:

@@ -118,7 +118,7 @@ async def remind(repo: Repositories, settings: Settings, calendar: WorkCalendar,
                 and forward_by(view, settings, calendar) == today:
             sections["forward"].append(view)
         # Escalated (bot.services.clinics.escalate) and the polyclinic still silent: the office's to chase.
-        if view.case.escalated_at is not None and view.clinic_answered_at is None:
+        if alerts.clinic_silent(view):
             sections["escalated"].append(view)
         if due is None:
             continue
