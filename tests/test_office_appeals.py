@@ -396,6 +396,27 @@ async def test_the_office_finds_an_appeal_by_the_phone_number_its_resident_share
     assert (await officer.command("cases", "+77010000000")).text == RU("cases.none_found")
 
 
+async def test_the_office_finds_an_appeal_by_its_reference_typed_as_bare_digits_and_still_by_a_phone(
+        app: App) -> None:
+    """The registration number without its letters ("2026000001", read off a paper copy) was taken for a phone
+    number and found nothing. A reference's digits are ten beginning with its year (20..); a phone number's ten
+    national digits begin with 7 in Kazakhstan (3 to 9 in the rest of +7), with 8 or 7 before them for eleven."""
+    reference, _card = await office_card(app)  # the resident shared +77017654321 with it
+    year, number = reference.split("-")[1], reference.split("-")[2]
+    officer = office_member(app)
+    for typed in (f"{year}{number}", f"{year} {number}", f"{year}-{number}"):
+        assert reference in (await officer.command("cases", typed)).text, typed
+        shown = await officer.command("case", typed)
+        assert reference in shown.text and RU("alert.button_take") in str(shown.buttons), typed
+    assert (await officer.command("cases", f"{year}999999")).text == RU("cases.none_found")
+    assert (await officer.command("case", f"{year}999999")).text == RU(
+        "cases.not_found", reference=f"{year}999999")
+    for typed in ("87017654321", "77017654321", "7017654321", "+7 701 765 43 21", "8 (701) 765-43-21"):
+        assert reference in (await officer.command("cases", typed)).text, typed
+        shown = await officer.command("case", typed)
+        assert [RU("alert.button_open", reference=reference)] in shown.buttons, typed
+
+
 async def test_the_first_morning_after_the_new_year_holidays_gives_every_case_it_lists_a_button(app: App) -> None:
     """Tue 5 Jan 2027, the first working day after 1-4 January: forty appeals due that day, thirty overdue. The
     message kept within Telegram's limits, but thirty Open buttons went with forty-nine lines (the overdue ones

@@ -19,7 +19,7 @@ from bot.config import Settings
 from bot.keyboards import name_in
 from bot.l10n import L10n
 from bot.ops.logs import bind_reference
-from bot.references import office_reference
+from bot.references import bare_reference, office_reference
 from bot.services import outbox
 from storage.models import AuditLog, Case, CaseStatus, District
 from storage.repositories import Repositories
@@ -103,9 +103,10 @@ def looks_like_a_filter(word: str) -> bool:
 
 def phone_digits(words: str | None) -> str | None:
     """The last ten digits of a phone number typed as the whole search ("+7 (701) 765-43-21", "87017654321"), or
-    None for anything else."""
+    None for anything else: a reference's digits alone ("2026000123") included, which no phone number has."""
     digits = re.sub(r"\D", "", words or "")
-    if not words or not re.fullmatch(r"[+\d\s()\-]+", words) or not 10 <= len(digits) <= 12:
+    if (not words or not re.fullmatch(r"[+\d\s()\-]+", words) or not 10 <= len(digits) <= 12
+            or bare_reference(words)):
         return None
     return digits[-10:]
 
