@@ -337,6 +337,61 @@ async def test_a_forwarding_the_polyclinics_group_never_received_is_told_to_the_
     assert chat_texts(app, CHAT).count(undelivered) == 1
 
 
+async def test_a_text_sent_after_the_answers_preview_is_added_to_the_draft_with_a_fresh_preview(app: App) -> None:
+    """An officer writes the answer in two messages, the second after the preview came: nothing was said, and Send
+    gave the resident the first alone, while the officer believed both went. The second now joins the draft, said
+    so, with a fresh preview that is what the resident then receives; the first preview's buttons go."""
+    from bot.callbacks import CaseDraftV1, DraftAction
+
+    _reference, card = await office_card(app)
+    officer = office_member(app)
+    await officer.press(RU("alert.button_close"), message=card.message_id)
+    first = await officer.send("Проверка проведена.")
+    old_preview = first.messages[-1]
+    added = await officer.send("Врач привлечён к дисциплинарной ответственности.")
+    assert added.texts[0] == RU("case_draft.added"), added.texts
+    fresh = [m for m in added.messages if m.reply_markup][-1]
+    assert "Проверка проведена.\n\nВрач привлечён к дисциплинарной ответственности." in fresh.text
+    assert [RU("case_draft.button_send"), RU("case_draft.button_edit"), RU("case_draft.button_cancel")] \
+        in added.buttons
+    # The first preview no longer offers Send: it is not what would go out. A press on it that was already on its
+    # way is refused, and nothing is sent.
+    assert next(m for m in app.session.history(CHAT) if m.message_id == old_preview.message_id).reply_markup is None
+    [case] = await one(app, select(Case))
+    stale = await officer.press_data(CaseDraftV1(case_id=case.id, action=DraftAction.SEND).pack(),
+                                     message=old_preview.message_id)
+    assert stale.callback_answers == [RU("case_draft.outdated")]
+    await deliver_all(app)
+    assert not any("Проверка проведена" in (m.text or "") for m in app.session.history(3001))
+    # A correction of either message, made with Telegram's edit, keeps the other part.
+    typed = next(m for m in app.session.history(CHAT) if m.text == "Проверка проведена.")
+    corrected = await officer.edit(typed.message_id, "Проверка проведена 1 декабря.")
+    latest = [m for m in corrected.messages if m.reply_markup][-1]  # the fresh preview, with Send
+    assert "Проверка проведена 1 декабря.\n\nВрач привлечён" in latest.text, corrected.texts
+    await officer.press(RU("case_draft.button_send"), message=latest.message_id)
+    await deliver_all(app)
+    [answer] = [m for m in app.session.history(3001) if m.text and "Проверка проведена" in m.text]
+    assert answer.text == latest.text
+
+
+async def test_a_text_after_the_preview_that_would_make_the_draft_too_long_is_not_added_and_said_so(
+        app: App) -> None:
+    _reference, card = await office_card(app)
+    officer = office_member(app)
+    await officer.press(RU("alert.button_close"), message=card.message_id)
+    shown = await officer.send("Проверка проведена. " * 100)  # 2,000 characters
+    refused = await officer.send("Дополнение. " * 150)  # 1,800 more
+    length = len(("Проверка проведена. " * 100).strip()) + 2 + len(("Дополнение. " * 150).strip())
+    assert refused.texts == [RU("case_draft.added_too_long", length=length, limit=3500)]
+    # A Reply on the case's card while the preview is shown is talk about the case, never the resident's answer.
+    talk = await officer.feed(replying_to(app, officer, "Коллеги, акт у кого?", card))
+    assert talk.texts == [RU("case_note.offer")]
+    await officer.press(RU("case_draft.button_send"), message=[m for m in shown.messages if m.reply_markup][-1])
+    await deliver_all(app)
+    [answer] = [m for m in app.session.history(3001) if m.text and "Проверка проведена" in m.text]
+    assert "Дополнение" not in answer.text
+
+
 async def test_cases_with_a_mistyped_filter_says_it_is_no_filter_instead_of_only_none_found(app: App) -> None:
     """A filter typed with a slip ("overdu"), in Russian ("клиника:17") or a district by its Russian or Kazakh name:
     each was searched for as words of the text, and the office read "no cases match" while cases did."""

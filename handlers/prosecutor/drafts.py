@@ -41,7 +41,16 @@ WRITING = {AlertAction.ASK: ProsecutorInput.ask, AlertAction.CLOSE: ProsecutorIn
            AlertAction.REJECT: ProsecutorInput.reject, AlertAction.EXTEND: ProsecutorInput.extend}
 # An officer's draft forgotten (sent, cancelled, or the case closed meanwhile): every field a draft keeps.
 NO_DRAFT = {"action": None, "case_id": None, "words": None, "words_message": None, "file": None,
-            "answers_before": None}
+            "answers_before": None, "words_parts": None, "preview_message": None}
+PARTS_JOINED_BY = "\n\n"  # a text sent after the preview joins the draft as a paragraph of its own
+
+
+def draft_parts(data: dict) -> list[list]:
+    """The draft's words as [message id, text] parts, in order: the one message (or template, id None) that gave
+    them, and the texts sent after the preview that joined it. An edit of any of those messages changes its part."""
+    if data.get("words_parts"):
+        return [list(part) for part in data["words_parts"]]
+    return [[(data.get("words_message") or {}).get("message_id"), data.get("words") or ""]]
 
 
 async def forget_draft(state: FSMContext) -> None:
@@ -97,8 +106,10 @@ async def prompt_for_words(office_chat: OfficeChat, message: Message, view: Case
     await message.answer(text, reply_markup=markup)
 
 
-async def show_preview(office_chat: OfficeChat, bot: Bot, chat_id: int, view: CaseView, data: dict) -> None:
-    """Exactly what the resident will receive, with the appeal's language and a reminder to answer in it."""
+async def show_preview(office_chat: OfficeChat, bot: Bot, chat_id: int, view: CaseView, data: dict,
+                       state: FSMContext) -> None:
+    """Exactly what the resident will receive, with the appeal's language and a reminder to answer in it. The
+    preview shown before (the draft has changed since) loses its buttons: Send under it would send other words."""
     l10n = office_chat.l10n
     await bot.send_message(chat_id, l10n("case_draft.preview_head", reference=view.review.reference,
                                          language=language_of(office_chat, view)))
@@ -116,7 +127,13 @@ async def show_preview(office_chat: OfficeChat, bot: Bot, chat_id: int, view: Ca
         send = bot.send_photo if attachment["kind"] == "photo" else bot.send_document
         await send(chat_id, attachment["file_id"], caption=caption)
     preview = actions.resident_preview(view, data["action"], data["words"], office_chat.settings)
-    await bot.send_message(chat_id, preview, reply_markup=draft_keyboard(office_chat, view.case.id))
+    shown = await bot.send_message(chat_id, preview, reply_markup=draft_keyboard(office_chat, view.case.id))
+    if (earlier := (await state.get_data()).get("preview_message")) is not None:
+        try:
+            await bot.edit_message_reply_markup(chat_id=chat_id, message_id=earlier, reply_markup=None)
+        except TelegramAPIError:
+            pass  # already without buttons, too old to edit, or not now: Send under it is refused anyway
+    await state.update_data(preview_message=shown.message_id)
 
 
 def alerts_caption(view: CaseView) -> str:
@@ -149,7 +166,7 @@ def register(router: Router, office_chat: OfficeChat) -> None:
         data.update(words=chosen.texts[view.review.language])
         await state.set_state(ProsecutorInput.preview)
         await state.update_data(words=data["words"], words_message=None)  # a template's words: no message gave them
-        await show_preview(office_chat, bot, query.message.chat.id, view, data)
+        await show_preview(office_chat, bot, query.message.chat.id, view, data, state)
 
     @router.message(Command("cancel"))
     async def cancel(message: Message, state: FSMContext) -> None:
@@ -169,6 +186,25 @@ def register(router: Router, office_chat: OfficeChat) -> None:
             await message.reply(l10n("case_draft.too_long", length=length, limit=WORDS_LIMIT))
             return
         await words_or_file(message, state, bot, repo, now, message.text.strip(), None)
+
+    @router.message(StateFilter(ProsecutorInput.preview), HasText())
+    async def words_added(message: Message, state: FSMContext, bot: Bot, repo: Repositories, now: datetime) -> None:
+        # A text the officer sends once the preview is shown is most likely the rest of the answer: it joins the
+        # draft, with a fresh preview (else Send gave the resident the first part, and the officer believed all went).
+        # A Reply to anything but the preview is discussion, offered as a note (notes.reply_to_card).
+        data = await state.get_data()
+        if message.reply_to_message is not None and message.reply_to_message.message_id != data.get(
+                "preview_message"):
+            raise SkipHandler
+        if (length := await refused_length(state, message, WORDS_LIMIT)) is not None:
+            await message.reply(l10n("case_draft.too_long", length=length, limit=WORDS_LIMIT))
+            return
+        parts = [*draft_parts(data), [message.message_id, message.text.strip()]]
+        words = PARTS_JOINED_BY.join(text for _, text in parts)
+        if len(words) > WORDS_LIMIT:
+            await message.reply(l10n("case_draft.added_too_long", length=len(words), limit=WORDS_LIMIT))
+            return
+        await words_or_file(message, state, bot, repo, now, words, None, parts=parts)
 
     @router.message(StateFilter(ProsecutorInput.close, ProsecutorInput.preview), HasDocumentOrPhoto())
     async def file_given(message: Message, state: FSMContext, bot: Bot, repo: Repositories, now: datetime) -> None:
@@ -205,7 +241,8 @@ def register(router: Router, office_chat: OfficeChat) -> None:
         await message.reply(l10n("case_draft.text_only"))
 
     async def words_or_file(message: Message, state: FSMContext, bot: Bot, repo: Repositories, now: datetime,
-                            words: str, attachment: dict | None, replaces: bool = False) -> None:
+                            words: str, attachment: dict | None, replaces: bool = False,
+                            parts: list | None = None) -> None:
         try:
             if not await allowed(bot, repo, message.from_user, now):
                 await message.reply(l10n("alert.refused"))
@@ -233,9 +270,11 @@ def register(router: Router, office_chat: OfficeChat) -> None:
         data["words"] = words or data["words"]
         # Which message gave the words, for this case: a correction of it before Send updates this draft only.
         given_by = {"message_id": message.message_id, "case_id": case.id} if words else data.get("words_message")
-        await state.update_data(words=data["words"], words_message=given_by)
+        await state.update_data(words=data["words"], words_message=given_by, words_parts=parts)
+        if parts is not None:
+            await message.reply(l10n("case_draft.added"))
         await state.set_state(ProsecutorInput.preview)
-        await show_preview(office_chat, bot, message.chat.id, await alerts.load(repo, case), data)
+        await show_preview(office_chat, bot, message.chat.id, await alerts.load(repo, case), data, state)
 
     @router.edited_message(InChat(settings.prosecutor.chat_id), StateFilter(ProsecutorInput.preview))
     async def words_edited(message: Message, state: FSMContext, bot: Bot, repo: Repositories) -> None:
@@ -244,17 +283,22 @@ def register(router: Router, office_chat: OfficeChat) -> None:
         # shown again. Only that message, for the draft of its own case.
         data = await state.get_data()
         given_by = data.get("words_message") or {}
-        words = (message.text or message.caption or "").strip()
-        if given_by != {"message_id": message.message_id, "case_id": data.get("case_id")} or not words:
+        edited = (message.text or message.caption or "").strip()
+        parts = draft_parts(data)
+        mine = [part for part in parts if part[0] == message.message_id]
+        if given_by.get("case_id") != data.get("case_id") or not mine or not edited:
             return
+        mine[0][1] = edited
+        words = PARTS_JOINED_BY.join(text for _, text in parts)
         if len(words) > WORDS_LIMIT:
             await message.reply(l10n("case_draft.too_long", length=len(words), limit=WORDS_LIMIT))
             return
         case = await repo.reviews.case(data.get("case_id") or 0)
         if case is None or case.status not in OPEN_STATUSES:
             return
-        await state.update_data(words=words)
-        await show_preview(office_chat, bot, message.chat.id, await alerts.load(repo, case), {**data, "words": words})
+        await state.update_data(words=words, words_parts=parts if data.get("words_parts") else None)
+        await show_preview(office_chat, bot, message.chat.id, await alerts.load(repo, case), {**data, "words": words},
+                           state)
 
     @router.callback_query(CaseDraftV1.filter())
     async def draft_decided(query: CallbackQuery, callback_data: CaseDraftV1, bot: Bot, repo: Repositories,
@@ -275,10 +319,15 @@ def register(router: Router, office_chat: OfficeChat) -> None:
             return
         if callback_data.action == DraftAction.EDIT:
             await state.set_state(WRITING[action])
-            await state.update_data(words=None, words_message=None)
+            await state.update_data(words=None, words_message=None, words_parts=None, preview_message=None)
             await query.answer()
             await query.message.edit_reply_markup(reply_markup=None)
             await query.message.answer(l10n("case_draft.edit"))
+            return
+        if data.get("preview_message") not in (None, query.message.message_id):
+            # Send under an earlier preview (pressed before its buttons went): the draft has changed since, and the
+            # resident would get words that preview did not show.
+            await query.answer(l10n("case_draft.outdated"), show_alert=True)
             return
         case = await repo.reviews.case(callback_data.case_id)
         if (case is not None and data.get("answers_before") is not None
