@@ -4,6 +4,7 @@ a new answer-by date), and an unanswered one is escalated counting from it."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -12,10 +13,19 @@ from sqlalchemy import select
 from bot.scheduler import escalate_unanswered, morning_reminders
 from storage.models import Case, OutboxMessage
 from tests.conftest import App
-from tests.flows import RU, one, plain
+from tests.flows import RU, one, plain, resident
 from tests.test_alerts import CHAT, card_in_chat
 from tests.test_alerts import prosecutor as office_member
-from tests.test_clinics import ADMIN, CLINIC_CHAT, STAFF, almaty_morning, deliver, link_group, posts_in
+from tests.test_clinics import (
+    ADMIN,
+    CLINIC_CHAT,
+    STAFF,
+    almaty_morning,
+    deliver,
+    link_group,
+    posts_in,
+    submit_about_clinic,
+)
 from tests.test_staff_misuse import deliver_all, office_card, office_sends
 
 pytestmark = pytest.mark.usefixtures("demo_directory")
@@ -30,9 +40,10 @@ async def forward_to_clinic(app: App, card) -> None:
     await deliver_all(app)
 
 
-async def repeated_appeal_forwarded_again(app: App) -> str:
+async def repeated_appeal_forwarded_again(app: App, meanwhile: Callable[[], Awaitable[None]] | None = None) -> str:
     """Forwarded to No. 17's linked group, answered there and by the office, disputed on Monday 7 December, and
-    forwarded to the polyclinic again that day: the reference."""
+    forwarded to the polyclinic again that day: the reference. `meanwhile` runs after the office's answer, before
+    the disagreement."""
     staff = await link_group(app)
     reference, card = await office_card(app)
     await forward_to_clinic(app, card)
@@ -42,6 +53,8 @@ async def repeated_appeal_forwarded_again(app: App) -> str:
     await deliver(app)
     await office_sends(app, card, "alert.button_close", "Проверка проведена, нарушений не выявлено.")
     answer = [m for m in app.session.history(3001) if m.text and "нарушений не выявлено" in m.text][-1]
+    if meanwhile is not None:
+        await meanwhile()
     app.clock.now = datetime(2026, 12, 7, 6, 0, tzinfo=UTC)  # Monday, 11:00 in Almaty
     person = app.user(3001)
     await person.press(RU("case_notify.disagree_button"), message=answer.message_id)
@@ -171,3 +184,28 @@ async def test_the_polyclinic_did_not_answer_mark_in_cases_is_of_the_present_ter
     await staff_answers(app, "Провели повторную проверку, врач отстранён.")
     line = await office_line(app, reference)
     assert silent not in line and RU("case_office.line_clinic_answered") in line, line
+
+
+async def test_a_repeated_appeal_posted_again_comes_first_in_the_staffs_list_however_many_came_since_the_first_post(
+        app: App) -> None:
+    """Ten gratitudes posted to No. 17 after the appeal's first post and before its repeated one: the list (ten a
+    page) orders by the latest post, so the disagreement waiting for an answer is first, not off the list."""
+    gratitudes = []
+
+    async def ten_gratitudes() -> None:
+        for number in range(10):
+            person = await resident(app, 2101 + number)
+            gratitudes.append(await submit_about_clinic(app, person, kind="gratitude",
+                                                        text=f"Спасибо участковому, приём №{number + 1}."))
+            app.clock.advance(minutes=1)
+        await deliver(app)
+
+    reference = await repeated_appeal_forwarded_again(app, meanwhile=ten_gratitudes)
+    await app.user(ADMIN).command("grant", f"{STAFF} clinic_staff 17")
+    listing = await app.user(STAFF).command("reviews")
+    assert sum(len(row) for row in listing.buttons) == 10, listing.text
+    assert staff_entry(listing.text, reference).endswith(RU("staff_reviews.unanswered")), listing.text
+    # The rest as before: the latest posted first; the first gratitude, the oldest post now, is left off.
+    shown = [listing.text.index(reference), *(listing.text.index(f"приём №{n}.") for n in range(10, 1, -1))]
+    assert shown == sorted(shown), listing.text
+    assert "приём №1." not in listing.text, listing.text

@@ -101,9 +101,10 @@ class ClinicRepo:
         return list(dict.fromkeys((await self.session.scalars(query)).all()))
 
     @staticmethod
-    def _posted(action: str) -> Any:
-        """(review_id, first time it was posted to its clinic), from the audit entries `action`."""
-        return (select(AuditLog.entity_id.label("review_id"), func.min(AuditLog.at).label("posted_at"))
+    def _latest_posts(action: str) -> Any:
+        """(review_id, the latest time it was posted to its clinic), from the audit entries `action`: a repeated
+        appeal's post, not the first term's."""
+        return (select(AuditLog.entity_id.label("review_id"), func.max(AuditLog.at).label("posted_at"))
                 .where(AuditLog.action == action, AuditLog.entity == "review").group_by(AuditLog.entity_id)
                 .subquery())
 
@@ -145,10 +146,11 @@ class ClinicRepo:
         return (await self.session.execute(query)).all()
 
     async def posted_reviews(self, clinic_ids: Sequence[int], action: str, *, limit: int) -> Sequence[Any]:
-        """(Review, answered by the clinic) of the reviews posted to these clinics, the latest posted first.
+        """(Review, answered by the clinic) of the reviews posted to these clinics, the latest posted first (by its
+        latest post: a repeated appeal posted again weeks later waits for an answer now, and is listed first).
         Answered in the term the clinic was last given: a repeated appeal posted again (the resident disagreed) is
         not answered by the clinic's answer to the first term; one reopened but not posted again keeps its answer."""
-        posted = self._posted(action)
+        posted = self._latest_posts(action)
         # Correlated by name: nested in the answer's EXISTS, it would otherwise take reviews and cases of its own.
         reposted = (exists().where(AuditLog.action == action, AuditLog.entity == "review",
                                    AuditLog.entity_id == Review.id, AuditLog.at >= Case.reopened_at)
