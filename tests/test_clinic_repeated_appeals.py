@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from bot.scheduler import escalate_unanswered, morning_reminders
+from bot.scheduler import escalate_unanswered, morning_reminders, weekly_digests
 from storage.models import Case, OutboxMessage
 from tests.conftest import App
 from tests.flows import RU, one, plain, resident
@@ -209,3 +209,48 @@ async def test_a_repeated_appeal_posted_again_comes_first_in_the_staffs_list_how
     shown = [listing.text.index(reference), *(listing.text.index(f"приём №{n}.") for n in range(10, 1, -1))]
     assert shown == sorted(shown), listing.text
     assert "приём №1." not in listing.text, listing.text
+
+
+async def digest_texts(app: App, period: str) -> list[str]:
+    """The texts of the weekly digests queued for the period ("07.12.2026 – 13.12.2026"), the office's and the
+    polyclinic's."""
+    rows = await one(app, select(OutboxMessage).where(OutboxMessage.kind == "digest"))
+    return [row.payload["text"] for row in rows if period in (row.payload.get("text") or "")]
+
+
+async def test_a_first_terms_escalation_is_not_counted_by_the_escalated_filter_nor_the_digests_of_a_repeated_appeal(
+        app: App) -> None:
+    """Escalated on 4 December, answered by the office, disputed on the 7th: the case's line has no mark, and
+    `/cases escalated` and the week's digests no longer count it; escalated again in its own term, they do."""
+    await link_group(app)
+    reference, card = await office_card(app)  # Thu 26 November
+    await forward_to_clinic(app, card)
+    app.clock.now = almaty_morning(4)
+    assert await escalate_unanswered(app.pool, app.settings, app.clock) == 1
+    await office_sends(app, card, "alert.button_close", "Проверка проведена, нарушений не выявлено.")
+    answer = [m for m in app.session.history(3001) if m.text and "нарушений не выявлено" in m.text][-1]
+    app.clock.now = datetime(2026, 12, 7, 6, 0, tzinfo=UTC)  # Monday, 11:00 in Almaty
+    person = app.user(3001)
+    await person.press(RU("case_notify.disagree_button"), message=answer.message_id)
+    await person.send(REASON)
+    await deliver_all(app)
+    await forward_to_clinic(app, card_in_chat(app))
+    assert RU("clinic_escalation.mark") not in await office_line(app, reference)
+    listing = await office_member(app).command("cases", "escalated")
+    assert reference not in listing.text, listing.text
+
+    app.clock.now = datetime(2026, 12, 14, 4, 5, tzinfo=UTC)  # Monday 09:05 in Almaty: the week's digests
+    await weekly_digests(app.pool, app.settings, app.clock)
+    office, clinic = await digest_texts(app, "07.12.2026 – 13.12.2026")
+    assert plain(RU("reports.cases_escalated", count=0)) in plain(office), office
+    assert reference not in office
+    assert plain(RU("reports.clinic_escalated", count=1)) not in plain(clinic), clinic
+
+    # Its own post left unanswered past five working days: escalated in the present term, and counted.
+    app.clock.now = almaty_morning(15)
+    assert await escalate_unanswered(app.pool, app.settings, app.clock) == 1
+    listing = await office_member(app).command("cases", "escalated")
+    assert reference in listing.text, listing.text
+    stats = await office_member(app).command("stats", "7d")
+    assert plain(RU("reports.cases_escalated", count=1)) in stats.texts[0], stats.texts[0]
+    assert plain(RU("reports.escalated_line", reference=reference, clinic=CLINIC, when="15.12.2026")) in stats.texts[0]

@@ -22,6 +22,7 @@ from sqlalchemy import select, update
 
 from bot.cases import actions
 from bot.cases import cards as alerts
+from bot.cases.deadlines import term_started
 from bot.scheduler import make_scheduler, weekly_digests
 from bot.services import digests, exports, report_chart, reports, reviews
 from bot.services.reports import Period
@@ -137,7 +138,10 @@ async def expected_figures(app: App, period: Period, clinic_id: int | None = Non
         "open": len(still_open),
         "unanswered": sum(first_answer.get(c.review_id, end) >= end for c in still_open),
         "overdue": sum(c.due_date is not None and c.due_date <= period.last for c in still_open),
-        "escalated": sum(c.escalated_at is not None and c.escalated_at < end for c in still_open),
+        # Escalated in the term the case stood in at the end: a repeated appeal's first-term escalation is not.
+        "escalated": sum(c.escalated_at is not None and c.escalated_at < end
+                         and (c.escalated_at >= term_started(all_reviews[c.review_id].created_at, c.reopened_at)
+                              or (c.reopened_at is not None and c.reopened_at >= end)) for c in still_open),
     }
 
 

@@ -15,6 +15,7 @@ from storage.models import (
     Review,
     User,
 )
+from storage.repositories._shared import escalated_in_present_term
 
 
 def _spellings(words: str) -> list[str]:
@@ -78,7 +79,9 @@ class CaseloadRepo:
         if overdue_before is not None:
             query = query.where(Case.due_date < overdue_before)
         if escalated:
-            query = query.where(Case.escalated_at.is_not(None))
+            # As the list's mark says (bot.cases.cards.clinic_silent): a first term's escalation is not the repeated
+            # appeal's.
+            query = query.where(escalated_in_present_term())
         if reference:
             query = query.where(Review.reference == reference)
         if phone:

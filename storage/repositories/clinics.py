@@ -22,6 +22,7 @@ from storage.models import (
     Role,
     StaffRole,
 )
+from storage.repositories._shared import escalated_in_present_term, term_started
 
 
 class ClinicRepo:
@@ -123,24 +124,19 @@ class ClinicRepo:
         return exists().where(Response.review_id == review_id, Response.author_role == Role.CLINIC_STAFF,
                               Response.public_status != PublicStatus.HIDDEN)
 
-    @staticmethod
-    def _term_started() -> Any:
-        # bot.cases.deadlines.term_started in SQL: a repeated appeal (the resident's disagreement) is a term of its own.
-        return func.coalesce(Case.reopened_at, Review.created_at)
-
     async def unanswered_posted_cases(self, action: str, *, statuses: Sequence[str],
                                       kinds: Sequence[str]) -> Sequence[Any]:
         """(Case, posted_at) of open cases of these kinds posted to their clinic (audit `action`) in their present
         term and not answered by it since that term began, nor escalated in it; posted_at is the term's first post.
         A repeated appeal counts from its own post: the clinic's answer to the first term, or the escalation of it,
         is not one to the resident's disagreement."""
-        term_started = self._term_started()
+        started = term_started()
         posted_at = func.min(AuditLog.at).label("posted_at")
-        answered = self._answered_by_clinic(Case.review_id).where(Response.created_at >= term_started)
+        answered = self._answered_by_clinic(Case.review_id).where(Response.created_at >= started)
         query = (select(Case, posted_at).join(Review, Review.id == Case.review_id)
                  .join(AuditLog, (AuditLog.entity_id == Case.review_id) & (AuditLog.entity == "review")
-                       & (AuditLog.action == action) & (AuditLog.at >= term_started))
-                 .where(Case.escalated_at.is_(None) | (Case.escalated_at < term_started), Case.status.in_(statuses),
+                       & (AuditLog.action == action) & (AuditLog.at >= started))
+                 .where(~escalated_in_present_term(), Case.status.in_(statuses),
                         Review.kind.in_(kinds), ~answered)
                  .group_by(Case.id).order_by(Case.id))
         return (await self.session.execute(query)).all()

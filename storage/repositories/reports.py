@@ -24,7 +24,7 @@ from storage.models import (
     ReviewMedia,
     Specialty,
 )
-from storage.repositories._shared import _insert_ignoring_duplicates
+from storage.repositories._shared import _insert_ignoring_duplicates, escalated_in_present_term
 
 
 class ReportRepo:
@@ -74,6 +74,13 @@ class ReportRepo:
                 .group_by(Response.review_id).subquery())
 
     @staticmethod
+    def _escalated_by(moment: datetime) -> Any:
+        """Escalated before the moment, in the term the case was in then (storage's clinic_silent rule): a repeated
+        appeal's figures do not count the first term's escalation; a case reopened only after the moment still
+        stood escalated in its first term then."""
+        return and_(Case.escalated_at < moment, or_(escalated_in_present_term(), Case.reopened_at >= moment))
+
+    @staticmethod
     def _open_at(moment: datetime, open_statuses: Sequence[str]) -> Any:
         """Registered before the moment and not closed by then (closing sets closed_at)."""
         return and_(Case.created_at < moment,
@@ -92,7 +99,7 @@ class ReportRepo:
             "unanswered": and_(still_open, or_(answers.c.at.is_(None), answers.c.at >= end)),
             "answered": and_(answers.c.at >= start, answers.c.at < end),
             "overdue": and_(still_open, Case.due_date.is_not(None), Case.due_date <= last_day),
-            "escalated": and_(still_open, Case.escalated_at.is_not(None), Case.escalated_at < end),
+            "escalated": and_(still_open, self._escalated_by(end)),
         }
         query = (select(*(func.coalesce(func.sum(case((condition, 1), else_=0)), 0) for condition in figures.values()))
                  .select_from(Case).join(Review, Review.id == Case.review_id)
@@ -103,10 +110,11 @@ class ReportRepo:
         return {name: int(value) for name, value in zip(figures, values, strict=True)}
 
     async def escalated_open(self, end: datetime, *, open_statuses: Sequence[str], limit: int) -> Sequence[Any]:
-        """(Case, Review, Clinic) of the cases escalated before `end` and open then, earliest escalation first."""
+        """(Case, Review, Clinic) of the cases escalated before `end` (in their term then) and open then, earliest
+        escalation first."""
         query = (select(Case, Review, Clinic).join(Review, Review.id == Case.review_id)
                  .join(Clinic, Clinic.id == Review.clinic_id)
-                 .where(self._open_at(end, open_statuses), Case.escalated_at.is_not(None), Case.escalated_at < end)
+                 .where(self._open_at(end, open_statuses), self._escalated_by(end))
                  .order_by(Case.escalated_at, Case.id).limit(limit))
         return (await self.session.execute(query)).all()
 
