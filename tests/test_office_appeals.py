@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from bot.cases.deadlines import appeal_due_date, work_calendar
 from bot.scheduler import morning_reminders
+from bot.services import exports
 from storage.models import AuditLog, Case, OutboxMessage, Response, Review
 from tests.conftest import App, Clock
 from tests.flows import RU, one
@@ -590,3 +591,34 @@ async def test_a_second_file_for_a_case_closed_meanwhile_is_only_said_closed(app
     assert replaced.texts == [RU("cases.already_closed")]
     [case] = await one(app, select(Case))
     assert case.status == "rejected"
+
+
+async def export_row(app: App, reference: str) -> dict[str, object]:
+    """The appeal's row of the office's /export for its registration day, by column name."""
+    from tests.test_reports import xlsx_rows
+
+    reply = await office_member(app).command("export", "2026-11-26")
+    header, *rows = xlsx_rows(app.session.files[reply.messages[-1].document.file_id].data)
+    names = {RU(f"reports.column.{name}"): name for name in exports.EXPORT_COLUMNS}
+    [row] = [row for row in rows if row[0] == reference]
+    return {names[title]: value for title, value in zip(header, row, strict=True)}
+
+
+async def test_the_export_says_a_repeated_appeal_was_extended_in_an_earlier_term_with_its_own_due_date(
+        app: App) -> None:
+    """Extended in its first term, answered, disputed: the export said 'no' beside the reason still stored, and
+    a reader could not tell the appeal had ever been extended; it says no for the present term's due date, and
+    that the earlier term was extended."""
+    reference, card = await office_card(app)
+    await office_sends(app, card, "alert.button_extend", "Нужна проверка в трёх отделениях.")
+    row = await export_row(app, reference)
+    assert row["extended"] == RU("reports.value.yes") and row["due_date"].date().isoformat() == "2027-01-26"
+    await answered_then_disputed(app, card, datetime(2026, 12, 28, 6, 0, tzinfo=UTC))
+    [case] = await one(app, select(Case))
+    row = await export_row(app, reference)
+    assert row["extended"] == RU("reports.value.extended_earlier"), row
+    assert row["due_date"].date() == case.due_date and case.due_date.isoformat() < "2027-02-01", row
+    # Extended in the repeated appeal's own term too: yes, with the new due date.
+    await office_sends(app, card_in_chat(app), "alert.button_extend", "Нужна экспертиза документов.")
+    row = await export_row(app, reference)
+    assert row["extended"] == RU("reports.value.yes") and row["due_date"].date().isoformat() == "2027-02-28", row

@@ -13,8 +13,10 @@ from zoneinfo import ZoneInfo
 
 from bot.cases import cards as alerts
 from bot.config import Settings
+from bot.l10n import L10n
 from bot.services import cells
 from bot.services.reports import Period, category_name
+from storage.models import Case
 from storage.repositories import Repositories
 
 EXPORT_COLUMNS = (
@@ -43,6 +45,14 @@ def _local(moment: datetime | None, zone: ZoneInfo) -> datetime | None:
     return moment.astimezone(zone).replace(tzinfo=None) if moment is not None else None
 
 
+def _extended(case: Case, extended_before: bool, l10n: L10n) -> str:
+    """Of the present term, as the due date beside it is: a repeated appeal extended only before the resident
+    disagreed says no, and that it was (its reason and date are in the audit)."""
+    if case.extended:
+        return l10n("reports.value.yes")
+    return l10n("reports.value.extended_earlier") if extended_before else l10n("reports.value.no")
+
+
 async def export_table(repo: Repositories, settings: Settings, period: Period) -> Export:
     """Every review registered in the period with its case, one row each, in the prosecutor chat's language."""
     l10n = alerts.chat_l10n(settings)
@@ -52,7 +62,7 @@ async def export_table(repo: Repositories, settings: Settings, period: Period) -
     # People by name, never by Telegram id; reasons in plain words in the chat's language.
     people = await repo.caseload.people(sorted({case.assignee_telegram_id for _, case, *_ in found
                                                 if case is not None and case.assignee_telegram_id is not None}))
-    for review, case, clinic, doctor, specialty, answered_at, files in found:
+    for review, case, clinic, doctor, specialty, answered_at, files, extended_before in found:
         if doctor is not None:
             doctor_name = doctor.full_name
         elif specialty is not None:
@@ -68,7 +78,7 @@ async def export_table(repo: Repositories, settings: Settings, period: Period) -
             alerts.person_name(people[case.assignee_telegram_id])
             if case and case.assignee_telegram_id in people else None,
             case.due_date if case else None,
-            (l10n("reports.value.yes") if case.extended else l10n("reports.value.no")) if case else None,
+            _extended(case, extended_before, l10n) if case else None,
             _local(answered_at, zone), _local(case.escalated_at, zone) if case else None, files,
             review.public_text, review.text,
         ])

@@ -156,12 +156,17 @@ class ReportRepo:
         return result.rowcount == 1
 
     async def export_rows(self, start: datetime, end: datetime) -> Sequence[Any]:
-        """(Review, Case or None, Clinic, Doctor or None, Specialty or None, first answer time, evidence files) of
-        the reviews registered in [start, end), in the order they were registered."""
+        """(Review, Case or None, Clinic, Doctor or None, Specialty or None, first answer time, evidence files,
+        extended before its present term) of the reviews registered in [start, end), in the order they were
+        registered. Reopening resets Case.extended for the repeated appeal's own term: an earlier extension is read
+        from the audit."""
         answers = self._first_answers()
         evidence = (select(ReviewMedia.review_id, func.count().label("files"))
                     .group_by(ReviewMedia.review_id).subquery())
-        query = (select(Review, Case, Clinic, Doctor, Specialty, answers.c.at, func.coalesce(evidence.c.files, 0))
+        extended_before = exists().where(AuditLog.action == "case.extended", AuditLog.entity == "review",
+                                         AuditLog.entity_id == Review.id, AuditLog.at < Case.reopened_at)
+        query = (select(Review, Case, Clinic, Doctor, Specialty, answers.c.at, func.coalesce(evidence.c.files, 0),
+                        extended_before)
                  .join(Clinic, Clinic.id == Review.clinic_id)
                  .outerjoin(Case, Case.review_id == Review.id)
                  .outerjoin(Doctor, Doctor.id == Review.doctor_id)
