@@ -161,7 +161,8 @@ async def test_each_caption_of_an_album_counts_against_the_limit_and_the_residen
     story = "Потом мы ждали в коридоре ещё три часа, и никто к нам не вышел"
     reply = await person.album([PHOTO_A, PHOTO_B, PHOTO_A + b"3"], captions=["Грязь в коридоре", "И в туалете",
                                                                             story])
-    told = RU("description.caption_too_long", length=len(story), limit=60 - len("Грязь в коридоре\n\nИ в туалете"))
+    told = RU("description.caption_too_long", length=len(story),
+              limit=60 - len("Грязь в коридоре\n\nИ в туалете\n\n"))
     assert told in reply.texts, reply.texts
     kept = RU("description.received", length=len("Грязь в коридоре\n\nИ в туалете"), files=3, limit=10)
     assert any(kept in text for text in person.all_texts()), reply.texts
@@ -207,3 +208,15 @@ async def test_a_reference_typed_where_the_polyclinic_is_asked_of_a_review_just_
     assert RU("unfinished.resume") not in str(reply.buttons)
     state = person.dp.fsm.resolve_context(person.bot, person.chat_id, person.user["id"])
     assert await state.get_state() is None
+
+
+async def test_the_room_a_caption_left_out_is_told_of_counts_the_paragraph_break_it_would_need(app: App) -> None:
+    """A caption joins the others as a paragraph of its own (a blank line between): beside 29 characters of captions
+    under a 60 limit, 29 more fit, not 31. One of 30 was told "it has 30 characters, and at most 31 can be added"."""
+    app.settings.feedback.max_text_chars = 60
+    person = await resident(app, 7203)
+    await to_description_step(app, person)
+    captions = ["Грязь в коридоре", "И в туалете", "Ждали три часа, никто не вышел"]
+    assert len(captions[2]) == 30
+    reply = await person.album([PHOTO_A, PHOTO_B, PHOTO_A + b"3"], captions=captions)
+    assert RU("description.caption_too_long", length=30, limit=29) in reply.texts, reply.texts

@@ -124,8 +124,10 @@ async def add_file(step: Step, message: Message, bot: Bot,
     if drafts.caption_left_out(before, draft, evidence.caption):
         # Each item of an album is a message of its own, captioned or not: every caption is measured, not only
         # the album's first.
+        # The room left counts the paragraph break the caption would have joined the others with.
+        room = limit - len(drafts.join_parts(draft.get("text") or "", "", together=False))
         await message.answer(l10n("description.caption_too_long", length=len(evidence.caption.strip()),
-                                  limit=limit - len(draft.get("text") or "")))
+                                  limit=max(room, 0)))
     text, markup = await answer(draft)
     if group and album.get("id") == group and album.get("message_id"):
         # The same album: update its one acknowledgement instead of answering every item.
