@@ -96,7 +96,7 @@ def clear(draft: Draft, step: str) -> Draft:
     """The draft with `step` (and what depends on it) to be asked again."""
     cleared = dict(draft)
     names = [step]
-    for name in names:  # dependents of dependents too: another clinic means another doctor, so another kind
+    for name in names:  # dependents of dependents too: another clinic means another doctor, so its detailed stars
         names += [dependent for dependent in DEPENDENTS.get(name, ()) if dependent not in names]
     for name in names:
         for field in FIELDS[name]:
