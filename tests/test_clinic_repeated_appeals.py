@@ -254,3 +254,40 @@ async def test_a_first_terms_escalation_is_not_counted_by_the_escalated_filter_n
     stats = await office_member(app).command("stats", "7d")
     assert plain(RU("reports.cases_escalated", count=1)) in stats.texts[0], stats.texts[0]
     assert plain(RU("reports.escalated_line", reference=reference, clinic=CLINIC, when="15.12.2026")) in stats.texts[0]
+
+
+async def test_the_escalated_filter_of_cases_lists_the_cases_marked_as_the_polyclinic_silent(app: App) -> None:
+    """`/cases escalated` lists what the ⚠️ mark says: escalated in the present term and unanswered in it. It kept
+    listing a case once the polyclinic answered, and a repeated appeal for the first term's escalation, each shown
+    there without the mark it was listed for."""
+    def listed(text: str) -> bool:
+        return any(reference in line for line in text.splitlines())
+
+    async def escalated_list() -> str:
+        return (await office_member(app).command("cases", "escalated")).text
+
+    await link_group(app)
+    reference, card = await office_card(app)  # Thu 26 November
+    await forward_to_clinic(app, card)
+    app.clock.now = almaty_morning(4)
+    assert await escalate_unanswered(app.pool, app.settings, app.clock) == 1
+    assert listed(await escalated_list())
+    await staff_answers(app, "Проверка проведена, нарушений не выявлено.")
+    assert not listed(await escalated_list())
+
+    # The resident disagrees; the repeated appeal is posted again and is not late yet: not listed for the first term.
+    await office_sends(app, card, "alert.button_close", "Проверка проведена, нарушений не выявлено.")
+    answer = [m for m in app.session.history(3001) if m.text and "нарушений не выявлено" in m.text][-1]
+    app.clock.now = datetime(2026, 12, 7, 6, 0, tzinfo=UTC)
+    person = app.user(3001)
+    await person.press(RU("case_notify.disagree_button"), message=answer.message_id)
+    await person.send(REASON)
+    await deliver_all(app)
+    await forward_to_clinic(app, card_in_chat(app))
+    assert not listed(await escalated_list())
+    app.clock.now = almaty_morning(15)
+    assert await escalate_unanswered(app.pool, app.settings, app.clock) == 1
+    listing = await escalated_list()
+    assert listed(listing)
+    [line] = [line for line in listing.splitlines() if reference in line]
+    assert line.endswith(RU("clinic_escalation.mark")), line
