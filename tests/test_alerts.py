@@ -530,3 +530,31 @@ async def test_a_text_forwarded_at_the_menu_keeps_its_mark_into_the_review(app: 
     await person.press(RU("when.today"))
     reply = await person.contact("+77017654321")
     assert RU("preview.text_forwarded") in reply.text
+
+
+async def test_every_file_of_an_album_goes_to_the_office_with_a_caption_within_telegrams_limit(app: App) -> None:
+    """An album whose second photo carries a receipt's words full of emoji (604 characters, 1,204 as Telegram counts
+    them, in UTF-16 units): under that photo in the office's album it would be refused. Every caption sent goes
+    within the limit, and the words still reach the office whole, just before their photo."""
+    from aiogram.methods import SendPhoto
+
+    from bot.telegram_limits import CAPTION_LIMIT, telegram_length
+
+    words = "Чек " + "🧾" * 600
+    assert len(words) <= CAPTION_LIMIT < telegram_length(words)
+    person = await resident(app, 3091)
+    await to_kind_step(app, person, about_doctor=False)
+    await person.press(RU("kind.violation"))
+    await person.press(RU("category.extortion"))
+    await person.send("Требовали взятку за справку.")
+    await person.album([PHOTO_A, PHOTO_B, PHOTO_A + b"3"], captions=["первый", words, "третий"])
+    await person.press(RU("when.today"))
+    await person.press(RU("preview.submit"))
+    await relay_for(app).run_once()
+    sent = app.session.sent_messages(CHAT)
+    captions = [item.caption for call in sent if isinstance(call, SendMediaGroup) for item in call.media]
+    captions += [call.caption for call in sent if isinstance(call, SendPhoto)]
+    assert len(captions) == 3, sent
+    assert all(telegram_length(caption or "") <= CAPTION_LIMIT for caption in captions), captions
+    assert any("первый" in (c or "") for c in captions) and any("третий" in (c or "") for c in captions)
+    assert any(words in call.text for call in sent if isinstance(call, SendMessage)), "the words reach the office"

@@ -17,6 +17,7 @@ from bot.cases.deadlines import term_started
 from bot.config import Settings
 from bot.l10n import L10n, translator
 from bot.services import outbox, urgency_decisions
+from bot.telegram_limits import CAPTION_LIMIT, telegram_length
 from storage.models import Case, CaseStatus, Clinic, Doctor, OutboxMessage, Review, ReviewMedia, Specialty, User
 from storage.repositories import Repositories
 
@@ -207,17 +208,28 @@ def card_keyboard(view: CaseView, l10n: L10n) -> InlineKeyboardMarkup:
 RELAYED_KINDS = ("photo", "video", "document", "voice", "audio", "video_note", "animation")
 
 
+GROUPED_KINDS = ("photo", "video", "document")  # the kinds Telegram sends together as an album
+
+
+def _fits_under_file(m: ReviewMedia) -> bool:
+    """The file's own caption, as sent (escaped), goes under it within Telegram's limit."""
+    return telegram_length(html.escape(getattr(m, "caption", None) or "")) <= CAPTION_LIMIT
+
+
 def evidence_batches(media: Sequence[ReviewMedia], caption: str) -> list[list[dict[str, Any]]]:
     """Send units Telegram accepts: photos and videos together, documents together (2-10 a group), the rest alone.
 
     Each file keeps the resident's own caption ("the receipt for 5000 tenge"); the first also names the review.
     A round video message takes no caption at all, and a caption may be longer than Telegram puts under a file: the
-    relay sends such words just before the file, as a message of their own (outbox.words_alone)."""
-    visual = [m for m in media if m.kind in ("photo", "video")]
-    documents = [m for m in media if m.kind == "document"]
+    relay sends such words just before the file, as a message of their own (outbox.words_alone). That is done for a
+    send's first file only, so a file whose own caption is too long (1,024 characters of emoji are 2,048 as
+    Telegram counts) is sent alone, where it is the first: under a later file of an album it would be refused."""
+    grouped = [m for m in media if _fits_under_file(m)]
+    visual = [m for m in grouped if m.kind in ("photo", "video")]
+    documents = [m for m in grouped if m.kind == "document"]
     batches = [visual[i:i + 10] for i in range(0, len(visual), 10)]
     batches += [documents[i:i + 10] for i in range(0, len(documents), 10)]
-    batches += [[m] for m in media if m.kind not in ("photo", "video", "document") and m.kind in RELAYED_KINDS]
+    batches += [[m] for m in media if m.kind in RELAYED_KINDS and not (m in grouped and m.kind in GROUPED_KINDS)]
     result = []
     for batch in batches:
         items = []

@@ -17,6 +17,8 @@ from typing import Any
 from aiogram import BaseMiddleware, Bot
 from aiogram.types import Message, TelegramObject, Update
 
+from bot.telegram_limits import CAPTION_LIMIT
+
 log = logging.getLogger(__name__)
 
 _UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\]")
@@ -26,7 +28,6 @@ _UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\]")
 KINDS = ("photo", "video", "document", "voice", "audio", "video_note", "animation")
 EXTENSIONS = {"photo": ".jpg", "video": ".mp4", "voice": ".ogg", "audio": ".mp3", "video_note": ".mp4",
               "animation": ".mp4"}
-CAPTION_CHARS = 1024  # Telegram's own limit on a caption
 
 
 @dataclass
@@ -56,7 +57,7 @@ def evidence_of(message: Message) -> Evidence | None:
     """The evidence a message carries, with its caption, or None (stickers, text, locations...)."""
     evidence = _file_of(message)
     if evidence is not None and message.caption:
-        evidence.caption = message.caption[:CAPTION_CHARS]
+        evidence.caption = message.caption[:CAPTION_LIMIT]
     return evidence
 
 
