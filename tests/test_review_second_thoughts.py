@@ -10,6 +10,7 @@ from sqlalchemy import select
 from storage.models import Review, ReviewMedia
 from tests.conftest import App
 from tests.flows import (
+    FULL_NAME,
     PHOTO_A,
     PHOTO_B,
     RU,
@@ -220,3 +221,54 @@ async def test_the_room_a_caption_left_out_is_told_of_counts_the_paragraph_break
     assert len(captions[2]) == 30
     reply = await person.album([PHOTO_A, PHOTO_B, PHOTO_A + b"3"], captions=captions)
     assert RU("description.caption_too_long", length=30, limit=29) in reply.texts, reply.texts
+
+
+# --- A review on behalf of a relative: whose name is asked ---------------------------------------------------------
+
+
+async def to_violation_preview(app: App, person) -> None:
+    await to_kind_step(app, person, about_doctor=False)
+    await choose_kind(person, "violation", "extortion")
+    await describe(person, "Требовали 10 000 тенге за справку для мамы.")
+
+
+async def test_the_name_prompt_on_behalf_of_a_parent_asks_for_the_writers_own_name_and_the_patient_is_kept(
+        app: App) -> None:
+    """She writes for her mother and presses ✍️ Enter my full name. Seen: "type your surname, first name and
+    patronymic", and many type the mother's, stored as the appellant. The appellant is the one who writes (the law
+    considers no anonymous appeal); the mother is the patient, kept as "on whose behalf". The prompt says so."""
+    person = await resident(app, 7203)
+    await to_violation_preview(app, person)
+    await person.press(RU("preview.edit_behalf"))
+    preview = plain((await person.press(RU("behalf.parent"))).text)
+    assert RU("preview.appellant_behalf") in preview, preview
+    reply = await person.press(RU("preview.enter_name"))
+    assert reply.text == RU("preview.name_prompt_behalf"), reply.texts
+    await person.send(FULL_NAME)
+    await person.press(RU("preview.submit"))
+    [review] = await one(app, select(Review))
+    assert (review.appellant_name, review.on_behalf) == (FULL_NAME, "parent")
+
+
+async def test_the_name_prompt_of_one_writing_for_herself_is_the_plain_one(app: App) -> None:
+    person = await resident(app, 7204)
+    await to_violation_preview(app, person)
+    assert RU("preview.appellant_behalf") not in plain(person.last_text)
+    reply = await person.press(RU("preview.enter_name"))
+    assert reply.text == RU("preview.name_prompt"), reply.texts
+    await person.send(FULL_NAME)
+    await person.press(RU("preview.submit"))
+    [review] = await one(app, select(Review))
+    assert (review.appellant_name, review.on_behalf) == (FULL_NAME, "self")
+
+
+@pytest.mark.parametrize("language", ["kk", "ru", "en"])
+def test_the_name_prompt_on_behalf_says_the_writers_name_not_the_patients_in_every_language(language: str) -> None:
+    from bot.l10n import Translator
+
+    l10n = Translator()[language]
+    prompt, plain_prompt = l10n("preview.name_prompt_behalf"), l10n("preview.name_prompt")
+    assert prompt != plain_prompt and l10n("preview.appellant_behalf") not in ("", "preview.appellant_behalf")
+    patient = {"kk": "науқас", "ru": "пациент", "en": "patient"}[language]
+    assert patient in prompt.lower() and patient in l10n("preview.appellant_behalf").lower()
+

@@ -125,6 +125,12 @@ def is_formal_appeal(draft: Draft) -> bool:
     return draft.get("kind") == "violation" or (draft.get("kind") == "complaint" and bool(draft.get("appellant_name")))
 
 
+def for_someone_else(draft: Draft) -> bool:
+    """Written on behalf of a child, a parent or another person. The appellant is still the one who writes (an
+    anonymous appeal is not considered): the name asked for is the writer's, the patient is `on_behalf`."""
+    return draft.get("on_behalf", "self") != "self"
+
+
 def join_parts(previous: str, part: str, *, together: bool, previous_part: int = TELEGRAM_TEXT_CHARS) -> str:
     """The description with one more message. Parts of a text Telegram split arrive together and are joined as
     they were cut; a message written later starts a new paragraph. A part shorter than Telegram's limit

@@ -85,8 +85,12 @@ def register(private: Router, settings: Settings) -> None:
                            l10n: L10n, user: User | None, now: datetime) -> None:
         await query.answer()
         step = step_of(query, state, repo, l10n, user, now)
-        await step.save({**await step.draft(), "typing": callback_data.action.value})
-        key = "preview.outcome_prompt" if callback_data.action == FlowAction.OUTCOME else "preview.name_prompt"
+        draft = {**await step.draft(), "typing": callback_data.action.value}
+        await step.save(draft)
+        if callback_data.action == FlowAction.OUTCOME:
+            key = "preview.outcome_prompt"
+        else:  # one writing for her mother typed the mother's name, and it was taken for the appellant's
+            key = "preview.name_prompt_behalf" if drafts.for_someone_else(draft) else "preview.name_prompt"
         await step.show(l10n(key), keyboards.make_return_keyboard(l10n), new=True)
 
     @private.callback_query(Flow.filter(F.action == FlowAction.CLEAR_NAME), in_preview)

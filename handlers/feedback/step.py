@@ -327,6 +327,8 @@ async def preview_text(step: Step, draft: drafts.Draft) -> str:
         else:
             lines += ["", l10n("preview.appellant_missing",
                                days=l10n.count("within_working_days", step.settings.feedback.appeal_working_days))]
+        if not draft.get("appellant_name") and drafts.for_someone_else(draft):
+            lines.append(l10n("preview.appellant_behalf"))  # the name asked for is the writer's, not the patient's
     return "\n".join(lines)
 
 
