@@ -272,3 +272,31 @@ def test_the_name_prompt_on_behalf_says_the_writers_name_not_the_patients_in_eve
     patient = {"kk": "науқас", "ru": "пациент", "en": "patient"}[language]
     assert patient in prompt.lower() and patient in l10n("preview.appellant_behalf").lower()
 
+
+# --- Files sent before the review is begun: their captions that do not fit are said so ---------------------------
+
+
+STORY = "Потом мы ждали в коридоре ещё три часа, и никто к нам не вышел"
+CAPTIONS = ["Грязь в коридоре", "И в туалете", STORY]
+FITTING = "Грязь в коридоре\n\nИ в туалете"
+
+
+async def test_an_album_at_the_menu_whose_caption_does_not_fit_is_said_so_when_the_review_begins(app: App) -> None:
+    """Three captioned photos sent at the menu, then Yes, start a review: the third caption does not fit beside the
+    others. Seen: nothing said, the description without it. Expected: the words the description step says."""
+    app.settings.feedback.max_text_chars = 60
+    person = await resident(app, 7205)
+    await person.album([PHOTO_A, PHOTO_B, PHOTO_A + b"3"], captions=CAPTIONS)
+    reply = await person.press(RU("menu_offer.start"))
+    told = RU("description.caption_too_long", length=len(STORY), limit=60 - len(FITTING))
+    assert told in reply.texts, reply.texts
+    assert reply.texts.count(told) == 1
+    await person.send("17")
+    await person.press(RU("target.clinic"))
+    await choose_kind(person, "gratitude", stars="5⭐")
+    await person.press(RU("when.today"))
+    await person.press(RU("preview.submit"))
+    [review] = await one(app, select(Review))
+    assert review.text == FITTING
+    media = await one(app, select(ReviewMedia).order_by(ReviewMedia.position))
+    assert [m.caption for m in media] == CAPTIONS  # each file keeps its words

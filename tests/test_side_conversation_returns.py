@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from storage.models import AuditLog, Case
 from tests.conftest import App
-from tests.flows import RU, one, to_description_step
+from tests.flows import PHOTO_A, PHOTO_B, RU, one, to_description_step
 from tests.test_feedback_misuse import office_asks
 from tests.test_resident_misuse import office_did
 
@@ -150,3 +150,32 @@ async def test_i_disagree_pressed_again_after_the_case_reopened_says_it_is_open_
     [case] = await one(app, select(Case))
     reopened = await one(app, select(AuditLog).where(AuditLog.action == "case.reopened"))
     assert case.reopened_count == 1 and len(reopened) == 1
+
+
+# --- A file held after a day away: its caption that does not fit the description is said so -----------------------
+
+
+async def test_a_photo_held_after_a_day_away_whose_caption_does_not_fit_is_said_so_when_the_review_continues(
+        app: App) -> None:
+    """Her description is the caption of a photo; she answers the office, and two days later sends another photo
+    whose long caption does not fit beside the first. Continue: seen, nothing said and the caption out of the text;
+    expected, the words the description step says of such a caption."""
+    from bot.services.drafts import join_parts
+
+    app.settings.feedback.max_text_chars = 60
+    _relay, question = await office_asks(app, 4208)
+    person = app.user(4208)
+    await person.command("start")
+    await to_description_step(app, person)
+    first = "Спасибо за перевязку"
+    await person.photo(PHOTO_A, caption=first)
+    await person.press(RU("notify.reply_button"), message=question.message_id)
+    await person.send("Кабинет 214")
+    app.clock.advance(days=2)
+    long_caption = "Ещё врач принял без очереди и всё объяснил, спасибо"
+    assert len(join_parts(first, long_caption, together=False)) > 60 >= len(long_caption)
+    reply = await person.photo(PHOTO_B, caption=long_caption)
+    assert reply.text == RU("unfinished.prompt_with_text"), reply.texts
+    reply = await person.press(RU("unfinished.resume"))
+    told = RU("description.caption_too_long", length=len(long_caption), limit=60 - len(first))
+    assert told in reply.texts, reply.texts

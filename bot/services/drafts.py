@@ -251,3 +251,19 @@ def caption_left_out(before: Draft, after: Draft, caption: str | None) -> bool:
     if not caption or (after.get("text") and not after.get("text_from_captions")):
         return False  # no words, or the text is typed: the caption is the file's alone
     return (after.get("text") or "") == (before.get("text") if before.get("text_from_captions") else "")
+
+
+def files_joined(draft: Draft, files: list[dict[str, Any]], limit: int) -> tuple[Draft, list[tuple[str, int]]]:
+    """The draft with `files` added after its own, one by one as the description step adds them (with no text
+    typed, their captions join the description: `caption_as_text`), and each caption left out of it for want of
+    room (`caption_left_out`), with the room there was: to be said so, wherever the files were sent (the step, the
+    menu before the review began, a conversation set aside)."""
+    left_out = []
+    for item in files:
+        before = caption_as_text(draft, limit)
+        draft = caption_as_text({**draft, "media": [*draft.get("media", []), item]}, limit)
+        if caption_left_out(before, draft, item.get("caption")):
+            # The room left counts the paragraph break the caption would have joined the others with.
+            room = limit - len(join_parts(draft.get("text") or "", "", together=False))
+            left_out.append((item["caption"].strip(), max(room, 0)))
+    return draft, left_out

@@ -97,6 +97,13 @@ def ambulance_due(holder: dict, text: str | None) -> bool:
     return True
 
 
+async def tell_captions_left_out(message: Message, l10n: L10n, left_out: list[tuple[str, int]]) -> None:
+    """Captions that did not fit the description (`drafts.files_joined`) are said so, as a typed text over the
+    limit is: not left out without a word."""
+    for caption, room in left_out:
+        await message.answer(l10n("description.caption_too_long", length=len(caption), limit=room))
+
+
 async def add_file(step: Step, message: Message, bot: Bot,
                    answer: Callable[[drafts.Draft], Awaitable[tuple[str, InlineKeyboardMarkup]]]) -> None:
     """The file joins the draft and is answered with `answer(draft)`: once for an album, whose one answer is
@@ -115,19 +122,13 @@ async def add_file(step: Step, message: Message, bot: Bot,
     evidence = await receive(bot, message, step.settings, l10n)
     if evidence is None:
         return
-    items.append(evidence.as_dict())
-    limit = step.settings.feedback.max_text_chars
-    before = drafts.caption_as_text(draft, limit)
-    draft = drafts.caption_as_text({**draft, "media": items, "last_part": None}, limit)
+    # Each item of an album is a message of its own, captioned or not: every caption is measured, not only the
+    # album's first.
+    draft, left_out = drafts.files_joined({**draft, "last_part": None}, [evidence.as_dict()],
+                                          step.settings.feedback.max_text_chars)
     if ambulance_due(draft, message.caption):
         await message.answer(l10n("ambulance.call_now"))
-    if drafts.caption_left_out(before, draft, evidence.caption):
-        # Each item of an album is a message of its own, captioned or not: every caption is measured, not only
-        # the album's first.
-        # The room left counts the paragraph break the caption would have joined the others with.
-        room = limit - len(drafts.join_parts(draft.get("text") or "", "", together=False))
-        await message.answer(l10n("description.caption_too_long", length=len(evidence.caption.strip()),
-                                  limit=max(room, 0)))
+    await tell_captions_left_out(message, l10n, left_out)
     text, markup = await answer(draft)
     if group and album.get("id") == group and album.get("message_id"):
         # The same album: update its one acknowledgement instead of answering every item.

@@ -18,7 +18,7 @@ from bot.filters import GroupChat, HasEvidence, HasText, LeftoverKeyboardButton
 from bot.l10n import L10n
 from bot.services import drafts, media, people, reviews
 from bot.states import ReviewForm
-from handlers.feedback.description import ambulance_due, too_long
+from handlers.feedback.description import ambulance_due, tell_captions_left_out, too_long
 from handlers.feedback.held import add_held, preset_from
 from handlers.feedback.step import (
     ASK,
@@ -65,6 +65,11 @@ async def begin(step: Step, preset: drafts.Draft | None = None, *, settings: Set
     # discarded): they must not act on this one (step.FromThisReview).
     await step.state.set_data({SINCE_MESSAGE: step.message.message_id})
     preset = dict(preset or {})
+    if preset.get("media"):
+        # Files sent at the menu or held while the review was set aside: a caption that will not fit the description
+        # is said so now, as at the description step.
+        _, left_out = drafts.files_joined({**preset, "media": []}, preset["media"], settings.feedback.max_text_chars)
+        await tell_captions_left_out(step.message, step.l10n, left_out)
     if preset.get("doctor_id"):
         # A link names the doctor or clinic it was made for, so the resident knows where it leads.
         await step.message.answer(step.l10n("deep_link.about", subject=await subject_label(step, preset)))

@@ -20,7 +20,7 @@ from bot.filters import HasEvidence, HasText, LeftoverKeyboardButton
 from bot.l10n import L10n
 from bot.services import drafts, media, search
 from bot.states import ReviewForm
-from handlers.feedback.description import ambulance_due, too_long
+from handlers.feedback.description import ambulance_due, tell_captions_left_out, too_long
 from handlers.feedback.place import unique_match
 from handlers.feedback.step import Step, place_of
 from handlers.side_conversation import REVIEW_BACK_AFTER_IDLE, offer_unfinished
@@ -78,13 +78,13 @@ def register(private: Router, settings: Settings) -> None:
 
 
 async def add_held(step: Step, held: dict[str, Any]) -> None:
-    """Continue: what was held joins the old review's description (its files, as many as fit); a text that would
-    pass the limit is said to, and not added."""
+    """Continue: what was held joins the old review's description (its files, as many as fit, their captions as
+    the description step takes them); a text that would pass the limit is said to, and not added, and so is a
+    caption that does not fit."""
     draft = await step.draft()
     limit = step.settings.feedback.max_text_chars
-    files = [*draft.get("media", []), *held.get("media", [])][: step.settings.feedback.max_media]
-    if files:
-        draft["media"] = files
+    room = max(0, step.settings.feedback.max_media - len(draft.get("media", [])))
+    draft, left_out = drafts.files_joined(draft, list(held.get("media") or [])[:room], limit)
     if held.get("text"):
         combined = drafts.join_parts(draft.get("text") or "", held["text"], together=False)
         if len(combined) > limit:
@@ -92,6 +92,8 @@ async def add_held(step: Step, held: dict[str, Any]) -> None:
         else:
             draft["text"] = combined
             draft.pop("text_from_captions", None)
+    if not draft.get("text") or draft.get("text_from_captions"):  # once she typed, the captions are the files' own
+        await tell_captions_left_out(step.message, step.l10n, left_out)
     await step.save(draft)
     await step.message.answer(step.l10n("description.added"))
 
