@@ -288,7 +288,7 @@ async def test_an_album_at_the_menu_whose_caption_does_not_fit_is_said_so_when_t
     person = await resident(app, 7205)
     await person.album([PHOTO_A, PHOTO_B, PHOTO_A + b"3"], captions=CAPTIONS)
     reply = await person.press(RU("menu_offer.start"))
-    told = RU("description.caption_too_long", length=len(STORY), limit=60 - len(FITTING))
+    told = RU("description.caption_too_long", length=len(STORY), limit=60 - len(FITTING) - len("\n\n"))
     assert told in reply.texts, reply.texts
     assert reply.texts.count(told) == 1
     await person.send("17")

@@ -177,5 +177,5 @@ async def test_a_photo_held_after_a_day_away_whose_caption_does_not_fit_is_said_
     reply = await person.photo(PHOTO_B, caption=long_caption)
     assert reply.text == RU("unfinished.prompt_with_text"), reply.texts
     reply = await person.press(RU("unfinished.resume"))
-    told = RU("description.caption_too_long", length=len(long_caption), limit=60 - len(first))
+    told = RU("description.caption_too_long", length=len(long_caption), limit=60 - len(first) - len("\n\n"))
     assert told in reply.texts, reply.texts
