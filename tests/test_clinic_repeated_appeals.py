@@ -51,6 +51,14 @@ async def repeated_appeal_forwarded_again(app: App, meanwhile: Callable[[], Awai
     await staff.press(RU("clinic_post.answer_button"), message=post.message_id)
     await staff.send("Проверка проведена, нарушений не выявлено.")
     await deliver(app)
+    await disputed_and_forwarded_again(app, card, meanwhile)
+    await deliver(app)
+    return reference
+
+
+async def disputed_and_forwarded_again(app: App, card, meanwhile: Callable[[], Awaitable[None]] | None = None) -> None:
+    """The office answers the case; the resident disputes it on Monday 7 December, and the office forwards the
+    repeated appeal to the polyclinic again that day. `meanwhile` runs after the answer, before the disagreement."""
     await office_sends(app, card, "alert.button_close", "Проверка проведена, нарушений не выявлено.")
     answer = [m for m in app.session.history(3001) if m.text and "нарушений не выявлено" in m.text][-1]
     if meanwhile is not None:
@@ -61,8 +69,6 @@ async def repeated_appeal_forwarded_again(app: App, meanwhile: Callable[[], Awai
     await person.send(REASON)
     await deliver_all(app)
     await forward_to_clinic(app, card_in_chat(app))
-    await deliver(app)
-    return reference
 
 
 async def test_a_repeated_appeal_forwarded_again_reaches_the_polyclinic_with_the_disagreement(app: App) -> None:
@@ -163,14 +169,7 @@ async def test_the_polyclinic_did_not_answer_mark_in_cases_is_of_the_present_ter
 
     # The resident disagrees with the office's answer: a term of its own, in which the polyclinic is late only once
     # five working days from its new post have passed, and answered only by an answer given in it.
-    await office_sends(app, card, "alert.button_close", "Проверка проведена, нарушений не выявлено.")
-    answer = [m for m in app.session.history(3001) if m.text and "нарушений не выявлено" in m.text][-1]
-    app.clock.now = datetime(2026, 12, 7, 6, 0, tzinfo=UTC)  # Monday, 11:00 in Almaty
-    person = app.user(3001)
-    await person.press(RU("case_notify.disagree_button"), message=answer.message_id)
-    await person.send(REASON)
-    await deliver_all(app)
-    await forward_to_clinic(app, card_in_chat(app))
+    await disputed_and_forwarded_again(app, card)
     line = await office_line(app, reference)
     assert silent not in line and RU("case_office.line_clinic_answered") not in line, line
     app.clock.now = almaty_morning(8)
@@ -227,14 +226,7 @@ async def test_a_first_terms_escalation_is_not_counted_by_the_escalated_filter_n
     await forward_to_clinic(app, card)
     app.clock.now = almaty_morning(4)
     assert await escalate_unanswered(app.pool, app.settings, app.clock) == 1
-    await office_sends(app, card, "alert.button_close", "Проверка проведена, нарушений не выявлено.")
-    answer = [m for m in app.session.history(3001) if m.text and "нарушений не выявлено" in m.text][-1]
-    app.clock.now = datetime(2026, 12, 7, 6, 0, tzinfo=UTC)  # Monday, 11:00 in Almaty
-    person = app.user(3001)
-    await person.press(RU("case_notify.disagree_button"), message=answer.message_id)
-    await person.send(REASON)
-    await deliver_all(app)
-    await forward_to_clinic(app, card_in_chat(app))
+    await disputed_and_forwarded_again(app, card)
     assert RU("clinic_escalation.mark") not in await office_line(app, reference)
     listing = await office_member(app).command("cases", "escalated")
     assert reference not in listing.text, listing.text
@@ -276,14 +268,7 @@ async def test_the_escalated_filter_of_cases_lists_the_cases_marked_as_the_polyc
     assert not listed(await escalated_list())
 
     # The resident disagrees; the repeated appeal is posted again and is not late yet: not listed for the first term.
-    await office_sends(app, card, "alert.button_close", "Проверка проведена, нарушений не выявлено.")
-    answer = [m for m in app.session.history(3001) if m.text and "нарушений не выявлено" in m.text][-1]
-    app.clock.now = datetime(2026, 12, 7, 6, 0, tzinfo=UTC)
-    person = app.user(3001)
-    await person.press(RU("case_notify.disagree_button"), message=answer.message_id)
-    await person.send(REASON)
-    await deliver_all(app)
-    await forward_to_clinic(app, card_in_chat(app))
+    await disputed_and_forwarded_again(app, card)
     assert not listed(await escalated_list())
     app.clock.now = almaty_morning(15)
     assert await escalate_unanswered(app.pool, app.settings, app.clock) == 1
