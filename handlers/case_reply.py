@@ -80,8 +80,9 @@ async def add_to_case(message: Message, state: FSMContext, case_id: int, repo: R
         if evidence is None:
             return
         media = [evidence.as_dict()]
-    added = await resident.resident_added(repo, case_id, user.id, now, settings, text=message.text or message.caption,
-                                          media=media, asked=asked)
+    # A caption is the file's own words: they go with it, not also as a text of their own (read twice).
+    added = await resident.resident_added(repo, case_id, user.id, now, settings, text=message.text, media=media,
+                                          asked=asked)
     if added is None:
         after_commit(partial(message.answer, l10n("reply.not_waiting" if asked else "case_resident.not_open")))
         await come_back(state, message, l10n, repo, now, after_commit)

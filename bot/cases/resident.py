@@ -38,7 +38,8 @@ async def resident_added(repo: Repositories, case_id: int, user_id: int, now: da
                          text: str | None = None, media: list[dict] | None = None, *,
                          asked: bool = True) -> CaseView | None:
     """More information from the resident joins the case and reaches the chat, under the card: asked for by the
-    office (`asked`), or added on their own from My reviews to any open case."""
+    office (`asked`), or added on their own from My reviews to any open case. A file keeps her caption, as the
+    review's own files do, and the office reads it with the file (`text` is what she typed, not a caption)."""
     case = await repo.reviews.case(case_id)
     if case is None or (case.status != CaseStatus.WAITING_RESIDENT if asked else case.status not in OPEN_STATUSES):
         return None
@@ -51,8 +52,9 @@ async def resident_added(repo: Repositories, case_id: int, user_id: int, now: da
     l10n = alerts.chat_l10n(settings)
     number = await repo.audit.count("case.resident_added", "review", view.review.id) + 1
     key = f"resident:{view.review.reference}:{number}"
+    captions = [item["caption"] for item in media or [] if item.get("caption")]
     await repo.audit.record(now, view.author.telegram_id, "case.resident_added", "review", view.review.id,
-                            text=text or "", files=len(media or []), asked=asked)
+                            text=text or "\n".join(captions), files=len(media or []), asked=asked)
     if chat_id is not None and text:
         # The resident may write as much as Telegram takes (4,096 characters): with the header that is more than
         # one message, so it goes in as many as it needs, never refused by Telegram and lost.
@@ -77,7 +79,8 @@ async def resident_added(repo: Repositories, case_id: int, user_id: int, now: da
 def _media_row(review_id: int, position: int, item: dict, now: datetime) -> ReviewMedia:
     return ReviewMedia(review_id=review_id, position=position, kind=item["kind"], file_id=item["file_id"],
                        file_unique_id=item["file_unique_id"], size=item.get("size"), mime=item.get("mime"),
-                       sha256=item.get("sha256"), stored_path=item.get("stored_path"), created_at=now)
+                       sha256=item.get("sha256"), stored_path=item.get("stored_path"), created_at=now,
+                       caption=item.get("caption"))
 
 
 async def resident_finished(repo: Repositories, case_id: int, now: datetime) -> None:
