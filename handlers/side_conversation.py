@@ -144,10 +144,10 @@ async def end_side_conversation(state: FSMContext, repo: Repositories, now: date
     return True
 
 
-async def offer_unfinished(message: Message, l10n: L10n, *, with_text: bool = False) -> None:
-    """Continue the unfinished review or start over; `with_text`: with what the resident just wrote, which either
-    choice keeps."""
-    await message.answer(l10n("unfinished.prompt_with_text" if with_text else "unfinished.prompt"),
+async def offer_unfinished(message: Message, l10n: L10n, *, holding: str | None = None) -> None:
+    """Continue the unfinished review or start over; `holding`: with what the resident just sent, which either
+    choice keeps, named as what it is ("text", or "files" when there are no words at all)."""
+    await message.answer(l10n(f"unfinished.prompt_with_{holding}" if holding else "unfinished.prompt"),
                          reply_markup=keyboards.make_unfinished_keyboard(l10n))
 
 

@@ -62,7 +62,7 @@ def register(private: Router, settings: Settings) -> None:
         if joined.refused:
             await message.answer(too_long(l10n, joined, limit))
         elif joined.parts == 1:  # the rest of a text Telegram split is not asked about again
-            await offer_unfinished(message, l10n, with_text=True)
+            await offer_unfinished(message, l10n, holding="text")
 
     @private.message(*held_here, HasEvidence())
     async def file_held(message: Message, state: FSMContext, l10n: L10n) -> None:
@@ -74,7 +74,8 @@ def register(private: Router, settings: Settings) -> None:
         await state.update_data(held={**held, "media": files, "album": message.media_group_id,
                                       "at": message.date.timestamp(), "last_part": None})
         if not same_album:
-            await offer_unfinished(message, l10n, with_text=True)
+            worded = held.get("text") or any(item.get("caption") for item in files)
+            await offer_unfinished(message, l10n, holding="text" if worded else "files")
 
 
 async def add_held(step: Step, held: dict[str, Any]) -> None:
@@ -118,6 +119,6 @@ async def held_or_offered(state: FSMContext, message: Message, l10n: L10n, text:
     review, as a text typed at the menu is. Returns the question, to be sent after the commit."""
     if await state.get_state() is not None:
         await state.update_data(held={"text": text, "at": at})
-        return partial(offer_unfinished, message, l10n, with_text=True)
+        return partial(offer_unfinished, message, l10n, holding="text")
     await state.set_data({"menu_offer": {"text": text, "at": at}})
     return partial(message.answer, l10n("menu_offer.prompt"), reply_markup=keyboards.make_start_with_keyboard(l10n))
