@@ -184,14 +184,7 @@ async def test_a_photo_held_after_a_day_away_whose_caption_does_not_fit_is_said_
 async def test_a_photo_alone_held_after_a_day_away_is_asked_about_as_files_not_as_a_text(app: App) -> None:
     """Two days after answering the office she sends a photo with no caption. Seen: "add what you just wrote ...
     or start a new one with this text", though she wrote nothing. Expected: the files she sent named as such."""
-    _relay, question = await office_asks(app, 4209)
-    person = app.user(4209)
-    await person.command("start")
-    await to_description_step(app, person)
-    await person.send(STORY)
-    await person.press(RU("notify.reply_button"), message=question.message_id)
-    await person.send("Кабинет 214")
-    app.clock.advance(days=2)
+    person = await review_set_aside_and_left(app, 4209)
     reply = await person.photo(PHOTO_B)
     assert reply.text == RU("unfinished.prompt_with_files"), reply.texts
     reply = await person.press(RU("unfinished.resume"))

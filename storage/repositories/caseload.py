@@ -5,20 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
     Case,
     Clinic,
     OfficePerson,
-    PublicStatus,
     Response,
     Review,
-    Role,
     User,
 )
-from storage.repositories._shared import escalated_in_present_term, term_started
+from storage.repositories._shared import answered_by_clinic, escalated_in_present_term, term_started
 
 
 def _spellings(words: str) -> list[str]:
@@ -85,9 +83,7 @@ class CaseloadRepo:
             # What the ⚠️ mark says (bot.cases.cards.clinic_silent): escalated in the present term, and no published
             # answer of the polyclinic given in it; not a case the polyclinic has answered, nor a repeated appeal for
             # the first term's escalation.
-            answered = exists().where(Response.review_id == Review.id, Response.author_role == Role.CLINIC_STAFF,
-                                      Response.public_status == PublicStatus.PUBLISHED,
-                                      Response.created_at >= term_started())
+            answered = answered_by_clinic(Review.id, published_only=True).where(Response.created_at >= term_started())
             query = query.where(escalated_in_present_term(), ~answered)
         if reference:
             query = query.where(Review.reference == reference)

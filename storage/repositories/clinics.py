@@ -16,13 +16,12 @@ from storage.models import (
     Clinic,
     ClinicChat,
     LinkCode,
-    PublicStatus,
     Response,
     Review,
     Role,
     StaffRole,
 )
-from storage.repositories._shared import escalated_in_present_term, term_started
+from storage.repositories._shared import answered_by_clinic, escalated_in_present_term, term_started
 
 
 class ClinicRepo:
@@ -118,12 +117,6 @@ class ClinicRepo:
             query = query.where(AuditLog.at >= since)
         return await self.session.scalar(query)
 
-    @staticmethod
-    def _answered_by_clinic(review_id: Any) -> Any:
-        # An answer waiting for a moderator is an answer given; one the moderator rejected is not.
-        return exists().where(Response.review_id == review_id, Response.author_role == Role.CLINIC_STAFF,
-                              Response.public_status != PublicStatus.HIDDEN)
-
     async def unanswered_posted_cases(self, action: str, *, statuses: Sequence[str],
                                       kinds: Sequence[str]) -> Sequence[Any]:
         """(Case, posted_at) of open cases of these kinds posted to their clinic (audit `action`) in their present
@@ -132,7 +125,7 @@ class ClinicRepo:
         is not one to the resident's disagreement."""
         started = term_started()
         posted_at = func.min(AuditLog.at).label("posted_at")
-        answered = self._answered_by_clinic(Case.review_id).where(Response.created_at >= started)
+        answered = answered_by_clinic(Case.review_id).where(Response.created_at >= started)
         query = (select(Case, posted_at).join(Review, Review.id == Case.review_id)
                  .join(AuditLog, (AuditLog.entity_id == Case.review_id) & (AuditLog.entity == "review")
                        & (AuditLog.action == action) & (AuditLog.at >= started))
@@ -152,7 +145,7 @@ class ClinicRepo:
                                    AuditLog.entity_id == Review.id, AuditLog.at >= Case.reopened_at)
                     .correlate(Review, Case))
         given_since = case((reposted, Case.reopened_at), else_=Review.created_at)
-        answered = self._answered_by_clinic(Review.id).where(Response.created_at >= given_since)
+        answered = answered_by_clinic(Review.id).where(Response.created_at >= given_since)
         query = (select(Review, answered).join(posted, posted.c.review_id == Review.id)
                  .outerjoin(Case, Case.review_id == Review.id)
                  .where(Review.clinic_id.in_(clinic_ids))
